@@ -1,0 +1,1 @@
+"""Calendar sources that turn room calendars into normalised ``CalendarEvent`` values."""

@@ -1,0 +1,1 @@
+"""The bundled SIP Guest Join gateway: a small asyncio SIP proxy with call routing rules."""

@@ -1,0 +1,7 @@
+"""``python -m otj``."""
+
+import sys
+
+from otj.cli import main
+
+sys.exit(main())

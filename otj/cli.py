@@ -1,0 +1,53 @@
+"""The ``otj`` command line: discovers the sub-command modules in ``otj.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import otj
+import otj.commands
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every sub-command module's parser attached."""
+    parser = argparse.ArgumentParser(
+        prog="otj", description="One-Touch Join with SIP Guest Join"
+    )
+    parser.add_argument("--version", action="version", version=f"otj {otj.__version__}")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(otj.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"otj.commands.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``otj`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    return cast(Handler, func)(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

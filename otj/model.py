@@ -1,0 +1,218 @@
+"""Frozen domain values shared by the rules, the store, the worker, delivery and the gateway.
+
+Configuration objects follow Pexip Infinity's One-Touch Join model (DESIGN.md §3) so that
+administrators recognise them. ``CalendarEvent`` lives in ``calendars.base``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from otj.secret import Secret
+
+
+class Platform(StrEnum):
+    """The meeting platform, as Cisco's ``MeetingPlatform`` booking field spells it."""
+
+    GOOGLE_MEET = "GoogleMeet"
+    MICROSOFT_TEAMS = "MicrosoftTeams"
+    ZOOM = "Zoom"
+    WEBEX = "Webex"
+    OTHER = "Other"
+
+
+class CallProtocol(StrEnum):
+    """How the endpoint dials the alias."""
+
+    SIP = "SIP"
+    H323 = "H323"
+
+
+class ReplaceSubject(StrEnum):
+    """Profile ``replace_subject_type`` (Pexip: ALL, NEVER, PRIVATE)."""
+
+    ALL = "ALL"
+    NEVER = "NEVER"
+    PRIVATE = "PRIVATE"
+
+
+TraceOutcome = Literal["matched", "no_match", "error", "disabled"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TraceStep:
+    """What one rule did with one event: matched / did not match (and on what) / failed (why)."""
+
+    rule: str
+    meeting_type: str
+    outcome: TraceOutcome
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Meeting:
+    """What an endpoint gets for one calendar event, after the rules and privacy settings.
+
+    ``listed`` false means the endpoint must not show it; ``unlisted_reason`` says why. The
+    trace is kept either way so an administrator can see why a room shows no Join button.
+    """
+
+    room: str
+    event_id: str
+    subject: str
+    organizer_name: str
+    organizer_email: str
+    start: datetime
+    end: datetime
+    join_from: datetime
+    join_until: datetime
+    alias: str | None
+    protocol: CallProtocol
+    platform: Platform
+    rule: str | None
+    private: bool = False
+    listed: bool = True
+    unlisted_reason: str = ""
+    ical_uid: str = ""
+    trace: tuple[TraceStep, ...] = ()
+
+
+# --- configuration objects (Pexip OTJ model) -------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Profile:
+    """A One-Touch Join profile: window, buffers, privacy and listing settings."""
+
+    name: str
+    display_upcoming_meetings: int = 7
+    start_buffer: int = 5
+    end_buffer: int = 0
+    replace_subject_type: ReplaceSubject = ReplaceSubject.PRIVATE
+    replace_subject_template: str = ""
+    replace_empty_subject: bool = True
+    enable_private_meetings: bool = True
+    process_alias_private_meetings: bool = True
+    enable_non_video_meetings: bool = True
+    poll_interval: int = 60
+    integration: str = ""
+    description: str = ""
+
+
+DEFAULT_PROFILE = Profile(name="default")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MeetingRule:
+    """A meeting processing rule (DESIGN.md §4.2)."""
+
+    name: str
+    meeting_type: str
+    priority: int = 100
+    enabled: bool = True
+    profile: str = ""
+    domain: str = ""
+    company_id: str = ""
+    include_pin: bool = False
+    match_string: str = ""
+    replace_string: str = ""
+    custom_template: str = ""
+    transform_rule: str = ""
+    default_processing_enabled: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EndpointGroup:
+    """A group of endpoints sharing one profile."""
+
+    name: str
+    profile: str
+    description: str = ""
+
+
+EndpointType = Literal["CISCO", "POLY", "WEBEX", "PULL"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Endpoint:
+    """A room's video endpoint and how to reach its API."""
+
+    name: str
+    group: str
+    room_resource_email: str
+    type: EndpointType = "CISCO"
+    api_address: str = ""
+    api_port: int = 443
+    use_https: bool = True
+    verify_cert: bool = True
+    api_username: str = ""
+    api_password: Secret | None = None
+    sip_username: str = ""
+    sip_password: Secret | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallRoutingRule:
+    """A gateway call routing rule with Pexip's fields (DESIGN.md §8)."""
+
+    name: str
+    priority: int = 100
+    enabled: bool = True
+    match_incoming_calls: bool = True
+    match_outgoing_calls: bool = False
+    match_incoming_sip: bool = True
+    match_incoming_h323: bool = False
+    match_incoming_webrtc: bool = False
+    match_incoming_only_if_registered: bool = False
+    match_string_full: bool = False
+    match_string: str = ""
+    replace_string: str = ""
+    called_device_type: Literal["external", "registered"] = "external"
+    outgoing_protocol: Literal["sip", "h323"] = "sip"
+    sip_proxy: str = "dns"
+    treat_as_trusted: bool = False
+    description: str = ""
+
+
+SipTransport = Literal["udp", "tcp", "tls"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SipProxy:
+    """A configured outbound SIP proxy a call routing rule can target instead of DNS."""
+
+    name: str
+    address: str
+    port: int = 5060
+    transport: SipTransport = "udp"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListenAddress:
+    """One gateway listening socket."""
+
+    transport: SipTransport
+    address: str
+    port: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GatewaySettings:
+    """The ``gateway:`` section."""
+
+    listen: tuple[ListenAddress, ...] = (
+        ListenAddress(transport="udp", address="0.0.0.0", port=5060),  # noqa: S104
+        ListenAddress(transport="tcp", address="0.0.0.0", port=5060),  # noqa: S104
+        ListenAddress(transport="tls", address="0.0.0.0", port=5061),  # noqa: S104
+    )
+    tls_certificate: Secret | None = None
+    tls_private_key: Secret | None = None
+    dns_servers: tuple[str, ...] = ()
+    call_licenses: int = 100
+    max_outbound_kbps: int = 2000
+    allowed_sources: tuple[str, ...] = ()
