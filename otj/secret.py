@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +27,29 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+class SecretRefError(ValueError):
+    """A secret reference could not be resolved (unset variable, unreadable file)."""
+
+
+def resolve_secret(value: str, *, environ: Mapping[str, str] | None = None) -> Secret:
+    """Resolve a configuration secret: inline text, ``env:NAME`` or ``file:PATH``.
+
+    The returned ``Secret`` keeps the reference (``ref``) so that an export can write it back
+    instead of the value; inline secrets have an empty ``ref``.
+    """
+    env = os.environ if environ is None else environ
+    if value.startswith("env:"):
+        name = value[4:]
+        if name not in env:
+            raise SecretRefError(f"environment variable {name} is not set")
+        return Secret(env[name], ref=value)
+    if value.startswith("file:"):
+        path = Path(value[5:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SecretRefError(f"cannot read secret file {path}: {exc.strerror}") from exc
+        return Secret(text.strip() if not text.lstrip().startswith("{") else text, ref=value)
+    return Secret(value)
