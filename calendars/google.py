@@ -1,0 +1,431 @@
+"""Google Workspace room calendars through the Calendar API v3 (google-api-python-client).
+
+Authentication is a service account, with domain-wide delegation (``subject``) or with the room
+calendars shared to it. A full read is ``events.list`` over the window with ``singleEvents``
+and ``showDeleted`` (cancelled instances are reported as such); its ``nextSyncToken`` is the
+sync state, and an incremental read is ``events.list?syncToken=…`` (one request when nothing
+changed). HTTP 410 ``fullSyncRequired`` raises ``SyncStateExpired``; the worker then does a full
+read and upserts by id. httplib2 is not thread-safe, so every thread builds its own service.
+Batches (``sync_batch``) use ``BatchHttpRequest(batch_uri=…)`` because the service's own
+``new_batch_http_request`` ignores a custom endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+import google.auth.exceptions
+import google_auth_httplib2
+import httplib2
+from google.oauth2 import service_account
+from googleapiclient import discovery
+from googleapiclient.errors import Error as GoogleApiClientError
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
+
+from calendars.base import (
+    CalendarAuthError,
+    CalendarError,
+    CalendarEvent,
+    CalendarNotFound,
+    CalendarUnavailable,
+    MalformedCalendarData,
+    SyncResult,
+    SyncStateExpired,
+)
+from calendars.batch import SyncRequest
+from calendars.google_events import google_event_to_event
+from calendars.syncstate import (
+    DEFAULT_FULL_RESYNC_AFTER,
+    SyncState,
+    needs_full_read,
+    split_incremental,
+)
+
+log = logging.getLogger(__name__)
+
+SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
+DEFAULT_BATCH_URI = "https://www.googleapis.com/batch/calendar/v3"
+MAX_BATCH = 50
+_RATE_REASONS = frozenset(
+    {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded"}
+)
+_KIND = "google"
+
+
+class _CountingHttp(google_auth_httplib2.AuthorizedHttp):  # type: ignore[misc]
+    """AuthorizedHttp that counts the API requests made from this thread."""
+
+    def __init__(self, credentials: Any, http: httplib2.Http, counter: threading.local) -> None:
+        super().__init__(credentials, http=http)
+        self._counter = counter
+
+    def request(self, uri: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+        self._counter.requests = getattr(self._counter, "requests", 0) + 1
+        return super().request(uri, method, *args, **kwargs)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GoogleSettings:
+    """Everything the Google source needs, resolved from the integration configuration."""
+
+    service_account_info: Mapping[str, Any]
+    subject: str | None = None
+    api_endpoint: str | None = None
+    token_uri: str | None = None
+    batch_uri: str | None = None
+    num_retries: int = 2
+    timeout: float = 20.0
+    default_tz: tzinfo = UTC
+    full_resync_after: timedelta = DEFAULT_FULL_RESYNC_AFTER
+    page_size: int = 2500
+    batch_size: int = MAX_BATCH
+
+
+class GoogleCalendarSource:
+    """``CalendarSource`` for Google Calendar (see the module docstring)."""
+
+    def __init__(self, settings: GoogleSettings) -> None:
+        self._settings = settings
+        info = dict(settings.service_account_info)
+        if settings.token_uri:
+            info["token_uri"] = settings.token_uri
+        try:
+            credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                info, scopes=list(SCOPES)
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CalendarAuthError(f"invalid service account key: {exc}") from exc
+        if settings.subject:
+            credentials = credentials.with_subject(settings.subject)
+        self._credentials = credentials
+        self._local = threading.local()
+        self._counter = threading.local()
+
+    # plumbing ------------------------------------------------------------------------------
+    def _http(self) -> _CountingHttp:
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = _CountingHttp(
+                self._credentials, httplib2.Http(timeout=self._settings.timeout), self._counter
+            )
+            self._local.http = http
+        return http
+
+    def _service(self) -> Any:
+        """One service object per thread (httplib2 is not thread-safe)."""
+        service = getattr(self._local, "service", None)
+        if service is None:
+            options = (
+                {"api_endpoint": self._settings.api_endpoint}
+                if self._settings.api_endpoint
+                else None
+            )
+            service = discovery.build(
+                "calendar",
+                "v3",
+                http=self._http(),
+                client_options=options,
+                cache_discovery=False,
+                static_discovery=True,
+            )
+            self._local.service = service
+        return service
+
+    def _requests_so_far(self) -> int:
+        return int(getattr(self._counter, "requests", 0))
+
+    def _list_request(self, room: str, page_token: str | None, **params: Any) -> Any:
+        return (
+            self._service()
+            .events()
+            .list(
+                calendarId=room,
+                singleEvents=True,
+                maxResults=self._settings.page_size,
+                pageToken=page_token,
+                **params,
+            )
+        )
+
+    # CalendarSource ------------------------------------------------------------------------
+    def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
+        """``events.list`` (Calendar API v3): full windowed read, or ``syncToken`` changes."""
+        before = self._requests_so_far()
+        try:
+            result = self._sync(room, start=start, end=end, state=state)
+        except CalendarError:
+            raise
+        except Exception as exc:
+            raise _map_error(room, exc) from exc
+        return _with_requests(result, self._requests_so_far() - before)
+
+    def close(self) -> None:
+        """Close this thread's connections (other threads' objects are dropped with them)."""
+        http = getattr(self._local, "http", None)
+        if http is not None:
+            http.close()
+        self._local = threading.local()
+
+    def _sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
+        if state is not None:
+            stored = SyncState.decode(state, kind=_KIND)
+            if not needs_full_read(
+                stored, start=start, end=end, full_resync_after=self._settings.full_resync_after
+            ):
+                items, token = self._pages(room, first_page=None, syncToken=stored.token)
+                return self._incremental(room, items, token, start=start, end=end, stored=stored)
+            log.info("%s: window moved since the last full read, reading it again", room)
+        items, token = self._pages(room, first_page=None, **_window(start, end))
+        return self._full(room, items, token, start=start, end=end)
+
+    def _pages(
+        self, room: str, first_page: Mapping[str, Any] | None, **params: Any
+    ) -> tuple[list[Any], str]:
+        """Follow ``nextPageToken`` until the page with ``nextSyncToken``."""
+        items: list[Any] = []
+        page = first_page
+        if page is None:
+            page = self._list_request(room, None, **params).execute(
+                num_retries=self._settings.num_retries
+            )
+        while True:
+            if not isinstance(page, Mapping):
+                raise MalformedCalendarData(f"{room}: events.list returned {type(page).__name__}")
+            page_items = page.get("items", [])
+            if not isinstance(page_items, list):
+                raise MalformedCalendarData(f"{room}: events.list items is not a list")
+            items.extend(page_items)
+            next_page = page.get("nextPageToken")
+            if not next_page:
+                token = page.get("nextSyncToken")
+                if not isinstance(token, str) or not token:
+                    raise MalformedCalendarData(f"{room}: events.list gave no nextSyncToken")
+                return items, token
+            if not isinstance(next_page, str):
+                raise MalformedCalendarData(f"{room}: nextPageToken is not a string")
+            page = self._list_request(room, next_page, **params).execute(
+                num_retries=self._settings.num_retries
+            )
+
+    def _full(
+        self, room: str, items: Sequence[Any], token: str, *, start: datetime, end: datetime
+    ) -> SyncResult:
+        events = []
+        for item in items:
+            event = google_event_to_event(item, room=room, default_tz=self._settings.default_tz)
+            if event is not None:
+                events.append(event)
+        state = SyncState(kind=_KIND, token=token, window_start=start, window_end=end)
+        return SyncResult(full=True, events=tuple(events), sync_state=state.encode())
+
+    def _incremental(
+        self,
+        room: str,
+        items: Sequence[Any],
+        token: str,
+        *,
+        start: datetime,
+        end: datetime,
+        stored: SyncState,
+    ) -> SyncResult:
+        changed: list[CalendarEvent] = []
+        removed: list[str] = []
+        for item in items:
+            if isinstance(item, Mapping) and item.get("status") == "cancelled":
+                if not isinstance(item.get("id"), str):
+                    raise MalformedCalendarData(f"{room}: cancelled Google event without id")
+                removed.append(item["id"])
+                continue
+            event = google_event_to_event(item, room=room, default_tz=self._settings.default_tz)
+            if event is not None:
+                changed.append(event)
+        kept, gone = split_incremental(changed, start=start, end=end)
+        state = SyncState(
+            kind=_KIND,
+            token=token,
+            window_start=stored.window_start,
+            window_end=stored.window_end,
+        )
+        return SyncResult(
+            full=False,
+            events=kept,
+            removed_ids=tuple(removed) + gone,
+            sync_state=state.encode(),
+        )
+
+    # batching ------------------------------------------------------------------------------
+    def sync_batch(self, requests: Sequence[SyncRequest]) -> list[SyncResult | CalendarError]:
+        """Sync many rooms with ``multipart/mixed`` batches of up to 50 first pages.
+
+        Each room's result (or its ``CalendarError``) is returned in order; one room's failure
+        never affects the others. Further pages, if any, are fetched per room.
+        ``requests`` of a result = that room's share of the HTTP requests made.
+        """
+        results: list[SyncResult | CalendarError] = []
+        size = max(1, min(self._settings.batch_size, MAX_BATCH))
+        for offset in range(0, len(requests), size):
+            results.extend(self._sync_chunk(requests[offset : offset + size]))
+        return results
+
+    def _sync_chunk(self, chunk: Sequence[SyncRequest]) -> list[SyncResult | CalendarError]:
+        pages: dict[str, Any] = {}
+        errors: dict[str, Exception] = {}
+        plans: list[tuple[SyncState | None, dict[str, Any]]] = []
+        out: list[SyncResult | CalendarError | None] = [None] * len(chunk)
+        for index, req in enumerate(chunk):
+            try:
+                stored = SyncState.decode(req.state, kind=_KIND) if req.state is not None else None
+            except CalendarError as exc:
+                out[index] = exc
+                plans.append((None, {}))
+                continue
+            if stored is not None and not needs_full_read(
+                stored,
+                start=req.start,
+                end=req.end,
+                full_resync_after=self._settings.full_resync_after,
+            ):
+                plans.append((stored, {"syncToken": stored.token}))
+            else:
+                plans.append((None, _window(req.start, req.end)))
+
+        def collect(request_id: str, response: Any, exception: Exception | None) -> None:
+            if exception is not None:
+                errors[request_id] = exception
+            else:
+                pages[request_id] = response
+
+        before = self._requests_so_far()
+        batch = BatchHttpRequest(
+            callback=collect, batch_uri=self._settings.batch_uri or self._default_batch_uri()
+        )
+        pending = [i for i in range(len(chunk)) if out[i] is None]
+        try:
+            for index in pending:
+                batch.add(
+                    self._list_request(chunk[index].room, None, **plans[index][1]),
+                    request_id=str(index),
+                )
+            if pending:
+                batch.execute(http=self._http())
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed: every room gets it
+            failed = _map_error("batch", exc)
+            return [o if o is not None else failed for o in out]
+        shared = self._requests_so_far() - before  # the batch itself: charged to the first room
+        for index in pending:
+            req = chunk[index]
+            own_before = self._requests_so_far()
+            error = errors.get(str(index))
+            if error is not None:
+                out[index] = _map_error(req.room, error)
+                continue
+            try:
+                result = self._finish(req, plans[index], pages[str(index)])
+            except CalendarError as exc:
+                out[index] = exc
+                continue
+            except Exception as exc:  # noqa: BLE001 - map at the edge, per room
+                out[index] = _map_error(req.room, exc)
+                continue
+            out[index] = _with_requests(result, shared + self._requests_so_far() - own_before)
+            shared = 0
+        return [o if o is not None else CalendarError("not synced") for o in out]
+
+    def _finish(
+        self, req: SyncRequest, plan: tuple[SyncState | None, dict[str, Any]], first: Any
+    ) -> SyncResult:
+        stored, params = plan
+        items, token = self._pages(req.room, first, **params)
+        if stored is None:
+            return self._full(req.room, items, token, start=req.start, end=req.end)
+        return self._incremental(
+            req.room, items, token, start=req.start, end=req.end, stored=stored
+        )
+
+    def _default_batch_uri(self) -> str:
+        endpoint = self._settings.api_endpoint
+        if endpoint:
+            base = endpoint.split("/calendar/v3", 1)[0].rstrip("/")
+            return f"{base}/batch/calendar/v3"
+        return DEFAULT_BATCH_URI
+
+
+def _window(start: datetime, end: datetime) -> dict[str, Any]:
+    return {
+        "timeMin": start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "timeMax": end.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "showDeleted": True,
+    }
+
+
+def _with_requests(result: SyncResult, requests: int) -> SyncResult:
+    return SyncResult(
+        full=result.full,
+        events=result.events,
+        removed_ids=result.removed_ids,
+        sync_state=result.sync_state,
+        requests=requests,
+    )
+
+
+def _retry_after(resp: Mapping[str, Any]) -> float | None:
+    value = resp.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _reason(content: bytes) -> str:
+    try:
+        error = json.loads(content)["error"]
+        return str(error["errors"][0]["reason"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def _map_error(room: str, exc: BaseException) -> CalendarError:
+    """Map google-api-python-client, google-auth and socket failures to ``CalendarError``s."""
+    if isinstance(exc, CalendarError):
+        return exc
+    if isinstance(exc, HttpError):
+        status = int(exc.resp.status)
+        reason = _reason(exc.content)
+        retry_after = _retry_after(exc.resp)
+        message = f"{room}: Google Calendar answered HTTP {status} {reason}".rstrip()
+        if status == 410:
+            return SyncStateExpired(message)
+        if status == 404:
+            return CalendarNotFound(message)
+        if status == 429 or status >= 500 or (status == 403 and reason in _RATE_REASONS):
+            return CalendarUnavailable(message, retry_after=retry_after)
+        if status in (401, 403):
+            return CalendarAuthError(message)
+        return MalformedCalendarData(message)
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        if getattr(exc, "retryable", False):
+            return CalendarUnavailable(f"{room}: token endpoint unavailable: {exc}")
+        return CalendarAuthError(f"{room}: service account token refused: {exc}")
+    if isinstance(exc, google.auth.exceptions.TransportError):
+        return CalendarUnavailable(f"{room}: token endpoint unreachable: {exc}")
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return CalendarUnavailable(f"{room}: Google Calendar timed out")
+    if isinstance(exc, (OSError, ssl.SSLError, httplib2.HttpLib2Error)):
+        return CalendarUnavailable(f"{room}: Google Calendar unreachable: {exc}")
+    if isinstance(exc, (ValueError, KeyError, TypeError, GoogleApiClientError)):
+        return MalformedCalendarData(f"{room}: unreadable Google Calendar response: {exc!r}")
+    return CalendarError(f"{room}: unexpected Google Calendar failure: {exc!r}")
+
+
+SourceFactory = Callable[[GoogleSettings], GoogleCalendarSource]
