@@ -1,0 +1,392 @@
+"""Cisco RoomOS/CE codecs over the HTTP xAPI (httpx): push, read back, dial, feedback.
+
+:class:`CiscoXapiClient` is the I/O edge (one httpx client per endpoint, Basic auth or a
+``/xmlapi/session/begin`` session cookie, per-endpoint HTTPS/verification/timeouts); every
+transport or device failure leaves it as an :mod:`otj.delivery.errors` exception.
+:func:`deliver` runs one cycle for one endpoint following :mod:`otj.delivery.plan`.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Literal
+
+import httpx
+
+from otj.delivery.bookings import (
+    Booking,
+    BookingsMode,
+    BookingsParseError,
+    compare_lists,
+    list_digest,
+    parse_bookings_list,
+    render_legacy_xml,
+    render_put_command,
+)
+from otj.delivery.errors import (
+    EndpointError,
+    EndpointProtocolError,
+    EndpointUnauthorised,
+    EndpointUnreachable,
+)
+from otj.delivery.plan import (
+    DEFAULT_VERIFY_EVERY,
+    Decision,
+    DeliveryState,
+    after_failure,
+    after_push,
+    after_verify,
+    decide,
+)
+from otj.delivery.xapi import (
+    DialOutcome,
+    SoftwareVersion,
+    command_document,
+    dial_protocol,
+    parse_command_result,
+    parse_dial_result,
+    parse_software_version,
+    parse_status_version,
+)
+from otj.model import Endpoint
+from otj.secret import Secret
+
+log = logging.getLogger(__name__)
+
+AuthMode = Literal["basic", "session"]
+XML_CONTENT = {"Content-Type": "text/xml; charset=utf-8"}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CiscoDefaults:
+    """Profile-level defaults an endpoint falls back to when it does not set its own."""
+
+    username: str = "admin"
+    password: Secret | None = None
+    auth: AuthMode = "basic"
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    feedback_slot: int = 1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CiscoConnection:
+    """How to reach one codec's xAPI."""
+
+    endpoint: str
+    base_url: str
+    username: str
+    password: Secret | None = field(default=None, repr=False)
+    verify: bool = True
+    auth: AuthMode = "basic"
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    feedback_slot: int = 1
+
+
+def connection_for(endpoint: Endpoint, defaults: CiscoDefaults | None = None) -> CiscoConnection:
+    """Merge an endpoint's API settings with the profile defaults."""
+    d = defaults or CiscoDefaults()
+    scheme = "https" if endpoint.use_https else "http"
+    default_port = 443 if endpoint.use_https else 80
+    host = endpoint.api_address
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6 literal
+    port = "" if endpoint.api_port in (0, default_port) else f":{endpoint.api_port}"
+    return CiscoConnection(
+        endpoint=endpoint.name,
+        base_url=f"{scheme}://{host}{port}",
+        username=endpoint.api_username or d.username,
+        password=endpoint.api_password or d.password,
+        verify=endpoint.verify_cert,
+        auth=d.auth,
+        connect_timeout=d.connect_timeout,
+        read_timeout=d.read_timeout,
+        feedback_slot=d.feedback_slot,
+    )
+
+
+@cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One shared TLS context per verification mode (building one per client costs ~10 ms)."""
+    if verify:
+        return ssl.create_default_context()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the administrator chose verify_cert: false
+    return context
+
+
+class CiscoXapiClient:
+    """An httpx client for one codec's HTTP xAPI."""
+
+    def __init__(
+        self,
+        connection: CiscoConnection,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.connection = connection
+        password = connection.password.reveal() if connection.password else ""
+        self._basic = httpx.BasicAuth(connection.username, password)
+        self._client = httpx.AsyncClient(
+            base_url=connection.base_url,
+            verify=_ssl_context(connection.verify),
+            timeout=httpx.Timeout(
+                connection.read_timeout, connect=connection.connect_timeout
+            ),
+            transport=transport,
+            auth=self._basic if connection.auth == "basic" else None,
+            headers={"User-Agent": "otj-delivery"},
+            trust_env=False,
+        )
+        self._session_open = False
+
+    async def __aenter__(self) -> CiscoXapiClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """End the session (if any) and close the connection pool."""
+        if self._session_open:
+            try:
+                await self._client.post("/xmlapi/session/end")
+            except httpx.HTTPError:
+                log.debug("%s: session end failed", self.connection.endpoint)
+            self._session_open = False
+        await self._client.aclose()
+
+    # -- transport ------------------------------------------------------------------------------
+
+    async def _begin_session(self) -> None:
+        """``POST /xmlapi/session/begin`` with Basic auth; the device sets a SessionId cookie."""
+        response = await self._send("POST", "/xmlapi/session/begin", auth=self._basic)
+        if response.status_code in (401, 403):
+            raise EndpointUnauthorised(
+                f"session/begin refused with HTTP {response.status_code}"
+            )
+        if response.status_code >= 300:
+            raise EndpointProtocolError(f"session/begin answered HTTP {response.status_code}")
+        if "SessionId" not in self._client.cookies:
+            raise EndpointProtocolError("session/begin set no SessionId cookie")
+        self._session_open = True
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+    ) -> httpx.Response:
+        try:
+            if auth is not None:
+                return await self._client.request(
+                    method, url, content=content, headers=headers, auth=auth
+                )
+            return await self._client.request(method, url, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise EndpointUnreachable(f"{method} {url}: timed out ({type(exc).__name__})") from exc
+        except (httpx.ConnectError, httpx.NetworkError) as exc:
+            raise EndpointUnreachable(f"{method} {url}: {exc or type(exc).__name__}") from exc
+        except httpx.RemoteProtocolError as exc:
+            raise EndpointProtocolError(f"{method} {url}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise EndpointUnreachable(f"{method} {url}: {exc or type(exc).__name__}") from exc
+
+    async def request(
+        self, method: str, url: str, *, content: bytes | None = None
+    ) -> httpx.Response:
+        """One xAPI request with authentication; 401/403 → EndpointUnauthorised."""
+        headers = XML_CONTENT if content is not None else None
+        if self.connection.auth == "session" and not self._session_open:
+            await self._begin_session()
+        response = await self._send(method, url, content=content, headers=headers)
+        if response.status_code == 401 and self.connection.auth == "session":
+            self._session_open = False  # expired session (device reboot): begin again once
+            await self._begin_session()
+            response = await self._send(method, url, content=content, headers=headers)
+        if response.status_code in (401, 403):
+            raise EndpointUnauthorised(f"{method} {url}: HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise EndpointProtocolError(f"{method} {url}: HTTP {response.status_code}")
+        return response
+
+    async def command(self, document: bytes, *, name: str) -> bytes:
+        """POST a command document to ``/putxml`` and check its result status."""
+        response = await self.request("POST", "/putxml", content=document)
+        parse_command_result(response.content, command=name)
+        return response.content
+
+    # -- xAPI operations ------------------------------------------------------------------------
+
+    async def software_version(self) -> SoftwareVersion:
+        """``SystemUnit Software Version`` from ``GET /status.xml``."""
+        response = await self.request("GET", "/status.xml")
+        return parse_status_version(response.content)
+
+    async def put_bookings(
+        self, bookings: Sequence[Booking], *, version: SoftwareVersion
+    ) -> BookingsMode:
+        """Replace the device's booking list (Bookings Put, or legacy bookingsputxml)."""
+        if version.supports_bookings_put:
+            document = render_put_command(
+                bookings, include_platform=version.supports_meeting_platform
+            )
+            await self.command(document, name="Bookings Put")
+            return "put"
+        legacy = render_legacy_xml(bookings)
+        response = await self.request("POST", "/bookingsputxml", content=legacy)
+        body = response.content.strip()
+        if body and b"<success" not in body:
+            # Older software answers <success/>; anything that is an xAPI error is reported.
+            parse_command_result(body, command="bookingsputxml")
+        return "legacy"
+
+    async def list_bookings(self) -> tuple[Booking, ...]:
+        """``xCommand Bookings List`` (all stored bookings)."""
+        document = await self.command(command_document(["Bookings", "List"]),
+                                      name="Bookings List")
+        try:
+            return parse_bookings_list(document)
+        except BookingsParseError as exc:
+            raise EndpointProtocolError(f"Bookings List: {exc}") from exc
+
+    async def clear_bookings(self) -> None:
+        """``xCommand Bookings Clear``."""
+        await self.command(command_document(["Bookings", "Clear"]), name="Bookings Clear")
+
+    async def dial(self, *, number: str, protocol: str, booking_id: str) -> DialOutcome:
+        """``xCommand Dial Number: … Protocol: … CallType: Video BookingId: …``."""
+        document = command_document(
+            ["Dial"],
+            {
+                "Number": number,
+                "Protocol": dial_protocol(protocol),
+                "CallType": "Video",
+                "BookingId": booking_id,
+            },
+        )
+        response = await self.request("POST", "/putxml", content=document)
+        return parse_dial_result(response.content)
+
+    async def register_feedback(
+        self, *, slot: int, server_url: str, expressions: Sequence[str] = ("/Event/Bookings",)
+    ) -> None:
+        """``xCommand HttpFeedback Register FeedbackSlot: N ServerUrl: … Expression: …``."""
+        document = command_document(
+            ["HttpFeedback", "Register"],
+            {
+                "FeedbackSlot": slot,
+                "ServerUrl": server_url,
+                "Format": "XML",
+                "Expression": list(expressions),
+            },
+        )
+        await self.command(document, name="HttpFeedback Register")
+
+
+# --- one delivery cycle for one endpoint --------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeliveryOutcome:
+    """What one cycle did for one endpoint (state to store, plus a line for the report)."""
+
+    endpoint: str
+    decision: Decision
+    state: DeliveryState
+    pushed: bool = False
+    verified: bool = False
+    mismatches: tuple[str, ...] = ()
+    error: str = ""
+    error_kind: str = ""
+
+
+async def deliver(
+    client: CiscoXapiClient,
+    state: DeliveryState,
+    bookings: Sequence[Booking],
+    *,
+    now: datetime,
+    feedback_url: str = "",
+    verify_every: timedelta | None = DEFAULT_VERIFY_EVERY,
+) -> DeliveryOutcome:
+    """Run one cycle for one codec: decide, push or read back, and return the new state."""
+    name = client.connection.endpoint
+    mode_guess: BookingsMode = "put"
+    if state.software_version:
+        mode_guess = (
+            "put" if parse_software_version(state.software_version).supports_bookings_put
+            else "legacy"
+        )
+    digest = list_digest(bookings, mode=mode_guess)
+    decision = decide(state, digest=digest, now=now, verify_every=verify_every)
+    if decision.action == "skip":
+        return DeliveryOutcome(endpoint=name, decision=decision, state=state)
+    try:
+        verified = False
+        if decision.action == "verify":
+            listed = await client.list_bookings()
+            mismatches = compare_lists(bookings, listed)
+            state = after_verify(state, now=now, mismatches=mismatches)
+            verified = True
+            if not mismatches:
+                return DeliveryOutcome(
+                    endpoint=name, decision=decision, state=state, verified=True
+                )
+            log.warning("%s: device list differs, re-pushing: %s", name, "; ".join(mismatches))
+            decision = decide(state, digest=digest, now=now, verify_every=None)
+        version = (
+            parse_software_version(state.software_version)
+            if state.software_version and state.failures == 0
+            else await client.software_version()
+        )
+        mode = await client.put_bookings(bookings, version=version)
+        listed = await client.list_bookings()
+        mismatches = compare_lists(bookings, listed)
+        if mismatches:
+            log.warning("%s: read-back after push differs: %s", name, "; ".join(mismatches))
+        state = after_push(
+            state,
+            digest=list_digest(bookings, mode=mode),
+            count=len(bookings),
+            now=now,
+            mismatches=mismatches,
+            software_version=version.text,
+        )
+        if feedback_url and state.feedback_url != feedback_url:
+            try:
+                await client.register_feedback(
+                    slot=client.connection.feedback_slot, server_url=feedback_url
+                )
+                state = replace(state, feedback_url=feedback_url)
+            except EndpointError as exc:
+                log.warning("%s: HttpFeedback registration failed: %s", name, exc)
+        log.info("%s: pushed %d bookings (%s, %s)", name, len(bookings), mode, decision.reason)
+        return DeliveryOutcome(
+            endpoint=name,
+            decision=decision,
+            state=state,
+            pushed=True,
+            verified=verified,
+            mismatches=mismatches,
+        )
+    except EndpointError as exc:
+        log.warning("%s: delivery failed (%s): %s", name, exc.kind, exc)
+        failed = after_failure(state, kind=exc.kind, message=str(exc), now=now)
+        return DeliveryOutcome(
+            endpoint=name,
+            decision=decision,
+            state=failed,
+            error=str(exc),
+            error_kind=exc.kind,
+        )
