@@ -1,0 +1,339 @@
+"""Parse SIP messages from datagrams and streams (RFC 3261 §7, §18.3, RFC 5626 §3.5.1)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from guestjoin.sip.headers import canonical_name, is_token, parse_cseq, parse_via
+from guestjoin.sip.message import HeaderList, Message, Request, Response
+from guestjoin.sip.uri import UriError, parse_name_addr
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """Size limits that keep a hostile peer from exhausting memory."""
+
+    max_head: int = 16 * 1024
+    max_body: int = 64 * 1024
+    max_headers: int = 128
+    max_uri: int = 2048
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class SipParseError(ValueError):
+    """A malformed message; ``headers``/``is_request`` tell whether a 400 can be built (§21.4.1).
+
+    ``status`` is the response code to use for a request (400, 413, 414, 505).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        is_request: bool = False,
+        method: str = "",
+        headers: HeaderList = (),
+        status: int = 400,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.is_request = is_request
+        self.method = method
+        self.headers = headers
+        self.status = status
+
+
+_REQUIRED_REQUEST = ("Via", "From", "To", "Call-ID", "CSeq")
+
+
+def _find_head_end(data: bytes) -> tuple[int, int]:
+    """Return (end of head, start of body), or (-1, -1) when there is no empty line."""
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        return end, end + 4
+    end = data.find(b"\n\n")
+    if end >= 0:
+        return end, end + 2
+    return -1, -1
+
+
+def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool = False) -> Message:
+    """Parse one complete message. Datagrams may carry trailing bytes beyond Content-Length
+    (ignored, §18.3); a body shorter than Content-Length is an error. Raises ``SipParseError``.
+    """
+    start = 0
+    while data.startswith(b"\r\n", start):
+        start += 2
+    if start:
+        data = data[start:]
+    if not data:
+        raise SipParseError("empty message")
+    head_end, body_start = _find_head_end(data)
+    if head_end < 0:
+        if len(data) > limits.max_head:
+            raise SipParseError("headers too large", status=513)
+        raise SipParseError("missing empty line after headers (truncated message?)")
+    if head_end > limits.max_head:
+        raise SipParseError("headers too large", status=513)
+    try:
+        head = data[:head_end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SipParseError("headers are not valid UTF-8") from exc
+    lines = head.split("\r\n") if data[head_end : head_end + 2] == b"\r\n" else head.split("\n")
+    first = lines[0]
+    is_request = not first.startswith("SIP/")
+    method = ""
+    if is_request:
+        parts = first.split(" ")
+        if len(parts) != 3:
+            raise SipParseError("malformed request line", is_request=True)
+        method, uri, version = parts
+        if not is_token(method):
+            raise SipParseError("malformed method", is_request=True)
+    else:
+        version, _, rest = first.partition(" ")
+        code, _, reason = rest.partition(" ")
+        uri = ""
+    headers = _parse_headers(lines, limits, is_request=is_request, method=method)
+    if version.upper() != "SIP/2.0":
+        raise SipParseError(
+            "unsupported SIP version",
+            is_request=is_request,
+            method=method,
+            headers=headers,
+            status=505,
+        )
+    body = data[body_start:]
+    length = _content_length(headers, is_request=is_request, method=method)
+    if length is not None:
+        if length > limits.max_body:
+            raise SipParseError(
+                "body too large",
+                is_request=is_request,
+                method=method,
+                headers=headers,
+                status=413,
+            )
+        if len(body) < length:
+            raise SipParseError(
+                "body shorter than Content-Length",
+                is_request=is_request,
+                method=method,
+                headers=headers,
+            )
+        if stream and len(body) != length:
+            raise SipParseError("stream frame does not match Content-Length")
+        body = body[:length]
+    elif len(body) > limits.max_body:
+        raise SipParseError(
+            "body too large", is_request=is_request, method=method, headers=headers, status=413
+        )
+    if is_request:
+        if len(uri) > limits.max_uri:
+            raise SipParseError(
+                "Request-URI too long",
+                is_request=True,
+                method=method,
+                headers=headers,
+                status=414,
+            )
+        if ":" not in uri:
+            raise SipParseError(
+                "malformed Request-URI", is_request=True, method=method, headers=headers
+            )
+        msg: Message = Request(method=method, uri=uri, headers=headers, body=body)
+    else:
+        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+            raise SipParseError("malformed status code")
+        msg = Response(status=int(code), reason=reason, headers=headers, body=body)
+    _validate(msg, headers)
+    return msg
+
+
+_CRLF_ERR = "forbidden control character in header (header injection?)"
+
+
+def _parse_headers(
+    lines: list[str], limits: Limits, *, is_request: bool, method: str
+) -> HeaderList:
+    out: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[0] in " \t":
+            if not out:
+                raise SipParseError(
+                    "continuation line before any header", is_request=is_request, method=method
+                )
+            name, value = out[-1]
+            out[-1] = (name, f"{value} {line.strip()}")
+            continue
+        raw_name, colon, value = line.partition(":")
+        raw_name = raw_name.rstrip(" \t")
+        if not colon or not is_token(raw_name):
+            raise SipParseError(
+                f"malformed header line {line[:30]!r}",
+                is_request=is_request,
+                method=method,
+                headers=tuple(out),
+            )
+        if "\r" in value or "\x00" in value or "\n" in value:
+            raise SipParseError(_CRLF_ERR, is_request=is_request, method=method, headers=tuple(out))
+        out.append((canonical_name(raw_name), value.strip(" \t")))
+        if len(out) > limits.max_headers:
+            raise SipParseError(
+                "too many headers",
+                is_request=is_request,
+                method=method,
+                headers=tuple(out),
+                status=513,
+            )
+    return tuple(out)
+
+
+def _content_length(headers: HeaderList, *, is_request: bool, method: str) -> int | None:
+    length: int | None = None
+    for key, value in headers:
+        if key == "Content-Length":
+            if not value.isdigit() or len(value) > 9:
+                raise SipParseError(
+                    "malformed Content-Length",
+                    is_request=is_request,
+                    method=method,
+                    headers=headers,
+                )
+            if length is not None and int(value) != length:
+                raise SipParseError(
+                    "conflicting Content-Length headers",
+                    is_request=is_request,
+                    method=method,
+                    headers=headers,
+                )
+            length = int(value)
+    return length
+
+
+def _validate(msg: Message, headers: HeaderList) -> None:
+    """Check the mandatory headers (§8.1.1) so the rest of the stack can rely on them."""
+    is_request = isinstance(msg, Request)
+    method = msg.method if isinstance(msg, Request) else ""
+    present = {k for k, _ in headers}
+    for name in _REQUIRED_REQUEST:
+        if name not in present:
+            raise SipParseError(
+                f"missing {name} header", is_request=is_request, method=method, headers=headers
+            )
+    if not msg.call_id.strip():
+        raise SipParseError("empty Call-ID", is_request=is_request, method=method, headers=headers)
+    try:
+        msg.top_via  # noqa: B018 - parse check
+        cseq = parse_cseq(msg.get("CSeq") or "")
+        parse_name_addr(msg.get("From") or "")
+        parse_name_addr(msg.get("To") or "")
+    except UriError as exc:
+        raise SipParseError(
+            str(exc), is_request=is_request, method=method, headers=headers
+        ) from exc
+    if isinstance(msg, Request):
+        if cseq.method != msg.method:
+            raise SipParseError(
+                "CSeq method does not match the request method",
+                is_request=True,
+                method=method,
+                headers=headers,
+            )
+        mf = msg.get("Max-Forwards")
+        if mf is not None and msg.max_forwards is None:
+            raise SipParseError(
+                "malformed Max-Forwards", is_request=True, method=method, headers=headers
+            )
+
+
+def via_for_reply(error: SipParseError) -> bool:
+    """Whether a 400 can be sent for this error: a request (not ACK) with a readable top Via."""
+    if not error.is_request or error.method == "ACK":
+        return False
+    via = next((v for k, v in error.headers if k == "Via"), None)
+    if via is None:
+        return False
+    try:
+        parse_via(via.split(",")[0])
+    except UriError:
+        return False
+    return True
+
+
+class Keepalive(Enum):
+    """RFC 5626 §3.5.1 keep-alive frames on a stream."""
+
+    PING = "ping"  # CRLFCRLF: answer with a CRLF pong
+    PONG = "pong"  # CRLF: nothing to do
+
+
+class StreamError(ValueError):
+    """The stream cannot be framed any more (the connection must be closed)."""
+
+
+_CL_RE = re.compile(rb"(?:^|\n)(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+
+
+class StreamFramer:
+    """Cut a TCP/TLS byte stream into messages by Content-Length (§18.3)."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._buf = bytearray()
+        self._limits = limits
+
+    def feed(self, data: bytes) -> list[bytes | Keepalive]:
+        """Add received bytes; return the complete messages and keep-alives found."""
+        self._buf += data
+        out: list[bytes | Keepalive] = []
+        buf = self._buf
+        while buf:
+            if buf[0] in (0x0D, 0x0A):
+                if buf.startswith(b"\r\n\r\n"):
+                    del buf[:4]
+                    out.append(Keepalive.PING)
+                    continue
+                if buf.startswith(b"\r\n"):
+                    if len(buf) < 4 and b"\r\n\r\n".startswith(bytes(buf)):
+                        break  # maybe the start of a ping
+                    del buf[:2]
+                    out.append(Keepalive.PONG)
+                    continue
+                if len(buf) == 1 and buf[0] == 0x0D:
+                    break
+                del buf[:1]
+                continue
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > self._limits.max_head:
+                    raise StreamError("headers too large")
+                break
+            if end > self._limits.max_head:
+                raise StreamError("headers too large")
+            head = bytes(buf[: end + 2])
+            match = _CL_RE.search(head)
+            length = 0
+            if match is not None:
+                text = match.group(1).strip()
+                if not text.isdigit() or len(text) > 9:
+                    raise StreamError("malformed Content-Length")
+                length = int(text)
+            if length > self._limits.max_body:
+                raise StreamError("body too large")
+            total = end + 4 + length
+            if len(buf) < total:
+                break
+            out.append(bytes(buf[:total]))
+            del buf[:total]
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered but not yet framed."""
+        return len(self._buf)
