@@ -1,0 +1,49 @@
+"""Storage: SQLAlchemy 2 tables, Alembic migrations and repositories returning frozen values.
+
+``open_database()`` is the entry point: it resolves the URL (see ``otj.config.runtime``),
+creates the data directory for SQLite, prepares the secret box and upgrades the schema.
+Nothing outside this package sees an ORM row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from otj.store.db import Database, redact_url
+from otj.store.secrets import SecretBox, SecretKeyError
+
+__all__ = ["Database", "SecretBox", "SecretKeyError", "open_database", "redact_url"]
+
+
+def open_database(
+    url: str | None = None,
+    *,
+    data_dir: str | None = None,
+    config_database: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    upgrade: bool = True,
+    application_name: str = "otj",
+) -> Database:
+    """Open (and by default upgrade) the service's database."""
+    from sqlalchemy import make_url
+
+    from otj.config.runtime import resolve_runtime
+
+    runtime = resolve_runtime(
+        data_dir=data_dir, database=url, config_database=config_database, environ=environ
+    )
+    parsed = make_url(runtime.database_url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if not runtime.key_file.parent.exists():
+        runtime.key_file.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(
+        runtime.database_url,
+        box=SecretBox(key_file=runtime.key_file, environ=environ),
+        application_name=application_name,
+    )
+    if upgrade:
+        db.upgrade()
+    return db

@@ -1,0 +1,106 @@
+"""Alarms: raised once per (kind, subject) while active, updated in place, cleared explicitly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import select
+
+from otj.store.tables import AlarmRow
+from otj.store.values import Alarm, Severity
+
+if TYPE_CHECKING:
+    from otj.store.db import Database
+
+
+def _alarm(row: AlarmRow) -> Alarm:
+    return Alarm(
+        id=row.id,
+        kind=row.kind,
+        subject=row.subject,
+        severity=cast(Any, row.severity),
+        message=row.message,
+        raised_at=row.raised_at,
+        updated_at=row.updated_at,
+        cleared_at=row.cleared_at,
+    )
+
+
+class AlarmRepository:
+    """Raise, clear and list alarms."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def raise_alarm(
+        self,
+        kind: str,
+        subject: str,
+        message: str,
+        *,
+        now: datetime,
+        severity: Severity = "error",
+    ) -> Alarm:
+        """Raise (or refresh the message of) the active alarm of this kind on this subject."""
+        with self._db.transaction() as session:
+            row = session.scalars(
+                select(AlarmRow)
+                .where(
+                    AlarmRow.kind == kind,
+                    AlarmRow.subject == subject,
+                    AlarmRow.cleared_at.is_(None),
+                )
+                .with_for_update()
+            ).first()
+            if row is None:
+                row = AlarmRow(
+                    kind=kind,
+                    subject=subject,
+                    severity=severity,
+                    message=message,
+                    raised_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+            elif row.message != message or row.severity != severity:
+                row.message = message
+                row.severity = severity
+                row.updated_at = now
+            session.flush()
+            return _alarm(row)
+
+    def clear(self, kind: str | None, subject: str, *, now: datetime) -> int:
+        """Clear the active alarms on a subject (of one kind, or every kind); returns how many."""
+        with self._db.transaction() as session:
+            query = select(AlarmRow).where(
+                AlarmRow.subject == subject, AlarmRow.cleared_at.is_(None)
+            )
+            if kind is not None:
+                query = query.where(AlarmRow.kind == kind)
+            rows = session.scalars(query).all()
+            for row in rows:
+                row.cleared_at = now
+                row.updated_at = now
+            return len(rows)
+
+    def active(self, *, subject: str | None = None, kind: str | None = None) -> list[Alarm]:
+        """Active alarms, newest first."""
+        query = select(AlarmRow).where(AlarmRow.cleared_at.is_(None))
+        if subject is not None:
+            query = query.where(AlarmRow.subject == subject)
+        if kind is not None:
+            query = query.where(AlarmRow.kind == kind)
+        with self._db.reading() as session:
+            rows = session.scalars(query.order_by(AlarmRow.raised_at.desc(), AlarmRow.id.desc()))
+            return [_alarm(r) for r in rows]
+
+    def recent(self, *, limit: int = 100) -> list[Alarm]:
+        """Active and cleared alarms, newest first."""
+        with self._db.reading() as session:
+            rows = session.scalars(
+                select(AlarmRow)
+                .order_by(AlarmRow.raised_at.desc(), AlarmRow.id.desc())
+                .limit(limit)
+            )
+            return [_alarm(r) for r in rows]

@@ -1,0 +1,121 @@
+"""Gateway call detail records: started on INVITE, updated as the call progresses, finished."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from otj.store.tables import CallRow
+from otj.store.values import CallRecord
+
+if TYPE_CHECKING:
+    from otj.store.db import Database
+
+_UPDATABLE = frozenset(
+    f.name for f in fields(CallRecord) if f.name not in ("id", "call_id", "invite_at")
+)
+
+
+def _record(row: CallRow) -> CallRecord:
+    return CallRecord(**{f.name: getattr(row, f.name) for f in fields(CallRecord)})
+
+
+class CallRepository:
+    """Start, update, finish and list call detail records (ids are the returned ``id``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def start(
+        self,
+        *,
+        call_id: str,
+        direction: str,
+        caller_uri: str,
+        invite_at: datetime,
+        **details: Any,
+    ) -> CallRecord:
+        """Create the record of a new call (``details``: any other CallRecord field)."""
+        unknown = set(details) - _UPDATABLE
+        if unknown:
+            raise TypeError(f"unknown call fields: {sorted(unknown)}")
+        with self._db.transaction() as session:
+            row = CallRow(
+                call_id=call_id,
+                direction=direction,
+                caller_uri=caller_uri,
+                invite_at=invite_at,
+                caller_name=details.pop("caller_name", ""),
+                endpoint_name=details.pop("endpoint_name", ""),
+                source_address=details.pop("source_address", ""),
+                transport=details.pop("transport", ""),
+                dialled_alias=details.pop("dialled_alias", ""),
+                routed_alias=details.pop("routed_alias", ""),
+                rule=details.pop("rule", ""),
+                target=details.pop("target", ""),
+                conference=details.pop("conference", ""),
+                cause=details.pop("cause", ""),
+                detail=details.pop("detail", ""),
+                **details,
+            )
+            session.add(row)
+            session.flush()
+            return _record(row)
+
+    def update(self, record_id: int, **changes: Any) -> CallRecord:
+        """Set fields of a call (ringing_at, answer_at, routed_alias, target, …)."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise TypeError(f"unknown call fields: {sorted(unknown)}")
+        with self._db.transaction() as session:
+            row = session.get(CallRow, record_id)
+            if row is None:
+                raise KeyError(record_id)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            return _record(row)
+
+    def finish(
+        self,
+        record_id: int,
+        *,
+        end_at: datetime,
+        cause: str,
+        final_code: int | None = None,
+        detail: str = "",
+    ) -> CallRecord:
+        """End a call with its disconnect cause (completed, not_admitted, call_rejected, …)."""
+        changes: dict[str, Any] = {"end_at": end_at, "cause": cause, "final_code": final_code}
+        if detail:
+            changes["detail"] = detail
+        return self.update(record_id, **changes)
+
+    def get(self, record_id: int) -> CallRecord | None:
+        """One record."""
+        with self._db.reading() as session:
+            row = session.get(CallRow, record_id)
+            return _record(row) if row else None
+
+    def recent(self, *, limit: int = 100, since: datetime | None = None) -> list[CallRecord]:
+        """Calls, newest first."""
+        query = select(CallRow)
+        if since is not None:
+            query = query.where(CallRow.invite_at >= since)
+        with self._db.reading() as session:
+            rows = session.scalars(
+                query.order_by(CallRow.invite_at.desc(), CallRow.id.desc()).limit(limit)
+            )
+            return [_record(r) for r in rows]
+
+    def live(self) -> list[CallRecord]:
+        """Calls without an end time, grouped by conference (then oldest first)."""
+        with self._db.reading() as session:
+            rows = session.scalars(
+                select(CallRow)
+                .where(CallRow.end_at.is_(None))
+                .order_by(CallRow.conference, CallRow.invite_at, CallRow.id)
+            )
+            return [_record(r) for r in rows]

@@ -1,0 +1,188 @@
+"""The database handle: engine set-up for SQLite and PostgreSQL, transactions, repositories.
+
+SQLite: WAL journal, foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` for write
+transactions (a deferred transaction that reads then writes fails with SQLITE_BUSY under
+concurrency instead of waiting). PostgreSQL: ``pool_pre_ping`` so a connection the server
+dropped is replaced on checkout, and an ``application_name`` that identifies the process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from otj.store.secrets import SecretBox
+
+if TYPE_CHECKING:
+    from otj.store.alarms import AlarmRepository
+    from otj.store.calls import CallRepository
+    from otj.store.config_repo import ConfigRepository
+    from otj.store.delivery import DeliveryStateRepository
+    from otj.store.meetings import MeetingRepository
+    from otj.store.rooms import RoomRepository
+    from otj.store.tokens import TokenRepository
+
+log = logging.getLogger(__name__)
+
+READ_ONLY = "otj_read_only"
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for logs and status output."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_engine(url: str, echo: bool) -> Engine:
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": 60},
+        pool_size=8,
+        max_overflow=24,
+        pool_timeout=120,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        if make_url(url).database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: str, echo: bool, application_name: str) -> Engine:
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=30,
+        pool_timeout=120,
+        connect_args={"application_name": application_name, "connect_timeout": 10},
+    )
+
+
+class Database:
+    """One database: its engine, session factories and the repositories over it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        box: SecretBox,
+        application_name: str = "otj",
+        echo: bool = False,
+    ) -> None:
+        self.url = url
+        self.box = box
+        backend = make_url(url).get_backend_name()
+        if backend == "sqlite":
+            self.engine = _sqlite_engine(url, echo)
+        elif backend == "postgresql":
+            self.engine = _postgres_engine(url, echo, application_name)
+        else:
+            raise ValueError(f"unsupported database {redact_url(url)}: use sqlite or postgresql")
+        self.dialect = backend
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
+
+    def __repr__(self) -> str:
+        return f"Database({redact_url(self.url)!r})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """SQLite allows one worker process; PostgreSQL many."""
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back on any exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction (on SQLite it does not take the write lock)."""
+        with self._read_sessions() as session, session.begin():
+            yield session
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (safe to run from several processes)."""
+        from otj.store.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    # --- repositories ---------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> ConfigRepository:
+        """Configuration objects (profiles, integrations, endpoints, rules, gateway)."""
+        from otj.store.config_repo import ConfigRepository
+
+        return ConfigRepository(self)
+
+    @cached_property
+    def rooms(self) -> RoomRepository:
+        """Per-room sync state, schedule, leases, poll outcomes and delivery marks."""
+        from otj.store.rooms import RoomRepository
+
+        return RoomRepository(self)
+
+    @cached_property
+    def meetings(self) -> MeetingRepository:
+        """Processed meetings per room."""
+        from otj.store.meetings import MeetingRepository
+
+        return MeetingRepository(self)
+
+    @cached_property
+    def alarms(self) -> AlarmRepository:
+        """Raised and cleared alarms."""
+        from otj.store.alarms import AlarmRepository
+
+        return AlarmRepository(self)
+
+    @cached_property
+    def calls(self) -> CallRepository:
+        """Gateway call detail records."""
+        from otj.store.calls import CallRepository
+
+        return CallRepository(self)
+
+    @cached_property
+    def delivery(self) -> DeliveryStateRepository:
+        """Per-endpoint delivery state."""
+        from otj.store.delivery import DeliveryStateRepository
+
+        return DeliveryStateRepository(self)
+
+    @cached_property
+    def tokens(self) -> TokenRepository:
+        """Admin and endpoint bearer tokens."""
+        from otj.store.tokens import TokenRepository
+
+        return TokenRepository(self)

@@ -1,0 +1,95 @@
+"""Per-endpoint delivery state for the delivery engine (``otj.delivery``)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from otj.store.tables import EndpointDeliveryRow, EndpointRow
+from otj.store.values import DeliveryState
+
+if TYPE_CHECKING:
+    from otj.store.db import Database
+
+_FIELDS = tuple(f.name for f in fields(DeliveryState))
+
+
+def _state(row: EndpointDeliveryRow) -> DeliveryState:
+    return DeliveryState(**{name: getattr(row, name) for name in _FIELDS})
+
+
+class DeliveryStateRepository:
+    """Read and update what was delivered to each endpoint."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, endpoint: str) -> DeliveryState:
+        """An endpoint's state (an empty state when nothing was delivered yet)."""
+        with self._db.reading() as session:
+            row = session.get(EndpointDeliveryRow, endpoint)
+            return _state(row) if row else DeliveryState(endpoint=endpoint)
+
+    def all(self) -> list[DeliveryState]:
+        """Every endpoint's state, by endpoint name."""
+        with self._db.reading() as session:
+            rows = session.scalars(
+                select(EndpointDeliveryRow).order_by(EndpointDeliveryRow.endpoint)
+            )
+            return [_state(r) for r in rows]
+
+    def update(self, endpoint: str, *, now: datetime, **changes: Any) -> DeliveryState:
+        """Set fields of an endpoint's state (``consecutive_failures`` etc.); creates the row."""
+        unknown = set(changes) - set(_FIELDS[1:])
+        if unknown:
+            raise TypeError(f"unknown delivery state fields: {sorted(unknown)}")
+        with self._db.transaction() as session:
+            if session.get(EndpointRow, endpoint) is None:
+                raise KeyError(f"no endpoint named {endpoint!r}")
+            row = session.get(EndpointDeliveryRow, endpoint, with_for_update=True)
+            if row is None:
+                row = EndpointDeliveryRow(
+                    endpoint=endpoint,
+                    last_payload_hash="",
+                    last_result="",
+                    last_error="",
+                    consecutive_failures=0,
+                    sync_required=False,
+                    mismatch_detail="",
+                    software_version="",
+                )
+                session.add(row)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = now
+            session.flush()
+            return _state(row)
+
+    def record_success(
+        self, endpoint: str, *, now: datetime, payload_hash: str, result: str = "pushed"
+    ) -> DeliveryState:
+        """A push (or an idempotent no-op) that worked."""
+        return self.update(
+            endpoint,
+            now=now,
+            last_payload_hash=payload_hash,
+            last_push_at=now,
+            last_result=result,
+            last_error="",
+            consecutive_failures=0,
+            sync_required=False,
+        )
+
+    def record_failure(self, endpoint: str, *, now: datetime, error: str) -> DeliveryState:
+        """A push that failed; the failure count goes up and the error is kept."""
+        current = self.get(endpoint)
+        return self.update(
+            endpoint,
+            now=now,
+            last_result="failed",
+            last_error=error[:4000],
+            consecutive_failures=current.consecutive_failures + 1,
+        )

@@ -1,0 +1,174 @@
+"""Processed meetings per room: conversion to and from rows, content hashes, queries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import ColumnElement, and_, func, select
+
+from otj.model import CallProtocol, Meeting, Platform, TraceStep
+from otj.store.tables import MeetingRow
+
+if TYPE_CHECKING:
+    from otj.store.db import Database
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def meeting_content_hash(meeting: Meeting) -> str:
+    """SHA-256 of what an endpoint would show for the meeting (the trace is not part of it)."""
+    data = [
+        meeting.event_id,
+        meeting.ical_uid,
+        meeting.subject,
+        meeting.organizer_name,
+        meeting.organizer_email,
+        _iso(meeting.start),
+        _iso(meeting.end),
+        _iso(meeting.join_from),
+        _iso(meeting.join_until),
+        meeting.alias,
+        meeting.protocol.value,
+        meeting.platform.value,
+        meeting.rule,
+        meeting.private,
+        meeting.listed,
+        meeting.unlisted_reason,
+    ]
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
+
+
+def listing_hash(items: Iterable[tuple[str, str]]) -> str:
+    """SHA-256 over a room's listed meetings as ``(event_id, content_hash)`` pairs, in order."""
+    digest = hashlib.sha256()
+    for event_id, content in items:
+        digest.update(event_id.encode())
+        digest.update(b"\0")
+        digest.update(content.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def trace_to_json(trace: Sequence[TraceStep]) -> list[dict[str, Any]]:
+    """The trace as JSON-serialisable dicts."""
+    return [
+        {"rule": t.rule, "meeting_type": t.meeting_type, "outcome": t.outcome, "detail": t.detail}
+        for t in trace
+    ]
+
+
+def meeting_columns(meeting: Meeting) -> dict[str, Any]:
+    """Column values of a meeting row (without room, timestamps and id)."""
+    return {
+        "event_id": meeting.event_id,
+        "ical_uid": meeting.ical_uid,
+        "subject": meeting.subject,
+        "organizer_name": meeting.organizer_name,
+        "organizer_email": meeting.organizer_email,
+        "start": meeting.start,
+        "end": meeting.end,
+        "join_from": meeting.join_from,
+        "join_until": meeting.join_until,
+        "alias": meeting.alias,
+        "protocol": meeting.protocol.value,
+        "platform": meeting.platform.value,
+        "rule": meeting.rule,
+        "private": meeting.private,
+        "listed": meeting.listed,
+        "unlisted_reason": meeting.unlisted_reason,
+        "trace": trace_to_json(meeting.trace),
+        "content_hash": meeting_content_hash(meeting),
+    }
+
+
+def row_to_meeting(row: MeetingRow, *, with_trace: bool = True) -> Meeting:
+    """The frozen ``Meeting`` of a row."""
+    trace = (
+        tuple(
+            TraceStep(
+                rule=str(t.get("rule", "")),
+                meeting_type=str(t.get("meeting_type", "")),
+                outcome=cast(Any, t.get("outcome", "no_match")),
+                detail=str(t.get("detail", "")),
+            )
+            for t in row.trace
+        )
+        if with_trace
+        else ()
+    )
+    return Meeting(
+        room=row.room,
+        event_id=row.event_id,
+        ical_uid=row.ical_uid,
+        subject=row.subject,
+        organizer_name=row.organizer_name,
+        organizer_email=row.organizer_email,
+        start=row.start,
+        end=row.end,
+        join_from=row.join_from,
+        join_until=row.join_until,
+        alias=row.alias,
+        protocol=CallProtocol(row.protocol),
+        platform=Platform(row.platform),
+        rule=row.rule,
+        private=row.private,
+        listed=row.listed,
+        unlisted_reason=row.unlisted_reason,
+        trace=trace,
+    )
+
+
+class MeetingRepository:
+    """Reads a room's meetings (writes happen in ``RoomRepository.commit_poll``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def list(
+        self,
+        room: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        listed_only: bool = False,
+        with_trace: bool = True,
+    ) -> list[Meeting]:
+        """Meetings of a room overlapping ``[start, end)`` (either bound optional), by start."""
+        conditions: list[ColumnElement[bool]] = [MeetingRow.room == room.lower()]
+        if start is not None:
+            conditions.append(MeetingRow.end > start)
+        if end is not None:
+            conditions.append(MeetingRow.start < end)
+        if listed_only:
+            conditions.append(MeetingRow.listed.is_(True))
+        with self._db.reading() as session:
+            rows = session.scalars(
+                select(MeetingRow)
+                .where(and_(*conditions))
+                .order_by(MeetingRow.start, MeetingRow.event_id)
+            )
+            return [row_to_meeting(r, with_trace=with_trace) for r in rows]
+
+    def get(self, room: str, event_id: str) -> Meeting | None:
+        """One meeting by its event id."""
+        with self._db.reading() as session:
+            row = session.scalars(
+                select(MeetingRow).where(
+                    MeetingRow.room == room.lower(), MeetingRow.event_id == event_id
+                )
+            ).first()
+            return row_to_meeting(row) if row else None
+
+    def count(self, room: str | None = None) -> int:
+        """Number of stored meetings (of one room when given)."""
+        query = select(func.count()).select_from(MeetingRow)
+        if room is not None:
+            query = query.where(MeetingRow.room == room.lower())
+        with self._db.reading() as session:
+            return int(session.scalar(query) or 0)

@@ -1,0 +1,1 @@
+"""Migration scripts, oldest first (``vNNNN_<what>.py``)."""

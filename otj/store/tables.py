@@ -1,0 +1,356 @@
+"""SQLAlchemy 2 tables: configuration objects (DESIGN.md §3) and the service's state.
+
+Rows never leave ``otj.store``: repositories turn them into the frozen values of ``otj.model``.
+Objects reference each other by name (the keys of the configuration file). Secret columns hold a
+JSON envelope written by ``otj.store.secrets`` (a reference or a Fernet token), never plain text.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from otj.store.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+NAME = 200
+EMAIL = 320
+Json = dict[str, Any]
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention (stable Alembic migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), date: Date()}
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+class ProfileRow(Base):
+    """A One-Touch Join profile."""
+
+    __tablename__ = "profiles"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    display_upcoming_meetings: Mapped[int] = mapped_column(Integer)
+    start_buffer: Mapped[int] = mapped_column(Integer)
+    end_buffer: Mapped[int] = mapped_column(Integer)
+    replace_subject_type: Mapped[str] = mapped_column(String(16))
+    replace_subject_template: Mapped[str] = mapped_column(Text)
+    replace_empty_subject: Mapped[bool] = mapped_column(Boolean)
+    enable_private_meetings: Mapped[bool] = mapped_column(Boolean)
+    process_alias_private_meetings: Mapped[bool] = mapped_column(Boolean)
+    enable_non_video_meetings: Mapped[bool] = mapped_column(Boolean)
+    poll_interval: Mapped[int] = mapped_column(Integer)
+    integration: Mapped[str | None] = mapped_column(
+        String(NAME), ForeignKey("integrations.name", ondelete="RESTRICT"), nullable=True
+    )
+
+
+class IntegrationRow(Base):
+    """A calendar integration: non-secret options as JSON, secrets as sealed envelopes."""
+
+    __tablename__ = "integrations"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    daily_request_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    options: Mapped[Json] = mapped_column(JSON)
+    secrets: Mapped[Json] = mapped_column(JSON)
+
+
+class EndpointGroupRow(Base):
+    """A group of endpoints sharing one profile."""
+
+    __tablename__ = "endpoint_groups"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    profile: Mapped[str] = mapped_column(
+        String(NAME), ForeignKey("profiles.name", ondelete="RESTRICT")
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class EndpointRow(Base):
+    """A room's video endpoint."""
+
+    __tablename__ = "endpoints"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    group: Mapped[str] = mapped_column(
+        String(NAME), ForeignKey("endpoint_groups.name", ondelete="RESTRICT")
+    )
+    room_resource_email: Mapped[str] = mapped_column(String(EMAIL), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    api_address: Mapped[str] = mapped_column(String(255))
+    api_port: Mapped[int] = mapped_column(Integer)
+    use_https: Mapped[bool] = mapped_column(Boolean)
+    verify_cert: Mapped[bool] = mapped_column(Boolean)
+    api_username: Mapped[str] = mapped_column(String(255))
+    api_password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    sip_username: Mapped[str] = mapped_column(String(255), index=True)
+    sip_password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class MeetingRuleRow(Base):
+    """A meeting processing rule; ``profile`` NULL means every profile."""
+
+    __tablename__ = "meeting_rules"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    profile: Mapped[str | None] = mapped_column(
+        String(NAME), ForeignKey("profiles.name", ondelete="RESTRICT"), nullable=True
+    )
+    meeting_type: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    domain: Mapped[str] = mapped_column(String(255))
+    company_id: Mapped[str] = mapped_column(String(255))
+    include_pin: Mapped[bool] = mapped_column(Boolean)
+    match_string: Mapped[str] = mapped_column(Text)
+    replace_string: Mapped[str] = mapped_column(Text)
+    custom_template: Mapped[str] = mapped_column(Text)
+    transform_rule: Mapped[str] = mapped_column(Text)
+    default_processing_enabled: Mapped[bool] = mapped_column(Boolean)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class SipProxyRow(Base):
+    """An outbound SIP proxy a call routing rule can target."""
+
+    __tablename__ = "sip_proxies"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    address: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    transport: Mapped[str] = mapped_column(String(8))
+
+
+class CallRoutingRuleRow(Base):
+    """A gateway call routing rule; ``sip_proxy`` is ``dns`` or a proxy name."""
+
+    __tablename__ = "call_routing_rules"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    match_incoming_calls: Mapped[bool] = mapped_column(Boolean)
+    match_outgoing_calls: Mapped[bool] = mapped_column(Boolean)
+    match_incoming_sip: Mapped[bool] = mapped_column(Boolean)
+    match_incoming_h323: Mapped[bool] = mapped_column(Boolean)
+    match_incoming_webrtc: Mapped[bool] = mapped_column(Boolean)
+    match_incoming_only_if_registered: Mapped[bool] = mapped_column(Boolean)
+    match_string_full: Mapped[bool] = mapped_column(Boolean)
+    match_string: Mapped[str] = mapped_column(Text)
+    replace_string: Mapped[str] = mapped_column(Text)
+    called_device_type: Mapped[str] = mapped_column(String(16))
+    outgoing_protocol: Mapped[str] = mapped_column(String(8))
+    sip_proxy: Mapped[str] = mapped_column(String(NAME))
+    treat_as_trusted: Mapped[bool] = mapped_column(Boolean)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class GatewaySettingsRow(Base):
+    """The single ``gateway:`` section (id is always 1)."""
+
+    __tablename__ = "gateway_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    listen: Mapped[list[Json]] = mapped_column(JSON)
+    tls_certificate: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    tls_private_key: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    dns_servers: Mapped[list[str]] = mapped_column(JSON)
+    call_licenses: Mapped[int] = mapped_column(Integer)
+    max_outbound_kbps: Mapped[int] = mapped_column(Integer)
+    allowed_sources: Mapped[list[str]] = mapped_column(JSON)
+
+
+class SettingRow(Base):
+    """Small named settings (``api`` section, configuration revision)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+# --- state --------------------------------------------------------------------------------------
+
+
+class RoomRow(Base):
+    """A room calendar the worker polls: sync state, schedule, lease and last outcome."""
+
+    __tablename__ = "rooms"
+
+    room: Mapped[str] = mapped_column(String(EMAIL), primary_key=True)
+    sync_state: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sync_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    window_end: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_full_sync_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    next_poll_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    not_before: Mapped[datetime | None] = mapped_column(nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_poll_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error_kind: Mapped[str] = mapped_column(String(32), default="")
+    last_error_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_requests: Mapped[int] = mapped_column(Integer, default=0)
+    last_duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    meeting_count: Mapped[int] = mapped_column(Integer, default=0)
+    meetings_hash: Mapped[str] = mapped_column(String(64), default="")
+    delivery_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    delivery_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MeetingRow(Base):
+    """One processed calendar event of a room (listed or not), with its rule trace."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        UniqueConstraint("room", "event_id", name="uq_meetings_room_event"),
+        Index("ix_meetings_room_start", "room", "start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    room: Mapped[str] = mapped_column(String(EMAIL), ForeignKey("rooms.room", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    ical_uid: Mapped[str] = mapped_column(String(1024), default="")
+    subject: Mapped[str] = mapped_column(Text)
+    organizer_name: Mapped[str] = mapped_column(Text)
+    organizer_email: Mapped[str] = mapped_column(String(EMAIL))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    join_from: Mapped[datetime]
+    join_until: Mapped[datetime]
+    alias: Mapped[str | None] = mapped_column(Text, nullable=True)
+    protocol: Mapped[str] = mapped_column(String(8))
+    platform: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(NAME), nullable=True)
+    private: Mapped[bool] = mapped_column(Boolean)
+    listed: Mapped[bool] = mapped_column(Boolean)
+    unlisted_reason: Mapped[str] = mapped_column(Text, default="")
+    trace: Mapped[list[Json]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class EndpointDeliveryRow(Base):
+    """Delivery state of one endpoint (what was pushed, when, with what result)."""
+
+    __tablename__ = "endpoint_delivery"
+
+    endpoint: Mapped[str] = mapped_column(
+        String(NAME), ForeignKey("endpoints.name", ondelete="CASCADE"), primary_key=True
+    )
+    last_payload_hash: Mapped[str] = mapped_column(String(128), default="")
+    last_push_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_result: Mapped[str] = mapped_column(String(32), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    sync_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    mismatch_detail: Mapped[str] = mapped_column(Text, default="")
+    software_version: Mapped[str] = mapped_column(String(128), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ApiTokenRow(Base):
+    """A bearer token (admin, or one endpoint's pull-API credential), stored as a SHA-256."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("kind", "name", name="uq_api_tokens_kind_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(NAME))
+    endpoint: Mapped[str | None] = mapped_column(
+        String(NAME), ForeignKey("endpoints.name", ondelete="CASCADE"), nullable=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AlarmRow(Base):
+    """An alarm on a subject (room, integration, endpoint); active until ``cleared_at``."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_kind_subject", "kind", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(EMAIL))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+
+
+class IntegrationUsageRow(Base):
+    """Requests made to one integration on one UTC day (shared by every worker process)."""
+
+    __tablename__ = "integration_usage"
+
+    integration: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallRow(Base):
+    """A call detail record of the gateway."""
+
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_invite_at", "invite_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(255), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    caller_uri: Mapped[str] = mapped_column(Text)
+    caller_name: Mapped[str] = mapped_column(Text, default="")
+    endpoint_name: Mapped[str] = mapped_column(String(NAME), default="")
+    source_address: Mapped[str] = mapped_column(String(255), default="")
+    transport: Mapped[str] = mapped_column(String(8), default="")
+    dialled_alias: Mapped[str] = mapped_column(Text, default="")
+    routed_alias: Mapped[str] = mapped_column(Text, default="")
+    rule: Mapped[str] = mapped_column(String(NAME), default="")
+    target: Mapped[str] = mapped_column(Text, default="")
+    conference: Mapped[str] = mapped_column(String(255), default="", index=True)
+    invite_at: Mapped[datetime]
+    ringing_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    answer_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    end_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    final_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cause: Mapped[str] = mapped_column(String(32), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
