@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -93,3 +95,24 @@ class DeliveryStateRepository:
             last_error=error[:4000],
             consecutive_failures=current.consecutive_failures + 1,
         )
+
+    def feedback_secret(self, endpoint: str, *, now: datetime) -> str:
+        """The secret in the endpoint's HttpFeedback URL (created and sealed on first use)."""
+        self.update(endpoint, now=now)  # make sure the row exists
+        with self._db.transaction() as session:
+            row = session.get(EndpointDeliveryRow, endpoint, with_for_update=True)
+            assert row is not None
+            if row.feedback_secret:
+                return self._db.box.open(row.feedback_secret).reveal()
+            value = secrets.token_urlsafe(24)
+            row.feedback_secret = self._db.box.seal(value)
+            return value
+
+    def check_feedback_secret(self, endpoint: str, candidate: str) -> bool:
+        """Whether ``candidate`` is the endpoint's HttpFeedback secret (constant-time)."""
+        with self._db.reading() as session:
+            row = session.get(EndpointDeliveryRow, endpoint)
+            if row is None or not row.feedback_secret:
+                return False
+            expected = self._db.box.open(row.feedback_secret).reveal()
+        return hmac.compare_digest(expected.encode(), candidate.encode())

@@ -281,6 +281,10 @@ class EndpointDeliveryRow(Base):
     mismatch_detail: Mapped[str] = mapped_column(Text, default="")
     software_version: Mapped[str] = mapped_column(String(128), default="")
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # HttpFeedback: the sealed secret in the URL the codec posts events to, and a digest of the
+    # URL registered on the device (re-registered when the URL changes).
+    feedback_secret: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    feedback_registered: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ApiTokenRow(Base):

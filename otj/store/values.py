@@ -297,6 +297,7 @@ class DeliveryState:
     mismatch_detail: str = ""
     software_version: str = ""
     updated_at: datetime | None = None
+    feedback_registered: str = ""
 
 
 TokenKind = Literal["admin", "endpoint"]

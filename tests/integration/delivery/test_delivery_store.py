@@ -1,0 +1,45 @@
+"""Store additions for delivery: the sealed HttpFeedback secret and the registered-URL digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from otj.model import Endpoint, EndpointGroup, Profile
+from otj.store import Database
+from otj.store.values import Configuration
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def configure(db: Database) -> None:
+    db.config.apply(
+        Configuration(
+            sections=frozenset({"profiles", "endpoint_groups", "endpoints"}),
+            profiles=(Profile(name="p"),),
+            endpoint_groups=(EndpointGroup(name="g", profile="p"),),
+            endpoints=(Endpoint(name="fjord", group="g", room_resource_email="fjord@x"),),
+        )
+    )
+
+
+def test_feedback_secret_is_stable_sealed_and_checked(db: Database) -> None:
+    configure(db)
+    assert not db.delivery.check_feedback_secret("fjord", "anything")
+    secret = db.delivery.feedback_secret("fjord", now=NOW)
+    assert len(secret) >= 24
+    assert db.delivery.feedback_secret("fjord", now=NOW) == secret
+    assert db.delivery.check_feedback_secret("fjord", secret)
+    assert not db.delivery.check_feedback_secret("fjord", secret + "x")
+    assert not db.delivery.check_feedback_secret("other", secret)
+    with db.engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT feedback_secret FROM endpoint_delivery WHERE endpoint = 'fjord'"
+        ).scalar_one()
+    assert secret not in str(stored), "the secret must be sealed at rest"
+
+
+def test_registered_digest_is_part_of_the_state(db: Database) -> None:
+    configure(db)
+    state = db.delivery.update("fjord", now=NOW, feedback_registered="ab" * 32)
+    assert state.feedback_registered == "ab" * 32
+    assert db.delivery.get("fjord").feedback_registered == "ab" * 32
