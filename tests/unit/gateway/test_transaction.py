@@ -165,7 +165,7 @@ def test_non_invite_client_timer_e_caps_at_t2_and_timer_f(setup: Setup) -> None:
     clock.advance(33)
     times = wire.starts(b"BYE")
     assert times[:6] == [0, 0.5, 1.5, 3.5, 7.5, 11.5]
-    assert all(b - a == 4 for a, b in itertools.pairwise(times))
+    assert all(b - a == 4 for a, b in itertools.pairwise(times[3:]))
     assert failures == ["timeout"]
 
 
