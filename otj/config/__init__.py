@@ -1,0 +1,132 @@
+"""Declarative configuration: load and validate a YAML file, apply it to the store, export it.
+
+``load_file`` → ``validate`` (pure, against a snapshot of the store) → ``Database.config.apply``
+(one transaction). ``apply_file`` does all three. See ``otj.config.schema`` for the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from otj.config.schema import ValidatedConfig, validate_document
+from otj.config.yamlsrc import Located, Problem, YamlError, load_yaml
+
+if TYPE_CHECKING:
+    from otj.model import MeetingRule
+    from otj.store import Database
+    from otj.store.values import ChangeReport, Configuration
+
+__all__ = [
+    "ApplyResult",
+    "Problem",
+    "apply_file",
+    "apply_text",
+    "load_file",
+    "read_database_setting",
+    "validate",
+]
+
+log = logging.getLogger(__name__)
+
+
+def load_file(path: Path) -> tuple[Located, list[Problem]]:
+    """Parse a configuration file (``YamlError`` for a syntax error, with its line)."""
+    return load_yaml(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def read_database_setting(path: Path) -> str | None:
+    """The ``database:`` of a configuration file, if it has one (used before opening a store)."""
+    try:
+        located, _ = load_file(path)
+    except (OSError, YamlError):
+        return None
+    data = located.data
+    value = data.get("database") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _rules_validator() -> Callable[[Sequence[MeetingRule]], Sequence[Any]] | None:
+    import importlib
+
+    try:
+        module = importlib.import_module("otj.rules")
+    except ModuleNotFoundError:
+        return None
+    validator = getattr(module, "validate_rules", None)
+    return validator if callable(validator) else None
+
+
+def validate(
+    located: Located,
+    parse_problems: Sequence[Problem],
+    *,
+    existing: Configuration,
+    prune: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> ValidatedConfig:
+    """Validate a parsed document against the current configuration (nothing is written)."""
+    result = validate_document(
+        located,
+        existing=existing,
+        prune=prune,
+        environ=environ,
+        rules_validator=_rules_validator(),
+    )
+    if not parse_problems:
+        return result
+    problems = tuple(sorted((*parse_problems, *result.problems), key=lambda p: (p.line, p.path)))
+    return ValidatedConfig(configuration=None, problems=problems, database=result.database)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApplyResult:
+    """What ``apply`` did: problems (nothing written when there are errors) and changes."""
+
+    problems: tuple[Problem, ...]
+    report: ChangeReport | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was valid and applied."""
+        return self.report is not None
+
+
+def apply_text(
+    db: Database,
+    text: str,
+    *,
+    source: str = "",
+    prune: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> ApplyResult:
+    """Validate a whole document, then apply it in one transaction (or write nothing)."""
+    try:
+        located, parse_problems = load_yaml(text, source=source)
+    except YamlError as exc:
+        return ApplyResult(problems=(exc.problem,), report=None)
+    existing = db.config.snapshot(secrets="sealed")
+    checked = validate(located, parse_problems, existing=existing, prune=prune, environ=environ)
+    if checked.configuration is None:
+        return ApplyResult(problems=checked.problems, report=None)
+    report = db.config.apply(checked.configuration, prune=prune)
+    if report.changed:
+        log.info(
+            "configuration %s applied: %d change(s), revision %d",
+            source or "(text)",
+            len(report.changes),
+            report.revision,
+        )
+    return ApplyResult(problems=checked.problems, report=report)
+
+
+def apply_file(
+    db: Database, path: Path, *, prune: bool = False, environ: Mapping[str, str] | None = None
+) -> ApplyResult:
+    """``apply_text`` of a file."""
+    return apply_text(
+        db, path.read_text(encoding="utf-8"), source=str(path), prune=prune, environ=environ
+    )

@@ -1,0 +1,96 @@
+"""``otj config apply FILE [--prune] [--check]`` and ``otj config export``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from otj.config.runtime import add_database_arguments, echo
+
+
+def register(subparsers: Any) -> None:
+    """Add ``otj config``."""
+    parser = subparsers.add_parser("config", help="apply or export the declarative configuration")
+    sub = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+
+    apply = sub.add_parser(
+        "apply",
+        help="validate FILE as a whole, then apply it in one transaction",
+        description=(
+            "Create and update objects matched by name. With --prune, also delete the objects "
+            "of the sections FILE names that FILE does not list. Nothing is written when any "
+            "error is found; every error names its YAML path and line."
+        ),
+    )
+    apply.add_argument("file", type=Path)
+    apply.add_argument("--prune", action="store_true", help="delete unlisted objects")
+    apply.add_argument("--check", action="store_true", help="validate only, write nothing")
+    add_database_arguments(apply)
+    apply.set_defaults(func=_apply)
+
+    export = sub.add_parser("export", help="write the stored configuration as YAML")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    add_database_arguments(export)
+    export.set_defaults(func=_export)
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from otj.config import apply_file, load_file, validate
+    from otj.config.runtime import open_store
+    from otj.config.yamlsrc import YamlError
+
+    path: Path = args.file
+    if not path.is_file():
+        echo(f"error: {path}: no such file", err=True)
+        return 2
+    try:
+        load_file(path)
+    except YamlError as exc:
+        echo(f"{path}: {exc.problem}", err=True)
+        return 1
+    db = open_store(args, config_file=path)
+    try:
+        if args.check:
+            located, parse_problems = load_file(path)
+            checked = validate(
+                located, parse_problems, existing=db.config.snapshot(), prune=args.prune
+            )
+            for problem in checked.problems:
+                echo(f"{path}: {problem}", err=True)
+            echo("valid" if checked.configuration else "invalid")
+            return 0 if checked.configuration else 1
+        result = apply_file(db, path, prune=args.prune)
+        for problem in result.problems:
+            echo(f"{path}: {problem}", err=True)
+        if result.report is None:
+            errors = sum(1 for p in result.problems if not p.warning)
+            echo(f"{errors} error(s); nothing was written", err=True)
+            return 1
+        for change in result.report.changes:
+            echo(change.describe())
+        if not result.report.changed:
+            echo("no changes")
+        else:
+            report = result.report
+            echo(f"{len(report.changes)} change(s) applied (revision {report.revision})")
+        return 0
+    finally:
+        db.close()
+
+
+def _export(args: argparse.Namespace) -> int:
+    from otj.config.export import to_yaml
+    from otj.config.runtime import open_store
+
+    db = open_store(args)
+    try:
+        text = to_yaml(db.config.snapshot(secrets="sealed"))
+    finally:
+        db.close()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0

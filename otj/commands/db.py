@@ -1,0 +1,56 @@
+"""``otj db upgrade | current | keygen``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from otj.config.runtime import add_database_arguments, echo
+
+
+def register(subparsers: Any) -> None:
+    """Add ``otj db``."""
+    parser = subparsers.add_parser("db", help="database schema and secret key")
+    sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = sub.add_parser("upgrade", help="apply the schema migrations (the service also does)")
+    add_database_arguments(upgrade)
+    upgrade.set_defaults(func=_upgrade)
+    current = sub.add_parser("current", help="print the schema revision of the database")
+    add_database_arguments(current)
+    current.set_defaults(func=_current)
+    keygen = sub.add_parser("keygen", help="print a new key for OTJ_SECRET_KEY")
+    keygen.set_defaults(func=_keygen)
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    from otj.store import open_database, redact_url
+    from otj.store.migrate import current_revision
+
+    db = open_database(args.database, data_dir=args.data_dir, upgrade=False)
+    try:
+        db.upgrade()
+        echo(f"{redact_url(db.url)}: schema at revision {current_revision(db.engine)}")
+    finally:
+        db.close()
+    return 0
+
+
+def _current(args: argparse.Namespace) -> int:
+    from otj.store import open_database, redact_url
+    from otj.store.migrate import current_revision, head_revision
+
+    db = open_database(args.database, data_dir=args.data_dir, upgrade=False)
+    try:
+        current = current_revision(db.engine)
+        head = head_revision()
+        echo(f"{redact_url(db.url)}: revision {current or '(empty)'}, newest {head}")
+        return 0 if current == head else 1
+    finally:
+        db.close()
+
+
+def _keygen(_args: argparse.Namespace) -> int:
+    from otj.store.secrets import generate_key
+
+    echo(generate_key())
+    return 0
