@@ -8,6 +8,7 @@ transport or device failure leaves it as an :mod:`otj.delivery.errors` exception
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import ssl
 from collections.abc import Mapping, Sequence
@@ -297,6 +298,12 @@ class CiscoXapiClient:
 # --- one delivery cycle for one endpoint --------------------------------------------------------
 
 
+def feedback_digest(url: str) -> str:
+    """What the state remembers of the registered HttpFeedback URL (it contains a secret)."""
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeliveryOutcome:
     """What one cycle did for one endpoint (state to store, plus a line for the report)."""
@@ -363,12 +370,13 @@ async def deliver(
             mismatches=mismatches,
             software_version=version.text,
         )
-        if feedback_url and state.feedback_url != feedback_url:
+        wanted = feedback_digest(feedback_url) if feedback_url else ""
+        if wanted and state.feedback_registered != wanted:
             try:
                 await client.register_feedback(
                     slot=client.connection.feedback_slot, server_url=feedback_url
                 )
-                state = replace(state, feedback_url=feedback_url)
+                state = replace(state, feedback_registered=wanted)
             except EndpointError as exc:
                 log.warning("%s: HttpFeedback registration failed: %s", name, exc)
         log.info("%s: pushed %d bookings (%s, %s)", name, len(bookings), mode, decision.reason)

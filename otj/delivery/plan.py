@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 Action = Literal["push", "verify", "skip"]
-AlarmSeverity = Literal["critical", "warning"]
+AlarmSeverity = Literal["error", "warning"]
 
 #: First retry delay after a failure; doubles per consecutive failure up to MAX_BACKOFF.
 FIRST_BACKOFF = timedelta(seconds=30)
@@ -39,7 +39,7 @@ class DeliveryState:
     retry_at: datetime | None = None
     mismatch: str = ""
     software_version: str = ""
-    feedback_url: str = ""
+    feedback_registered: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -150,7 +150,7 @@ class AlarmChange:
 
     raise_alarm: bool
     key: str
-    severity: AlarmSeverity = "critical"
+    severity: AlarmSeverity = "error"
     message: str = ""
 
 
@@ -163,7 +163,7 @@ def alarm_changes(before: DeliveryState, after: DeliveryState) -> tuple[AlarmCha
             AlarmChange(
                 raise_alarm=True,
                 key="delivery",
-                severity="critical",
+                severity="error",
                 message=f"{after.error_kind}: {after.last_error}",
             )
         )

@@ -17,6 +17,7 @@ from otj.delivery.cisco import (
     CiscoXapiClient,
     connection_for,
     deliver,
+    feedback_digest,
 )
 from otj.delivery.errors import (
     EndpointCommandFailed,
@@ -219,7 +220,7 @@ async def test_feedback_registered_after_push(farm: CodecFarm) -> None:
     async with CiscoXapiClient(connection(codec, feedback_slot=2)) as client:
         outcome = await deliver(client, DeliveryState(endpoint="fb"), BOOKINGS, now=NOW,
                                 feedback_url=url)
-    assert outcome.state.feedback_url == url
+    assert outcome.state.feedback_registered == feedback_digest(url)
     assert codec.feedback[2].url == url
     assert codec.feedback[2].expressions == ("/Event/Bookings",)
 

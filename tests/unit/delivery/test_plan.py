@@ -66,7 +66,7 @@ def test_failure_then_recovery_raises_then_clears_the_alarm() -> None:
     assert failed.retry_at == NOW + timedelta(seconds=30)
     raised = alarm_changes(PUSHED, failed)
     assert [(c.raise_alarm, c.key, c.severity) for c in raised] == [
-        (True, "delivery", "critical")]
+        (True, "delivery", "error")]
     assert "refused" in raised[0].message
     # the same failure again does not raise a second alarm
     again = after_failure(failed, kind="unreachable", message="refused", now=NOW)

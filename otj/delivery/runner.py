@@ -1,0 +1,370 @@
+"""The worker's deliverer: push changed rooms to their Cisco codecs, keep state and alarms.
+
+:class:`DeliveryRunner` reads the store (rooms marked for delivery, endpoint states, meetings),
+runs :func:`otj.delivery.fleet.deliver_fleet` on an event loop of its own (so httpx keeps its
+connections to the codecs between cycles) and writes back states, alarms and delivery marks.
+Only endpoints that may need work are looked at: rooms marked as changed, endpoints that failed,
+asked for a sync, were never delivered, or are due for a read-back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from otj.delivery.bookings import Booking, bookings_for_room
+from otj.delivery.cisco import (
+    CiscoConnection,
+    CiscoDefaults,
+    CiscoXapiClient,
+    DeliveryOutcome,
+    connection_for,
+)
+from otj.delivery.fleet import DeliveryJob, deliver_fleet
+from otj.delivery.plan import DEFAULT_VERIFY_EVERY, DeliveryState, alarm_changes, backoff
+from otj.model import DEFAULT_PROFILE, Endpoint, Profile
+
+if TYPE_CHECKING:
+    from otj.store import Database
+    from otj.store.values import DeliveryState as StoredState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Alarm kinds raised on an endpoint (subject = endpoint name).
+ALARM_DELIVERY = "delivery"
+ALARM_MISMATCH = "delivery-mismatch"
+#: Meetings that ended longer ago than this are no longer sent to a codec.
+PAST_WINDOW = timedelta(hours=12)
+
+TransportFactory = Callable[[CiscoConnection], httpx.AsyncBaseTransport | None]
+
+
+# --- store ↔ plan state -----------------------------------------------------------------------
+
+
+def from_store(stored: StoredState) -> DeliveryState:
+    """The delivery plan's view of a stored endpoint state."""
+    failures = stored.consecutive_failures
+    retry_at = (
+        stored.updated_at + backoff(failures)
+        if failures and stored.updated_at and not stored.sync_required
+        else None
+    )
+    return DeliveryState(
+        endpoint=stored.endpoint,
+        pushed_digest=stored.last_payload_hash or None,
+        pushed_at=stored.last_push_at,
+        contacted_at=stored.verified_at,
+        sync_required=stored.sync_required,
+        failures=failures,
+        error_kind=stored.last_result if failures else "",
+        last_error=stored.last_error,
+        retry_at=retry_at,
+        mismatch=stored.mismatch_detail,
+        software_version=stored.software_version,
+        feedback_registered=stored.feedback_registered,
+    )
+
+
+def store_changes(before: DeliveryState, after: DeliveryState, *, pushed: bool) -> dict[str, Any]:
+    """The stored fields that differ between two plan states."""
+    wanted = {
+        "last_payload_hash": after.pushed_digest or "",
+        "last_push_at": after.pushed_at,
+        "verified_at": after.contacted_at,
+        "sync_required": after.sync_required,
+        "consecutive_failures": after.failures,
+        "last_result": after.error_kind if after.failures else ("pushed" if pushed else "ok"),
+        "last_error": after.last_error[:4000],
+        "mismatch_detail": after.mismatch,
+        "software_version": after.software_version,
+        "feedback_registered": after.feedback_registered,
+    }
+    old = {
+        "last_payload_hash": before.pushed_digest or "",
+        "last_push_at": before.pushed_at,
+        "verified_at": before.contacted_at,
+        "sync_required": before.sync_required,
+        "consecutive_failures": before.failures,
+        "last_result": None,
+        "last_error": before.last_error[:4000],
+        "mismatch_detail": before.mismatch,
+        "software_version": before.software_version,
+        "feedback_registered": before.feedback_registered,
+    }
+    changes = {k: v for k, v in wanted.items() if old[k] != v and k != "last_result"}
+    if changes:
+        changes["last_result"] = wanted["last_result"]
+    return changes
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EndpointReport:
+    """One endpoint's line in a delivery report."""
+
+    endpoint: str
+    room: str
+    action: str
+    reason: str
+    bookings: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeliveryReport:
+    """What one delivery cycle did."""
+
+    considered: int = 0
+    pushed: int = 0
+    verified: int = 0
+    skipped: int = 0
+    failed: int = 0
+    rooms_delivered: tuple[str, ...] = ()
+    endpoints: tuple[EndpointReport, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (for logs and the admin API)."""
+        return asdict(self)
+
+
+# --- the runner -------------------------------------------------------------------------------
+
+
+class _LoopThread:
+    """An event loop in a daemon thread; coroutines are submitted from any thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="otj-delivery",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+class DeliveryRunner:
+    """Implements the worker's ``Deliverer``: ``deliver_pending(now=…) -> DeliveryReport``."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        defaults: CiscoDefaults | None = None,
+        feedback_base_url: str = "",
+        concurrency: int = 50,
+        deadline: float = 30.0,
+        verify_every: timedelta | None = DEFAULT_VERIFY_EVERY,
+        transport_factory: TransportFactory | None = None,
+    ) -> None:
+        self.db = db
+        self.defaults = defaults or CiscoDefaults()
+        self.feedback_base_url = feedback_base_url.rstrip("/")
+        self.concurrency = concurrency
+        self.deadline = deadline
+        self.verify_every = verify_every
+        self._transport_factory = transport_factory
+        self._clients: dict[str, CiscoXapiClient] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._loop: _LoopThread | None = None
+        self._lock = threading.Lock()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def deliver_pending(self, *, now: datetime) -> DeliveryReport:
+        """Run one delivery cycle (blocking; safe to call from a scheduler thread)."""
+        with self._lock:
+            if self._loop is None:
+                self._loop = _LoopThread()
+            return self._loop.submit(self._cycle(now)).result()
+
+    async def deliver_pending_async(self, *, now: datetime) -> DeliveryReport:
+        """Run one delivery cycle from async code (on the runner's own loop)."""
+        with self._lock:
+            if self._loop is None:
+                self._loop = _LoopThread()
+            future = self._loop.submit(self._cycle(now))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Close every codec connection and stop the loop."""
+        with self._lock:
+            if self._loop is None:
+                return
+            self._loop.submit(self._close_clients()).result(timeout=30)
+            self._loop.stop()
+            self._loop = None
+
+    def feedback_url(self, endpoint: str, *, now: datetime) -> str:
+        """The HttpFeedback URL for an endpoint ("" when no public base URL is configured)."""
+        if not self.feedback_base_url:
+            return ""
+        secret = self.db.delivery.feedback_secret(endpoint, now=now)
+        return (f"{self.feedback_base_url}/api/v1/endpoints/{quote(endpoint, safe='')}"
+                f"/feedback/{secret}")
+
+    # -- one cycle ---------------------------------------------------------------------------
+
+    def _client(self, endpoint: Endpoint) -> CiscoXapiClient:
+        connection = connection_for(endpoint, self.defaults)
+        client = self._clients.get(endpoint.name)
+        if client is None or client.connection != connection:
+            if client is not None:
+                task = asyncio.get_running_loop().create_task(client.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+            transport = self._transport_factory(connection) if self._transport_factory else None
+            client = CiscoXapiClient(connection, transport=transport)
+            self._clients[endpoint.name] = client
+        return client
+
+    async def _close_clients(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+
+    def _due(self, state: DeliveryState, *, room_pending: bool, now: datetime) -> bool:
+        if state.retry_at is not None and now < state.retry_at:
+            return False
+        if room_pending or state.pushed_digest is None or state.failures or state.sync_required:
+            return True
+        if self.verify_every is None:
+            return False
+        return state.contacted_at is None or now - state.contacted_at >= self.verify_every
+
+    async def _cycle(self, now: datetime) -> DeliveryReport:
+        db = self.db
+        pending = {p.room: p.generation for p in await asyncio.to_thread(db.rooms.pending_delivery)}
+        endpoints = await asyncio.to_thread(db.config.endpoints)
+        stored = {s.endpoint: s for s in await asyncio.to_thread(db.delivery.all)}
+        assignments = await asyncio.to_thread(db.config.room_assignments)
+        profiles: Mapping[str, Profile] = {a.room: a.profile for a in assignments}
+
+        rooms_of: dict[str, list[Endpoint]] = {}
+        for endpoint in endpoints:
+            rooms_of.setdefault(endpoint.room_resource_email.lower(), []).append(endpoint)
+
+        jobs: list[tuple[Endpoint, DeliveryJob]] = []
+        lists: dict[str, tuple[Booking, ...]] = {}
+        skipped: list[EndpointReport] = []
+        blocked_rooms: set[str] = set()
+        for endpoint in endpoints:
+            if endpoint.type != "CISCO" or not endpoint.api_address:
+                continue
+            room = endpoint.room_resource_email.lower()
+            stored_state = stored.get(endpoint.name)
+            state = from_store(stored_state) if stored_state else DeliveryState(
+                endpoint=endpoint.name)
+            if not self._due(state, room_pending=room in pending, now=now):
+                if state.failures:
+                    blocked_rooms.add(room)
+                skipped.append(EndpointReport(endpoint=endpoint.name, room=room, action="skip",
+                                              reason="not due"))
+                continue
+            if room not in lists:
+                profile = profiles.get(room, DEFAULT_PROFILE)
+                meetings = await asyncio.to_thread(
+                    db.meetings.list,
+                    room,
+                    start=now - PAST_WINDOW,
+                    end=now + timedelta(days=max(1, profile.display_upcoming_meetings)),
+                    listed_only=True,
+                    with_trace=False,
+                )
+                lists[room] = bookings_for_room(meetings, profile=profile)
+            feedback = await asyncio.to_thread(self.feedback_url, endpoint.name, now=now)
+            jobs.append((endpoint, DeliveryJob(client=self._client(endpoint), state=state,
+                                               bookings=lists[room], feedback_url=feedback)))
+
+        outcomes = await deliver_fleet(
+            [job for _, job in jobs],
+            now=now,
+            concurrency=self.concurrency,
+            deadline=self.deadline,
+            verify_every=self.verify_every,
+        )
+        reports = await asyncio.to_thread(self._record, jobs, outcomes, now)
+        failed_rooms = {
+            e.room_resource_email.lower()
+            for (e, _), o in zip(jobs, outcomes, strict=True)
+            if o.error or (o.decision.action == "skip" and o.state.failures)
+        } | blocked_rooms
+        delivered = []
+        for room, generation in pending.items():
+            if room in failed_rooms:
+                continue
+            if await asyncio.to_thread(db.rooms.mark_delivered, room, generation):
+                delivered.append(room)
+        counts = {"push": 0, "verify": 0}
+        for outcome in outcomes:
+            if outcome.pushed:
+                counts["push"] += 1
+            elif outcome.verified:
+                counts["verify"] += 1
+        failed = sum(1 for o in outcomes if o.error)
+        report = DeliveryReport(
+            considered=len(jobs),
+            pushed=counts["push"],
+            verified=counts["verify"],
+            skipped=len(skipped) + sum(
+                1 for o in outcomes if not (o.pushed or o.verified or o.error)),
+            failed=failed,
+            rooms_delivered=tuple(sorted(delivered)),
+            endpoints=tuple(reports),
+        )
+        if jobs:
+            log.info("delivery: %d considered, %d pushed, %d verified, %d failed",
+                     report.considered, report.pushed, report.verified, report.failed)
+        return report
+
+    def _record(
+        self,
+        jobs: Sequence[tuple[Endpoint, DeliveryJob]],
+        outcomes: Sequence[DeliveryOutcome],
+        now: datetime,
+    ) -> list[EndpointReport]:
+        reports = []
+        for (endpoint, job), outcome in zip(jobs, outcomes, strict=True):
+            room = endpoint.room_resource_email.lower()
+            changes = store_changes(job.state, outcome.state, pushed=outcome.pushed)
+            try:
+                if changes:
+                    self.db.delivery.update(endpoint.name, now=now, **changes)
+                for change in alarm_changes(job.state, outcome.state):
+                    kind = ALARM_DELIVERY if change.key == "delivery" else ALARM_MISMATCH
+                    if change.raise_alarm:
+                        self.db.alarms.raise_alarm(kind, endpoint.name, change.message, now=now,
+                                                   severity=change.severity)
+                    else:
+                        self.db.alarms.clear(kind, endpoint.name, now=now)
+            except KeyError:
+                log.info("%s: endpoint removed during delivery", endpoint.name)
+            reports.append(
+                EndpointReport(
+                    endpoint=endpoint.name,
+                    room=room,
+                    action="push" if outcome.pushed else outcome.decision.action,
+                    reason=outcome.decision.reason,
+                    bookings=len(job.bookings),
+                    error=outcome.error,
+                )
+            )
+        return reports
