@@ -170,7 +170,7 @@ def _parse_headers(
                     "continuation line before any header", is_request=is_request, method=method
                 )
             name, value = out[-1]
-            out[-1] = (name, f"{value} {line.strip()}")
+            out[-1] = (name, f"{value} {line.strip()}" if value else line.strip())
             continue
         raw_name, colon, value = line.partition(":")
         raw_name = raw_name.rstrip(" \t")
