@@ -165,6 +165,14 @@ class MeetingRepository:
             ).first()
             return row_to_meeting(row) if row else None
 
+    def last_updated(self, room: str) -> datetime | None:
+        """When the room's stored meetings last changed (the newest row's ``updated_at``)."""
+        with self._db.reading() as session:
+            value = session.scalar(
+                select(func.max(MeetingRow.updated_at)).where(MeetingRow.room == room.lower())
+            )
+            return value if isinstance(value, datetime) else None
+
     def count(self, room: str | None = None) -> int:
         """Number of stored meetings (of one room when given)."""
         query = select(func.count()).select_from(MeetingRow)

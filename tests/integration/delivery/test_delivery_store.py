@@ -43,3 +43,13 @@ def test_registered_digest_is_part_of_the_state(db: Database) -> None:
     state = db.delivery.update("fjord", now=NOW, feedback_registered="ab" * 32)
     assert state.feedback_registered == "ab" * 32
     assert db.delivery.get("fjord").feedback_registered == "ab" * 32
+
+
+def test_last_updated_of_a_room(db: Database) -> None:
+    from tests.integration.delivery.storehelp import store_meetings
+    from tests.unit.delivery.meetings import meeting
+
+    configure(db)
+    assert db.meetings.last_updated("fjord@x") is None
+    store_meetings(db, "fjord@x", [meeting(room="fjord@x")], now=NOW)
+    assert db.meetings.last_updated("FJORD@x") == NOW

@@ -21,8 +21,9 @@ def upgrade() -> None:
     with op.batch_alter_table("endpoint_delivery", schema=None) as batch_op:
         batch_op.add_column(sa.Column("feedback_secret", sa.JSON(), nullable=True))
         batch_op.add_column(
-            sa.Column("feedback_registered", sa.String(length=64), nullable=False,
-                      server_default="")
+            sa.Column(
+                "feedback_registered", sa.String(length=64), nullable=False, server_default=""
+            )
         )
 
 
