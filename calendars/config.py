@@ -60,6 +60,7 @@ SCHEMAS: dict[str, dict[str, _Key]] = {
         "graph_endpoint": _Key(),
         "body_content_type": _Key(choices=("html", "text")),
         "page_size": _Key(kind="int", minimum=1),
+        "ca_file": _Key(),
     },
     "exchange": {
         "service_endpoint": _Key(required=True),
@@ -71,8 +72,9 @@ SCHEMAS: dict[str, dict[str, _Key]] = {
         "tenant_id": _Key(),
         "client_secret": _Key(kind="secret"),
         "max_wait": _Key(kind="int", minimum=0),
-        "verify_tls": _Key(kind="bool"),
-        "version": _Key(),
+        "version": _Key(
+            choices=("Exchange2013", "Exchange2013_SP1", "Exchange2016", "Exchange2019")
+        ),
     },
     "caldav": {
         "url": _Key(),

@@ -9,15 +9,58 @@ a hang (held until the client gives up or the fake stops).
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """Write a self-signed certificate for 127.0.0.1/localhost; returns (cert, key) paths."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "fake-cert.pem", directory / "fake-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 @dataclass(kw_only=True)
@@ -97,7 +140,8 @@ class _Server(ThreadingHTTPServer):
 class ScriptedHTTPServer:
     """Base of the fakes: lifecycle, counters, scripted failures; subclasses implement ``route``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: tuple[Path, Path] | None = None) -> None:
+        self._tls = tls
         self._lock = threading.Lock()
         self._failures: list[Failure] = []
         self._released = threading.Event()
@@ -113,6 +157,12 @@ class ScriptedHTTPServer:
         """Bind 127.0.0.1 port 0 and serve from a daemon thread."""
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
+        if self._tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(self._tls[0]), str(self._tls[1]))
+            server.socket = context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server = server
         self._released.clear()
         self._thread = threading.Thread(
@@ -147,8 +197,8 @@ class ScriptedHTTPServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` without a trailing slash."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http(s)://127.0.0.1:PORT`` without a trailing slash."""
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
     # scripting -----------------------------------------------------------------------------
     def fail(

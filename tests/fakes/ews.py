@@ -1,0 +1,638 @@
+"""A wire-faithful fake of Exchange Web Services (Exchange Server 2016 on premises), calendar reads.
+
+Written from the EWS schema (messages.xsd/types.xsd) and checked against what exchangelib really
+sends (``fake.request_bodies`` keeps every SOAP request). One endpoint, ``POST /EWS/Exchange.asmx``
+with HTTP Basic authentication, answering:
+
+- ``GetFolder`` (``root``/``msgfolderroot``/``calendar`` by DistinguishedFolderId, or FolderId),
+- ``FindItem`` with ``CalendarView`` (server-side expansion of series, ``MaxEntriesReturned``),
+- ``GetItem`` (``BaseShape``/``AdditionalProperties``/``BodyType``),
+- ``SyncFolderItems`` (Create/Update/Delete since a ``SyncState``; ``MaxChangesReturned``),
+- SOAP faults: ``ErrorServerBusy`` with ``BackOffMilliseconds``, ``ErrorNonExistentMailbox``,
+  ``ErrorImpersonateUserDenied``, ``ErrorInvalidSyncStateData``, ``ErrorSchemaValidation``.
+
+Impersonation: an ``ExchangeImpersonation`` header is honoured only for service accounts in
+``impersonators``; without it, the account needs to be a delegate (``delegates``) of the mailbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from defusedxml.ElementTree import ParseError, fromstring
+
+# CLDR's IANA → Windows zone table (data only; the fake uses nothing else from exchangelib)
+from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP
+
+from tests.fakes.google_calendar_http import Response, ScriptedHTTPServer
+from tests.fakes.graph_store import FakeEvent, MailboxStore, Occurrence
+
+S = "http://schemas.xmlsoap.org/soap/envelope/"
+M = "http://schemas.microsoft.com/exchange/services/2006/messages"
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+E = "http://schemas.microsoft.com/exchange/services/2006/errors"
+XML = "text/xml; charset=utf-8"
+ENDPOINT = "/EWS/Exchange.asmx"
+
+_RESPONSE_TYPE = {
+    "accepted": "Accept",
+    "declined": "Decline",
+    "tentative": "Tentative",
+    "none": "NoResponseReceived",
+    "organizer": "Organizer",
+}
+_ITEM_TYPE = {"singleInstance": "Single", "occurrence": "Occurrence", "exception": "Exception"}
+
+
+def _q(ns: str, name: str) -> str:
+    return f"{{{ns}}}{name}"
+
+
+def _ews_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def soap_fault(code: str, message: str, *, back_off_ms: int | None = None) -> bytes:
+    """An EWS SOAP fault (HTTP 500) with ``detail/e:ResponseCode`` and optional MessageXml."""
+    message_xml = ""
+    if back_off_ms is not None:
+        message_xml = (
+            f'<t:MessageXml xmlns:t="{T}"><t:Value Name="BackOffMilliseconds">{back_off_ms}'
+            "</t:Value></t:MessageXml>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<s:Envelope xmlns:s="{S}"><s:Body><s:Fault>'
+        f'<faultcode xmlns:a="{T}">a:{code}</faultcode>'
+        f'<faultstring xml:lang="en-US">{message}</faultstring>'
+        f'<detail><e:ResponseCode xmlns:e="{E}">{code}</e:ResponseCode>'
+        f'<e:Message xmlns:e="{E}">{message}</e:Message>{message_xml}</detail>'
+        "</s:Fault></s:Body></s:Envelope>"
+    ).encode()
+
+
+class _Fault(Exception):
+    def __init__(self, code: str, message: str, *, back_off_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.back_off_ms = code, message, back_off_ms
+
+
+class EwsFake(ScriptedHTTPServer):
+    """The fake server. ``store`` holds the mailboxes; credentials are ``users``."""
+
+    def __init__(
+        self,
+        *,
+        users: Mapping[str, str] | None = None,
+        impersonators: Iterable[str] = ("EXAMPLE\\svc-otj",),
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__()
+        self.users = dict(users or {"EXAMPLE\\svc-otj": "ews-password"})
+        self.impersonators = {u.lower() for u in impersonators}
+        self.delegates: dict[str, set[str]] = {}
+        self.store = MailboxStore(now=now)
+        self.request_bodies: list[str] = []
+        self.operations: list[tuple[str, str]] = []
+        self._lock2 = threading.Lock()
+        self._busy: list[tuple[int, str | None]] = []
+
+    @property
+    def url(self) -> str:
+        return self.service_endpoint
+
+    @property
+    def service_endpoint(self) -> str:
+        return f"{self.base_url}{ENDPOINT}"
+
+    def add_event(self, room: str, event: FakeEvent) -> str:
+        return self.store.put(room, event)
+
+    def server_busy(
+        self, back_off_ms: int, *, times: int = 1, operation: str | None = None
+    ) -> None:
+        """Answer the next ``times`` requests (of ``operation``) with ErrorServerBusy."""
+        with self._lock2:
+            self._busy.extend([(back_off_ms, operation)] * times)
+
+    def expire_sync_states(self, room: str) -> None:
+        """Every SyncState issued so far for ``room`` answers ErrorInvalidSyncStateData."""
+        self.store.expire_states(room)
+
+    def operation_count(self, name: str, room: str | None = None) -> int:
+        with self._lock2:
+            return sum(
+                1 for op, r in self.operations if op == name and (room is None or r == room.lower())
+            )
+
+    def error_body(self, status: int) -> bytes:
+        if status >= 500:
+            return soap_fault("ErrorInternalServerError", "An internal server error occurred.")
+        return b""
+
+    # HTTP ----------------------------------------------------------------------------------
+    def route(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        if path.split("?", 1)[0] != ENDPOINT or method != "POST":
+            return Response(status=404, body=b"", content_type="text/html")
+        user = self._authenticate(headers)
+        if user is None:
+            return Response(
+                status=401,
+                body=b"",
+                content_type="text/html",
+                headers={"WWW-Authenticate": 'Basic realm="mail.example.com"'},
+            )
+        text = body.decode("utf-8", "replace")
+        with self._lock2:
+            self.request_bodies.append(text)
+        try:
+            envelope = fromstring(body)
+        except ParseError:
+            return _fault_response("ErrorSchemaValidation", "The request failed schema validation.")
+        try:
+            return Response(status=200, body=self._handle(user, envelope), content_type=XML)
+        except _Fault as fault:
+            return _fault_response(fault.code, fault.message, back_off_ms=fault.back_off_ms)
+
+    def _authenticate(self, headers: Mapping[str, str]) -> str | None:
+        value = headers.get("Authorization") or headers.get("authorization") or ""
+        if not value.startswith("Basic "):
+            return None
+        try:
+            user, _, password = base64.b64decode(value[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return user if self.users.get(user) == password else None
+
+    def _handle(self, user: str, envelope: Element) -> bytes:
+        header = envelope.find(_q(S, "Header"))
+        body = envelope.find(_q(S, "Body"))
+        if body is None or len(body) == 0:
+            raise _Fault("ErrorSchemaValidation", "The request has no SOAP body.")
+        request = body[0]
+        operation = request.tag.split("}", 1)[-1]
+        version = header.find(_q(T, "RequestServerVersion")) if header is not None else None
+        if version is None:
+            raise _Fault("ErrorInvalidServerVersion", "RequestServerVersion is required.")
+        impersonated = None
+        if header is not None:
+            sid = header.find(f"{_q(T, 'ExchangeImpersonation')}/{_q(T, 'ConnectingSID')}")
+            if sid is not None and len(sid):
+                impersonated = (sid[0].text or "").strip().lower()
+        room = impersonated or self._mailbox_in(request)
+        with self._lock2:
+            self.operations.append((operation, (room or "").lower()))
+            busy = None
+            for index, (_ms, op) in enumerate(self._busy):
+                if op is None or op == operation:
+                    busy = self._busy.pop(index)[0]
+                    break
+        if busy is not None:
+            raise _Fault(
+                "ErrorServerBusy",
+                "The server cannot service this request right now. Try again later.",
+                back_off_ms=busy,
+            )
+        if room is None:
+            raise _Fault(
+                "ErrorMissingEmailAddress",
+                "When making a request as an account that "
+                "does not have a mailbox, you must specify the mailbox primary SMTP "
+                "address for any distinguished folders.",
+            )
+        if not self.store.has_mailbox(room):
+            raise _Fault(
+                "ErrorNonExistentMailbox",
+                f"The SMTP address has no mailbox associated with it: {room}",
+            )
+        if impersonated is not None and user.lower() not in self.impersonators:
+            raise _Fault(
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
+            )
+        if impersonated is None and user.lower() not in self.delegates.get(room.lower(), set()):
+            raise _Fault("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        handler = {
+            "GetFolder": self._get_folder,
+            "FindItem": self._find_item,
+            "GetItem": self._get_item,
+            "SyncFolderItems": self._sync_folder_items,
+        }.get(operation)
+        if handler is None:
+            raise _Fault("ErrorInvalidRequest", f"The fake does not implement {operation}.")
+        return _envelope(handler(room, request))
+
+    def _mailbox_in(self, request: Element) -> str | None:
+        for mailbox in request.iter(_q(T, "Mailbox")):
+            address = mailbox.find(_q(T, "EmailAddress"))
+            if address is not None and address.text:
+                return address.text.strip().lower()
+        for tag in ("FolderId", "ItemId"):
+            for elem in request.iter(_q(T, tag)):
+                decoded = _decode_id(elem.get("Id", ""))
+                if decoded and decoded.get("r"):
+                    return str(decoded["r"])
+        return None
+
+    # operations ----------------------------------------------------------------------------
+    def _get_folder(self, room: str, request: Element) -> Element:
+        response = Element(_q(M, "GetFolderResponse"))
+        messages = SubElement(response, _q(M, "ResponseMessages"))
+        folder_ids = request.find(_q(M, "FolderIds"))
+        for ref in list(folder_ids) if folder_ids is not None else []:
+            name = (
+                ref.get("Id", "")
+                if ref.tag == _q(T, "DistinguishedFolderId")
+                else str((_decode_id(ref.get("Id", "")) or {}).get("f", ""))
+            )
+            message = SubElement(messages, _q(M, "GetFolderResponseMessage"))
+            if name not in ("root", "msgfolderroot", "calendar"):
+                _error_message(
+                    message,
+                    "ErrorFolderNotFound",
+                    "The specified folder could not be found in the store.",
+                )
+                continue
+            message.set("ResponseClass", "Success")
+            SubElement(message, _q(M, "ResponseCode")).text = "NoError"
+            folders = SubElement(message, _q(M, "Folders"))
+            folder = SubElement(
+                folders, _q(T, "CalendarFolder" if name == "calendar" else "Folder")
+            )
+            SubElement(
+                folder, _q(T, "FolderId"), Id=_folder_id(room, name), ChangeKey="AQAAABYAAAA"
+            )
+            parent = "msgfolderroot" if name == "calendar" else "root"
+            SubElement(
+                folder, _q(T, "ParentFolderId"), Id=_folder_id(room, parent), ChangeKey="AQAAAA=="
+            )
+            if name == "calendar":
+                SubElement(folder, _q(T, "FolderClass")).text = "IPF.Appointment"
+            display = {
+                "root": "",
+                "msgfolderroot": "Top of Information Store",
+                "calendar": "Calendar",
+            }[name]
+            SubElement(folder, _q(T, "DisplayName")).text = display
+            SubElement(folder, _q(T, "TotalCount")).text = "0"
+            SubElement(folder, _q(T, "ChildFolderCount")).text = "0"
+            rights = SubElement(folder, _q(T, "EffectiveRights"))
+            for right, value in (
+                ("CreateAssociated", "true"),
+                ("CreateContents", "false"),
+                ("CreateHierarchy", "false"),
+                ("Delete", "false"),
+                ("Modify", "false"),
+                ("Read", "true"),
+                ("ViewPrivateItems", "true"),
+            ):
+                SubElement(rights, _q(T, right)).text = value
+            if name != "calendar":
+                SubElement(folder, _q(T, "UnreadCount")).text = "0"
+        return response
+
+    def _find_item(self, room: str, request: Element) -> Element:
+        view = request.find(_q(M, "CalendarView"))
+        if view is None:
+            raise _Fault("ErrorInvalidRequest", "The fake only answers FindItem with CalendarView.")
+        start = _parse_time(view.get("StartDate", ""))
+        end = _parse_time(view.get("EndDate", ""))
+        if end <= start:
+            raise _Fault(
+                "ErrorCalendarEndDateIsEarlierThanStartDate", "EndDate is earlier than StartDate"
+            )
+        limit = int(view.get("MaxEntriesReturned") or 1000)
+        shape = _Shape.parse(request.find(_q(M, "ItemShape")))
+        if shape.complex_fields():
+            raise _Fault(
+                "ErrorInvalidPropertyRequest",
+                f"The property {shape.complex_fields()[0]} can't be used in FindItem requests.",
+            )
+        items = self.store.view(room, start, end)
+        response = Element(_q(M, "FindItemResponse"))
+        messages = SubElement(response, _q(M, "ResponseMessages"))
+        message = SubElement(messages, _q(M, "FindItemResponseMessage"), ResponseClass="Success")
+        SubElement(message, _q(M, "ResponseCode")).text = "NoError"
+        root = SubElement(
+            message,
+            _q(M, "RootFolder"),
+            TotalItemsInView=str(len(items)),
+            IncludesLastItemInRange="true" if len(items) <= limit else "false",
+        )
+        container = SubElement(root, _q(T, "Items"))
+        for occurrence in items[:limit]:
+            container.append(_calendar_item(room, occurrence, shape))
+        return response
+
+    def _get_item(self, room: str, request: Element) -> Element:
+        shape = _Shape.parse(request.find(_q(M, "ItemShape")))
+        response = Element(_q(M, "GetItemResponse"))
+        messages = SubElement(response, _q(M, "ResponseMessages"))
+        ids = request.find(_q(M, "ItemIds"))
+        for ref in list(ids) if ids is not None else []:
+            message = SubElement(messages, _q(M, "GetItemResponseMessage"))
+            decoded = _decode_id(ref.get("Id", "")) or {}
+            found = self.store.item(room, str(decoded.get("i", "")))
+            if found is None or found[2]:
+                _error_message(
+                    message, "ErrorItemNotFound", "The specified object was not found in the store."
+                )
+                continue
+            event, seq, _ = found
+            occurrence = _lookup_occurrence(self.store, room, str(decoded["i"]), event, seq)
+            message.set("ResponseClass", "Success")
+            SubElement(message, _q(M, "ResponseCode")).text = "NoError"
+            items = SubElement(message, _q(M, "Items"))
+            items.append(_calendar_item(room, occurrence, shape))
+        return response
+
+    def _sync_folder_items(self, room: str, request: Element) -> Element:
+        state_elem = request.find(_q(M, "SyncState"))
+        since = 0
+        if state_elem is not None and state_elem.text:
+            state = _decode_id(state_elem.text.strip())
+            if (
+                not state
+                or state.get("r") != room.lower()
+                or state.get("e") != self.store.epoch(room)
+            ):
+                raise _Fault(
+                    "ErrorInvalidSyncStateData",
+                    "Synchronization state data is corrupt or otherwise invalid.",
+                )
+            since = int(state["q"])
+        limit = int(_text(request, _q(M, "MaxChangesReturned")) or "100")
+        shape = _Shape.parse(request.find(_q(M, "ItemShape")))
+        changes = self.store.changed_items(room, since)
+        if since == 0:
+            changes = [(i, "Create") for i, kind in changes if kind != "Delete"]
+        batch = changes[:limit]
+        last_seq = self.store.seq(room) if len(changes) <= limit else since
+        if len(changes) > limit:
+            # resume after the items returned: report everything up to the newest of them
+            last_seq = max(self._item_seq(room, i) for i, _ in batch)
+        response = Element(_q(M, "SyncFolderItemsResponse"))
+        messages = SubElement(response, _q(M, "ResponseMessages"))
+        message = SubElement(
+            messages, _q(M, "SyncFolderItemsResponseMessage"), ResponseClass="Success"
+        )
+        SubElement(message, _q(M, "ResponseCode")).text = "NoError"
+        SubElement(message, _q(M, "SyncState")).text = _encode_id(
+            {"r": room.lower(), "e": self.store.epoch(room), "q": last_seq}
+        )
+        SubElement(message, _q(M, "IncludesLastItemInRange")).text = (
+            "true" if len(changes) <= limit else "false"
+        )
+        container = SubElement(message, _q(M, "Changes"))
+        for item_id, kind in batch:
+            change = SubElement(container, _q(T, kind))
+            if kind == "Delete":
+                SubElement(
+                    change, _q(T, "ItemId"), Id=_item_id(room, item_id), ChangeKey="DwAAAA=="
+                )
+                continue
+            found = self.store.item(room, item_id)
+            assert found is not None
+            event, seq, _ = found
+            occurrence = Occurrence(
+                id=item_id,
+                master_id=item_id,
+                kind="singleInstance" if not event.rrule else "occurrence",
+                event=event,
+                original_start=None,
+                seq=seq,
+            )
+            change.append(_calendar_item(room, occurrence, shape, master=bool(event.rrule)))
+        return response
+
+    def _item_seq(self, room: str, item_id: str) -> int:
+        found = self.store.item(room, item_id)
+        return found[1] if found else 0
+
+
+class _Shape:
+    """An ``ItemShape``: base shape, requested FieldURIs and body type."""
+
+    COMPLEX = frozenset(
+        {
+            "item:Body",
+            "calendar:RequiredAttendees",
+            "calendar:OptionalAttendees",
+            "calendar:Resources",
+            "item:TextBody",
+            "item:UniqueBody",
+            "item:Attachments",
+            "calendar:Recurrence",
+        }
+    )
+
+    def __init__(self, base: str, fields: list[str], body_type: str) -> None:
+        self.base, self.fields, self.body_type = base, fields, body_type
+
+    @classmethod
+    def parse(cls, elem: Element | None) -> _Shape:
+        if elem is None:
+            raise _Fault("ErrorSchemaValidation", "ItemShape is required.")
+        base = _text(elem, _q(T, "BaseShape")) or "IdOnly"
+        fields = [f.get("FieldURI", "") for f in elem.iter(_q(T, "FieldURI"))]
+        return cls(base, fields, _text(elem, _q(T, "BodyType")) or "Best")
+
+    def wants(self, field: str) -> bool:
+        return self.base == "AllProperties" or field in self.fields
+
+    def complex_fields(self) -> list[str]:
+        return [f for f in self.fields if f in self.COMPLEX]
+
+
+def _calendar_item(
+    room: str, occurrence: Occurrence, shape: _Shape, *, master: bool = False
+) -> Element:
+    """A ``t:CalendarItem`` with the requested properties, in types.xsd element order."""
+    event = occurrence.event
+    item = Element(_q(T, "CalendarItem"))
+    SubElement(
+        item,
+        _q(T, "ItemId"),
+        Id=_item_id(room, occurrence.id),
+        ChangeKey=f"DwAAABYAAAA{occurrence.seq}",
+    )
+
+    def add(field: str, tag: str, value: str | None) -> None:
+        if value is not None and shape.wants(field):
+            SubElement(item, _q(T, tag)).text = value
+
+    add("item:ItemClass", "ItemClass", "IPM.Appointment")
+    add("item:Subject", "Subject", event.subject)
+    add("item:Sensitivity", "Sensitivity", "Private" if event.private else "Normal")
+    if shape.wants("item:Body"):
+        body_type = event.body_type
+        content = event.body
+        if shape.body_type == "Text" and body_type == "html":
+            import re
+
+            content, body_type = re.sub(r"<[^>]+>", "", content), "text"
+        elif shape.body_type == "HTML" and body_type == "text":
+            from html import escape
+
+            content, body_type = f"<html><body>{escape(content)}</body></html>", "html"
+        body = SubElement(item, _q(T, "Body"), BodyType="HTML" if body_type == "html" else "Text")
+        body.text = content
+    add("item:DateTimeCreated", "DateTimeCreated", _ews_time(event.modified))
+    add("item:LastModifiedTime", "LastModifiedTime", _ews_time(event.modified))
+    add("calendar:UID", "UID", event.uid)
+    if occurrence.original_start is not None:
+        add("calendar:RecurrenceId", "RecurrenceId", _ews_time(occurrence.original_start))
+    add("calendar:Start", "Start", _ews_time(event.start))
+    add("calendar:End", "End", _ews_time(event.end))
+    if occurrence.original_start is not None:
+        add("calendar:OriginalStart", "OriginalStart", _ews_time(occurrence.original_start))
+    add("calendar:IsAllDayEvent", "IsAllDayEvent", "true" if event.all_day else "false")
+    room_response = next(
+        (a.response for a in event.attendees if a.email.lower() == room.lower()), "accepted"
+    )
+    if event.organizer_email.lower() == room.lower():
+        room_response = "organizer"
+    add(
+        "calendar:LegacyFreeBusyStatus",
+        "LegacyFreeBusyStatus",
+        "Free" if event.cancelled or room_response == "declined" else "Busy",
+    )
+    add("calendar:Location", "Location", event.location)
+    add("calendar:IsMeeting", "IsMeeting", "true" if event.attendees else "false")
+    add("calendar:IsCancelled", "IsCancelled", "true" if event.cancelled else "false")
+    add(
+        "calendar:IsRecurring",
+        "IsRecurring",
+        "false" if occurrence.kind == "singleInstance" and not master else "true",
+    )
+    add(
+        "calendar:CalendarItemType",
+        "CalendarItemType",
+        "RecurringMaster" if master else _ITEM_TYPE[occurrence.kind],
+    )
+    add("calendar:MyResponseType", "MyResponseType", _RESPONSE_TYPE[room_response])
+    if shape.wants("calendar:Organizer") and event.organizer_email:
+        organizer = SubElement(item, _q(T, "Organizer"))
+        _mailbox(organizer, event.organizer_name, event.organizer_email)
+    for field, tag, kinds in (
+        ("calendar:RequiredAttendees", "RequiredAttendees", ("required",)),
+        ("calendar:OptionalAttendees", "OptionalAttendees", ("optional",)),
+        ("calendar:Resources", "Resources", ("resource",)),
+    ):
+        chosen = [a for a in event.attendees if a.kind in kinds]
+        if shape.wants(field) and chosen:
+            group = SubElement(item, _q(T, tag))
+            for attendee in chosen:
+                elem = SubElement(group, _q(T, "Attendee"))
+                _mailbox(elem, attendee.name, attendee.email)
+                SubElement(elem, _q(T, "ResponseType")).text = _RESPONSE_TYPE[attendee.response]
+    add("calendar:TimeZone", "TimeZone", event.tz)
+    add("calendar:AppointmentSequenceNumber", "AppointmentSequenceNumber", "0")
+    add(
+        "calendar:AppointmentState",
+        "AppointmentState",
+        str((1 if event.attendees else 0) | (4 if event.cancelled else 0)),
+    )
+    ms_zone = IANA_TO_MS_TIMEZONE_MAP.get(event.tz, ("UTC",))[0]
+    for field, tag in (
+        ("calendar:StartTimeZone", "StartTimeZone"),
+        ("calendar:EndTimeZone", "EndTimeZone"),
+    ):
+        if shape.wants(field):
+            SubElement(item, _q(T, tag), Id=ms_zone, Name=ms_zone)
+    add("calendar:IsOnlineMeeting", "IsOnlineMeeting", "true" if event.join_url else "false")
+    add("calendar:JoinOnlineMeetingUrl", "JoinOnlineMeetingUrl", event.join_url or None)
+    return item
+
+
+def _mailbox(parent: Element, name: str, email: str) -> None:
+    mailbox = SubElement(parent, _q(T, "Mailbox"))
+    SubElement(mailbox, _q(T, "Name")).text = name or email
+    SubElement(mailbox, _q(T, "EmailAddress")).text = email
+    SubElement(mailbox, _q(T, "RoutingType")).text = "SMTP"
+    SubElement(mailbox, _q(T, "MailboxType")).text = "Mailbox"
+
+
+def _lookup_occurrence(
+    store: MailboxStore, room: str, item_id: str, event: FakeEvent, seq: int
+) -> Occurrence:
+    for occurrence in store.view(room, event.start, event.end):
+        if occurrence.id == item_id:
+            return occurrence
+    return Occurrence(
+        id=item_id,
+        master_id=item_id,
+        kind="singleInstance",
+        event=event,
+        original_start=None,
+        seq=seq,
+    )
+
+
+def _error_message(message: Element, code: str, text: str) -> None:
+    message.set("ResponseClass", "Error")
+    SubElement(message, _q(M, "MessageText")).text = text
+    SubElement(message, _q(M, "ResponseCode")).text = code
+    SubElement(message, _q(M, "DescriptiveLinkKey")).text = "0"
+
+
+def _envelope(content: Element) -> bytes:
+    envelope = Element(_q(S, "Envelope"))
+    header = SubElement(envelope, _q(S, "Header"))
+    SubElement(
+        header,
+        _q(T, "ServerVersionInfo"),
+        MajorVersion="15",
+        MinorVersion="1",
+        MajorBuildNumber="2507",
+        MinorBuildNumber="6",
+        Version="V2017_07_11",
+    )
+    body = SubElement(envelope, _q(S, "Body"))
+    body.append(content)
+    return b'<?xml version="1.0" encoding="utf-8"?>' + tostring(envelope)
+
+
+def _fault_response(code: str, message: str, *, back_off_ms: int | None = None) -> Response:
+    return Response(
+        status=500, body=soap_fault(code, message, back_off_ms=back_off_ms), content_type=XML
+    )
+
+
+def _text(elem: Element, path: str) -> str:
+    found = elem.find(path)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _Fault("ErrorSchemaValidation", f"Invalid date-time {value!r}") from exc
+    return parsed if parsed.utcoffset() is not None else parsed.replace(tzinfo=UTC)
+
+
+def _encode_id(data: Mapping[str, Any]) -> str:
+    return base64.b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+
+
+def _decode_id(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(base64.b64decode(text, validate=True))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _folder_id(room: str, name: str) -> str:
+    return _encode_id({"r": room.lower(), "f": name})
+
+
+def _item_id(room: str, item_id: str) -> str:
+    return _encode_id({"r": room.lower(), "i": item_id})
