@@ -1,0 +1,74 @@
+"""HttpFeedback receiver: Cisco codecs post ``xEvent Bookings`` here.
+
+The delivery runner registers ``…/api/v1/endpoints/{name}/feedback/{secret}`` on each codec
+(``xCommand HttpFeedback Register … Expression: /Event/Bookings``). ``Bookings SyncRequired``
+marks the endpoint and its room for delivery, so the next worker cycle pushes the list again.
+The secret in the path authenticates the device (codecs cannot send credentials with feedback);
+a wrong secret answers 404 so that endpoint names cannot be probed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from otj.delivery.errors import EndpointProtocolError
+from otj.delivery.xapi import parse_feedback
+
+if TYPE_CHECKING:
+    from otj.store import Database
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024
+
+
+def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
+    """The feedback route."""
+    api = APIRouter(tags=["delivery"])
+
+    @api.post(
+        "/api/v1/endpoints/{name}/feedback/{secret}",
+        summary="HttpFeedback events from a Cisco codec (xEvent Bookings)",
+        status_code=204,
+        responses={400: {"description": "Not an xAPI event"},
+                   404: {"description": "Unknown endpoint or secret"}},
+    )
+    async def feedback(name: str, secret: str, request: Request) -> Response:
+        known = await _run(db.delivery.check_feedback_secret, name, secret)
+        if not known:
+            return JSONResponse({"error": "not_found", "detail": ""}, status_code=404)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "too_large", "detail": ""}, status_code=413)
+        try:
+            event = parse_feedback(body, content_type=request.headers.get("content-type", ""))
+        except EndpointProtocolError as exc:
+            log.warning("%s: unreadable HttpFeedback: %s", name, exc)
+            return JSONResponse({"error": "bad_request", "detail": str(exc)}, status_code=400)
+        if event.sync_required:
+            log.info("%s: device asked for a bookings sync (SyncRequired)", name)
+            await _run(_mark_sync_required, db, name, clock())
+        elif event.booking_events:
+            log.debug("%s: booking events %s", name, ", ".join(event.booking_events))
+        return Response(status_code=204)
+
+    return api
+
+
+def _mark_sync_required(db: Database, name: str, now: datetime) -> None:
+    db.delivery.update(name, now=now, sync_required=True)
+    endpoint = db.config.endpoint(name)
+    if endpoint is not None:
+        db.rooms.mark_pending(endpoint.room_resource_email)
+
+
+async def _run(function: Callable[..., object], *args: object) -> object:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(function, *args)
