@@ -1,0 +1,65 @@
+"""HTML invitation bodies → plain text that keeps every link target (DESIGN.md §4.1).
+
+``Join <https://…>``: each ``<a href>`` is followed by its target in angle brackets, the way
+Outlook writes its own text/plain bodies. Entities are unescaped by the parser (Lexbor, through
+selectolax), ``<style>``/``<script>`` are dropped, and whitespace is normalised: runs of spaces
+become one space, every block (paragraph, ``div``, ``br``, table cell, list item, …) is a line,
+blank lines disappear.
+
+All the work is done by Lexbor in C: the common inline elements are unwrapped and adjacent text
+nodes merged, so that the remaining text nodes are exactly the block-level runs of text; they are
+joined with a private-use marker that becomes the line break. Rare inline elements that are not
+unwrapped only cost an extra line break, never text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser
+
+_LINE = "\ue000"
+_INLINE = "span,font,a,b,strong,i,em,u,o\\:p,small"
+_DROPPED = "style,script"
+
+_HTML_HINT = re.compile(
+    r"<(?:a\s[^>]*href|br\s*/?>|p[\s>]|/p>|div[\s>]|/div>|span[\s>]|/span>|b>|/b>|i>|/i>|"
+    r"table[\s>]|td[\s>]|tr[\s>]|font[\s>]|strong>|em>|li>|ul>|ol>|html|body|!DOCTYPE)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_html(text: str) -> bool:
+    """True when a "plain text" body is really markup (Google descriptions often are)."""
+    return "<" in text and _HTML_HINT.search(text) is not None
+
+
+def html_to_text(html: str) -> str:
+    """Convert an HTML body to normalised plain text, keeping link targets as ``<target>``."""
+    if not html:
+        return ""
+    if _LINE in html:
+        html = html.replace(_LINE, "")
+    parser = LexborHTMLParser(html)
+    body = parser.body
+    if body is None:  # pragma: no cover - Lexbor always creates <body>
+        return ""
+    for anchor in body.css("a[href]"):
+        href = anchor.attrs.get("href")
+        if href:
+            href = href.strip()
+            if href and not href.startswith("#"):
+                anchor.insert_after(f" <{href}>")
+    body.strip_tags([_DROPPED])
+    body.unwrap_tags([_INLINE])
+    body.merge_text_nodes()
+    return normalise_whitespace(body.text(separator=_LINE))
+
+
+def normalise_whitespace(text: str) -> str:
+    """Collapse whitespace runs to one space, turn line markers into newlines, drop blank lines."""
+    text = " ".join(text.split())
+    if _LINE not in text:
+        return text
+    text = text.replace(" " + _LINE, _LINE).replace(_LINE + " ", _LINE)
+    return "\n".join(part for part in text.split(_LINE) if part)
