@@ -1,0 +1,247 @@
+"""Room panel: ``/panel/{room}`` shows today's meetings and a Join button that makes the room's
+Cisco codec dial (``xCommand Dial Number: … BookingId: …``).
+
+A panel is paired once by opening ``/panel/{room}?token=<endpoint token>``: the token moves into
+an HttpOnly, SameSite=Strict cookie scoped to the panel's path and the page reloads without it.
+The page polls ``/panel/{room}/state`` (ETag, 304) and reads the server's clock from the
+``X-OTJ-Server-Time`` header, so the Join button follows the server's time; the server checks
+the join window again before it dials. Every asset is served from here (no external requests;
+the Content-Security-Policy forbids them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Cookie, Header, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from jinja2 import FileSystemLoader, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel
+
+from otj.api.pull import bearer_token, conditional
+from otj.delivery.access import authenticate, may_read_room
+from otj.delivery.bookings import booking_id
+from otj.delivery.cisco import CiscoDefaults, CiscoXapiClient, connection_for
+from otj.delivery.errors import (
+    EndpointCommandFailed,
+    EndpointError,
+    EndpointUnauthorised,
+    EndpointUnreachable,
+)
+from otj.delivery.feeds import listed, meeting_json
+from otj.model import Endpoint, Meeting
+
+if TYPE_CHECKING:
+    from otj.store import Database
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+HERE = Path(__file__).parent
+COOKIE = "otj_panel"
+ASSETS = {"panel.js": "text/javascript; charset=utf-8", "panel.css": "text/css; charset=utf-8"}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+#: What the panel receives around "now": enough to cover today in any time zone.
+BEFORE = timedelta(hours=14)
+AFTER = timedelta(hours=38)
+
+
+class DialIn(BaseModel):
+    """Which meeting to join (its ``id`` from the state document)."""
+
+    id: str
+
+
+class DialOut(BaseModel):
+    """What happened: ``dialling`` (with the codec's call id) or ``failed`` (with a reason)."""
+
+    status: str
+    reason: str = ""
+    callId: int | None = None  # noqa: N815 (wire name)
+
+
+@cache
+def _templates() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def describe(exc: EndpointError) -> str:
+    """A reason a person at the panel understands."""
+    if isinstance(exc, EndpointUnreachable):
+        return "the room system did not answer"
+    if isinstance(exc, EndpointUnauthorised):
+        return "the room system refused our credentials"
+    if isinstance(exc, EndpointCommandFailed):
+        return str(exc).removeprefix("Dial: ")
+    return "the room system gave an unexpected answer"
+
+
+def router(
+    db: Database,
+    *,
+    clock: Clock,
+    defaults: CiscoDefaults | None = None,
+    poll_ms: int = 5000,
+) -> APIRouter:
+    """The panel routes."""
+    api = APIRouter(tags=["panel"])
+    cisco_defaults = defaults or CiscoDefaults()
+
+    def caller_endpoint(room: str, token: str, now: datetime) -> Endpoint | None:
+        caller = authenticate(db, token, now=now)
+        if caller is None:
+            return None
+        endpoint = db.config.endpoint(caller.endpoint)
+        return endpoint if may_read_room(endpoint, room) else None
+
+    def panel_meetings(endpoint: Endpoint, room: str, now: datetime) -> list[Meeting]:
+        return listed(db.meetings.list(room, start=now - BEFORE, end=now + AFTER,
+                                       listed_only=True, with_trace=False))
+
+    @api.get("/panel/static/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        media = ASSETS.get(name)
+        if media is None:
+            return Response(status_code=404)
+        content = (HERE / "static" / name).read_bytes()
+        return Response(content, media_type=media,
+                        headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
+
+    @api.get("/panel/{room}", response_class=HTMLResponse, include_in_schema=False)
+    def page(
+        room: str,
+        request: Request,
+        token: Annotated[str | None, Query()] = None,
+        otj_panel: Annotated[str | None, Cookie()] = None,
+    ) -> Response:
+        now = clock()
+        path = f"/panel/{quote(room, safe='@')}"
+        if token:
+            if caller_endpoint(room, token, now) is None:
+                return _not_paired(room, status=403)
+            response = RedirectResponse(path, status_code=303)
+            response.set_cookie(
+                COOKIE, token, path=path, httponly=True, samesite="strict",
+                secure=request.url.scheme == "https", max_age=400 * 24 * 3600,
+            )
+            return response
+        endpoint = caller_endpoint(room, otj_panel or "", now)
+        if endpoint is None:
+            return _not_paired(room, status=401)
+        html = _templates().get_template("panel.html").render(
+            room_name=endpoint.description or endpoint.name,
+            static_url="/panel/static",
+            state_url=f"{path}/state",
+            dial_url=f"{path}/dial",
+            poll_ms=poll_ms,
+        )
+        return HTMLResponse(html, headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
+
+    @api.get("/panel/{room}/state", include_in_schema=False)
+    def state(
+        room: str,
+        otj_panel: Annotated[str | None, Cookie()] = None,
+        authorization: Annotated[str | None, Header()] = None,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        now = clock()
+        token = bearer_token(authorization, None) or (otj_panel or "")
+        endpoint = caller_endpoint(room, token, now)
+        clock_header = {"X-OTJ-Server-Time": _iso(now)}
+        if endpoint is None:
+            return JSONResponse({"error": "unauthorized", "detail": "panel not paired"},
+                                status_code=401, headers=clock_header)
+        items = panel_meetings(endpoint, room, now)
+        body = json.dumps(
+            {"room": room, "roomName": endpoint.description or endpoint.name,
+             "meetings": [meeting_json(m) for m in items]},
+            ensure_ascii=False, separators=(",", ":"),
+        ).encode()
+        return conditional(body, "application/json", if_none_match, clock_header)
+
+    @api.post("/panel/{room}/dial", include_in_schema=False)
+    async def dial(
+        room: str,
+        wanted: DialIn,
+        otj_panel: Annotated[str | None, Cookie()] = None,
+        x_otj_panel: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        from starlette.concurrency import run_in_threadpool
+
+        now = clock()
+        if x_otj_panel != "1":
+            return _failed(403, "missing panel header")  # blocks cross-site form posts
+        endpoint = await run_in_threadpool(caller_endpoint, room, otj_panel or "", now)
+        if endpoint is None:
+            return _failed(401, "this panel is not paired with the room")
+        items = await run_in_threadpool(panel_meetings, endpoint, room, now)
+        meeting = next((m for m in items if booking_id(m.event_id) == wanted.id), None)
+        if meeting is None:
+            return _failed(404, "this meeting is no longer in the room's calendar")
+        if not meeting.alias:
+            return _failed(409, "this meeting has no video address")
+        if not meeting.join_from <= now < meeting.join_until:
+            return _failed(409, "it is not time to join this meeting")
+        codec = await run_in_threadpool(_codec_for_room, db, endpoint, room)
+        if codec is None:
+            return _failed(409, "no room system here can be asked to dial")
+        try:
+            async with CiscoXapiClient(connection_for(codec, cisco_defaults)) as client:
+                outcome = await client.dial(
+                    number=meeting.alias, protocol=meeting.protocol.value,
+                    booking_id=booking_id(meeting.event_id),
+                )
+        except EndpointError as exc:
+            log.warning("%s: panel dial of %s failed: %s", codec.name, meeting.alias, exc)
+            return _failed(502, describe(exc))
+        log.info("%s: panel dialled %s (call %d)", codec.name, meeting.alias, outcome.call_id)
+        return JSONResponse({"status": "dialling", "callId": outcome.call_id, "reason": ""})
+
+    return api
+
+
+def _codec_for_room(db: Database, caller: Endpoint, room: str) -> Endpoint | None:
+    if caller.type == "CISCO" and caller.api_address:
+        return caller
+    return next(
+        (e for e in db.config.endpoints(room=room) if e.type == "CISCO" and e.api_address), None
+    )
+
+
+def _failed(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"status": "failed", "reason": reason, "callId": None},
+                        status_code=status)
+
+
+def _not_paired(room: str, *, status: int) -> HTMLResponse:
+    from html import escape
+
+    text = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Panel not paired</title>"
+        f"<h1>This panel is not paired with {escape(room)}</h1>"
+        "<p>Open <code>/panel/ROOM?token=TOKEN</code> once with the token printed by "
+        "<code>otj endpoints token ENDPOINT</code>.</p></html>"
+    )
+    return HTMLResponse(text, status_code=status, headers=SECURITY_HEADERS)

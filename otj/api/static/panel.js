@@ -1,0 +1,192 @@
+/* Room panel: polls the room's meetings with ETag, shows today's list and a Join button that is
+ * enabled only inside the join window (judged by the server's clock), asks the endpoint to dial
+ * and reports what happened. No framework, no external resources; all text goes in with
+ * textContent, never as HTML. */
+(() => {
+  "use strict";
+
+  const body = document.body;
+  const stateUrl = body.dataset.stateUrl;
+  const dialUrl = body.dataset.dialUrl;
+  const pollMs = Math.max(200, Number(body.dataset.pollMs) || 5000);
+  const el = (id) => document.getElementById(id);
+
+  let etag = null;
+  let meetings = [];
+  let offset = 0; // server clock minus browser clock, in ms
+  let busy = false;
+  let heroId = null;
+
+  const serverNow = () => Date.now() + offset;
+  const time = (iso) =>
+    new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const sameDay = (a, b) =>
+    a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() &&
+    a.getDate() === b.getDate();
+  const joinable = (m, now) =>
+    Boolean(m.alias) && now >= Date.parse(m.joinFrom) && now < Date.parse(m.joinUntil);
+
+  function todays(now) {
+    const today = new Date(now);
+    return meetings.filter((m) =>
+      sameDay(new Date(m.startTime), today) || (Date.parse(m.startTime) <= now &&
+                                                now < Date.parse(m.endTime)));
+  }
+
+  function focusMeeting(list, now) {
+    const open = list.filter((m) => joinable(m, now));
+    if (open.length) return open[0];
+    return list.find((m) => Date.parse(m.endTime) > now) || null;
+  }
+
+  function setStatus(state, text) {
+    const status = el("status");
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  function renderList(list, now) {
+    const ol = el("meetings");
+    const focused = document.activeElement;
+    const focusedId = focused && focused.dataset ? focused.dataset.id : null;
+    ol.replaceChildren();
+    for (const m of list) {
+      const li = document.createElement("li");
+      li.className = "meeting";
+      li.dataset.id = m.id;
+      li.dataset.current = String(Date.parse(m.startTime) <= now && now < Date.parse(m.endTime));
+      li.dataset.past = String(Date.parse(m.endTime) <= now);
+      const when = document.createElement("span");
+      when.className = "m-time";
+      when.textContent = `${time(m.startTime)} – ${time(m.endTime)}`;
+      const subject = document.createElement("span");
+      subject.className = "m-subject";
+      subject.textContent = m.subject || "(no subject)";
+      li.append(when, subject);
+      if (m.alias) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "m-join";
+        button.dataset.id = m.id;
+        button.textContent = "Join";
+        button.setAttribute("aria-label", `Join ${m.subject || "meeting"} at ${time(m.startTime)}`);
+        button.addEventListener("click", () => dial(m));
+        li.append(button);
+      }
+      ol.append(li);
+    }
+    el("empty").hidden = list.length > 0;
+    if (focusedId) {
+      const again = ol.querySelector(`button[data-id="${CSS.escape(focusedId)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  function render() {
+    const now = serverNow();
+    const list = todays(now);
+    renderList(list, now);
+    const hero = focusMeeting(list, now);
+    heroId = hero ? hero.id : null;
+    el("hero").dataset.id = heroId || "";
+    if (!hero) {
+      el("hero-label").textContent = "No more meetings today";
+      el("hero-title").textContent = "";
+      el("hero-when").textContent = "";
+      el("hero-organizer").textContent = "";
+    } else {
+      const running = Date.parse(hero.startTime) <= now;
+      el("hero-label").textContent = running ? "Now" : "Next meeting";
+      el("hero-title").textContent = hero.subject || "(no subject)";
+      el("hero-when").textContent = `${time(hero.startTime)} – ${time(hero.endTime)}`;
+      el("hero-organizer").textContent = hero.organizerName || hero.organizerEmail || "";
+    }
+    tick();
+  }
+
+  function tick() {
+    const now = serverNow();
+    el("clock").textContent = new Date(now).toLocaleTimeString([], {
+      hour: "2-digit", minute: "2-digit",
+    });
+    const byId = new Map(meetings.map((m) => [m.id, m]));
+    const hero = heroId ? byId.get(heroId) : null;
+    const join = el("join");
+    const open = Boolean(hero) && joinable(hero, now);
+    join.disabled = busy || !open;
+    join.dataset.id = hero ? hero.id : "";
+    const hint = el("join-hint");
+    if (!hero) hint.textContent = "";
+    else if (!hero.alias) hint.textContent = "This meeting has no video address.";
+    else if (now < Date.parse(hero.joinFrom)) hint.textContent = `Join opens at ${time(hero.joinFrom)}`;
+    else if (!open) hint.textContent = "The join window has closed.";
+    else hint.textContent = "";
+    for (const button of document.querySelectorAll(".m-join")) {
+      const m = byId.get(button.dataset.id);
+      button.disabled = busy || !m || !joinable(m, now);
+    }
+  }
+
+  async function dial(meeting) {
+    if (busy || !meeting || !joinable(meeting, serverNow())) return;
+    busy = true;
+    tick();
+    setStatus("dialling", `Calling ${meeting.subject || "the meeting"}…`);
+    try {
+      const response = await fetch(dialUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-OTJ-Panel": "1" },
+        body: JSON.stringify({ id: meeting.id }),
+      });
+      let data = {};
+      try { data = await response.json(); } catch (_) { data = {}; }
+      if (response.ok) {
+        setStatus("dialling", `Dialling ${meeting.alias}`);
+      } else {
+        setStatus("failed", `Could not join: ${data.reason || data.error || response.statusText}`);
+      }
+    } catch (error) {
+      setStatus("failed", `Could not join: ${error.message || "the server did not answer"}`);
+    } finally {
+      busy = false;
+      tick();
+    }
+  }
+
+  async function poll() {
+    try {
+      const headers = { Accept: "application/json" };
+      if (etag) headers["If-None-Match"] = etag;
+      const response = await fetch(stateUrl, { headers, cache: "no-store",
+                                                credentials: "same-origin" });
+      const serverTime = response.headers.get("X-OTJ-Server-Time");
+      if (serverTime) offset = Date.parse(serverTime) - Date.now();
+      if (el("status").dataset.state === "offline") setStatus("idle", "");
+      if (response.status === 200) {
+        const data = await response.json();
+        meetings = data.meetings;
+        etag = response.headers.get("ETag");
+        body.dataset.etag = etag || "";
+        if (data.roomName) el("room-name").textContent = data.roomName;
+        render();
+      } else if (response.status === 304) {
+        tick();
+      } else if (response.status === 401 || response.status === 403) {
+        setStatus("offline", "This panel is not authorised for the room any more.");
+      }
+      body.dataset.polls = String(Number(body.dataset.polls || 0) + 1);
+    } catch (_) {
+      setStatus("offline", "Cannot reach the server; retrying…");
+    } finally {
+      window.setTimeout(poll, pollMs);
+    }
+  }
+
+  el("join").addEventListener("click", () => {
+    const m = meetings.find((x) => x.id === heroId);
+    if (m) dial(m);
+  });
+  window.setInterval(tick, 1000);
+  poll();
+})();
