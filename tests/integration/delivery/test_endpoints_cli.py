@@ -1,0 +1,56 @@
+"""``otj endpoints token | revoke | list | deliver`` against a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from otj.cli import main
+
+CONFIG = """
+profiles: [{name: P}]
+endpoint_groups: [{name: G, profile: P}]
+endpoints:
+  - {name: Fjord, group: G, room_resource_email: fjord@example.com, type: CISCO,
+     api_address: 127.0.0.1, api_port: 9, use_https: false, api_username: admin,
+     api_password: secret}
+"""
+
+
+def test_token_lifecycle_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTJ_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("OTJ_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OTJ_SECRET_KEY", raising=False)
+    monkeypatch.delenv("OTJ_SECRET_KEY_FILE", raising=False)
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    assert main(["config", "apply", str(tmp_path / "c.yaml")]) == 0
+    capsys.readouterr()
+
+    assert main(["endpoints", "token", "Fjord"]) == 0
+    first = capsys.readouterr()
+    token = first.out.strip()
+    assert token.startswith("otj_")
+    assert "shown once" in first.err
+    assert main(["endpoints", "token", "Fjord"]) == 0
+    second = capsys.readouterr()
+    assert second.out.strip() != token
+    assert "replaced" in second.err
+    assert main(["endpoints", "token", "Nobody"]) == 1
+    assert "no endpoint" in capsys.readouterr().err
+
+    assert main(["endpoints", "deliver"]) == 1  # nothing listens on port 9
+    report = json.loads(capsys.readouterr().out)
+    assert report["failed"] == 1
+    assert main(["endpoints", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["name"] == "Fjord"
+    assert rows[0]["token"] is True
+    assert rows[0]["result"] == "unreachable"
+    assert rows[0]["failures"] == 1
+    assert token not in json.dumps(rows)
+
+    assert main(["endpoints", "revoke", "Fjord"]) == 0
+    assert main(["endpoints", "revoke", "Fjord"]) == 1
