@@ -9,7 +9,7 @@ lost its lease cannot overwrite a newer sync state. SQLite serialises writers in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -140,11 +140,14 @@ class RoomRepository:
         polled_before: datetime | None = None,
         force: bool = False,
         rooms: Sequence[str] | None = None,
+        exclude: Collection[str] = (),
     ) -> list[RoomClaim]:
         """Lease up to ``limit`` due rooms, most overdue first, skipping rows others lock.
 
         ``polled_before`` excludes rooms polled since then (one poll per room per cycle);
-        ``force`` ignores the schedule (but never another worker's live lease).
+        ``force`` ignores the schedule (but never another worker's live lease); ``exclude``
+        names rooms this worker is polling right now (its own leases are otherwise claimable,
+        so that a worker restarted under the same name takes its rooms back at once).
         """
         conditions = [_claimable(owner, now)]
         if not force:
@@ -158,6 +161,8 @@ class RoomRepository:
             )
         if rooms is not None:
             conditions.append(RoomRow.room.in_(list(rooms)))
+        if exclude:
+            conditions.append(RoomRow.room.not_in(sorted(exclude)))
         with self._db.transaction() as session:
             rows = session.scalars(
                 select(RoomRow)

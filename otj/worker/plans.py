@@ -1,0 +1,242 @@
+"""Per-room poll plans built from the stored configuration, cached per configuration revision.
+
+A plan holds the room's profile, its compiled meeting processing rules, the integration (with
+its secrets resolved) and a fingerprint of all of them: when the fingerprint differs from the
+one stored with the room's sync state, the next poll is a full read, so changed rules or
+settings are applied to every event, not only to the ones that change later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import otj
+from calendars.base import CalendarEvent, CalendarSource, IntegrationConfig
+from otj.model import Meeting, MeetingRule, Profile
+
+if TYPE_CHECKING:
+    from otj.store import Database
+    from otj.store.values import IntegrationSettings, RoomAssignment
+
+log = logging.getLogger(__name__)
+
+
+class MeetingProcessor(Protocol):
+    """Compiled meeting processing rules (``otj.rules.RuleSet``)."""
+
+    def process(self, event: CalendarEvent, profile: Profile, *, now: datetime) -> Meeting:
+        """The meeting an endpoint gets for one event."""
+        ...
+
+
+ProcessorFactory = Callable[[Sequence[MeetingRule]], MeetingProcessor]
+SourceFactory = Callable[[IntegrationConfig], CalendarSource]
+
+
+def rules_processor(rules: Sequence[MeetingRule]) -> MeetingProcessor:
+    """``otj.rules.RuleSet.compile(rules)``."""
+    module = importlib.import_module("otj.rules")
+    processor: MeetingProcessor = module.RuleSet.compile(rules)
+    return processor
+
+
+def resolve_integration(
+    settings: IntegrationSettings, *, environ: Mapping[str, str] | None = None
+) -> IntegrationConfig:
+    """Validate the stored integration and resolve its secret references now."""
+    from calendars.config import integration_from_mapping
+
+    return integration_from_mapping(settings.to_mapping(), environ=environ)
+
+
+def fingerprint(assignment: RoomAssignment) -> str:
+    """SHA-256 of everything that shapes a room's meetings (not the secrets)."""
+    integration = assignment.integration
+    data = {
+        "version": otj.__version__,
+        "profile": asdict(assignment.profile),
+        "rules": [asdict(r) for r in assignment.rules],
+        "integration": None
+        if integration is None
+        else {"name": integration.name, "type": integration.type, "options": integration.options},
+    }
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RoomPlan:
+    """How to poll one room right now; ``error`` set when the configuration cannot work."""
+
+    room: str
+    profile: Profile
+    integration: str | None
+    daily_quota: int
+    fingerprint: str
+    processor: MeetingProcessor | None = None
+    source: CalendarSource | None = None
+    error: str = ""
+    error_subject: str = ""
+
+    @property
+    def interval(self) -> float:
+        """The poll interval in seconds (the profile's ``poll_interval``)."""
+        return float(self.profile.poll_interval)
+
+
+@dataclass(slots=True)
+class _Built:
+    revision: int
+    plans: dict[str, RoomPlan] = field(default_factory=dict)
+    sources: dict[str, tuple[str, CalendarSource]] = field(default_factory=dict)
+
+
+class PlanBook:
+    """Builds plans from the store; rebuilds when the configuration revision moves on."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        source_factory: SourceFactory,
+        processor_factory: ProcessorFactory = rules_processor,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._db = db
+        self._source_factory = source_factory
+        self._processor_factory = processor_factory
+        self._environ = environ
+        self._built: _Built | None = None
+        self._lock = threading.Lock()
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Rebuild when the configuration changed; True when it did."""
+        revision = self._db.config.revision()
+        with self._lock:
+            if not force and self._built is not None and self._built.revision == revision:
+                return False
+            old = self._built
+            self._built = self._build(revision, old)
+            if old is not None:
+                keep = {id(s) for _, s in self._built.sources.values()}
+                for _, source in old.sources.values():
+                    if id(source) not in keep:
+                        _close(source)
+            return True
+
+    def plans(self) -> dict[str, RoomPlan]:
+        """Every room's plan (built on first use)."""
+        if self._built is None:
+            self.refresh()
+        assert self._built is not None
+        return dict(self._built.plans)
+
+    def get(self, room: str) -> RoomPlan | None:
+        """One room's plan."""
+        return self.plans().get(room)
+
+    def close(self) -> None:
+        """Close every calendar source."""
+        with self._lock:
+            if self._built is not None:
+                for _, source in self._built.sources.values():
+                    _close(source)
+                self._built = None
+
+    def _build(self, revision: int, old: _Built | None) -> _Built:
+        built = _Built(revision=revision)
+        processors: dict[tuple[str, ...], MeetingProcessor | str] = {}
+        configs: dict[str, IntegrationConfig | str] = {}
+        for assignment in self._db.config.room_assignments():
+            built.plans[assignment.room] = self._plan(assignment, built, old, processors, configs)
+        return built
+
+    def _plan(
+        self,
+        assignment: RoomAssignment,
+        built: _Built,
+        old: _Built | None,
+        processors: dict[tuple[str, ...], MeetingProcessor | str],
+        configs: dict[str, IntegrationConfig | str],
+    ) -> RoomPlan:
+        base: dict[str, Any] = {
+            "room": assignment.room,
+            "profile": assignment.profile,
+            "integration": assignment.integration.name if assignment.integration else None,
+            "daily_quota": 1_000_000,
+            "fingerprint": fingerprint(assignment),
+        }
+        settings = assignment.integration
+        if settings is None:
+            return RoomPlan(
+                **base,
+                error=f"profile {assignment.profile.name!r} names no calendar integration",
+                error_subject=assignment.profile.name,
+            )
+        config = configs.get(settings.name)
+        if config is None:
+            try:
+                config = resolve_integration(settings, environ=self._environ)
+            except ValueError as exc:  # IntegrationConfigError: unresolvable secret, bad key
+                config = str(exc)
+            configs[settings.name] = config
+        if isinstance(config, str):
+            return RoomPlan(**base, error=config, error_subject=settings.name)
+        base["daily_quota"] = config.daily_request_quota
+        source = self._source(settings.name, config, built, old)
+        if isinstance(source, str):
+            return RoomPlan(**base, error=source, error_subject=settings.name)
+        key = tuple(json.dumps(asdict(r), sort_keys=True) for r in assignment.rules)
+        processor = processors.get(key)
+        if processor is None:
+            try:
+                processor = self._processor_factory(assignment.rules)
+            except Exception as exc:
+                log.exception("%s: meeting processing rules do not compile", assignment.room)
+                processor = f"meeting processing rules do not compile: {exc}"
+            processors[key] = processor
+        if isinstance(processor, str):
+            return RoomPlan(**base, error=processor, error_subject=assignment.profile.name)
+        return RoomPlan(**base, processor=processor, source=source)
+
+    def _source(
+        self, name: str, config: IntegrationConfig, built: _Built, old: _Built | None
+    ) -> CalendarSource | str:
+        digest = hashlib.sha256(
+            json.dumps(
+                {
+                    "type": config.type,
+                    "options": dict(config.options),
+                    "secrets": {k: v.reveal() for k, v in config.secrets.items()},
+                },
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()
+        if name in built.sources:
+            return built.sources[name][1]
+        if old is not None and name in old.sources and old.sources[name][0] == digest:
+            built.sources[name] = old.sources[name]
+            return old.sources[name][1]
+        try:
+            source = self._source_factory(config)
+        except Exception as exc:  # noqa: BLE001 (bad credentials, unknown type: this integration only)
+            log.warning("integration %s: cannot create the calendar source: %s", name, exc)
+            return f"integration {name!r}: {exc}"
+        built.sources[name] = (digest, source)
+        return source
+
+
+def _close(source: CalendarSource) -> None:
+    try:
+        source.close()
+    except Exception:
+        log.warning("closing a calendar source failed", exc_info=True)

@@ -1,0 +1,71 @@
+"""A token bucket per calendar integration: spreads requests and enforces the daily quota."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+SECONDS_PER_DAY = 86_400
+ALARM_SHARE = 0.8
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """Refills at ``daily_quota / 86400`` tokens per second up to ``capacity`` (thread-safe).
+
+    The capacity (a minute of quota, at least 10) bounds bursts, so a thousand rooms due at
+    once are spread over time instead of spending the day's quota in one go. Time is passed in.
+    """
+
+    daily_quota: int
+    capacity: float
+    tokens: float
+    updated: datetime
+    lock: threading.Lock
+
+    @classmethod
+    def for_quota(cls, daily_quota: int, *, now: datetime) -> TokenBucket:
+        """A full bucket for a daily quota."""
+        rate = daily_quota / SECONDS_PER_DAY
+        capacity = max(10.0, rate * 60)
+        return cls(
+            daily_quota=daily_quota,
+            capacity=capacity,
+            tokens=capacity,
+            updated=now,
+            lock=threading.Lock(),
+        )
+
+    @property
+    def rate(self) -> float:
+        """Tokens per second."""
+        return self.daily_quota / SECONDS_PER_DAY
+
+    def _refill(self, now: datetime) -> None:
+        elapsed = (now - self.updated).total_seconds()
+        if elapsed > 0:
+            self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+            self.updated = now
+
+    def try_take(self, now: datetime, amount: float = 1.0) -> float:
+        """Take ``amount`` tokens; returns 0 on success, else the seconds until there are enough."""
+        with self.lock:
+            self._refill(now)
+            if self.tokens >= amount:
+                self.tokens -= amount
+                return 0.0
+            return (amount - self.tokens) / self.rate
+
+    def charge(self, now: datetime, amount: float) -> None:
+        """Spend tokens after the fact (a poll that made more requests than reserved)."""
+        if amount <= 0:
+            return
+        with self.lock:
+            self._refill(now)
+            self.tokens -= amount  # may go negative: the debt delays the next polls
+
+
+def quota_alarm_due(used: int, quota: int) -> bool:
+    """True when the day's usage reached 80 % of the quota."""
+    return quota > 0 and used >= quota * ALARM_SHARE
