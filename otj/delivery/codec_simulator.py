@@ -454,7 +454,10 @@ class SimulatedCodec:
         status, content, extra = self._route(method, path, headers, body)
         if behaviour.garbage and status == 200:
             content = b"\x00\xff<<garbage not xml"
-        response_headers = [("Content-Type", "text/xml; charset=utf-8"), *extra]
+        if any(name.lower() == "content-type" for name, _ in extra):
+            response_headers = list(extra)
+        else:
+            response_headers = [("Content-Type", "text/xml; charset=utf-8"), *extra]
         if status != 204:
             response_headers.append(("Content-Length", str(len(content))))
         writer.write(conn.send(h11.Response(status_code=status, headers=response_headers)))
@@ -511,6 +514,8 @@ class SimulatedCodec:
             return 200, self._status_document(), []
         if path == "/putxml" and method == "POST":
             return 200, self._putxml(body), []
+        if path == "/" and method == "GET":
+            return 200, self._overview(), [("Content-Type", "text/html; charset=utf-8")]
         if path == "/bookingsputxml" and method == "POST":
             try:
                 self.bookings = validate_legacy_document(body)
@@ -519,6 +524,25 @@ class SimulatedCodec:
             self._stored()
             return 200, b"<success/>", []
         return 404, b"", []
+
+    def _overview(self) -> bytes:
+        """A small HTML page listing the stored bookings (for people watching the demo)."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{escape(b.start)}</td><td>{b.duration} min</td><td>{escape(b.title)}</td>"
+            f"<td>{escape(b.number) or '(no Join button)'}</td><td>{escape(b.platform)}</td></tr>"
+            for b in self.bookings
+        )
+        page = (
+            "<!doctype html><html lang=en><meta charset=utf-8>"
+            f"<title>{escape(self.name)}</title><h1>Simulated codec {escape(self.name)}</h1>"
+            f"<p>{escape(self.software_version)} · {len(self.bookings)} booking(s), "
+            f"{self.put_count} push(es), last update {escape(self.last_updated or 'never')}</p>"
+            "<table border=1 cellpadding=4><tr><th>Start (UTC)</th><th>Length</th><th>Title</th>"
+            f"<th>Number</th><th>Platform</th></tr>{rows}</table></html>"
+        )
+        return page.encode()
 
     def _stored(self) -> None:
         self.put_count += 1
