@@ -138,3 +138,11 @@ async def test_pull_only_rooms_are_marked_delivered(
     assert report.considered == 0
     assert report.rooms_delivered == (room,)
     assert db.rooms.pending_delivery() == []
+
+
+def test_runner_is_the_workers_deliverer(db: Database) -> None:
+    from otj.worker.delivery import Deliverer, default_deliverer
+
+    deliverer: Deliverer = default_deliverer(db)
+    assert isinstance(deliverer, DeliveryRunner)
+    deliverer.close()
