@@ -1,0 +1,143 @@
+"""``otj status rooms | meetings --room EMAIL [--trace] | alarms`` (Pexip mjx_* status)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from otj.config.runtime import add_database_arguments, echo
+
+
+def register(subparsers: Any) -> None:
+    """Add ``otj status``."""
+    parser = subparsers.add_parser("status", help="rooms, their meetings and alarms")
+    sub = parser.add_subparsers(dest="status_command", metavar="WHAT", required=True)
+    rooms = sub.add_parser("rooms", help="each room: endpoints, last poll, meetings, last error")
+    rooms.add_argument("--json", action="store_true", help="JSON instead of a table")
+    add_database_arguments(rooms)
+    rooms.set_defaults(func=_rooms)
+    meetings = sub.add_parser("meetings", help="a room's meetings as its endpoint shows them")
+    meetings.add_argument("--room", required=True, metavar="EMAIL")
+    meetings.add_argument("--trace", action="store_true", help="each rule's outcome")
+    meetings.add_argument("--all", action="store_true", help="also meetings not shown")
+    meetings.add_argument("--json", action="store_true", help="JSON instead of a table")
+    add_database_arguments(meetings)
+    meetings.set_defaults(func=_meetings)
+    alarms = sub.add_parser("alarms", help="active alarms")
+    alarms.add_argument("--json", action="store_true")
+    add_database_arguments(alarms)
+    alarms.set_defaults(func=_alarms)
+
+
+def _when(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "-"
+    seconds = int((now - value).total_seconds())
+    if abs(seconds) < 90:
+        return f"{seconds}s ago" if seconds >= 0 else f"in {-seconds}s"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table with columns as wide as their content."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _dump(items: Sequence[Any]) -> str:
+    return json.dumps([i.model_dump(mode="json") for i in items], indent=2, ensure_ascii=False)
+
+
+def _rooms(args: argparse.Namespace) -> int:
+    from otj.api.status import room_out
+    from otj.config.runtime import open_store
+
+    db = open_store(args)
+    try:
+        rooms = [room_out(s) for s in db.rooms.status()]
+    finally:
+        db.close()
+    if args.json:
+        echo(_dump(rooms))
+        return 0
+    now = datetime.now(UTC)
+    rows = [
+        [
+            r.room,
+            ", ".join(r.endpoints),
+            _when(r.last_poll, now),
+            str(r.meetings),
+            "pending" if r.delivery_pending else "-",
+            (f"{r.last_error_kind}: {r.last_error}" if r.last_error else "-")[:80],
+        ]
+        for r in rooms
+    ]
+    echo(table(["ROOM", "ENDPOINTS", "LAST POLL", "MEETINGS", "DELIVERY", "LAST ERROR"], rows))
+    return 0
+
+
+def _meetings(args: argparse.Namespace) -> int:
+    from otj.api.status import room_meetings
+    from otj.config.runtime import open_store
+
+    db = open_store(args)
+    try:
+        meetings = room_meetings(
+            db, args.room, now=datetime.now(UTC), include_unlisted=args.all, trace=args.trace
+        )
+    finally:
+        db.close()
+    if meetings is None:
+        echo(f"error: no room {args.room}", err=True)
+        return 1
+    if args.json:
+        echo(_dump(meetings))
+        return 0
+    rows = [
+        [
+            m.start.strftime("%a %d %b %H:%M"),
+            m.end.strftime("%H:%M"),
+            m.subject[:40],
+            m.alias or "(no Join)",
+            m.rule or "-",
+            "" if m.listed else f"not shown: {m.unlisted_reason}",
+        ]
+        for m in meetings
+    ]
+    echo(table(["START (UTC)", "END", "SUBJECT", "ALIAS", "RULE", ""], rows))
+    if args.trace:
+        for m in meetings:
+            echo(f"\n{m.start:%Y-%m-%d %H:%M} {m.subject}  [{m.event_id}]")
+            for step in m.trace or []:
+                detail = f": {step.detail}" if step.detail else ""
+                echo(f"  {step.rule or '(fallback)'} ({step.meeting_type}) {step.outcome}{detail}")
+    return 0
+
+
+def _alarms(args: argparse.Namespace) -> int:
+    from otj.api.status import alarm_out
+    from otj.config.runtime import open_store
+
+    db = open_store(args)
+    try:
+        alarms = [alarm_out(a) for a in db.alarms.active()]
+    finally:
+        db.close()
+    if args.json:
+        echo(_dump(alarms))
+        return 0
+    now = datetime.now(UTC)
+    rows = [
+        [a.severity, a.kind, a.subject, _when(a.raised_at, now), a.message[:80]] for a in alarms
+    ]
+    echo(table(["SEVERITY", "KIND", "SUBJECT", "RAISED", "MESSAGE"], rows) if rows else "no alarms")
+    return 0
