@@ -210,8 +210,18 @@ def expand_calendar(
         occurrences = recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise MalformedCalendarData(f"{room}: unreadable iCalendar data: {exc}") from exc
+    series_uids = {
+        str(component.get("UID", ""))
+        for component in calendar.walk("VEVENT")
+        if any(name in component for name in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    }
     return [
-        vevent_to_event(vevent, room=room, default_tz=default_tz)
+        vevent_to_event(
+            vevent,
+            room=room,
+            default_tz=default_tz,
+            series=str(vevent.get("UID", "")) in series_uids,
+        )
         for vevent in occurrences
         if vevent.name == "VEVENT"
     ]

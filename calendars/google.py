@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -225,7 +225,7 @@ class GoogleCalendarSource:
             if event is not None:
                 events.append(event)
         state = SyncState(kind=_KIND, token=token, window_start=start, window_end=end)
-        return SyncResult(full=True, events=tuple(events), sync_state=state.encode())
+        return SyncResult(full=True, events=_with_series_uids(events), sync_state=state.encode())
 
     def _incremental(
         self,
@@ -357,6 +357,17 @@ class GoogleCalendarSource:
             base = endpoint.split("/calendar/v3", 1)[0].rstrip("/")
             return f"{base}/batch/calendar/v3"
         return DEFAULT_BATCH_URI
+
+
+def _with_series_uids(events: Sequence[CalendarEvent]) -> tuple[CalendarEvent, ...]:
+    """Cancelled exceptions may lack ``iCalUID``: take it from an instance of the same series."""
+    uids = {e.recurring_id: e.ical_uid for e in events if e.recurring_id and e.ical_uid}
+    return tuple(
+        replace(e, ical_uid=uids[e.recurring_id])
+        if not e.ical_uid and e.recurring_id in uids
+        else e
+        for e in events
+    )
 
 
 def _window(start: datetime, end: datetime) -> dict[str, Any]:

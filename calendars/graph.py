@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,9 +74,9 @@ class GraphCalendarSource:
     def __init__(self, settings: GraphSettings) -> None:
         self._settings = settings
         self._endpoint = settings.graph_endpoint.rstrip("/")
-        verify: str | bool = settings.ca_file or True
-        self._verify = verify
-        self._client = httpx.Client(timeout=settings.timeout, verify=verify)
+        self._verify: str | bool = settings.ca_file or True
+        context = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
+        self._client = httpx.Client(timeout=settings.timeout, verify=context)
         self._app: Any = None
         self._app_lock = threading.Lock()
         self._scopes = [f"{_origin(self._endpoint)}/.default"]

@@ -47,13 +47,15 @@ def vevent_to_event(
     event_id: str | None = None,
     default_tz: tzinfo = UTC,
     default_room_response: ResponseStatus = "accepted",
+    series: bool | None = None,
 ) -> CalendarEvent:
     """Normalise one VEVENT (an occurrence when it carries RECURRENCE-ID) of ``room``'s calendar.
 
     ``event_id`` defaults to the UID, suffixed with ``_<RECURRENCE-ID in UTC>`` for occurrences
     of a series (as Google names instances). The room's own ATTENDEE PARTSTAT gives
     ``room_response``; when the room is not an attendee, ``default_room_response`` applies (the
-    event is in the room's calendar, so it is accepted by default). Raises
+    event is in the room's calendar, so it is accepted by default). ``series=False`` ignores a
+    RECURRENCE-ID that an expander put on a single event (None: trust RECURRENCE-ID). Raises
     ``MalformedCalendarData`` when DTSTART is missing or not a date/date-time.
     """
     uid = _text(vevent.get("UID"))
@@ -64,7 +66,7 @@ def vevent_to_event(
     start = _aware(start_value, default_tz)
     end = _end(vevent, start_value, start, default_tz)
 
-    recurrence_value = _dt_value(vevent, "RECURRENCE-ID")
+    recurrence_value = _dt_value(vevent, "RECURRENCE-ID") if series is not False else None
     recurring_id = uid if recurrence_value is not None else ""
     if event_id is None:
         event_id = (
