@@ -7,16 +7,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from otj.config.schema import ValidatedConfig, validate_document
 from otj.config.yamlsrc import Located, Problem, YamlError, load_yaml
 
 if TYPE_CHECKING:
-    from otj.model import MeetingRule
     from otj.store import Database
     from otj.store.values import ChangeReport, Configuration
 
@@ -49,17 +48,6 @@ def read_database_setting(path: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _rules_validator() -> Callable[[Sequence[MeetingRule]], Sequence[Any]] | None:
-    import importlib
-
-    try:
-        module = importlib.import_module("otj.rules")
-    except ModuleNotFoundError:
-        return None
-    validator = getattr(module, "validate_rules", None)
-    return validator if callable(validator) else None
-
-
 def validate(
     located: Located,
     parse_problems: Sequence[Problem],
@@ -69,12 +57,15 @@ def validate(
     environ: Mapping[str, str] | None = None,
 ) -> ValidatedConfig:
     """Validate a parsed document against the current configuration (nothing is written)."""
+    from otj.rules import validate_profile, validate_rules
+
     result = validate_document(
         located,
         existing=existing,
         prune=prune,
         environ=environ,
-        rules_validator=_rules_validator(),
+        rules_validator=validate_rules,
+        profile_validator=validate_profile,
     )
     if not parse_problems:
         return result

@@ -331,6 +331,7 @@ def validate_document(
     prune: bool = False,
     environ: Mapping[str, str] | None = None,
     rules_validator: Callable[[Sequence[MeetingRule]], Sequence[Any]] | None = None,
+    profile_validator: Callable[[Profile], Sequence[Any]] | None = None,
 ) -> ValidatedConfig:
     """Validate a parsed configuration file against the current store contents."""
     check = _Checker(doc, os.environ if environ is None else environ)
@@ -435,6 +436,13 @@ def validate_document(
             )
             path = (*base, field_name) if field_name else base
             check.error(path, str(getattr(problem, "message", problem)))
+    if profile_validator is not None:
+        for profile in configuration.profiles:
+            for problem in profile_validator(profile):
+                field_name = getattr(problem, "field", "") or ""
+                base = positions.get(("profiles", profile.name), ("profiles",))
+                path = (*base, field_name) if field_name else base
+                check.error(path, str(getattr(problem, "message", problem)))
     errors = [p for p in check.problems if not p.warning]
     return ValidatedConfig(
         configuration=None if errors else configuration,

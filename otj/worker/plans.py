@@ -9,7 +9,6 @@ settings are applied to every event, not only to the ones that change later.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import threading
@@ -43,9 +42,9 @@ SourceFactory = Callable[[IntegrationConfig], CalendarSource]
 
 def rules_processor(rules: Sequence[MeetingRule]) -> MeetingProcessor:
     """``otj.rules.RuleSet.compile(rules)``."""
-    module = importlib.import_module("otj.rules")
-    processor: MeetingProcessor = module.RuleSet.compile(rules)
-    return processor
+    from otj.rules import RuleSet
+
+    return RuleSet.compile(rules)
 
 
 def resolve_integration(

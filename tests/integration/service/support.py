@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from calendars.base import CalendarEvent
 from otj.config import apply_text
-from otj.model import MeetingRule, Profile
+from otj.model import MeetingRule
 from otj.store import Database
 from otj.worker.plans import MeetingProcessor, rules_processor
 from tests.fakes.google_calendar import GoogleCalendarFake, rfc3339
@@ -104,47 +103,9 @@ def meet_event(
     return resource
 
 
-class _FallbackProcessor:
-    """Only used while ``otj.rules`` is not installed: the DESIGN.md §4 fallback (sip: URIs)."""
-
-    def process(self, event: CalendarEvent, profile: Profile, *, now: datetime) -> Any:
-        import re
-
-        from otj.model import CallProtocol, Meeting, Platform
-
-        text = f"{event.body}\n{event.location}"
-        for ep in event.conference.entry_points if event.conference else ():
-            text += f"\n{ep.uri}"
-        match = re.search(r"sip:([^\s>]+)", text)
-        code = re.search(r"meet\.google\.com/([a-z]{3}-[a-z]{4}-[a-z]{3})", text)
-        alias = match.group(1) if match else (f"{code.group(1)}@google.pexip.me" if code else None)
-        listed = event.status != "cancelled" and event.room_response != "declined"
-        return Meeting(
-            room=event.room,
-            event_id=event.id,
-            ical_uid=event.ical_uid,
-            subject=event.subject,
-            organizer_name=event.organizer_name,
-            organizer_email=event.organizer_email,
-            start=event.start,
-            end=event.end,
-            join_from=event.start - timedelta(minutes=profile.start_buffer),
-            join_until=event.end + timedelta(minutes=profile.end_buffer),
-            alias=alias,
-            protocol=CallProtocol.SIP,
-            platform=Platform.GOOGLE_MEET if code else Platform.OTHER,
-            rule="fallback" if alias else None,
-            private=event.private,
-            listed=listed,
-        )
-
-
 def processor_factory(rules: Sequence[MeetingRule]) -> MeetingProcessor:
-    """The real rules engine when it is installed."""
-    try:
-        return rules_processor(rules)
-    except (ModuleNotFoundError, AttributeError):
-        return _FallbackProcessor()
+    """The real rules engine."""
+    return rules_processor(rules)
 
 
 def dedent(text: str) -> str:

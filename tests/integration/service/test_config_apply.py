@@ -222,3 +222,25 @@ def test_cli_apply_is_idempotent_and_exit_codes(
     assert main(["config", "export", "-o", str(out), *args]) == 0
     assert main(["config", "apply", str(out), *args]) == 0
     assert capsys.readouterr().out.strip().endswith("no changes")
+
+
+def test_rule_and_profile_problems_from_the_rules_engine_have_lines(db: Database) -> None:
+    text = textwrap.dedent(
+        """\
+        profiles:
+          - name: P
+            replace_subject_template: "{{ calendar_event.subject "
+        meeting_processing_rules:
+          - name: Mystery
+            meeting_type: carrier-pigeon
+          - name: Custom
+            meeting_type: custom
+            custom_template: "{% if %}"
+        """
+    )
+    result = apply_text(db, text, environ={})
+    assert not result.ok
+    lines = {(p.path, p.line) for p in result.problems}
+    assert ("profiles[0].replace_subject_template", 3) in lines
+    assert ("meeting_processing_rules[0].meeting_type", 6) in lines
+    assert ("meeting_processing_rules[1].custom_template", 9) in lines
