@@ -165,12 +165,13 @@ class CalDavCalendarSource:
         mode = stored.extra.get("mode", "sync-token")
         if mode == "sync-token":
             try:
-                changes = calendar.objects_by_sync_token(
-                    sync_token=stored.token, load_objects=False
+                changes = calendar.get_objects_by_sync_token(
+                    sync_token=stored.token, load_objects=False, disable_fallback=True
                 )
             except (dav_error.ReportError, dav_error.AuthorizationError) as exc:
                 # RFC 6578 §3.2: an invalid token is a 403/409 with DAV:valid-sync-token
-                if "valid-sync-token" in str(exc) or "403" in str(exc) or "409" in str(exc):
+                text = str(exc)
+                if any(m in text for m in ("valid-sync-token", "403", "Forbidden", "409")):
                     raise SyncStateExpired(f"sync token no longer valid: {exc}") from exc
                 raise
             return bool(list(changes)), str(changes.sync_token), mode
@@ -248,6 +249,7 @@ def _map_error(room: str, exc: BaseException) -> CalendarError:
         return MalformedCalendarData(f"{room}: CalDAV error ({text[:200]})")
     if isinstance(exc, (requests.RequestException, OSError)):
         return CalendarUnavailable(f"{room}: CalDAV server unreachable or timed out: {exc}")
-    if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
+    if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError, SyntaxError)):
+        # lxml's XMLSyntaxError is a SyntaxError
         return MalformedCalendarData(f"{room}: unreadable CalDAV response: {exc!r}")
     return CalendarError(f"{room}: unexpected CalDAV failure: {exc!r}")

@@ -356,6 +356,17 @@ def _attendees(values: Iterable[Any], *, resource: bool) -> Iterable[Attendee]:
         )
 
 
+def _caused_by_401(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ews_errors.ErrorServerBusy) and "HTTP 401" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _map_error(room: str, exc: BaseException) -> CalendarError:
     """Map exchangelib and requests failures to ``CalendarError``s."""
     if isinstance(exc, CalendarError):
@@ -367,6 +378,9 @@ def _map_error(room: str, exc: BaseException) -> CalendarError:
         return CalendarAuthError(f"{room}: EWS refused access ({name}: {exc})")
     if isinstance(exc, tuple(_NOT_FOUND)):
         return CalendarNotFound(f"{room}: EWS mailbox or calendar not found ({name})")
+    if isinstance(exc, ews_errors.RateLimitError) and _caused_by_401(exc):
+        # under FaultTolerance exchangelib retries 401 as throttling until max_wait runs out
+        return CalendarAuthError(f"{room}: EWS refused the credentials (HTTP 401)")
     if isinstance(exc, ews_errors.ErrorServerBusy):
         return CalendarUnavailable(f"{room}: EWS server busy", retry_after=exc.back_off)
     if isinstance(exc, ews_errors.RateLimitError):

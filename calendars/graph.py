@@ -143,7 +143,7 @@ class GraphCalendarSource:
             if not needs_full_read(
                 stored, start=start, end=end, full_resync_after=self._settings.full_resync_after
             ):
-                self._check_link(stored.token)
+                self._check_link(stored.token, stored=True)
                 items, link = self._pages(room, stored.token, counter)
                 return self._incremental(room, items, link, start=start, end=end, stored=stored)
             log.info("%s: window moved since the last full read, reading it again", room)
@@ -207,9 +207,11 @@ class GraphCalendarSource:
             ),
         }
 
-    def _check_link(self, link: str) -> None:
+    def _check_link(self, link: str, *, stored: bool = False) -> None:
+        """Links are only followed on the Graph endpoint, so the token never goes elsewhere."""
         if _origin(link) != _origin(self._endpoint):
-            raise SyncStateExpired(f"delta link is not on {_origin(self._endpoint)}")
+            message = f"link {link[:80]!r} is not on {_origin(self._endpoint)}"
+            raise SyncStateExpired(message) if stored else MalformedCalendarData(message)
 
     def _pages(self, room: str, url: str, counter: list[int]) -> tuple[list[Any], str]:
         """Follow ``@odata.nextLink`` until the page with ``@odata.deltaLink``."""

@@ -127,7 +127,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         fake._add_time(time.perf_counter() - began)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+    do_PROPFIND = do_REPORT = do_MKCALENDAR = do_PROPPATCH = _serve  # noqa: N815 (WebDAV)
 
 
 class _Server(ThreadingHTTPServer):
