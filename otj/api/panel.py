@@ -27,7 +27,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
 from otj.api.pull import bearer_token, conditional
-from otj.delivery.access import authenticate, may_read_room
+from otj.delivery.access import DirectoryCache, authenticate, may_read_room
 from otj.delivery.bookings import booking_id
 from otj.delivery.cisco import CiscoDefaults, CiscoXapiClient, connection_for
 from otj.delivery.errors import (
@@ -108,12 +108,13 @@ def router(
     """The panel routes."""
     api = APIRouter(tags=["panel"])
     cisco_defaults = defaults or CiscoDefaults()
+    directory = DirectoryCache(db)
 
     def caller_endpoint(room: str, token: str, now: datetime) -> Endpoint | None:
         caller = authenticate(db, token, now=now)
         if caller is None:
             return None
-        endpoint = db.config.endpoint(caller.endpoint)
+        endpoint = directory.get().endpoint(caller.endpoint)
         return endpoint if may_read_room(endpoint, room) else None
 
     def panel_meetings(endpoint: Endpoint, room: str, now: datetime) -> list[Meeting]:
@@ -223,8 +224,9 @@ def router(
 
 
 def _codec_for_room(db: Database, caller: Endpoint, room: str) -> Endpoint | None:
+    """The room's Cisco codec, with its credentials (the caller's own endpoint first)."""
     if caller.type == "CISCO" and caller.api_address:
-        return caller
+        return db.config.endpoint(caller.name)
     return next(
         (e for e in db.config.endpoints(room=room) if e.type == "CISCO" and e.api_address), None
     )

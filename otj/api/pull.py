@@ -18,9 +18,16 @@ from fastapi import APIRouter, Form, Header, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from otj.delivery.access import Caller, authenticate, issue_access_token, may_read_room
+from otj.delivery.access import (
+    Caller,
+    DirectoryCache,
+    RoomDirectory,
+    authenticate,
+    issue_access_token,
+    may_read_room,
+)
 from otj.delivery.feeds import ics_feed, meetings_body, not_modified, strong_etag
-from otj.model import DEFAULT_PROFILE, Endpoint, Meeting
+from otj.model import Endpoint, Meeting
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -99,26 +106,28 @@ def bearer_token(authorization: str | None, access_token: str | None) -> str:
 
 
 def room_access(
-    db: Database, room: str, token: str, *, now: datetime
-) -> tuple[Endpoint, list[Endpoint]] | JSONResponse:
-    """The caller's endpoint and the room's endpoints, or the error answer."""
+    db: Database, directory: DirectoryCache, room: str, token: str, *, now: datetime
+) -> tuple[Endpoint, RoomDirectory] | JSONResponse:
+    """The caller's endpoint and the configuration directory, or the error answer."""
     if not token:
         return error(401, "unauthorized", "send an endpoint token: Authorization: Bearer …")
     caller: Caller | None = authenticate(db, token, now=now)
-    if caller is None:
+    view = directory.get()
+    endpoint = view.endpoint(caller.endpoint) if caller else None
+    if endpoint is None:
         return error(401, "unauthorized", "the token is not valid", bearer=True)
-    endpoints = db.config.endpoints(room=room)
-    if not endpoints:
+    if not view.room_endpoints(room):
         return error(404, "not_found", "no endpoint shows this room")
-    endpoint = db.config.endpoint(caller.endpoint)
-    if endpoint is None or not may_read_room(endpoint, room):
+    if not may_read_room(endpoint, room):
         return error(403, "forbidden", "this token belongs to an endpoint of another room")
-    return endpoint, endpoints
+    return endpoint, view
 
 
-def room_meetings(db: Database, endpoint: Endpoint, room: str, *, now: datetime) -> list[Meeting]:
+def room_meetings(
+    db: Database, view: RoomDirectory, endpoint: Endpoint, room: str, *, now: datetime
+) -> list[Meeting]:
     """The listed meetings an endpoint of the room gets now (its profile's window)."""
-    profile = db.config.profile_for_endpoint(endpoint.name) or DEFAULT_PROFILE
+    profile = view.profile(endpoint.name)
     return db.meetings.list(
         room,
         start=now - PAST_WINDOW,
@@ -143,6 +152,7 @@ def conditional(
 def router(db: Database, *, clock: Clock) -> APIRouter:
     """The pull API routes."""
     api = APIRouter(tags=["pull"])
+    directory = DirectoryCache(db)
 
     @api.get(
         "/api/v1/rooms/{room}/meetings",
@@ -162,11 +172,12 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
         access_token: Annotated[str | None, Query()] = None,
     ) -> Response:
         now = clock()
-        access = room_access(db, room, bearer_token(authorization, access_token), now=now)
+        access = room_access(db, directory, room, bearer_token(authorization, access_token),
+                             now=now)
         if isinstance(access, Response):
             return access
-        endpoint, _ = access
-        body = meetings_body(room_meetings(db, endpoint, room, now=now))
+        endpoint, view = access
+        body = meetings_body(room_meetings(db, view, endpoint, room, now=now))
         return conditional(body, "application/json", if_none_match)
 
     @api.get(
@@ -186,11 +197,12 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
         access_token: Annotated[str | None, Query()] = None,
     ) -> Response:
         now = clock()
-        access = room_access(db, room, bearer_token(authorization, access_token), now=now)
+        access = room_access(db, directory, room, bearer_token(authorization, access_token),
+                             now=now)
         if isinstance(access, Response):
             return access
-        endpoint, _ = access
-        items = room_meetings(db, endpoint, room, now=now)
+        endpoint, view = access
+        items = room_meetings(db, view, endpoint, room, now=now)
         stamp = db.meetings.last_updated(room) or datetime(2000, 1, 1, tzinfo=UTC)
         body = ics_feed(room, items, stamp=stamp, name=endpoint.name)
         return conditional(body, "text/calendar; charset=utf-8", if_none_match)

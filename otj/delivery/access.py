@@ -9,12 +9,17 @@ no table and die with the key.
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from otj.model import DEFAULT_PROFILE, Endpoint, Profile
+
 if TYPE_CHECKING:
-    from otj.model import Endpoint
     from otj.store import Database
 
 ACCESS_PREFIX = "otjat_"
@@ -63,11 +68,77 @@ def _open_access_token(db: Database, token: str, *, now: datetime) -> Caller | N
     endpoint, _, expires = plain.rpartition("\n")
     if not endpoint or not expires.isdigit() or int(expires) <= now.timestamp():
         return None
-    if db.config.endpoint(endpoint) is None:
-        return None
     return Caller(endpoint=endpoint, via="oauth")
 
 
 def may_read_room(endpoint: Endpoint | None, room: str) -> bool:
     """An endpoint may read the room it shows (its room resource email)."""
     return endpoint is not None and endpoint.room_resource_email.lower() == room.lower()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RoomDirectory:
+    """Endpoints by name and room, and each endpoint's profile (secrets left sealed)."""
+
+    revision: int
+    endpoints: Mapping[str, Endpoint]
+    rooms: Mapping[str, tuple[str, ...]]
+    profiles: Mapping[str, Profile]
+
+    def endpoint(self, name: str) -> Endpoint | None:
+        """An endpoint by name."""
+        return self.endpoints.get(name)
+
+    def room_endpoints(self, room: str) -> tuple[Endpoint, ...]:
+        """The endpoints that show a room."""
+        return tuple(self.endpoints[n] for n in self.rooms.get(room.lower(), ()))
+
+    def profile(self, endpoint: str) -> Profile:
+        """An endpoint's profile (the default profile when its group has none)."""
+        return self.profiles.get(endpoint, DEFAULT_PROFILE)
+
+
+class DirectoryCache:
+    """The configuration the pull API needs on every request, re-read only when the
+    configuration revision changes (one cheap query per request instead of several)."""
+
+    def __init__(self, db: Database, *, recheck: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._current: RoomDirectory | None = None
+        self._recheck = recheck
+        self._monotonic = monotonic
+        self._checked = -math.inf
+
+    def get(self) -> RoomDirectory:
+        """The directory of the current configuration revision (checked at most every
+        ``recheck`` seconds, so a configuration change is seen within that time)."""
+        current = self._current
+        tick = self._monotonic()
+        if current is not None and tick - self._checked < self._recheck:
+            return current
+        revision = self._db.config.revision()
+        self._checked = tick
+        if current is not None and current.revision == revision:
+            return current
+        with self._lock:
+            if self._current is not None and self._current.revision == revision:
+                return self._current
+            config = self._db.config.snapshot(secrets="sealed")
+            groups = {g.name: g.profile for g in config.endpoint_groups}
+            profiles = {p.name: p for p in config.profiles}
+            rooms: dict[str, list[str]] = {}
+            for e in config.endpoints:
+                rooms.setdefault(e.room_resource_email.lower(), []).append(e.name)
+            self._current = RoomDirectory(
+                revision=revision,
+                endpoints={e.name: e for e in config.endpoints},
+                rooms={room: tuple(names) for room, names in rooms.items()},
+                profiles={
+                    e.name: profiles[groups[e.group]]
+                    for e in config.endpoints
+                    if e.group in groups and groups[e.group] in profiles
+                },
+            )
+            return self._current

@@ -53,3 +53,29 @@ def test_last_updated_of_a_room(db: Database) -> None:
     assert db.meetings.last_updated("fjord@x") is None
     store_meetings(db, "fjord@x", [meeting(room="fjord@x")], now=NOW)
     assert db.meetings.last_updated("FJORD@x") == NOW
+
+
+def test_directory_cache_follows_configuration_revisions(db: Database) -> None:
+    from dataclasses import replace
+
+    from otj.delivery.access import DirectoryCache
+
+    configure(db)
+    ticks = [0.0]
+    cache = DirectoryCache(db, recheck=1.0, monotonic=lambda: ticks[0])
+    first = cache.get()
+    assert [e.name for e in first.room_endpoints("FJORD@x")] == ["fjord"]
+    assert first.profile("fjord").name == "p"
+    assert first.endpoint("fjord") is not None
+    endpoint = first.endpoint("fjord")
+    assert endpoint is not None
+    db.config.apply(Configuration(sections=frozenset({"endpoints"}),
+                                  endpoints=(replace(endpoint, room_resource_email="berg@x"),)))
+    assert cache.get() is first  # within the re-check interval
+    ticks[0] = 1.5
+    second = cache.get()
+    assert second.revision > first.revision
+    assert second.room_endpoints("fjord@x") == ()
+    assert [e.name for e in second.room_endpoints("berg@x")] == ["fjord"]
+    ticks[0] = 3.0
+    assert cache.get() is second  # same revision: nothing re-read

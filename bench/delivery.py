@@ -1,0 +1,399 @@
+"""Delivery benchmark: N simulated Cisco codecs in one process, the real store and runner.
+
+Prints, from one run:
+
+* push cycle after a change to every room (our DeliveryRunner: store → plan → Bookings Put →
+  Bookings List read-back → state/alarms) next to a bare loop of the same Bookings Put POSTs
+  with httpx (no store, no read-back) at the same concurrency;
+* a cycle with no change (idempotence: pushes and device requests should be ~0);
+* pull API requests/s and p99 latency at C concurrent clients (our FastAPI app under uvicorn, in
+  its own process: bearer token check, SQLite read, JSON, ETag) next to the same JSON bodies
+  served as static files by ``python -m http.server`` and by a uvicorn/Starlette static route.
+
+Usage: ``./dev bench delivery [--codecs 2000] [--clients 50] [--duration 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import h11  # noqa: E402
+import httpx  # noqa: E402
+
+from otj.delivery.bookings import bookings_for_room, render_put_command  # noqa: E402
+from otj.delivery.codec_simulator import ThreadedCodecFarm  # noqa: E402
+from otj.delivery.runner import DeliveryRunner  # noqa: E402
+from otj.model import (  # noqa: E402
+    CallProtocol,
+    Endpoint,
+    EndpointGroup,
+    Meeting,
+    Platform,
+    Profile,
+)
+from otj.secret import Secret  # noqa: E402
+
+PASSWORD = "bench-secret"
+PROFILE = Profile(name="Bench", start_buffer=5)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def room_name(i: int) -> str:
+    return f"room{i:05d}@rooms.example.com"
+
+
+def meetings_for(room: str, now: datetime, version: int) -> list[Meeting]:
+    base = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    out = []
+    for k in range(4):
+        start = base + timedelta(hours=2 * k)
+        out.append(
+            Meeting(
+                room=room,
+                event_id=f"{room}-{k}",
+                subject=f"Meeting {k} v{version} — café ☕",
+                organizer_name="Ola Normann",
+                organizer_email="ola@example.com",
+                start=start,
+                end=start + timedelta(minutes=45),
+                join_from=start - timedelta(minutes=5),
+                join_until=start + timedelta(minutes=45),
+                alias=None if k == 3 else f"abc-defg-h{k:02d}@google.pexip.me",
+                protocol=CallProtocol.SIP,
+                platform=Platform.GOOGLE_MEET,
+                rule="bench",
+            )
+        )
+    return out
+
+
+def setup_store(db_url: str, key_file: Path, codecs: list[tuple[str, int]], now: datetime):  # type: ignore[no-untyped-def]
+    from otj.store import Database, SecretBox
+    from otj.store.values import Configuration, PollCommit
+
+    db = Database(db_url, box=SecretBox(key_file=key_file, environ={}))
+    db.upgrade()
+    endpoints = tuple(
+        Endpoint(name=name, group="Bench", room_resource_email=room_name(i), type="CISCO",
+                 api_address="127.0.0.1", api_port=port, use_https=False, verify_cert=False,
+                 api_username="admin", api_password=Secret(PASSWORD))
+        for i, (name, port) in enumerate(codecs)
+    )
+    db.config.apply(Configuration(
+        sections=frozenset({"profiles", "endpoint_groups", "endpoints"}),
+        profiles=(PROFILE,), endpoint_groups=(EndpointGroup(name="Bench", profile="Bench"),),
+        endpoints=endpoints))
+    return db, PollCommit
+
+
+def commit_all(db, poll_commit, count: int, now: datetime, version: int) -> None:  # type: ignore[no-untyped-def]
+    for i in range(count):
+        room = room_name(i)
+        db.rooms.claim(room, owner="bench", now=now, ttl=timedelta(minutes=5), force=True)
+        db.rooms.commit_poll(poll_commit(
+            room=room, owner="bench", now=now, full=True,
+            meetings=meetings_for(room, now, version), sync_state=None, sync_fingerprint="",
+            window_start=now - timedelta(days=1), window_end=now + timedelta(days=7),
+            display_end=now + timedelta(days=7), next_poll_at=now + timedelta(minutes=1)))
+
+
+async def bare_put(urls: list[str], documents: list[bytes], concurrency: int) -> float:
+    """The comparison: the same Bookings Put POSTs, straight from httpx."""
+    slots = asyncio.Semaphore(concurrency)
+    clients = [httpx.AsyncClient(base_url=u, auth=("admin", PASSWORD), trust_env=False)
+               for u in urls]
+
+    async def one(client: httpx.AsyncClient, document: bytes) -> None:
+        async with slots:
+            response = await client.post("/putxml", content=document,
+                                         headers={"Content-Type": "text/xml"})
+            response.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(c, d) for c, d in zip(clients, documents, strict=True)))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(c.aclose() for c in clients))
+    return elapsed
+
+
+# --- HTTP load ------------------------------------------------------------------------------------
+
+
+class _Connection:
+    """A minimal keep-alive HTTP/1.1 client connection (h11): light enough that the servers,
+    not the load generator, are what is measured."""
+
+    def __init__(self, host: str, port: int, headers: list[tuple[str, str]]) -> None:
+        self.host, self.port = host, port
+        self.headers = [("Host", f"{host}:{port}"), *headers]
+        self.conn: h11.Connection | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.conn = h11.Connection(h11.CLIENT)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.conn = self.reader = self.writer = None
+
+    async def get(self, path: str) -> int:
+        if self.conn is None:
+            await self._open()
+        assert self.conn is not None
+        assert self.reader is not None
+        assert self.writer is not None
+        self.writer.write(self.conn.send(h11.Request(method="GET", target=path,
+                                                     headers=self.headers)))
+        self.writer.write(self.conn.send(h11.EndOfMessage()))
+        status = 0
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                self.conn.receive_data(await self.reader.read(65536))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                break
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+        else:
+            await self.close()
+        return status
+
+
+async def load(base: str, paths: list[str], headers: dict[str, str], clients: int,
+               duration: float) -> tuple[float, float, int]:
+    """Requests/s and p99 latency (ms) of ``clients`` concurrent connections for ``duration`` s."""
+    host, port = base.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    errors = 0
+    connections = [_Connection(host, int(port), list(headers.items())) for _ in range(clients)]
+    for connection, path in zip(connections, paths * clients, strict=False):  # warm-up
+        await connection.get(path)
+    deadline = time.perf_counter() + duration
+    rng = random.Random(7)
+
+    async def worker(connection: _Connection) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            path = paths[rng.randrange(len(paths))]
+            started = time.perf_counter()
+            status = await connection.get(path)
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        await connection.close()
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) > 1 else 0.0
+    return len(latencies) / elapsed, p99, errors
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # a separate process: poll with a deadline
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def serve_api(db_url: str, key_file: str, port: int) -> None:
+    """(Child process) our pull API under uvicorn."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from otj.api import pull
+    from otj.store import Database, SecretBox
+
+    db = Database(db_url, box=SecretBox(key_file=Path(key_file), environ={}))
+    app = FastAPI()
+    app.include_router(pull.router(db, clock=lambda: datetime.now(UTC)))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def serve_static_uvicorn(directory: str, port: int) -> None:
+    """(Child process) the same JSON files from a Starlette static route under uvicorn."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    app = Starlette(routes=[Mount("/", app=StaticFiles(directory=directory))])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--codecs", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=100, help="codecs pushed at once")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent pull clients")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
+    parser.add_argument("--serve-api", nargs=3, metavar=("DB", "KEY", "PORT"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--serve-static", nargs=2, metavar=("DIR", "PORT"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_api:
+        serve_api(args.serve_api[0], args.serve_api[1], int(args.serve_api[2]))
+        return 0
+    if args.serve_static:
+        serve_static_uvicorn(args.serve_static[0], int(args.serve_static[1]))
+        return 0
+
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    n = args.codecs
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="otj-bench-") as tmp:
+        workdir = Path(tmp)
+        db_url = f"sqlite:///{workdir / 'otj.db'}"
+        key_file = workdir / "secret.key"
+
+        print(f"starting {n} simulated codecs …", flush=True)
+        farm = ThreadedCodecFarm()
+        codecs = [farm.add(f"room{i:05d}", username="admin", password=PASSWORD)
+                  for i in range(n)]
+        db, poll_commit = setup_store(db_url, key_file, [(c.name, c.port) for c in codecs], now)
+        commit_all(db, poll_commit, n, now, version=1)
+        runner = DeliveryRunner(db, concurrency=args.concurrency, deadline=60.0)
+
+        started = time.perf_counter()
+        first = runner.deliver_pending(now=now)
+        initial = time.perf_counter() - started
+
+        commit_all(db, poll_commit, n, now, version=2)  # every room changes
+        started = time.perf_counter()
+        changed = runner.deliver_pending(now=now + timedelta(seconds=30))
+        push_time = time.perf_counter() - started
+
+        requests_before = sum(len(c.requests) for c in codecs)
+        started = time.perf_counter()
+        quiet = runner.deliver_pending(now=now + timedelta(seconds=60))
+        quiet_time = time.perf_counter() - started
+        quiet_requests = sum(len(c.requests) for c in codecs) - requests_before
+
+        documents = [render_put_command(bookings_for_room(meetings_for(room_name(i), now, 3),
+                                                          profile=PROFILE))
+                     for i in range(n)]
+        bare_time = farm.call(bare_put([c.url for c in codecs], documents, args.concurrency),
+                              timeout=600)
+        runner.close()
+        farm.close()
+        stored_ok = all(len(c.bookings) == 4 for c in codecs)
+
+        print()
+        print(f"== push to {n} codecs (concurrency {args.concurrency}) ==")
+        print(f"first delivery (never pushed): {initial:8.2f} s  pushed={first.pushed} "
+              f"failed={first.failed}")
+        print(f"after a change to every room:  {push_time:8.2f} s  pushed={changed.pushed} "
+              f"failed={changed.failed}  ({n / push_time:,.0f} rooms/s; per room: status "
+              "cached, Bookings Put + Bookings List read-back, store update)")
+        print(f"comparison, bare httpx Put:     {bare_time:8.2f} s  ({n / bare_time:,.0f} "
+              f"rooms/s; one POST each, no store, no read-back) → ours/bare = "
+              f"{push_time / bare_time:.1f}×")
+        print(f"cycle without change:          {quiet_time:8.3f} s  pushed={quiet.pushed} "
+              f"considered={quiet.considered} device requests={quiet_requests}")
+        print(f"every codec holds its 4 bookings: {stored_ok}")
+
+        # --- pull API vs static files ------------------------------------------------------
+        tokens = {}
+        for i in range(min(n, 200)):
+            name = f"room{i:05d}"
+            tokens[name] = db.tokens.create("endpoint", name, now=now, endpoint=name)[0]
+        static_dir = workdir / "static"
+        static_dir.mkdir()
+        api_port, http_port, star_port = free_port(), free_port(), free_port()
+        api = subprocess.Popen([sys.executable, __file__, "--serve-api", db_url, str(key_file),
+                                str(api_port)], cwd=ROOT)
+        paths = []
+        try:
+            wait_listening(api_port, api)
+            with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", trust_env=False) as c:
+                for name, token in tokens.items():
+                    room = f"{name}@rooms.example.com"
+                    body = c.get(f"/api/v1/rooms/{room}/meetings",
+                                 headers={"Authorization": f"Bearer {token}"})
+                    body.raise_for_status()
+                    (static_dir / f"{name}.json").write_bytes(body.content)
+                    paths.append(room)
+            # one token for the load (the server checks it on every request)
+            token = tokens["room00000"]
+            ours = asyncio.run(load(
+                f"http://127.0.0.1:{api_port}",
+                ["/api/v1/rooms/room00000@rooms.example.com/meetings"],
+                {"Authorization": f"Bearer {token}"}, args.clients, args.duration))
+        finally:
+            api.terminate()
+            api.wait(10)
+        static_paths = [f"/{name}.json" for name in tokens]
+        http_server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1",
+             "--directory", str(static_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_listening(http_port, http_server)
+            plain = asyncio.run(load(f"http://127.0.0.1:{http_port}", static_paths, {},
+                                     args.clients, args.duration))
+        finally:
+            http_server.terminate()
+            http_server.wait(10)
+        star = subprocess.Popen([sys.executable, __file__, "--serve-static", str(static_dir),
+                                 str(star_port)], cwd=ROOT)
+        try:
+            wait_listening(star_port, star)
+            static = asyncio.run(load(f"http://127.0.0.1:{star_port}", static_paths, {},
+                                      args.clients, args.duration))
+        finally:
+            star.terminate()
+            star.wait(10)
+        db.close()
+
+        print()
+        print(f"== pull API, {args.clients} concurrent clients, {args.duration:g} s each "
+              f"(client: h11 keep-alive connections in this process; servers: one process each) ==")
+        for label, (rps, p99, errors) in (
+            ("ours: GET /api/v1/rooms/{room}/meetings", ours),
+            ("static: uvicorn + Starlette StaticFiles", static),
+            ("static: python -m http.server", plain),
+        ):
+            print(f"{label:<44} {rps:8.0f} req/s   p99 {p99:7.1f} ms   errors {errors}")
+        print(f"ours / uvicorn static = {ours[0] / static[0]:.2f}× throughput, "
+              f"{ours[1] / max(static[1], 1e-9):.2f}× p99")
+        print(f"ours / http.server    = {ours[0] / plain[0]:.2f}× throughput, "
+              f"{ours[1] / max(plain[1], 1e-9):.2f}× p99")
+        if os.environ.get("OTJ_BENCH_STRICT") and (changed.failed or quiet.pushed or ours[2]):
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
