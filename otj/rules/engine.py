@@ -31,7 +31,7 @@ from otj.model import (
 )
 from otj.rules.limits import MAX_ALIAS_CHARS, REGEX_SECONDS
 from otj.rules.sandbox import compile_template, render
-from otj.rules.text import EventText
+from otj.rules.text import FREE_TEXT, EventText
 from otj.rules.types import (
     MEETING_TYPES,
     Found,
@@ -197,7 +197,8 @@ class CompiledRule:
         )
 
     def _apply_regex(self, text: EventText) -> Found | Missed:
-        for source, body, _ in text.free_texts():
+        for source in FREE_TEXT:
+            body = text.text(source)
             if not body:
                 continue
             if self._re2:

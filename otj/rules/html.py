@@ -8,7 +8,7 @@ blank lines disappear.
 
 All the work is done by Lexbor in C: the common inline elements are unwrapped and adjacent text
 nodes merged, so that the remaining text nodes are exactly the block-level runs of text; they are
-joined with a private-use marker that becomes the line break. Rare inline elements that are not
+joined with a NUL marker (the parser never leaves U+0000 in text) that becomes the line break. Rare inline elements that are not
 unwrapped only cost an extra line break, never text.
 """
 
@@ -18,7 +18,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
-_LINE = "\ue000"
+_LINE = "\x00"  # never in parsed text: the HTML parser drops U+0000
 _INLINE = "span,font,a,b,strong,i,em,u,o\\:p,small"
 _DROPPED = "style,script"
 
@@ -38,8 +38,6 @@ def html_to_text(html: str) -> str:
     """Convert an HTML body to normalised plain text, keeping link targets as ``<target>``."""
     if not html:
         return ""
-    if _LINE in html:
-        html = html.replace(_LINE, "")
     parser = LexborHTMLParser(html)
     body = parser.body
     if body is None:  # pragma: no cover - Lexbor always creates <body>
@@ -58,8 +56,6 @@ def html_to_text(html: str) -> str:
 
 def normalise_whitespace(text: str) -> str:
     """Collapse whitespace runs to one space, turn line markers into newlines, drop blank lines."""
-    text = " ".join(text.split())
-    if _LINE not in text:
-        return text
-    text = text.replace(" " + _LINE, _LINE).replace(_LINE + " ", _LINE)
-    return "\n".join(part for part in text.split(_LINE) if part)
+    return "\n".join(
+        [" ".join(part.split()) for part in text.split(_LINE) if part and not part.isspace()]
+    )

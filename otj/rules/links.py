@@ -20,11 +20,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote
 
-_SAFELINK = re.compile(
-    r"https?://[A-Za-z0-9.-]*safelinks\.protection\.outlook\.com/[^\s<>\"']*", re.IGNORECASE
-)
+_SAFELINK_HOST = "safelinks.protection.outlook.com/"
+_WRAPPER_PREFIX = re.compile(r"https?://[a-z0-9.-]*")
+_URL_REST = re.compile(r"[^\s<>\"']*")
 _URLDEFENSE_V12 = re.compile(
     r"https?://urldefense\.proofpoint\.com/(v[12])/url\?[^\s<>\"']*", re.IGNORECASE
 )
@@ -40,15 +40,17 @@ _V2_TRANSLATION = str.maketrans({"-": "%", "_": "/"})
 _MAX_PASSES = 3
 
 
+_PARAMETERS = {name: re.compile(r"[?&](?:amp;)?" + name + r"=([^&#]*)") for name in ("url", "u")}
+_WHITESPACE = re.compile(r"\s")
+
+
 def _query_param(url: str, name: str) -> str | None:
-    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-        if key == name:
-            return value
-    return None
+    match = _PARAMETERS[name].search(url)
+    return None if match is None else unquote(match.group(1).replace("+", " "))
 
 
 def _looks_like_url(value: str) -> bool:
-    return bool(value) and not any(ch.isspace() for ch in value) and ":" in value[:12]
+    return bool(value) and ":" in value[:12] and _WHITESPACE.search(value) is None
 
 
 def _decode_safelink(match: re.Match[str]) -> str:
@@ -59,13 +61,14 @@ def _decode_safelink(match: re.Match[str]) -> str:
 
 def _decode_urldefense_v12(match: re.Match[str]) -> str:
     wrapped = match.group(0)
-    encoded = _query_param(wrapped.replace("&amp;", "&"), "u")
+    encoded = _PARAMETERS["u"].search(wrapped)
     if encoded is None:
         return wrapped
+    value = encoded.group(1)
     if match.group(1).lower() == "v2":
-        target = unquote(encoded.translate(_V2_TRANSLATION))
+        target = unquote(value.translate(_V2_TRANSLATION))
     else:
-        target = unquote(encoded)
+        target = unquote(value)
     return target if _looks_like_url(target) else wrapped
 
 
@@ -99,12 +102,38 @@ def _decode_urldefense_v3(match: re.Match[str]) -> str:
     return target if target is not None and _looks_like_url(target) else match.group(0)
 
 
+def _replace_safelinks(text: str, lowered: str | None = None) -> str:
+    """One pass: every ``http(s)://<region>.safelinks.protection.outlook.com/…`` → target."""
+    if lowered is None or len(lowered) != len(text):
+        lowered = text.lower()
+    if len(lowered) != len(text):  # case folding changed lengths: search the text itself
+        lowered = text
+    pieces: list[str] = []
+    done = 0
+    index = lowered.find(_SAFELINK_HOST)
+    while index >= 0:
+        start = lowered.rfind("http", max(done, index - 40), index)
+        end_match = _URL_REST.match(text, index)
+        end = end_match.end() if end_match is not None else index
+        if start >= 0 and _WRAPPER_PREFIX.fullmatch(lowered, start, index):
+            target = _query_param(text[start:end], "url")
+            if target is not None and _looks_like_url(target):
+                pieces.append(text[done:start])
+                pieces.append(target)
+                done = end
+        index = lowered.find(_SAFELINK_HOST, max(end, index + 1))
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def decode_safelinks(text: str) -> str:
     """Replace every Safe Links wrapper in ``text`` by its target URL."""
     for _ in range(_MAX_PASSES):
-        if "safelinks.protection.outlook.com" not in text.lower():
+        if _SAFELINK_HOST not in text.lower():
             break
-        decoded = _SAFELINK.sub(_decode_safelink, text)
+        decoded = _replace_safelinks(text)
         if decoded == text:
             break
         text = decoded
@@ -127,11 +156,18 @@ def decode_urldefense(text: str) -> str:
 def decode_wrapped_links(text: str) -> str:
     """Undo Safe Links and URL Defense wrappers (in any nesting) in ``text``."""
     lowered = text.lower()
-    if "safelinks.protection.outlook.com" not in lowered and "urldefense" not in lowered:
-        return text
     for _ in range(_MAX_PASSES):
-        decoded = decode_urldefense(decode_safelinks(text))
+        safelinks = _SAFELINK_HOST in lowered
+        urldefense = "urldefense" in lowered
+        if not safelinks and not urldefense:
+            break
+        decoded = _replace_safelinks(text, lowered) if safelinks else text
+        if urldefense:
+            decoded = _URLDEFENSE_V12.sub(
+                _decode_urldefense_v12, _URLDEFENSE_V3.sub(_decode_urldefense_v3, decoded)
+            )
         if decoded == text:
             break
         text = decoded
+        lowered = text.lower()
     return text

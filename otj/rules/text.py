@@ -7,15 +7,52 @@ cheap substring pre-checks before any regular expression runs) are made on first
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict
 from functools import cached_property
 from typing import Any
+
+import re2
 
 from calendars.base import CalendarEvent, Conference
 from otj.rules.html import html_to_text, looks_like_html
 from otj.rules.links import decode_wrapped_links
 
-SOURCES = ("conference data", "location", "body")
+CONFERENCE, LOCATION, BODY = "conference data", "location", "body"
+ALL_SOURCES = (CONFERENCE, LOCATION, BODY)
+FREE_TEXT = (LOCATION, BODY)
+
+NEEDLES = (
+    "pexip://", "teams@", "@m.webex.com", "@t.plcm.vc", "dialin.plcm.vc",
+    "teams.microsoft.com/", "teams.cloud.microsoft/", "zoom.us/", "zoomgov.com/", "zoomcrc.com",
+    "webex.com", "inroomlink.goto.com", "meet.google.com/", "tel.meet/", "sip:", "sips:",
+    "h323:", "pexip.me/", "//meet.", "/teams/",
+)  # fmt: skip
+"""Substrings the built-in types look for, found in one RE2 pass per text (case-insensitive)."""
+
+_STATIC_NEEDLES = frozenset(NEEDLES)
+_NEEDLE_SET: list[re2.Set] = []
+
+
+def _needle_set() -> re2.Set:
+    if not _NEEDLE_SET:
+        options = re2.Options()
+        options.case_sensitive = False
+        options.log_errors = False
+        needle_set = re2.Set.SearchSet(options)
+        for needle in NEEDLES:
+            needle_set.Add(re2.escape(needle))
+        needle_set.Compile()
+        _NEEDLE_SET.append(needle_set)
+    return _NEEDLE_SET[0]
+
+
+def find_needles(text: str) -> frozenset[str]:
+    """Which of ``NEEDLES`` occur in ``text`` (ignoring case)."""
+    if not text:
+        return frozenset()
+    found = _needle_set().Match(text)
+    return frozenset(NEEDLES[index] for index in found) if found else frozenset()
 
 
 class EventText:
@@ -66,20 +103,61 @@ class EventText:
     def conference_lower(self) -> str:
         return self.conference_text.lower()
 
-    def texts(self) -> tuple[tuple[str, str, str], ...]:
-        """``(source, text, lower-cased text)`` in search order: conference, location, body."""
-        return (
-            ("conference data", self.conference_text, self.conference_lower),
-            ("location", self.location, self.location_lower),
-            ("body", self.body, self.body_lower),
-        )
+    @cached_property
+    def _hits(self) -> dict[str, frozenset[str]]:
+        return {
+            CONFERENCE: find_needles(self.conference_text),
+            LOCATION: find_needles(self.location),
+            BODY: find_needles(self.body),
+        }
 
-    def free_texts(self) -> tuple[tuple[str, str, str], ...]:
-        """``(source, text, lower-cased text)`` for location then body (no conference data)."""
-        return (
-            ("location", self.location, self.location_lower),
-            ("body", self.body, self.body_lower),
-        )
+    def text(self, source: str) -> str:
+        """The (decoded) text of a source: ``conference data``, ``location`` or ``body``."""
+        if source == BODY:
+            return self.body
+        if source == LOCATION:
+            return self.location
+        return self.conference_text
+
+    def lower(self, source: str) -> str:
+        """The lower-cased text of a source."""
+        if source == BODY:
+            return self.body_lower
+        if source == LOCATION:
+            return self.location_lower
+        return self.conference_lower
+
+    def hits(self, source: str) -> frozenset[str]:
+        """Which ``NEEDLES`` occur in a source."""
+        return self._hits[source]
+
+    def candidates(
+        self, sources: tuple[str, ...], needles: tuple[str, ...]
+    ) -> Iterator[tuple[str, str, str]]:
+        """``(source, text, lower-cased text)`` of the sources in which any needle occurs.
+
+        Needles from ``NEEDLES`` are looked up in the one-pass result; others (a rule's domain)
+        are searched in the lower-cased text.
+        """
+        for source in sources:
+            body = self.text(source)
+            if not body:
+                continue
+            hits = self._hits[source]
+            for needle in needles:
+                if needle in _STATIC_NEEDLES:
+                    if needle in hits:
+                        break
+                elif needle in self.lower(source):
+                    break
+            else:
+                continue
+            yield source, body, self.lower(source)
+
+    def has(self, source: str, needles: tuple[str, ...]) -> bool:
+        """Whether any of ``needles`` (each in ``NEEDLES``) occurs in a source."""
+        hits = self._hits[source]
+        return bool(hits) and any(needle in hits for needle in needles)
 
     @cached_property
     def template_event(self) -> dict[str, Any]:

@@ -12,13 +12,13 @@ The variables per type are documented in ``otj/rules/README.md``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from otj.model import CallProtocol, Platform
-from otj.rules.text import EventText
+from otj.rules.text import ALL_SOURCES, FREE_TEXT, EventText
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,27 +72,81 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+_MAX_OCCURRENCES = 200
+
+
+def _positions(lower: str, needles: tuple[str, ...]) -> list[int]:
+    """Sorted start positions of every occurrence of the needles (bounded)."""
+    positions: list[int] = []
+    for needle in needles:
+        index = lower.find(needle)
+        while index >= 0 and len(positions) < _MAX_OCCURRENCES:
+            positions.append(index)
+            index = lower.find(needle, index + 1)
+    positions.sort()
+    return positions
+
+
+def _near(
+    pattern: re.Pattern[str],
+    text: str,
+    lower: str,
+    needles: tuple[str, ...],
+    *,
+    back: int = 64,
+    ahead: int = 256,
+) -> Iterator[re.Match[str]]:
+    """Matches of ``pattern`` in order, searched only in windows around the needles.
+
+    Every match of the built-in patterns contains one of its needles, so searching
+    ``[needle - back, needle + ahead)`` finds the same matches as a full scan at a fraction of
+    the cost. A match cut by the window end is searched again without the end limit.
+    """
+    if len(lower) != len(text):  # case folding changed lengths: positions are unusable
+        yield from pattern.finditer(text)
+        return
+    done = 0
+    for position in _positions(lower, needles):
+        begin = max(done, position - back)
+        if position < done:
+            continue
+        end = min(len(text), position + ahead)
+        match = pattern.search(text, begin, end)
+        if match is not None and match.end() >= end and end < len(text):
+            match = pattern.search(text, begin)
+        if match is None:
+            continue
+        yield match
+        done = match.end()
+
+
 def _first(
     pattern: re.Pattern[str],
     sources: Iterable[tuple[str, str, str]],
     needles: tuple[str, ...],
     back: int = 64,
+    ahead: int = 256,
 ) -> tuple[str, str, re.Match[str]] | None:
-    """First match of ``pattern`` per source, searching from just before the first needle."""
+    """First match of ``pattern`` in the first source that has one."""
     for source, text, lower in sources:
-        if not text:
-            continue
-        start = -1
-        for needle in needles:
-            index = lower.find(needle)
-            if index >= 0 and (start < 0 or index < start):
-                start = index
-        if start < 0:
-            continue
-        begin = max(0, start - back) if len(lower) == len(text) else 0
-        match = pattern.search(text, begin)
+        match = next(_near(pattern, text, lower, needles, back=back, ahead=ahead), None)
         if match is not None:
             return source, text, match
+    return None
+
+
+def _labelled(
+    pattern: re.Pattern[str], text: str, lower: str, labels: tuple[str, ...], start: int = 0
+) -> re.Match[str] | None:
+    """The first ``pattern`` match at a label occurrence at or after ``start``."""
+    if len(lower) != len(text):
+        return pattern.search(text, start)
+    for position in _positions(lower, labels):
+        if position < start:
+            continue
+        match = pattern.match(text, position)
+        if match is not None:
+            return match
     return None
 
 
@@ -125,7 +179,7 @@ def find_google_meet(settings: TypeSettings, text: EventText) -> Found | Missed:
     if conference is not None and _MEET_CODE.match(conference.id.strip()):
         code, source = conference.id.strip(), "conference data"
     else:
-        hit = _first(_MEET_LINK, text.texts(), _MEET_NEEDLES)
+        hit = _first(_MEET_LINK, text.candidates(ALL_SOURCES, _MEET_NEEDLES), _MEET_NEEDLES)
         if hit is not None:
             source, code = hit[0], hit[2].group(1)
     if not code:
@@ -174,7 +228,8 @@ def find_hangouts(settings: TypeSettings, text: EventText) -> Found | Missed:
                 )
     if not domain:
         return Missed(detail="no SIP entry point in conference data (rule has no domain)")
-    hit = _first(_hangouts_pattern(domain), text.free_texts(), (f"@{domain.lower()}",), back=20)
+    needles = (f"@{domain.lower()}",)
+    hit = _first(_hangouts_pattern(domain), text.candidates(FREE_TEXT, needles), needles, back=20)
     if hit is None:
         return Missed(
             detail=f"no SIP entry point in conference data and no <10-13 digits>@{domain} "
@@ -214,13 +269,11 @@ def _conference_id_after(text: str, end: int) -> str | None:
 
 
 def _cvi_hits(
-    pattern: re.Pattern[str], sources: Iterable[tuple[str, str, str]], needles: tuple[str, ...]
+    pattern: re.Pattern[str], sources: Iterable[tuple[str, str, str]], needle: str
 ) -> Iterable[tuple[str, re.Match[str], str]]:
     """Every tenant address with the conference ID after it, in search order."""
     for source, body, lower in sources:
-        if not body or not any(needle in lower for needle in needles):
-            continue
-        for match in pattern.finditer(body):
+        for match in _near(pattern, body, lower, (needle,), back=80, ahead=96):
             conference_id = _conference_id_after(body, match.end())
             if conference_id:
                 yield source, match, conference_id
@@ -239,7 +292,9 @@ _OTHER_CVI_HOSTS = ("m.webex.com", "t.plcm.vc")
 def find_pexip_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Pexip CVI: teams@<host> + conference ID, or pexip.me/teams/<host>/<id> (or ?conf=&d=)."""
     domain = settings.domain.strip()
-    for source, match, conference_id in _cvi_hits(_PEXIP_TENANT, text.texts(), ("teams@",)):
+    for source, match, conference_id in _cvi_hits(
+        _PEXIP_TENANT, text.candidates(ALL_SOURCES, ("teams@",)), "teams@"
+    ):
         host = match.group(2)
         if host.lower() in _OTHER_CVI_HOSTS:
             continue
@@ -256,10 +311,8 @@ def find_pexip_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
                 "prefix": prefix,
             },
         )
-    for source, body, lower in text.texts():
-        if "/teams/" not in lower:
-            continue
-        link = _PEXIP_TEAMS_LINK.search(body)
+    for source, body, lower in text.candidates(ALL_SOURCES, ("/teams/",)):
+        link = next(_near(_PEXIP_TEAMS_LINK, body, lower, ("/teams/",), back=40), None)
         if link is not None:
             host, conference_id = link.group(1), link.group(2)
             target = domain or host
@@ -274,7 +327,7 @@ def find_pexip_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
                     "prefix": "",
                 },
             )
-        for query_link in _PEXIP_TEAMS_QUERY.finditer(body):
+        for query_link in _near(_PEXIP_TEAMS_QUERY, body, lower, ("/teams/",), back=80, ahead=600):
             params = _query(query_link.group(0))
             conf, host = params.get("conf", ""), params.get("d", "")
             if conf.isdigit() and host and host.lower() not in _OTHER_CVI_HOSTS:
@@ -302,7 +355,9 @@ _CISCO_TENANT = re.compile(r"(?<![\w.+@-])([\w.+-]+)@(?i:m\.webex\.com)(?![\w-]|
 
 def find_cisco_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Cisco CVI: <tenant_key>@m.webex.com + the conference ID after it."""
-    for source, match, conference_id in _cvi_hits(_CISCO_TENANT, text.texts(), ("@m.webex.com",)):
+    for source, match, conference_id in _cvi_hits(
+        _CISCO_TENANT, text.candidates(ALL_SOURCES, ("@m.webex.com",)), "@m.webex.com"
+    ):
         tenant = match.group(1)
         return Found(
             alias=f"{conference_id}.{tenant}@m.webex.com",
@@ -319,7 +374,9 @@ _POLY_LINK = re.compile(r"https?://(?i:dialin\.plcm\.vc)/teams/?\?[^\s<>\"']+")
 
 def find_poly_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Poly CVI: <tenant_key>@t.plcm.vc + conference ID, or dialin.plcm.vc/teams/?key=&conf=."""
-    for source, match, conference_id in _cvi_hits(_POLY_TENANT, text.texts(), ("@t.plcm.vc",)):
+    for source, match, conference_id in _cvi_hits(
+        _POLY_TENANT, text.candidates(ALL_SOURCES, ("@t.plcm.vc",)), "@t.plcm.vc"
+    ):
         tenant = match.group(1)
         return Found(
             alias=f"{tenant}.{conference_id}@t.plcm.vc",
@@ -327,10 +384,8 @@ def find_poly_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
             summary=f"tenant {tenant}@t.plcm.vc, conference ID {conference_id}",
             variables={"conference_id": conference_id, "tenant_key": tenant},
         )
-    for source, body, lower in text.texts():
-        if "dialin.plcm.vc" not in lower:
-            continue
-        for link in _POLY_LINK.finditer(body):
+    for source, body, lower in text.candidates(ALL_SOURCES, ("dialin.plcm.vc",)):
+        for link in _near(_POLY_LINK, body, lower, ("dialin.plcm.vc",), back=10, ahead=600):
             params = _query(link.group(0))
             key, conf = params.get("key", ""), params.get("conf", "")
             if key and conf.isdigit():
@@ -352,23 +407,32 @@ _TEAMS_LINK = re.compile(r"https?://(?i:teams\.microsoft\.com|teams\.cloud\.micr
 _TEAMS_NEEDLES = ("teams.microsoft.com/", "teams.cloud.microsoft/")
 _MEETING_ID = re.compile(r"(?i:meeting\s+id)\s*[:：]?\s*(" + _DIGIT_GROUPS + r")")
 _PASSCODE = re.compile(r"(?i:passcode)\s*[:：]?\s*([A-Za-z0-9]+)")
+_MEETING_LABELS = ("meeting",)
+_PASSCODE_LABELS = ("passcode",)
 
 
 def find_teams_guest_join(settings: TypeSettings, text: EventText) -> Found | Missed:
     """A Teams join link together with ``Meeting ID`` and ``Passcode``."""
-    link_hit = _first(_TEAMS_LINK, text.texts(), _TEAMS_NEEDLES, back=8)
+    link_hit = _first(
+        _TEAMS_LINK, text.candidates(ALL_SOURCES, _TEAMS_NEEDLES), _TEAMS_NEEDLES, back=8
+    )
     if link_hit is None:
         return Missed(detail=f"no teams.microsoft.com / teams.cloud.microsoft link in {_WHERE}")
     link_source, link_text, link = link_hit
     ordered = [(link_source, link_text)] + [
-        (source, body) for source, body, _ in text.free_texts() if source != link_source
+        (source, text.text(source)) for source in FREE_TEXT if source != link_source
     ]
     for source, body in ordered:
+        lower = text.lower(source)
         start = link.end() if source == link_source else 0
-        meeting = _MEETING_ID.search(body, start) or _MEETING_ID.search(body)
+        meeting = _labelled(_MEETING_ID, body, lower, _MEETING_LABELS, start) or _labelled(
+            _MEETING_ID, body, lower, _MEETING_LABELS
+        )
         if meeting is None:
             continue
-        passcode = _PASSCODE.search(body, meeting.end()) or _PASSCODE.search(body)
+        passcode = _labelled(_PASSCODE, body, lower, _PASSCODE_LABELS, meeting.end()) or _labelled(
+            _PASSCODE, body, lower, _PASSCODE_LABELS
+        )
         if passcode is None:
             continue
         meeting_id = _digits(meeting.group(1))
@@ -398,8 +462,17 @@ _ZOOM_NEEDLES = ("zoom.us/", "zoomgov.com/", "zoomcrc.com")
 _ZOOM_PASSCODE = re.compile(r"(?i:passcode|password)\s*[:：]\s*(\S+)")
 
 
-def _numeric_passcode(body: str) -> str:
-    for match in _ZOOM_PASSCODE.finditer(body):
+def _numeric_passcode(body: str, lower: str) -> str:
+    if len(lower) != len(body):
+        matches: Iterable[re.Match[str] | None] = _ZOOM_PASSCODE.finditer(body)
+    else:
+        matches = (
+            _ZOOM_PASSCODE.match(body, position)
+            for position in _positions(lower, ("passcode", "password"))
+        )
+    for match in matches:
+        if match is None:
+            continue
         value = match.group(1).rstrip(".,;")
         if value.isdigit() and value.isascii():
             return value
@@ -408,7 +481,7 @@ def _numeric_passcode(body: str) -> str:
 
 def find_zoom(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Zoom join link (/j/ or /w/ on zoom.us or zoomgov.com) or <id>@[<sub>.]zoomcrc.com."""
-    hit = _first(_ZOOM, text.texts(), _ZOOM_NEEDLES, back=40)
+    hit = _first(_ZOOM, text.candidates(ALL_SOURCES, _ZOOM_NEEDLES), _ZOOM_NEEDLES, back=40)
     if hit is None:
         return Missed(detail=f"no Zoom join link or <id>@zoomcrc.com in {_WHERE}")
     source, body, match = hit
@@ -430,11 +503,12 @@ def find_zoom(settings: TypeSettings, text: EventText) -> Found | Missed:
             "",
         )
     if not passcode:
-        passcode = _numeric_passcode(body)
+        passcode = _numeric_passcode(body, text.lower(source))
     if not passcode:
-        for other, other_body, _ in text.free_texts():
-            if other != source:
-                passcode = _numeric_passcode(other_body)
+        for other in FREE_TEXT:
+            other_body = text.text(other)
+            if other != source and other_body:
+                passcode = _numeric_passcode(other_body, text.lower(other))
                 if passcode:
                     break
     if settings.include_pin and passcode:
@@ -459,10 +533,8 @@ _WEBEX = re.compile(
 
 def find_webex(settings: TypeSettings, text: EventText) -> Found | Missed:
     """<number>@<site>.webex.com (video address) or a personal room <site>.webex.com/meet/<user>."""
-    for source, body, lower in text.texts():
-        if "webex.com" not in lower:
-            continue
-        for match in _WEBEX.finditer(body):
+    for source, body, lower in text.candidates(ALL_SOURCES, ("webex.com",)):
+        for match in _near(_WEBEX, body, lower, ("webex.com",), back=100, ahead=120):
             if match.group("number"):
                 site = match.group("site")
                 if site.lower() == "m":  # Cisco CVI for Teams, not a Webex site
@@ -489,15 +561,16 @@ def find_webex(settings: TypeSettings, text: EventText) -> Found | Missed:
 # --- gotomeeting -------------------------------------------------------------------------------
 
 _GOTO_ID = re.compile(r"(?i:meeting\s+id|access\s+code)\s*[:：]?\s*(\d(?:[ \u00a0-]?\d)*)")
+_GOTO_LABELS = ("meeting", "access")
 
 
 def find_gotomeeting(settings: TypeSettings, text: EventText) -> Found | Missed:
     """``inroomlink.goto.com`` together with a ``Meeting ID`` / ``Access Code``."""
-    for source, body, lower in text.free_texts():
+    for source, body, lower in text.candidates(FREE_TEXT, ("inroomlink.goto.com",)):
         index = lower.find("inroomlink.goto.com")
-        if index < 0:
-            continue
-        match = _GOTO_ID.search(body, index) or _GOTO_ID.search(body)
+        match = _labelled(_GOTO_ID, body, lower, _GOTO_LABELS, index) or _labelled(
+            _GOTO_ID, body, lower, _GOTO_LABELS
+        )
         if match is None:
             continue
         meeting_id = _digits(match.group(1))
@@ -519,7 +592,7 @@ _PEXIP_URI = re.compile(r"(?i:pexip)://([^\s<>\"']+)")
 
 def find_pexip_infinity(settings: TypeSettings, text: EventText) -> Found | Missed:
     """``pexip://<alias>``."""
-    hit = _first(_PEXIP_URI, text.texts(), ("pexip://",), back=0)
+    hit = _first(_PEXIP_URI, text.candidates(ALL_SOURCES, ("pexip://",)), ("pexip://",), back=0)
     if hit is not None:
         alias = _trim_uri(unquote(hit[2].group(1)))
         if alias:
@@ -547,7 +620,9 @@ def _address_pattern(domain: str) -> re.Pattern[str]:
 def find_pexip_service(settings: TypeSettings, text: EventText) -> Found | Missed:
     """``https://pexip.me/<alias>``, or ``<alias>@<rule domain>``."""
     domain = settings.domain.strip()
-    hit = _first(_PEXIP_SERVICE_LINK, text.texts(), ("pexip.me/",), back=8)
+    hit = _first(
+        _PEXIP_SERVICE_LINK, text.candidates(ALL_SOURCES, ("pexip.me/",)), ("pexip.me/",), back=8
+    )
     if hit is not None:
         alias = _trim_uri(unquote(hit[2].group(1)))
         if alias and "@" not in alias:
@@ -560,7 +635,10 @@ def find_pexip_service(settings: TypeSettings, text: EventText) -> Found | Misse
                 variables={"alias": alias},
             )
     if domain:
-        address = _first(_address_pattern(domain), text.texts(), (f"@{domain.lower()}",), back=256)
+        needles = (f"@{domain.lower()}",)
+        address = _first(
+            _address_pattern(domain), text.candidates(ALL_SOURCES, needles), needles, back=256
+        )
         if address is not None:
             alias = address[2].group(1)
             return Found(
@@ -583,10 +661,8 @@ _NOT_S4B = ("google.com", "goto.com", "jit.si", "gotomeeting.com")
 
 def find_skype_for_business(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Skype for Business meeting URL ``https://meet.<domain>/<user>/<id>``."""
-    for source, body, lower in text.texts():
-        if "//meet." not in lower:
-            continue
-        for match in _S4B.finditer(body):
+    for source, body, lower in text.candidates(ALL_SOURCES, ("//meet.",)):
+        for match in _near(_S4B, body, lower, ("//meet.",), back=8, ahead=400):
             url_domain = match.group(1)
             if url_domain.lower() in _NOT_S4B:
                 continue
@@ -609,7 +685,8 @@ def find_domain(settings: TypeSettings, text: EventText) -> Found | Missed:
     domain = settings.domain.strip()
     if not domain:
         return Missed(detail="rule has no domain")
-    hit = _first(_address_pattern(domain), text.free_texts(), (f"@{domain.lower()}",), back=256)
+    needles = (f"@{domain.lower()}",)
+    hit = _first(_address_pattern(domain), text.candidates(FREE_TEXT, needles), needles, back=256)
     if hit is None:
         return Missed(detail=f"no <user>@{domain} in location or body")
     alias = hit[2].group(1)
@@ -630,13 +707,9 @@ _FALLBACK = re.compile(r"(?<![\w.+-])(?i:(sips?|h323)):([^\s<>\"',;?]+)")
 
 def find_fallback(text: EventText) -> Found | None:
     """``sip:``, ``sips:`` or ``h323:`` in body then location: dial what follows."""
-    for source, body, lower in (
-        ("body", text.body, text.body_lower),
-        ("location", text.location, text.location_lower),
-    ):
-        if "sip:" not in lower and "sips:" not in lower and "h323:" not in lower:
-            continue
-        for match in _FALLBACK.finditer(body):
+    needles = ("sip:", "sips:", "h323:")
+    for source, body, lower in text.candidates(("body", "location"), needles):
+        for match in _near(_FALLBACK, body, lower, needles, back=8, ahead=400):
             target = _trim_uri(match.group(2))
             if not target:
                 continue
