@@ -8,7 +8,8 @@ blank lines disappear.
 
 All the work is done by Lexbor in C: the common inline elements are unwrapped and adjacent text
 nodes merged, so that the remaining text nodes are exactly the block-level runs of text; they are
-joined with a NUL marker (the parser never leaves U+0000 in text) that becomes the line break. Rare inline elements that are not
+joined with a NUL marker (the parser never leaves U+0000 in text) that becomes the
+line break. Rare inline elements that are not
 unwrapped only cost an extra line break, never text.
 """
 

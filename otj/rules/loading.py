@@ -46,7 +46,9 @@ def _expect(value: Any, kind: type[_T], where: str) -> _T:
 def _text(value: Any, where: str) -> str:
     if value is None:
         return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, bool):  # YAML 1.1 reads an unquoted yes/no/on/off as a boolean
+        return "true" if value else "false"
+    if isinstance(value, (int, float, date)):
         return str(value)
     return _expect(value, str, where)
 

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -214,8 +215,15 @@ def sandbox() -> OtjSandbox:
 
 
 def compile_template(source: str) -> Template:
-    """Compile template source; raises ``jinja2.TemplateSyntaxError`` (with ``lineno``)."""
-    return sandbox().from_string(source)
+    """Compile template source; raises ``jinja2.TemplateSyntaxError`` (with ``lineno``).
+
+    Jinja unescapes string literals with Python's ``unicode-escape`` codec, which warns about
+    regex escapes such as ``\\/`` in the documentation's template; those warnings are muted.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return sandbox().from_string(source)
 
 
 def render(
