@@ -96,6 +96,7 @@ class Response:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stall)
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -148,6 +149,7 @@ class ScriptedHTTPServer:
         self._released = threading.Event()
         self.requests_by_path: Counter[str] = Counter()
         self.requests_by_room: Counter[str] = Counter()
+        self.http_requests = 0
         self.handling_seconds = 0.0
         self.request_log: list[tuple[str, str]] = []
         self._server: _Server | None = None
@@ -261,13 +263,15 @@ class ScriptedHTTPServer:
         with self._lock:
             self.requests_by_path.clear()
             self.requests_by_room.clear()
+            self.http_requests = 0
             self.handling_seconds = 0.0
             self.request_log.clear()
 
     @property
     def total_requests(self) -> int:
+        """HTTP requests received (a batch is one; its parts are in ``requests_by_path``)."""
         with self._lock:
-            return sum(self.requests_by_path.values())
+            return self.http_requests
 
     def _script(self, failure: Failure) -> None:
         with self._lock:
@@ -302,7 +306,7 @@ class ScriptedHTTPServer:
         return None
 
     def count(self, path: str, room: str | None) -> None:
-        """Count one request (the batch endpoint counts its inner requests too)."""
+        """Count one API call per path and room (a batch counts each of its parts)."""
         with self._lock:
             self.requests_by_path[path] += 1
             if room is not None:
@@ -315,6 +319,7 @@ class ScriptedHTTPServer:
         room = self.room_of(raw_path)
         self.count(path, room)
         with self._lock:
+            self.http_requests += 1
             self.request_log.append((method, raw_path))
         failure = self._take_failure(path, room)
         if failure is not None:
