@@ -16,8 +16,8 @@
 from __future__ import annotations
 
 import math
-import warnings
 import types
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
