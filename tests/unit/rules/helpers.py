@@ -28,10 +28,10 @@ def event(**fields: Any) -> CalendarEvent:
     return CalendarEvent(**values)
 
 
-def conference(solution: str, id: str = "", *points: tuple[str, str]) -> Conference:
+def conference(solution: str, conference_id: str = "", *points: tuple[str, str]) -> Conference:
     return Conference(
         solution=solution,
-        id=id,
+        id=conference_id,
         entry_points=tuple(EntryPoint(type=kind, uri=uri) for kind, uri in points),  # type: ignore[arg-type]
     )
 

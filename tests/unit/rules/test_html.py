@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables of real-looking invitation texts)
 """HTML bodies → plain text with link targets (DESIGN.md §4.1)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: E501, ISC004  (tables of real-looking invitation texts)
 """Safe Links and Proofpoint URL Defense v1/v2/v3 decoding tables."""
 
 from __future__ import annotations

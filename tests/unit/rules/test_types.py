@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables of real-looking invitation texts)
 """Every built-in meeting type with invitation texts as Outlook, Google and the providers write them."""
 
 from __future__ import annotations
