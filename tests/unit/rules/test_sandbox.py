@@ -78,7 +78,8 @@ def test_uuid4_is_stable_per_seed_and_call() -> None:
     other, _ = render(template, {}, now=NOW, seed="b")
     one, two = first.split()
     assert first == again != other
-    assert one != two and one[14] == "4"
+    assert one != two
+    assert one[14] == "4"
 
 
 def test_debug_log_lands_in_the_trace() -> None:
@@ -141,8 +142,10 @@ HOSTILE = [
     "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
     "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
     "{% for i in range(1000001) %}{% endfor %}",
-    "{% for c in calendar_event.body %}{% for d in calendar_event.body %}"
-    "{% for e in calendar_event.body %}{% endfor %}{% endfor %}{% endfor %}",
+    (
+        "{% for c in calendar_event.body %}{% for d in calendar_event.body %}"
+        "{% for e in calendar_event.body %}{% endfor %}{% endfor %}{% endfor %}"
+    ),
     "{% for i in range(100000) %}{{ 'xxxxxxxxxxxxxxxxxxxx' }}{% endfor %}",
     "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
     "{% macro m(n) %}{{ m(n) }}{{ m(n) }}{% endmacro %}{{ m(1) }}",

@@ -1,0 +1,164 @@
+# ruff: noqa: E501
+"""`otj rules validate|test` and the benchmark smoke run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from otj.commands.rules import main
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "otj" / "examples"
+SHARED = REPO.parent / "shared"
+
+
+def test_validate_reports_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "meeting_processing_rules:\n"
+        "  - {name: r1, priority: 0, meeting_type: regex, match_string: 'ab(c'}\n"
+        "  - {name: r2, meeting_type: zoomy}\n"
+        '  - {name: r3, meeting_type: custom, custom_template: "{% if x %}\\n{{ y }"}\n'
+        "  - {name: r4, meeting_type: zoom, priority: high}\n"
+        "profiles:\n"
+        "  - {name: P, replace_subject_template: '{{ x '}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "r1: priority: 0 is outside 1–200" in out
+    assert "r1: match_string: invalid regular expression at position 4: missing )" in out
+    assert "r2: meeting_type: unknown meeting type 'zoomy'" in out
+    assert "r3: custom_template: template syntax error on line 2" in out
+    assert "meeting_processing_rules[3].priority: expected int, got str 'high'" in out
+    assert "P: replace_subject_template: template syntax error on line 1" in out
+    assert out.strip().endswith("4 rule(s), 1 profile(s): 6 problem(s)")
+
+
+def test_validate_shared_files_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(SHARED / "examples" / "config.yaml")]) == 0
+    assert main(["validate", str(SHARED / "testdata" / "otj-cases.yaml")]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_test_ics_text_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "test",
+            "--ics",
+            str(EXAMPLES / "teams-invitation.ics"),
+            "--now",
+            "2025-03-05T08:00:00+00:00",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "alias:     1234567890@vc.example.com (SIP, MicrosoftTeams)" in out
+    assert "subject:   Sprint review" in out
+    assert "start:     2025-03-05T14:00:00+01:00" in out
+    assert "[matched] Teams via Pexip CVI (teams)" in out
+
+
+def test_test_eml_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", "--eml", str(EXAMPLES / "meet-invitation.eml"), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["meeting"]["alias"] == "qxr-bnwt-kzp@google.pexip.me"
+    assert payload["meeting"]["organizer_email"] == "ana.silva@example.com"
+    assert payload["meeting"]["trace"][-1]["outcome"] == "matched"
+    assert payload["problems"] == []
+
+
+def test_test_eml_without_calendar_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "invite.eml"
+    path.write_text(
+        "From: Carol <carol@example.com>\nSubject: Demo\nDate: Tue, 04 Mar 2025 09:00:00 +0000\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\n"
+        "Content-Type: text/plain\n\nplain\n--b\nContent-Type: text/html\n\n"
+        '<p><a href="https://acme.zoom.us/j/9876543210">Join Zoom Meeting</a></p>\n--b--\n',
+        encoding="utf-8",
+    )
+    assert main(["test", "--eml", str(path), "--json"]) == 0
+    meeting = json.loads(capsys.readouterr().out)["meeting"]
+    assert (meeting["alias"], meeting["subject"], meeting["start"]) == (
+        "9876543210@zoomcrc.com",
+        "Demo",
+        "2025-03-04T09:00:00+00:00",
+    )
+
+
+def test_test_with_case_file_ruleset_and_event_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = SHARED / "testdata" / "otj-cases.yaml"
+    code = main(
+        [
+            "test",
+            "--rules",
+            str(cases),
+            "--profile",
+            "zoom_pin",
+            "--event",
+            str(EXAMPLES / "zoom-event.json"),
+            "--json",
+        ]
+    )
+    assert code == 0
+    assert (
+        json.loads(capsys.readouterr().out)["meeting"]["alias"] == "85012345678.135790@zoomcrc.com"
+    )
+
+
+def test_test_config_profile_applies_privacy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "profiles:\n  - {name: Lobby, replace_subject_type: ALL, replace_subject_template: 'Busy'}\n"
+        "meeting_processing_rules:\n"
+        "  - {name: Zoom, profile: Lobby, priority: 40, meeting_type: zoom}\n"
+        "  - {name: Other, profile: Elsewhere, priority: 1, meeting_type: regex, match_string: '.'}\n",
+        encoding="utf-8",
+    )
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"subject": "Secret", "body": "https://acme.zoom.us/j/9876543210"}))
+    assert (
+        main(
+            ["test", "--rules", str(config), "--profile", "Lobby", "--event", str(event), "--json"]
+        )
+        == 0
+    )
+    meeting = json.loads(capsys.readouterr().out)["meeting"]
+    assert (meeting["subject"], meeting["alias"], len(meeting["trace"])) == (
+        "Busy",
+        "9876543210@zoomcrc.com",
+        1,
+    )
+
+
+def test_test_bad_input_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.ics"
+    bad.write_text("not a calendar", encoding="utf-8")
+    assert main(["test", "--ics", str(bad)]) == 2
+    assert "not an iCalendar object" in capsys.readouterr().err
+
+
+def test_bench_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "rules.py"), "--events", "200", "--slices", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "correct aliases: 200/200" in result.stdout
+    assert "ratio ours/floor" in result.stdout
+    assert "events/s per core" in result.stdout
