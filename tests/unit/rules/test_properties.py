@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Hypothesis: processing any text or HTML never raises and is deterministic."""
 
 from __future__ import annotations
