@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Hypothesis: processing any text or HTML never raises and is deterministic."""
 
 from __future__ import annotations
