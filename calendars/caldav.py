@@ -175,8 +175,12 @@ class CalDavCalendarSource:
                     raise SyncStateExpired(f"sync token no longer valid: {exc}") from exc
                 raise
             return bool(list(changes)), str(changes.sync_token), mode
+        if mode == "ctag":
+            ctag = calendar.get_properties([_GetCTag()]).get(_GetCTag.tag)
+            if ctag:
+                return str(ctag) != stored.token, str(ctag), mode
         token, mode = self._current_token(calendar)
-        return (mode == "none" or token != stored.token), token, mode
+        return True, token, mode
 
     def _read_window(
         self, room: str, calendar: Any, token: str, mode: str, *, start: datetime, end: datetime

@@ -425,5 +425,3 @@ def test_bodies_over_one_mebibyte_are_truncated(google_fake: GoogleCalendarFake)
     result = sync(peer.source())
     assert result.events[0].body.endswith(TRUNCATION_MARKER)
     assert len(result.events[0].body) == MAX_BODY_CHARS + len(TRUNCATION_MARKER)
-
-
