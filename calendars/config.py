@@ -72,6 +72,7 @@ SCHEMAS: dict[str, dict[str, _Key]] = {
         "tenant_id": _Key(),
         "client_secret": _Key(kind="secret"),
         "max_wait": _Key(kind="int", minimum=0),
+        "max_connections": _Key(kind="int", minimum=1),
         "version": _Key(
             choices=("Exchange2013", "Exchange2013_SP1", "Exchange2016", "Exchange2019")
         ),

@@ -138,6 +138,7 @@ class ExchangeSettings:
     client_secret: Secret | None = None
     max_wait: float = 30.0
     version: str | None = None
+    max_connections: int = 4
     timeout: float = 20.0
     default_tz: tzinfo = UTC
     full_resync_after: timedelta = DEFAULT_FULL_RESYNC_AFTER
@@ -171,6 +172,7 @@ class ExchangeCalendarSource:
                 auth_type=OAUTH2,
                 version=version,
                 retry_policy=policy,
+                max_connections=settings.max_connections,
             )
         if self._shared_config is None:
             self._shared_config = Configuration(
@@ -181,6 +183,7 @@ class ExchangeCalendarSource:
                 auth_type=BASIC if settings.auth == "basic" else NTLM,
                 version=version,
                 retry_policy=policy,
+                max_connections=settings.max_connections,  # worker threads share the pool
             )
         return self._shared_config
 

@@ -74,6 +74,7 @@ def create_source(config: IntegrationConfig, *, timeout: float = 20.0) -> Calend
                 tenant_id=_opt_str(opts.get("tenant_id")),
                 client_secret=config.secrets.get("client_secret"),
                 max_wait=float(int(opts.get("max_wait", 30))),
+                max_connections=int(opts.get("max_connections", 4)),
                 version=_opt_str(opts.get("version")),
                 timeout=timeout,
                 default_tz=tz,

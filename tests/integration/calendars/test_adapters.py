@@ -282,3 +282,27 @@ def test_ics_timezone_option_applies_to_all_day(tmp_path: Path) -> None:
     all_day = next(e for e in events if e.all_day)
     assert all_day.start == datetime(2026, 3, 27, tzinfo=ZoneInfo("Europe/Oslo"))
     assert all_day.start.astimezone(UTC).hour == 23
+
+
+def test_ews_threads_share_one_source(ews_fake: EwsFake) -> None:
+    from tests.fakes.graph_store import FakeEvent
+
+    for i in range(12):
+        ews_fake.store.put(
+            other_room(i),
+            FakeEvent(
+                subject=f"m{i}",
+                start=START + timedelta(hours=i),
+                end=START + timedelta(hours=i, minutes=30),
+            ),
+        )
+    source = EwsPeer(ews_fake).source()
+
+    def one(i: int) -> tuple[int, SyncResult]:
+        return i, source.sync(other_room(i), start=START, end=END, state=None)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(one, range(12)))
+    assert all(r.events[0].subject == f"m{i}" for i, r in results)
+    assert sum(r.requests for _, r in results) == 12 * 5
+    source.close()
