@@ -143,17 +143,21 @@ class GoogleCalendarSource:
     def _requests_so_far(self) -> int:
         return int(getattr(self._counter, "requests", 0))
 
+    def _events(self) -> Any:
+        """This thread's ``events`` resource (building one renders every method's docs: slow)."""
+        events = getattr(self._local, "events", None)
+        if events is None:
+            events = self._service().events()
+            self._local.events = events
+        return events
+
     def _list_request(self, room: str, page_token: str | None, **params: Any) -> Any:
-        return (
-            self._service()
-            .events()
-            .list(
-                calendarId=room,
-                singleEvents=True,
-                maxResults=self._settings.page_size,
-                pageToken=page_token,
-                **params,
-            )
+        return self._events().list(
+            calendarId=room,
+            singleEvents=True,
+            maxResults=self._settings.page_size,
+            pageToken=page_token,
+            **params,
         )
 
     # CalendarSource ------------------------------------------------------------------------
