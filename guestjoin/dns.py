@@ -91,7 +91,17 @@ class SipResolver:
 
     # --- public ----------------------------------------------------------------------------
     def cached(self, uri: SipUri) -> tuple[Target, ...] | None:
-        """The cached targets for ``uri`` (a DnsFailure is raised when a failure is cached)."""
+        """Targets known without a query: an IP literal, or cached answers (a cached failure
+        raises ``DnsFailure``)."""
+        host = uri.maddr or uri.host
+        if _is_ip(host):
+            transport = uri.transport or ("tls" if uri.secure else "udp")
+            if uri.secure and transport == "tcp":
+                transport = "tls"
+            if transport in self._allowed(uri):
+                bare = host_of(host)
+                port = uri.port or DEFAULT_PORT[transport]
+                return (Target(transport=transport, host=bare, port=port, tls_name=bare),)
         entry = self._cache.get(self._key(uri))
         if entry is None or entry.expires <= self.clock.now():
             return None

@@ -146,10 +146,16 @@ def nonce_age(key: bytes, nonce: str, now: float) -> float | None:
     return now - int(issued)
 
 
-def challenges(realm: str, nonce: str, *, stale: bool = False) -> list[str]:
-    """``WWW-Authenticate`` values: SHA-256 first, then MD5 (RFC 8760 §2.4, RFC 7616 §3.7)."""
+def challenges(
+    realm: str,
+    nonce: str,
+    *,
+    stale: bool = False,
+    algorithms: tuple[str, ...] = ("SHA-256", "MD5"),
+) -> list[str]:
+    """``WWW-Authenticate`` values, most preferred algorithm first (RFC 8760 §2.4)."""
     stale_text = ", stale=true" if stale else ""
     return [
         f'Digest realm="{realm}", nonce="{nonce}", algorithm={alg}, qop="auth"{stale_text}'
-        for alg in ("SHA-256", "MD5")
+        for alg in algorithms
     ]

@@ -163,10 +163,13 @@ class _Message:
                 headers.insert(i, (name, value))
                 break
         else:
-            if name == "Via":
-                headers.insert(0, (name, value))
-            else:
-                headers.append((name, value))
+            # a new list header goes below the Via block (Via itself on top)
+            at = 0
+            if name != "Via":
+                at = next(
+                    (i + 1 for i in range(len(headers) - 1, -1, -1) if headers[i][0] == "Via"), 0
+                )
+            headers.insert(at, (name, value))
         return replace(self, headers=tuple(headers))
 
     def append(self, name: str, value: str) -> Self:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,19 +12,6 @@ from guestjoin.sip import parse_uri
 from guestjoin.transport import Target
 
 from .dns_server import ZoneServer, meet_zone
-
-
-@pytest.fixture(scope="module")
-def zone_server() -> Iterator[ZoneServer]:
-    server = ZoneServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def zone(zone_server: ZoneServer) -> ZoneServer:
-    zone_server.reset()
-    return zone_server
 
 
 def resolver(zone: ZoneServer, clock: ManualClock | None = None, **kw: object) -> SipResolver:
@@ -45,11 +31,13 @@ CASES = [
     ),
     (
         "naptr order and preference pick the transport",
-        ('google.pexip.me. 60 IN NAPTR 20 10 "S" "SIP+D2U" "" _sip._udp.google.pexip.me.\n'
-        'google.pexip.me. 60 IN NAPTR 10 10 "S" "SIP+D2T" "" _sip._tcp.google.pexip.me.\n'
-        "_sip._udp.google.pexip.me. 60 IN SRV 0 0 5070 a.google.pexip.me.\n"
-        "_sip._tcp.google.pexip.me. 60 IN SRV 0 0 5072 a.google.pexip.me.\n"
-        "a.google.pexip.me. 60 IN A 127.0.0.1\n"),
+        (
+            'google.pexip.me. 60 IN NAPTR 20 10 "S" "SIP+D2U" "" _sip._udp.google.pexip.me.\n'
+            'google.pexip.me. 60 IN NAPTR 10 10 "S" "SIP+D2T" "" _sip._tcp.google.pexip.me.\n'
+            "_sip._udp.google.pexip.me. 60 IN SRV 0 0 5070 a.google.pexip.me.\n"
+            "_sip._tcp.google.pexip.me. 60 IN SRV 0 0 5072 a.google.pexip.me.\n"
+            "a.google.pexip.me. 60 IN A 127.0.0.1\n"
+        ),
         "sip:abc-defg-hij@google.pexip.me",
         [t("tcp", 5072), t("udp", 5070)],
     ),

@@ -1,0 +1,125 @@
+"""Call detail records: the value the proxy keeps up to date and the recorder interface."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+# Disconnect causes (the ``cause`` column).
+COMPLETED = "completed"
+NOT_ADMITTED = "not_admitted"  # the far end ended the call while the guest waited in the lobby
+CALL_REJECTED = "call_rejected"  # 480 Temporarily Unavailable ("Call rejected")
+DECLINED = "declined"  # 603
+BUSY = "busy"  # 486/600
+NOT_FOUND = "not_found"  # 404/604 from the far end
+NO_ROUTE = "no_route"  # no call routing rule matched: 404 from us
+DNS_FAILURE = "dns_failure"
+LICENCE_LIMIT = "licence_limit"
+CANCELLED = "cancelled"
+TIMEOUT = "timeout"
+UNAVAILABLE = "unavailable"  # every target failed or answered 503
+FORBIDDEN = "forbidden"  # source address not allowed, loop or relay attempt
+FAILED = "failed"
+EXPIRED = "expired"  # no BYE seen within the maximum call duration
+
+_BY_CODE = {
+    480: CALL_REJECTED,
+    486: BUSY,
+    600: BUSY,
+    603: DECLINED,
+    404: NOT_FOUND,
+    604: NOT_FOUND,
+    487: CANCELLED,
+    408: TIMEOUT,
+    503: UNAVAILABLE,
+    500: UNAVAILABLE,
+}
+
+
+def cause_for(code: int) -> str:
+    """The cause recorded for a final failure response code."""
+    return _BY_CODE.get(code, FAILED)
+
+
+def utc(epoch: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallDetail:
+    """One call's record (same fields as the store's ``calls`` table; ``key`` is ours)."""
+
+    key: str
+    call_id: str
+    direction: str = "inbound"
+    caller_uri: str = ""
+    caller_name: str = ""
+    endpoint_name: str = ""
+    source_address: str = ""
+    transport: str = ""
+    dialled_alias: str = ""
+    routed_alias: str = ""
+    rule: str = ""
+    target: str = ""
+    conference: str = ""
+    invite_at: datetime
+    ringing_at: datetime | None = None
+    answer_at: datetime | None = None
+    end_at: datetime | None = None
+    final_code: int | None = None
+    cause: str = ""
+    detail: str = ""
+
+    @property
+    def live(self) -> bool:
+        """Not ended yet."""
+        return self.end_at is None
+
+
+class CallRecorder(Protocol):
+    """Receives every change of a call record; must not block the event loop."""
+
+    def record(self, call: CallDetail) -> None:
+        """Store the latest state of ``call`` (upsert by ``key``)."""
+
+
+class MemoryRecorder:
+    """Keeps records in memory (tests, and the embedded gateway's status page)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.calls: dict[str, CallDetail] = {}
+        self.history: list[CallDetail] = []
+        self.keep = keep
+        self.listeners: list[Callable[[CallDetail], None]] = []
+
+    def record(self, call: CallDetail) -> None:
+        """Upsert and notify listeners."""
+        self.calls[call.key] = call
+        self.history.append(call)
+        if len(self.history) > self.keep * 10:
+            del self.history[: self.keep]
+        if len(self.calls) > self.keep:
+            for key in [k for k, c in self.calls.items() if not c.live][: len(self.calls) // 2]:
+                del self.calls[key]
+        for listener in list(self.listeners):
+            listener(call)
+
+    def by_call_id(self, call_id: str) -> CallDetail | None:
+        """The latest record of a Call-ID."""
+        return next((c for c in reversed(self.calls.values()) if c.call_id == call_id), None)
+
+    def live(self) -> list[CallDetail]:
+        """Live calls."""
+        return [c for c in self.calls.values() if c.live]
+
+
+def conference_of(alias: str) -> str:
+    """The external conference a routed alias belongs to (the Meet code of ``code[.cid]@…``)."""
+    user = alias.partition("@")[0] if "@" in alias else ""
+    return user.partition(".")[0]

@@ -1,0 +1,166 @@
+"""Assemble transports, transactions, DNS, registrar, licences and the proxy into a gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from guestjoin.cdr import CallRecorder
+from guestjoin.clock import Clock, LoopClock
+from guestjoin.config import ConfigProvider, GatewayConfig
+from guestjoin.dns import SipResolver
+from guestjoin.licences import Licences
+from guestjoin.proxy import Proxy, ProxyOptions
+from guestjoin.registrar import Registrar
+from guestjoin.sip.message import Message
+from guestjoin.tlscert import client_context, self_signed_pem, server_context
+from guestjoin.transaction import Timers, TransactionLayer
+from guestjoin.transport import Listener, Received, TransportLayer
+from otj.model import GatewaySettings, ListenAddress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GatewayOptions:
+    """Process-level options (the rest comes from the configuration store)."""
+
+    proxy: ProxyOptions = field(default_factory=ProxyOptions)
+    timers: Timers = field(default_factory=Timers)
+    tls_ca_file: str | None = None  # extra trust anchors for outbound TLS (tests, private CAs)
+    tls_names: tuple[str, ...] = ("localhost", "127.0.0.1")  # the self-signed default's names
+    reload_interval: float = 10.0
+    dns_timeout: float = 2.0
+    realm: str = "otj"
+    # challenge order, most preferred first (RFC 8760); legacy clients answer the first one
+    digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+
+
+def tls_server_context(settings: GatewaySettings, names: Sequence[str]) -> ssl.SSLContext:
+    """The configured certificate, or a self-signed one generated for the embedded default."""
+    if settings.tls_certificate and settings.tls_private_key:
+        return server_context(
+            settings.tls_certificate.reveal().encode(), settings.tls_private_key.reveal().encode()
+        )
+    log.warning("no gateway TLS certificate configured: using a generated self-signed one")
+    cert, key = self_signed_pem(tuple(names))
+    return server_context(cert, key)
+
+
+def _unwired(msg: Message, received: Received) -> None:
+    raise RuntimeError("transport used before the transaction layer was attached")
+
+
+class Gateway:
+    """One gateway process."""
+
+    def __init__(
+        self,
+        provider: ConfigProvider,
+        recorder: CallRecorder,
+        *,
+        options: GatewayOptions | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.provider = provider
+        self.recorder = recorder
+        self.options = options or GatewayOptions()
+        self._clock = clock
+        self.config = GatewayConfig()
+        self._reloader: asyncio.Task[None] | None = None
+        self.transport: TransportLayer | None = None
+        self.proxy: Proxy | None = None
+        self.listeners: list[Listener] = []
+
+    async def start(self, listen: Sequence[ListenAddress] | None = None) -> list[Listener]:
+        """Load the configuration, bind every listen address and start serving."""
+        loop = asyncio.get_running_loop()
+        self.config = await loop.run_in_executor(None, self.provider.load)
+        settings = self.config.settings
+        clock = self._clock or LoopClock(loop)
+        addresses = tuple(listen) if listen is not None else settings.listen
+        tls_server = None
+        if any(a.transport == "tls" for a in addresses):
+            tls_server = tls_server_context(settings, self.options.tls_names)
+        transport = TransportLayer(
+            _unwired,
+            tls_server=tls_server,
+            tls_client=client_context(self.options.tls_ca_file),
+            server_header=self.options.proxy.server_name,
+        )
+        transactions = TransactionLayer(transport, clock, self.options.timers)
+        transport.handler = transactions.handle
+        resolver = SipResolver(clock, settings.dns_servers, timeout=self.options.dns_timeout)
+        self.proxy = Proxy(
+            transport=transport,
+            transactions=transactions,
+            resolver=resolver,
+            registrar=Registrar(
+                clock, realm=self.options.realm, algorithms=self.options.digest_algorithms
+            ),
+            licences=Licences(settings.call_licenses),
+            recorder=self.recorder,
+            clock=clock,
+            config=lambda: self.config,
+            options=self.options.proxy,
+        )
+        self.transport = transport
+        try:
+            for address in addresses:
+                self.listeners.append(
+                    await transport.listen(address.transport, address.address, address.port)
+                )
+        except OSError:
+            await transport.close()
+            raise
+        if self.options.reload_interval > 0:
+            self._reloader = loop.create_task(self._reload_forever())
+        return self.listeners
+
+    def apply(self, config: GatewayConfig) -> None:
+        """Use a new configuration snapshot (licence total and DNS servers follow it)."""
+        old = self.config.settings
+        self.config = config
+        proxy = self.proxy
+        if proxy is None:
+            return
+        proxy.licences.total = config.settings.call_licenses
+        if config.settings.dns_servers != old.dns_servers:
+            proxy.resolver = SipResolver(
+                proxy.clock, config.settings.dns_servers, timeout=self.options.dns_timeout
+            )
+
+    async def reload(self) -> None:
+        """Read the configuration again (in a worker thread: the provider may block)."""
+        loop = asyncio.get_running_loop()
+        try:
+            config = await loop.run_in_executor(None, self.provider.load)
+        except Exception:
+            log.exception("cannot reload the gateway configuration; keeping the current one")
+            return
+        self.apply(config)
+
+    async def _reload_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.reload_interval)
+            await self.reload()
+
+    async def stop(self) -> None:
+        """Stop serving and close every socket."""
+        if self._reloader is not None:
+            self._reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloader
+        if self.transport is not None:
+            await self.transport.close()
+
+    def listener(self, transport: str) -> Listener:
+        """The bound listener of a transport."""
+        for lst in self.listeners:
+            if lst.transport == transport:
+                return lst
+        raise KeyError(transport)

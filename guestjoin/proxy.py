@@ -1,0 +1,1052 @@
+"""The stateful proxy core (RFC 3261 §16) with call routing, admission, licences and CDRs.
+
+Initial INVITEs are admitted (source allow list, licences), routed by the call routing rules
+(no match → 404: never an open relay), resolved by RFC 3263 and forwarded to one target at a
+time, failing over to the next on a timeout, a transport error or a 503 (RFC 3263 §4.3). The
+proxy record-routes (two entries when the two legs use different transports, RFC 5658), so
+every in-dialog request passes here; in-dialog requests are only forwarded for dialogs this
+process set up. Timer C (§16.6 step 11) is kept well above 30 s so a guest can wait in the
+Meet lobby.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import itertools
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from guestjoin import cdr
+from guestjoin.cdr import CallDetail, CallRecorder, conference_of, utc
+from guestjoin.clock import Clock, TimerHandle
+from guestjoin.config import GatewayConfig
+from guestjoin.dns import DnsFailure, SipResolver
+from guestjoin.licences import Licences
+from guestjoin.registrar import Registrar
+from guestjoin.routing import CallContext, RouteDecision, alias_of, route_call
+from guestjoin.sip.headers import parse_via
+from guestjoin.sip.message import Request, Response, make_response
+from guestjoin.sip.sdp import cap_bandwidth
+from guestjoin.sip.uri import SipUri, UriError, parse_name_addr, parse_uri
+from guestjoin.transaction import ClientTransaction, ServerTransaction, State, TransactionLayer
+from guestjoin.transport import (
+    UDP_MAX_REQUEST,
+    Received,
+    Target,
+    TransportError,
+    TransportLayer,
+    host_of,
+    render_host,
+)
+
+log = logging.getLogger(__name__)
+
+BRANCH_PREFIX = "z9hG4bK-otj"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, PRACK, NOTIFY, REFER"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProxyOptions:
+    """Timers and behaviour of the proxy core."""
+
+    timer_c: float = 180.0  # > 3 min (§16.6 step 11); the Meet lobby waits far less
+    failover_timeout: float = 4.0  # no response at all from a target: try the next one
+    lobby_window: float = 40.0  # far-end BYE this soon after answer = not admitted
+    max_call_duration: float = 12 * 3600.0
+    retry_after: int = 30
+    server_name: str = "otj-gateway"
+    registrar: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Flow:
+    """Where the caller's requests came from, for requests travelling back to it."""
+
+    transport: str
+    host: str
+    port: int
+
+
+class _Branching:
+    """One stateful forward: a server transaction and the current client transaction."""
+
+    def __init__(self, proxy: Proxy, st: ServerTransaction) -> None:
+        self.proxy = proxy
+        self.st = st
+        self.ct: ClientTransaction | None = None
+        self.out: Request | None = None
+        self.provisional = False
+        self.cancel_pending = False
+        self.cancelled = False
+        self.done = False
+        self.timer_c: TimerHandle | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.st.request.call_id
+
+    def cancel(self) -> None:
+        """CANCEL from upstream (§16.10)."""
+        self.cancelled = True
+        self._cancel_branch()
+
+    def _cancel_branch(self) -> None:
+        ct = self.ct
+        if ct is None or self.done or ct.state in (State.COMPLETED, State.TERMINATED):
+            return
+        if not self.provisional:
+            self.cancel_pending = True  # send it when the first provisional arrives (§9.1)
+            return
+        self.proxy.send_cancel(ct)
+
+    def _arm_timer_c(self) -> None:
+        if self.timer_c is not None:
+            self.timer_c.cancel()
+        self.timer_c = self.proxy.clock.call_later(self.proxy.options.timer_c, self._on_timer_c)
+
+    def _on_timer_c(self) -> None:
+        raise NotImplementedError
+
+    def _stop_timer_c(self) -> None:
+        if self.timer_c is not None:
+            self.timer_c.cancel()
+            self.timer_c = None
+
+
+class Call(_Branching):
+    """An initial INVITE: admission, routing, serial failover over the resolved targets, CDR."""
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        st: ServerTransaction,
+        request: Request,
+        received: Received,
+        detail: CallDetail,
+    ) -> None:
+        super().__init__(proxy, st)
+        self.request = request
+        self.received = received
+        self.detail = detail
+        self.key = detail.key
+        self.decision: RouteDecision | None = None
+        self.targets: list[Target] = []
+        self.index = 0
+        self.target: Target | None = None
+        self.responses: list[tuple[Response, bool]] = []  # (response, from downstream)
+        self.failover: TimerHandle | None = None
+        self.timer_c_fired = False
+        self.caller_tag = request.from_.tag or ""
+        self.callee_tag = ""
+        self.display: str | None = None
+        self.answered_at: float | None = None
+        self.ended = False
+        self.flow = Flow(
+            transport=received.transport, host=received.remote[0], port=received.remote[1]
+        )
+        self.connection = received.connection
+        self.expiry: TimerHandle | None = None
+
+    # --- CDR ---------------------------------------------------------------------------------
+    def update(self, **changes: object) -> None:
+        self.detail = replace(self.detail, **changes)  # type: ignore[arg-type]
+        self.proxy.record(self.detail)
+
+    def end(self, *, cause: str, code: int | None = None, detail: str = "") -> None:
+        """Finish the record and give the licences back (idempotent)."""
+        if self.ended:
+            return
+        self.ended = True
+        self.proxy.licences.release(self.key)
+        if self.expiry is not None:
+            self.expiry.cancel()
+        changes: dict[str, object] = {"end_at": utc(self.proxy.clock.wall()), "cause": cause}
+        if code is not None:
+            changes["final_code"] = code
+        if detail:
+            changes["detail"] = detail[:500]
+        self.update(**changes)
+        self.proxy.call_ended(self)
+
+    # --- forwarding --------------------------------------------------------------------------
+    def start(self, targets: list[Target]) -> None:
+        self.targets = targets
+        self.try_next()
+
+    def try_next(self) -> None:
+        """Forward to the next target, or answer with the best response when none is left."""
+        self._stop_failover()
+        while not self.cancelled and self.index < len(self.targets):
+            target = self.targets[self.index]
+            self.index += 1
+            if self.proxy.transport.is_local(target.host, target.port, target.transport):
+                log.warning(
+                    "%s: target %s:%d is this gateway: skipped",
+                    self.call_id,
+                    target.host,
+                    target.port,
+                )
+                self.responses.append((make_response(self.request, 482), False))
+                continue
+            try:
+                out, target = self.proxy.outbound_invite(self, target)
+            except (TransportError, ValueError) as exc:
+                log.info(
+                    "%s: cannot forward to %s:%d: %s", self.call_id, target.host, target.port, exc
+                )
+                continue
+            self.target = target
+            self.out = out
+            self.provisional = False
+            self.cancel_pending = False
+            self.update(target=_describe(target, self.decision))
+            self.ct = self.proxy.transactions.start_client(
+                out, target, self._on_response, self._on_failure
+            )
+            self.failover = self.proxy.clock.call_later(
+                self.proxy.options.failover_timeout, self._on_silence
+            )
+            self._arm_timer_c()
+            return
+        self._finish_best()
+
+    def _stop_failover(self) -> None:
+        if self.failover is not None:
+            self.failover.cancel()
+            self.failover = None
+
+    def _on_silence(self) -> None:
+        """No response at all from this target: fail over (RFC 3263 §4.3)."""
+        self.failover = None
+        ct = self.ct
+        if ct is None or self.provisional or self.done:
+            return
+        log.info(
+            "%s: no response from %s:%d, trying the next target",
+            self.call_id,
+            ct.target.host,
+            ct.target.port,
+        )
+        ct.abandon()
+        self.responses.append((make_response(self.request, 408), False))
+        self.try_next()
+
+    def _on_failure(self, ct: ClientTransaction, reason: str) -> None:
+        if ct is not self.ct or self.done:
+            return
+        log.info("%s: %s:%d failed: %s", self.call_id, ct.target.host, ct.target.port, reason)
+        self._stop_failover()
+        code = 408 if reason == "timeout" else 503
+        self.responses.append((make_response(self.request, code), False))
+        if self.provisional:
+            self._finish_best()  # a proceeding branch that timed out is not retried
+        else:
+            self.try_next()
+
+    def _on_response(self, ct: ClientTransaction, response: Response) -> None:
+        if ct is not self.ct or self.done:
+            return
+        self._stop_failover()
+        status = response.status
+        if status < 200:
+            first = not self.provisional
+            self.provisional = True
+            self._arm_timer_c()
+            if first and self.cancel_pending:
+                self.cancel_pending = False
+                self.proxy.send_cancel(ct)
+            if status == 100:
+                return
+            if status in (180, 183) and self.detail.ringing_at is None:
+                self.update(ringing_at=utc(self.proxy.clock.wall()))
+            tag = response.to.tag
+            if tag:
+                self.callee_tag = tag
+            self.st.respond(self.proxy.upstream(response, self))
+            return
+        self._stop_timer_c()
+        if status < 300:
+            self.done = True
+            self.callee_tag = response.to.tag or ""
+            self.answered_at = self.proxy.clock.now()
+            self.st.respond(self.proxy.upstream(response, self))
+            self.update(
+                answer_at=utc(self.proxy.clock.wall()), final_code=status, detail="answered"
+            )
+            self.expiry = self.proxy.clock.call_later(
+                self.proxy.options.max_call_duration,
+                lambda: self.end(cause=cdr.EXPIRED, detail="no BYE seen"),
+            )
+            return
+        self.responses.append((response, True))
+        if status in (503, 408) and not self.cancelled and not self.timer_c_fired:
+            self.try_next()
+            return
+        self._finish_best()
+
+    def _on_timer_c(self) -> None:
+        """§16.8: CANCEL a proceeding branch, else act as if it answered 408."""
+        self.timer_c = None
+        if self.done or self.ct is None:
+            return
+        self.timer_c_fired = True
+        if self.provisional:
+            log.info("%s: Timer C fired: cancelling", self.call_id)
+            self.proxy.send_cancel(self.ct)
+            return
+        self.ct.abandon()
+        self.responses.append((make_response(self.request, 408), False))
+        self._finish_best()
+
+    def _finish_best(self) -> None:
+        """Send the best final response (§16.7 step 6) and finish the record."""
+        if self.done:
+            return
+        self.done = True
+        self._stop_failover()
+        self._stop_timer_c()
+        picked = _best(self.responses)
+        proxy = self.proxy
+        if self.cancelled:
+            cause = cdr.CANCELLED
+            if picked is not None and picked[1] and picked[0].status == 487:
+                upstream = proxy.upstream(picked[0], self)
+            else:
+                upstream = proxy.local_response(self.request, 487)
+        elif self.timer_c_fired:
+            cause = cdr.TIMEOUT
+            upstream = proxy.local_response(self.request, 408, "No Final Response (Timer C)")
+        elif picked is None:
+            cause = cdr.UNAVAILABLE
+            upstream = proxy.local_response(
+                self.request,
+                503,
+                "No Reachable Target",
+                (("Retry-After", str(proxy.options.retry_after)),),
+            )
+        else:
+            response, downstream = picked
+            cause = cdr.cause_for(response.status)
+            if response.status == 503:
+                # §16.7 step 6: a 503 is not passed upstream; it only says that target failed
+                upstream = proxy.local_response(self.request, 500, "All Targets Unavailable")
+            elif downstream:
+                upstream = proxy.upstream(response, self)
+            else:
+                upstream = proxy.local_response(self.request, response.status, response.reason)
+        self.st.respond(upstream)
+        last = self.responses[-1][0] if self.responses else upstream
+        detail = last.get("Reason") or f"{last.status} {last.reason}"
+        self.end(cause=cause, code=upstream.status, detail=detail)
+
+
+class InDialog(_Branching):
+    """An in-dialog request (BYE, re-INVITE, UPDATE, INFO, …) forwarded along the route set."""
+
+    def __init__(self, proxy: Proxy, st: ServerTransaction, call: Call | None) -> None:
+        super().__init__(proxy, st)
+        self.call = call
+
+    def forward(self, out: Request, target: Target) -> None:
+        self.out = out
+        self.ct = self.proxy.transactions.start_client(
+            out, target, self._on_response, self._on_failure
+        )
+        if out.method == "INVITE":
+            self._arm_timer_c()
+
+    def _on_response(self, ct: ClientTransaction, response: Response) -> None:
+        if self.done:
+            return
+        if response.status < 200:
+            first = not self.provisional
+            self.provisional = True
+            if first and self.cancel_pending:
+                self.proxy.send_cancel(ct)
+            if response.status != 100:
+                self.st.respond(self.proxy.upstream(response, self.call))
+            return
+        self.done = True
+        self._stop_timer_c()
+        self.st.respond(self.proxy.upstream(response, self.call))
+        self.proxy.forget_forward(self.st)
+
+    def _on_failure(self, ct: ClientTransaction, reason: str) -> None:
+        if self.done:
+            return
+        self.done = True
+        self._stop_timer_c()
+        code = 408 if reason == "timeout" else 503
+        self.st.respond(self.proxy.local_response(self.st.request, code))
+        self.proxy.forget_forward(self.st)
+
+    def _on_timer_c(self) -> None:
+        if self.done or self.ct is None:
+            return
+        if self.provisional:
+            self.proxy.send_cancel(self.ct)
+        else:
+            self.ct.abandon()
+            self._on_failure(self.ct, "timeout")
+
+
+def _best(responses: list[tuple[Response, bool]]) -> tuple[Response, bool] | None:
+    """6xx wins; otherwise the lowest class, preferring real answers to 408/503 (§16.7 step 6)."""
+    if not responses:
+        return None
+    six = [r for r in responses if r[0].status >= 600]
+    if six:
+        return six[-1]
+    lowest = min(r[0].status // 100 for r in responses)
+    same = [r for r in responses if r[0].status // 100 == lowest]
+    answers = [r for r in same if r[0].status not in (408, 503)]
+    return (answers or same)[-1]
+
+
+def _describe(target: Target, decision: RouteDecision | None) -> str:
+    text = f"{target.transport}:{render_host(target.host)}:{target.port}"
+    if decision is not None and decision.proxy:
+        return f"{text} via proxy {decision.proxy}"
+    if target.tls_name and target.tls_name != target.host:
+        return f"{text} ({target.tls_name})"
+    return text
+
+
+class Proxy:
+    """The transaction user: admission, routing and forwarding of every request."""
+
+    def __init__(
+        self,
+        *,
+        transport: TransportLayer,
+        transactions: TransactionLayer,
+        resolver: SipResolver,
+        registrar: Registrar,
+        licences: Licences,
+        recorder: CallRecorder,
+        clock: Clock,
+        config: Callable[[], GatewayConfig],
+        options: ProxyOptions | None = None,
+    ) -> None:
+        self.transport = transport
+        self.transactions = transactions
+        self.resolver = resolver
+        self.registrar = registrar
+        self.licences = licences
+        self.recorder = recorder
+        self.clock = clock
+        self.config = config
+        self.options = options or ProxyOptions()
+        self._secret = secrets.token_bytes(16)
+        self._counter = itertools.count(1)
+        self._calls: dict[str, list[Call]] = {}  # by Call-ID
+        self._by_st: dict[ServerTransaction, _Branching] = {}
+        transactions.user = self
+
+    # --- small helpers -----------------------------------------------------------------------
+    def record(self, detail: CallDetail) -> None:
+        """Hand a CDR change to the recorder (never raises)."""
+        try:
+            self.recorder.record(detail)
+        except Exception:
+            log.exception("%s: cannot record the call", detail.call_id)
+
+    def local_response(
+        self,
+        request: Request,
+        status: int,
+        reason: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Response:
+        """A response generated here (§16.7 / §8.2.6)."""
+        return make_response(
+            request,
+            status,
+            reason,
+            to_tag=secrets.token_hex(5),
+            headers=(*headers, ("Server", self.options.server_name)),
+        )
+
+    def _reply(
+        self,
+        st: ServerTransaction,
+        status: int,
+        reason: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Response:
+        response = self.local_response(st.request, status, reason, headers)
+        st.respond(response)
+        return response
+
+    def call_ended(self, call: Call) -> None:
+        """Drop a finished call from the tables after late retransmissions had a chance."""
+        self._by_st.pop(call.st, None)
+
+        def forget() -> None:
+            calls = self._calls.get(call.call_id)
+            if calls is not None:
+                if call in calls:
+                    calls.remove(call)
+                if not calls:
+                    del self._calls[call.call_id]
+
+        self.clock.call_later(32.0, forget)
+
+    def forget_forward(self, st: ServerTransaction) -> None:
+        """An in-dialog forward got its final response."""
+        self._by_st.pop(st, None)
+
+    @property
+    def live_calls(self) -> int:
+        """Calls not yet ended."""
+        return sum(1 for calls in self._calls.values() for c in calls if not c.ended)
+
+    # --- transaction user --------------------------------------------------------------------
+    def on_request(
+        self, request: Request, received: Received, st: ServerTransaction | None
+    ) -> None:
+        """Every request that is not a retransmission; a bug here answers 500, never hangs."""
+        try:
+            self._on_request(request, received, st)
+        except Exception:
+            log.exception("%s: error while handling %s", request.call_id, request.method)
+            last = st.last_response if st is not None else None
+            if st is not None and (last is None or last.status < 200):
+                st.respond(self.local_response(request, 500))
+
+    def _on_request(
+        self, request: Request, received: Received, st: ServerTransaction | None
+    ) -> None:
+        method = request.method
+        if st is None:
+            if method == "ACK":
+                self._forward_ack(request, received)
+            return
+        if method == "CANCEL":
+            self._cancel(request, st)
+            return
+        if method == "REGISTER" and self.options.registrar:
+            config = self.config()
+            if not self._allowed(received, config):
+                self._reply(st, 403, "Source Address Not Allowed")
+                return
+            st.respond(self.registrar.handle(request, received, config))
+            return
+        problem = self._validate(request)
+        if problem is not None:
+            self._reply(st, *problem)
+            return
+        request, ours = self._preprocess_route(request)
+        if request.to.tag is not None:
+            self._in_dialog(request, received, st, ours)
+            return
+        if request.get("Route") is not None:
+            self._reply(st, 403, "Preloaded Route Not Allowed")
+            return
+        if method == "INVITE":
+            self._initial_invite(request, received, st)
+        elif method == "OPTIONS":
+            self._reply(st, 200, headers=(("Allow", ALLOW), ("Accept", "application/sdp")))
+        else:
+            self._reply(st, 405, headers=(("Allow", ALLOW),))
+
+    def on_stray_response(self, response: Response, received: Received) -> None:
+        """Forward statelessly (2xx retransmissions) when the top Via is ours (§16.11)."""
+        vias = response.values("Via")
+        if len(vias) < 2:
+            return
+        try:
+            top = parse_via(vias[0])
+            nxt = parse_via(vias[1])
+        except UriError:
+            return
+        if not (top.branch or "").startswith(BRANCH_PREFIX):
+            return
+        if not self.transport.is_local(top.host, top.port):
+            return
+        out = response.remove_first_value("Via")
+        try:
+            self.transport.send_response(out.to_bytes(), nxt, None)
+        except TransportError as exc:
+            log.info("%s: cannot forward response statelessly: %s", response.call_id, exc)
+
+    # --- validation (§16.3) and route pre-processing (§16.4) ----------------------------------
+    def _validate(self, request: Request) -> tuple[int, str] | None:
+        try:
+            uri = request.sip_uri()
+        except UriError:
+            return 416, "Unsupported URI Scheme"
+        del uri
+        mf = request.max_forwards
+        if mf is not None and mf <= 0:
+            return 483, "Too Many Hops"
+        if request.get("Proxy-Require") is not None:
+            return 420, "Bad Extension"
+        if self._looped(request):
+            return 482, "Loop Detected"
+        return None
+
+    def _loop_hash(self, request: Request) -> str:
+        """§16.6 step 8: a hash of the fields that identify the request as received."""
+        text = "|".join(
+            (
+                request.uri,
+                request.from_.tag or "",
+                request.call_id,
+                str(request.cseq.number),
+                request.to.tag or "",
+            )
+        )
+        return hashlib.blake2s(text.encode(), key=self._secret, digest_size=5).hexdigest()
+
+    def _looped(self, request: Request) -> bool:
+        """§16.3 step 4: our Via with the same loop hash means the request came back."""
+        mine = None
+        for value in request.values("Via")[1:]:
+            try:
+                via = parse_via(value)
+            except UriError:
+                continue
+            branch = via.branch or ""
+            if branch.startswith(BRANCH_PREFIX) and self.transport.is_local(via.host, via.port):
+                mine = mine or self._loop_hash(request)
+                if branch[len(BRANCH_PREFIX) :].split(".", 1)[0] == mine:
+                    return True
+        return False
+
+    def _is_ours(self, uri: SipUri) -> bool:
+        return self.transport.is_local(uri.host, uri.port)
+
+    def _preprocess_route(self, request: Request) -> tuple[Request, bool]:
+        """Strip our own Route entries (§16.4); say whether there were any."""
+        ours = False
+        try:
+            ruri = request.sip_uri()
+        except UriError:
+            ruri = None
+        if ruri is not None and self._is_ours(ruri) and ruri.lr and request.get("Route"):
+            # a strict router put our Record-Route into the Request-URI (§16.4)
+            routes = request.values("Route")
+            last = parse_name_addr(routes[-1]).uri
+            request = request.with_uri(last).with_headers(request.headers)
+            request = _drop_last_route(request)
+            ours = True
+        while True:
+            top = request.first_value("Route")
+            if top is None:
+                break
+            try:
+                uri = parse_uri(parse_name_addr(top).uri)
+            except UriError:
+                break
+            if not self._is_ours(uri):
+                break
+            request = request.remove_first_value("Route")
+            ours = True
+        return request, ours
+
+    def _allowed(self, received: Received, config: GatewayConfig) -> bool:
+        networks = config.allowed_networks()
+        if not networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(received.remote[0])
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    # --- initial INVITE ----------------------------------------------------------------------
+    def _initial_invite(self, request: Request, received: Received, st: ServerTransaction) -> None:
+        config = self.config()
+        st.respond(make_response(request, 100, headers=(("Server", self.options.server_name),)))
+        from_addr = request.from_
+        detail = CallDetail(
+            key=secrets.token_hex(8),
+            call_id=request.call_id,
+            caller_uri=from_addr.uri,
+            caller_name=from_addr.display or "",
+            source_address=f"{render_host(received.remote[0])}:{received.remote[1]}",
+            transport=received.transport,
+            dialled_alias=alias_of(request.uri),
+            invite_at=utc(self.clock.wall()),
+        )
+        call = Call(self, st, request, received, detail)
+        self._calls.setdefault(request.call_id, []).append(call)
+        self._by_st[st] = call
+        self.record(detail)
+        if not self._allowed(received, config):
+            self._reject(call, 403, "Source Address Not Allowed", cdr.FORBIDDEN)
+            return
+        if not self.licences.acquire(call.key):
+            self._reject(
+                call,
+                503,
+                "Call Licence Limit Reached",
+                cdr.LICENCE_LIMIT,
+                headers=(("Retry-After", str(self.options.retry_after)),),
+            )
+            return
+        username = _user_of(from_addr.uri)
+        binding = self.registrar.binding_for(username, received.remote[0]) if username else None
+        endpoint = config.endpoint_by_username(username) if binding is not None else None
+        if endpoint is None:
+            endpoint = config.endpoint_by_address(received.remote[0])
+        if endpoint is not None:
+            call.display = endpoint.name
+            call.update(endpoint_name=endpoint.name, caller_name=endpoint.name)
+        result = route_call(
+            config.rules, CallContext(uri=request.uri, registered=binding is not None)
+        )
+        decision = result.decision
+        if decision is None:
+            log.info("%s: no call routing rule matches %s", request.call_id, detail.dialled_alias)
+            self._reject(
+                call,
+                404,
+                "No Matching Call Routing Rule",
+                cdr.NO_ROUTE,
+                detail="; ".join(result.trace[-5:]) or "no call routing rules",
+            )
+            return
+        call.decision = decision
+        call.update(
+            rule=decision.rule,
+            routed_alias=decision.alias,
+            conference=conference_of(decision.alias),
+        )
+        self._resolve_and_start(call, decision, config)
+
+    def _reject(
+        self,
+        call: Call,
+        status: int,
+        reason: str,
+        cause: str,
+        *,
+        headers: tuple[tuple[str, str], ...] = (),
+        detail: str = "",
+    ) -> None:
+        call.done = True
+        self._reply(call.st, status, reason, headers)
+        call.end(cause=cause, code=status, detail=detail or f"{status} {reason}")
+
+    def _resolve_and_start(
+        self, call: Call, decision: RouteDecision, config: GatewayConfig
+    ) -> None:
+        if decision.registered_device:
+            user = _user_of(decision.destination)
+            targets = []
+            for binding in self.registrar.bindings(user):
+                try:
+                    contact = parse_uri(binding.contact)
+                except UriError:
+                    continue
+                targets.append(
+                    Target(
+                        transport=binding.transport,
+                        host=binding.source[0],
+                        port=binding.source[1],
+                        tls_name=contact.host_lower,
+                    )
+                )
+            if not targets:
+                self._reject(call, 480, "Device Not Registered", cdr.CALL_REJECTED)
+                return
+            call.start(targets)
+            return
+        if decision.proxy:
+            proxy = config.proxy(decision.proxy)
+            if proxy is None:
+                self._reject(
+                    call,
+                    500,
+                    "Unknown SIP Proxy",
+                    cdr.FAILED,
+                    detail=f"rule {decision.rule}: unknown proxy {decision.proxy}",
+                )
+                return
+            uri = SipUri(
+                host=proxy.address, port=proxy.port, params=(("transport", proxy.transport),)
+            )
+        else:
+            try:
+                uri = parse_uri(decision.destination)
+            except UriError:
+                self._reject(call, 404, "Unusable Destination", cdr.NO_ROUTE)
+                return
+        try:
+            cached = self.resolver.cached(uri)
+        except DnsFailure as exc:
+            self._dns_failed(call, exc)
+            return
+        if cached is not None:
+            call.start(list(cached))
+            return
+        task = asyncio.get_running_loop().create_task(self._resolve(call, uri))
+        task.add_done_callback(_log_task)
+
+    async def _resolve(self, call: Call, uri: SipUri) -> None:
+        try:
+            targets = await self.resolver.resolve(uri)
+        except DnsFailure as exc:
+            self._dns_failed(call, exc)
+            return
+        if call.cancelled:
+            call.done = True
+            self._reply(call.st, 487)
+            call.end(cause=cdr.CANCELLED, code=487)
+            return
+        call.start(list(targets))
+
+    def _dns_failed(self, call: Call, exc: DnsFailure) -> None:
+        log.info("%s: DNS: %s", call.call_id, exc)
+        if exc.not_found:
+            self._reject(call, 404, "Domain Not Found", cdr.DNS_FAILURE, detail=str(exc))
+        else:
+            self._reject(
+                call,
+                503,
+                "DNS Failure",
+                cdr.DNS_FAILURE,
+                detail=str(exc),
+                headers=(("Retry-After", "5"),),
+            )
+
+    # --- building requests and responses -----------------------------------------------------
+    def _branch(self, request: Request) -> str:
+        return f"{BRANCH_PREFIX}{self._loop_hash(request)}.{next(self._counter):x}"
+
+    def _via(self, transport: str, target_host: str, branch: str) -> str:
+        host, port = self.transport.local_host(transport, target_host)
+        return f"SIP/2.0/{transport.upper()} {render_host(host)}:{port};branch={branch};rport"
+
+    def _rr(self, transport: str, toward: str) -> str:
+        host, port = self.transport.local_host(transport, toward)
+        return f"<sip:{render_host(host)}:{port};transport={transport};lr>"
+
+    def outbound_invite(self, call: Call, target: Target) -> tuple[Request, Target]:
+        """The initial INVITE as forwarded to ``target`` (§16.6 steps 1–8)."""
+        decision = call.decision
+        assert decision is not None
+        req = call.request.with_uri(decision.destination)
+        mf = req.max_forwards
+        req = req.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
+        if call.display:
+            req = req.set("From", str(req.from_.with_display(call.display)))
+        if req.body and req.content_type == "application/sdp":
+            req = req.with_body(cap_bandwidth(req.body, self.config().settings.max_outbound_kbps))
+        out = self._stamp(req, call, target)
+        if target.transport == "udp" and len(out.to_bytes()) > UDP_MAX_REQUEST:
+            target = replace(target, transport="tcp")  # §18.1.1: too big for UDP
+            out = self._stamp(req, call, target)
+        return out, target
+
+    def _stamp(self, req: Request, call: Call, target: Target) -> Request:
+        """Add Record-Route (two when the legs differ, RFC 5658) and our Via."""
+        inbound = self._rr(call.received.transport, call.received.remote[0])
+        outbound = self._rr(target.transport, target.host)
+        req = req.prepend("Record-Route", inbound)
+        if outbound != inbound:
+            req = req.prepend("Record-Route", outbound)
+        return req.prepend(
+            "Via", self._via(target.transport, target.host, self._branch(call.request))
+        )
+
+    def upstream(self, response: Response, call: Call | None) -> Response:
+        """A downstream response as forwarded upstream: our Via removed, SDP capped."""
+        out = response.remove_first_value("Via")
+        if call is not None and out.body and out.content_type == "application/sdp":
+            out = out.with_body(cap_bandwidth(out.body, self.config().settings.max_outbound_kbps))
+        return out
+
+    def send_cancel(self, ct: ClientTransaction) -> None:
+        """CANCEL a pending client transaction (§9.1): same branch, Route, CSeq number."""
+        req = ct.request
+        headers: list[tuple[str, str]] = [("Via", req.first_value("Via") or "")]
+        for key, value in req.headers:
+            if key in ("From", "To", "Call-ID", "Route", "Max-Forwards"):
+                headers.append((key, value))
+        headers.append(("CSeq", f"{req.cseq.number} CANCEL"))
+        cancel = Request(method="CANCEL", uri=req.uri, headers=tuple(headers))
+        self.transactions.start_client(cancel, ct.target, lambda _c, _r: None, lambda _c, _r: None)
+
+    # --- CANCEL (§16.10) ---------------------------------------------------------------------
+    def _cancel(self, cancel: Request, st: ServerTransaction) -> None:
+        invite_st = self.transactions.find_invite_server(cancel)
+        target = self._by_st.get(invite_st) if invite_st is not None else None
+        if invite_st is None or target is None:
+            self._reply(st, 481)
+            return
+        st.respond(make_response(cancel, 200, to_tag=None))
+        log.info("%s: CANCEL from upstream", cancel.call_id)
+        target.cancel()
+        if isinstance(target, Call) and target.ct is None and not target.done:
+            # still resolving: the resolver task answers 487 when it finishes
+            return
+
+    # --- in-dialog requests ------------------------------------------------------------------
+    def _find_call(self, request: Request) -> Call | None:
+        calls = self._calls.get(request.call_id)
+        if not calls:
+            return None
+        tags = {request.from_.tag or "", request.to.tag or ""}
+        for call in reversed(calls):
+            if call.caller_tag in tags:
+                return call
+        return None
+
+    def _in_dialog(
+        self, request: Request, received: Received, st: ServerTransaction, ours: bool
+    ) -> None:
+        call = self._find_call(request)
+        if call is None or not ours:
+            self._reply(st, 481)
+            return
+        from_caller = (request.from_.tag or "") == call.caller_tag
+        target = self._next_hop_target(request, call, toward_caller=not from_caller)
+        if target is None:
+            task = asyncio.get_running_loop().create_task(
+                self._in_dialog_async(request, received, st, call, from_caller)
+            )
+            task.add_done_callback(_log_task)
+            return
+        self._forward_in_dialog(request, st, call, target, from_caller)
+
+    async def _in_dialog_async(
+        self,
+        request: Request,
+        received: Received,
+        st: ServerTransaction,
+        call: Call,
+        from_caller: bool,
+    ) -> None:
+        uri = self._next_hop_uri(request)
+        try:
+            targets = await self.resolver.resolve(uri)
+        except (DnsFailure, UriError) as exc:
+            log.info("%s: cannot resolve the next hop: %s", request.call_id, exc)
+            self._reply(st, 404 if isinstance(exc, DnsFailure) and exc.not_found else 503)
+            return
+        self._forward_in_dialog(request, st, call, targets[0], from_caller)
+
+    def _next_hop_uri(self, request: Request) -> SipUri:
+        top = request.first_value("Route")
+        if top is not None:
+            return parse_uri(parse_name_addr(top).uri)
+        return request.sip_uri()
+
+    def _next_hop_target(self, request: Request, call: Call, toward_caller: bool) -> Target | None:
+        """The next hop when it is known without DNS (the caller's flow, the far end)."""
+        if toward_caller and request.get("Route") is None:
+            flow = call.flow
+            conn = call.connection
+            if flow.transport == "udp" or (conn is not None and conn.alive):
+                return Target(transport=flow.transport, host=flow.host, port=flow.port)
+        try:
+            uri = self._next_hop_uri(request)
+        except UriError:
+            return None
+        far = call.target
+        if far is not None and not toward_caller:
+            port = uri.port or (5061 if far.transport == "tls" else 5060)
+            if host_of(uri.host) == far.host and port == far.port:
+                return far
+        try:
+            cached = self.resolver.cached(uri)
+        except DnsFailure:
+            return None
+        return cached[0] if cached else None
+
+    def _forward_in_dialog(
+        self, request: Request, st: ServerTransaction, call: Call, target: Target, from_caller: bool
+    ) -> None:
+        mf = request.max_forwards
+        out = request.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
+        if out.body and out.content_type == "application/sdp":
+            out = out.with_body(cap_bandwidth(out.body, self.config().settings.max_outbound_kbps))
+        out = out.prepend("Via", self._via(target.transport, target.host, self._branch(request)))
+        if request.method == "BYE":
+            self._bye(call, request, from_caller)
+        forward = InDialog(self, st, call)
+        self._by_st[st] = forward
+        forward.forward(out, target)
+
+    def _bye(self, call: Call, request: Request, from_caller: bool) -> None:
+        """A BYE ends the call record: the far end hanging up during the lobby = not admitted."""
+        if call.ended:
+            return
+        reason = request.get("Reason") or ""
+        if from_caller:
+            call.end(cause=cdr.COMPLETED, detail=f"caller hung up {reason}".strip())
+            return
+        answered = call.answered_at
+        in_lobby = answered is not None and (
+            self.clock.now() - answered <= self.options.lobby_window
+        )
+        cause = cdr.NOT_ADMITTED if in_lobby else cdr.COMPLETED
+        call.end(cause=cause, detail=f"far end hung up {reason}".strip())
+
+    def _forward_ack(self, ack: Request, received: Received) -> None:
+        """An ACK for a 2xx is end-to-end: forward it statelessly along the route (§16.11)."""
+        if self._validate(ack) is not None:
+            return
+        ack, ours = self._preprocess_route(ack)
+        call = self._find_call(ack)
+        if call is None or not ours:
+            log.debug("%s: ACK for an unknown dialog dropped", ack.call_id)
+            return
+        from_caller = (ack.from_.tag or "") == call.caller_tag
+        target = self._next_hop_target(ack, call, toward_caller=not from_caller)
+        if target is None:
+            task = asyncio.get_running_loop().create_task(self._ack_async(ack, call, from_caller))
+            task.add_done_callback(_log_task)
+            return
+        self._send_ack(ack, target)
+
+    async def _ack_async(self, ack: Request, call: Call, from_caller: bool) -> None:
+        try:
+            targets = await self.resolver.resolve(self._next_hop_uri(ack))
+        except (DnsFailure, UriError) as exc:
+            log.info("%s: ACK not forwarded: %s", ack.call_id, exc)
+            return
+        self._send_ack(ack, targets[0])
+
+    def _send_ack(self, ack: Request, target: Target) -> None:
+        mf = ack.max_forwards
+        out = ack.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
+        if out.body and out.content_type == "application/sdp":
+            out = out.with_body(cap_bandwidth(out.body, self.config().settings.max_outbound_kbps))
+        out = out.prepend("Via", self._via(target.transport, target.host, self._branch(ack)))
+        data = out.to_bytes()
+        if target.transport == "udp":
+            try:
+                self.transport.send_datagram(data, target.host, target.port)
+            except TransportError as exc:
+                log.info("%s: ACK not forwarded: %s", ack.call_id, exc)
+            return
+        task = asyncio.get_running_loop().create_task(self.transport.send(data, target))
+        task.add_done_callback(_log_task)
+
+
+def _drop_last_route(request: Request) -> Request:
+    routes = request.values("Route")
+    request = request.remove("Route")
+    for value in routes[:-1]:
+        request = request.append("Route", value)
+    return request
+
+
+def _user_of(uri: str) -> str:
+    try:
+        return parse_uri(uri).user or ""
+    except UriError:
+        return ""
+
+
+def _log_task(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("proxy task failed", exc_info=task.exception())

@@ -1,0 +1,287 @@
+"""Helpers that run the real SIP peers (sipp, baresip, Kamailio) on free high ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from guestjoin.cdr import CallDetail, MemoryRecorder
+from guestjoin.config import GatewayConfig, StaticConfig
+from guestjoin.gateway import Gateway, GatewayOptions
+from otj.model import ListenAddress
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+RUNNING: list[asyncio.subprocess.Process] = []  # every peer started, stopped after each test
+
+
+async def stop_all() -> None:
+    """Kill and reap the peers a test left running."""
+    while RUNNING:
+        process = RUNNING.pop()
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(process.wait(), 5)
+
+
+def need(binary: str) -> str:
+    """The path of a peer binary; a missing peer FAILS the test (CI installs every peer)."""
+    path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if path is None:
+        pytest.fail(f"{binary} is not installed (apt-get install the peers, see .ci/run)")
+    return path
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (never 5060)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                if port not in (5060, 5061):
+                    return port
+    raise RuntimeError("no free port")
+
+
+@dataclass
+class PeerResult:
+    """How a peer process ended, with its logs."""
+
+    returncode: int
+    output: str
+    logs: str
+
+    def check(self) -> PeerResult:
+        """Fail the test with the peer's output when it did not succeed."""
+        assert self.returncode == 0, (
+            f"peer failed ({self.returncode}):\n{self.output[-3000:]}\n{self.logs[-3000:]}"
+        )
+        return self
+
+
+@dataclass
+class Sipp:
+    """One sipp process (UAC or UAS) with its trace files in ``workdir``."""
+
+    scenario: Path
+    port: int
+    workdir: Path
+    args: Sequence[str] = ()
+    process: asyncio.subprocess.Process | None = field(default=None, init=False)
+
+    async def start(self, *, listening: bool = False) -> Sipp:
+        """Start sipp; with ``listening`` (a UAS) wait until its port is bound."""
+        binary = need("sipp")
+        self.process = await asyncio.create_subprocess_exec(
+            binary,
+            "-sf",
+            str(self.scenario),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-nostdin",
+            "-trace_err",
+            "-trace_logs",
+            "-trace_msg",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            *self.args,
+            cwd=self.workdir,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        RUNNING.append(self.process)
+        if listening:
+            await self._wait_listening()
+        return self
+
+    async def _wait_listening(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        assert self.process is not None
+        while loop.time() < deadline:
+            if await _udp_bound(self.port):
+                return
+            if self.process.returncode is not None:
+                break
+            await asyncio.sleep(0.02)
+        result = await self.wait(5)
+        errors = "\n".join(p.read_text(errors="replace") for p in self.workdir.glob("*errors*"))
+        raise RuntimeError(f"sipp did not bind {self.port}:\n{result.output[-2000:]}\n{errors}")
+
+    async def wait(self, timeout: float = 40) -> PeerResult:
+        """Wait for sipp to finish."""
+        assert self.process is not None
+        try:
+            out, _ = await asyncio.wait_for(self.process.communicate(), timeout)
+        except TimeoutError:
+            self.process.kill()
+            out, _ = await self.process.communicate()
+        logs = "\n".join(
+            p.read_text(errors="replace")
+            for p in sorted(self.workdir.glob(f"{self.scenario.stem}_*"))
+            if p.suffix == ".log"
+        )
+        return PeerResult(self.process.returncode or 0, out.decode(errors="replace"), logs)
+
+    def kill(self) -> None:
+        """Stop sipp if it still runs."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+
+async def _udp_bound(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def scenario(workdir: Path, name: str, **replacements: str) -> Path:
+    """A scenario file, with ``@KEY@`` placeholders filled in (written into ``workdir``)."""
+    text = (SCENARIOS / name).read_text()
+    if not replacements:
+        return SCENARIOS / name
+    for key, value in replacements.items():
+        text = text.replace(f"@{key.upper()}@", value)
+    suffix = "-".join(v.replace(" ", "_") for v in replacements.values())
+    out = workdir / name.replace(".xml", f"-{suffix}.xml")
+    out.write_text(text)
+    return out
+
+
+async def uas(
+    workdir: Path,
+    name: str | Path,
+    *,
+    calls: int = 1,
+    args: Sequence[str] = (),
+    port: int | None = None,
+) -> Sipp:
+    """A sipp UAS (the Pexip Service stand-in) listening on a free port."""
+    path = name if isinstance(name, Path) else SCENARIOS / name
+    port = port or free_port()
+    sub = workdir / f"uas-{port}-{path.stem}"
+    sub.mkdir(exist_ok=True)
+    return await Sipp(path, port, sub, ("-m", str(calls), *args)).start(listening=True)
+
+
+async def uac(
+    workdir: Path,
+    path: Path,
+    gateway: str,
+    *,
+    service: str = "abc-defg-hij",
+    domain: str = "google.pexip.me",
+    caller: str = "room1",
+    calls: int = 1,
+    args: Sequence[str] = (),
+    transport: str = "u1",
+) -> PeerResult:
+    """Run a sipp UAC (the room endpoint) against the gateway until it ends."""
+    sub = workdir / f"uac-{path.stem}-{free_port()}"
+    sub.mkdir()
+    sipp = Sipp(
+        path,
+        free_port(),
+        sub,
+        (
+            "-s",
+            service,
+            "-key",
+            "domain",
+            domain,
+            "-key",
+            "caller",
+            caller,
+            "-m",
+            str(calls),
+            "-t",
+            transport,
+            *args,
+            gateway,
+        ),
+    )
+    await sipp.start()
+    return await sipp.wait()
+
+
+class GatewayUnderTest:
+    """A gateway in this process, on free ports, with an in-memory recorder."""
+
+    def __init__(self, config: GatewayConfig, options: GatewayOptions) -> None:
+        self.provider = StaticConfig(config)
+        self.recorder = MemoryRecorder()
+        self.gateway = Gateway(self.provider, self.recorder, options=options)
+        self._events: asyncio.Queue[CallDetail] = asyncio.Queue()
+        self.recorder.listeners.append(self._events.put_nowait)
+
+    @property
+    def udp(self) -> str:
+        return f"127.0.0.1:{self.gateway.listener('udp').port}"
+
+    @property
+    def tcp_port(self) -> int:
+        return self.gateway.listener("tcp").port
+
+    @property
+    def tls_port(self) -> int:
+        return self.gateway.listener("tls").port
+
+    def set_config(self, config: GatewayConfig) -> None:
+        self.provider.set(config)
+        self.gateway.apply(config)
+
+    async def ended(self, call_id_part: str = "", timeout: float = 15) -> CallDetail:
+        """Wait until a call whose Call-ID contains ``call_id_part`` has ended."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            done = [
+                c for c in self.recorder.calls.values() if call_id_part in c.call_id and not c.live
+            ]
+            if done:
+                return done[-1]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"no ended call; records: {list(self.recorder.calls.values())}"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._events.get(), remaining)
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    config: GatewayConfig, options: GatewayOptions
+) -> AsyncIterator[GatewayUnderTest]:
+    """Start a gateway on free ports for UDP, TCP and TLS; stop it afterwards."""
+    gut = GatewayUnderTest(config, options)
+    listen = (
+        ListenAddress(transport="udp", address="127.0.0.1", port=0),
+        ListenAddress(transport="tcp", address="127.0.0.1", port=0),
+        ListenAddress(transport="tls", address="127.0.0.1", port=0),
+    )
+    await gut.gateway.start(listen)
+    try:
+        yield gut
+    finally:
+        await gut.gateway.stop()
