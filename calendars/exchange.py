@@ -14,6 +14,7 @@ system trust store (``REQUESTS_CA_BUNDLE`` for a private CA).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ _NOT_FOUND = {
 }
 
 _counter = threading.local()
+_RETRY_AFTER = re.compile(r"'retry-after': '(\d+(?:\.\d+)?)'", re.IGNORECASE)
 
 
 class _CountingAdapter(requests.adapters.HTTPAdapter):
@@ -393,7 +395,12 @@ def _map_error(room: str, exc: BaseException) -> CalendarError:
     if isinstance(exc, (ews_errors.MalformedResponseError, ews_errors.SOAPError)):
         text = str(exc)
         if "Code: 5" in text or "Code: 429" in text:
-            return CalendarUnavailable(f"{room}: EWS server error: {text[:200]}")
+            # exchangelib puts the response headers in the message: keep the server's back-off
+            found = _RETRY_AFTER.search(text)
+            return CalendarUnavailable(
+                f"{room}: EWS server error: {text[:120]}",
+                retry_after=float(found.group(1)) if found else None,
+            )
         return MalformedCalendarData(f"{room}: EWS answered with unreadable data ({name})")
     if isinstance(exc, (ews_errors.ErrorTimeoutExpired, ews_errors.TransportError)):
         return CalendarUnavailable(f"{room}: EWS unreachable or timed out ({name})")
