@@ -7,7 +7,10 @@ sync state, and an incremental read is ``events.list?syncToken=…`` (one reques
 changed). HTTP 410 ``fullSyncRequired`` raises ``SyncStateExpired``; the worker then does a full
 read and upserts by id. httplib2 is not thread-safe, so every thread builds its own service.
 Batches (``sync_batch``) use ``BatchHttpRequest(batch_uri=…)`` because the service's own
-``new_batch_http_request`` ignores a custom endpoint.
+``new_batch_http_request`` ignores a custom endpoint. ``SyncResult.requests`` counts Calendar
+API HTTP requests (retries included, OAuth token fetches not); ``num_retries`` (default 2) is
+google-api-python-client's own exponential back-off for 429/5xx; beyond it, 429/503 raise
+``CalendarUnavailable`` with the server's ``Retry-After``.
 """
 
 from __future__ import annotations
