@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
@@ -43,6 +44,8 @@ T = TypeVar("T")
 #: Alarm kinds raised on an endpoint (subject = endpoint name).
 ALARM_DELIVERY = "delivery"
 ALARM_MISMATCH = "delivery-mismatch"
+#: Environment variable with the API's public base URL (used when none is passed).
+PUBLIC_URL_ENV = "OTJ_PUBLIC_URL"
 #: Meetings that ended longer ago than this are no longer sent to a codec.
 PAST_WINDOW = timedelta(hours=12)
 
@@ -178,7 +181,10 @@ class DeliveryRunner:
     ) -> None:
         self.db = db
         self.defaults = defaults or CiscoDefaults()
-        self.feedback_base_url = feedback_base_url.rstrip("/")
+        # Where codecs post HttpFeedback events: our API as the codecs can reach it.
+        self.feedback_base_url = (feedback_base_url or os.environ.get(PUBLIC_URL_ENV, "")).rstrip(
+            "/"
+        )
         self.concurrency = concurrency
         self.deadline = deadline
         self.verify_every = verify_every
