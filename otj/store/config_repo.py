@@ -346,6 +346,23 @@ class ConfigRepository:
             row = session.get(SettingRow, "api")
             return ApiSettings(**row.value) if row else ApiSettings()
 
+    def setting(self, key: str) -> Any:
+        """A small named setting (``None`` when unset)."""
+        with self._db.reading() as session:
+            row = session.get(SettingRow, key)
+            return row.value if row else None
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a small named setting (JSON-serialisable)."""
+        if key in (REVISION_KEY, "api"):
+            raise ValueError(f"{key!r} is managed by apply")
+        with self._db.transaction() as session:
+            row = session.get(SettingRow, key)
+            if row is None:
+                session.add(SettingRow(key=key, value=value))
+            else:
+                row.value = value
+
     def is_empty(self) -> bool:
         """True when no endpoint, profile or integration is configured (first start)."""
         with self._db.reading() as session:

@@ -42,9 +42,6 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade in one transaction; on PostgreSQL under an advisory lock (several processes)."""
-    alembic_log = logging.getLogger("alembic")
-    if alembic_log.level == logging.NOTSET and not log.isEnabledFor(logging.DEBUG):
-        alembic_log.setLevel(logging.WARNING)  # its INFO lines are noise on every start
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})

@@ -28,6 +28,8 @@ from otj.worker.delivery import Deliverer
 from otj.worker.poller import PollResult, RoomPoller, summarise
 
 log = logging.getLogger(__name__)
+if logging.getLogger("apscheduler").level == logging.NOTSET:
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
 
 RECONCILE_EVERY = 10.0
 DELIVER_EVERY = 30.0

@@ -1,0 +1,159 @@
+"""``otj serve``: the worker and the HTTP API in one process, on embedded defaults.
+
+SQLite in the data directory (``./var`` or ``$OTJ_DATA_DIR``), the API on 127.0.0.1:8080.
+Started without any configuration it installs the bundled demo (rooms with ICS calendars
+generated around today), so a new user sees Join aliases within seconds. ``--config FILE``
+applies a configuration file first. SIGINT/SIGTERM stop it cleanly: the HTTP server drains,
+running polls finish, leases are released.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import signal
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from otj.config.runtime import add_database_arguments, echo
+
+if TYPE_CHECKING:
+    from otj.store import Database
+
+log = logging.getLogger("otj.serve")
+
+DEMO_KEY = "demo"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``otj serve``."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the worker and the HTTP API (demo rooms when nothing is configured)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE", help="apply FILE before starting")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="HTTP address (default: the configuration's api.listen, else 127.0.0.1:8080; "
+        "port 0 picks a free port)",
+    )
+    parser.add_argument("--no-demo", action="store_true", help="never install the demo")
+    parser.add_argument(
+        "--public-url",
+        default="",
+        help="base URL endpoints reach this service at (for Cisco HttpFeedback)",
+    )
+    parser.add_argument("--threads", type=int, default=16, help="rooms polled at a time (16)")
+    parser.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds per calendar request (20)"
+    )
+    add_database_arguments(parser)
+    parser.set_defaults(func=_serve)
+
+
+def _listen(text: str) -> tuple[str, int]:
+    match = re.fullmatch(r"(?P<host>\[[0-9a-fA-F:]+\]|[^:]+):(?P<port>\d{1,5})", text)
+    if match is None:
+        raise ValueError(f"--listen must be HOST:PORT, got {text!r}")
+    return match["host"].strip("[]"), int(match["port"])
+
+
+def install_demo(db: Database, data_dir: Path) -> bool:
+    """Write the demo calendars; apply the demo configuration when the store is empty."""
+    from datetime import UTC, datetime
+
+    from otj.config import apply_text
+    from otj.demo import demo_config, write_calendars
+
+    calendars = data_dir / "demo" / "calendars"
+    installed = db.config.setting(DEMO_KEY)
+    if not installed and not db.config.is_empty():
+        return False
+    write_calendars(calendars, now=datetime.now(UTC))
+    if not installed:
+        result = apply_text(db, demo_config(calendars), source="(bundled demo)", environ={})
+        if not result.ok:
+            raise RuntimeError(f"demo configuration invalid: {[str(p) for p in result.problems]}")
+        db.config.set_setting(DEMO_KEY, {"calendars": str(calendars.resolve())})
+        log.info("demo installed: %d rooms with calendars in %s", len(db.rooms.names()), calendars)
+    else:
+        log.info("demo calendars refreshed around today in %s", calendars)
+    return True
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from otj.api.app import create_app
+    from otj.config import apply_file
+    from otj.config.runtime import open_store, resolve_runtime
+    from otj.worker.delivery import default_deliverer
+    from otj.worker.service import WorkerService
+    from otj.worker.setup import WorkerLocked, make_poller, single_worker_lock
+
+    runtime = resolve_runtime(data_dir=args.data_dir, database=args.database)
+    db = open_store(args, config_file=args.config, application_name="otj-serve")
+    stopping: list[int] = []
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    try:
+        if args.config is not None:
+            result = apply_file(db, args.config)
+            for problem in result.problems:
+                echo(f"{args.config}: {problem}", err=True)
+            if not result.ok:
+                echo("configuration not applied; not starting", err=True)
+                return 1
+        demo = False if args.no_demo else install_demo(db, runtime.data_dir)
+        host, port = _listen(args.listen or db.config.api_settings().listen)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        port = sock.getsockname()[1]
+        with single_worker_lock(db):
+            poller = make_poller(db, timeout=args.timeout)
+            deliverer = default_deliverer(db, feedback_base_url=args.public_url)
+            service = WorkerService(poller, deliverer=deliverer, threads=args.threads)
+            if demo:
+                service.scheduler.add_job(
+                    install_demo,
+                    "interval",
+                    hours=1,
+                    args=(db, runtime.data_dir),
+                    id="demo-calendars",
+                    executor="service",
+                )
+            app = create_app(db)
+            server = uvicorn.Server(
+                uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+            )
+            service.start()
+            base = f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
+            log.info("otj listening on %s (OpenAPI: %s/openapi.json)", base, base)
+            if demo:
+                log.info(
+                    "demo rooms: try %s/api/v1/rooms/<room>/meetings or otj status rooms", base
+                )
+            try:
+                if not stopping:
+                    server.run(sockets=[sock])
+            finally:
+                log.info("stopping")
+                service.stop()
+        log.info("stopped cleanly")
+        return 0
+    except WorkerLocked as exc:
+        echo(f"error: {exc}", err=True)
+        return 2
+    finally:
+        db.close()
