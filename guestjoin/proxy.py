@@ -241,7 +241,9 @@ class Call(_Branching):
         log.info("%s: %s:%d failed: %s", self.call_id, ct.target.host, ct.target.port, reason)
         self._stop_failover()
         code = 408 if reason == "timeout" else 503
-        self.responses.append((make_response(self.request, code), False))
+        text = " ".join(reason.split())[:200]  # one line: it becomes a reason phrase
+        target = f"{ct.target.transport}:{ct.target.host}:{ct.target.port}"
+        self.responses.append((make_response(self.request, code, f"{target} {text}"), False))
         if self.provisional:
             self._finish_best()  # a proceeding branch that timed out is not retried
         else:
@@ -337,7 +339,7 @@ class Call(_Branching):
             elif downstream:
                 upstream = proxy.upstream(response, self)
             else:
-                upstream = proxy.local_response(self.request, response.status, response.reason)
+                upstream = proxy.local_response(self.request, response.status)
         self.st.respond(upstream)
         last = self.responses[-1][0] if self.responses else upstream
         detail = last.get("Reason") or f"{last.status} {last.reason}"

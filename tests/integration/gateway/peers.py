@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import shutil
 import socket
 from collections.abc import AsyncIterator, Sequence
@@ -285,3 +286,129 @@ async def running_gateway(
         yield gut
     finally:
         await gut.gateway.stop()
+
+
+def free_port_pair() -> int:
+    """A port whose successor is free too (baresip listens for TLS on port + 1)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                tcp.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair")
+
+
+def write_tone(path: Path, seconds: int = 10, hz: int = 440) -> Path:
+    """An 8 kHz mono 16-bit WAV with a sine tone (baresip's aufile source)."""
+    import math
+    import struct
+    import wave
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(
+            b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * i / 8000)))
+                for i in range(8000 * seconds)
+            )
+        )
+    return path
+
+
+def tone_frequency(path: Path) -> tuple[float, int]:
+    """(dominant frequency by zero crossings over the loud part, loud samples) of a WAV."""
+    import struct
+    import wave
+
+    with wave.open(str(path), "rb") as wav:
+        frames = wav.readframes(wav.getnframes())
+        rate = wav.getframerate()
+    samples = struct.unpack(f"<{len(frames) // 2}h", frames)
+    loud = [s for s in samples if abs(s) > 0] if samples else []
+    start = next((i for i, s in enumerate(samples) if abs(s) > 1000), len(samples))
+    part = samples[start:]
+    crossings = sum(1 for a, b in itertools.pairwise(part) if a < 0 <= b)
+    seconds = len(part) / rate if part else 0
+    return (crossings / seconds if seconds else 0.0), len(loud)
+
+
+@dataclass
+class Baresip:
+    """A baresip user agent with its own config directory, on 127.0.0.1 only."""
+
+    workdir: Path
+    account: str
+    port: int = field(default_factory=free_port_pair)
+    config: Sequence[str] = ()
+    commands: Sequence[str] = ()
+    quit_after: int = 10
+    process: asyncio.subprocess.Process | None = field(default=None, init=False)
+
+    async def start(self) -> Baresip:
+        binary = need("baresip")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "accounts").write_text(self.account + "\n")
+        lines = [
+            f"sip_listen 127.0.0.1:{self.port}",
+            "audio_player aubridge,nil",
+            "audio_alert aubridge,nil",
+            "module_path /usr/lib/baresip/modules",
+            "module g711.so",
+            "module aubridge.so",
+            "module aufile.so",
+            "module account.so",
+            "module menu.so",
+            *self.config,
+        ]
+        if not any(line.startswith("audio_source") for line in lines):
+            lines.append("audio_source aubridge,nil")
+        (self.workdir / "config").write_text("\n".join(lines) + "\n")
+        args = [binary, "-f", str(self.workdir), "-n", "127.0.0.1", "-t", str(self.quit_after)]
+        for command in self.commands:
+            args += ["-e", command]
+        self.process = await asyncio.create_subprocess_exec(
+            *args,
+            cwd=self.workdir,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        RUNNING.append(self.process)
+        return self
+
+    async def listening(self, *, tls: bool = False) -> Baresip:
+        """Wait until its SIP TCP (and TLS, port + 1) sockets accept connections."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        ports = [self.port, self.port + 1] if tls else [self.port]
+        while loop.time() < deadline:
+            try:
+                for port in ports:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                return self
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"baresip did not listen on {ports}")
+
+    async def stop(self) -> PeerResult:
+        """Ask baresip to quit (SIGTERM: calls are hung up, recordings closed) and reap it."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
+        return await self.wait(10)
+
+    async def wait(self, timeout: float = 40) -> PeerResult:
+        assert self.process is not None
+        try:
+            out, _ = await asyncio.wait_for(self.process.communicate(), timeout)
+        except TimeoutError:
+            self.process.kill()
+            out, _ = await self.process.communicate()
+        return PeerResult(self.process.returncode or 0, out.decode(errors="replace"), "")
