@@ -412,3 +412,68 @@ class Baresip:
             self.process.kill()
             out, _ = await self.process.communicate()
         return PeerResult(self.process.returncode or 0, out.decode(errors="replace"), "")
+
+
+KAMAILIO_DIR = Path(__file__).parent / "kamailio"
+
+
+@dataclass
+class Kamailio:
+    """Kamailio with a test config from ``kamailio/``, on its own high port."""
+
+    workdir: Path
+    config: str
+    replacements: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: asyncio.subprocess.Process | None = field(default=None, init=False)
+
+    async def start(self) -> Kamailio:
+        binary = need("kamailio")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        text = (KAMAILIO_DIR / self.config).read_text()
+        for key, value in {"LISTEN_PORT": str(self.port), **self.replacements}.items():
+            text = text.replace(f"@{key}@", value)
+        cfg = self.workdir / self.config
+        cfg.write_text(text)
+        self.process = await asyncio.create_subprocess_exec(
+            binary,
+            "-f",
+            str(cfg),
+            "-DD",
+            "-E",
+            "-m",
+            "64",
+            "-M",
+            "8",
+            "-Y",
+            str(self.workdir),
+            "-P",
+            str(self.workdir / "kamailio.pid"),
+            cwd=self.workdir,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        RUNNING.append(self.process)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while loop.time() < deadline:
+            if await _udp_bound(self.port):
+                return self
+            if self.process.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        out = await self.stop()
+        raise RuntimeError(f"kamailio did not start:\n{out[-3000:]}")
+
+    async def stop(self) -> str:
+        """Stop Kamailio and return its log."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
+        try:
+            out, _ = await asyncio.wait_for(self.process.communicate(), 10)
+        except TimeoutError:
+            self.process.kill()
+            out, _ = await self.process.communicate()
+        return out.decode(errors="replace")
