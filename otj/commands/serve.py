@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--public-url",
         default="",
-        help="base URL endpoints reach this service at (for Cisco HttpFeedback)",
+        help="base URL endpoints reach this service at, for Cisco HttpFeedback "
+        "(default: $OTJ_PUBLIC_URL)",
     )
     parser.add_argument("--threads", type=int, default=16, help="rooms polled at a time (16)")
     parser.add_argument(
