@@ -75,10 +75,10 @@ def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool 
     head_end, body_start = _find_head_end(data)
     if head_end < 0:
         if len(data) > limits.max_head:
-            raise SipParseError("headers too large", status=513)
+            raise _too_large(data, limits)
         raise SipParseError("missing empty line after headers (truncated message?)")
     if head_end > limits.max_head:
-        raise SipParseError("headers too large", status=513)
+        raise _too_large(data, limits)
     try:
         head = data[:head_end].decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -152,6 +152,29 @@ def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool 
         msg = Response(status=int(code), reason=reason, headers=headers, body=body)
     _validate(msg, headers)
     return msg
+
+
+def _too_large(data: bytes, limits: Limits) -> SipParseError:
+    """A 513 error carrying whatever headers fit in the limit, so the sender can be told."""
+    cut = data[: limits.max_head]
+    cut = cut[: cut.rfind(b"\r\n")] if b"\r\n" in cut else b""
+    lines = cut.decode("utf-8", errors="replace").split("\r\n")
+    first = lines[0] if lines else ""
+    is_request = bool(first) and not first.startswith("SIP/")
+    method = first.split(" ", 1)[0] if is_request else ""
+    headers: HeaderList = ()
+    if is_request and is_token(method):
+        try:
+            headers = _parse_headers(lines, limits, is_request=True, method=method)
+        except SipParseError as exc:
+            headers = exc.headers
+    return SipParseError(
+        "headers too large",
+        is_request=is_request and bool(headers),
+        method=method,
+        headers=headers,
+        status=513,
+    )
 
 
 _CRLF_ERR = "forbidden control character in header (header injection?)"
