@@ -191,6 +191,7 @@ class DeliveryRunner:
         self._transport_factory = transport_factory
         self._clients: dict[str, CiscoXapiClient] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._config: tuple[int, list[Endpoint], Mapping[str, Profile]] | None = None
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
 
@@ -247,6 +248,16 @@ class DeliveryRunner:
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
+    def _configuration(self) -> tuple[list[Endpoint], Mapping[str, Profile]]:
+        """Endpoints (secrets resolved) and each room's profile, re-read only when the
+        configuration revision changed."""
+        revision = self.db.config.revision()
+        if self._config is None or self._config[0] != revision:
+            endpoints = self.db.config.endpoints()
+            profiles = {a.room: a.profile for a in self.db.config.room_assignments()}
+            self._config = (revision, endpoints, profiles)
+        return self._config[1], self._config[2]
+
     def _due(self, state: DeliveryState, *, room_pending: bool, now: datetime) -> bool:
         if state.retry_at is not None and now < state.retry_at:
             return False
@@ -259,10 +270,8 @@ class DeliveryRunner:
     async def _cycle(self, now: datetime) -> DeliveryReport:
         db = self.db
         pending = {p.room: p.generation for p in await asyncio.to_thread(db.rooms.pending_delivery)}
-        endpoints = await asyncio.to_thread(db.config.endpoints)
+        endpoints, profiles = await asyncio.to_thread(self._configuration)
         stored = {s.endpoint: s for s in await asyncio.to_thread(db.delivery.all)}
-        assignments = await asyncio.to_thread(db.config.room_assignments)
-        profiles: Mapping[str, Profile] = {a.room: a.profile for a in assignments}
 
         rooms_of: dict[str, list[Endpoint]] = {}
         for endpoint in endpoints:
