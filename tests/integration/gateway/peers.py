@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from guestjoin.cdr import CallDetail, MemoryRecorder
+from guestjoin.clock import Clock
 from guestjoin.config import GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions
 from otj.model import ListenAddress
@@ -148,11 +149,13 @@ class Sipp:
 
 
 async def _udp_bound(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
+    """Whether something listens on the port (UDP, or TCP for sipp -t t1)."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return True
     return False
 
 
@@ -228,10 +231,12 @@ async def uac(
 class GatewayUnderTest:
     """A gateway in this process, on free ports, with an in-memory recorder."""
 
-    def __init__(self, config: GatewayConfig, options: GatewayOptions) -> None:
+    def __init__(
+        self, config: GatewayConfig, options: GatewayOptions, clock: Clock | None = None
+    ) -> None:
         self.provider = StaticConfig(config)
         self.recorder = MemoryRecorder()
-        self.gateway = Gateway(self.provider, self.recorder, options=options)
+        self.gateway = Gateway(self.provider, self.recorder, options=options, clock=clock)
         self._events: asyncio.Queue[CallDetail] = asyncio.Queue()
         self.recorder.listeners.append(self._events.put_nowait)
 
@@ -272,10 +277,10 @@ class GatewayUnderTest:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    config: GatewayConfig, options: GatewayOptions
+    config: GatewayConfig, options: GatewayOptions, *, clock: Clock | None = None
 ) -> AsyncIterator[GatewayUnderTest]:
     """Start a gateway on free ports for UDP, TCP and TLS; stop it afterwards."""
-    gut = GatewayUnderTest(config, options)
+    gut = GatewayUnderTest(config, options, clock)
     listen = (
         ListenAddress(transport="udp", address="127.0.0.1", port=0),
         ListenAddress(transport="tcp", address="127.0.0.1", port=0),

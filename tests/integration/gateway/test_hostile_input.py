@@ -97,9 +97,11 @@ HOSTILE_DATAGRAMS = [
     ("binary garbage", bytes(range(256)) * 4, None),
     (
         "response to nobody",
-        (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\n"
-        b"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
-        b"Content-Length: 0\r\n\r\n"),
+        (
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\n"
+            b"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        ),
         None,
     ),
 ]
