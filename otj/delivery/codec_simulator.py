@@ -289,6 +289,8 @@ class SimulatedCodec:
         self.host = host
         self.port = port
         self.behaviour = CodecBehaviour()
+        #: Show the overview page at ``/`` without credentials (the demo, never the tests).
+        self.public_overview = False
         self.bookings: list[StoredBooking] = []
         self.last_updated = ""
         self.put_count = 0
@@ -508,6 +510,8 @@ class SimulatedCodec:
                 if key == "SessionId":
                     self.sessions.discard(value)
             return 204, b"", []
+        if path == "/" and method == "GET" and self.public_overview:
+            return 200, self._overview(), [("Content-Type", "text/html; charset=utf-8")]
         if not self._authenticated(headers):
             return unauthorised
         if path == "/status.xml" and method == "GET":

@@ -31,7 +31,13 @@ from otj.delivery.cisco import (
     connection_for,
 )
 from otj.delivery.fleet import DeliveryJob, deliver_fleet
-from otj.delivery.plan import DEFAULT_VERIFY_EVERY, DeliveryState, alarm_changes, backoff
+from otj.delivery.plan import (
+    DEFAULT_VERIFY_EVERY,
+    DeliveryState,
+    alarm_changes,
+    backoff,
+    with_sync_required,
+)
 from otj.model import DEFAULT_PROFILE, Endpoint, Profile
 
 if TYPE_CHECKING:
@@ -231,10 +237,13 @@ class DeliveryRunner:
 
     # -- one cycle ---------------------------------------------------------------------------
 
-    def _client(self, endpoint: Endpoint) -> CiscoXapiClient:
+    def _client(self, endpoint: Endpoint) -> tuple[CiscoXapiClient, bool]:
+        """The endpoint's client, and whether its connection settings changed (a different
+        device may answer now: its list must be pushed again)."""
         connection = connection_for(endpoint, self.defaults)
         client = self._clients.get(endpoint.name)
-        if client is None or client.connection != connection:
+        moved = client is not None and client.connection != connection
+        if client is None or moved:
             if client is not None:
                 task = asyncio.get_running_loop().create_task(client.aclose())
                 self._closing.add(task)
@@ -242,7 +251,7 @@ class DeliveryRunner:
             transport = self._transport_factory(connection) if self._transport_factory else None
             client = CiscoXapiClient(connection, transport=transport)
             self._clients[endpoint.name] = client
-        return client
+        return client, moved
 
     async def _close_clients(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
@@ -288,6 +297,10 @@ class DeliveryRunner:
             stored_state = stored.get(endpoint.name)
             state = from_store(stored_state) if stored_state else DeliveryState(
                 endpoint=endpoint.name)
+            client, moved = self._client(endpoint)
+            if moved:
+                log.info("%s: connection settings changed, pushing again", endpoint.name)
+                state = with_sync_required(state)
             if not self._due(state, room_pending=room in pending, now=now):
                 if state.failures:
                     blocked_rooms.add(room)
@@ -306,7 +319,7 @@ class DeliveryRunner:
                 )
                 lists[room] = bookings_for_room(meetings, profile=profile)
             feedback = await asyncio.to_thread(self.feedback_url, endpoint.name, now=now)
-            jobs.append((endpoint, DeliveryJob(client=self._client(endpoint), state=state,
+            jobs.append((endpoint, DeliveryJob(client=client, state=state,
                                                bookings=lists[room], feedback_url=feedback)))
 
         outcomes = await deliver_fleet(

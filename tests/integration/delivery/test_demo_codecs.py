@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
 from otj.delivery import demo_codecs
+from otj.store import Database
 
 
 @pytest.fixture
@@ -32,3 +36,41 @@ def test_demo_codecs_answer_and_show_bookings(demo: list[tuple[str, str]]) -> No
     endpoint = demo_codecs.endpoint_for(room, url, name="Fjord", group="Demo", password="demo-pw")
     assert endpoint.api_port == int(url.rsplit(":", 1)[1])
     assert endpoint.use_https is False
+
+
+async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
+    db: Database,
+) -> None:
+    from otj.commands.serve import install_demo
+    from otj.delivery.runner import DeliveryRunner
+
+    install_demo(db, db_dir(db))
+    try:
+        attached = demo_codecs.attach(db)
+        rooms = {room for room, _, _ in attached}
+        cisco = [e for e in db.config.endpoints() if e.type == "CISCO"]
+        assert {e.room_resource_email for e in cisco} == rooms
+        runner = DeliveryRunner(db)
+        try:
+            report = await runner.deliver_pending_async(now=datetime.now(UTC))
+        finally:
+            runner.close()
+        assert report.failed == 0
+        assert report.pushed == len(rooms)
+        _, url, password = attached[0]
+        async with httpx.AsyncClient() as client:
+            page = await client.get(url + "/")  # the demo's overview needs no login
+            assert (await client.get(url + "/status.xml")).status_code == 401
+            assert (await client.get(url + "/status.xml",
+                                     auth=(demo_codecs.USERNAME, password))).status_code == 200
+        assert "booking(s)" in page.text
+        assert "1 push(es)" in page.text
+    finally:
+        demo_codecs.stop()
+
+
+def db_dir(db: Database) -> Path:
+    url = db.url
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent
+    return Path(tempfile.mkdtemp(prefix="otj-demo-"))
