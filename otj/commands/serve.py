@@ -115,6 +115,12 @@ def _serve(args: argparse.Namespace) -> int:
                 echo("configuration not applied; not starting", err=True)
                 return 1
         demo = False if args.no_demo else install_demo(db, runtime.data_dir)
+        if demo:
+            from otj.delivery import demo_codecs
+
+            for room, codec_url, _ in demo_codecs.attach(db):
+                log.info("demo: simulated Cisco codec for %s at %s/ (its bookings)", room,
+                         codec_url)
         host, port = _listen(args.listen or db.config.api_settings().listen)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -151,6 +157,8 @@ def _serve(args: argparse.Namespace) -> int:
             finally:
                 log.info("stopping")
                 service.stop()
+                if demo:
+                    demo_codecs.stop()
         log.info("stopped cleanly")
         return 0
     except WorkerLocked as exc:
