@@ -352,9 +352,11 @@ async def deliver(
                 )
             log.warning("%s: device list differs, re-pushing: %s", name, "; ".join(mismatches))
             decision = decide(state, digest=digest, now=now, verify_every=None)
+        # The version is read again after a failure or a sync request: the device may have
+        # been upgraded (and then support Bookings Put) or replaced.
         version = (
             parse_software_version(state.software_version)
-            if state.software_version and state.failures == 0
+            if state.software_version and not (state.failures or state.sync_required)
             else await client.software_version()
         )
         mode = await client.put_bookings(bookings, version=version)

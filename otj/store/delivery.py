@@ -98,7 +98,10 @@ class DeliveryStateRepository:
 
     def feedback_secret(self, endpoint: str, *, now: datetime) -> str:
         """The secret in the endpoint's HttpFeedback URL (created and sealed on first use)."""
-        self.update(endpoint, now=now)  # make sure the row exists
+        with self._db.reading() as session:
+            exists = session.get(EndpointDeliveryRow, endpoint) is not None
+        if not exists:
+            self.update(endpoint, now=now)  # create the row
         with self._db.transaction() as session:
             row = session.get(EndpointDeliveryRow, endpoint, with_for_update=True)
             assert row is not None

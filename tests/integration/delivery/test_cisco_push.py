@@ -260,3 +260,20 @@ def test_connection_defaults() -> None:
     assert conn2.base_url == "http://[fe80::1]:8080"
     assert conn2.username == "room"
     assert "own" not in repr(conn2)
+
+
+async def test_upgraded_codec_switches_to_bookings_put_after_a_sync_request(
+    farm: CodecFarm,
+) -> None:
+    codec = await farm.add("upgraded", software_version=LEGACY_SOFTWARE)
+    async with CiscoXapiClient(connection(codec)) as client:
+        state = (await deliver(client, DeliveryState(endpoint="upgraded"), BOOKINGS,
+                               now=NOW)).state
+        assert ("POST", "/bookingsputxml") in codec.requests
+        codec.software_version = "ce11.14.1.5.new"
+        await codec.reboot()
+        outcome = await deliver(client, replace(state, sync_required=True), BOOKINGS,
+                                now=NOW + timedelta(minutes=1))
+    assert outcome.pushed
+    assert "Bookings Put" in codec.commands
+    assert outcome.state.software_version == "ce11.14.1.5.new"
