@@ -1,0 +1,104 @@
+"""Store-backed configuration provider and call recorder (the gateway's adapters to ``otj.store``).
+
+The SIP core only knows ``ConfigProvider`` and ``CallRecorder``; these two classes implement
+them on the otj database. Writes happen on one background thread so the event loop never waits
+for the database: each call's latest state is written, several changes of one call in the same
+batch collapse into one write.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from guestjoin.cdr import CallDetail
+from guestjoin.config import GatewayConfig
+
+if TYPE_CHECKING:
+    from otj.store import Database
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = tuple(f.name for f in fields(CallDetail) if f.name != "key")
+_FIXED = ("call_id", "direction", "caller_uri", "invite_at")
+
+
+class StoreConfig:
+    """Reads rules, proxies, gateway settings and endpoints (secrets resolved) from the store."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load(self) -> GatewayConfig:
+        """One consistent snapshot for the gateway."""
+        repo = self.db.config
+        return GatewayConfig(
+            rules=tuple(repo.call_routing_rules()),
+            proxies=tuple(repo.sip_proxies()),
+            settings=repo.gateway_settings(),
+            endpoints=tuple(repo.endpoints()),
+        )
+
+
+class StoreRecorder:
+    """Writes call detail records to the store's ``calls`` table from a worker thread."""
+
+    def __init__(self, db: Database, *, batch: int = 500) -> None:
+        self.db = db
+        self.batch = batch
+        self._queue: queue.SimpleQueue[CallDetail | None] = queue.SimpleQueue()
+        self._ids: dict[str, int] = {}
+        self.written = 0
+        self.failures = 0
+        self._thread = threading.Thread(target=self._run, name="otj-cdr-writer", daemon=True)
+        self._thread.start()
+
+    def record(self, call: CallDetail) -> None:
+        """Queue the call's latest state (never blocks)."""
+        self._queue.put(call)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            pending: dict[str, CallDetail] = {}
+            while True:
+                if item is None:
+                    stop = True
+                else:
+                    pending[item.key] = item
+                if len(pending) >= self.batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            for call in pending.values():
+                self._write(call)
+
+    def _write(self, call: CallDetail) -> None:
+        values: dict[str, Any] = {name: getattr(call, name) for name in _COLUMNS}
+        try:
+            record_id = self._ids.get(call.key)
+            if record_id is None:
+                fixed = {name: values.pop(name) for name in _FIXED}
+                record = self.db.calls.start(**fixed, **values)
+                self._ids[call.key] = record.id
+            else:
+                for name in _FIXED:
+                    values.pop(name)
+                self.db.calls.update(record_id, **values)
+            if call.end_at is not None:
+                self._ids.pop(call.key, None)
+            self.written += 1
+        except Exception:
+            self.failures += 1
+            log.exception("%s: cannot write the call record", call.call_id)

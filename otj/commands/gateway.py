@@ -1,0 +1,120 @@
+"""``otj gateway``: run the SIP Guest Join gateway with the configuration in the store."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from otj.config.runtime import add_database_arguments, echo
+
+
+def register(subparsers: Any) -> None:
+    """Add ``otj gateway``."""
+    parser = subparsers.add_parser(
+        "gateway",
+        help="run the SIP gateway (call routing rules, RFC 3263 DNS, registrar, CDRs)",
+        description="Run the SIP Guest Join gateway. Listen addresses, TLS certificate, DNS "
+        "servers and licences come from the gateway section of the configuration; "
+        "--listen overrides the listen addresses.",
+    )
+    add_database_arguments(parser)
+    parser.add_argument(
+        "--listen",
+        action="append",
+        metavar="TRANSPORT:ADDRESS:PORT",
+        help="listen here instead of the configured addresses (repeatable), e.g. udp:0.0.0.0:5060",
+    )
+    parser.add_argument(
+        "--tls-ca", metavar="FILE", help="extra CA certificates trusted for outbound TLS"
+    )
+    parser.add_argument(
+        "--timer-c",
+        type=float,
+        default=180.0,
+        metavar="SECONDS",
+        help="proxy Timer C for ringing calls (RFC 3261 §16.6; at least 180)",
+    )
+    parser.add_argument(
+        "--lobby-window",
+        type=float,
+        default=40.0,
+        metavar="SECONDS",
+        help="a far-end hang-up this soon after answer is recorded as not_admitted",
+    )
+    parser.add_argument(
+        "--reload",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how often the configuration is read again",
+    )
+    parser.set_defaults(func=_run)
+
+
+def parse_listen(values: list[str]) -> tuple[Any, ...]:
+    """``udp:0.0.0.0:5060`` → ListenAddress (IPv6 as ``tcp:[::]:5060``)."""
+    from otj.model import ListenAddress
+
+    out = []
+    for value in values:
+        transport, _, rest = value.partition(":")
+        address, _, port = rest.rpartition(":")
+        transport = transport.lower()
+        if transport not in ("udp", "tcp", "tls") or not address or not port.isdigit():
+            raise ValueError(f"--listen {value!r}: expected TRANSPORT:ADDRESS:PORT")
+        out.append(
+            ListenAddress(transport=transport, address=address.strip("[]"), port=int(port))  # type: ignore[arg-type]
+        )
+    return tuple(out)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from guestjoin.gateway import Gateway, GatewayOptions
+    from guestjoin.proxy import ProxyOptions
+    from guestjoin.storage import StoreConfig, StoreRecorder
+    from otj.config.runtime import open_store
+
+    try:
+        listen = parse_listen(args.listen) if args.listen else None
+    except ValueError as exc:
+        echo(str(exc), err=True)
+        return 2
+    if args.timer_c < 180:
+        echo("--timer-c must be at least 180 seconds (RFC 3261 §16.6)", err=True)
+        return 2
+    db = open_store(args, application_name="otj-gateway")
+    recorder = StoreRecorder(db)
+    options = GatewayOptions(
+        tls_ca_file=args.tls_ca,
+        reload_interval=args.reload,
+        proxy=ProxyOptions(timer_c=args.timer_c, lobby_window=args.lobby_window),
+    )
+    gateway = Gateway(StoreConfig(db), recorder, options=options)
+
+    async def serve() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            listeners = await gateway.start(listen)
+        except OSError as exc:
+            echo(f"cannot listen: {exc}", err=True)
+            return 1
+        for lst in listeners:
+            echo(f"gateway listening on {lst.transport} {lst.host}:{lst.port}")
+        rules = len(gateway.config.rules)
+        echo(f"{rules} call routing rule(s); {gateway.config.settings.call_licenses} licences")
+        await stop.wait()
+        echo("stopping the gateway")
+        await gateway.stop()
+        return 0
+
+    try:
+        return asyncio.run(serve())
+    finally:
+        recorder.close()
+        db.close()
