@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from otj.store.tables import AlarmRow
 from otj.store.values import Alarm, Severity
 
 if TYPE_CHECKING:
     from otj.store.db import Database
+
+
+def _lock_key(kind: str, subject: str) -> int:
+    """A signed 64-bit advisory lock key for one (kind, subject)."""
+    digest = hashlib.sha256(f"alarm\0{kind}\0{subject}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _alarm(row: AlarmRow) -> Alarm:
@@ -44,6 +51,12 @@ class AlarmRepository:
     ) -> Alarm:
         """Raise (or refresh the message of) the active alarm of this kind on this subject."""
         with self._db.transaction() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # two workers raising the same alarm at once must not both insert it
+                # (SQLite serialises writers already)
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(kind, subject)}
+                )
             row = session.scalars(
                 select(AlarmRow)
                 .where(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,40 @@ if TYPE_CHECKING:
     from otj.store.db import Database
 
 _IN_CHUNK = 500
+_MEETINGS = cast(Table, MeetingRow.__table__)
+# statements built once (the hot path of a no-change poll runs them thousands of times)
+_LOCK_ROOM = select(RoomRow).where(RoomRow.room == bindparam("room")).with_for_update()
+_PRUNE = _MEETINGS.delete().where(
+    _MEETINGS.c.room == bindparam("room"), _MEETINGS.c.end <= bindparam("before")
+)
+_LISTED = (
+    select(_MEETINGS.c.event_id, _MEETINGS.c.content_hash)
+    .where(
+        _MEETINGS.c.room == bindparam("room"),
+        _MEETINGS.c.listed.is_(True),
+        _MEETINGS.c.end > bindparam("start"),
+        _MEETINGS.c.start < bindparam("end"),
+    )
+    .order_by(_MEETINGS.c.start, _MEETINGS.c.event_id)
+)
+_USAGE = cast(Table, IntegrationUsageRow.__table__)
+_UPSERT_USAGE: dict[str, Any] = {}
+
+
+def _usage_upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE requests = requests + excluded.requests``."""
+    statement = _UPSERT_USAGE.get(dialect)
+    if statement is None:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        insert = module.insert(_USAGE).values(
+            integration=bindparam("integration"), day=bindparam("day"), requests=bindparam("n")
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=["integration", "day"],
+            set_={"requests": _USAGE.c.requests + insert.excluded.requests},
+        )
+        _UPSERT_USAGE[dialect] = statement
+    return statement
 
 
 class LeaseLost(RuntimeError):
@@ -71,23 +105,7 @@ def add_usage(session: Session, integration: str, day: date, requests: int) -> N
     if requests <= 0:
         return
     dialect = session.get_bind().dialect.name
-    values = {"integration": integration, "day": day, "requests": requests}
-    if dialect == "postgresql":
-        pg = postgresql.insert(IntegrationUsageRow).values(**values)
-        session.execute(
-            pg.on_conflict_do_update(
-                index_elements=["integration", "day"],
-                set_={"requests": IntegrationUsageRow.requests + pg.excluded.requests},
-            )
-        )
-    else:
-        lite = sqlite.insert(IntegrationUsageRow).values(**values)
-        session.execute(
-            lite.on_conflict_do_update(
-                index_elements=["integration", "day"],
-                set_={"requests": IntegrationUsageRow.requests + lite.excluded.requests},
-            )
-        )
+    session.execute(_usage_upsert(dialect), {"integration": integration, "day": day, "n": requests})
 
 
 class RoomRepository:
@@ -97,9 +115,7 @@ class RoomRepository:
         self._db = db
 
     def _locked(self, session: Session, room: str) -> RoomRow | None:
-        return session.scalars(
-            select(RoomRow).where(RoomRow.room == room).with_for_update()
-        ).first()
+        return session.scalars(_LOCK_ROOM, {"room": room}).first()
 
     # --- leases -------------------------------------------------------------------------------
 
@@ -220,14 +236,8 @@ class RoomRepository:
             upserted, deleted = self._write_meetings(session, commit)
             deleted += self._prune(session, commit.room, commit.window_start)
             pairs = session.execute(
-                select(MeetingRow.event_id, MeetingRow.content_hash)
-                .where(
-                    MeetingRow.room == commit.room,
-                    MeetingRow.listed.is_(True),
-                    MeetingRow.end > commit.window_start,
-                    MeetingRow.start < commit.display_end,
-                )
-                .order_by(MeetingRow.start, MeetingRow.event_id)
+                _LISTED,
+                {"room": commit.room, "start": commit.window_start, "end": commit.display_end},
             ).all()
             new_hash = listing_hash((str(e), str(c)) for e, c in pairs)
             changed = new_hash != row.meetings_hash
@@ -265,6 +275,8 @@ class RoomRepository:
 
     @staticmethod
     def _write_meetings(session: Session, commit: PollCommit) -> tuple[int, int]:
+        if not commit.full and not commit.meetings and not commit.removed_event_ids:
+            return 0, 0
         wanted = {m.event_id: m for m in commit.meetings}
         query = select(MeetingRow).where(MeetingRow.room == commit.room)
         existing: dict[str, MeetingRow] = {}
@@ -303,9 +315,7 @@ class RoomRepository:
 
     @staticmethod
     def _prune(session: Session, room: str, before: datetime) -> int:
-        result = session.execute(
-            delete(MeetingRow).where(MeetingRow.room == room, MeetingRow.end <= before)
-        )
+        result = session.execute(_PRUNE, {"room": room, "before": before})
         return int(getattr(result, "rowcount", 0) or 0)
 
     def record_failure(

@@ -91,7 +91,7 @@ def run_cycle(
     try:
         while True:
             free = threads * 2 - len(running)
-            if not exhausted and free > 0:
+            if not exhausted and len(running) <= threads:  # refill in batches: fewer claims
                 claims = poller.db.rooms.claim_due(
                     owner=poller.owner,
                     now=clock.now(),

@@ -140,7 +140,10 @@ class PlanBook:
 
     def get(self, room: str) -> RoomPlan | None:
         """One room's plan."""
-        return self.plans().get(room)
+        if self._built is None:
+            self.refresh()
+        assert self._built is not None
+        return self._built.plans.get(room)
 
     def close(self) -> None:
         """Close every calendar source."""

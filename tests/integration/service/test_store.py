@@ -490,3 +490,20 @@ def test_tokens(db: Database) -> None:
     assert db.tokens.verify(endpoint_token, now=T0, kind="endpoint") is not None
     assert db.tokens.revoke("admin", "ops", now=T0)
     assert db.tokens.verify(token, now=T0) is None
+
+
+def test_concurrent_raises_of_one_alarm_make_one_alarm(db: Database) -> None:
+    import threading
+
+    barrier = threading.Barrier(6)
+
+    def raise_it(i: int) -> None:
+        barrier.wait()
+        db.alarms.raise_alarm("calendar_auth", "Workspace", f"401 from room {i}", now=T0)
+
+    threads = [threading.Thread(target=raise_it, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(db.alarms.active()) == 1
