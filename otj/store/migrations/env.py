@@ -27,9 +27,11 @@ def run() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = config.get_main_option("sqlalchemy.url")
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    )
     if not url:
-        raise RuntimeError("set sqlalchemy.url (or run `otj db upgrade`, which knows the URL)")
+        raise RuntimeError("pass -x url=DATABASE_URL (or run `otj db upgrade`, which knows it)")
     engine = create_engine(url)
     with engine.begin() as conn:
         _run(conn)
