@@ -16,8 +16,9 @@ unwrapped only cost an extra line break, never text.
 from __future__ import annotations
 
 import re
+import threading
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser
 
 _LINE = "\x00"  # never in parsed text: the HTML parser drops U+0000
 _INLINE = "span,font,a,b,strong,i,em,u,o\\:p,small"
@@ -28,6 +29,22 @@ _HTML_HINT = re.compile(
     r"table[\s>]|td[\s>]|tr[\s>]|font[\s>]|strong>|em>|li>|ul>|ol>|html|body|!DOCTYPE)",
     re.IGNORECASE,
 )
+
+
+_LOCAL = threading.local()
+
+
+def _selector() -> LexborCSSSelector:
+    """This thread's CSS selector engine.
+
+    selectolax creates a Lexbor CSS parser and selector engine for every document on its first
+    ``css()`` call, which costs as much as parsing a 10 KB body; one engine per thread serves
+    every document (``find`` takes the node to search from).
+    """
+    selector: LexborCSSSelector | None = getattr(_LOCAL, "selector", None)
+    if selector is None:
+        selector = _LOCAL.selector = LexborCSSSelector()  # type: ignore[no-untyped-call]
+    return selector
 
 
 def looks_like_html(text: str) -> bool:
@@ -43,14 +60,17 @@ def html_to_text(html: str) -> str:
     body = parser.body
     if body is None:  # pragma: no cover - Lexbor always creates <body>
         return ""
-    for anchor in body.css("a[href]"):
+    find = _selector().find
+    for anchor in find("a[href]", body):
         href = anchor.attrs.get("href")
         if href:
             href = href.strip()
             if href and not href.startswith("#"):
                 anchor.insert_after(f" <{href}>")
-    body.strip_tags([_DROPPED])
-    body.unwrap_tags([_INLINE])
+    for dropped in find(_DROPPED, body):
+        dropped.decompose(recursive=False)  # as strip_tags: nested matches stay valid
+    for inline in find(_INLINE, body):
+        inline.unwrap()
     body.merge_text_nodes()
     return normalise_whitespace(body.text(separator=_LINE))
 
