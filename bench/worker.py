@@ -126,6 +126,9 @@ def main() -> int:
     parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite in a temp dir)")
     parser.add_argument("--edits", type=int, default=40, help="events edited for latency")
     parser.add_argument("--poll-interval", type=int, default=20, help="seconds, latency phase")
+    parser.add_argument(
+        "--settle", type=float, help="seconds the loop runs before edits (1.5 intervals)"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="otj-bench-"))
@@ -200,7 +203,8 @@ def main() -> int:
     if args.edits:
         # latency: the APScheduler loop polls every room every poll_interval seconds
         ask("loop")
-        time.sleep(args.poll_interval * 1.5)  # bench only: let the loop settle into its phase
+        settle = args.poll_interval * 1.5 if args.settle is None else args.settle
+        time.sleep(settle)  # bench only: let the loop settle into its phase
         edits: dict[tuple[str, str], float] = {}
         for n in range(args.edits):
             i = rng.randrange(args.rooms)
