@@ -5,6 +5,7 @@ Time is injected: the fake clock drives the worker's "now", back-off sleeps and 
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 from datetime import timedelta
@@ -281,3 +282,38 @@ def test_scheduler_jobs_one_per_room_with_profile_interval(
     apply(db, config_text(google_integration(fake), rooms[:2], poll_interval=90), prune=True)
     service._reconcile()
     assert len(service.jobs()) == 2
+
+
+def test_loop_mode_jobs_of_two_workers_poll_each_room_once_per_interval(
+    db: Database, fake: GoogleCalendarFake, clock: FakeClock
+) -> None:
+    rooms = setup_rooms(db, fake, clock, n=4)
+    one = WorkerService(make_poller(db, clock, owner="w1"), rng=random.Random(1))
+    two = WorkerService(make_poller(db, clock, owner="w2"), rng=random.Random(2))
+    polls: list[tuple[float, str, str]] = []
+    for service in (one, two):
+        original = service.poller.poll_claimed
+
+        def traced(claim, _orig=original, _owner=service.poller.owner):  # type: ignore[no-untyped-def]
+            polls.append((clock.now().timestamp(), claim.room, _owner))
+            return _orig(claim)
+
+        service.poller.poll_claimed = traced  # type: ignore[method-assign]
+    rng = random.Random(5)
+    start = clock.now().timestamp()
+    # each process's job for each room fires every ~60 s, at its own phase
+    phases = {(s.poller.owner, r): rng.uniform(0, 60) for s in (one, two) for r in rooms}
+    events = sorted(
+        (phase + 60 * k + rng.uniform(-6, 6), owner, room)
+        for (owner, room), phase in phases.items()
+        for k in range(10)
+    )
+    for when, owner, room in events:
+        clock.advance(max(0.0, start + when - clock.now().timestamp()))
+        (one if owner == "w1" else two)._poll_job(room)
+    for room in rooms:
+        times = sorted(t for t, r, _ in polls if r == room)
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert len(times) >= 9  # about one poll per interval ...
+        assert min(gaps) >= 30  # ... and never twice within half an interval
+    assert {o for _, _, o in polls} == {"w1", "w2"}
