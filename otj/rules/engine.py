@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import re2
@@ -42,6 +42,14 @@ from otj.rules.types import (
 )
 
 FALLBACK = "fallback"
+
+_BLANK_EVENT = CalendarEvent(
+    id="",
+    room="",
+    start=datetime(2000, 1, 1, tzinfo=UTC),
+    end=datetime(2000, 1, 1, tzinfo=UTC),
+)
+"""An event without any text: what a gated type answers when none of its needles occurs."""
 
 
 class RuleError(Exception):
@@ -106,6 +114,33 @@ class CompiledRule:
             self._compile()
         except Exception as exc:  # noqa: BLE001 - any compile failure is reported per event
             self.error = _error_text(exc)
+        self._gate: tuple[tuple[str, frozenset[str]], ...] = ()
+        self._gate_conference = False
+        self.miss_step: TraceStep | None = None
+        if not self.error and rule.enabled:
+            self._compile_gate()
+
+    def _compile_gate(self) -> None:
+        """Precompute the fixed miss of a type whose needles are all absent (same trace text)."""
+        kind = self._type
+        if kind is None or kind.finder is None or not kind.gated(self._settings):
+            return
+        missed = kind.finder(self._settings, EventText(_BLANK_EVENT))
+        if not isinstance(missed, Missed):  # pragma: no cover - a blank event never matches
+            return
+        needles = frozenset(kind.needles)
+        self._gate = tuple((source, needles) for source in kind.needle_sources)
+        self._gate_conference = kind.reads_conference
+        self.miss_step = TraceStep(
+            rule=self.name, meeting_type=self.meeting_type, outcome="no_match", detail=missed.detail
+        )
+
+    def cannot_match(self, text: EventText) -> bool:
+        """True when none of the type's needles occurs: ``miss_step`` is then the answer."""
+        if not self._gate or (self._gate_conference and text.event.conference is not None):
+            return False
+        hits = text.hits
+        return all(hits(source).isdisjoint(needles) for source, needles in self._gate)
 
     def _compile(self) -> None:
         rule = self.rule
@@ -239,6 +274,9 @@ class RuleSet:
         hit: _Hit | None = None
         rule_name: str | None = None
         for compiled in self.rules:
+            if compiled.miss_step is not None and compiled.cannot_match(text):
+                trace.append(compiled.miss_step)
+                continue
             step_rule, step_type = compiled.name, compiled.meeting_type
             if not compiled.rule.enabled:
                 trace.append(

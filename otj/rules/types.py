@@ -60,6 +60,18 @@ class MeetingType:
     finder: Finder | None
     requires: tuple[str, ...] = ()
     variables: tuple[str, ...] = ()
+    needles: tuple[str, ...] = ()
+    """Every text search of the finder starts from one of these ``NEEDLES`` in these sources:
+    when none occurs, the finder's answer is its fixed "not found" (see ``gated``)."""
+    needle_sources: tuple[str, ...] = ALL_SOURCES
+    reads_conference: bool = False
+    """The finder also reads conference fields that are not text (e.g. the Meet code)."""
+    domain_search: bool = False
+    """With a rule ``domain`` the finder also searches ``@<domain>``: no gate then."""
+
+    def gated(self, settings: TypeSettings) -> bool:
+        """Whether absent ``needles`` decide this rule's miss for these settings."""
+        return bool(self.needles) and not (self.domain_search and settings.domain.strip())
 
 
 # --- shared helpers ----------------------------------------------------------------------------
@@ -745,41 +757,49 @@ def _type(
     finder: Finder | None,
     requires: tuple[str, ...] = (),
     variables: tuple[str, ...] = (),
+    **gate: Any,
 ) -> MeetingType:
     return MeetingType(
-        name=name, platform=platform, finder=finder, requires=requires, variables=variables
+        name=name, platform=platform, finder=finder, requires=requires, variables=variables, **gate
     )
 
 
 _TEAMS_VARIABLES = ("conference_id", "domain", "host", "prefix")
+_PEXIP_TEAMS_NEEDLES = ("teams@", "/teams/")
 
 MEETING_TYPES: dict[str, MeetingType] = {
     t.name: t
     for t in (
         _type("googlemeetsipguestjoin", Platform.GOOGLE_MEET, find_google_meet, (),
-              ("meeting_code", "company_id")),
+              ("meeting_code", "company_id"), needles=_MEET_NEEDLES, reads_conference=True),
         _type("hangouts", Platform.GOOGLE_MEET, find_hangouts, ("domain",),
               ("meeting_id", "domain")),
-        _type("teams", Platform.MICROSOFT_TEAMS, find_pexip_teams, (), _TEAMS_VARIABLES),
+        _type("teams", Platform.MICROSOFT_TEAMS, find_pexip_teams, (), _TEAMS_VARIABLES,
+              needles=_PEXIP_TEAMS_NEEDLES),
         _type("pexipinfinityteamsbody", Platform.MICROSOFT_TEAMS, find_pexip_teams, (),
-              _TEAMS_VARIABLES),
+              _TEAMS_VARIABLES, needles=_PEXIP_TEAMS_NEEDLES),
         _type("pexipserviceteamsbody", Platform.MICROSOFT_TEAMS, find_pexip_teams, (),
-              _TEAMS_VARIABLES),
+              _TEAMS_VARIABLES, needles=_PEXIP_TEAMS_NEEDLES),
         _type("ciscoteamsbody", Platform.MICROSOFT_TEAMS, find_cisco_teams, (),
-              ("conference_id", "tenant_key")),
+              ("conference_id", "tenant_key"), needles=("@m.webex.com",)),
         _type("polyteamsbody", Platform.MICROSOFT_TEAMS, find_poly_teams, (),
-              ("conference_id", "tenant_key")),
+              ("conference_id", "tenant_key"), needles=("@t.plcm.vc", "dialin.plcm.vc")),
         _type("teamssipguestjoin", Platform.MICROSOFT_TEAMS, find_teams_guest_join, (),
-              ("meeting_id", "passcode", "company_id", "join_url")),
-        _type("zoom", Platform.ZOOM, find_zoom, (), ("meeting_id", "passcode", "host")),
-        _type("webex", Platform.WEBEX, find_webex, (), ("meeting_number", "site", "user")),
-        _type("gotomeeting", Platform.OTHER, find_gotomeeting, (), ("meeting_id",)),
-        _type("pexipinfinity", Platform.OTHER, find_pexip_infinity, (), ("alias",)),
-        _type("pexipservice", Platform.OTHER, find_pexip_service, (), ("alias",)),
+              ("meeting_id", "passcode", "company_id", "join_url"), needles=_TEAMS_NEEDLES),
+        _type("zoom", Platform.ZOOM, find_zoom, (), ("meeting_id", "passcode", "host"),
+              needles=_ZOOM_NEEDLES),
+        _type("webex", Platform.WEBEX, find_webex, (), ("meeting_number", "site", "user"),
+              needles=("webex.com",)),
+        _type("gotomeeting", Platform.OTHER, find_gotomeeting, (), ("meeting_id",),
+              needles=("inroomlink.goto.com",), needle_sources=FREE_TEXT),
+        _type("pexipinfinity", Platform.OTHER, find_pexip_infinity, (), ("alias",),
+              needles=("pexip://",)),
+        _type("pexipservice", Platform.OTHER, find_pexip_service, (), ("alias",),
+              needles=("pexip.me/",), domain_search=True),
         _type("s4b", Platform.OTHER, find_skype_for_business, (),
-              ("conference_id", "domain", "user")),
+              ("conference_id", "domain", "user"), needles=("//meet.",)),
         _type("polys4bbody", Platform.OTHER, find_skype_for_business, (),
-              ("conference_id", "domain", "user")),
+              ("conference_id", "domain", "user"), needles=("//meet.",)),
         _type("domain", Platform.OTHER, find_domain, ("domain",), ("alias", "domain")),
         _type("regex", Platform.OTHER, None, ("match_string",), ("match", "groups")),
         _type("regex_re2", Platform.OTHER, None, ("match_string",), ("match", "groups")),

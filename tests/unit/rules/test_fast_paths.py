@@ -10,8 +10,13 @@ from __future__ import annotations
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from calendars.base import Conference
+from otj.model import Profile
+from otj.rules.engine import CompiledRule, RuleSet
 from otj.rules.html import html_to_text, normalise_whitespace
+from otj.rules.types import MEETING_TYPES
 from tests.unit.rules import reference
+from tests.unit.rules.helpers import NOW, conference, event, rule
 
 SPACES = [" ", "  ", "\n", "\r\n", "\t", "\xa0", "\u2003", "\u3000", "\x0b", "\x1f", "\x85"]
 WORDS = [
@@ -79,3 +84,91 @@ def test_html_to_text_matches_reference_on_any_text(html: str) -> None:
 )
 def test_normalise_whitespace_matches_reference(text: str) -> None:
     assert normalise_whitespace(text) == reference.normalise_whitespace(text)
+
+
+# --- whole engine: the fast paths change no Meeting ------------------------------------------
+
+SAFELINK = (
+    "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Facme.zoom.us%2Fj%2F123456789"
+    "&data=1"
+)
+FRAGMENTS = [
+    "https://meet.google.com/abc-defg-hij", "meet.google.com/", "tel.meet/abc-defg-hij",
+    "teams@vc.example.com", "x.teams@acme.example.com", "@m.webex.com", "acme@m.webex.com",
+    "123@t.plcm.vc", "https://dialin.plcm.vc/teams/?key=123&conf=456",
+    "Video Conference ID: 123 456 789 0", "VTC Conference ID: 42", "Meeting ID: 1 2",
+    "Passcode: x1", "Password: 123456", "https://teams.microsoft.com/l/x",
+    "https://pexip.me/teams/vc.example.com/123", "https://vc.example.com/teams/?conf=5&d=h.com",
+    "https://acme.zoom.us/j/123456789", "123456789@zoomcrc.com", "1234567@acme.webex.com",
+    "https://acme.webex.com/meet/bob", "inroomlink.goto.com", "Access Code: 555",
+    "pexip://meet.bob@vc.example.com", "https://pexip.me/bob", "bob@vc.example.com",
+    "https://meet.example.com/bob/ABCD12", "1234567890@gmeet.example.com", "sip:", "sips:bob@x",
+    "h323:1.2.3.4", "Room 42", "VMR 7", "%3A%2F%2F", SAFELINK,
+    "https://urldefense.com/v3/__https://pexip.me/x__;!!a!b$", "\n", " ", "<", ">", "İ", "ß",
+]  # fmt: skip
+FREE = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=12).map(
+    "".join
+)
+CONFERENCE = st.one_of(
+    st.none(),
+    st.builds(
+        lambda solution, conference_id, points: conference(solution, conference_id, *points),
+        st.sampled_from(["hangoutsMeet", "teamsForBusiness", "zoom"]),
+        st.sampled_from(["", "abc-defg-hij", "not-a-code"]),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["video", "sip", "phone"]),
+                st.sampled_from(["sip:123456789012@gmeet.example.com", "https://zoom.us/j/1", ""]),
+            ),
+            max_size=2,
+        ),
+    ),
+)
+
+
+def _all_types(domain: str) -> RuleSet:
+    names = [name for name in MEETING_TYPES if name not in ("regex", "regex_re2", "custom")]
+    rules = [
+        rule(name, name=f"{index:02d} {name}", priority=10 + index, domain=domain)
+        for index, name in enumerate(names)
+    ]
+    rules.append(rule("custom", priority=190, custom_template=SEED_TEMPLATE))
+    rules.append(rule("regex", priority=191, match_string=r"Room (\d+)", replace_string=r"\1@x"))
+    return RuleSet.compile(rules)
+
+
+SEED_TEMPLATE = (
+    '{% set j = pex_regex_search("https:\\\\/\\\\/meet\\\\.google\\\\.com\\\\/([a-z\\\\-]+)", '
+    'calendar_event.body) %}{% set s = pex_regex_search("sip:([0-9]+@[a-z\\\\-.]+)", '
+    "calendar_event.body) %}{% if s %}{{s[0]}}{% elif j %}{{j[0]}}@google.pexip.me{% endif %}"
+)
+RULESETS = [_all_types(""), _all_types("vc.example.com"), _all_types("gmeet.example.com")]
+
+
+def _slow_path(ruleset: RuleSet) -> RuleSet:
+    """The same rules with every shortcut switched off."""
+    slow = RuleSet([CompiledRule(compiled.rule) for compiled in ruleset.rules])
+    for compiled in slow.rules:
+        compiled.miss_step = None
+    return slow
+
+
+SLOW_RULESETS = [_slow_path(ruleset) for ruleset in RULESETS]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=FREE,
+    html=st.one_of(st.just(""), HTML, FREE),
+    location=FREE,
+    conference_data=CONFERENCE,
+    which=st.integers(0, len(RULESETS) - 1),
+)
+def test_shortcuts_change_no_meeting(
+    body: str, html: str, location: str, conference_data: Conference | None, which: int
+) -> None:
+    evt = event(body=body, body_html=html, location=location, conference=conference_data)
+    profile = Profile(name="p")
+    fast = RULESETS[which].process(evt, profile, now=NOW)
+    slow = SLOW_RULESETS[which].process(evt, profile, now=NOW)
+    assert fast == slow
