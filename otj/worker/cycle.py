@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from otj.store.values import RoomClaim
-from otj.worker.delivery import Deliverer, DeliverySummary
+from otj.worker.delivery import Deliverer, DeliverySummary, NoDeliveryReport
 from otj.worker.poller import PollResult, RoomPoller, summarise
 
 log = logging.getLogger(__name__)
@@ -119,13 +119,13 @@ def run_cycle(
                 results[room] = future.result()
     finally:
         pool.shutdown(wait=not unfinished, cancel_futures=True)
-    delivery = None
+    delivery: DeliverySummary | None = None
     if deliverer is not None:
         try:
             delivery = deliverer.deliver_pending(now=clock.now())
         except Exception:
             log.exception("delivery cycle failed")
-            raise
+            delivery = NoDeliveryReport(failed=1)
     report = CycleReport(started=started, results=results, delivery=delivery, unfinished=unfinished)
     log.info("poll cycle: %s", report.summary())
     for result in results.values():
