@@ -460,25 +460,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"floor {floor_wall / count * 1e6:6.1f} µs/event, "
             f"ratio {our_wall / floor_wall:.2f}x (wall) {our_cpu / floor_cpu:.2f}x (CPU)"
         )
-    best = min(runs, key=lambda run: run[0] / run[2])
-    our_wall, our_cpu, floor_wall, floor_cpu = best
-    ratios = sorted(run[0] / run[2] for run in runs)
-    rates = sorted(count / run[0] for run in runs)
-    print(
-        f"ours : {count / our_wall:8.0f} events/s per core (wall), "
-        f"{count / our_cpu:8.0f} (CPU), {our_wall / count * 1e6:7.1f} µs/event  [best pass]"
-    )
-    print(
-        f"floor: {count / floor_wall:8.0f} events/s per core (wall), "
-        f"{count / floor_cpu:8.0f} (CPU), {floor_wall / count * 1e6:7.1f} µs/event  [same pass]"
-    )
-    print(
-        f"ratio ours/floor: {our_wall / floor_wall:.2f}x (wall), {our_cpu / floor_cpu:.2f}x (CPU); "
-        f"over passes min {ratios[0]:.2f}x median {statistics.median(ratios):.2f}x"
-    )
-    print(
-        f"ours events/s per core over passes: max {rates[-1]:.0f} median {statistics.median(rates):.0f}"
-    )
+
+    def spread(values: list[float], digits: int, unit: str) -> str:
+        values = sorted(values)
+        return (
+            f"min {values[0]:.{digits}f}{unit} median {statistics.median(values):.{digits}f}{unit} "
+            f"max {values[-1]:.{digits}f}{unit}"
+        )
+
+    print(f"ours  µs/event (CPU): {spread([run[1] / count * 1e6 for run in runs], 1, '')}")
+    print(f"floor µs/event (CPU): {spread([run[3] / count * 1e6 for run in runs], 1, '')}")
+    print(f"ours events/s per core (CPU): {spread([count / run[1] for run in runs], 0, '')}")
+    print(f"ours events/s per core (wall): {spread([count / run[0] for run in runs], 0, '')}")
+    print(f"ratio ours/floor (CPU): {spread([run[1] / run[3] for run in runs], 2, 'x')}")
+    print(f"ratio ours/floor (wall): {spread([run[0] / run[2] for run in runs], 2, 'x')}")
     print(
         f"peak memory: {max_rss_kib / 1024:.1f} MiB max RSS (whole process incl. corpus), "
         f"{traced_peak / 1024:.0f} KiB traced peak while processing 1000 events"

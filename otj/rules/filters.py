@@ -57,6 +57,53 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
     return compiled
 
 
+_QUANTIFIERS = frozenset("*?{+")
+_SPECIAL = frozenset(".^$*+?{}[]\\|()#")
+
+
+def literal_prefix(pattern: str) -> str:
+    """Text that every match of ``pattern`` starts with ("" when that is not evident).
+
+    Conservative: only a leading run of plain characters and escaped punctuation counts, a
+    character followed by a quantifier ends the run, and any alternation or ``(?`` group
+    (inline flags such as ``(?i)`` apply to the whole pattern) gives "".
+    """
+    if "|" in pattern or "(?" in pattern:
+        return ""
+    chars: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        width = 1
+        if char == "\\":
+            escaped = pattern[index + 1 : index + 2]
+            if not escaped or not escaped.isascii() or escaped.isalnum():
+                break
+            char, width = escaped, 2
+        elif char in _SPECIAL or char.isspace():
+            break
+        following = pattern[index + width : index + width + 1]
+        if following in _QUANTIFIERS and following:
+            if following == "+":
+                chars.append(char)
+            break
+        chars.append(char)
+        index += width
+    return "".join(chars)
+
+
+_PREFIX_CACHE: dict[str, str] = {}
+
+
+def _prefix_of(pattern: str) -> str:
+    prefix = _PREFIX_CACHE.get(pattern)
+    if prefix is None:
+        if len(_PREFIX_CACHE) >= _PATTERN_CACHE_SIZE:
+            _PREFIX_CACHE.clear()
+        prefix = _PREFIX_CACHE[pattern] = literal_prefix(pattern)
+    return prefix
+
+
 def _text(value: Any) -> str:
     if value is None or isinstance(value, Undefined):
         return ""
@@ -180,7 +227,12 @@ def _format(value: Any, *args: Any, **kwargs: Any) -> str:
 
 def pex_regex_search(pattern: Any, string: Any) -> tuple[str, ...] | None:
     """Search ``string``; the tuple of the match's groups (or of the whole match), else None."""
-    match = compile_pattern(_text(pattern)).search(_text(string), timeout=regex_timeout())
+    source, text = _text(pattern), _text(string)
+    compiled = compile_pattern(source)
+    prefix = _prefix_of(source)
+    if prefix and prefix not in text:  # every match starts with it: nothing to search
+        return None
+    match = compiled.search(text, timeout=regex_timeout())
     if match is None:
         return None
     groups = match.groups()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import types
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -226,20 +227,43 @@ def compile_template(source: str) -> Template:
         return sandbox().from_string(source)
 
 
+_FLAT_GLOBALS: weakref.WeakKeyDictionary[Template, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _flat_globals(template: Template) -> dict[str, Any]:
+    """The template's globals as one dict (``Template.globals`` is a ``ChainMap``)."""
+    flat = _FLAT_GLOBALS.get(template)
+    if flat is None:
+        flat = _FLAT_GLOBALS[template] = dict(template.globals)
+    return flat
+
+
 def render(
     template: Template, context: Mapping[str, Any], *, now: datetime, seed: str
 ) -> tuple[str, list[str]]:
     """Render within the limits; returns the output and the ``pex_debug_log`` messages.
 
     Raises ``LimitExceeded`` (time or size), ``SecurityError`` (sandbox) or whatever the template
-    raised; the caller records it in the trace.
+    raised; the caller records it in the trace. Does what ``Template.generate`` does, but hands
+    Jinja one ready dict of globals and variables (``shared=True``) instead of having it merge
+    the template's ``ChainMap`` of globals into a new dict on every render.
     """
     budget = new_budget(now=now, seed=seed)
     token = CURRENT_BUDGET.set(budget)
     try:
+        variables = _flat_globals(template).copy()
+        variables.update(context)
+        chunks = template.root_render_func(template.new_context(variables, shared=True))
         pieces: list[str] = []
         size = 0
-        for chunk in template.generate(dict(context)):
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except Exception:  # re-raised with the template line numbers
+                template.environment.handle_exception()
+                raise  # pragma: no cover - handle_exception always raises
+            if chunk is None:
+                break
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
                 raise LimitExceeded(f"template output exceeds {MAX_OUTPUT_CHARS} characters")

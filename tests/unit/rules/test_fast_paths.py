@@ -7,12 +7,15 @@ output, character for character.
 
 from __future__ import annotations
 
+import pytest
+import regex
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from calendars.base import Conference
 from otj.model import Profile
 from otj.rules.engine import CompiledRule, RuleSet
+from otj.rules.filters import literal_prefix, pex_regex_search
 from otj.rules.html import html_to_text, normalise_whitespace
 from otj.rules.types import MEETING_TYPES
 from tests.unit.rules import reference
@@ -172,3 +175,46 @@ def test_shortcuts_change_no_meeting(
     fast = RULESETS[which].process(evt, profile, now=NOW)
     slow = SLOW_RULESETS[which].process(evt, profile, now=NOW)
     assert fast == slow
+
+
+# --- templates: the literal-prefix short cut of pex_regex_search -----------------------------
+
+PATTERN_PIECES = [
+    "a", "b", "ab", "é", ":", "/", "@", "-", " ", "\\.", "\\/", "\\-", "\\\\", ".", "*", "+", "?",
+    "{2}", "{0,2}", "{e<=1}", "[a-z]", "[^a]", "(", ")", "(?:", "(?i)", "(?i:", "|", "\\d", "\\w",
+    "\\s", "\\b", "^", "$", "#", "(?<=a)", "(?=b)", "\\1", "\\x41", "\\N{LATIN SMALL LETTER A}",
+]  # fmt: skip
+SUBJECTS = st.lists(
+    st.sampled_from(["a", "b", "A", "é", ":", "/", "@", "-", " ", ".", "\\", "1", "\n"]),
+    max_size=12,
+).map("".join)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefix"),
+    [
+        (r"https:\/\/meet\.google\.com\/([a-z\-]+)", "https://meet.google.com/"),
+        (r"sip:([0-9]+@[a-z\-.]+)", "sip:"),
+        ("abc*", "ab"), ("abc+d", "abc"), ("ab{2}", "a"), ("x?y", ""), (r"\d+", ""),
+        ("a|b", ""), ("(?i)abc", ""), ("abc(?i)", ""), (r"Room (\d+)", "Room"), ("", ""),
+        (r"\\x", "\\x"), (r"a\nb", "a"), ("é+x", "é"),
+    ],
+)  # fmt: skip
+def test_literal_prefix(pattern: str, prefix: str) -> None:
+    assert literal_prefix(pattern) == prefix
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pattern=st.lists(st.sampled_from(PATTERN_PIECES), min_size=1, max_size=6).map("".join),
+    subject=SUBJECTS,
+)
+def test_literal_prefix_starts_every_match(pattern: str, subject: str) -> None:
+    try:
+        compiled = regex.compile(pattern, regex.VERSION0)
+    except (regex.error, ValueError):
+        return
+    prefix = literal_prefix(pattern)
+    for match in compiled.finditer(subject, overlapped=True):
+        assert match.group(0).startswith(prefix), (pattern, subject, match)
+    assert (pex_regex_search(pattern, subject) is None) == (compiled.search(subject) is None)
