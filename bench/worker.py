@@ -206,8 +206,8 @@ def main() -> int:
         settle = args.poll_interval * 1.5 if args.settle is None else args.settle
         time.sleep(settle)  # bench only: let the loop settle into its phase
         edits: dict[tuple[str, str], float] = {}
-        for n in range(args.edits):
-            i = rng.randrange(args.rooms)
+        # distinct rooms: a second edit of one event could hide the first before a poll
+        for n, i in enumerate(rng.sample(range(args.rooms), min(args.edits, args.rooms))):
             room = rooms[i]
             subject = f"Edited {n}"
             fake.patch_event(room, f"r{i}e0", summary=subject)

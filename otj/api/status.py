@@ -171,7 +171,9 @@ def room_meetings(
     room = room.strip().lower()
     if room not in db.rooms.names():
         return None
-    assignment = next((a for a in db.config.room_assignments() if a.room == room), None)
+    assignment = next(
+        (a for a in db.config.room_assignments(secrets="sealed") if a.room == room), None
+    )
     days = assignment.profile.display_upcoming_meetings if assignment else 7
     meetings = db.meetings.list(
         room,

@@ -371,14 +371,15 @@ class ConfigRepository:
                 for row in (EndpointRow, ProfileRow, IntegrationRow)
             )
 
-    def room_assignments(self) -> list[RoomAssignment]:
+    def room_assignments(self, *, secrets: SecretMode = "refs") -> list[RoomAssignment]:
         """Every room with its endpoints, profile, integration and the profile's rules.
 
         A room is polled once even when several endpoints show it; they must share a profile
         (``otj config apply`` checks that), else the alphabetically first endpoint's wins.
         A profile without ``integration`` uses the only integration when there is exactly one.
+        ``secrets="sealed"`` skips decrypting integration secrets (status pages need none).
         """
-        config = self.snapshot(secrets="refs")
+        config = self.snapshot(secrets=secrets)
         groups = {g.name: g for g in config.endpoint_groups}
         profiles = {p.name: p for p in config.profiles}
         integrations = {i.name: i for i in config.integrations}

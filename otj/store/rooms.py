@@ -9,7 +9,7 @@ lost its lease cannot overwrite a newer sync state. SQLite serialises writers in
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -374,6 +374,15 @@ class RoomRepository:
             ).all()
             return [PendingRoom(room=r, generation=g, meetings_hash=h) for r, g, h in rows]
 
+    def listing_marker(self, room: str) -> str | None:
+        """The hash of the room's listed meetings (changes whenever what endpoints show
+        changes; ``None`` for an unknown room): a cheap validator for cached documents."""
+        with self._db.reading() as session:
+            value = session.scalar(
+                select(RoomRow.meetings_hash).where(RoomRow.room == room.lower())
+            )
+            return None if value is None else str(value)
+
     def mark_delivered(self, room: str, generation: int) -> bool:
         """Clear the mark unless the room changed again meanwhile (generation moved on)."""
         with self._db.transaction() as session:
@@ -383,6 +392,20 @@ class RoomRepository:
                 .values(delivery_pending=False)
             )
             return bool(getattr(result, "rowcount", 0))
+
+    def mark_delivered_many(self, generations: Mapping[str, int]) -> list[str]:
+        """``mark_delivered`` for many rooms in one transaction; returns the rooms cleared."""
+        cleared = []
+        with self._db.transaction() as session:
+            for room, generation in generations.items():
+                result = session.execute(
+                    update(RoomRow)
+                    .where(RoomRow.room == room, RoomRow.delivery_generation == generation)
+                    .values(delivery_pending=False)
+                )
+                if getattr(result, "rowcount", 0):
+                    cleared.append(room)
+        return cleared
 
     def mark_pending(self, room: str) -> None:
         """Ask for a re-delivery (device reported SyncRequired, came back after an outage)."""
@@ -402,7 +425,7 @@ class RoomRepository:
 
     def status(self) -> list[RoomStatus]:
         """Every room's status line, joined with its endpoints, profile and integration."""
-        assignments = {a.room: a for a in self._db.config.room_assignments()}
+        assignments = {a.room: a for a in self._db.config.room_assignments(secrets="sealed")}
         with self._db.reading() as session:
             rows = session.scalars(select(RoomRow).order_by(RoomRow.room)).all()
         out = []
