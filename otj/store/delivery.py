@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,33 @@ class DeliveryStateRepository:
             row.updated_at = now
             session.flush()
             return _state(row)
+
+    def update_many(self, changes: Mapping[str, Mapping[str, Any]], *, now: datetime) -> int:
+        """Apply ``update`` to many endpoints in one transaction (endpoints that no longer
+        exist are skipped); returns how many were written."""
+        allowed = set(_FIELDS[1:])
+        for fields_ in changes.values():
+            unknown = set(fields_) - allowed
+            if unknown:
+                raise TypeError(f"unknown delivery state fields: {sorted(unknown)}")
+        written = 0
+        with self._db.transaction() as session:
+            for endpoint, fields_ in changes.items():
+                if session.get(EndpointRow, endpoint) is None:
+                    continue
+                row = session.get(EndpointDeliveryRow, endpoint, with_for_update=True)
+                if row is None:
+                    row = EndpointDeliveryRow(
+                        endpoint=endpoint, last_payload_hash="", last_result="", last_error="",
+                        consecutive_failures=0, sync_required=False, mismatch_detail="",
+                        software_version="",
+                    )
+                    session.add(row)
+                for key, value in fields_.items():
+                    setattr(row, key, value)
+                row.updated_at = now
+                written += 1
+        return written
 
     def record_success(
         self, endpoint: str, *, now: datetime, payload_hash: str, result: str = "pushed"
