@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -148,9 +149,9 @@ class _Connection:
     """A minimal keep-alive HTTP/1.1 client connection (h11): light enough that the servers,
     not the load generator, are what is measured."""
 
-    def __init__(self, host: str, port: int, headers: list[tuple[str, str]]) -> None:
+    def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.headers = [("Host", f"{host}:{port}"), *headers]
+        self.headers = [("Host", f"{host}:{port}")]
         self.conn: h11.Connection | None = None
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -164,14 +165,14 @@ class _Connection:
             self.writer.close()
         self.conn = self.reader = self.writer = None
 
-    async def get(self, path: str) -> int:
+    async def get(self, path: str, headers: list[tuple[str, str]]) -> int:
         if self.conn is None:
             await self._open()
         assert self.conn is not None
         assert self.reader is not None
         assert self.writer is not None
         self.writer.write(self.conn.send(h11.Request(method="GET", target=path,
-                                                     headers=self.headers)))
+                                                     headers=[*self.headers, *headers])))
         self.writer.write(self.conn.send(h11.EndOfMessage()))
         status = 0
         while True:
@@ -189,25 +190,26 @@ class _Connection:
         return status
 
 
-async def load(base: str, paths: list[str], headers: dict[str, str], clients: int,
+async def load(base: str, requests: list[tuple[str, list[tuple[str, str]]]], clients: int,
                duration: float) -> tuple[float, float, int]:
-    """Requests/s and p99 latency (ms) of ``clients`` concurrent connections for ``duration`` s."""
+    """Requests/s and p99 latency (ms) of ``clients`` concurrent connections for ``duration``
+    seconds, each request a random ``(path, headers)`` of ``requests``."""
     host, port = base.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors = 0
-    connections = [_Connection(host, int(port), list(headers.items())) for _ in range(clients)]
-    for connection, path in zip(connections, paths * clients, strict=False):  # warm-up
-        await connection.get(path)
+    connections = [_Connection(host, int(port)) for _ in range(clients)]
+    for connection, (path, headers) in zip(connections, requests * clients, strict=False):
+        await connection.get(path, headers)  # warm-up
     deadline = time.perf_counter() + duration
     rng = random.Random(7)
 
     async def worker(connection: _Connection) -> None:
         nonlocal errors
         while time.perf_counter() < deadline:
-            path = paths[rng.randrange(len(paths))]
+            path, headers = requests[rng.randrange(len(requests))]
             started = time.perf_counter()
             try:
-                status = await connection.get(path)
+                status = await connection.get(path, headers)
             except (OSError, h11.ProtocolError):
                 status = 0  # e.g. a reset when the server's accept backlog overflows
                 await connection.close()
@@ -316,9 +318,12 @@ def main() -> int:
                                                           profile=PROFILE))
                      for i in range(n)]
         urls = [c.url for c in codecs]
-        bare_time = farm.call(bare_put(urls, documents, args.concurrency), timeout=600)
-        bare_read = farm.call(bare_put(urls, documents, args.concurrency, read_back=True),
-                              timeout=600)
+        # on a loop of its own, like the runner (the codecs answer from the farm's thread)
+        with ThreadPoolExecutor(1) as pool:
+            bare_time = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency)
+                                    ).result()
+            bare_read = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency,
+                                                          read_back=True)).result()
         runner.close()
         farm.close()
         stored_ok = all(len(c.bookings) == 4 for c in codecs)
@@ -350,7 +355,6 @@ def main() -> int:
         api_port, http_port, star_port = free_port(), free_port(), free_port()
         api = subprocess.Popen([sys.executable, __file__, "--serve-api", db_url, str(key_file),
                                 str(api_port)], cwd=ROOT)
-        paths = []
         try:
             wait_listening(api_port, api)
             with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", trust_env=False) as c:
@@ -360,23 +364,23 @@ def main() -> int:
                                  headers={"Authorization": f"Bearer {token}"})
                     body.raise_for_status()
                     (static_dir / f"{name}.json").write_bytes(body.content)
-                    paths.append(room)
-            # one token for the load (the server checks it on every request)
-            token = tokens["room00000"]
+            # every request: a random room with that room's endpoint token (checked each time)
             ours = asyncio.run(load(
                 f"http://127.0.0.1:{api_port}",
-                ["/api/v1/rooms/room00000@rooms.example.com/meetings"],
-                {"Authorization": f"Bearer {token}"}, args.clients, args.duration))
+                [(f"/api/v1/rooms/{name}@rooms.example.com/meetings",
+                  [("Authorization", f"Bearer {token}")]) for name, token in tokens.items()],
+                args.clients, args.duration))
         finally:
             api.terminate()
             api.wait(10)
-        static_paths = [f"/{name}.json" for name in tokens]
+        static_paths: list[tuple[str, list[tuple[str, str]]]] = [
+            (f"/{name}.json", []) for name in tokens]
         http_server = subprocess.Popen(
             [sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1",
              "--directory", str(static_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_listening(http_port, http_server)
-            plain = asyncio.run(load(f"http://127.0.0.1:{http_port}", static_paths, {},
+            plain = asyncio.run(load(f"http://127.0.0.1:{http_port}", static_paths,
                                      args.clients, args.duration))
         finally:
             http_server.terminate()
@@ -385,7 +389,7 @@ def main() -> int:
                                  str(star_port)], cwd=ROOT)
         try:
             wait_listening(star_port, star)
-            static = asyncio.run(load(f"http://127.0.0.1:{star_port}", static_paths, {},
+            static = asyncio.run(load(f"http://127.0.0.1:{star_port}", static_paths,
                                       args.clients, args.duration))
         finally:
             star.terminate()

@@ -10,7 +10,9 @@ for a one-hour access token (OAuth 2 client credentials, RFC 6749 §4.4). Errors
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,7 +29,7 @@ from otj.delivery.access import (
     may_read_room,
 )
 from otj.delivery.feeds import ics_feed, meetings_body, not_modified, strong_etag
-from otj.model import Endpoint, Meeting
+from otj.model import Endpoint
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -123,18 +125,52 @@ def room_access(
     return endpoint, view
 
 
-def room_meetings(
-    db: Database, view: RoomDirectory, endpoint: Endpoint, room: str, *, now: datetime
-) -> list[Meeting]:
-    """The listed meetings an endpoint of the room gets now (its profile's window)."""
-    profile = view.profile(endpoint.name)
-    return db.meetings.list(
-        room,
-        start=now - PAST_WINDOW,
-        end=now + timedelta(days=max(1, profile.display_upcoming_meetings)),
-        listed_only=True,
-        with_trace=False,
-    )
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    marker: str
+    computed_at: datetime
+    valid_until: datetime
+    body: bytes
+
+
+class RoomDocuments:
+    """Rendered feeds per room, re-rendered only when the room's listing changes (the store's
+    listing hash), when a meeting leaves the window, or after ``MAX_AGE`` (new meetings
+    entering the window's far end). A hit costs one primary-key read instead of a meeting
+    query, a JSON or iCalendar rendering and a digest."""
+
+    MAX_AGE = timedelta(seconds=60)
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str, int, str], _Rendered] = {}
+
+    def get(self, kind: str, room: str, *, days: int, name: str, now: datetime) -> bytes:
+        """The ``json`` or ``ics`` document of a room as it is at ``now``."""
+        marker = self._db.rooms.listing_marker(room) or ""
+        key = (kind, room.lower(), days, name)
+        entry = self._entries.get(key)
+        if (entry is not None and entry.marker == marker
+                and entry.computed_at <= now < entry.valid_until):
+            return entry.body
+        meetings = self._db.meetings.list(
+            room,
+            start=now - PAST_WINDOW,
+            end=now + timedelta(days=max(1, days)),
+            listed_only=True,
+            with_trace=False,
+        )
+        if kind == "ics":
+            stamp = self._db.meetings.last_updated(room) or datetime(2000, 1, 1, tzinfo=UTC)
+            body = ics_feed(room, meetings, stamp=stamp, name=name)
+        else:
+            body = meetings_body(meetings)
+        valid_until = min([now + self.MAX_AGE] + [m.end + PAST_WINDOW for m in meetings])
+        with self._lock:
+            self._entries[key] = _Rendered(marker=marker, computed_at=now,
+                                           valid_until=valid_until, body=body)
+        return body
 
 
 def conditional(
@@ -153,6 +189,7 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
     """The pull API routes."""
     api = APIRouter(tags=["pull"])
     directory = DirectoryCache(db)
+    documents = RoomDocuments(db)
 
     @api.get(
         "/api/v1/rooms/{room}/meetings",
@@ -177,7 +214,8 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
         if isinstance(access, Response):
             return access
         endpoint, view = access
-        body = meetings_body(room_meetings(db, view, endpoint, room, now=now))
+        body = documents.get("json", room, days=view.profile(endpoint.name)
+                             .display_upcoming_meetings, name="", now=now)
         return conditional(body, "application/json", if_none_match)
 
     @api.get(
@@ -202,9 +240,8 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
         if isinstance(access, Response):
             return access
         endpoint, view = access
-        items = room_meetings(db, view, endpoint, room, now=now)
-        stamp = db.meetings.last_updated(room) or datetime(2000, 1, 1, tzinfo=UTC)
-        body = ics_feed(room, items, stamp=stamp, name=endpoint.name)
+        body = documents.get("ics", room, days=view.profile(endpoint.name)
+                             .display_upcoming_meetings, name=endpoint.name, now=now)
         return conditional(body, "text/calendar; charset=utf-8", if_none_match)
 
     @api.post(

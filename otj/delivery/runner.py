@@ -335,12 +335,11 @@ class DeliveryRunner:
             for (e, _), o in zip(jobs, outcomes, strict=True)
             if o.error or (o.decision.action == "skip" and o.state.failures)
         } | blocked_rooms
-        delivered = []
-        for room, generation in pending.items():
-            if room in failed_rooms:
-                continue
-            if await asyncio.to_thread(db.rooms.mark_delivered, room, generation):
-                delivered.append(room)
+        delivered = await asyncio.to_thread(
+            db.rooms.mark_delivered_many,
+            {room: generation for room, generation in pending.items()
+             if room not in failed_rooms},
+        )
         counts = {"push": 0, "verify": 0}
         for outcome in outcomes:
             if outcome.pushed:
@@ -369,30 +368,31 @@ class DeliveryRunner:
         outcomes: Sequence[DeliveryOutcome],
         now: datetime,
     ) -> list[EndpointReport]:
+        """Write the new states in one transaction, then raise or clear alarms."""
         reports = []
+        changes: dict[str, dict[str, Any]] = {}
         for (endpoint, job), outcome in zip(jobs, outcomes, strict=True):
-            room = endpoint.room_resource_email.lower()
-            changes = store_changes(job.state, outcome.state, pushed=outcome.pushed)
-            try:
-                if changes:
-                    self.db.delivery.update(endpoint.name, now=now, **changes)
-                for change in alarm_changes(job.state, outcome.state):
-                    kind = ALARM_DELIVERY if change.key == "delivery" else ALARM_MISMATCH
-                    if change.raise_alarm:
-                        self.db.alarms.raise_alarm(kind, endpoint.name, change.message, now=now,
-                                                   severity=change.severity)
-                    else:
-                        self.db.alarms.clear(kind, endpoint.name, now=now)
-            except KeyError:
-                log.info("%s: endpoint removed during delivery", endpoint.name)
+            fields = store_changes(job.state, outcome.state, pushed=outcome.pushed)
+            if fields:
+                changes[endpoint.name] = fields
             reports.append(
                 EndpointReport(
                     endpoint=endpoint.name,
-                    room=room,
+                    room=endpoint.room_resource_email.lower(),
                     action="push" if outcome.pushed else outcome.decision.action,
                     reason=outcome.decision.reason,
                     bookings=len(job.bookings),
                     error=outcome.error,
                 )
             )
+        if changes:
+            self.db.delivery.update_many(changes, now=now)
+        for (endpoint, job), outcome in zip(jobs, outcomes, strict=True):
+            for change in alarm_changes(job.state, outcome.state):
+                kind = ALARM_DELIVERY if change.key == "delivery" else ALARM_MISMATCH
+                if change.raise_alarm:
+                    self.db.alarms.raise_alarm(kind, endpoint.name, change.message, now=now,
+                                               severity=change.severity)
+                else:
+                    self.db.alarms.clear(kind, endpoint.name, now=now)
         return reports

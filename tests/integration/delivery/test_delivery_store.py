@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from otj.model import Endpoint, EndpointGroup, Profile
 from otj.store import Database
 from otj.store.values import Configuration
@@ -79,3 +81,26 @@ def test_directory_cache_follows_configuration_revisions(db: Database) -> None:
     assert [e.name for e in second.room_endpoints("berg@x")] == ["fjord"]
     ticks[0] = 3.0
     assert cache.get() is second  # same revision: nothing re-read
+
+
+def test_batched_state_updates_and_delivery_marks(db: Database) -> None:
+    from tests.integration.delivery.storehelp import store_meetings
+    from tests.unit.delivery.meetings import meeting
+
+    configure(db)
+    written = db.delivery.update_many(
+        {"fjord": {"last_payload_hash": "h1", "consecutive_failures": 0},
+         "gone": {"last_payload_hash": "x"}},
+        now=NOW,
+    )
+    assert written == 1
+    assert db.delivery.get("fjord").last_payload_hash == "h1"
+    with pytest.raises(TypeError):
+        db.delivery.update_many({"fjord": {"nonsense": 1}}, now=NOW)
+    store_meetings(db, "fjord@x", [meeting(room="fjord@x")], now=NOW)
+    pending = {p.room: p.generation for p in db.rooms.pending_delivery()}
+    assert db.rooms.listing_marker("FJORD@x")
+    assert db.rooms.listing_marker("nowhere@x") is None
+    assert db.rooms.mark_delivered_many({"fjord@x": pending["fjord@x"] - 1}) == []
+    assert db.rooms.mark_delivered_many(pending) == ["fjord@x"]
+    assert db.rooms.pending_delivery() == []

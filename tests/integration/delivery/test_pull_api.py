@@ -207,3 +207,34 @@ async def test_sync_required_from_a_codec_triggers_a_repush(
             assert len(codec.bookings) == 2
         finally:
             runner.close()
+
+
+def test_room_documents_are_cached_until_the_listing_or_the_window_changes(
+    db: Database, clock: FakeClock
+) -> None:
+    configure(db, [codec_endpoint("fjord", FJORD, port=1)])
+    start = clock.now() + timedelta(minutes=10)
+    store_meetings(db, FJORD, [meeting(room=FJORD, event_id="soon", start=start,
+                                       end=start + timedelta(minutes=20))], now=clock.now())
+    documents = pull.RoomDocuments(db)
+    calls: list[str] = []
+    original = db.meetings.list
+
+    def counting(*args: object, **kwargs: object) -> list[Meeting]:
+        calls.append("list")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    db.meetings.list = counting  # type: ignore[method-assign]
+    first = documents.get("json", FJORD, days=7, name="", now=clock.now())
+    assert documents.get("json", FJORD, days=7, name="", now=clock.now()) is first
+    assert len(calls) == 1
+    clock.advance(30)
+    assert documents.get("json", FJORD, days=7, name="", now=clock.now()) is first
+    store_meetings(db, FJORD, [meeting(room=FJORD, event_id="soon", subject="Renamed",
+                                       start=start, end=start + timedelta(minutes=20))],
+                   now=clock.now())
+    renamed = documents.get("json", FJORD, days=7, name="", now=clock.now())
+    assert b"Renamed" in renamed
+    assert len(calls) == 2
+    clock.advance(13 * 3600)  # the meeting ended more than 12 hours ago: it leaves the list
+    assert documents.get("json", FJORD, days=7, name="", now=clock.now()) == b"[]"
