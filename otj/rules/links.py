@@ -23,8 +23,6 @@ import re
 from urllib.parse import unquote
 
 _SAFELINK_HOST = "safelinks.protection.outlook.com/"
-_WRAPPER_PREFIX = re.compile(r"https?://[a-z0-9.-]*")
-_URL_REST = re.compile(r"[^\s<>\"']*")
 _URLDEFENSE_V12 = re.compile(
     r"https?://urldefense\.proofpoint\.com/(v[12])/url\?[^\s<>\"']*", re.IGNORECASE
 )
@@ -41,16 +39,81 @@ _MAX_PASSES = 3
 
 
 _PARAMETERS = {name: re.compile(r"[?&](?:amp;)?" + name + r"=([^&#]*)") for name in ("url", "u")}
-_WHITESPACE = re.compile(r"\s")
+
+
+_HEX_ASCII = {
+    spelling: chr(code)
+    for code in range(128)
+    for spelling in {f"{code:02x}", f"{code:02X}", f"{code:02x}"[0] + f"{code:02X}"[1],
+                     f"{code:02X}"[0] + f"{code:02x}"[1]}
+}  # fmt: skip
+
+
+def _unquote(value: str) -> str:
+    """``urllib.parse.unquote``, with a fast path for ASCII text whose escapes are all ASCII."""
+    if "%" not in value:
+        return value
+    if not value.isascii():
+        return unquote(value)
+    parts = value.split("%")
+    pieces = [parts[0]]
+    hex_ascii = _HEX_ASCII
+    for part in parts[1:]:
+        char = hex_ascii.get(part[:2])
+        if char is None:  # not a valid escape, or a byte of a multi-byte character
+            return unquote(value)
+        pieces.append(char)
+        pieces.append(part[2:])
+    return "".join(pieces)
 
 
 def _query_param(url: str, name: str) -> str | None:
-    match = _PARAMETERS[name].search(url)
-    return None if match is None else unquote(match.group(1).replace("+", " "))
+    """The first ``?name=`` / ``&name=`` / ``&amp;name=`` value, percent-decoded."""
+    key = name + "="
+    index = url.find(key)
+    while index >= 0:
+        if (index >= 1 and url[index - 1] in "?&") or (
+            index >= 5 and url[index - 5 : index] in ("?amp;", "&amp;")
+        ):
+            value = url[index + len(key) :]
+            for stop in "&#":
+                cut = value.find(stop)
+                if cut >= 0:
+                    value = value[:cut]
+            return _unquote(value.replace("+", " "))
+        index = url.find(key, index + 1)
+    return None
 
 
 def _looks_like_url(value: str) -> bool:
-    return bool(value) and ":" in value[:12] and _WHITESPACE.search(value) is None
+    return bool(value) and ":" in value[:12] and value.split(None, 1) == [value]
+
+
+_URL_STOPS = "<>\"'"
+_HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-"
+
+
+def _url_end(text: str, index: int) -> int:
+    """End of the URL running through ``index``: the first whitespace or ``< > " '``."""
+    end = len(text)
+    for stop in _URL_STOPS:
+        found = text.find(stop, index, end)
+        if found >= 0:
+            end = found
+    token = text[index:end].split(None, 1)
+    return index + len(token[0]) if token else index
+
+
+def _is_wrapper_prefix(lowered: str, start: int, end: int) -> bool:
+    """``lowered[start:end]`` is ``http(s)://`` followed by host characters only."""
+    prefix = lowered[start:end]
+    if prefix.startswith("https://"):
+        rest = prefix[8:]
+    elif prefix.startswith("http://"):
+        rest = prefix[7:]
+    else:
+        return False
+    return not rest.strip(_HOST_CHARS)
 
 
 def _decode_safelink(match: re.Match[str]) -> str:
@@ -104,28 +167,49 @@ def _decode_urldefense_v3(match: re.Match[str]) -> str:
 
 def _replace_safelinks(text: str, lowered: str | None = None) -> str:
     """One pass: every ``http(s)://<region>.safelinks.protection.outlook.com/…`` → target."""
+    return _replace_safelinks_lower(text, lowered)[0]
+
+
+def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str, str | None]:
+    """``_replace_safelinks`` and, when it can be built piecewise, the lower case of the result.
+
+    Lower-casing is per character except for Greek capital sigma (final form by context) and
+    characters whose lower case is longer; with either present the lower case is left to the
+    caller (None).
+    """
     if lowered is None or len(lowered) != len(text):
         lowered = text.lower()
-    if len(lowered) != len(text):  # case folding changed lengths: search the text itself
-        lowered = text
+    piecewise = len(lowered) == len(text) and "\u03a3" not in text
+    if not piecewise:  # case folding changed lengths: search the text itself
+        lowered = text if len(lowered) != len(text) else lowered
     pieces: list[str] = []
+    lower_pieces: list[str] = []
     done = 0
     index = lowered.find(_SAFELINK_HOST)
     while index >= 0:
         start = lowered.rfind("http", max(done, index - 40), index)
-        end_match = _URL_REST.match(text, index)
-        end = end_match.end() if end_match is not None else index
-        if start >= 0 and _WRAPPER_PREFIX.fullmatch(lowered, start, index):
+        end = _url_end(text, index)
+        if start >= 0 and _is_wrapper_prefix(lowered, start, index):
             target = _query_param(text[start:end], "url")
             if target is not None and _looks_like_url(target):
                 pieces.append(text[done:start])
                 pieces.append(target)
+                if "\u03a3" in target:
+                    piecewise = False
+                if piecewise:
+                    lower_pieces.append(lowered[done:start])
+                    lower_pieces.append(target.lower())
                 done = end
         index = lowered.find(_SAFELINK_HOST, max(end, index + 1))
     if not pieces:
-        return text
+        return text, lowered if piecewise else None
     pieces.append(text[done:])
-    return "".join(pieces)
+    decoded = "".join(pieces)
+    if not piecewise:
+        return decoded, None
+    lower_pieces.append(lowered[done:])
+    decoded_lower = "".join(lower_pieces)
+    return decoded, decoded_lower if len(decoded_lower) == len(decoded) else None
 
 
 def decode_safelinks(text: str) -> str:
@@ -155,19 +239,27 @@ def decode_urldefense(text: str) -> str:
 
 def decode_wrapped_links(text: str) -> str:
     """Undo Safe Links and URL Defense wrappers (in any nesting) in ``text``."""
+    return decode_wrapped_links_lower(text)[0]
+
+
+def decode_wrapped_links_lower(text: str) -> tuple[str, str]:
+    """``decode_wrapped_links(text)`` and its ``str.lower()``, lower-casing the text only once."""
     lowered = text.lower()
     for _ in range(_MAX_PASSES):
         safelinks = _SAFELINK_HOST in lowered
         urldefense = "urldefense" in lowered
         if not safelinks and not urldefense:
             break
-        decoded = _replace_safelinks(text, lowered) if safelinks else text
+        decoded, decoded_lower = (
+            _replace_safelinks_lower(text, lowered) if safelinks else (text, None)
+        )
         if urldefense:
             decoded = _URLDEFENSE_V12.sub(
                 _decode_urldefense_v12, _URLDEFENSE_V3.sub(_decode_urldefense_v3, decoded)
             )
+            decoded_lower = None
         if decoded == text:
             break
         text = decoded
-        lowered = text.lower()
-    return text
+        lowered = decoded_lower if decoded_lower is not None else text.lower()
+    return text, lowered

@@ -16,7 +16,7 @@ import re2
 
 from calendars.base import CalendarEvent, Conference
 from otj.rules.html import html_to_text, looks_like_html
-from otj.rules.links import decode_wrapped_links
+from otj.rules.links import decode_wrapped_links_lower
 
 CONFERENCE, LOCATION, BODY = "conference data", "location", "body"
 ALL_SOURCES = (CONFERENCE, LOCATION, BODY)
@@ -75,21 +75,29 @@ class EventText:
         return body
 
     @cached_property
+    def _body_decoded(self) -> tuple[str, str]:
+        return decode_wrapped_links_lower(self.body_raw)
+
+    @cached_property
     def body(self) -> str:
         """``body_raw`` with Safe Links / URL Defense wrappers decoded."""
-        return decode_wrapped_links(self.body_raw)
+        return self._body_decoded[0]
 
     @cached_property
     def body_lower(self) -> str:
-        return self.body.lower()
+        return self._body_decoded[1]
+
+    @cached_property
+    def _location_decoded(self) -> tuple[str, str]:
+        return decode_wrapped_links_lower(self.event.location)
 
     @cached_property
     def location(self) -> str:
-        return decode_wrapped_links(self.event.location)
+        return self._location_decoded[0]
 
     @cached_property
     def location_lower(self) -> str:
-        return self.location.lower()
+        return self._location_decoded[1]
 
     @cached_property
     def conference_text(self) -> str:

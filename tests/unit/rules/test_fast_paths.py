@@ -16,7 +16,8 @@ from calendars.base import Conference
 from otj.model import Profile
 from otj.rules.engine import CompiledRule, RuleSet
 from otj.rules.filters import literal_prefix, pex_regex_search
-from otj.rules.html import html_to_text, normalise_whitespace
+from otj.rules.html import _join_stripped, html_to_text, normalise_whitespace
+from otj.rules.links import decode_safelinks, decode_wrapped_links, decode_wrapped_links_lower
 from otj.rules.types import MEETING_TYPES
 from tests.unit.rules import reference
 from tests.unit.rules.helpers import NOW, conference, event, rule
@@ -87,6 +88,24 @@ def test_html_to_text_matches_reference_on_any_text(html: str) -> None:
 )
 def test_normalise_whitespace_matches_reference(text: str) -> None:
     assert normalise_whitespace(text) == reference.normalise_whitespace(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    parts=st.lists(
+        st.lists(st.sampled_from([*SPACES, "a", "b c", "é", "x\u3000y"]), max_size=6).map("".join),
+        max_size=8,
+    )
+)
+def test_joining_stripped_parts_matches_reference(parts: list[str]) -> None:
+    text = "\x00".join(part.strip() for part in parts)
+    assert _join_stripped(text) == reference.normalise_whitespace(text)
+
+
+@pytest.mark.parametrize("space", [*SPACES, "\r", "\x0c", "\x1c", "\x1d", "\x1e"])
+def test_joining_stripped_parts_collapses_every_space(space: str) -> None:
+    text = f"a{space}b\x00\x00c"
+    assert _join_stripped(text) == reference.normalise_whitespace(text) == "a b\nc"
 
 
 # --- whole engine: the fast paths change no Meeting ------------------------------------------
@@ -218,3 +237,54 @@ def test_literal_prefix_starts_every_match(pattern: str, subject: str) -> None:
     for match in compiled.finditer(subject, overlapped=True):
         assert match.group(0).startswith(prefix), (pattern, subject, match)
     assert (pex_regex_search(pattern, subject) is None) == (compiled.search(subject) is None)
+
+
+# --- link unwrapping ---------------------------------------------------------------------------
+
+LINK_PIECES = [
+    "https://", "http://", "HTTPS://", "eur01.", "x_y.", "safelinks.protection.outlook.com/",
+    "url=", "?u=", "https%3A%2F%2Fzoom.us%2Fj%2F1", "%CE%A3", "%C4%B0", "%20", "+", "#frag", "&",
+    "<", ">", '"', "'", " ", "\n", "\xa0", "\u2003", "Σ", "ς", "İ", "ΑΣ", "a", ":", "/", "?",
+    "zoom.us/j/123", "urldefense", "https://urldefense.proofpoint.com/v2/url?u=https-3A__x.com_y&d=1",
+    "https://urldefense.com/v3/__https://pexip.me/x*y__;Iw!!a!b$",
+]  # fmt: skip
+WRAPPER = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["https://", "http://", "HTTPS://", "ftp://", ""]),
+        st.sampled_from(["eur01.", "NAM12.", "", "x_y.", "a.b-c.", "é."]),
+        st.sampled_from(["safelinks.protection.outlook.com/", "SafeLinks.Protection.Outlook.com/"]),
+        st.sampled_from(["?", "ap/x/?", "", "x?a=1&", "?a=b&amp;"]),
+        st.sampled_from(["url=", "amp;url=", "&url=", "u="]),
+        st.sampled_from(
+            [
+                "https%3A%2F%2Facme.zoom.us%2Fj%2F123",
+                "https://meet.google.com/abc-defg-hij",
+                "a%3A%CE%A3",
+                "x%3Ay%C4%B0",
+                "https%3A%2F%2Fa%20b",
+                "mailto%3Ab%40c",
+                "noscheme",
+                "",
+                "https%3A%2F%2Fx.safelinks.protection.outlook.com%2F%3Furl%3Dhttps%253A%252F%252Fy",
+            ]
+        ),
+        st.sampled_from(["&data=05%7C02&reserved=0", "#x", "", "&amp;sdata=1", "+z", "'q"]),
+    ),
+)
+LINK_TEXT = st.lists(
+    st.one_of(WRAPPER, st.sampled_from(LINK_PIECES), st.text(max_size=4)), max_size=16
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@example(text="ΑΣhttps://x.safelinks.protection.outlook.com/?url=1%3Ab")
+@example(text="https://x.safelinks.protection.outlook.com/?url=a%3A%CE%A3 b")
+@given(text=LINK_TEXT)
+def test_decode_wrapped_links_matches_reference(text: str) -> None:
+    decoded, lowered = decode_wrapped_links_lower(text)
+    expected = reference.decode_wrapped_links(text)
+    assert decoded == expected
+    assert lowered == expected.lower()
+    assert decode_wrapped_links(text) == expected
+    assert decode_safelinks(text) == reference.decode_safelinks(text)
