@@ -12,6 +12,10 @@ The fake runs in this process; the worker runs in a child process so its CPU and
 own. Targets (2,000 rooms): no-change cycle < 60 s, ≤ 1 request per room, RSS < 300 MB.
 
     ./dev bench worker [--rooms 2000] [--threads 16] [--database URL] [--edits 40]
+
+On a shared PostgreSQL database, give the bench a schema of its own, e.g.
+``--database 'postgresql+psycopg://postgres@127.0.0.1/test?options=-csearch_path%3Dbench'``
+(after ``CREATE SCHEMA bench``).
 """
 
 from __future__ import annotations

@@ -7,12 +7,18 @@ Nothing outside this package sees an ORM row.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from otj.store.db import Database, redact_url
 from otj.store.secrets import SecretBox, SecretKeyError
 
 __all__ = ["Database", "SecretBox", "SecretKeyError", "open_database", "redact_url"]
+
+if logging.getLogger("alembic").level == logging.NOTSET:
+    # Alembic logs at INFO on import and on every run; keep it for warnings (set the level
+    # of the "alembic" logger before importing otj.store to see everything)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def open_database(

@@ -128,9 +128,6 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (safe to run from several processes)."""
-        alembic_log = logging.getLogger("alembic")
-        if alembic_log.level == logging.NOTSET:
-            alembic_log.setLevel(logging.WARNING)  # its INFO lines (even on import) are noise
         from otj.store.migrate import upgrade
 
         upgrade(self.engine)
