@@ -18,6 +18,7 @@ Usage: ``./dev bench rules [--events N] [--seed S]``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import random
 import re
 import resource
@@ -405,6 +406,25 @@ def _measure(
     return totals[0], totals[1], totals[2], totals[3]
 
 
+def _fix_malloc() -> bool:
+    """Fix glibc's mmap and trim thresholds (1 GiB trim, 32 MiB mmap) for the whole run.
+
+    With glibc's dynamic thresholds, each Lexbor document (a few hundred KiB of arenas) may be
+    mmap'ed and unmapped, or the heap trimmed after it, depending on what was freed before: the
+    same parse then costs up to twice as much, page faults included, and which side of the
+    comparison pays depends on the interleaving. Fixed thresholds give both sides the warm heap
+    a long-running worker has (the floor gets faster, not slower).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(
+        libc.mallopt(m_trim_threshold, 1 << 30)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -413,7 +433,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--slices", type=int, default=0, help="interleaved slices (default: 50 events each)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the corpus")
+    parser.add_argument(
+        "--malloc",
+        choices=("fixed", "default"),
+        default="fixed",
+        help="glibc thresholds: fixed (stable, default) or glibc's dynamic ones",
+    )
     args = parser.parse_args(argv)
+    allocator = "glibc dynamic thresholds"
+    if args.malloc == "fixed":
+        allocator = "fixed glibc mmap/trim thresholds" if _fix_malloc() else "default (no glibc)"
 
     events = corpus(args.events, args.seed)
     sizes = [len(e.body_html) for e, _ in events]
@@ -453,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"correct aliases: {count - sum(wrong.values())}/{count}"
         + (f"  WRONG: {dict(wrong)}" if wrong else "")
     )
-    print(f"timing: {len(runs)} passes, {slices} interleaved slices each")
+    print(f"timing: {len(runs)} passes, {slices} interleaved slices each; allocator: {allocator}")
     for number, (our_wall, our_cpu, floor_wall, floor_cpu) in enumerate(runs, 1):
         print(
             f"  pass {number}: ours {our_wall / count * 1e6:6.1f} µs/event, "
