@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,16 +98,18 @@ class MemoryRecorder:
         self.history: list[CallDetail] = []
         self.keep = keep
         self.listeners: list[Callable[[CallDetail], None]] = []
+        self._ended: deque[str] = deque()
 
     def record(self, call: CallDetail) -> None:
-        """Upsert and notify listeners."""
+        """Upsert and notify listeners; the oldest ended calls are forgotten beyond ``keep``."""
         self.calls[call.key] = call
         self.history.append(call)
         if len(self.history) > self.keep * 10:
-            del self.history[: self.keep]
-        if len(self.calls) > self.keep:
-            for key in [k for k, c in self.calls.items() if not c.live][: len(self.calls) // 2]:
-                del self.calls[key]
+            del self.history[: self.keep * 5]
+        if call.end_at is not None:
+            self._ended.append(call.key)
+            while len(self._ended) > self.keep:
+                self.calls.pop(self._ended.popleft(), None)
         for listener in list(self.listeners):
             listener(call)
 

@@ -8,7 +8,6 @@ match (RFC 5922 §4).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ import dns.resolver
 
 from guestjoin.clock import Clock
 from guestjoin.sip.uri import SipUri
-from guestjoin.transport import Target, host_of
+from guestjoin.transport import Target, host_of, is_ip
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +293,4 @@ def _srv_order(allowed: list[str]) -> list[str]:
 
 
 def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(host_of(text))
-    except ValueError:
-        return False
-    return True
+    return is_ip(text)

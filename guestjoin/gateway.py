@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from guestjoin.cdr import CallRecorder
 from guestjoin.clock import Clock, LoopClock
@@ -23,6 +24,17 @@ from guestjoin.transport import Listener, Received, TransportLayer
 from otj.model import GatewaySettings, ListenAddress
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run the gateway's main coroutine on uvloop when it is installed (asyncio otherwise)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

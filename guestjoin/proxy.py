@@ -152,7 +152,12 @@ class Call(_Branching):
         self.expiry: TimerHandle | None = None
 
     # --- CDR ---------------------------------------------------------------------------------
+    def stage(self, **changes: object) -> None:
+        """Change the record without writing it yet."""
+        self.detail = replace(self.detail, **changes)  # type: ignore[arg-type]
+
     def update(self, **changes: object) -> None:
+        """Change the record and hand it to the recorder."""
         self.detail = replace(self.detail, **changes)  # type: ignore[arg-type]
         self.proxy.record(self.detail)
 
@@ -679,7 +684,6 @@ class Proxy:
         call = Call(self, st, request, received, detail)
         self._calls.setdefault(request.call_id, []).append(call)
         self._by_st[st] = call
-        self.record(detail)
         if not self._allowed(received, config):
             self._reject(call, 403, "Source Address Not Allowed", cdr.FORBIDDEN)
             return
@@ -697,14 +701,16 @@ class Proxy:
         endpoint = config.endpoint_by_username(username) if binding is not None else None
         if endpoint is None:
             endpoint = config.endpoint_by_address(received.remote[0])
+        changes: dict[str, object] = {}
         if endpoint is not None:
             call.display = endpoint.name
-            call.update(endpoint_name=endpoint.name, caller_name=endpoint.name)
+            changes.update(endpoint_name=endpoint.name, caller_name=endpoint.name)
         result = route_call(
             config.rules, CallContext(uri=request.uri, registered=binding is not None)
         )
         decision = result.decision
         if decision is None:
+            call.stage(**changes)
             log.info("%s: no call routing rule matches %s", request.call_id, detail.dialled_alias)
             self._reject(
                 call,
@@ -715,10 +721,11 @@ class Proxy:
             )
             return
         call.decision = decision
-        call.update(
+        call.stage(
             rule=decision.rule,
             routed_alias=decision.alias,
             conference=conference_of(decision.alias),
+            **changes,
         )
         self._resolve_and_start(call, decision, config)
 
@@ -788,6 +795,7 @@ class Proxy:
         if cached is not None:
             call.start(list(cached))
             return
+        self.record(call.detail)  # live while DNS answers
         task = asyncio.get_running_loop().create_task(self._resolve(call, uri))
         task.add_done_callback(_log_task)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from guestjoin.sip.headers import Via, parse_via
+from guestjoin.sip.headers import Via
 from guestjoin.sip.message import Message, Request, Response
 from guestjoin.sip.parser import (
     DEFAULT_LIMITS,
@@ -93,13 +93,23 @@ def host_of(text: str) -> str:
     return text[1:-1] if text.startswith("[") else text
 
 
+_IP_CACHE: dict[str, bool] = {}
+
+
 def is_ip(text: str) -> bool:
-    """Whether ``text`` is an IPv4/IPv6 literal (brackets allowed)."""
+    """Whether ``text`` is an IPv4/IPv6 literal (brackets allowed); answers are memoised."""
+    known = _IP_CACHE.get(text)
+    if known is not None:
+        return known
     try:
         ipaddress.ip_address(host_of(text))
     except ValueError:
-        return False
-    return True
+        result = False
+    else:
+        result = True
+    if len(_IP_CACHE) < 10000:
+        _IP_CACHE[text] = result
+    return result
 
 
 def render_host(host: str) -> str:
@@ -109,18 +119,14 @@ def render_host(host: str) -> str:
 
 def stamp_via(request: Request, remote: tuple[str, int]) -> Request:
     """Add ``received``/``rport`` to the top Via as a server transport must (§18.2.1, RFC 3581)."""
-    value = request.first_value("Via") or ""
-    via = parse_via(value)
-    params = via.params
-    changed = False
-    if host_of(via.host) != remote[0] or via.wants_rport:
-        params = set_param(params, "received", remote[0])
-        changed = True
-    if via.wants_rport:
-        params = set_param(params, "rport", str(remote[1]))
-    if not changed:
+    via = request.top_via
+    wants_rport = via.wants_rport
+    if not wants_rport and host_of(via.host) == remote[0]:
         return request
-    return request.remove_first_value("Via").prepend("Via", str(via.with_params(params)))
+    params = set_param(via.params, "received", remote[0])
+    if wants_rport:
+        params = set_param(params, "rport", str(remote[1]))
+    return request.with_top_via(via.with_params(params))
 
 
 def response_destination(via: Via) -> tuple[str, int]:
@@ -265,6 +271,7 @@ class TransportLayer:
         self._connecting: dict[tuple[object, ...], asyncio.Future[Connection]] = {}
         self._local_ip_cache: dict[str, str] = {}
         self._sweeper: asyncio.TimerHandle | None = None
+        self._own_cache: tuple[tuple[int, int], set[str]] | None = None
 
     # --- listening -------------------------------------------------------------------------
     async def listen(self, transport: str, host: str, port: int) -> Listener:
@@ -529,10 +536,13 @@ class TransportLayer:
         return False
 
     def _own_ips(self) -> set[str]:
-        ips = {"127.0.0.1", "::1", "localhost"}
-        ips.update(self._local_ip_cache.values())
-        ips.update(lst.host for lst in self.listeners)
-        return ips
+        key = (len(self._local_ip_cache), len(self.listeners))
+        if self._own_cache is None or self._own_cache[0] != key:
+            ips = {"127.0.0.1", "::1", "localhost"}
+            ips.update(self._local_ip_cache.values())
+            ips.update(lst.host for lst in self.listeners)
+            self._own_cache = (key, ips)
+        return self._own_cache[1]
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from guestjoin.sip.uri import Params, UriError, param, parse_params, render_params, split_hostport
@@ -118,8 +119,21 @@ LIST_HEADERS = frozenset(
 TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
 
 
+_NAME_CACHE: dict[str, str] = {}
+
+
 def canonical_name(raw: str) -> str:
     """Map a received header name (any case, compact or full) to its canonical spelling."""
+    cached = _NAME_CACHE.get(raw)
+    if cached is not None:
+        return cached
+    name = _canonical(raw)
+    if len(_NAME_CACHE) < 4096:
+        _NAME_CACHE[raw] = name
+    return name
+
+
+def _canonical(raw: str) -> str:
     lower = raw.lower()
     if len(lower) == 1:
         full = COMPACT_FORMS.get(lower)
@@ -131,15 +145,20 @@ def canonical_name(raw: str) -> str:
     return "-".join(part[:1].upper() + part[1:] for part in raw.split("-"))
 
 
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+
+
 def is_token(text: str) -> bool:
     """Whether ``text`` is a non-empty RFC 3261 token (§25.1)."""
-    return bool(text) and all(c in TOKEN_CHARS for c in text)
+    return _TOKEN_RE.fullmatch(text) is not None
 
 
 def split_commas(value: str) -> list[str]:
     """Split a comma-folded header value, respecting quoted strings and ``<…>`` (§7.3.1)."""
     if "," not in value:
         return [value.strip()] if value.strip() else []
+    if '"' not in value and "<" not in value:
+        return [part for part in (p.strip() for p in value.split(",")) if part]
     out: list[str] = []
     depth = 0
     quoted = False

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Self
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Self, TypeVar
 
 from guestjoin.sip.headers import (
     LIST_HEADERS,
@@ -17,6 +18,7 @@ from guestjoin.sip.headers import (
 from guestjoin.sip.uri import NameAddr, SipUri, parse_name_addr, parse_uri
 
 HeaderList = tuple[tuple[str, str], ...]
+T = TypeVar("T")
 
 REASONS: dict[int, str] = {
     100: "Trying",
@@ -65,6 +67,7 @@ REASONS: dict[int, str] = {
 }
 
 _BAD_VALUE_CHARS = ("\r", "\n", "\x00")
+_MEMO_KEYS = {"Via": "via", "From": "from", "To": "to", "CSeq": "cseq"}
 
 
 def check_header_value(name: str, value: str) -> None:
@@ -80,6 +83,37 @@ class _Message:
 
     headers: HeaderList = ()
     body: bytes = b""
+    # parsed header values, memoised per instance (every change makes a new instance)
+    _memo: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _copy(self, headers: HeaderList, body: bytes, changed: str | None) -> Self:
+        """A copy with new headers/body keeping the memo of the headers that did not change."""
+        raise NotImplementedError
+
+    def _carry(self, other: Self, changed: str | None) -> Self:
+        memo = self._memo
+        if memo:
+            kept = dict(memo)
+            if changed is None:
+                pass
+            elif changed == "*":
+                kept.clear()
+            else:
+                kept.pop(_MEMO_KEYS.get(changed, ""), None)
+            if kept:
+                object.__setattr__(other, "_memo", kept)
+        return other
+
+    def _cached(self, key: str, parse: Callable[[], T]) -> T:
+        memo = self._memo
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_memo", memo)
+        try:
+            return memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = memo[key] = parse()
+            return value
 
     # --- reading ---------------------------------------------------------------------------
     def get(self, name: str) -> str | None:
@@ -121,22 +155,22 @@ class _Message:
     @property
     def cseq(self) -> CSeq:
         """The CSeq (§20.16)."""
-        return parse_cseq(self.get("CSeq") or "")
+        return self._cached("cseq", lambda: parse_cseq(self.get("CSeq") or ""))
 
     @property
     def from_(self) -> NameAddr:
         """The From address (§20.20)."""
-        return parse_name_addr(self.get("From") or "")
+        return self._cached("from", lambda: parse_name_addr(self.get("From") or ""))
 
     @property
     def to(self) -> NameAddr:
         """The To address (§20.39)."""
-        return parse_name_addr(self.get("To") or "")
+        return self._cached("to", lambda: parse_name_addr(self.get("To") or ""))
 
     @property
     def top_via(self) -> Via:
         """The topmost Via (§8.1.1.7)."""
-        return parse_via(self.first_value("Via") or "")
+        return self._cached("via", lambda: parse_via(self.first_value("Via") or ""))
 
     @property
     def vias(self) -> list[Via]:
@@ -152,7 +186,7 @@ class _Message:
     # --- copying with changes --------------------------------------------------------------
     def with_headers(self, headers: HeaderList) -> Self:
         """Return a copy with other headers."""
-        return replace(self, headers=headers)
+        return self._copy(headers, self.body, "*")
 
     def prepend(self, name: str, value: str) -> Self:
         """Add a value above the existing ones of ``name`` (Via, Record-Route; §16.6)."""
@@ -170,12 +204,12 @@ class _Message:
                     (i + 1 for i in range(len(headers) - 1, -1, -1) if headers[i][0] == "Via"), 0
                 )
             headers.insert(at, (name, value))
-        return replace(self, headers=tuple(headers))
+        return self._copy(tuple(headers), self.body, name)
 
     def append(self, name: str, value: str) -> Self:
         """Add a header line at the end."""
         check_header_value(name, value)
-        return replace(self, headers=(*self.headers, (name, value)))
+        return self._copy((*self.headers, (name, value)), self.body, name)
 
     def set(self, name: str, value: str) -> Self:
         """Replace every line of ``name`` by one line holding ``value`` (kept in place)."""
@@ -191,11 +225,11 @@ class _Message:
                 headers.append((key, old))
         if not done:
             headers.append((name, value))
-        return replace(self, headers=tuple(headers))
+        return self._copy(tuple(headers), self.body, name)
 
     def remove(self, name: str) -> Self:
         """Drop every line of ``name``."""
-        return replace(self, headers=tuple(h for h in self.headers if h[0] != name))
+        return self._copy(tuple(h for h in self.headers if h[0] != name), self.body, name)
 
     def remove_first_value(self, name: str) -> Self:
         """Drop the first value of a list header, keeping the rest of a comma-folded line."""
@@ -208,11 +242,11 @@ class _Message:
                 else:
                     headers[i] = (name, ", ".join(parts[1:]))
                 break
-        return replace(self, headers=tuple(headers))
+        return self._copy(tuple(headers), self.body, name)
 
     def with_body(self, body: bytes, content_type: str | None = None) -> Self:
         """Return a copy with another body (Content-Length is always recomputed)."""
-        msg = replace(self, body=body)
+        msg = self._copy(self.headers, body, None)
         if content_type is not None:
             msg = msg.set("Content-Type", content_type)
         return msg
@@ -253,9 +287,30 @@ class Request(_Message):
         """The Request-URI parsed as a SIP URI."""
         return parse_uri(self.uri)
 
+    def with_top_via(self, via: Via) -> Request:
+        """Replace the topmost Via value (kept in its line when comma-folded; §18.2.1)."""
+        headers = list(self.headers)
+        for i, (key, value) in enumerate(headers):
+            if key == "Via":
+                rest = split_commas(value)[1:] if "," in value else []
+                headers[i] = ("Via", ", ".join([str(via), *rest]))
+                break
+        else:
+            headers.insert(0, ("Via", str(via)))
+        copy = self._copy(tuple(headers), self.body, "Via")
+        copy._cached("via", lambda: via)
+        return copy
+
     def with_uri(self, uri: str) -> Request:
         """Return a copy with another Request-URI."""
-        return replace(self, uri=uri)
+        return self._carry(
+            Request(method=self.method, uri=uri, headers=self.headers, body=self.body), None
+        )
+
+    def _copy(self, headers: HeaderList, body: bytes, changed: str | None) -> Request:
+        return self._carry(
+            Request(method=self.method, uri=self.uri, headers=headers, body=body), changed
+        )
 
     @property
     def max_forwards(self) -> int | None:
@@ -277,6 +332,11 @@ class Response(_Message):
 
     status: int
     reason: str = ""
+
+    def _copy(self, headers: HeaderList, body: bytes, changed: str | None) -> Response:
+        return self._carry(
+            Response(status=self.status, reason=self.reason, headers=headers, body=body), changed
+        )
 
     @property
     def provisional(self) -> bool:

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from guestjoin.sip.headers import canonical_name, is_token, parse_cseq, parse_via
+from guestjoin.sip.headers import canonical_name, is_token, parse_via
 from guestjoin.sip.message import HeaderList, Message, Request, Response
-from guestjoin.sip.uri import UriError, parse_name_addr
+from guestjoin.sip.uri import UriError
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -179,6 +179,40 @@ def _too_large(data: bytes, limits: Limits) -> SipParseError:
 
 _CRLF_ERR = "forbidden control character in header (header injection?)"
 
+# raw spellings seen on the wire → canonical names (a token check is not needed for these)
+_KNOWN_NAMES: dict[str, str] = {
+    spelling: canonical_name(spelling)
+    for name in (
+        "Via",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Max-Forwards",
+        "Contact",
+        "Content-Type",
+        "Content-Length",
+        "Record-Route",
+        "Route",
+        "User-Agent",
+        "Server",
+        "Allow",
+        "Supported",
+        "Expires",
+        "Authorization",
+        "WWW-Authenticate",
+        "Subject",
+        "Reason",
+        "Require",
+        "Session-Expires",
+        "Min-SE",
+        "Accept",
+        "Allow-Events",
+        "P-Asserted-Identity",
+    )
+    for spelling in (name, name.lower(), name.upper())
+} | {c: canonical_name(c) for c in ("v", "f", "t", "i", "m", "l", "c", "k", "s")}
+
 
 def _parse_headers(
     lines: list[str], limits: Limits, *, is_request: bool, method: str
@@ -197,6 +231,22 @@ def _parse_headers(
             continue
         raw_name, colon, value = line.partition(":")
         raw_name = raw_name.rstrip(" \t")
+        known = _KNOWN_NAMES.get(raw_name)
+        if known is not None and colon:
+            if "\r" in value or "\x00" in value or "\n" in value:
+                raise SipParseError(
+                    _CRLF_ERR, is_request=is_request, method=method, headers=tuple(out)
+                )
+            out.append((known, value.strip(" \t")))
+            if len(out) > limits.max_headers:
+                raise SipParseError(
+                    "too many headers",
+                    is_request=is_request,
+                    method=method,
+                    headers=tuple(out),
+                    status=513,
+                )
+            continue
         if not colon or not is_token(raw_name):
             raise SipParseError(
                 f"malformed header line {line[:30]!r}",
@@ -253,14 +303,17 @@ def _validate(msg: Message, headers: HeaderList) -> None:
     if not msg.call_id.strip():
         raise SipParseError("empty Call-ID", is_request=is_request, method=method, headers=headers)
     try:
-        msg.top_via  # noqa: B018 - parse check
-        cseq = parse_cseq(msg.get("CSeq") or "")
-        parse_name_addr(msg.get("From") or "")
-        parse_name_addr(msg.get("To") or "")
+        msg.top_via  # noqa: B018 - parse check (memoised for the transaction layer)
+        cseq = msg.cseq
+        if is_request:
+            msg.from_  # noqa: B018 - parsed once, memoised for the proxy
+            msg.to  # noqa: B018
     except UriError as exc:
         raise SipParseError(
             str(exc), is_request=is_request, method=method, headers=headers
         ) from exc
+    if not is_request and (":" not in (msg.get("To") or "") or ":" not in (msg.get("From") or "")):
+        raise SipParseError("malformed From or To header")  # a response's are parsed when used
     if isinstance(msg, Request):
         if cseq.method != msg.method:
             raise SipParseError(

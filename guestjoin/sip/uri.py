@@ -12,6 +12,8 @@ class UriError(ValueError):
 
 
 _HOST_FORBIDDEN = frozenset(' \t\r\n"<>@;?,/\\')
+_USER_FORBIDDEN = frozenset(' \t\r\n<>"')
+_URI_FORBIDDEN = frozenset(" \t\r\n<>")
 
 
 def parse_params(text: str) -> Params:
@@ -84,7 +86,7 @@ def split_hostport(text: str) -> tuple[str, int | None]:
         port_text = rest[1:] if rest else ""
     else:
         host, _, port_text = text.partition(":")
-        if any(c in _HOST_FORBIDDEN for c in host) or not host:
+        if not host or not _HOST_FORBIDDEN.isdisjoint(host):
             raise UriError(f"invalid host {host!r}")
     if not port_text:
         if text.endswith(":"):
@@ -172,7 +174,7 @@ def parse_uri(text: str) -> SipUri:
         user, pcolon, pw = userinfo.partition(":")
         if pcolon:
             password = pw
-        if any(c in ' \t\r\n<>"' for c in userinfo):
+        if not _USER_FORBIDDEN.isdisjoint(userinfo):
             raise UriError("invalid character in user part")
     hostport, semi, params_text = rest.partition(";")
     host, port = split_hostport(hostport)
@@ -295,7 +297,7 @@ def parse_name_addr(text: str) -> NameAddr:
         uri = uri.strip()
         rest = semi + rest
         angle = False
-    if not uri or ":" not in uri or any(c in uri for c in " \t\r\n<>"):
+    if not uri or ":" not in uri or not _URI_FORBIDDEN.isdisjoint(uri):
         raise UriError(f"invalid URI in address {text[:60]!r}")
     if rest and not rest.startswith(";"):
         raise UriError("garbage after address")

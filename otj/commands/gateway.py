@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from guestjoin.gateway import Gateway, GatewayOptions
+    from guestjoin.gateway import Gateway, GatewayOptions, run
     from guestjoin.proxy import ProxyOptions
     from guestjoin.storage import StoreConfig, StoreRecorder
     from otj.config.runtime import open_store
@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return asyncio.run(serve())
+        return run(serve())
     finally:
         recorder.close()
         db.close()

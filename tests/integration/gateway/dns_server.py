@@ -46,20 +46,21 @@ class _Resolver(BaseResolver):  # type: ignore[misc]
 class ZoneServer:
     """Serve a mutable set of records over UDP (and TCP) on 127.0.0.1, on a free port."""
 
-    def __init__(self, zone: str = "") -> None:
+    def __init__(self, zone: str = "", *, address: str = "127.0.0.1", port: int = 0) -> None:
         self.lock = threading.Lock()
         self.records: list[RR] = RR.fromZone(zone) if zone.strip() else []
         self.silent: set[str] = set()
         self.servfail: set[str] = set()
         self.queries: Counter[tuple[str, str]] = Counter()
         logger = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
-        self._udp = DNSServer(_Resolver(self), port=0, address="127.0.0.1", logger=logger)
+        self._udp = DNSServer(_Resolver(self), port=port, address=address, logger=logger)
+        self.host = address
         self.port: int = self._udp.server.server_address[1]
 
     @property
     def address(self) -> str:
-        """``127.0.0.1:port`` as ``gateway.dns_servers`` takes it."""
-        return f"127.0.0.1:{self.port}"
+        """``host:port`` as ``gateway.dns_servers`` takes it."""
+        return f"{self.host}:{self.port}"
 
     def set_zone(self, zone: str) -> None:
         """Replace every record."""

@@ -1,0 +1,476 @@
+"""Gateway benchmark: the otj gateway and Kamailio, same rule, same DNS, same far end, one run.
+
+For each proxy: the highest call rate it sustains with under 0.1 % failed calls and no
+retransmissions building up (sipp's INVITE/BYE retransmissions under 0.1 % of calls: a
+retransmission means a response took longer than T1 = 500 ms), found by stepping the rate up
+and bisecting once; and the INVITE→200 setup latency p50/p99 at 100 calls/s. sipp (UDP) is the
+caller and the far end; a dnslib server answers NAPTR/SRV/A for google.pexip.me on
+127.0.53.53:53 (Kamailio reads /etc/resolv.conf, so it runs in a private mount namespace with
+a resolv.conf naming that server). Everything runs on this machine: read the ratio, not the
+absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.gateway.dns_server import ZoneServer, meet_zone  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+DNS_HOST = "127.0.53.53"
+
+
+def free_port() -> int:
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def wait_udp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start on port {port}")
+
+
+@dataclass
+class Step:
+    """One sipp run at one rate."""
+
+    rate: int
+    calls: int
+    ok: int
+    failed: int
+    retrans: int
+    rtts: list[float]
+    retrans_per_second: list[int]
+
+    @property
+    def growing(self) -> bool:
+        """Retransmissions pile up: more in the last third of the run than in the first."""
+        periods = self.retrans_per_second
+        if self.retrans <= max(2, self.calls // 1000):
+            return False
+        third = max(1, len(periods) // 3)
+        return sum(periods[-third:]) > max(2, sum(periods[:third]))
+
+    @property
+    def sustained(self) -> bool:
+        """Every call finished, under 0.1 % failed, retransmissions not building up."""
+        done = self.ok + self.failed >= self.calls
+        return done and self.failed / self.calls < 0.001 and not self.growing
+
+    def describe(self) -> str:
+        verdict = "sustained" if self.sustained else "NOT sustained"
+        return (
+            f"{self.rate} calls/s: ok={self.ok}/{self.calls} failed={self.failed} "
+            f"retrans={self.retrans}{' (growing)' if self.growing else ''} -> {verdict}"
+        )
+
+    def percentile(self, q: float) -> float:
+        if not self.rtts:
+            return float("nan")
+        ordered = sorted(self.rtts)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def pcap_setup_times(path: Path, uac_port: int) -> list[float]:
+    """INVITE → 200 (INVITE) times in ms per Call-ID, from kernel timestamps (tcpdump on lo)."""
+    data = path.read_bytes() if path.exists() else b""
+    if len(data) < 24:
+        return []
+    magic = struct.unpack("<I", data[:4])[0]
+    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    link = {1: 14, 113: 16, 276: 20}.get(linktype, 14)
+    invites: dict[bytes, float] = {}
+    out: list[float] = []
+    offset = 24
+    while offset + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack(endian + "IIII", data[offset : offset + 16])
+        packet = data[offset + 16 : offset + 16 + incl]
+        offset += 16 + incl
+        when = sec + frac / (1e9 if nano else 1e6)
+        ip = packet[link:]
+        if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        udp = ip[(ip[0] & 0x0F) * 4 :]
+        src, dst = struct.unpack("!HH", udp[:4])
+        payload = udp[8:]
+        call_id = _call_id(payload)
+        if call_id is None:
+            continue
+        if src == uac_port and payload.startswith(b"INVITE "):
+            invites.setdefault(call_id, when)
+        elif dst == uac_port and payload.startswith(b"SIP/2.0 200") and b" INVITE\r\n" in payload:
+            begun = invites.pop(call_id, None)
+            if begun is not None:
+                out.append((when - begun) * 1000)
+    return out
+
+
+def _call_id(payload: bytes) -> bytes | None:
+    at = payload.find(b"\r\nCall-ID:")
+    if at < 0:
+        return None
+    end = payload.find(b"\r\n", at + 2)
+    return payload[at + 10 : end].strip() if end > 0 else None
+
+
+def run_sipp(workdir: Path, target: int, rate: int, seconds: float, *, rtt: bool) -> Step:
+    """Place ``rate * seconds`` calls at ``rate`` calls/s through the proxy on ``target``.
+
+    With ``rtt`` the setup times come from a tcpdump capture of the caller's port (kernel
+    timestamps) when tcpdump is installed, else from sipp's response-time trace (whose clock
+    ticks in milliseconds).
+    """
+    calls = max(1, int(rate * seconds))
+    run = workdir / f"uac-{target}-{rate}-{time.monotonic_ns()}"
+    run.mkdir()
+    uac_port = free_port()
+    capture = None
+    if rtt and shutil.which("tcpdump"):
+        capture = subprocess.Popen(
+            [
+                "tcpdump",
+                "-i",
+                "lo",
+                "-n",
+                "-s",
+                "700",
+                "-U",
+                "-w",
+                str(run / "setup.pcap"),
+                "udp",
+                "and",
+                "port",
+                str(uac_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        assert capture.stderr is not None
+        capture.stderr.readline()  # "listening on lo, ..." once the capture runs
+    args = [
+        "sipp",
+        "-sf",
+        str(BENCH / "gateway_uac.xml"),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(uac_port),
+        "-s",
+        "abc-defg-hij",
+        "-r",
+        str(rate),
+        "-m",
+        str(calls),
+        "-t",
+        "u1",
+        "-nostdin",
+        "-trace_stat",
+        "-stf",
+        str(run / "stat.csv"),
+        "-fd",
+        "1",
+        "-trace_err",
+        "-timeout",
+        f"{int(seconds + 30)}s",
+        "-max_socket",
+        "100",
+        f"127.0.0.1:{target}",
+    ]
+    if rtt and capture is None:
+        args[1:1] = ["-trace_rtt", "-rtt_freq", "1"]
+    subprocess.run(
+        args,
+        cwd=run,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+        timeout=seconds + 60,
+    )
+    if capture is not None:
+        time.sleep(0.2)
+        capture.send_signal(signal.SIGINT)
+        capture.wait(10)
+    ok = failed = retrans = 0
+    with (run / "stat.csv").open() as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    per_second = [int(r.get("Retransmissions(P)", 0) or 0) for r in rows]
+    if rows:
+        last = rows[-1]
+        ok = int(last.get("SuccessfulCall(C)", 0) or 0)
+        failed = int(last.get("FailedCall(C)", 0) or 0)
+        retrans = int(last.get("Retransmissions(C)", 0) or 0)
+    rtts: list[float] = []
+    if capture is not None:
+        rtts = pcap_setup_times(run / "setup.pcap", uac_port)
+    else:
+        for path in run.glob("*_rtt.csv"):
+            with path.open() as fh:
+                for row in csv.reader(fh, delimiter=";"):
+                    if len(row) >= 2 and row[1].replace(".", "", 1).isdigit():
+                        rtts.append(float(row[1]))
+    return Step(
+        rate=rate,
+        calls=calls,
+        ok=ok,
+        failed=failed,
+        retrans=retrans,
+        rtts=rtts,
+        retrans_per_second=per_second,
+    )
+
+
+@dataclass
+class Result:
+    """The figures of one proxy."""
+
+    name: str
+    max_rate: int
+    ceiling: bool
+    p50: float
+    p99: float
+    steps: list[Step]
+
+
+class Bench:
+    """The shared far end and DNS; one fresh far-end sipp per step (no stale retransmissions)."""
+
+    def __init__(self, workdir: Path, far_port: int, seconds: float) -> None:
+        self.workdir = workdir
+        self.far_port = far_port
+        self.seconds = seconds
+
+    def step(self, port: int, rate: int, seconds: float, *, rtt: bool = False) -> Step:
+        with process(
+            [
+                "sipp",
+                "-sf",
+                str(BENCH / "gateway_uas.xml"),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.far_port),
+                "-t",
+                "u1",
+                "-nostdin",
+            ],
+            cwd=self.workdir,
+            port=self.far_port,
+            what="far-end",
+        ):
+            return run_sipp(self.workdir, port, rate, seconds, rtt=rtt)
+
+    def measure(
+        self, name: str, port: int, *, rates: list[int], latency_rate: int, latency_seconds: float
+    ) -> Result:
+        """Latency at ``latency_rate``, then the rate ramp with one bisection."""
+        self.step(port, 20, 1.0)  # warm up: DNS cache, code paths
+        latency = self.step(port, latency_rate, latency_seconds, rtt=True)
+        print(
+            f"  {name}: {latency.describe()}; setup p50={latency.percentile(0.5):.2f} ms "
+            f"p99={latency.percentile(0.99):.2f} ms",
+            flush=True,
+        )
+        steps = [latency]
+        best = latency_rate if latency.sustained else 0
+        failed_at: int | None = None
+        for rate in rates:
+            if rate <= best:
+                continue
+            step = self.step(port, rate, self.seconds)
+            steps.append(step)
+            print(f"  {name}: {step.describe()}", flush=True)
+            if step.sustained:
+                best = rate
+            else:
+                failed_at = rate
+                break
+        if failed_at is not None and best and failed_at - best > 50:
+            middle = (best + failed_at) // 2
+            step = self.step(port, middle, self.seconds)
+            steps.append(step)
+            print(f"  {name}: {step.describe()}", flush=True)
+            if step.sustained:
+                best = middle
+        return Result(
+            name=name,
+            max_rate=best,
+            ceiling=failed_at is None,
+            p50=latency.percentile(0.5),
+            p99=latency.percentile(0.99),
+            steps=steps,
+        )
+
+
+@contextlib.contextmanager
+def process(
+    args: list[str], *, cwd: Path, port: int, what: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    log = (cwd / f"{what}.log").open("wb")
+    proc = subprocess.Popen(
+        args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    try:
+        wait_udp(port, proc, what)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each rate step")
+    parser.add_argument(
+        "--rates",
+        default="200,300,400,500,650,800,1000,1300,1600,2000,2500,3000",
+        help="rates to step through (calls/s)",
+    )
+    parser.add_argument("--latency-rate", type=int, default=100)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--kamailio-children", type=int, default=1)
+    parser.add_argument("--only", choices=["otj", "kamailio"], help="measure one side only")
+    parser.add_argument("--profile", help="cProfile output of the otj gateway")
+    parser.add_argument(
+        "--dns-host", default=DNS_HOST, help="loopback address for the DNS server (port 53)"
+    )
+    args = parser.parse_args()
+    for binary in ("sipp", "kamailio", "unshare", "mount"):
+        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
+            print(f"{binary} is not installed", file=sys.stderr)
+            return 2
+    rates = [int(r) for r in args.rates.split(",") if r]
+    workdir = Path(tempfile.mkdtemp(prefix="otj-gateway-bench-"))
+    far_port = free_port()
+    zone = ZoneServer(
+        meet_zone([("127.0.0.1", far_port)], ttl=3600), address=args.dns_host, port=53
+    ).start()
+    resolv = workdir / "resolv.conf"
+    resolv.write_text(f"nameserver {args.dns_host}\noptions timeout:1 attempts:2\n")
+    results: list[Result] = []
+    bench = Bench(workdir, far_port, args.seconds)
+    print(
+        f"far end: sipp UAS on 127.0.0.1:{far_port}; DNS {args.dns_host}:53; work dir {workdir}",
+        flush=True,
+    )
+    try:
+        if args.only in (None, "otj"):
+            port = free_port()
+            cmd = [
+                sys.executable,
+                str(BENCH / "gateway_server.py"),
+                "--port",
+                str(port),
+                "--dns",
+                f"{args.dns_host}:53",
+            ]
+            if args.profile:
+                cmd += ["--profile", args.profile]
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            with process(cmd, cwd=workdir, port=port, what="otj-gateway", env=env):
+                results.append(
+                    bench.measure(
+                        "otj gateway",
+                        port,
+                        rates=rates,
+                        latency_rate=args.latency_rate,
+                        latency_seconds=args.latency_seconds,
+                    )
+                )
+        if args.only in (None, "kamailio"):
+            port = free_port()
+            cfg = workdir / "kamailio.cfg"
+            cfg.write_text(
+                (BENCH / "gateway_kamailio.cfg")
+                .read_text()
+                .replace("@PORT@", str(port))
+                .replace("@CHILDREN@", str(args.kamailio_children))
+            )
+            kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
+            script = (
+                f"mount --bind {resolv} /etc/resolv.conf && exec {kamailio} -f {cfg} "
+                f"-DD -E -m 256 -M 16 -Y {workdir} -P {workdir}/kamailio.pid"
+            )
+            with process(
+                ["unshare", "-m", "sh", "-c", script], cwd=workdir, port=port, what="kamailio"
+            ):
+                results.append(
+                    bench.measure(
+                        f"kamailio (children={args.kamailio_children})",
+                        port,
+                        rates=rates,
+                        latency_rate=args.latency_rate,
+                        latency_seconds=args.latency_seconds,
+                    )
+                )
+    finally:
+        zone.stop()
+    print()
+    print("Gateway benchmark (sipp over UDP, same machine; forwarding via RFC 3263 DNS)")
+    print(f"{'':34}{'max calls/s':>14}{'setup p50':>12}{'setup p99':>12}")
+    for res in results:
+        rate = f"{'>=' if res.ceiling else ''}{res.max_rate}"
+        print(f"{res.name:34}{rate:>14}{res.p50:>10.2f}ms{res.p99:>10.2f}ms")
+    if len(results) == 2:
+        ours, theirs = results
+        print(
+            f"{'ratio otj / kamailio':34}"
+            f"{ours.max_rate / theirs.max_rate if theirs.max_rate else float('nan'):>14.2f}"
+            f"{ours.p50 / theirs.p50 if theirs.p50 else float('nan'):>11.1f}x"
+            f"{ours.p99 / theirs.p99 if theirs.p99 else float('nan'):>11.1f}x"
+        )
+        if theirs.ceiling:
+            print("(kamailio's figure is the highest rate tried: the load generator's limit)")
+    print(
+        f"(latency measured at {args.latency_rate} calls/s for {args.latency_seconds:.0f} s; "
+        f"rate steps of {args.seconds:.0f} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
