@@ -216,3 +216,21 @@ async def test_register_with_digest_then_registered_only_rule(
             "Oslo Fjord",
             "Oslo Fjord",
         )
+
+
+async def test_silent_first_target_fails_over_after_the_timeout(
+    gw: GatewayUnderTest, zone: ZoneServer, tmp_path: Path
+) -> None:
+    from .peers import free_port
+
+    silent = free_port()  # nobody answers there
+    good = await uas(tmp_path, "uas_answer.xml")
+    zone.set_zone(meet_zone([("127.0.0.1", silent), ("127.0.0.1", good.port)]))
+    (await uac(tmp_path, scenario(tmp_path, "uac_call.xml"), gw.udp)).check()
+    (await good.wait()).check()
+    call = await gw.ended()
+    assert call.cause == "completed"
+    assert call.target == f"udp:127.0.0.1:{good.port} (google.pexip.me)"
+    assert call.answer_at is not None
+    # the failover waited for the configured timeout (3 s here), not Timer B (32 s)
+    assert 2.5 < (call.answer_at - call.invite_at).total_seconds() < 10
