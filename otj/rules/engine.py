@@ -31,7 +31,7 @@ from otj.model import (
 )
 from otj.rules.limits import MAX_ALIAS_CHARS, REGEX_SECONDS
 from otj.rules.sandbox import compile_template, render
-from otj.rules.text import FREE_TEXT, EventText
+from otj.rules.text import BODY, CONFERENCE, FREE_TEXT, LOCATION, EventText
 from otj.rules.types import (
     MEETING_TYPES,
     Found,
@@ -114,7 +114,8 @@ class CompiledRule:
             self._compile()
         except Exception as exc:  # noqa: BLE001 - any compile failure is reported per event
             self.error = _error_text(exc)
-        self._gate: tuple[tuple[str, frozenset[str]], ...] = ()
+        self._gate: frozenset[str] = frozenset()
+        self._gate_free_text = False
         self._gate_conference = False
         self.miss_step: TraceStep | None = None
         if not self.error and rule.enabled:
@@ -128,8 +129,10 @@ class CompiledRule:
         missed = kind.finder(self._settings, EventText(_BLANK_EVENT))
         if not isinstance(missed, Missed):  # pragma: no cover - a blank event never matches
             return
-        needles = frozenset(kind.needles)
-        self._gate = tuple((source, needles) for source in kind.needle_sources)
+        if set(kind.needle_sources) not in ({CONFERENCE, LOCATION, BODY}, {LOCATION, BODY}):
+            return  # pragma: no cover - every gated type searches all sources or the free text
+        self._gate = frozenset(kind.needles)
+        self._gate_free_text = CONFERENCE not in kind.needle_sources
         self._gate_conference = kind.reads_conference
         self.miss_step = TraceStep(
             rule=self.name, meeting_type=self.meeting_type, outcome="no_match", detail=missed.detail
@@ -139,8 +142,8 @@ class CompiledRule:
         """True when none of the type's needles occurs: ``miss_step`` is then the answer."""
         if not self._gate or (self._gate_conference and text.event.conference is not None):
             return False
-        hits = text.hits
-        return all(hits(source).isdisjoint(needles) for source, needles in self._gate)
+        hits = text.hits_free_text if self._gate_free_text else text.hits_anywhere
+        return hits.isdisjoint(self._gate)
 
     def _compile(self) -> None:
         rule = self.rule

@@ -86,21 +86,25 @@ def normalise_whitespace(text: str) -> str:
 def _join_stripped(text: str) -> str:
     """``normalise_whitespace`` for text whose parts are already stripped.
 
-    ASCII text without tabs, line breaks, other control whitespace or double spaces is already
-    normal inside its parts (checked with a few C-level scans); only the empty parts go.
+    Text whose parts hold no whitespace but single spaces is already normal inside its parts,
+    and only the empty parts go. ASCII text is checked with a few C-level scans for control
+    whitespace; other text with ``str.isprintable`` (every whitespace character but the space
+    is unprintable). Anything else goes through split/join part by part.
     """
-    if (
-        text.isascii()
-        and "\n" not in text
-        and "\t" not in text
-        and "\r" not in text
-        and "\x0b" not in text
-        and "\x0c" not in text
-        and "\x1c" not in text
-        and "\x1d" not in text
-        and "\x1e" not in text
-        and "\x1f" not in text
-        and "  " not in text
+    if "  " not in text and (
+        (
+            text.isascii()
+            and "\n" not in text
+            and "\t" not in text
+            and "\r" not in text
+            and "\x0b" not in text
+            and "\x0c" not in text
+            and "\x1c" not in text
+            and "\x1d" not in text
+            and "\x1e" not in text
+            and "\x1f" not in text
+        )
+        or (not text.isascii() and text.replace(_LINE, " ").isprintable())
     ):
         return "\n".join(filter(None, text.split(_LINE)))
     return "\n".join([" ".join(part.split()) for part in text.split(_LINE) if part])

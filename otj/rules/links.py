@@ -38,7 +38,7 @@ _V2_TRANSLATION = str.maketrans({"-": "%", "_": "/"})
 _MAX_PASSES = 3
 
 
-_PARAMETERS = {name: re.compile(r"[?&](?:amp;)?" + name + r"=([^&#]*)") for name in ("url", "u")}
+_U_PARAMETER = re.compile(r"[?&](?:amp;)?u=([^&#]*)")
 
 
 _HEX_ASCII = {
@@ -67,41 +67,12 @@ def _unquote(value: str) -> str:
     return "".join(pieces)
 
 
-def _query_param(url: str, name: str) -> str | None:
-    """The first ``?name=`` / ``&name=`` / ``&amp;name=`` value, percent-decoded."""
-    key = name + "="
-    index = url.find(key)
-    while index >= 0:
-        if (index >= 1 and url[index - 1] in "?&") or (
-            index >= 5 and url[index - 5 : index] in ("?amp;", "&amp;")
-        ):
-            value = url[index + len(key) :]
-            for stop in "&#":
-                cut = value.find(stop)
-                if cut >= 0:
-                    value = value[:cut]
-            return _unquote(value.replace("+", " "))
-        index = url.find(key, index + 1)
-    return None
-
-
 def _looks_like_url(value: str) -> bool:
     return bool(value) and ":" in value[:12] and value.split(None, 1) == [value]
 
 
 _URL_STOPS = "<>\"'"
 _HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-"
-
-
-def _url_end(text: str, index: int) -> int:
-    """End of the URL running through ``index``: the first whitespace or ``< > " '``."""
-    end = len(text)
-    for stop in _URL_STOPS:
-        found = text.find(stop, index, end)
-        if found >= 0:
-            end = found
-    token = text[index:end].split(None, 1)
-    return index + len(token[0]) if token else index
 
 
 def _is_wrapper_prefix(lowered: str, start: int, end: int) -> bool:
@@ -116,15 +87,9 @@ def _is_wrapper_prefix(lowered: str, start: int, end: int) -> bool:
     return not rest.strip(_HOST_CHARS)
 
 
-def _decode_safelink(match: re.Match[str]) -> str:
-    wrapped = match.group(0)
-    target = _query_param(wrapped, "url")
-    return target if target is not None and _looks_like_url(target) else wrapped
-
-
 def _decode_urldefense_v12(match: re.Match[str]) -> str:
     wrapped = match.group(0)
-    encoded = _PARAMETERS["u"].search(wrapped)
+    encoded = _U_PARAMETER.search(wrapped)
     if encoded is None:
         return wrapped
     value = encoded.group(1)
@@ -185,13 +150,36 @@ def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str
     pieces: list[str] = []
     lower_pieces: list[str] = []
     done = 0
-    index = lowered.find(_SAFELINK_HOST)
+    size = len(text)
+    host = _SAFELINK_HOST
+    index = lowered.find(host)
     while index >= 0:
+        # the URL ends at the first whitespace or < > " ' (as _url_end)
+        end = size
+        for stop in _URL_STOPS:
+            found = text.find(stop, index, end)
+            if found >= 0:
+                end = found
+        token = text[index:end].split(None, 1)
+        end = index + len(token[0]) if token else index
         start = lowered.rfind("http", max(done, index - 40), index)
-        end = _url_end(text, index)
         if start >= 0 and _is_wrapper_prefix(lowered, start, index):
-            target = _query_param(text[start:end], "url")
-            if target is not None and _looks_like_url(target):
+            # the first ?url= / &url= / &amp;url= value of text[start:end], up to & or #
+            target = None
+            key = text.find("url=", start, end)
+            while key >= 0:
+                if (key > start and text[key - 1] in "?&") or (
+                    key >= start + 5 and text[key - 5 : key] in ("?amp;", "&amp;")
+                ):
+                    value_end = end
+                    for stop in "&#":
+                        found = text.find(stop, key + 4, value_end)
+                        if found >= 0:
+                            value_end = found
+                    target = _unquote(text[key + 4 : value_end].replace("+", " "))
+                    break
+                key = text.find("url=", key + 1, end)
+            if target and ":" in target[:12] and target.split(None, 1) == [target]:
                 pieces.append(text[done:start])
                 pieces.append(target)
                 if "\u03a3" in target:
@@ -200,7 +188,7 @@ def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str
                     lower_pieces.append(lowered[done:start])
                     lower_pieces.append(target.lower())
                 done = end
-        index = lowered.find(_SAFELINK_HOST, max(end, index + 1))
+        index = lowered.find(host, max(end, index + 1))
     if not pieces:
         return text, lowered if piecewise else None
     pieces.append(text[done:])

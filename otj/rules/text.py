@@ -139,6 +139,17 @@ class EventText:
         """Which ``NEEDLES`` occur in a source."""
         return self._hits[source]
 
+    @cached_property
+    def hits_anywhere(self) -> frozenset[str]:
+        """Which ``NEEDLES`` occur in conference data, location or body."""
+        hits = self._hits
+        return hits[CONFERENCE] | hits[LOCATION] | hits[BODY]
+
+    @cached_property
+    def hits_free_text(self) -> frozenset[str]:
+        """Which ``NEEDLES`` occur in location or body."""
+        return self._hits[LOCATION] | self._hits[BODY]
+
     def candidates(
         self, sources: tuple[str, ...], needles: tuple[str, ...]
     ) -> Iterator[tuple[str, str, str]]:

@@ -140,7 +140,17 @@ CONFERENCE = st.one_of(
         st.lists(
             st.tuples(
                 st.sampled_from(["video", "sip", "phone"]),
-                st.sampled_from(["sip:123456789012@gmeet.example.com", "https://zoom.us/j/1", ""]),
+                st.sampled_from(
+                    [
+                        "sip:123456789012@gmeet.example.com",
+                        "https://acme.zoom.us/j/123456789",
+                        "https://meet.google.com/abc-defg-hij",
+                        "pexip://vmr@vc.example.com",
+                        "https://pexip.me/teams/vc.example.com/123",
+                        "https://zoom.us/j/1",
+                        "",
+                    ]
+                ),
             ),
             max_size=2,
         ),
