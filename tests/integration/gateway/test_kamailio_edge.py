@@ -53,3 +53,34 @@ async def test_calls_through_kamailio_dispatcher_to_the_gateway(
         finally:
             log = await edge.stop()
         assert "ERROR" not in log, log[-3000:]
+
+
+def test_the_deployment_edge_config_is_valid() -> None:
+    import subprocess
+
+    from .peers import need
+
+    deploy = Path(__file__).resolve().parents[3] / "deploy" / "kamailio"
+    result = subprocess.run(
+        [
+            need("kamailio"),
+            "-c",
+            "-f",
+            str(deploy / "edge.cfg"),
+            "-A",
+            f'TLS_CONFIG="{deploy / "tls.cfg"}"',
+            "-A",
+            f'DISPATCHER_LIST="{deploy / "dispatcher.list"}"',
+            "-A",
+            'EDGE_IP="127.0.0.1"',
+            "-A",
+            "SIP_PORT=25060",
+            "-A",
+            "SIPS_PORT=25061",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,386 @@
+"""One proxied call and one in-dialog forward (RFC 3261 §16.6–16.10): the state machines.
+
+``Call`` is the response context of an initial INVITE: it forwards to one resolved target at a
+time, fails over (RFC 3263 §4.3), keeps Timer C, picks the best response and keeps the CDR up
+to date. ``InDialog`` forwards one request inside an established dialog.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from guestjoin import cdr
+from guestjoin.cdr import CallDetail, utc
+from guestjoin.clock import TimerHandle
+from guestjoin.routing import RouteDecision
+from guestjoin.sip.message import Request, Response, make_response
+from guestjoin.transaction import ClientTransaction, ServerTransaction, State
+from guestjoin.transport import Received, Target, TransportError, render_host
+
+if TYPE_CHECKING:
+    from guestjoin.proxy import Proxy
+
+log = logging.getLogger("guestjoin.proxy")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Flow:
+    """Where the caller's requests came from, for requests travelling back to it."""
+
+    transport: str
+    host: str
+    port: int
+
+
+class Branching:
+    """One stateful forward: a server transaction and the current client transaction."""
+
+    def __init__(self, proxy: Proxy, st: ServerTransaction) -> None:
+        self.proxy = proxy
+        self.st = st
+        self.ct: ClientTransaction | None = None
+        self.out: Request | None = None
+        self.provisional = False
+        self.cancel_pending = False
+        self.cancelled = False
+        self.done = False
+        self.timer_c: TimerHandle | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.st.request.call_id
+
+    def cancel(self) -> None:
+        """CANCEL from upstream (§16.10)."""
+        self.cancelled = True
+        self._cancel_branch()
+
+    def _cancel_branch(self) -> None:
+        ct = self.ct
+        if ct is None or self.done or ct.state in (State.COMPLETED, State.TERMINATED):
+            return
+        if not self.provisional:
+            self.cancel_pending = True  # send it when the first provisional arrives (§9.1)
+            return
+        self.proxy.send_cancel(ct)
+
+    def _arm_timer_c(self) -> None:
+        if self.timer_c is not None:
+            self.timer_c.cancel()
+        self.timer_c = self.proxy.clock.call_later(self.proxy.options.timer_c, self._on_timer_c)
+
+    def _on_timer_c(self) -> None:
+        raise NotImplementedError
+
+    def _stop_timer_c(self) -> None:
+        if self.timer_c is not None:
+            self.timer_c.cancel()
+            self.timer_c = None
+
+
+class Call(Branching):
+    """An initial INVITE: admission, routing, serial failover over the resolved targets, CDR."""
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        st: ServerTransaction,
+        request: Request,
+        received: Received,
+        detail: CallDetail,
+    ) -> None:
+        super().__init__(proxy, st)
+        self.request = request
+        self.received = received
+        self.detail = detail
+        self.key = detail.key
+        self.decision: RouteDecision | None = None
+        self.targets: list[Target] = []
+        self.index = 0
+        self.target: Target | None = None
+        self.responses: list[tuple[Response, bool]] = []  # (response, from downstream)
+        self.failover: TimerHandle | None = None
+        self.timer_c_fired = False
+        self.caller_tag = request.from_.tag or ""
+        self.callee_tag = ""
+        self.display: str | None = None
+        self.answered_at: float | None = None
+        self.ended = False
+        self.flow = Flow(
+            transport=received.transport, host=received.remote[0], port=received.remote[1]
+        )
+        self.connection = received.connection
+        self.expiry: TimerHandle | None = None
+
+    # --- CDR ---------------------------------------------------------------------------------
+    def stage(self, **changes: object) -> None:
+        """Change the record without writing it yet."""
+        self.detail = replace(self.detail, **changes)  # type: ignore[arg-type]
+
+    def update(self, **changes: object) -> None:
+        """Change the record and hand it to the recorder."""
+        self.detail = replace(self.detail, **changes)  # type: ignore[arg-type]
+        self.proxy.record(self.detail)
+
+    def end(self, *, cause: str, code: int | None = None, detail: str = "") -> None:
+        """Finish the record and give the licences back (idempotent)."""
+        if self.ended:
+            return
+        self.ended = True
+        self.proxy.licences.release(self.key)
+        if self.expiry is not None:
+            self.expiry.cancel()
+        changes: dict[str, object] = {"end_at": utc(self.proxy.clock.wall()), "cause": cause}
+        if code is not None:
+            changes["final_code"] = code
+        if detail:
+            changes["detail"] = detail[:500]
+        self.update(**changes)
+        self.proxy.call_ended(self)
+
+    # --- forwarding --------------------------------------------------------------------------
+    def start(self, targets: list[Target]) -> None:
+        self.targets = targets
+        self.try_next()
+
+    def try_next(self) -> None:
+        """Forward to the next target, or answer with the best response when none is left."""
+        self._stop_failover()
+        while not self.cancelled and self.index < len(self.targets):
+            target = self.targets[self.index]
+            self.index += 1
+            if self.proxy.transport.is_local(target.host, target.port, target.transport):
+                log.warning(
+                    "%s: target %s:%d is this gateway: skipped",
+                    self.call_id,
+                    target.host,
+                    target.port,
+                )
+                self.responses.append((make_response(self.request, 482), False))
+                continue
+            try:
+                out, target = self.proxy.outbound_invite(self, target)
+            except (TransportError, ValueError) as exc:
+                log.info(
+                    "%s: cannot forward to %s:%d: %s", self.call_id, target.host, target.port, exc
+                )
+                continue
+            self.target = target
+            self.out = out
+            self.provisional = False
+            self.cancel_pending = False
+            self.update(target=describe_target(target, self.decision))
+            self.ct = self.proxy.transactions.start_client(
+                out, target, self._on_response, self._on_failure
+            )
+            self.failover = self.proxy.clock.call_later(
+                self.proxy.options.failover_timeout, self._on_silence
+            )
+            self._arm_timer_c()
+            return
+        self._finish_best()
+
+    def _stop_failover(self) -> None:
+        if self.failover is not None:
+            self.failover.cancel()
+            self.failover = None
+
+    def _on_silence(self) -> None:
+        """No response at all from this target: fail over (RFC 3263 §4.3)."""
+        self.failover = None
+        ct = self.ct
+        if ct is None or self.provisional or self.done:
+            return
+        log.info(
+            "%s: no response from %s:%d, trying the next target",
+            self.call_id,
+            ct.target.host,
+            ct.target.port,
+        )
+        ct.abandon()
+        self.responses.append((make_response(self.request, 408), False))
+        self.try_next()
+
+    def _on_failure(self, ct: ClientTransaction, reason: str) -> None:
+        if ct is not self.ct or self.done:
+            return
+        log.info("%s: %s:%d failed: %s", self.call_id, ct.target.host, ct.target.port, reason)
+        self._stop_failover()
+        code = 408 if reason == "timeout" else 503
+        text = " ".join(reason.split())[:200]  # one line: it becomes a reason phrase
+        target = f"{ct.target.transport}:{ct.target.host}:{ct.target.port}"
+        self.responses.append((make_response(self.request, code, f"{target} {text}"), False))
+        if self.provisional:
+            self._finish_best()  # a proceeding branch that timed out is not retried
+        else:
+            self.try_next()
+
+    def _on_response(self, ct: ClientTransaction, response: Response) -> None:
+        if ct is not self.ct or self.done:
+            return
+        self._stop_failover()
+        status = response.status
+        if status < 200:
+            first = not self.provisional
+            self.provisional = True
+            self._arm_timer_c()
+            if first and self.cancel_pending:
+                self.cancel_pending = False
+                self.proxy.send_cancel(ct)
+            if status == 100:
+                return
+            if status in (180, 183) and self.detail.ringing_at is None:
+                self.update(ringing_at=utc(self.proxy.clock.wall()))
+            tag = response.to.tag
+            if tag:
+                self.callee_tag = tag
+            self.st.respond(self.proxy.upstream(response, self))
+            return
+        self._stop_timer_c()
+        if status < 300:
+            self.done = True
+            self.callee_tag = response.to.tag or ""
+            self.answered_at = self.proxy.clock.now()
+            self.st.respond(self.proxy.upstream(response, self))
+            self.update(
+                answer_at=utc(self.proxy.clock.wall()), final_code=status, detail="answered"
+            )
+            self.expiry = self.proxy.clock.call_later(
+                self.proxy.options.max_call_duration,
+                lambda: self.end(cause=cdr.EXPIRED, detail="no BYE seen"),
+            )
+            return
+        self.responses.append((response, True))
+        if status in (503, 408) and not self.cancelled and not self.timer_c_fired:
+            self.try_next()
+            return
+        self._finish_best()
+
+    def _on_timer_c(self) -> None:
+        """§16.8: CANCEL a proceeding branch, else act as if it answered 408."""
+        self.timer_c = None
+        if self.done or self.ct is None:
+            return
+        self.timer_c_fired = True
+        if self.provisional:
+            log.info("%s: Timer C fired: cancelling", self.call_id)
+            self.proxy.send_cancel(self.ct)
+            return
+        self.ct.abandon()
+        self.responses.append((make_response(self.request, 408), False))
+        self._finish_best()
+
+    def _finish_best(self) -> None:
+        """Send the best final response (§16.7 step 6) and finish the record."""
+        if self.done:
+            return
+        self.done = True
+        self._stop_failover()
+        self._stop_timer_c()
+        picked = best_response(self.responses)
+        proxy = self.proxy
+        if self.cancelled:
+            cause = cdr.CANCELLED
+            if picked is not None and picked[1] and picked[0].status == 487:
+                upstream = proxy.upstream(picked[0], self)
+            else:
+                upstream = proxy.local_response(self.request, 487)
+        elif self.timer_c_fired:
+            cause = cdr.TIMEOUT
+            upstream = proxy.local_response(self.request, 408, "No Final Response (Timer C)")
+        elif picked is None:
+            cause = cdr.UNAVAILABLE
+            upstream = proxy.local_response(
+                self.request,
+                503,
+                "No Reachable Target",
+                (("Retry-After", str(proxy.options.retry_after)),),
+            )
+        else:
+            response, downstream = picked
+            cause = cdr.cause_for(response.status)
+            if response.status == 503:
+                # §16.7 step 6: a 503 is not passed upstream; it only says that target failed
+                upstream = proxy.local_response(self.request, 500, "All Targets Unavailable")
+            elif downstream:
+                upstream = proxy.upstream(response, self)
+            else:
+                upstream = proxy.local_response(self.request, response.status)
+        self.st.respond(upstream)
+        last = self.responses[-1][0] if self.responses else upstream
+        detail = last.get("Reason") or f"{last.status} {last.reason}"
+        self.end(cause=cause, code=upstream.status, detail=detail)
+
+
+class InDialog(Branching):
+    """An in-dialog request (BYE, re-INVITE, UPDATE, INFO, …) forwarded along the route set."""
+
+    def __init__(self, proxy: Proxy, st: ServerTransaction, call: Call | None) -> None:
+        super().__init__(proxy, st)
+        self.call = call
+
+    def forward(self, out: Request, target: Target) -> None:
+        self.out = out
+        self.ct = self.proxy.transactions.start_client(
+            out, target, self._on_response, self._on_failure
+        )
+        if out.method == "INVITE":
+            self._arm_timer_c()
+
+    def _on_response(self, ct: ClientTransaction, response: Response) -> None:
+        if self.done:
+            return
+        if response.status < 200:
+            first = not self.provisional
+            self.provisional = True
+            if first and self.cancel_pending:
+                self.proxy.send_cancel(ct)
+            if response.status != 100:
+                self.st.respond(self.proxy.upstream(response, self.call))
+            return
+        self.done = True
+        self._stop_timer_c()
+        self.st.respond(self.proxy.upstream(response, self.call))
+        self.proxy.forget_forward(self.st)
+
+    def _on_failure(self, ct: ClientTransaction, reason: str) -> None:
+        if self.done:
+            return
+        self.done = True
+        self._stop_timer_c()
+        code = 408 if reason == "timeout" else 503
+        self.st.respond(self.proxy.local_response(self.st.request, code))
+        self.proxy.forget_forward(self.st)
+
+    def _on_timer_c(self) -> None:
+        if self.done or self.ct is None:
+            return
+        if self.provisional:
+            self.proxy.send_cancel(self.ct)
+        else:
+            self.ct.abandon()
+            self._on_failure(self.ct, "timeout")
+
+
+def best_response(responses: list[tuple[Response, bool]]) -> tuple[Response, bool] | None:
+    """6xx wins; otherwise the lowest class, preferring real answers to 408/503 (§16.7 step 6)."""
+    if not responses:
+        return None
+    six = [r for r in responses if r[0].status >= 600]
+    if six:
+        return six[-1]
+    lowest = min(r[0].status // 100 for r in responses)
+    same = [r for r in responses if r[0].status // 100 == lowest]
+    answers = [r for r in same if r[0].status not in (408, 503)]
+    return (answers or same)[-1]
+
+
+def describe_target(target: Target, decision: RouteDecision | None) -> str:
+    text = f"{target.transport}:{render_host(target.host)}:{target.port}"
+    if decision is not None and decision.proxy:
+        return f"{text} via proxy {decision.proxy}"
+    if target.tls_name and target.tls_name != target.host:
+        return f"{text} ({target.tls_name})"
+    return text
