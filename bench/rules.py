@@ -374,36 +374,36 @@ def floor(event: CalendarEvent) -> object:
     return FLOOR_REGEX.search(text)
 
 
-def _timed(
-    function: Callable[[CalendarEvent], object], chunk: Sequence[CalendarEvent]
-) -> tuple[float, float]:
+Side = Callable[[Sequence[CalendarEvent]], object]
+"""A side of the comparison: processes one slice of the corpus."""
+
+
+def _timed(side: Side, chunk: Sequence[CalendarEvent]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
-    for event in chunk:
-        function(event)
+    side(chunk)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _measure(
-    ours: Callable[[CalendarEvent], object],
-    events: Sequence[CalendarEvent],
-    slices: int,
-) -> tuple[float, float, float, float]:
-    """One pass over the corpus: (our wall, our CPU, floor wall, floor CPU) in seconds.
+def _measure(sides: Sequence[Side], events: Sequence[CalendarEvent], slices: int) -> list[float]:
+    """One pass over the corpus: [wall, CPU] seconds per side, flattened.
 
-    The corpus is cut into ``slices`` interleaved slices, each timed for both functions back to
-    back, alternating which goes first, so that load from other processes and cache warmth
-    fall on both sides alike.
+    The corpus is cut into ``slices`` slices, each timed for every side back to back, rotating
+    which goes first, so that load from other processes and cache warmth fall on all alike.
     """
     step = (len(events) + slices - 1) // slices
-    totals = [0.0, 0.0, 0.0, 0.0]
+    totals = [0.0] * (2 * len(sides))
     for number, begin in enumerate(range(0, len(events), step)):
         chunk = events[begin : begin + step]
-        order = ((ours, 0), (floor, 2)) if number % 2 == 0 else ((floor, 2), (ours, 0))
-        for function, index in order:
-            wall, cpu = _timed(function, chunk)
-            totals[index] += wall
-            totals[index + 1] += cpu
-    return totals[0], totals[1], totals[2], totals[3]
+        shift = number % len(sides)
+        for index in [*range(shift, len(sides)), *range(shift)]:
+            wall, cpu = _timed(sides[index], chunk)
+            totals[2 * index] += wall
+            totals[2 * index + 1] += cpu
+    return totals
+
+
+def _floor_side(chunk: Sequence[CalendarEvent]) -> object:
+    return [floor(event) for event in chunk]
 
 
 def _fix_malloc() -> bool:
@@ -449,22 +449,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     ruleset = RuleSet.compile(RULES)
     profile = Profile(name="bench")
 
-    def ours(event: CalendarEvent) -> object:
-        return ruleset.process(event, profile, now=NOW)
+    def ours(chunk: Sequence[CalendarEvent]) -> object:
+        return [ruleset.process(event, profile, now=NOW) for event in chunk]
 
-    # correctness first; it also warms both paths (imports, caches, allocator)
+    def ours_batched(chunk: Sequence[CalendarEvent]) -> object:
+        return ruleset.process_many(chunk, profile, now=NOW)
+
+    # correctness first; it also warms every side (imports, caches, allocator)
     wrong = Counter()
+    plain = [event for event, _ in events]
     for event, expected in events:
         meeting = ruleset.process(event, profile, now=NOW)
         if meeting.alias != expected:
             wrong[event.subject.split()[0]] += 1
-    plain = [event for event, _ in events]
-    for event in plain:
-        floor(event)
+    if any(
+        ruleset.process_many(plain[begin : begin + 50], profile, now=NOW)
+        != ours(plain[begin : begin + 50])
+        for begin in range(0, min(len(plain), 1000), 50)
+    ):
+        wrong["process_many differs from process"] += 1
+    _floor_side(plain)
 
     slices = args.slices or max(1, len(plain) // 50)
     slices = max(1, min(slices, len(plain)))
-    runs = [_measure(ours, plain, slices) for _ in range(max(1, args.repeats))]
+    sides = (ours, ours_batched, _floor_side)
+    runs = [_measure(sides, plain, slices) for _ in range(max(1, args.repeats))]
 
     tracemalloc.start()
     for event in plain[: min(1000, len(plain))]:
@@ -482,27 +491,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"correct aliases: {count - sum(wrong.values())}/{count}"
         + (f"  WRONG: {dict(wrong)}" if wrong else "")
     )
-    print(f"timing: {len(runs)} passes, {slices} interleaved slices each; allocator: {allocator}")
-    for number, (our_wall, our_cpu, floor_wall, floor_cpu) in enumerate(runs, 1):
+    print(
+        f"timing: {len(runs)} passes, {slices} slices of ~{count // slices} events each, sides "
+        f"interleaved; allocator: {allocator}"
+    )
+    print(
+        "  ours = RuleSet.process per event; batched = RuleSet.process_many per slice (a room's"
+        " window); floor = parse + text + one regex per event"
+    )
+    for number, run in enumerate(runs, 1):
+        our_wall, our_cpu, batch_wall, batch_cpu, floor_wall, floor_cpu = run
         print(
-            f"  pass {number}: ours {our_wall / count * 1e6:6.1f} µs/event, "
-            f"floor {floor_wall / count * 1e6:6.1f} µs/event, "
-            f"ratio {our_wall / floor_wall:.2f}x (wall) {our_cpu / floor_cpu:.2f}x (CPU)"
+            f"  pass {number}: ours {our_cpu / count * 1e6:6.1f} µs/event, "
+            f"batched {batch_cpu / count * 1e6:6.1f}, floor {floor_cpu / count * 1e6:6.1f} (CPU); "
+            f"ratios {our_cpu / floor_cpu:.2f}x / {batch_cpu / floor_cpu:.2f}x (CPU), "
+            f"{our_wall / floor_wall:.2f}x / {batch_wall / floor_wall:.2f}x (wall)"
         )
 
-    def spread(values: list[float], digits: int, unit: str) -> str:
+    def spread(values: list[float], digits: int, unit: str = "") -> str:
         values = sorted(values)
         return (
             f"min {values[0]:.{digits}f}{unit} median {statistics.median(values):.{digits}f}{unit} "
             f"max {values[-1]:.{digits}f}{unit}"
         )
 
-    print(f"ours  µs/event (CPU): {spread([run[1] / count * 1e6 for run in runs], 1, '')}")
-    print(f"floor µs/event (CPU): {spread([run[3] / count * 1e6 for run in runs], 1, '')}")
-    print(f"ours events/s per core (CPU): {spread([count / run[1] for run in runs], 0, '')}")
-    print(f"ours events/s per core (wall): {spread([count / run[0] for run in runs], 0, '')}")
-    print(f"ratio ours/floor (CPU): {spread([run[1] / run[3] for run in runs], 2, 'x')}")
-    print(f"ratio ours/floor (wall): {spread([run[0] / run[2] for run in runs], 2, 'x')}")
+    for label, wall, cpu in (("ours   ", 0, 1), ("batched", 2, 3)):
+        print(f"{label} µs/event (CPU): {spread([run[cpu] / count * 1e6 for run in runs], 1)}")
+        print(
+            f"{label} events/s per core (CPU): {spread([count / run[cpu] for run in runs], 0)}; "
+            f"(wall): {spread([count / run[wall] for run in runs], 0)}"
+        )
+        print(
+            f"{label} ratio ours/floor (CPU): {spread([run[cpu] / run[5] for run in runs], 2, 'x')}"
+            f"; (wall): {spread([run[wall] / run[4] for run in runs], 2, 'x')}"
+        )
+    print(f"floor   µs/event (CPU): {spread([run[5] / count * 1e6 for run in runs], 1)}")
     print(
         f"peak memory: {max_rss_kib / 1024:.1f} MiB max RSS (whole process incl. corpus), "
         f"{traced_peak / 1024:.0f} KiB traced peak while processing 1000 events"

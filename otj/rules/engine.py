@@ -257,6 +257,35 @@ class CompiledRule:
         return Missed(detail="match_string not found in location or body")
 
 
+def prepare(events: Sequence[CalendarEvent]) -> list[EventText]:
+    """The events' texts, normalised stage by stage over all of them (see ``process_many``).
+
+    A stage that fails for an event is left undone: ``process`` meets the same error there and
+    handles it exactly as it would have without preparation.
+    """
+    texts = [EventText(event) for event in events]
+    for stage in (_convert, _unwrap, _find_needles):
+        for text in texts:
+            try:
+                stage(text)
+            except Exception:  # noqa: BLE001, S112 - process() raises it again for this event
+                continue
+    return texts
+
+
+def _convert(text: EventText) -> None:
+    text.body_raw  # noqa: B018 - computes and caches the converted body
+
+
+def _unwrap(text: EventText) -> None:
+    text.body_lower  # noqa: B018 - computes and caches the decoded body and its lower case
+    text.location_lower  # noqa: B018
+
+
+def _find_needles(text: EventText) -> None:
+    text.hits_anywhere  # noqa: B018 - computes and caches the needle hits of every source
+
+
 class RuleSet:
     """Compiled meeting processing rules in evaluation order."""
 
@@ -270,9 +299,37 @@ class RuleSet:
         ordered = sorted(rules, key=lambda rule: (rule.priority, rule.name))
         return cls([CompiledRule(rule) for rule in ordered])
 
-    def process(self, event: CalendarEvent, profile: Profile, *, now: datetime) -> Meeting:
-        """Apply the rules, the fallback and the profile's privacy/listing settings to one event."""
-        text = EventText(event)
+    def process_many(
+        self, events: Sequence[CalendarEvent], profile: Profile, *, now: datetime
+    ) -> list[Meeting]:
+        """``[process(event) for event in events]``, with the text work done stage by stage.
+
+        Every body is converted, then every body's links are unwrapped, then every text's
+        needles are found, and only then are the rules applied: each stage runs over all the
+        events while its code and data are warm (a room's window of events is the natural
+        batch). The Meetings are the same; raises what ``process`` raises, for the first event
+        that fails (``prepare`` + ``process(…, text=)`` keep failures per event).
+        """
+        texts = prepare(events)
+        return [
+            self.process(event, profile, now=now, text=text)
+            for event, text in zip(events, texts, strict=True)
+        ]
+
+    def process(
+        self,
+        event: CalendarEvent,
+        profile: Profile,
+        *,
+        now: datetime,
+        text: EventText | None = None,
+    ) -> Meeting:
+        """Apply the rules, the fallback and the profile's privacy/listing settings to one event.
+
+        ``text`` is the event's ``EventText`` when ``prepare`` made it already.
+        """
+        if text is None or text.event is not event:
+            text = EventText(event)
         trace: list[TraceStep] = []
         hit: _Hit | None = None
         rule_name: str | None = None

@@ -12,9 +12,9 @@ import regex
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from calendars.base import Conference
+from calendars.base import CalendarEvent, Conference
 from otj.model import Profile
-from otj.rules.engine import CompiledRule, RuleSet
+from otj.rules.engine import CompiledRule, RuleSet, prepare
 from otj.rules.filters import literal_prefix, pex_regex_search
 from otj.rules.html import _join_stripped, html_to_text, normalise_whitespace
 from otj.rules.links import decode_safelinks, decode_wrapped_links, decode_wrapped_links_lower
@@ -298,3 +298,48 @@ def test_decode_wrapped_links_matches_reference(text: str) -> None:
     assert lowered == expected.lower()
     assert decode_wrapped_links(text) == expected
     assert decode_safelinks(text) == reference.decode_safelinks(text)
+
+
+# --- batched processing ----------------------------------------------------------------------
+
+EVENT = st.builds(
+    lambda body, html, location, conference_data, number: event(
+        id=f"evt-{number}",
+        body=body,
+        body_html=html,
+        location=location,
+        conference=conference_data,
+    ),
+    FREE,
+    st.one_of(st.just(""), HTML, FREE),
+    FREE,
+    CONFERENCE,
+    st.integers(0, 3),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(EVENT, max_size=5), which=st.integers(0, len(RULESETS) - 1))
+def test_process_many_equals_process_one_by_one(events: list[CalendarEvent], which: int) -> None:
+    ruleset, profile = RULESETS[which], Profile(name="p")
+    expected = [ruleset.process(evt, profile, now=NOW) for evt in events]
+    assert ruleset.process_many(events, profile, now=NOW) == expected
+
+
+def test_a_stage_failing_in_prepare_fails_in_process_as_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def convert(html: str) -> str:
+        if "boom" in html:
+            raise ValueError("conversion failed")
+        return html_to_text(html)
+
+    monkeypatch.setattr("otj.rules.text.html_to_text", convert)
+    good, bad = event(id="a", body_html="<p>sip:a@b.example</p>"), event(id="b", body_html="boom")
+    texts = prepare([good, bad])
+    ruleset, profile = RULESETS[0], Profile(name="p")
+    assert ruleset.process(good, profile, now=NOW, text=texts[0]).alias == "a@b.example"
+    with pytest.raises(ValueError, match="conversion failed"):
+        ruleset.process(bad, profile, now=NOW, text=texts[1])
+    with pytest.raises(ValueError, match="conversion failed"):
+        ruleset.process_many([good, bad], profile, now=NOW)
