@@ -281,6 +281,7 @@ class DeliveryRunner:
         pending = {p.room: p.generation for p in await asyncio.to_thread(db.rooms.pending_delivery)}
         endpoints, profiles = await asyncio.to_thread(self._configuration)
         stored = {s.endpoint: s for s in await asyncio.to_thread(db.delivery.all)}
+        read_rooms = await asyncio.to_thread(db.rooms.read_at_least_once)
 
         rooms_of: dict[str, list[Endpoint]] = {}
         for endpoint in endpoints:
@@ -294,6 +295,11 @@ class DeliveryRunner:
             if endpoint.type != "CISCO" or not endpoint.api_address:
                 continue
             room = endpoint.room_resource_email.lower()
+            if room not in read_rooms:
+                blocked_rooms.add(room)
+                skipped.append(EndpointReport(endpoint=endpoint.name, room=room, action="skip",
+                                              reason="calendar not read yet"))
+                continue
             stored_state = stored.get(endpoint.name)
             state = from_store(stored_state) if stored_state else DeliveryState(
                 endpoint=endpoint.name)

@@ -374,6 +374,17 @@ class RoomRepository:
             ).all()
             return [PendingRoom(room=r, generation=g, meetings_hash=h) for r, g, h in rows]
 
+    def read_at_least_once(self) -> set[str]:
+        """Rooms whose calendar has been read successfully at least once.
+
+        Delivery never pushes a room before this: an empty list sent to a codec whose room was
+        never read would wipe the bookings it shows.
+        """
+        with self._db.reading() as session:
+            return set(
+                session.scalars(select(RoomRow.room).where(RoomRow.last_success_at.is_not(None)))
+            )
+
     def listing_marker(self, room: str) -> str | None:
         """The hash of the room's listed meetings (changes whenever what endpoints show
         changes; ``None`` for an unknown room): a cheap validator for cached documents."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
 ) -> None:
     from otj.commands.serve import install_demo
     from otj.delivery.runner import DeliveryRunner
+    from otj.worker.cycle import run_cycle
+    from otj.worker.setup import make_poller
 
     install_demo(db, db_dir(db))
     try:
@@ -52,6 +55,12 @@ async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
         assert {e.room_resource_email for e in cisco} == rooms
         runner = DeliveryRunner(db)
         try:
+            # before the first read of the calendars nothing is pushed (it would wipe codecs)
+            early = await runner.deliver_pending_async(now=datetime.now(UTC))
+            assert early.pushed == 0
+            poll = await asyncio.to_thread(
+                run_cycle, make_poller(db, owner="test"), deliverer=None, force=True)
+            assert poll.ok
             report = await runner.deliver_pending_async(now=datetime.now(UTC))
         finally:
             runner.close()

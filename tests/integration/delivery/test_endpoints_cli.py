@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from otj.cli import main
+from otj.store import open_database
+from tests.integration.delivery.storehelp import store_meetings
 
 CONFIG = """
 profiles: [{name: P}]
@@ -41,6 +44,11 @@ def test_token_lifecycle_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["endpoints", "token", "Nobody"]) == 1
     assert "no endpoint" in capsys.readouterr().err
 
+    assert main(["endpoints", "deliver"]) == 0  # the room's calendar was never read: no push
+    assert json.loads(capsys.readouterr().out)["pushed"] == 0
+    db = open_database(data_dir=tmp_path)
+    store_meetings(db, "fjord@example.com", [], now=datetime.now(UTC))
+    db.close()
     assert main(["endpoints", "deliver"]) == 1  # nothing listens on port 9
     report = json.loads(capsys.readouterr().out)
     assert report["failed"] == 1

@@ -50,8 +50,14 @@ async def test_changed_rooms_are_pushed_once(
                        room_meetings(f"{codec.name}@rooms.example.com", clock), now=clock.now())
 
     report = await runner.deliver_pending_async(now=clock.now())
-    assert report.pushed == 3  # the idle room gets its (empty) list once as well
+    # the idle room's calendar was never read: pushing it would wipe what its codec shows
+    assert report.pushed == 2
     assert report.failed == 0
+    assert codecs[2].requests == []
+    # once its calendar has been read (no meetings), it gets its empty list once
+    store_meetings(db, "idle@rooms.example.com", [], now=clock.now())
+    idle = await runner.deliver_pending_async(now=clock.now())
+    assert idle.pushed == 1
     assert set(report.rooms_delivered) == {"fjord@rooms.example.com", "berg@rooms.example.com"}
     fjord = codecs[0]
     assert [b.title for b in fjord.bookings] == ["Weekly sync", "Weekly sync"]
