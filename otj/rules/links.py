@@ -71,7 +71,7 @@ def _looks_like_url(value: str) -> bool:
     return bool(value) and ":" in value[:12] and value.split(None, 1) == [value]
 
 
-_URL_STOPS = "<>\"'"
+_URL_STOPS = ">\"'<"  # '>' first: it usually ends the URL and bounds the other searches
 _HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-"
 
 
