@@ -76,6 +76,12 @@ class Step:
     retrans: int
     rtts: list[float]
     retrans_per_second: list[int]
+    cpu_seconds: float = float("nan")
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        """CPU time the proxy (all its processes) spent per call in this step."""
+        return self.cpu_seconds * 1000 / self.calls if self.calls else float("nan")
 
     @property
     def growing(self) -> bool:
@@ -266,6 +272,7 @@ class Result:
     p50: float
     p99: float
     steps: list[Step]
+    cpu_ms_per_call: float = float("nan")
 
 
 class Bench:
@@ -275,6 +282,8 @@ class Bench:
         self.workdir = workdir
         self.far_port = far_port
         self.seconds = seconds
+
+    session: int | None = None  # the proxy's session id: its CPU time is accounted per step
 
     def step(self, port: int, rate: int, seconds: float, *, rtt: bool = False) -> Step:
         with process(
@@ -294,7 +303,10 @@ class Bench:
             port=self.far_port,
             what="far-end",
         ):
-            return run_sipp(self.workdir, port, rate, seconds, rtt=rtt)
+            before = session_cpu(self.session)
+            step = run_sipp(self.workdir, port, rate, seconds, rtt=rtt)
+            step.cpu_seconds = session_cpu(self.session) - before
+            return step
 
     def measure(
         self, name: str, port: int, *, rates: list[int], latency_rate: int, latency_seconds: float
@@ -335,7 +347,24 @@ class Bench:
             p50=latency.percentile(0.5),
             p99=latency.percentile(0.99),
             steps=steps,
+            cpu_ms_per_call=latency.cpu_ms_per_call,
         )
+
+
+def session_cpu(session: int | None) -> float:
+    """User + system CPU seconds of every live process in a session (Linux /proc)."""
+    if session is None:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session:  # stat field 6: the session id
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 @contextlib.contextmanager
@@ -411,7 +440,8 @@ def main() -> int:
             if args.profile:
                 cmd += ["--profile", args.profile]
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            with process(cmd, cwd=workdir, port=port, what="otj-gateway", env=env):
+            with process(cmd, cwd=workdir, port=port, what="otj-gateway", env=env) as proc:
+                bench.session = proc.pid
                 results.append(
                     bench.measure(
                         "otj gateway",
@@ -437,7 +467,8 @@ def main() -> int:
             )
             with process(
                 ["unshare", "-m", "sh", "-c", script], cwd=workdir, port=port, what="kamailio"
-            ):
+            ) as proc:
+                bench.session = proc.pid
                 results.append(
                     bench.measure(
                         f"kamailio (children={args.kamailio_children})",
@@ -451,10 +482,13 @@ def main() -> int:
         zone.stop()
     print()
     print("Gateway benchmark (sipp over UDP, same machine; forwarding via RFC 3263 DNS)")
-    print(f"{'':34}{'max calls/s':>14}{'setup p50':>12}{'setup p99':>12}")
+    print(f"{'':34}{'max calls/s':>14}{'setup p50':>12}{'setup p99':>12}{'CPU/call':>12}")
     for res in results:
         rate = f"{'>=' if res.ceiling else ''}{res.max_rate}"
-        print(f"{res.name:34}{rate:>14}{res.p50:>10.2f}ms{res.p99:>10.2f}ms")
+        print(
+            f"{res.name:34}{rate:>14}{res.p50:>10.2f}ms{res.p99:>10.2f}ms"
+            f"{res.cpu_ms_per_call:>10.2f}ms"
+        )
     if len(results) == 2:
         ours, theirs = results
         print(
@@ -462,11 +496,13 @@ def main() -> int:
             f"{ours.max_rate / theirs.max_rate if theirs.max_rate else float('nan'):>14.2f}"
             f"{ours.p50 / theirs.p50 if theirs.p50 else float('nan'):>11.1f}x"
             f"{ours.p99 / theirs.p99 if theirs.p99 else float('nan'):>11.1f}x"
+            f"{ours.cpu_ms_per_call / theirs.cpu_ms_per_call:>11.1f}x"
         )
         if theirs.ceiling:
             print("(kamailio's figure is the highest rate tried: the load generator's limit)")
     print(
-        f"(latency measured at {args.latency_rate} calls/s for {args.latency_seconds:.0f} s; "
+        f"(latency and CPU per call (all of the proxy's processes) measured at "
+        f"{args.latency_rate} calls/s for {args.latency_seconds:.0f} s; "
         f"rate steps of {args.seconds:.0f} s)"
     )
     return 0
