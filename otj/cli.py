@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # one line per HTTP request from client libraries is noise at INFO
+    for noisy in ("httpx", "httpcore", "googleapiclient.discovery_cache"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -30,6 +30,7 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.pull",
     "otj.api.feedback",
     "otj.api.panel",
+    "otj.api.home",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

@@ -115,12 +115,14 @@ def _serve(args: argparse.Namespace) -> int:
                 echo("configuration not applied; not starting", err=True)
                 return 1
         demo = False if args.no_demo else install_demo(db, runtime.data_dir)
+        codecs: list[tuple[str, str]] = []
         if demo:
             from otj.delivery import demo_codecs
 
             for room, codec_url, _ in demo_codecs.attach(db):
                 log.info("demo: simulated Cisco codec for %s at %s/ (its bookings)", room,
                          codec_url)
+                codecs.append((room, codec_url))
         host, port = _listen(args.listen or db.config.api_settings().listen)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -140,7 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
                     id="demo-calendars",
                     executor="service",
                 )
-            app = create_app(db)
+            app = create_app(db, router_options={"otj.api.home": {"demo": demo, "codecs": codecs}})
             server = uvicorn.Server(
                 uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
             )
@@ -148,9 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
             base = f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
             log.info("otj listening on %s (OpenAPI: %s/openapi.json)", base, base)
             if demo:
-                log.info(
-                    "demo rooms: try %s/api/v1/rooms/<room>/meetings or otj status rooms", base
-                )
+                log.info("demo: open %s/ to see the demo rooms and their Join aliases", base)
             try:
                 if not stopping:
                     server.run(sockets=[sock])

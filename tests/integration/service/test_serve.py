@@ -116,6 +116,9 @@ def test_serve_shows_demo_join_aliases_within_seconds_and_stops_cleanly(
         ]
         assert len(standups) >= 7  # the recurring series
         assert http.get("/openapi.json").status_code == 200
+        home = http.get("/").text  # the demo's landing page shows the same aliases
+        assert "abc-defg-hij@google.pexip.me" in home
+        assert "simulated codec" in home
 
     process.proc.send_signal(signal.SIGTERM)
     assert process.proc.wait(timeout=30) == 0

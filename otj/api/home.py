@@ -1,0 +1,104 @@
+"""The landing page at ``/``: what this service is and where its parts are.
+
+With the bundled demo running it also lists the demo rooms, their meetings and Join aliases and
+the simulated codecs, so a new user sees the product work. Outside the demo it shows no data:
+meetings are only served to authenticated endpoints and administrators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from html import escape
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+import otj
+
+if TYPE_CHECKING:
+    from otj.model import Meeting
+    from otj.store import Database
+
+_STYLE = (
+    "body{font:16px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem}"
+    "table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}"
+    "td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}"
+    "code{background:#f3f3f3;padding:0 .25rem}.none{color:#888}"
+)
+
+
+def _meeting_row(meeting: Meeting) -> str:
+    none = '<span class="none">none</span>'
+    alias = f"<code>{escape(meeting.alias)}</code>" if meeting.alias else none
+    return (
+        f"<tr><td>{meeting.start:%a %d %b %H:%M} UTC</td><td>{escape(meeting.subject)}</td>"
+        f"<td>{alias}</td><td>{escape(str(meeting.platform))}</td>"
+        f"<td>{escape(meeting.rule or '')}</td></tr>"
+    )
+
+
+def render_home(
+    *,
+    rooms: Sequence[tuple[str, Sequence[Meeting]]],
+    codecs: Sequence[tuple[str, str]],
+    demo: bool,
+) -> str:
+    """The page as HTML (pure)."""
+    parts = [
+        (f"<!doctype html><html lang=en><meta charset=utf-8><title>otj</title>"
+        f"<style>{_STYLE}</style><h1>otj {escape(otj.__version__)}</h1>"
+        "<p>One-Touch Join: room calendars → meeting processing rules → Join buttons on "
+        "endpoints, and a SIP Guest Join gateway.</p><ul>"
+        '<li><a href="/docs">API documentation</a> (<a href="/openapi.json">OpenAPI</a>)</li>'
+        "<li>Administrators: <code>otj tokens create --admin NAME</code>, then "
+        "<code>/api/v1/status/rooms</code> with <code>Authorization: Bearer …</code></li>"
+        "<li>Endpoints: <code>/api/v1/rooms/{room}/meetings</code> (JSON) and "
+        "<code>/api/v1/rooms/{room}/meetings.ics</code> with a token from "
+        "<code>otj endpoints token NAME</code>; room panel at <code>/panel/{room}</code></li>"
+        "</ul>")
+    ]
+    if demo:
+        codec_of = dict(codecs)
+        parts.append("<h2>Demo rooms</h2><p>Calendars generated around today, polled every "
+                     "minute; each room's simulated Cisco codec shows the bookings it received."
+                     "</p>")
+        for room, meetings in rooms:
+            codec = codec_of.get(room)
+            link = f' — <a href="{escape(codec)}/">simulated codec</a>' if codec else ""
+            parts.append(f"<h3>{escape(room)}{link}</h3>")
+            if not meetings:
+                parts.append('<p class="none">no meetings read yet</p>')
+                continue
+            parts.append("<table><tr><th>Start</th><th>Subject (as shown)</th>"
+                         "<th>Join alias</th><th>Platform</th><th>Rule</th></tr>")
+            parts.extend(_meeting_row(m) for m in meetings)
+            parts.append("</table>")
+    return "".join(parts)
+
+
+def router(
+    db: Database,
+    *,
+    clock: Callable[[], datetime],
+    demo: bool = False,
+    codecs: Sequence[tuple[str, str]] = (),
+) -> APIRouter:
+    """``GET /``; with ``demo`` the demo rooms' meetings (demo data only, never real rooms)."""
+    api = APIRouter()
+
+    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> HTMLResponse:
+        rooms: list[tuple[str, Sequence[Meeting]]] = []
+        if demo:
+            now = clock()
+            for room in db.rooms.names():
+                meetings = db.meetings.list(
+                    room, start=now - timedelta(hours=1), end=now + timedelta(days=7),
+                    listed_only=True, with_trace=False,
+                )
+                rooms.append((room, meetings))
+        return HTMLResponse(render_home(rooms=rooms, codecs=codecs, demo=demo))
+
+    return api
