@@ -405,10 +405,11 @@ class TransportLayer:
         conn = self._connections.get(key)
         if conn is not None and conn.alive:
             return conn
-        if target.transport == "tcp":
-            inbound = self._by_remote.get(("tcp", target.host, target.port))
-            if inbound is not None and inbound.alive:
-                return inbound
+        # a connection the peer opened to us is reused for requests back to it (§18.1.1); for
+        # TLS that is the connection the peer authenticated us on
+        inbound = self._by_remote.get((target.transport, target.host, target.port))
+        if inbound is not None and inbound.alive:
+            return inbound
         pending = self._connecting.get(key)
         if pending is not None:
             return await asyncio.shield(pending)

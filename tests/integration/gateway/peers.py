@@ -353,6 +353,7 @@ class Baresip:
     commands: Sequence[str] = ()
     quit_after: int = 10
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
+    seen: bytes = field(default=b"", init=False)
 
     async def start(self) -> Baresip:
         binary = need("baresip")
@@ -401,6 +402,21 @@ class Baresip:
                 await asyncio.sleep(0.05)
         raise RuntimeError(f"baresip did not listen on {ports}")
 
+    async def output_contains(self, text: str, timeout: float = 10) -> None:
+        """Read baresip's output until ``text`` appears (it is kept for ``wait``)."""
+        assert self.process is not None
+        assert self.process.stdout is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while text not in self.seen.decode(errors="replace"):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"baresip never printed {text!r}:\n{self.seen.decode()}")
+            chunk = await asyncio.wait_for(self.process.stdout.read(4096), remaining)
+            if not chunk:
+                raise AssertionError(f"baresip exited before {text!r}:\n{self.seen.decode()}")
+            self.seen += chunk
+
     async def stop(self) -> PeerResult:
         """Ask baresip to quit (SIGTERM: calls are hung up, recordings closed) and reap it."""
         assert self.process is not None
@@ -416,7 +432,8 @@ class Baresip:
         except TimeoutError:
             self.process.kill()
             out, _ = await self.process.communicate()
-        return PeerResult(self.process.returncode or 0, out.decode(errors="replace"), "")
+        text = (self.seen + out).decode(errors="replace")
+        return PeerResult(self.process.returncode or 0, text, "")
 
 
 KAMAILIO_DIR = Path(__file__).parent / "kamailio"

@@ -41,8 +41,12 @@ async def test_baresip_call_through_the_gateway_with_audio(
         tls_certificate=Secret(gateway_cert.cert.decode()),
         tls_private_key=Secret(gateway_cert.key.decode()),
     )
+    # over TLS the far end hangs up first: its BYE must travel back over the room's own
+    # TLS connection to the gateway (the room's Contact is not reachable for a new one)
     options = GatewayOptions(
-        reload_interval=0, tls_ca_file=str(ca_file), proxy=ProxyOptions(failover_timeout=3.0)
+        reload_interval=0,
+        tls_ca_file=str(ca_file),
+        proxy=ProxyOptions(failover_timeout=3.0, lobby_window=1.0),
     )
     async with running_gateway(GatewayConfig(rules=(MEET,), settings=settings), options) as gw:
         dump = tmp_path / "far-dump"
@@ -57,13 +61,13 @@ async def test_baresip_call_through_the_gateway_with_audio(
                 "module sndfile.so",
                 f"snd_path {dump}",
             ],
-            quit_after=12,
+            quit_after=5 if transport == "tls" else 12,
         ).start()
         await far.listening(tls=transport == "tls")
         far_port = far.port + 1 if transport == "tls" else far.port
         zone.set_zone(meet_zone([("127.0.0.1", far_port)], transport=transport))
         gw_port = gw.tls_port if transport == "tls" else gw.tcp_port
-        tone = write_tone(tmp_path / "tone.wav")
+        tone = write_tone(tmp_path / "tone.wav", seconds=30)
         room = await Baresip(
             tmp_path / "room",
             f'<sip:room@127.0.0.1>;regint=0;outbound="sip:127.0.0.1:{gw_port};'
@@ -71,13 +75,24 @@ async def test_baresip_call_through_the_gateway_with_audio(
             config=[f"audio_source aufile,{tone}", f"sip_cafile {ca_file}"],
             # baresip 1.0 cannot dial sips: URIs; the DNS records offer only TLS for the far leg
             commands=["/dial sip:abc-defg-hij@google.pexip.me"],
-            quit_after=5,
+            quit_after=12 if transport == "tls" else 5,
         ).start()
-        room_result = await room.wait()
-        call = await gw.ended()
+        if transport == "tls":
+            # the far end hangs up first: its BYE reaches the room over the room's own TLS
+            # connection to the gateway, and the room (still running) reports the call closed
+            call = await gw.ended()
+            await room.output_contains("terminated (duration:", timeout=4)
+            room_result = await room.stop()
+            duration = int(room_result.output.split("terminated (duration: ")[1].split()[0])
+            assert duration <= 7, room_result.output[-2000:]  # ended by the BYE, not at quit
+        else:
+            room_result = await room.wait()
+            call = await gw.ended()
         far_result = await far.stop()
         detail = f"\nroom:\n{room_result.output[-2500:]}\nfar:\n{far_result.output[-2500:]}"
         assert call.cause == "completed", f"{call}{detail}"
+        hung_up = "far end hung up" if transport == "tls" else "caller hung up"
+        assert call.detail.startswith(hung_up), call.detail
         assert call.transport == transport
         assert call.target == f"{transport}:127.0.0.1:{far_port} (google.pexip.me)"
         assert call.answer_at is not None
