@@ -487,6 +487,10 @@ class Proxy:
         req = req.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
         if call.display:
             req = req.set("From", str(req.from_.with_display(call.display)))
+        if not decision.trusted:
+            # RFC 3325 §5: identity assertions only travel inside the trust domain; a rule's
+            # treat_as_trusted puts its destination inside it
+            req = req.remove("P-Asserted-Identity").remove("P-Preferred-Identity")
         if req.body and req.content_type == "application/sdp":
             req = req.with_body(cap_bandwidth(req.body, self.config().settings.max_outbound_kbps))
         out = self._stamp(req, call, target)

@@ -118,12 +118,13 @@ async def test_dns_failures(zone: ZoneServer, tmp_path: Path, failure: str, code
 async def test_rule_with_a_configured_sip_proxy_skips_dns(zone: ZoneServer, tmp_path: Path) -> None:
     far = await uas(tmp_path, "uas_answer.xml")
     edge = SipProxy(name="Edge", address="127.0.0.1", port=far.port, transport="udp")
-    cfg = dataclasses.replace(
-        config(zone), rules=(dataclasses.replace(MEET, sip_proxy="Edge"),), proxies=(edge,)
-    )
+    rule = dataclasses.replace(MEET, sip_proxy="Edge", treat_as_trusted=True)
+    cfg = dataclasses.replace(config(zone), rules=(rule,), proxies=(edge,))
     async with running_gateway(cfg, OPTIONS) as gw:
         (await uac(tmp_path, scenario(tmp_path, "uac_call.xml"), gw.udp)).check()
-        (await far.wait()).check()
+        far_result = (await far.wait()).check()
+        # a trusted destination receives the caller's P-Asserted-Identity (RFC 3325)
+        assert 'INVITE pai= "CEO" <sip:ceo@example.com>' in far_result.logs
         call = await gw.ended()
         assert call.target == f"udp:127.0.0.1:{far.port} via proxy Edge"
         assert zone.count("google.pexip.me", "NAPTR") == 0

@@ -53,6 +53,7 @@ async def test_a_call_succeeds_and_is_recorded(
     assert "ruri=sip:abc-defg-hij@google.pexip.me" in far_result.logs
     assert "b=AS:2000 b=TIAS:2000000" in far_result.logs
     assert "answer b=AS:2000" in result.logs  # the answer is capped on its way back too
+    assert "INVITE pai=\n" in far_result.logs  # an untrusted caller's identity claim is dropped
     assert f"rr= <sip:127.0.0.1:{gw.udp.split(':')[1]};transport=udp;lr>" in far_result.logs
     call = await gw.ended()
     assert call.cause == "completed"
