@@ -7,12 +7,16 @@ Corpus: generated events with 2–20 KB HTML bodies written the way Outlook (Wor
 no-video meetings and ``sip:`` fallbacks. Rule set: 10 rules including the product
 documentation's custom SIP Guest Join template.
 
-OUR figure: ``RuleSet.process`` per event (HTML → text with link targets, link unwrapping, every
-rule until the first match, privacy, trace). FLOOR: parse the same HTML with the same parser
-(selectolax/Lexbor) to text and run one compiled regex over it. Both are timed in interleaved
-slices of the same corpus, single-threaded, so the ratio is robust against a noisy machine.
+OUR figures: ``RuleSet.process`` per event (HTML → text with link targets, link unwrapping,
+every rule until the first match, privacy, trace), and ``RuleSet.process_many`` over each slice
+(what a worker can do with a room's window of events). FLOOR: parse the same HTML with the same
+parser (selectolax/Lexbor) to text and run one compiled regex over it. All three are timed on
+the same 50-event slices back to back (rotating the order), single-threaded, in several passes;
+ratios and events/s are given as min/median/max over the passes, in CPU time (robust against
+other processes on this shared machine) and wall time. glibc's malloc thresholds are fixed
+(``--malloc default`` keeps the dynamic ones): see ``_fix_malloc``.
 
-Usage: ``./dev bench rules [--events N] [--seed S]``.
+Usage: ``./dev bench rules [--events N] [--seed S] [--repeats R] [--malloc fixed|default]``.
 """
 
 from __future__ import annotations
