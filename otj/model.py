@@ -39,6 +39,9 @@ class ReplaceSubject(StrEnum):
     PRIVATE = "PRIVATE"
 
 
+EndpointAuth = Literal["basic", "session"]
+"""How the service logs in to an endpoint's API: HTTP Basic on every request, or a session."""
+
 TraceOutcome = Literal["matched", "no_match", "error", "disabled"]
 
 
@@ -85,7 +88,12 @@ class Meeting:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Profile:
-    """A One-Touch Join profile: window, buffers, privacy and listing settings."""
+    """A One-Touch Join profile: window, buffers, privacy and listing settings.
+
+    The ``endpoint_*`` fields are the defaults of its endpoints' API settings: an endpoint's
+    own ``api_username``/``api_password``/``use_https``/``verify_cert`` win when set; blank
+    (or absent) means the profile's. They shape delivery only, never the meetings.
+    """
 
     name: str
     display_upcoming_meetings: int = 7
@@ -100,6 +108,12 @@ class Profile:
     poll_interval: int = 60
     integration: str = ""
     description: str = ""
+    endpoint_api_username: str = ""
+    endpoint_api_password: Secret | None = None
+    endpoint_use_https: bool = True
+    endpoint_verify_cert: bool = True
+    endpoint_api_auth: EndpointAuth = "basic"
+    endpoint_feedback_slot: int = 1
 
 
 DEFAULT_PROFILE = Profile(name="default")
@@ -139,16 +153,20 @@ EndpointType = Literal["CISCO", "POLY", "WEBEX", "PULL"]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Endpoint:
-    """A room's video endpoint and how to reach its API."""
+    """A room's video endpoint and how to reach its API.
+
+    ``None`` (and a blank username or no password) means "the profile's ``endpoint_*``
+    default"; ``api_port`` ``None`` means the scheme's port (443 for HTTPS, 80 for HTTP).
+    """
 
     name: str
     group: str
     room_resource_email: str
     type: EndpointType = "CISCO"
     api_address: str = ""
-    api_port: int = 443
-    use_https: bool = True
-    verify_cert: bool = True
+    api_port: int | None = None
+    use_https: bool | None = None
+    verify_cert: bool | None = None
     api_username: str = ""
     api_password: Secret | None = None
     sip_username: str = ""
