@@ -98,10 +98,11 @@ def _row_dict(row: Base, names: Iterable[str]) -> dict[str, Any]:
     return {n: getattr(row, n) for n in names}
 
 
-def _profile_value(row: ProfileRow, _open: Callable[[Envelope], Secret | None]) -> Profile:
+def _profile_value(row: ProfileRow, open_: Callable[[Envelope], Secret | None]) -> Profile:
     data = _row_dict(row, (f.name for f in fields(Profile)))
     data["integration"] = data["integration"] or ""
     data["replace_subject_type"] = ReplaceSubject(data["replace_subject_type"])
+    data["endpoint_api_password"] = open_(row.endpoint_api_password)
     return Profile(**data)
 
 
@@ -151,7 +152,7 @@ SPECS: tuple[_Spec, ...] = (
     _Spec(
         "profiles",
         ProfileRow,
-        (),
+        ("endpoint_api_password",),
         lambda v: _columns(v, nulls=("integration",)),
         _profile_value,
     ),
@@ -307,8 +308,10 @@ class ConfigRepository:
             ).first()
             return _endpoint_value(row, self._opener("resolve")) if row else None
 
-    def profile_for_endpoint(self, name: str) -> Profile | None:
-        """The profile of an endpoint's group."""
+    def profile_for_endpoint(
+        self, name: str, *, secrets: SecretMode = "sealed"
+    ) -> Profile | None:
+        """The profile of an endpoint's group (``secrets="resolve"`` to contact the endpoint)."""
         with self._db.reading() as session:
             row = session.scalars(
                 select(ProfileRow)
@@ -316,7 +319,21 @@ class ConfigRepository:
                 .join(EndpointRow, EndpointRow.group == EndpointGroupRow.name)
                 .where(EndpointRow.name == name)
             ).first()
-            return _profile_value(row, self._opener("sealed")) if row else None
+            return _profile_value(row, self._opener(secrets)) if row else None
+
+    def endpoint_profiles(self, *, secrets: SecretMode = "resolve") -> dict[str, Profile]:
+        """Endpoint name → the profile of its group (for the endpoint API defaults)."""
+        with self._db.reading() as session:
+            open_ = self._opener(secrets)
+            profiles = {
+                row.name: _profile_value(row, open_) for row in session.scalars(select(ProfileRow))
+            }
+            pairs = session.execute(
+                select(EndpointRow.name, EndpointGroupRow.profile).join(
+                    EndpointGroupRow, EndpointGroupRow.name == EndpointRow.group
+                )
+            )
+            return {endpoint: profiles[profile] for endpoint, profile in pairs}
 
     def call_routing_rules(self) -> list[CallRoutingRule]:
         """Call routing rules in evaluation order (priority, then name)."""
@@ -597,6 +614,10 @@ def without_secrets(config: Configuration) -> Configuration:
 
     return replace(
         config,
+        profiles=tuple(
+            replace(p, endpoint_api_password=seal(p.endpoint_api_password))
+            for p in config.profiles
+        ),
         endpoints=tuple(
             replace(e, api_password=seal(e.api_password), sip_password=seal(e.sip_password))
             for e in config.endpoints

@@ -21,6 +21,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -69,6 +71,21 @@ class ProfileRow(Base):
     integration: Mapped[str | None] = mapped_column(
         String(NAME), ForeignKey("integrations.name", ondelete="RESTRICT"), nullable=True
     )
+    # defaults of its endpoints' API settings (revision 0003)
+    endpoint_api_username: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    endpoint_api_password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    endpoint_use_https: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
+    endpoint_verify_cert: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
+    endpoint_api_auth: Mapped[str] = mapped_column(
+        String(16), default="basic", server_default="basic"
+    )
+    endpoint_feedback_slot: Mapped[int] = mapped_column(
+        Integer, default=1, server_default=text("1")
+    )
 
 
 class IntegrationRow(Base):
@@ -107,9 +124,10 @@ class EndpointRow(Base):
     room_resource_email: Mapped[str] = mapped_column(String(EMAIL), index=True)
     type: Mapped[str] = mapped_column(String(16))
     api_address: Mapped[str] = mapped_column(String(255))
-    api_port: Mapped[int] = mapped_column(Integer)
-    use_https: Mapped[bool] = mapped_column(Boolean)
-    verify_cert: Mapped[bool] = mapped_column(Boolean)
+    # NULL: the profile's default (revision 0003)
+    api_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    use_https: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    verify_cert: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     api_username: Mapped[str] = mapped_column(String(255))
     api_password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
     sip_username: Mapped[str] = mapped_column(String(255), index=True)
