@@ -11,6 +11,14 @@ Secrets may be inline, ``env:NAME`` or ``file:PATH``. References are stored as r
 resolved when used (the worker's machine, not the admin's, must have the variable or file);
 one that cannot be resolved here only earns a warning. ``stored:inline`` (what ``otj config
 export`` writes for an inline secret) keeps the value already stored.
+
+Endpoint API settings have profile defaults: an endpoint's own ``api_username``,
+``api_password``, ``use_https`` and ``verify_cert`` win; left out (or blank) they are the
+profile's ``endpoint_api_username``, ``endpoint_api_password``, ``endpoint_use_https`` and
+``endpoint_verify_cert``; ``endpoint_api_auth`` (basic | session) and ``endpoint_feedback_slot``
+(1-4) apply to every endpoint of the profile, and a left-out ``api_port`` is the scheme's.
+A Cisco endpoint without a username from either place is a warning here and a per-endpoint
+delivery error (with an alarm) when the service runs: the service never guesses one.
 """
 
 from __future__ import annotations
@@ -62,6 +70,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("profiles", "start_buffer"): (0, 240),
     ("profiles", "end_buffer"): (0, 240),
     ("profiles", "poll_interval"): (10, 86_400),
+    ("profiles", "endpoint_feedback_slot"): (1, 4),  # xCommand HttpFeedback FeedbackSlot
     ("meeting_processing_rules", "priority"): (1, 200),
     ("call_routing_rules", "priority"): (1, 200),
     ("endpoints", "api_port"): (1, 65_535),
@@ -69,7 +78,14 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("gateway", "call_licenses"): (0, 1_000_000),
     ("gateway", "max_outbound_kbps"): (64, 100_000),
 }
-CASE_INSENSITIVE_CHOICES = {("endpoints", "type"), ("profiles", "replace_subject_type")}
+CASE_INSENSITIVE_CHOICES = {
+    ("endpoints", "type"),
+    ("profiles", "replace_subject_type"),
+    ("profiles", "endpoint_api_auth"),
+}
+#: Endpoint types the service logs in to (their API credentials come from the endpoint or
+#: from its profile's ``endpoint_api_username``/``endpoint_api_password``).
+CREDENTIAL_TYPES = ("CISCO",)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
@@ -426,6 +442,7 @@ def validate_document(
     )
     _check_keep_markers(check, configuration, existing, positions)
     _check_endpoint_rules(check, configuration, existing, prune, positions)
+    _check_credentials(check, configuration, existing, prune, positions)
     _check_routing(check, configuration, positions)
     if rules_validator is not None and configuration.meeting_processing_rules:
         for problem in rules_validator(configuration.meeting_processing_rules):
@@ -560,6 +577,15 @@ def _check_keep_markers(
     existing: Configuration,
     positions: Mapping[tuple[str, str], Path],
 ) -> None:
+    stored_profiles = {p.name: p for p in existing.profiles}
+    for profile in desired.profiles:
+        secret = profile.endpoint_api_password
+        if secret is not None and secret.ref == INLINE_KEEP:
+            stored_profile = stored_profiles.get(profile.name)
+            current = stored_profile.endpoint_api_password if stored_profile else None
+            if current is None or current.ref != INLINE_KEEP:
+                path, _ = _where(positions, "profiles", profile.name, "endpoint_api_password")
+                check.error(path, f"{INLINE_KEEP} but no inline secret is stored for it")
     stored_endpoints = {e.name: e for e in existing.endpoints}
     for endpoint in desired.endpoints:
         for key in ("api_password", "sip_password"):
@@ -603,6 +629,38 @@ def _check_endpoint_rules(
             check.error((*path, "room_resource_email"), "must be an email address")
         if endpoint.type in ("CISCO", "POLY") and not endpoint.api_address:
             check.error(path, f"{endpoint.type} endpoints need 'api_address'")
+
+
+def _check_credentials(
+    check: _Checker,
+    desired: Configuration,
+    existing: Configuration,
+    prune: bool,
+    positions: Mapping[tuple[str, str], Path],
+) -> None:
+    """Warn about endpoints that neither they nor their profile give an API username for.
+
+    Not an error: delivery records it per endpoint with an alarm, and the other endpoints
+    are not held back. Endpoints of this file and endpoints whose profile this file changes.
+    """
+    final = {s: _final(s, desired, existing, prune) for s in ("profiles", "endpoint_groups")}
+    endpoints = _final("endpoints", desired, existing, prune)
+    for name, endpoint in sorted(endpoints.items()):
+        if endpoint.type not in CREDENTIAL_TYPES or endpoint.api_username:
+            continue
+        group = final["endpoint_groups"].get(endpoint.group)
+        profile = final["profiles"].get(group.profile) if group else None
+        if profile is None or profile.endpoint_api_username:
+            continue
+        if ("endpoints", name) not in positions and ("profiles", profile.name) not in positions:
+            continue
+        path, prefix = _where(positions, "endpoints", name, "api_username")
+        check.warn(
+            path,
+            f"{prefix}no API credentials: set api_username on the endpoint or "
+            f"endpoint_api_username on its profile {profile.name!r} (delivery to it fails "
+            "until then)",
+        )
 
 
 def _check_routing(
