@@ -35,9 +35,10 @@ from otj.delivery.errors import (
     EndpointError,
     EndpointUnauthorised,
     EndpointUnreachable,
+    MissingCredentials,
 )
 from otj.delivery.feeds import listed, meeting_json
-from otj.model import Endpoint, Meeting
+from otj.model import Endpoint, Meeting, Profile
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -93,6 +94,8 @@ def describe(exc: EndpointError) -> str:
         return "the room system did not answer"
     if isinstance(exc, EndpointUnauthorised):
         return "the room system refused our credentials"
+    if isinstance(exc, MissingCredentials):
+        return "the room system has no API credentials configured"
     if isinstance(exc, EndpointCommandFailed):
         return str(exc).removeprefix("Dial: ")
     return "the room system gave an unexpected answer"
@@ -205,11 +208,19 @@ def router(
             return _failed(409, "this meeting has no video address")
         if not meeting.join_from <= now < meeting.join_until:
             return _failed(409, "it is not time to join this meeting")
-        codec = await run_in_threadpool(_codec_for_room, db, endpoint, room)
-        if codec is None:
+        found = await run_in_threadpool(_codec_for_room, db, endpoint, room)
+        if found is None:
             return _failed(409, "no room system here can be asked to dial")
+        codec, profile = found
         try:
-            async with CiscoXapiClient(connection_for(codec, cisco_defaults)) as client:
+            connection = connection_for(
+                codec, cisco_defaults.for_profile(profile) if profile else cisco_defaults
+            )
+        except MissingCredentials as exc:
+            log.warning("%s: panel cannot dial: %s", codec.name, exc)
+            return _failed(409, describe(exc))
+        try:
+            async with CiscoXapiClient(connection) as client:
                 outcome = await client.dial(
                     number=meeting.alias, protocol=meeting.protocol.value,
                     booking_id=booking_id(meeting.event_id),
@@ -223,13 +234,22 @@ def router(
     return api
 
 
-def _codec_for_room(db: Database, caller: Endpoint, room: str) -> Endpoint | None:
-    """The room's Cisco codec, with its credentials (the caller's own endpoint first)."""
+def _codec_for_room(
+    db: Database, caller: Endpoint, room: str
+) -> tuple[Endpoint, Profile | None] | None:
+    """The room's Cisco codec with its credentials (the caller's own endpoint first), and its
+    profile (whose ``endpoint_*`` fields are the codec's API defaults)."""
+    codec: Endpoint | None
     if caller.type == "CISCO" and caller.api_address:
-        return db.config.endpoint(caller.name)
-    return next(
-        (e for e in db.config.endpoints(room=room) if e.type == "CISCO" and e.api_address), None
-    )
+        codec = db.config.endpoint(caller.name)
+    else:
+        codec = next(
+            (e for e in db.config.endpoints(room=room) if e.type == "CISCO" and e.api_address),
+            None,
+        )
+    if codec is None:
+        return None
+    return codec, db.config.profile_for_endpoint(codec.name, secrets="resolve")
 
 
 def _failed(status: int, reason: str) -> JSONResponse:

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Literal
 
 import httpx
 
@@ -30,10 +29,12 @@ from otj.delivery.bookings import (
     render_put_command,
 )
 from otj.delivery.errors import (
+    NO_CREDENTIALS,
     EndpointError,
     EndpointProtocolError,
     EndpointUnauthorised,
     EndpointUnreachable,
+    MissingCredentials,
 )
 from otj.delivery.plan import (
     DEFAULT_VERIFY_EVERY,
@@ -54,25 +55,44 @@ from otj.delivery.xapi import (
     parse_software_version,
     parse_status_version,
 )
-from otj.model import Endpoint
+from otj.model import Endpoint, EndpointAuth, Profile
 from otj.secret import Secret
 
 log = logging.getLogger(__name__)
 
-AuthMode = Literal["basic", "session"]
+AuthMode = EndpointAuth
 XML_CONTENT = {"Content-Type": "text/xml; charset=utf-8"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CiscoDefaults:
-    """Profile-level defaults an endpoint falls back to when it does not set its own."""
+    """What an endpoint falls back to for the API settings it leaves blank.
 
-    username: str = "admin"
-    password: Secret | None = None
+    The credential, HTTPS, login and feedback fields are its profile's ``endpoint_*`` fields
+    (:meth:`for_profile`); the timeouts are the service's. There is no default username: an
+    endpoint without one from either place gets :class:`MissingCredentials`, never a guess.
+    """
+
+    username: str = ""
+    password: Secret | None = field(default=None, repr=False)
+    use_https: bool = True
+    verify_cert: bool = True
     auth: AuthMode = "basic"
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     feedback_slot: int = 1
+
+    def for_profile(self, profile: Profile) -> CiscoDefaults:
+        """These timeouts with the endpoint defaults of ``profile``."""
+        return replace(
+            self,
+            username=profile.endpoint_api_username,
+            password=profile.endpoint_api_password,
+            use_https=profile.endpoint_use_https,
+            verify_cert=profile.endpoint_verify_cert,
+            auth=profile.endpoint_api_auth,
+            feedback_slot=profile.endpoint_feedback_slot,
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -91,20 +111,28 @@ class CiscoConnection:
 
 
 def connection_for(endpoint: Endpoint, defaults: CiscoDefaults | None = None) -> CiscoConnection:
-    """Merge an endpoint's API settings with the profile defaults."""
+    """Merge an endpoint's API settings with its profile's defaults (the endpoint's win).
+
+    Raises :class:`MissingCredentials` when neither gives a username.
+    """
     d = defaults or CiscoDefaults()
-    scheme = "https" if endpoint.use_https else "http"
-    default_port = 443 if endpoint.use_https else 80
+    username = endpoint.api_username or d.username
+    if not username:
+        raise MissingCredentials(NO_CREDENTIALS)
+    use_https = d.use_https if endpoint.use_https is None else endpoint.use_https
+    verify = d.verify_cert if endpoint.verify_cert is None else endpoint.verify_cert
+    scheme = "https" if use_https else "http"
+    default_port = 443 if use_https else 80
     host = endpoint.api_address
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # IPv6 literal
-    port = "" if endpoint.api_port in (0, default_port) else f":{endpoint.api_port}"
+    port = "" if endpoint.api_port in (None, 0, default_port) else f":{endpoint.api_port}"
     return CiscoConnection(
         endpoint=endpoint.name,
         base_url=f"{scheme}://{host}{port}",
-        username=endpoint.api_username or d.username,
-        password=endpoint.api_password or d.password,
-        verify=endpoint.verify_cert,
+        username=username,
+        password=endpoint.api_password if endpoint.api_password is not None else d.password,
+        verify=verify,
         auth=d.auth,
         connect_timeout=d.connect_timeout,
         read_timeout=d.read_timeout,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+NO_CREDENTIALS = (
+    "no API credentials: set api_username on the endpoint or endpoint_api_username on its profile"
+)
+
 
 class EndpointError(Exception):
     """An endpoint could not be reached or did not do what was asked."""
@@ -31,3 +35,9 @@ class EndpointCommandFailed(EndpointError):
     """The xAPI answered with a result ``status`` other than OK (the reason is the message)."""
 
     kind = "command"
+
+
+class MissingCredentials(EndpointError):
+    """Neither the endpoint nor its profile gives an API username (a configuration error)."""
+
+    kind = "credentials"

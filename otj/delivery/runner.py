@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -30,10 +30,13 @@ from otj.delivery.cisco import (
     DeliveryOutcome,
     connection_for,
 )
+from otj.delivery.errors import EndpointError, MissingCredentials
 from otj.delivery.fleet import DeliveryJob, deliver_fleet
 from otj.delivery.plan import (
     DEFAULT_VERIFY_EVERY,
+    Decision,
     DeliveryState,
+    after_failure,
     alarm_changes,
     backoff,
     with_sync_required,
@@ -152,6 +155,51 @@ class DeliveryReport:
 # --- the runner -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Done:
+    """One endpoint's outcome in a cycle, with the state it started from."""
+
+    endpoint: Endpoint
+    before: DeliveryState
+    bookings: int
+    outcome: DeliveryOutcome
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Refused:
+    """An endpoint the runner cannot contact as configured (no API credentials)."""
+
+    endpoint: Endpoint
+    state: DeliveryState
+    error: EndpointError
+    now: datetime
+
+    def done(self) -> _Done:
+        """A failure outcome, recorded like a device failure with its alarm (once: while the
+        configuration stays the same, the state and the alarm stay as they are)."""
+        message = str(self.error)
+        state = self.state
+        recorded = state.failures and (state.error_kind, state.last_error) == (
+            self.error.kind, message
+        )
+        failed = state if recorded else replace(
+            after_failure(state, kind=self.error.kind, message=message, now=self.now),
+            retry_at=None,  # retried when the configuration changes, not on a back-off
+        )
+        return _Done(
+            endpoint=self.endpoint,
+            before=self.state,
+            bookings=0,
+            outcome=DeliveryOutcome(
+                endpoint=self.endpoint.name,
+                decision=Decision(action="skip", reason="configuration"),
+                state=failed,
+                error=message,
+                error_kind=self.error.kind,
+            ),
+        )
+
+
 class _LoopThread:
     """An event loop in a daemon thread; coroutines are submitted from any thread."""
 
@@ -237,33 +285,46 @@ class DeliveryRunner:
 
     # -- one cycle ---------------------------------------------------------------------------
 
-    def _client(self, endpoint: Endpoint) -> tuple[CiscoXapiClient, bool]:
+    def _client(self, endpoint: Endpoint, profile: Profile) -> tuple[CiscoXapiClient, bool]:
         """The endpoint's client, and whether its connection settings changed (a different
-        device may answer now: its list must be pushed again)."""
-        connection = connection_for(endpoint, self.defaults)
+        device may answer now: its list must be pushed again).
+
+        Raises ``MissingCredentials`` (and drops the endpoint's client) when neither the
+        endpoint nor its profile gives an API username.
+        """
         client = self._clients.get(endpoint.name)
+        try:
+            connection = connection_for(endpoint, self.defaults.for_profile(profile))
+        except MissingCredentials:
+            if client is not None:
+                self._close_later(self._clients.pop(endpoint.name))
+            raise
         moved = client is not None and client.connection != connection
         if client is None or moved:
             if client is not None:
-                task = asyncio.get_running_loop().create_task(client.aclose())
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+                self._close_later(client)
             transport = self._transport_factory(connection) if self._transport_factory else None
             client = CiscoXapiClient(connection, transport=transport)
             self._clients[endpoint.name] = client
         return client, moved
+
+    def _close_later(self, client: CiscoXapiClient) -> None:
+        task = asyncio.get_running_loop().create_task(client.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _close_clients(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
     def _configuration(self) -> tuple[list[Endpoint], Mapping[str, Profile]]:
-        """Endpoints (secrets resolved) and each room's profile, re-read only when the
-        configuration revision changed."""
+        """Endpoints and each endpoint's profile (secrets resolved: the profile holds the
+        endpoints' default credentials), re-read only when the configuration revision changed.
+        The endpoints of one room share a profile (``otj config apply`` checks it)."""
         revision = self.db.config.revision()
         if self._config is None or self._config[0] != revision:
             endpoints = self.db.config.endpoints()
-            profiles = {a.room: a.profile for a in self.db.config.room_assignments()}
+            profiles = self.db.config.endpoint_profiles(secrets="resolve")
             self._config = (revision, endpoints, profiles)
         return self._config[1], self._config[2]
 
@@ -288,6 +349,7 @@ class DeliveryRunner:
             rooms_of.setdefault(endpoint.room_resource_email.lower(), []).append(endpoint)
 
         jobs: list[tuple[Endpoint, DeliveryJob]] = []
+        refused: list[_Refused] = []
         lists: dict[str, tuple[Booking, ...]] = {}
         skipped: list[EndpointReport] = []
         blocked_rooms: set[str] = set()
@@ -303,8 +365,14 @@ class DeliveryRunner:
             stored_state = stored.get(endpoint.name)
             state = from_store(stored_state) if stored_state else DeliveryState(
                 endpoint=endpoint.name)
-            client, moved = self._client(endpoint)
-            if moved:
+            profile = profiles.get(endpoint.name, DEFAULT_PROFILE)
+            try:
+                client, moved = self._client(endpoint, profile)
+            except MissingCredentials as exc:
+                refused.append(_Refused(endpoint=endpoint, state=state, error=exc, now=now))
+                continue
+            if moved or state.error_kind == MissingCredentials.kind:
+                # settings changed (or credentials arrived): push now, whatever the back-off
                 log.info("%s: connection settings changed, pushing again", endpoint.name)
                 state = with_sync_required(state)
             if not self._due(state, room_pending=room in pending, now=now):
@@ -314,7 +382,6 @@ class DeliveryRunner:
                                               reason="not due"))
                 continue
             if room not in lists:
-                profile = profiles.get(room, DEFAULT_PROFILE)
                 meetings = await asyncio.to_thread(
                     db.meetings.list,
                     room,
@@ -328,6 +395,9 @@ class DeliveryRunner:
             jobs.append((endpoint, DeliveryJob(client=client, state=state,
                                                bookings=lists[room], feedback_url=feedback)))
 
+        for item in refused:
+            if item.state.error_kind != item.error.kind:
+                log.error("%s: %s", item.endpoint.name, item.error)
         outcomes = await deliver_fleet(
             [job for _, job in jobs],
             now=now,
@@ -335,11 +405,15 @@ class DeliveryRunner:
             deadline=self.deadline,
             verify_every=self.verify_every,
         )
-        reports = await asyncio.to_thread(self._record, jobs, outcomes, now)
+        done = [
+            _Done(endpoint=endpoint, before=job.state, bookings=len(job.bookings), outcome=o)
+            for (endpoint, job), o in zip(jobs, outcomes, strict=True)
+        ] + [r.done() for r in refused]
+        reports = await asyncio.to_thread(self._record, done, now)
         failed_rooms = {
-            e.room_resource_email.lower()
-            for (e, _), o in zip(jobs, outcomes, strict=True)
-            if o.error or (o.decision.action == "skip" and o.state.failures)
+            d.endpoint.room_resource_email.lower()
+            for d in done
+            if d.outcome.error or (d.outcome.decision.action == "skip" and d.outcome.state.failures)
         } | blocked_rooms
         delivered = await asyncio.to_thread(
             db.rooms.mark_delivered_many,
@@ -352,9 +426,9 @@ class DeliveryRunner:
                 counts["push"] += 1
             elif outcome.verified:
                 counts["verify"] += 1
-        failed = sum(1 for o in outcomes if o.error)
+        failed = sum(1 for d in done if d.outcome.error)
         report = DeliveryReport(
-            considered=len(jobs),
+            considered=len(done),
             pushed=counts["push"],
             verified=counts["verify"],
             skipped=len(skipped) + sum(
@@ -368,17 +442,13 @@ class DeliveryRunner:
                      report.considered, report.pushed, report.verified, report.failed)
         return report
 
-    def _record(
-        self,
-        jobs: Sequence[tuple[Endpoint, DeliveryJob]],
-        outcomes: Sequence[DeliveryOutcome],
-        now: datetime,
-    ) -> list[EndpointReport]:
+    def _record(self, done: Sequence[_Done], now: datetime) -> list[EndpointReport]:
         """Write the new states in one transaction, then raise or clear alarms."""
         reports = []
         changes: dict[str, dict[str, Any]] = {}
-        for (endpoint, job), outcome in zip(jobs, outcomes, strict=True):
-            fields = store_changes(job.state, outcome.state, pushed=outcome.pushed)
+        for item in done:
+            endpoint, outcome = item.endpoint, item.outcome
+            fields = store_changes(item.before, outcome.state, pushed=outcome.pushed)
             if fields:
                 changes[endpoint.name] = fields
             reports.append(
@@ -387,14 +457,15 @@ class DeliveryRunner:
                     room=endpoint.room_resource_email.lower(),
                     action="push" if outcome.pushed else outcome.decision.action,
                     reason=outcome.decision.reason,
-                    bookings=len(job.bookings),
+                    bookings=item.bookings,
                     error=outcome.error,
                 )
             )
         if changes:
             self.db.delivery.update_many(changes, now=now)
-        for (endpoint, job), outcome in zip(jobs, outcomes, strict=True):
-            for change in alarm_changes(job.state, outcome.state):
+        for item in done:
+            endpoint, outcome = item.endpoint, item.outcome
+            for change in alarm_changes(item.before, outcome.state):
                 kind = ALARM_DELIVERY if change.key == "delivery" else ALARM_MISMATCH
                 if change.raise_alarm:
                     self.db.alarms.raise_alarm(kind, endpoint.name, change.message, now=now,

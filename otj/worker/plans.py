@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Profile fields with this prefix are delivery settings (``Profile.endpoint_api_username`` …).
+DELIVERY_PREFIX = "endpoint_"
+
 
 class MeetingProcessor(Protocol):
     """Compiled meeting processing rules (``otj.rules.RuleSet``)."""
@@ -56,12 +59,18 @@ def resolve_integration(
     return integration_from_mapping(settings.to_mapping(), environ=environ)
 
 
+def _meeting_settings(profile: Profile) -> dict[str, Any]:
+    """The profile's fields that shape meetings: not its endpoints' API defaults (delivery
+    settings, one of them a secret), so changing those never forces a full calendar read."""
+    return {k: v for k, v in asdict(profile).items() if not k.startswith(DELIVERY_PREFIX)}
+
+
 def fingerprint(assignment: RoomAssignment) -> str:
     """SHA-256 of everything that shapes a room's meetings (not the secrets)."""
     integration = assignment.integration
     data = {
         "version": otj.__version__,
-        "profile": asdict(assignment.profile),
+        "profile": _meeting_settings(assignment.profile),
         "rules": [asdict(r) for r in assignment.rules],
         "integration": None
         if integration is None
