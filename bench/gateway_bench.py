@@ -221,14 +221,12 @@ def run_sipp(workdir: Path, target: int, rate: int, seconds: float, *, rtt: bool
     ]
     if rtt and capture is None:
         args[1:1] = ["-trace_rtt", "-rtt_freq", "1"]
-    subprocess.run(
-        args,
-        cwd=run,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-        timeout=seconds + 60,
-    )
+    uac = subprocess.Popen(args, cwd=run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        uac.wait(seconds + 60)
+    except subprocess.TimeoutExpired:  # an overloaded run that does not wind down: a failure
+        uac.kill()
+        uac.wait()
     if capture is not None:
         time.sleep(0.2)
         capture.send_signal(signal.SIGINT)

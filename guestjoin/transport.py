@@ -254,6 +254,7 @@ class TransportLayer:
         connect_timeout: float = 5.0,
         idle_timeout: float = 600.0,
         server_header: str = "otj-gateway",
+        udp_buffer: int = 4 * 1024 * 1024,
     ) -> None:
         self.handler = handler
         self.limits = limits
@@ -262,6 +263,7 @@ class TransportLayer:
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
         self.server_header = server_header
+        self.udp_buffer = udp_buffer
         self.loop = asyncio.get_running_loop()
         self.listeners: list[Listener] = []
         self._udp: list[_Udp] = []
@@ -278,10 +280,16 @@ class TransportLayer:
         """Bind one socket (port 0 picks a free port) and return what was bound."""
         transport = transport.lower()
         if transport == "udp":
-            _, proto = await self.loop.create_datagram_endpoint(
+            udp_transport, proto = await self.loop.create_datagram_endpoint(
                 lambda: _Udp(self), local_addr=(host, port)
             )
             assert isinstance(proto, _Udp)
+            sock = udp_transport.get_extra_info("socket")
+            if sock is not None:
+                # absorb bursts instead of dropping datagrams (capped by net.core.rmem_max)
+                for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, option, self.udp_buffer)
             self._udp.append(proto)
             listener = Listener(transport="udp", host=proto.local[0], port=proto.local[1])
         elif transport in RELIABLE:
