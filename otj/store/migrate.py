@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +45,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade in one transaction; on PostgreSQL under an advisory lock (several processes)."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    with _migrating(engine) as conn:
         before = MigrationContext.configure(conn).get_current_revision()
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
@@ -52,3 +53,47 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         after = MigrationContext.configure(conn).get_current_revision()
     if before != after:
         log.info("database schema upgraded from %s to %s", before or "empty", after)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade to ``revision`` in one transaction (a release rollback; data of newer columns
+    that the older schema can express is written into it first, see each revision)."""
+    with _migrating(engine) as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    log.info("database schema downgraded to %s", revision)
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A transaction to migrate in.
+
+    PostgreSQL: under an advisory lock. SQLite: with foreign key enforcement off, because
+    Alembic's batch mode rebuilds a table (create a copy, drop the old one, rename) and
+    dropping a referenced table with enforcement on fails, or cascades into its dependants'
+    rows; the references are checked (``PRAGMA foreign_key_check``) before the commit. The
+    pragma only takes effect outside a transaction, hence on the raw connection first.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw: Any = conn.connection.dbapi_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
+                    )
+                yield conn
+                if raw is not None:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"migration left {len(broken)} broken reference(s), e.g. "
+                            f"{tuple(broken[0])}: nothing was changed"
+                        )
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")

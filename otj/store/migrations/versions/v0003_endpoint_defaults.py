@@ -67,7 +67,12 @@ def downgrade() -> None:
         ("use_https", "endpoint_use_https", "use_https IS NULL"),
         ("verify_cert", "endpoint_verify_cert", "verify_cert IS NULL"),
         ("api_username", "endpoint_api_username", "api_username = ''"),
-        ("api_password", "endpoint_api_password", "api_password IS NULL"),
+        # SQLAlchemy's JSON type stores None as JSON null unless told otherwise
+        (
+            "api_password",
+            "endpoint_api_password",
+            "(api_password IS NULL OR CAST(api_password AS TEXT) = 'null')",
+        ),
     ):
         op.execute(
             sa.text(
