@@ -413,11 +413,13 @@ class TransportLayer:
         conn = self._connections.get(key)
         if conn is not None and conn.alive:
             return conn
-        # a connection the peer opened to us is reused for requests back to it (§18.1.1); for
-        # TLS that is the connection the peer authenticated us on
-        inbound = self._by_remote.get((target.transport, target.host, target.port))
-        if inbound is not None and inbound.alive:
-            return inbound
+        # a connection the peer opened to us is reused for requests back to it (§18.1.1). Over
+        # TLS only when no name has to be verified (the flow back to a caller): a connection
+        # someone opened to us proves nothing about a domain we must authenticate
+        if target.transport == "tcp" or target.tls_name is None:
+            inbound = self._by_remote.get((target.transport, target.host, target.port))
+            if inbound is not None and inbound.key is None and inbound.alive:
+                return inbound
         pending = self._connecting.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
