@@ -255,6 +255,7 @@ class TransportLayer:
         idle_timeout: float = 600.0,
         server_header: str = "otj-gateway",
         udp_buffer: int = 4 * 1024 * 1024,
+        max_connections: int = 4096,
     ) -> None:
         self.handler = handler
         self.limits = limits
@@ -264,6 +265,7 @@ class TransportLayer:
         self.idle_timeout = idle_timeout
         self.server_header = server_header
         self.udp_buffer = udp_buffer
+        self.max_connections = max_connections
         self.loop = asyncio.get_running_loop()
         self.listeners: list[Listener] = []
         self._udp: list[_Udp] = []
@@ -385,7 +387,14 @@ class TransportLayer:
 
     # --- connections -----------------------------------------------------------------------
     def register_connection(self, conn: Connection) -> None:
-        """Index a connection by remote address (and by target key for outgoing ones)."""
+        """Index a connection by remote address (and by target key for outgoing ones).
+
+        Beyond ``max_connections`` a new inbound connection is closed at once (a peer cannot
+        exhaust our file descriptors)."""
+        if conn.key is None and len(self._by_remote) >= self.max_connections:
+            log.warning("%s %s:%d: too many connections, refused", conn.name, *conn.remote)
+            conn.close()
+            return
         self._by_remote[(conn.name, conn.remote[0], conn.remote[1])] = conn
         if conn.key is not None:
             self._connections[conn.key] = conn

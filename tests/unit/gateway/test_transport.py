@@ -239,3 +239,21 @@ async def test_local_host_resolves_a_wildcard_bind() -> None:
         assert not layer.is_local("127.0.0.1", lst.port + 1 if lst.port < 65535 else 1)
     finally:
         await layer.close()
+
+
+async def test_connections_beyond_the_limit_are_refused() -> None:
+    inbox = Inbox()
+    layer = TransportLayer(inbox, max_connections=2)
+    lst = await layer.listen("tcp", "127.0.0.1", 0)
+    try:
+        kept = [await asyncio.open_connection("127.0.0.1", lst.port) for _ in range(2)]
+        for _, writer in kept:
+            writer.write(b"\r\n\r\n")  # ping: answered while the connection is kept
+        for reader, _ in kept:
+            assert await asyncio.wait_for(reader.readexactly(2), 5) == b"\r\n"
+        reader, writer = await asyncio.open_connection("127.0.0.1", lst.port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed at once
+        for _, w in [*kept, (reader, writer)]:
+            w.close()
+    finally:
+        await layer.close()
