@@ -9,6 +9,7 @@ lost its lease cannot overwrite a newer sync state. SQLite serialises writers in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -17,7 +18,9 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from otj.model import Meeting
 from otj.store.meetings import listing_hash, meeting_columns
+from otj.store.storable import clean_text, storable_event_id, storable_meeting
 from otj.store.tables import IntegrationUsageRow, MeetingRow, RoomRow
 from otj.store.values import (
     CommitOutcome,
@@ -31,6 +34,7 @@ from otj.store.values import (
 if TYPE_CHECKING:
     from otj.store.db import Database
 
+log = logging.getLogger(__name__)
 _IN_CHUNK = 500
 _MEETINGS = cast(Table, MeetingRow.__table__)
 # statements built once (the hot path of a no-change poll runs them thousands of times)
@@ -277,13 +281,20 @@ class RoomRepository:
     def _write_meetings(session: Session, commit: PollCommit) -> tuple[int, int]:
         if not commit.full and not commit.meetings and not commit.removed_event_ids:
             return 0, 0
-        wanted = {m.event_id: m for m in commit.meetings}
+        wanted: dict[str, Meeting] = {}
+        for meeting in commit.meetings:
+            stored = storable_meeting(meeting)
+            if stored is not meeting:
+                log.warning("%s: event %r has text no database column takes: stored cleaned",
+                            commit.room, meeting.event_id[:200])
+            wanted[stored.event_id] = stored
+        removed = [storable_event_id(e) for e in commit.removed_event_ids]
         query = select(MeetingRow).where(MeetingRow.room == commit.room)
         existing: dict[str, MeetingRow] = {}
         if commit.full:
             existing = {r.event_id: r for r in session.scalars(query)}
         else:
-            ids = sorted(set(wanted) | set(commit.removed_event_ids))
+            ids = sorted(set(wanted) | set(removed))
             for i in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[i : i + _IN_CHUNK]
                 existing.update(
@@ -306,7 +317,7 @@ class RoomRepository:
             doomed = [r for e, r in existing.items() if e not in wanted]
         else:
             doomed = [
-                existing[e] for e in commit.removed_event_ids if e in existing and e not in wanted
+                existing[e] for e in removed if e in existing and e not in wanted
             ]
         for row in doomed:
             session.delete(row)
@@ -340,7 +351,7 @@ class RoomRepository:
             row.lease_owner = None
             row.lease_expires_at = None
             row.last_poll_at = now
-            row.last_error = message[:4000]
+            row.last_error = clean_text(message, 4000)
             row.last_error_kind = kind
             row.last_error_at = now
             row.consecutive_failures += 1

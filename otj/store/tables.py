@@ -38,6 +38,7 @@ NAMING_CONVENTION = {
 
 NAME = 200
 EMAIL = 320
+EVENT_ID = 1024
 Json = dict[str, Any]
 
 
@@ -260,8 +261,8 @@ class MeetingRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     room: Mapped[str] = mapped_column(String(EMAIL), ForeignKey("rooms.room", ondelete="CASCADE"))
-    event_id: Mapped[str] = mapped_column(String(1024))
-    ical_uid: Mapped[str] = mapped_column(String(1024), default="")
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID))
+    ical_uid: Mapped[str] = mapped_column(String(EVENT_ID), default="")
     subject: Mapped[str] = mapped_column(Text)
     organizer_name: Mapped[str] = mapped_column(Text)
     organizer_email: Mapped[str] = mapped_column(String(EMAIL))
