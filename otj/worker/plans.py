@@ -22,6 +22,8 @@ from calendars.base import CalendarEvent, CalendarSource, IntegrationConfig
 from otj.model import Meeting, MeetingRule, Profile
 
 if TYPE_CHECKING:
+    from otj.rules import RuleSet
+    from otj.rules.text import EventText
     from otj.store import Database
     from otj.store.values import IntegrationSettings, RoomAssignment
 
@@ -32,10 +34,21 @@ DELIVERY_PREFIX = "endpoint_"
 
 
 class MeetingProcessor(Protocol):
-    """Compiled meeting processing rules (``otj.rules.RuleSet``)."""
+    """Compiled meeting processing rules: ``otj.rules.RuleSet`` with ``otj.rules.prepare``."""
 
-    def process(self, event: CalendarEvent, profile: Profile, *, now: datetime) -> Meeting:
-        """The meeting an endpoint gets for one event."""
+    def prepare(self, events: Sequence[CalendarEvent]) -> Sequence[EventText | None]:
+        """The events' texts, worked out in one batch (one per event, in order)."""
+        ...
+
+    def process(
+        self,
+        event: CalendarEvent,
+        profile: Profile,
+        *,
+        now: datetime,
+        text: EventText | None = None,
+    ) -> Meeting:
+        """The meeting an endpoint gets for one event (``text``: its prepared text)."""
         ...
 
 
@@ -43,11 +56,40 @@ ProcessorFactory = Callable[[Sequence[MeetingRule]], MeetingProcessor]
 SourceFactory = Callable[[IntegrationConfig], CalendarSource]
 
 
+class RulesProcessor:
+    """``otj.rules``: ``prepare`` normalises a room's texts stage by stage over all its events
+    (each stage's code and data stay warm), then ``RuleSet.process`` applies the rules to one
+    event at a time, so a failure stays with its event."""
+
+    __slots__ = ("_prepare", "ruleset")
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        from otj.rules import prepare
+
+        self.ruleset = ruleset
+        self._prepare = prepare
+
+    def prepare(self, events: Sequence[CalendarEvent]) -> Sequence[EventText | None]:
+        """``otj.rules.prepare(events)``."""
+        return self._prepare(events)
+
+    def process(
+        self,
+        event: CalendarEvent,
+        profile: Profile,
+        *,
+        now: datetime,
+        text: EventText | None = None,
+    ) -> Meeting:
+        """``RuleSet.process(event, profile, now=now, text=text)``."""
+        return self.ruleset.process(event, profile, now=now, text=text)
+
+
 def rules_processor(rules: Sequence[MeetingRule]) -> MeetingProcessor:
-    """``otj.rules.RuleSet.compile(rules)``."""
+    """``otj.rules.RuleSet.compile(rules)`` with ``otj.rules.prepare``."""
     from otj.rules import RuleSet
 
-    return RuleSet.compile(rules)
+    return RulesProcessor(RuleSet.compile(rules))
 
 
 def resolve_integration(

@@ -1,0 +1,173 @@
+"""One hostile calendar event never costs a room its other meetings (SQLite and PostgreSQL).
+
+Events come from the Google fake through the real client and the real rules engine. Hostile
+data: a NUL in a subject (PostgreSQL text refuses it), a lone UTF-16 surrogate (UTF-8 cannot
+encode it), an organizer address and an event id longer than their columns, and an event whose
+processing raises (a fault injected into the rules engine's ``process``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+
+import pytest
+
+from calendars.base import CalendarEvent
+from otj.model import Meeting, MeetingRule, Profile
+from otj.rules.text import EventText
+from otj.store import Database
+from otj.store.storable import storable_event_id
+from otj.worker.cycle import run_cycle
+from otj.worker.plans import MeetingProcessor, PlanBook, RulesProcessor, rules_processor
+from otj.worker.poller import PollerSettings, RoomPoller
+from otj.worker.setup import registry_source_factory
+from tests.conftest import FakeClock
+from tests.fakes.google_calendar import GoogleCalendarFake
+from tests.integration.service.support import (
+    apply,
+    config_text,
+    google_integration,
+    meet_event,
+    room_name,
+)
+
+BOMB = "\U0001f4a3"
+LONG_ID = "b" * 1500
+
+
+class Faulty:
+    """The real rules processor, except that ``process`` raises for subjects with a bomb and
+    ``prepare`` raises when asked to; it records the texts ``process`` was given."""
+
+    def __init__(self, inner: MeetingProcessor, *, prepare_fails: bool = False) -> None:
+        self.inner = inner
+        self.prepare_fails = prepare_fails
+        self.texts: list[EventText | None] = []
+
+    def prepare(self, events: Sequence[CalendarEvent]) -> Sequence[EventText | None]:
+        if self.prepare_fails:
+            raise MemoryError("simulated: no memory for the batch")
+        return self.inner.prepare(events)
+
+    def process(
+        self,
+        event: CalendarEvent,
+        profile: Profile,
+        *,
+        now: datetime,
+        text: EventText | None = None,
+    ) -> Meeting:
+        self.texts.append(text)
+        if BOMB in event.subject:
+            raise RecursionError(f"simulated failure on {event.subject!r}")
+        return self.inner.process(event, profile, now=now, text=text)
+
+
+@pytest.fixture
+def fake(clock: FakeClock) -> Iterator[GoogleCalendarFake]:
+    with GoogleCalendarFake(now=clock.now) as server:
+        yield server
+
+
+def poller_for(db: Database, clock: FakeClock, processors: list[Faulty],
+               *, prepare_fails: bool = False) -> RoomPoller:
+    def factory(rules: Sequence[MeetingRule]) -> MeetingProcessor:
+        processor = Faulty(rules_processor(rules), prepare_fails=prepare_fails)
+        processors.append(processor)
+        return processor
+
+    plans = PlanBook(db, source_factory=registry_source_factory(timeout=5.0),
+                     processor_factory=factory)
+    return RoomPoller(db, plans, settings=PollerSettings(owner="w1"), clock=clock,
+                      rng=random.Random(3))
+
+
+def hostile_room(fake: GoogleCalendarFake, clock: FakeClock, room: str) -> None:
+    at = clock.now() + timedelta(hours=2)
+    fake.add_calendar(room)
+    fake.put_event(room, meet_event(at, event_id="good", subject="Design review"))
+    fake.put_event(room, meet_event(at, event_id="bomb", subject=f"Quarterly {BOMB}"))
+    fake.put_event(room, meet_event(at, event_id="nul", subject="Null\x00byte"))
+    fake.put_event(room, meet_event(at, event_id="surrogate", subject="Half \ud800 a pair"))
+    long_mail = meet_event(at, event_id="mail", subject="Long address")
+    long_mail["organizer"] = {"email": "x" * 400 + "@example.com", "displayName": "X"}
+    fake.put_event(room, long_mail)
+    fake.put_event(room, meet_event(at, event_id=LONG_ID, subject="Long id"))
+
+
+def test_every_event_of_a_room_survives_its_hostile_neighbours(
+    db: Database, fake: GoogleCalendarFake, clock: FakeClock
+) -> None:
+    hostile, calm = room_name(0), room_name(1)
+    hostile_room(fake, clock, hostile)
+    fake.add_calendar(calm)
+    fake.put_event(calm, meet_event(clock.now() + timedelta(hours=3), event_id="calm"))
+    apply(db, config_text(google_integration(fake), [hostile, calm]))
+    processors: list[Faulty] = []
+    poller = poller_for(db, clock, processors)
+
+    report = run_cycle(poller, threads=2)
+    assert report.ok, report.summary()
+    meetings = {m.event_id: m for m in db.meetings.list(hostile)}
+    assert set(meetings) == {"good", "bomb", "nul", "surrogate", "mail",
+                             storable_event_id(LONG_ID)}
+    good = meetings["good"]
+    assert (good.listed, good.alias) == (True, "abc-defg-hij@google.pexip.me")
+    bomb = meetings["bomb"]
+    assert not bomb.listed
+    assert bomb.unlisted_reason.startswith("processing failed: RecursionError: simulated")
+    assert [s.outcome for s in bomb.trace] == ["error"]
+    assert meetings["nul"].subject == "Nullbyte"
+    assert meetings["surrogate"].subject == "Half \ufffd a pair"
+    assert len(meetings["mail"].organizer_email) == 320
+    assert all(m.alias == "abc-defg-hij@google.pexip.me"
+               for k, m in meetings.items() if k != "bomb")
+    assert len(storable_event_id(LONG_ID)) <= 1024
+    assert [m.event_id for m in db.meetings.list(calm)] == ["calm"]
+
+    # the batch path was taken: every event was processed with the text prepared for it
+    texts = [t for p in processors for t in p.texts]
+    assert len(texts) == 7
+    assert all(isinstance(t, EventText) for t in texts)
+
+    # the next poll finds the same ids (stable mapping): nothing changed, nothing duplicated
+    for pending in db.rooms.pending_delivery():
+        db.rooms.mark_delivered(pending.room, pending.generation)
+    fake.patch_event(hostile, LONG_ID, summary="Long id, moved")
+    clock.advance(61)
+    second = run_cycle(poller)
+    assert second.ok, second.summary()
+    assert second.results[hostile].changed
+    assert db.meetings.get(hostile, storable_event_id(LONG_ID)).subject == (  # type: ignore[union-attr]
+        "Long id, moved"
+    )
+    assert db.meetings.count(hostile) == 6
+
+    # an incremental read that deletes the long-id event removes its stored meeting
+    fake.delete_event(hostile, LONG_ID)
+    clock.advance(61)
+    third = run_cycle(poller)
+    assert third.ok
+    assert db.meetings.get(hostile, storable_event_id(LONG_ID)) is None
+    assert db.meetings.count(hostile) == 5
+
+
+def test_a_failing_batch_preparation_falls_back_to_one_event_at_a_time(
+    db: Database, fake: GoogleCalendarFake, clock: FakeClock
+) -> None:
+    room = room_name(0)
+    hostile_room(fake, clock, room)
+    apply(db, config_text(google_integration(fake), [room]))
+    processors: list[Faulty] = []
+    report = run_cycle(poller_for(db, clock, processors, prepare_fails=True))
+    assert report.ok, report.summary()
+    assert [t for p in processors for t in p.texts] == [None] * 6
+    listed = {m.event_id for m in db.meetings.list(room) if m.listed}
+    assert listed == {"good", "nul", "surrogate", "mail", storable_event_id(LONG_ID)}
+
+
+def test_the_default_processor_is_the_rules_engine_with_batch_preparation() -> None:
+    processor = rules_processor([MeetingRule(name="Meet", meeting_type="googlemeetsipguestjoin")])
+    assert isinstance(processor, RulesProcessor)
