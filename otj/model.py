@@ -6,7 +6,7 @@ administrators recognise them. ``CalendarEvent`` lives in ``calendars.base``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -109,7 +109,7 @@ class Profile:
     integration: str = ""
     description: str = ""
     endpoint_api_username: str = ""
-    endpoint_api_password: Secret | None = None
+    endpoint_api_password: Secret | None = field(default=None, repr=False)
     endpoint_use_https: bool = True
     endpoint_verify_cert: bool = True
     endpoint_api_auth: EndpointAuth = "basic"
