@@ -220,7 +220,13 @@ class _LoopThread:
 
 
 class DeliveryRunner:
-    """Implements the worker's ``Deliverer``: ``deliver_pending(now=…) -> DeliveryReport``."""
+    """Implements the worker's ``Deliverer``: ``deliver_pending(now=…) -> DeliveryReport``.
+
+    Each codec is reached with its own API settings, blanks filled from its profile's
+    ``endpoint_*`` defaults; ``defaults`` contributes the service's timeouts. An endpoint with
+    no username from either fails on its own (kind ``credentials``, with an alarm) until the
+    configuration gives one, and is then pushed at once.
+    """
 
     def __init__(
         self,
