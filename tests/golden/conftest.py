@@ -1,11 +1,10 @@
-"""Locations of the shared golden-case files (../shared/testdata beside the repository)."""
+"""Locations of the shared golden-case files (``tests.shared``: ../shared or $OTJ_SHARED_DIR)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.shared import REPO, TESTDATA
 
-REPO = Path(__file__).resolve().parents[2]
-TESTDATA = REPO.parent / "shared" / "testdata"
+__all__ = ["CASE_FILES", "REPO", "TESTDATA"]
 CASE_FILES = {
     "otj-cases": TESTDATA / "otj-cases.yaml",
     "real": TESTDATA / "real" / "cases.yaml",

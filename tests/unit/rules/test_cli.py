@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from otj.commands.rules import main
+from tests import shared
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "otj" / "examples"
-SHARED = REPO.parent / "shared"
+SHARED = shared.SHARED
 
 
 def test_validate_reports_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

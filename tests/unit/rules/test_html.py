@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from otj.rules.html import html_to_text, looks_like_html
+from tests.shared import TESTDATA
 
-REAL = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "real"
+REAL = TESTDATA / "real"
 
 CASES = [
     ('<p>Hello</p><p><a href="https://meet.google.com/abc-defg-hij">Join with Google Meet</a></p>',
