@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,10 +13,9 @@ from otj.config.export import to_yaml
 from otj.delivery.cisco import CiscoDefaults, connection_for
 from otj.delivery.errors import NO_CREDENTIALS, MissingCredentials
 from otj.store import Database
+from tests.shared import EXAMPLE_CONFIG
 
-EXAMPLE = Path("/work/shared/examples/config.yaml")
-if not EXAMPLE.exists():  # a checkout next to ../shared
-    EXAMPLE = Path(__file__).resolve().parents[4] / "shared" / "examples" / "config.yaml"
+EXAMPLE = EXAMPLE_CONFIG
 
 LAB = textwrap.dedent(
     """\
