@@ -53,8 +53,35 @@ def _step(step: TraceStep) -> TraceStep:
     return replace(step, rule=cleaned[0], meeting_type=cleaned[1], detail=cleaned[2])
 
 
+def _storable_as_is(meeting: Meeting) -> bool:
+    """The fast path (nearly every meeting): lengths fit and no text needs cleaning."""
+    if (
+        len(meeting.event_id) > EVENT_ID
+        or len(meeting.ical_uid) > EVENT_ID
+        or len(meeting.organizer_email) > EMAIL
+        or (meeting.rule is not None and len(meeting.rule) > NAME)
+    ):
+        return False
+    texts = [
+        meeting.event_id,
+        meeting.ical_uid,
+        meeting.subject,
+        meeting.organizer_name,
+        meeting.organizer_email,
+        meeting.alias or "",
+        meeting.rule or "",
+        meeting.unlisted_reason,
+    ]
+    for step in meeting.trace:
+        texts += (step.rule, step.meeting_type, step.detail)
+    joined = "".join(texts)
+    return "\x00" not in joined and (joined.isascii() or clean_text(joined) == joined)
+
+
 def storable_meeting(meeting: Meeting) -> Meeting:
     """``meeting`` with every text storable (the same object when nothing needed changing)."""
+    if _storable_as_is(meeting):
+        return meeting
     values: dict[str, Any] = {
         "event_id": storable_event_id(meeting.event_id),
         "ical_uid": clean_text(meeting.ical_uid, EVENT_ID),

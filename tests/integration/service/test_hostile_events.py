@@ -44,7 +44,7 @@ class Faulty:
     def __init__(self, inner: MeetingProcessor, *, prepare_fails: bool = False) -> None:
         self.inner = inner
         self.prepare_fails = prepare_fails
-        self.texts: list[EventText | None] = []
+        self.texts: list[tuple[str, EventText | None]] = []
 
     def prepare(self, events: Sequence[CalendarEvent]) -> Sequence[EventText | None]:
         if self.prepare_fails:
@@ -59,7 +59,8 @@ class Faulty:
         now: datetime,
         text: EventText | None = None,
     ) -> Meeting:
-        self.texts.append(text)
+        assert text is None or text.event is event
+        self.texts.append((event.id, text))
         if BOMB in event.subject:
             raise RecursionError(f"simulated failure on {event.subject!r}")
         return self.inner.process(event, profile, now=now, text=text)
@@ -84,17 +85,28 @@ def poller_for(db: Database, clock: FakeClock, processors: list[Faulty],
                       rng=random.Random(3))
 
 
+HTML = '<p>Join with Google Meet: <a href="https://meet.google.com/abc-defg-hij">here</a></p>'
+#: Events whose text is prepared in the room's batch (HTML, or a plain body of 2 KB or more).
+PREPARED = {"good", "nul", LONG_ID}
+
+
 def hostile_room(fake: GoogleCalendarFake, clock: FakeClock, room: str) -> None:
     at = clock.now() + timedelta(hours=2)
     fake.add_calendar(room)
-    fake.put_event(room, meet_event(at, event_id="good", subject="Design review"))
+    good = meet_event(at, event_id="good", subject="Design review")
+    good["description"] = HTML
+    fake.put_event(room, good)
     fake.put_event(room, meet_event(at, event_id="bomb", subject=f"Quarterly {BOMB}"))
-    fake.put_event(room, meet_event(at, event_id="nul", subject="Null\x00byte"))
+    nul = meet_event(at, event_id="nul", subject="Null\x00byte")
+    nul["description"] = HTML + "<p>\x00</p>"
+    fake.put_event(room, nul)
     fake.put_event(room, meet_event(at, event_id="surrogate", subject="Half \ud800 a pair"))
     long_mail = meet_event(at, event_id="mail", subject="Long address")
     long_mail["organizer"] = {"email": "x" * 400 + "@example.com", "displayName": "X"}
     fake.put_event(room, long_mail)
-    fake.put_event(room, meet_event(at, event_id=LONG_ID, subject="Long id"))
+    long_id = meet_event(at, event_id=LONG_ID, subject="Long id")
+    long_id["description"] += "\nAgenda: " + "review the roadmap " * 120
+    fake.put_event(room, long_id)
 
 
 def test_every_event_of_a_room_survives_its_hostile_neighbours(
@@ -127,10 +139,11 @@ def test_every_event_of_a_room_survives_its_hostile_neighbours(
     assert len(storable_event_id(LONG_ID)) <= 1024
     assert [m.event_id for m in db.meetings.list(calm)] == ["calm"]
 
-    # the batch path was taken: every event was processed with the text prepared for it
-    texts = [t for p in processors for t in p.texts]
-    assert len(texts) == 7
-    assert all(isinstance(t, EventText) for t in texts)
+    # the batch path was taken: events with HTML or long bodies were processed with the text
+    # prepared for them in the room's batch, short ones lazily
+    seen = dict(t for p in processors for t in p.texts)
+    assert len(seen) == 7
+    assert {e for e, t in seen.items() if isinstance(t, EventText)} == PREPARED
 
     # the next poll finds the same ids (stable mapping): nothing changed, nothing duplicated
     for pending in db.rooms.pending_delivery():
@@ -163,7 +176,7 @@ def test_a_failing_batch_preparation_falls_back_to_one_event_at_a_time(
     processors: list[Faulty] = []
     report = run_cycle(poller_for(db, clock, processors, prepare_fails=True))
     assert report.ok, report.summary()
-    assert [t for p in processors for t in p.texts] == [None] * 6
+    assert [t for p in processors for _, t in p.texts] == [None] * 6
     listed = {m.event_id for m in db.meetings.list(room) if m.listed}
     assert listed == {"good", "nul", "surrogate", "mail", storable_event_id(LONG_ID)}
 
