@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calendars.base import (
     Attendee,
@@ -17,7 +14,7 @@ from calendars.base import (
     MalformedCalendarData,
     ResponseStatus,
 )
-from calendars.normalise import midnight, truncate_body
+from calendars.normalise import json_object, json_str, midnight, timestamp, truncate_body, zone
 
 _RESPONSES: dict[str, ResponseStatus] = {
     "accepted": "accepted",
@@ -50,95 +47,61 @@ def graph_event_to_event(
 def _convert(item: Mapping[str, Any], *, room: str, default_tz: tzinfo) -> CalendarEvent | None:
     if not isinstance(item, Mapping):
         raise MalformedCalendarData(f"{room}: Graph event is not an object")
-    event_id = _str(item, "id")
+    event_id = json_str(item, "id")
     if not event_id:
         raise MalformedCalendarData(f"{room}: Graph event without id")
-    if _str(item, "type") == "seriesMaster":
+    if json_str(item, "type") == "seriesMaster":
         return None
     all_day = item.get("isAllDay") is True
     start = _date_time(item.get("start"), default_tz, all_day=all_day)
     end = max(_date_time(item.get("end"), default_tz, all_day=all_day), start)
-    body = _mapping(item.get("body"))
-    content = _str(body, "content")
-    is_html = _str(body, "contentType").lower() == "html"
-    organizer = _mapping(_mapping(item.get("organizer")).get("emailAddress"))
+    body = json_object(item.get("body"))
+    content = json_str(body, "content")
+    is_html = json_str(body, "contentType").lower() == "html"
+    organizer = json_object(json_object(item.get("organizer")).get("emailAddress"))
     attendees = tuple(_attendees(item.get("attendees")))
     room_key = room.strip().lower()
-    own = _mapping(item.get("responseStatus"))
+    own = json_object(item.get("responseStatus"))
     room_response = next(
         (a.response for a in attendees if a.email == room_key),
-        _RESPONSES.get(_str(own, "response"), "accepted") if own else "accepted",
+        _RESPONSES.get(json_str(own, "response"), "accepted") if own else "accepted",
     )
-    location = _str(_mapping(item.get("location")), "displayName")
-    modified = _str(item, "lastModifiedDateTime")
+    location = json_str(json_object(item.get("location")), "displayName")
+    modified = json_str(item, "lastModifiedDateTime")
     return CalendarEvent(
         id=event_id,
-        ical_uid=_str(item, "iCalUId"),
+        ical_uid=json_str(item, "iCalUId"),
         room=room,
-        subject=_str(item, "subject"),
+        subject=json_str(item, "subject"),
         location=location,
         body="" if is_html else truncate_body(content),
         body_html=truncate_body(content) if is_html else "",
-        organizer_name=_str(organizer, "name"),
-        organizer_email=_str(organizer, "address").lower(),
+        organizer_name=json_str(organizer, "name"),
+        organizer_email=json_str(organizer, "address").lower(),
         start=start,
         end=end,
         all_day=all_day,
-        private=_str(item, "sensitivity") in ("private", "confidential"),
+        private=json_str(item, "sensitivity") in ("private", "confidential"),
         status="cancelled" if item.get("isCancelled") is True else "confirmed",
         room_response=room_response,
         attendees=attendees,
         conference=_conference(item),
-        recurring_id=_str(item, "seriesMasterId"),
-        updated=_timestamp(modified) if modified else None,
+        recurring_id=json_str(item, "seriesMasterId"),
+        updated=timestamp(modified) if modified else None,
     )
-
-
-def _str(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise MalformedCalendarData(f"field {key!r} is not a string: {value!r}")
-    return value
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise MalformedCalendarData(f"expected an object, got {value!r}")
-    return value
-
-
-def zone(name: str, default_tz: tzinfo) -> tzinfo:
-    """An IANA or Windows zone name (``W. Europe Standard Time``) as tzinfo."""
-    if not name:
-        return default_tz
-    try:
-        return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
-    except (ZoneInfoNotFoundError, ValueError):
-        return default_tz
 
 
 def _date_time(value: object, default_tz: tzinfo, *, all_day: bool) -> datetime:
     """A ``dateTimeTimeZone``; all-day events become midnight of their date in ``default_tz``."""
-    data = _mapping(value)
-    text = _str(data, "dateTime")
+    data = json_object(value)
+    text = json_str(data, "dateTime")
     if not text:
         raise MalformedCalendarData(f"dateTimeTimeZone without dateTime: {data!r}")
     parsed = datetime.fromisoformat(text)
     if parsed.utcoffset() is None:
-        parsed = parsed.replace(tzinfo=zone(_str(data, "timeZone"), default_tz))
+        parsed = parsed.replace(tzinfo=zone(json_str(data, "timeZone"), default_tz))
     if all_day:
         return midnight(parsed.date(), default_tz)
-    return parsed
-
-
-def _timestamp(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text)
-    if parsed.utcoffset() is None:
-        raise MalformedCalendarData(f"timestamp without offset: {text!r}")
     return parsed
 
 
@@ -149,18 +112,18 @@ def _attendees(value: object) -> list[Attendee]:
         raise MalformedCalendarData(f"attendees is not a list: {value!r}")
     out = []
     for raw in value:
-        data = _mapping(raw)
-        address = _mapping(data.get("emailAddress"))
-        email = _str(address, "address").lower()
+        data = json_object(raw)
+        address = json_object(data.get("emailAddress"))
+        email = json_str(address, "address").lower()
         if not email:
             continue
-        status = _str(_mapping(data.get("status")), "response")
+        status = json_str(json_object(data.get("status")), "response")
         out.append(
             Attendee(
                 email=email,
-                name=_str(address, "name"),
+                name=json_str(address, "name"),
                 response=_RESPONSES.get(status, "needsAction"),
-                resource=_str(data, "type") == "resource",
+                resource=json_str(data, "type") == "resource",
             )
         )
     return out
@@ -168,16 +131,16 @@ def _attendees(value: object) -> list[Attendee]:
 
 def _conference(item: Mapping[str, Any]) -> Conference | None:
     """``onlineMeeting`` (joinUrl, conferenceId, tollNumber) with ``onlineMeetingProvider``."""
-    meeting = _mapping(item.get("onlineMeeting"))
-    join_url = _str(meeting, "joinUrl") or _str(item, "onlineMeetingUrl")
+    meeting = json_object(item.get("onlineMeeting"))
+    join_url = json_str(meeting, "joinUrl") or json_str(item, "onlineMeetingUrl")
     if not join_url:
         return None
-    conference_id = _str(meeting, "conferenceId")
+    conference_id = json_str(meeting, "conferenceId")
     points = [EntryPoint(type="video", uri=join_url)]
-    toll = _str(meeting, "tollNumber")
+    toll = json_str(meeting, "tollNumber")
     if toll:
         points.append(EntryPoint(type="phone", uri=f"tel:{toll}", pin=conference_id))
-    provider = _str(item, "onlineMeetingProvider")
+    provider = json_str(item, "onlineMeetingProvider")
     return Conference(
         solution=provider if provider and provider != "unknown" else "onlineMeeting",
         id=conference_id,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from calendars.base import MAX_BODY_CHARS, TRUNCATION_MARKER, ResponseStatus
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from calendars.base import MAX_BODY_CHARS, TRUNCATION_MARKER, MalformedCalendarData, ResponseStatus
 
 
 def truncate_body(text: str) -> str:
@@ -48,3 +53,43 @@ def strip_mailto(address: str) -> str:
     if value[:7].lower() == "mailto:":
         value = value[7:]
     return value.strip().lower()
+
+
+# --- JSON resources (Google Calendar API, Microsoft Graph) ----------------------------------
+
+
+def json_str(data: Mapping[str, Any], key: str) -> str:
+    """A string member of a JSON object ("" when absent or null); anything else is malformed."""
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedCalendarData(f"field {key!r} is not a string: {value!r}")
+    return value
+
+
+def json_object(value: object) -> Mapping[str, Any]:
+    """A JSON object ({} when null); anything else is malformed."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MalformedCalendarData(f"expected an object, got {value!r}")
+    return value
+
+
+def zone(name: str, default_tz: tzinfo) -> tzinfo:
+    """An IANA or Windows zone name (``W. Europe Standard Time``) as tzinfo; unknown → default."""
+    if not name:
+        return default_tz
+    try:
+        return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return default_tz
+
+
+def timestamp(text: str) -> datetime:
+    """An RFC 3339 / ISO 8601 timestamp that must carry an offset (``Z`` accepted)."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.utcoffset() is None:
+        raise MalformedCalendarData(f"timestamp without offset: {text!r}")
+    return parsed
