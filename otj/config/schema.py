@@ -666,21 +666,18 @@ def _check_credentials(
 def _check_routing(
     check: _Checker, desired: Configuration, positions: Mapping[tuple[str, str], Path]
 ) -> None:
-    for rule in desired.call_routing_rules:
-        path = positions[("call_routing_rules", rule.name)]
-        try:
-            compiled = re.compile(rule.match_string)
-        except re.error as exc:
-            check.error((*path, "match_string"), f"invalid regular expression: {exc}")
-            continue
-        if not rule.match_string and rule.enabled:
-            check.error((*path, "match_string"), "an enabled rule needs a match_string")
-        for ref in re.findall(r"\\(\d+)", rule.replace_string):
-            if int(ref) > compiled.groups:
-                check.error(
-                    (*path, "replace_string"),
-                    f"\\{ref} refers to a group match_string does not have ({compiled.groups})",
-                )
+    """Call routing regexes as the gateway runs them (the ``regex`` module, case-insensitive)."""
+    from guestjoin.routing import validate_call_routing_rules
+
+    rules = {rule.name: rule for rule in desired.call_routing_rules}
+    for problem in validate_call_routing_rules(desired.call_routing_rules):
+        rule = rules.get(problem.rule)
+        if rule is None or problem.field not in ("match_string", "replace_string"):
+            continue  # names, priorities and proxies are checked with the other references
+        if problem.field == "match_string" and not rule.match_string and not rule.enabled:
+            continue  # a disabled rule may be kept without a pattern
+        check.error((*positions[("call_routing_rules", rule.name)], problem.field),
+                    problem.message)
     for proxy in desired.sip_proxies:
         if not proxy.address:
             check.error((*positions[("sip_proxies", proxy.name)], "address"), "must not be empty")

@@ -12,10 +12,9 @@ from otj.cli import main
 from otj.config import apply_text
 from otj.config.export import to_yaml
 from otj.store import Database
+from tests.shared import EXAMPLE_CONFIG
 
-EXAMPLE = Path("/work/shared/examples/config.yaml")
-if not EXAMPLE.exists():  # a checkout next to ../shared
-    EXAMPLE = Path(__file__).resolve().parents[4] / "shared" / "examples" / "config.yaml"
+EXAMPLE = EXAMPLE_CONFIG
 
 
 def errors(result) -> list[str]:
@@ -136,7 +135,8 @@ def test_cross_references_are_checked_after_conversion(db: Database) -> None:
     assert "integration 'Nowhere' does not exist" in found[("profiles[0].integration", 3)]
     assert "profile 'Q' does not exist" in found[("endpoint_groups[0].profile", 6)]
     assert "neither 'dns' nor a configured proxy" in found[("call_routing_rules[0].sip_proxy", 11)]
-    assert "group match_string does not have" in found[("call_routing_rules[0].replace_string", 10)]
+    assert "refers to group 2 but the regex has 1" in found[
+        ("call_routing_rules[0].replace_string", 10)]
 
 
 def test_yaml_syntax_and_duplicate_keys_have_lines(db: Database) -> None:
@@ -244,3 +244,18 @@ def test_rule_and_profile_problems_from_the_rules_engine_have_lines(db: Database
     assert ("profiles[0].replace_subject_template", 3) in lines
     assert ("meeting_processing_rules[0].meeting_type", 6) in lines
     assert ("meeting_processing_rules[1].custom_template", 9) in lines
+
+
+def test_routing_patterns_are_checked_as_the_gateway_runs_them(db: Database) -> None:
+    """The gateway's engine (``regex``) decides: its named groups are fine, a bad one is not."""
+    good = """
+call_routing_rules:
+  - name: Named group
+    match_string: '(?<code>[a-z]{3}-[a-z]{4}-[a-z]{3})@google\\.pexip\\.me'
+    replace_string: '\\1@google.pexip.me'
+"""
+    assert apply_text(db, good, environ={}).ok
+    bad = good.replace("(?<code>", "(?<code")
+    result = apply_text(db, bad, environ={})
+    assert not result.ok
+    assert any("call_routing_rules[0].match_string" in str(p) for p in result.problems)
