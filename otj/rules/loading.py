@@ -92,6 +92,8 @@ def profile_from_mapping(data: Any, name: str = "default", where: str = "profile
         raise DocumentError(f"{where}: unknown key(s) {', '.join(unknown)}")
     values: dict[str, Any] = {"name": name}
     for key, value in data.items():
+        if key.startswith("endpoint_"):
+            continue  # endpoint API credential defaults: delivery settings, not for the rules
         here = f"{where}.{key}"
         default = _PROFILE_FIELDS[key].default
         if key == "replace_subject_type":

@@ -145,3 +145,17 @@ def test_validate_profile() -> None:
     )
     assert [p.field for p in problems] == ["replace_subject_template", "start_buffer"]
     assert "line 1" in problems[0].message
+
+
+def test_profile_loader_ignores_endpoint_credential_defaults() -> None:
+    """A config file's profile may carry endpoint API defaults; the rules never hold them."""
+    from otj.rules.loading import profile_from_mapping
+
+    profile = profile_from_mapping(
+        {"replace_subject_type": "ALL", "endpoint_api_username": "otj",
+         "endpoint_api_password": "env:OTJ_CISCO_PASSWORD"},
+        name="Head office",
+    )
+    assert profile.replace_subject_type == "ALL"
+    assert profile.endpoint_api_password is None
+    assert profile.endpoint_api_username == ""
