@@ -70,11 +70,15 @@ def _apply(args: argparse.Namespace) -> int:
             return 1
         for change in result.report.changes:
             echo(change.describe())
+        from otj.store.db import redact_url
+
+        where = redact_url(db.url)
         if not result.report.changed:
-            echo("no changes")
+            echo(f"no changes ({where})")
         else:
             report = result.report
-            echo(f"{len(report.changes)} change(s) applied (revision {report.revision})")
+            echo(f"{len(report.changes)} change(s) applied to {where} "
+                 f"(revision {report.revision})")
         return 0
     finally:
         db.close()
