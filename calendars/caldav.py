@@ -37,6 +37,7 @@ from calendars.base import (
     SyncResult,
     SyncStateExpired,
 )
+from calendars.edge import guarded_sync
 from calendars.ical import vevent_to_event
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
 from otj.secret import Secret
@@ -107,19 +108,11 @@ class CalDavCalendarSource:
     # CalendarSource ------------------------------------------------------------------------
     def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         """RFC 6578 sync-collection (or ctag) as change signal, calendar-query for the window."""
-        before = int(getattr(_counter, "requests", 0))
-        try:
-            result = self._sync(room, start=start, end=end, state=state)
-        except CalendarError:
-            raise
-        except Exception as exc:
-            raise _map_error(room, exc) from exc
-        return SyncResult(
-            full=result.full,
-            events=result.events,
-            removed_ids=result.removed_ids,
-            sync_state=result.sync_state,
-            requests=int(getattr(_counter, "requests", 0)) - before,
+        return guarded_sync(
+            room,
+            lambda: self._sync(room, start=start, end=end, state=state),
+            map_error=_map_error,
+            requests=lambda: int(getattr(_counter, "requests", 0)),
         )
 
     def close(self) -> None:

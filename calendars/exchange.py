@@ -53,6 +53,7 @@ from calendars.base import (
     SyncResult,
     SyncStateExpired,
 )
+from calendars.edge import guarded_sync
 from calendars.normalise import midnight, truncate_body
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
 from otj.secret import Secret
@@ -211,19 +212,11 @@ class ExchangeCalendarSource:
     # CalendarSource ------------------------------------------------------------------------
     def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         """SyncFolderItems as the change signal, FindItem CalendarView + GetItem for the window."""
-        before = _requests_so_far()
-        try:
-            result = self._sync(room, start=start, end=end, state=state)
-        except CalendarError:
-            raise
-        except Exception as exc:
-            raise _map_error(room, exc) from exc
-        return SyncResult(
-            full=result.full,
-            events=result.events,
-            removed_ids=result.removed_ids,
-            sync_state=result.sync_state,
-            requests=_requests_so_far() - before,
+        return guarded_sync(
+            room,
+            lambda: self._sync(room, start=start, end=end, state=state),
+            map_error=_map_error,
+            requests=_requests_so_far,
         )
 
     def close(self) -> None:

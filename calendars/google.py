@@ -45,6 +45,7 @@ from calendars.base import (
     SyncStateExpired,
 )
 from calendars.batch import SyncRequest
+from calendars.edge import guarded_sync
 from calendars.google_events import google_event_to_event
 from calendars.syncstate import (
     DEFAULT_FULL_RESYNC_AFTER,
@@ -166,14 +167,12 @@ class GoogleCalendarSource:
     # CalendarSource ------------------------------------------------------------------------
     def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         """``events.list`` (Calendar API v3): full windowed read, or ``syncToken`` changes."""
-        before = self._requests_so_far()
-        try:
-            result = self._sync(room, start=start, end=end, state=state)
-        except CalendarError:
-            raise
-        except Exception as exc:
-            raise _map_error(room, exc) from exc
-        return _with_requests(result, self._requests_so_far() - before)
+        return guarded_sync(
+            room,
+            lambda: self._sync(room, start=start, end=end, state=state),
+            map_error=_map_error,
+            requests=self._requests_so_far,
+        )
 
     def close(self) -> None:
         """Close this thread's connections (other threads' objects are dropped with them)."""
@@ -343,7 +342,7 @@ class GoogleCalendarSource:
             except Exception as exc:  # noqa: BLE001 - map at the edge, per room
                 out[index] = _map_error(req.room, exc)
                 continue
-            out[index] = _with_requests(result, shared + self._requests_so_far() - own_before)
+            out[index] = replace(result, requests=shared + self._requests_so_far() - own_before)
             shared = 0
         return [o if o is not None else CalendarError("not synced") for o in out]
 
@@ -383,16 +382,6 @@ def _window(start: datetime, end: datetime) -> dict[str, Any]:
         "timeMax": end.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "showDeleted": True,
     }
-
-
-def _with_requests(result: SyncResult, requests: int) -> SyncResult:
-    return SyncResult(
-        full=result.full,
-        events=result.events,
-        removed_ids=result.removed_ids,
-        sync_state=result.sync_state,
-        requests=requests,
-    )
 
 
 def _retry_after(resp: Mapping[str, Any]) -> float | None:

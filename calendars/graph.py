@@ -36,6 +36,7 @@ from calendars.base import (
     SyncResult,
     SyncStateExpired,
 )
+from calendars.edge import guarded_sync
 from calendars.graph_events import graph_event_to_event
 from calendars.syncstate import (
     DEFAULT_FULL_RESYNC_AFTER,
@@ -118,18 +119,11 @@ class GraphCalendarSource:
     def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         """``calendarView/delta`` (Graph v1.0): initial round over the window, or the deltaLink."""
         counter = [0]
-        try:
-            result = self._sync(room, start=start, end=end, state=state, counter=counter)
-        except CalendarError:
-            raise
-        except Exception as exc:
-            raise _map_error(room, exc) from exc
-        return SyncResult(
-            full=result.full,
-            events=result.events,
-            removed_ids=result.removed_ids,
-            sync_state=result.sync_state,
-            requests=counter[0],
+        return guarded_sync(
+            room,
+            lambda: self._sync(room, start=start, end=end, state=state, counter=counter),
+            map_error=_map_error,
+            requests=lambda: counter[0],
         )
 
     def close(self) -> None:
