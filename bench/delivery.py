@@ -6,11 +6,15 @@ Prints, from one run:
   Bookings List read-back → state/alarms) next to a bare loop of the same Bookings Put POSTs
   with httpx (no store, no read-back) at the same concurrency;
 * a cycle with no change (idempotence: pushes and device requests should be ~0);
-* pull API requests/s and p99 latency at C concurrent clients (our FastAPI app under uvicorn, in
-  its own process: bearer token check, SQLite read, JSON, ETag) next to the same JSON bodies
-  served as static files by ``python -m http.server`` and by a uvicorn/Starlette static route.
+* pull API requests/s and p99 latency at C concurrent clients (our FastAPI app under uvicorn with
+  ``otj serve``'s settings, in its own process: bearer token check, the room's cached JSON,
+  ETag) next to the same JSON bodies served as static files by ``python -m http.server``
+  (HTTP/1.1 keep-alive) and by a uvicorn/Starlette static route.
 
-Usage: ``./dev bench delivery [--codecs 2000] [--clients 50] [--duration 5]``.
+Usage: ``./dev bench delivery [--codecs 2000] [--clients 50] [--duration 5]``; ``--pull-only``
+skips the push part, ``--rounds R`` runs the servers R times in turn and prints medians (the
+machine is noisy), ``--baseline DIR`` also serves the pull API from another source tree (for
+example ``git archive HEAD~1 | tar -x -C DIR``) in the same rounds, for before/after figures.
 """
 
 from __future__ import annotations
@@ -239,17 +243,23 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 
 def serve_api(db_url: str, key_file: str, port: int) -> None:
-    """(Child process) our pull API under uvicorn."""
+    """(Child process) our HTTP API as ``otj serve`` runs it: the same app, the same uvicorn
+    settings."""
     import uvicorn
-    from fastapi import FastAPI
 
-    from otj.api import pull
+    from otj.api.app import create_app
     from otj.store import Database, SecretBox
 
+    try:
+        from otj.commands.serve import uvicorn_settings
+    except ImportError:  # an older tree: uvicorn's defaults
+        settings: dict[str, object] = {}
+    else:
+        settings = dict(uvicorn_settings())
     db = Database(db_url, box=SecretBox(key_file=Path(key_file), environ={}))
-    app = FastAPI()
-    app.include_router(pull.router(db, clock=lambda: datetime.now(UTC)))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    app = create_app(db, clock=lambda: datetime.now(UTC))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
+                **{"access_log": False, **settings})  # type: ignore[arg-type]
 
 
 def serve_static_uvicorn(directory: str, port: int) -> None:
@@ -263,12 +273,112 @@ def serve_static_uvicorn(directory: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
+Server = tuple[str, list[str]]
+"""A label and the command line that serves on the port appended to it."""
+
+
+def measure(servers: list[tuple[str, list[str], list[tuple[str, list[tuple[str, str]]]]]],
+            *, clients: int, duration: float, rounds: int
+            ) -> dict[str, tuple[float, float, int]]:
+    """Each server (label, command without its port, requests) started in turn and loaded,
+    ``rounds`` times round-robin; the median requests/s and p99 and the errors of each."""
+    results: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _, _ in servers}
+    for _ in range(rounds):
+        for label, command, requests in servers:
+            port = free_port()
+            chatty = "http.server" in command  # it logs every request on stderr
+            process = subprocess.Popen([*command, str(port)], cwd=ROOT,
+                                       stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL if chatty else None)
+            try:
+                wait_listening(port, process)
+                results[label].append(asyncio.run(load(f"http://127.0.0.1:{port}", requests,
+                                                       clients, duration)))
+            finally:
+                process.terminate()
+                process.wait(10)
+    return {
+        label: (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+                sum(r[2] for r in runs))
+        for label, runs in results.items()
+    }
+
+
+def pull_section(args: argparse.Namespace, db, db_url: str, key_file: Path,  # type: ignore[no-untyped-def]
+                 workdir: Path, now: datetime) -> bool:
+    """The pull API next to static servers (and a baseline tree); True when all went well."""
+    tokens = {}
+    for i in range(min(args.codecs, args.rooms)):
+        name = f"room{i:05d}"
+        tokens[name] = db.tokens.create("endpoint", name, now=now, endpoint=name)[0]
+    static_dir = workdir / "static"
+    static_dir.mkdir()
+    api_command = [sys.executable, __file__, "--serve-api", db_url, str(key_file)]
+    port = free_port()
+    first = subprocess.Popen([*api_command, str(port)], cwd=ROOT)
+    try:
+        wait_listening(port, first)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
+            for name, token in tokens.items():
+                body = client.get(f"/api/v1/rooms/{name}@rooms.example.com/meetings",
+                                  headers={"Authorization": f"Bearer {token}"})
+                body.raise_for_status()
+                (static_dir / f"{name}.json").write_bytes(body.content)
+    finally:
+        first.terminate()
+        first.wait(10)
+    # every request: a random room with that room's endpoint token (checked each time)
+    api_requests = [(f"/api/v1/rooms/{name}@rooms.example.com/meetings",
+                     [("Authorization", f"Bearer {token}")]) for name, token in tokens.items()]
+    static_requests: list[tuple[str, list[tuple[str, str]]]] = [
+        (f"/{name}.json", []) for name in tokens]
+    ours = "ours: GET /api/v1/rooms/{room}/meetings"
+    servers = [(ours, api_command, api_requests)]
+    if args.baseline:
+        baseline = Path(args.baseline).resolve()
+        servers.append((f"baseline ({baseline.name}): the same GET", [
+            sys.executable, str(baseline / "bench" / "delivery.py"), "--serve-api", db_url,
+            str(key_file)], api_requests))
+    uvicorn_static = "static: uvicorn + Starlette StaticFiles"
+    http_server = "static: python -m http.server"
+    servers += [
+        (uvicorn_static, [sys.executable, __file__, "--serve-static", str(static_dir)],
+         static_requests),
+        # HTTP/1.1 so that it keeps connections open like the others (with HTTP/1.0 every
+        # request reconnects and its accept backlog of 5 overflows into 1 s SYN retries)
+        (http_server, [sys.executable, "-m", "http.server", "--protocol", "HTTP/1.1",
+                       "--bind", "127.0.0.1", "--directory", str(static_dir)], static_requests),
+    ]
+    results = measure(servers, clients=args.clients, duration=args.duration,
+                      rounds=args.rounds)
+    print()
+    print(f"== pull API, {args.clients} concurrent clients, {len(tokens)} rooms, "
+          f"{args.duration:g} s each, median of {args.rounds} round(s) (client: h11 keep-alive "
+          "connections in this process; servers: one process each, in turn) ==")
+    for label, (rps, p99, errors) in results.items():
+        print(f"{label:<44} {rps:8.0f} req/s   p99 {p99:7.1f} ms   errors {errors}")
+    mine = results[ours]
+    for label, _, _ in servers[1:]:
+        other = results[label]
+        short = label.split(":")[0] if label.startswith("baseline") else label.split(": ")[1]
+        print(f"ours / {short:<32} = {mine[0] / other[0]:.2f}× throughput, "
+              f"{mine[1] / max(other[1], 1e-9):.2f}× p99")
+    return not mine[2]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--codecs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=100, help="codecs pushed at once")
     parser.add_argument("--clients", type=int, default=50, help="concurrent pull clients")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
+    parser.add_argument("--rooms", type=int, default=200,
+                        help="rooms (each with its endpoint token) the pull clients ask for")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="pull load runs per server, in turn (medians are printed)")
+    parser.add_argument("--pull-only", action="store_true", help="skip the push benchmark")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also serve the pull API from this source tree (before/after)")
     parser.add_argument("--serve-api", nargs=3, metavar=("DB", "KEY", "PORT"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--serve-static", nargs=2, metavar=("DIR", "PORT"),
@@ -290,128 +400,78 @@ def main() -> int:
         workdir = Path(tmp)
         db_url = f"sqlite:///{workdir / 'otj.db'}"
         key_file = workdir / "secret.key"
-
-        print(f"starting {n} simulated codecs …", flush=True)
-        farm = ThreadedCodecFarm()
-        codecs = [farm.add(f"room{i:05d}", username="admin", password=PASSWORD)
-                  for i in range(n)]
-        db, poll_commit = setup_store(db_url, key_file, [(c.name, c.port) for c in codecs], now)
-        commit_all(db, poll_commit, n, now, version=1)
-        runner = DeliveryRunner(db, concurrency=args.concurrency, deadline=60.0)
-
-        started = time.perf_counter()
-        first = runner.deliver_pending(now=now)
-        initial = time.perf_counter() - started
-
-        commit_all(db, poll_commit, n, now, version=2)  # every room changes
-        started = time.perf_counter()
-        changed = runner.deliver_pending(now=now + timedelta(seconds=30))
-        push_time = time.perf_counter() - started
-
-        requests_before = sum(len(c.requests) for c in codecs)
-        started = time.perf_counter()
-        quiet = runner.deliver_pending(now=now + timedelta(seconds=60))
-        quiet_time = time.perf_counter() - started
-        quiet_requests = sum(len(c.requests) for c in codecs) - requests_before
-
-        documents = [render_put_command(bookings_for_room(meetings_for(room_name(i), now, 3),
-                                                          profile=PROFILE))
-                     for i in range(n)]
-        urls = [c.url for c in codecs]
-        # on a loop of its own, like the runner (the codecs answer from the farm's thread)
-        with ThreadPoolExecutor(1) as pool:
-            bare_time = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency)
-                                    ).result()
-            bare_read = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency,
-                                                          read_back=True)).result()
-        runner.close()
-        farm.close()
-        stored_ok = all(len(c.bookings) == 4 for c in codecs)
-
-        print()
-        print(f"== push to {n} codecs (concurrency {args.concurrency}) ==")
-        print(f"first delivery (never pushed): {initial:8.2f} s  pushed={first.pushed} "
-              f"failed={first.failed}")
-        print(f"after a change to every room:  {push_time:8.2f} s  pushed={changed.pushed} "
-              f"failed={changed.failed}  ({n / push_time:,.0f} rooms/s; per room: status "
-              "cached, Bookings Put + Bookings List read-back, store update)")
-        print(f"comparison, bare httpx Put:     {bare_time:8.2f} s  ({n / bare_time:,.0f} "
-              f"rooms/s; one POST each, no store, no read-back) → ours/bare = "
-              f"{push_time / bare_time:.1f}×")
-        print(f"comparison, bare Put + List:    {bare_read:8.2f} s  ({n / bare_read:,.0f} "
-              f"rooms/s; the same two requests, no store) → ours/bare = "
-              f"{push_time / bare_read:.1f}×")
-        print(f"cycle without change:          {quiet_time:8.3f} s  pushed={quiet.pushed} "
-              f"considered={quiet.considered} device requests={quiet_requests}")
-        print(f"every codec holds its 4 bookings: {stored_ok}")
-
-        # --- pull API vs static files ------------------------------------------------------
-        tokens = {}
-        for i in range(min(n, 200)):
-            name = f"room{i:05d}"
-            tokens[name] = db.tokens.create("endpoint", name, now=now, endpoint=name)[0]
-        static_dir = workdir / "static"
-        static_dir.mkdir()
-        api_port, http_port, star_port = free_port(), free_port(), free_port()
-        api = subprocess.Popen([sys.executable, __file__, "--serve-api", db_url, str(key_file),
-                                str(api_port)], cwd=ROOT)
-        try:
-            wait_listening(api_port, api)
-            with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", trust_env=False) as c:
-                for name, token in tokens.items():
-                    room = f"{name}@rooms.example.com"
-                    body = c.get(f"/api/v1/rooms/{room}/meetings",
-                                 headers={"Authorization": f"Bearer {token}"})
-                    body.raise_for_status()
-                    (static_dir / f"{name}.json").write_bytes(body.content)
-            # every request: a random room with that room's endpoint token (checked each time)
-            ours = asyncio.run(load(
-                f"http://127.0.0.1:{api_port}",
-                [(f"/api/v1/rooms/{name}@rooms.example.com/meetings",
-                  [("Authorization", f"Bearer {token}")]) for name, token in tokens.items()],
-                args.clients, args.duration))
-        finally:
-            api.terminate()
-            api.wait(10)
-        static_paths: list[tuple[str, list[tuple[str, str]]]] = [
-            (f"/{name}.json", []) for name in tokens]
-        http_server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1",
-             "--directory", str(static_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_listening(http_port, http_server)
-            plain = asyncio.run(load(f"http://127.0.0.1:{http_port}", static_paths,
-                                     args.clients, args.duration))
-        finally:
-            http_server.terminate()
-            http_server.wait(10)
-        star = subprocess.Popen([sys.executable, __file__, "--serve-static", str(static_dir),
-                                 str(star_port)], cwd=ROOT)
-        try:
-            wait_listening(star_port, star)
-            static = asyncio.run(load(f"http://127.0.0.1:{star_port}", static_paths,
-                                      args.clients, args.duration))
-        finally:
-            star.terminate()
-            star.wait(10)
+        if args.pull_only:
+            db, poll_commit = setup_store(db_url, key_file,
+                                          [(f"room{i:05d}", 9) for i in range(n)], now)
+            commit_all(db, poll_commit, n, now, version=1)
+            push_ok = True
+        else:
+            db, push_ok = push_section(args, db_url, key_file, now)
+        pull_ok = pull_section(args, db, db_url, key_file, workdir, now)
         db.close()
-
-        print()
-        print(f"== pull API, {args.clients} concurrent clients, {args.duration:g} s each "
-              f"(client: h11 keep-alive connections in this process; servers: one process each) ==")
-        for label, (rps, p99, errors) in (
-            ("ours: GET /api/v1/rooms/{room}/meetings", ours),
-            ("static: uvicorn + Starlette StaticFiles", static),
-            ("static: python -m http.server", plain),
-        ):
-            print(f"{label:<44} {rps:8.0f} req/s   p99 {p99:7.1f} ms   errors {errors}")
-        print(f"ours / uvicorn static = {ours[0] / static[0]:.2f}× throughput, "
-              f"{ours[1] / max(static[1], 1e-9):.2f}× p99")
-        print(f"ours / http.server    = {ours[0] / plain[0]:.2f}× throughput, "
-              f"{ours[1] / max(plain[1], 1e-9):.2f}× p99")
-        if os.environ.get("OTJ_BENCH_STRICT") and (changed.failed or quiet.pushed or ours[2]):
+        if os.environ.get("OTJ_BENCH_STRICT") and not (push_ok and pull_ok):
             return 1
     return 0
+
+
+def push_section(args: argparse.Namespace, db_url: str, key_file: Path,  # type: ignore[no-untyped-def]
+                 now: datetime):
+    """Push to N simulated codecs after a change, then without one; the store and success."""
+    n = args.codecs
+    print(f"starting {n} simulated codecs …", flush=True)
+    farm = ThreadedCodecFarm()
+    codecs = [farm.add(f"room{i:05d}", username="admin", password=PASSWORD)
+              for i in range(n)]
+    db, poll_commit = setup_store(db_url, key_file, [(c.name, c.port) for c in codecs], now)
+    commit_all(db, poll_commit, n, now, version=1)
+    runner = DeliveryRunner(db, concurrency=args.concurrency, deadline=60.0)
+
+    started = time.perf_counter()
+    first = runner.deliver_pending(now=now)
+    initial = time.perf_counter() - started
+
+    commit_all(db, poll_commit, n, now, version=2)  # every room changes
+    started = time.perf_counter()
+    changed = runner.deliver_pending(now=now + timedelta(seconds=30))
+    push_time = time.perf_counter() - started
+
+    requests_before = sum(len(c.requests) for c in codecs)
+    started = time.perf_counter()
+    quiet = runner.deliver_pending(now=now + timedelta(seconds=60))
+    quiet_time = time.perf_counter() - started
+    quiet_requests = sum(len(c.requests) for c in codecs) - requests_before
+
+    documents = [render_put_command(bookings_for_room(meetings_for(room_name(i), now, 3),
+                                                      profile=PROFILE))
+                 for i in range(n)]
+    urls = [c.url for c in codecs]
+    # on a loop of its own, like the runner (the codecs answer from the farm's thread)
+    with ThreadPoolExecutor(1) as pool:
+        bare_time = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency)
+                                ).result()
+        bare_read = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency,
+                                                      read_back=True)).result()
+    runner.close()
+    farm.close()
+    stored_ok = all(len(c.bookings) == 4 for c in codecs)
+
+    print()
+    print(f"== push to {n} codecs (concurrency {args.concurrency}) ==")
+    print(f"first delivery (never pushed): {initial:8.2f} s  pushed={first.pushed} "
+          f"failed={first.failed}")
+    print(f"after a change to every room:  {push_time:8.2f} s  pushed={changed.pushed} "
+          f"failed={changed.failed}  ({n / push_time:,.0f} rooms/s; per room: status "
+          "cached, Bookings Put + Bookings List read-back, store update)")
+    print(f"comparison, bare httpx Put:     {bare_time:8.2f} s  ({n / bare_time:,.0f} "
+          f"rooms/s; one POST each, no store, no read-back) → ours/bare = "
+          f"{push_time / bare_time:.1f}×")
+    print(f"comparison, bare Put + List:    {bare_read:8.2f} s  ({n / bare_read:,.0f} "
+          f"rooms/s; the same two requests, no store) → ours/bare = "
+          f"{push_time / bare_read:.1f}×")
+    print(f"cycle without change:          {quiet_time:8.3f} s  pushed={quiet.pushed} "
+          f"considered={quiet.considered} device requests={quiet_requests}")
+    print(f"every codec holds its 4 bookings: {stored_ok}")
+    return db, not (changed.failed or quiet.pushed)
 
 
 if __name__ == "__main__":
