@@ -1,8 +1,11 @@
 """A wire-faithful fake of Exchange Web Services (Exchange Server 2016 on premises), calendar reads.
 
 Written from the EWS schema (messages.xsd/types.xsd) and checked against what exchangelib really
-sends (``fake.request_bodies`` keeps every SOAP request). One endpoint, ``POST /EWS/Exchange.asmx``
-with HTTP Basic authentication, answering:
+sends (``fake.request_bodies`` keeps every SOAP request). One endpoint, ``POST /EWS/Exchange.asmx``,
+authenticated by the schemes in ``auth`` (see ``tests.fakes.ews_auth``): ``basic``, ``ntlm``
+(connection-bound handshake, NTLMv2 verified by pyspnego) and ``bearer`` (OAuth 2.0 tokens from
+the fake's own Microsoft identity platform endpoint ``POST /{tenant}/oauth2/v2.0/token``; an
+app-only token must come with ``ExchangeImpersonation``). It answers:
 
 - ``GetFolder`` (``root``/``msgfolderroot``/``calendar`` by DistinguishedFolderId, or FolderId),
 - ``FindItem`` with ``CalendarView`` (server-side expansion of series, ``MaxEntriesReturned``),
@@ -21,7 +24,8 @@ import base64
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -30,6 +34,14 @@ from defusedxml.ElementTree import ParseError, fromstring
 # CLDR's IANA → Windows zone table (data only; the fake uses nothing else from exchangelib)
 from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP
 
+from tests.fakes.ews_auth import (
+    EXCHANGE_ONLINE_RESOURCE,
+    NtlmAcceptor,
+    TokenIssuer,
+    Verdict,
+    bearer_challenge,
+    unauthorized,
+)
 from tests.fakes.google_calendar_http import Response, ScriptedHTTPServer
 from tests.fakes.graph_store import FakeEvent, MailboxStore, Occurrence
 
@@ -39,6 +51,8 @@ T = "http://schemas.microsoft.com/exchange/services/2006/types"
 E = "http://schemas.microsoft.com/exchange/services/2006/errors"
 XML = "text/xml; charset=utf-8"
 ENDPOINT = "/EWS/Exchange.asmx"
+TOKEN_PATH = "/oauth2/v2.0/token"
+AUTH_SCHEMES = frozenset({"basic", "ntlm", "bearer"})
 
 _RESPONSE_TYPE = {
     "accepted": "Accept",
@@ -84,7 +98,13 @@ class _Fault(Exception):
 
 
 class EwsFake(ScriptedHTTPServer):
-    """The fake server. ``store`` holds the mailboxes; credentials are ``users``."""
+    """The fake server. ``store`` holds the mailboxes; credentials are ``users``.
+
+    ``auth`` lists the accepted HTTP authentication schemes. With ``bearer`` the fake is also
+    the tenant's token endpoint (``authority_host``) for the app ``client_id``/``client_secret``;
+    that app holds ``full_access_as_app`` (it impersonates) unless removed from ``impersonators``.
+    NTLM and OAuth need ``tls`` for channel binding and for OAuth's HTTPS-only rule (RFC 6749 §3.2).
+    """
 
     def __init__(
         self,
@@ -92,10 +112,31 @@ class EwsFake(ScriptedHTTPServer):
         users: Mapping[str, str] | None = None,
         impersonators: Iterable[str] = ("EXAMPLE\\svc-otj",),
         now: Callable[[], datetime] | None = None,
+        auth: Iterable[str] = ("basic",),
+        tls: tuple[Path, Path] | None = None,
+        tenant_id: str = "22222222-2222-2222-2222-222222222222",
+        client_id: str = "33333333-3333-3333-3333-333333333333",
+        client_secret: str = "fake-ews-app-secret",
+        token_lifetime: timedelta = timedelta(hours=1),
     ) -> None:
-        super().__init__()
+        super().__init__(tls=tls)
+        self.auth = frozenset(auth)
+        if not self.auth or not self.auth <= AUTH_SCHEMES:
+            raise ValueError(f"auth must be a non-empty subset of {sorted(AUTH_SCHEMES)}")
         self.users = dict(users or {"EXAMPLE\\svc-otj": "ews-password"})
         self.impersonators = {u.lower() for u in impersonators}
+        clock = now or (lambda: datetime.now(UTC))
+        self.ntlm = NtlmAcceptor(self.users, certificate=tls[0] if tls else None)
+        self.tokens = TokenIssuer(
+            tenant_id=tenant_id,
+            client_id=client_id,
+            client_secret=client_secret,
+            resources=lambda: (self.base_url, EXCHANGE_ONLINE_RESOURCE),
+            lifetime=token_lifetime,
+            now=clock,
+        )
+        if "bearer" in self.auth:
+            self.impersonators.add(f"app:{client_id}".lower())
         self.delegates: dict[str, set[str]] = {}
         self.store = MailboxStore(now=now)
         self.request_bodies: list[str] = []
@@ -110,6 +151,16 @@ class EwsFake(ScriptedHTTPServer):
     @property
     def service_endpoint(self) -> str:
         return f"{self.base_url}{ENDPOINT}"
+
+    @property
+    def authority_host(self) -> str:
+        """Where the token endpoint lives (``{authority_host}/{tenant}/oauth2/v2.0/token``)."""
+        return self.base_url
+
+    @property
+    def resource(self) -> str:
+        """The token audience this server accepts (its own URL, as in hybrid modern auth)."""
+        return self.base_url
 
     def add_event(self, room: str, event: FakeEvent) -> str:
         return self.store.put(room, event)
@@ -138,16 +189,15 @@ class EwsFake(ScriptedHTTPServer):
 
     # HTTP ----------------------------------------------------------------------------------
     def route(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
-        if path.split("?", 1)[0] != ENDPOINT or method != "POST":
+        bare = path.split("?", 1)[0]
+        if "bearer" in self.auth and method == "POST" and bare.endswith(TOKEN_PATH):
+            return self.tokens.token_response(bare[1 : -len(TOKEN_PATH)], headers, body)
+        if bare != ENDPOINT or method != "POST":
             return Response(status=404, body=b"", content_type="text/html")
-        user = self._authenticate(headers)
-        if user is None:
-            return Response(
-                status=401,
-                body=b"",
-                content_type="text/html",
-                headers={"WWW-Authenticate": 'Basic realm="mail.example.com"'},
-            )
+        verdict = self._authenticate(headers)
+        if verdict.user is None:
+            return unauthorized(verdict)
+        user = verdict.user
         text = body.decode("utf-8", "replace")
         with self._lock2:
             self.request_bodies.append(text)
@@ -160,15 +210,41 @@ class EwsFake(ScriptedHTTPServer):
         except _Fault as fault:
             return _fault_response(fault.code, fault.message, back_off_ms=fault.back_off_ms)
 
-    def _authenticate(self, headers: Mapping[str, str]) -> str | None:
-        value = headers.get("Authorization") or headers.get("authorization") or ""
-        if not value.startswith("Basic "):
-            return None
-        try:
-            user, _, password = base64.b64decode(value[6:]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return user if self.users.get(user) == password else None
+    def _challenge(self) -> str:
+        """Every offered scheme as IIS lists them: one header, comma-separated (RFC 9110 11.6.1)."""
+        offers = []
+        if "ntlm" in self.auth:
+            offers += ["Negotiate", "NTLM"]
+        if "basic" in self.auth:
+            offers.append('Basic realm="mail.example.com"')
+        if "bearer" in self.auth:
+            offers.append(bearer_challenge())
+        return ", ".join(offers)
+
+    def _authenticate(self, headers: Mapping[str, str]) -> Verdict:
+        value = headers.get("Authorization") or ""
+        scheme, _, credentials = value.partition(" ")
+        kind = scheme.lower()
+        if kind == "basic" and "basic" in self.auth:
+            try:
+                user, _, password = base64.b64decode(credentials).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                user, password = "", ""
+            if user in self.users and self.users[user] == password:
+                return Verdict(user=user)
+        elif kind in ("ntlm", "negotiate") and "ntlm" in self.auth:
+            return self.ntlm.check(scheme, credentials.strip(), self._challenge())
+        elif kind == "bearer" and "bearer" in self.auth:
+            app, reason = self.tokens.validate(credentials.strip(), audience=self.resource)
+            if app is not None:
+                return Verdict(user=app)
+            return Verdict(
+                challenge=bearer_challenge(error="invalid_token"),
+                headers={"x-ms-diagnostics": f'{reason};error_category="invalid_token"'},
+            )
+        elif not value and "ntlm" in self.auth and self.ntlm.connection_user is not None:
+            return Verdict(user=self.ntlm.connection_user)
+        return Verdict(challenge=self._challenge())
 
     def _handle(self, user: str, envelope: Element) -> bytes:
         header = envelope.find(_q(S, "Header"))
@@ -210,6 +286,11 @@ class EwsFake(ScriptedHTTPServer):
             raise _Fault(
                 "ErrorNonExistentMailbox",
                 f"The SMTP address has no mailbox associated with it: {room}",
+            )
+        if impersonated is None and user.startswith("app:"):
+            raise _Fault(
+                "ErrorInvalidExchangeImpersonationHeaderData",
+                "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
             )
         if impersonated is not None and user.lower() not in self.impersonators:
             raise _Fault(
