@@ -26,6 +26,10 @@ ACCESS_PREFIX = "otjat_"
 ACCESS_LIFETIME = timedelta(hours=1)
 
 
+class NeedsRead(Exception):
+    """The answer needs a database read: ask again with ``may_read=True`` off the event loop."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Caller:
     """An authenticated endpoint."""
@@ -34,13 +38,21 @@ class Caller:
     via: str  # "token" | "oauth"
 
 
-def authenticate(db: Database, token: str, *, now: datetime) -> Caller | None:
-    """The endpoint a bearer token belongs to (endpoint token or OAuth access token)."""
+def authenticate(
+    db: Database, token: str, *, now: datetime, may_read: bool = True
+) -> Caller | None:
+    """The endpoint a bearer token belongs to (endpoint token or OAuth access token); an
+    endpoint token verified a moment ago is recalled from memory (``TokenRepository.recall``),
+    any other is looked up (or ``NeedsRead`` raised)."""
     if not token:
         return None
     if token.startswith(ACCESS_PREFIX):
         return _open_access_token(db, token, now=now)
-    record = db.tokens.verify(token, now=now, kind="endpoint")
+    record = db.tokens.recall(token, now=now, kind="endpoint")
+    if record is None:
+        if not may_read:
+            raise NeedsRead
+        record = db.tokens.verify(token, now=now, kind="endpoint")
     if record is None or not record.endpoint:
         return None
     return Caller(endpoint=record.endpoint, via="token")
@@ -111,13 +123,15 @@ class DirectoryCache:
         self._monotonic = monotonic
         self._checked = -math.inf
 
-    def get(self) -> RoomDirectory:
+    def get(self, *, may_read: bool = True) -> RoomDirectory:
         """The directory of the current configuration revision (checked at most every
         ``recheck`` seconds, so a configuration change is seen within that time)."""
         current = self._current
         tick = self._monotonic()
         if current is not None and tick - self._checked < self._recheck:
             return current
+        if not may_read:
+            raise NeedsRead
         revision = self._db.config.revision()
         self._checked = tick
         if current is not None and current.revision == revision:

@@ -2,6 +2,20 @@
 
 A token is 32 random bytes (``otj_`` + url-safe base64); only its SHA-256 is stored (a
 high-entropy token needs no slow hash), together with its first characters to recognise it.
+
+Verified tokens are remembered in the process (``TokenRepository.recall``), by SHA-256, so that
+a device polling the pull API costs no database read per request. What bounds the memory:
+
+* a revoke or a replacement in this process forgets every remembered token at once;
+* ``create`` and ``revoke`` also write a new random ``tokens_revision`` setting in their
+  transaction, and a remembered token is only recalled while the tokens and configuration
+  revisions were confirmed unchanged within ``RECHECK`` (1 s): a revoke by another process
+  (``otj endpoints revoke`` is one) or an endpoint removed by ``otj config apply`` is seen
+  within that second;
+* each entry lives at most ``TTL`` (2 min) without a fresh database read, the bound for
+  changes no revision announces (a row edited by hand);
+* only successes are remembered: an unknown, revoked or mistyped token is looked up in the
+  database every time, so failures take as long as before and nothing is learnt from timing.
 """
 
 from __future__ import annotations
@@ -9,18 +23,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from otj.store.tables import ApiTokenRow, EndpointRow
+from otj.store.config_repo import REVISION_KEY
+from otj.store.tables import ApiTokenRow, EndpointRow, SettingRow
 from otj.store.values import ApiToken, TokenKind
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from otj.store.db import Database
 
 TOKEN_PREFIX = "otj_"  # noqa: S105 (a marker, not a password)
+TOKENS_REVISION_KEY = "tokens_revision"
+"""Setting rewritten with a random value by every token create and revoke."""
+
+Stamp = tuple[str, ...]
+"""The tokens and configuration revisions as read together (compared for equality only)."""
+
+_STAMP: Select[tuple[str, Any]] = select(SettingRow.key, SettingRow.value).where(
+    SettingRow.key.in_((TOKENS_REVISION_KEY, REVISION_KEY))
+)
 
 
 class TokenError(ValueError):
@@ -45,11 +74,94 @@ def _token(row: ApiTokenRow) -> ApiToken:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    record: ApiToken
+    at: datetime
+
+
+class VerifiedTokens:
+    """Tokens the database confirmed a moment ago, by SHA-256 (pure: times are passed in).
+
+    An entry is recalled while it is younger than ``ttl`` and the revision stamp was
+    confirmed within ``recheck``. ``settle`` applies a database read (the stamp is read before
+    the token, in the same transaction): a new stamp forgets everything; a live record is
+    remembered only when nothing was forgotten since the read began (``generation``), so a
+    revoke racing a verification cannot be undone by it. Times that run backwards count as
+    expired.
+    """
+
+    def __init__(self, *, ttl: timedelta, recheck: timedelta, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.recheck = recheck
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Remembered] = {}
+        self._generation = 0
+        self._stamp: Stamp | None = None
+        self._confirmed: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def generation(self) -> int:
+        """Taken before a database read and handed to ``settle``."""
+        return self._generation
+
+    def recall(self, digest: str, *, now: datetime) -> ApiToken | None:
+        """The remembered record, or None when the database must be asked."""
+        confirmed = self._confirmed
+        if confirmed is None or not confirmed <= now < confirmed + self.recheck:
+            return None
+        entry = self._entries.get(digest)
+        if entry is None or not entry.at <= now < entry.at + self.ttl:
+            return None
+        return entry.record
+
+    def settle(self, digest: str, record: ApiToken | None, *, stamp: Stamp, now: datetime,
+               generation: int) -> None:
+        """Apply a database read made at ``now``: its stamp, and the record if it was live."""
+        with self._lock:
+            unforgotten = generation == self._generation
+            if stamp != self._stamp:
+                self._forget()
+                self._stamp = stamp
+            self._confirmed = now
+            if record is None or not unforgotten:
+                return
+            if digest not in self._entries and len(self._entries) >= self.size:
+                del self._entries[next(iter(self._entries))]  # the oldest
+            self._entries[digest] = _Remembered(record=record, at=now)
+
+    def forget(self) -> None:
+        """Forget every token (after a revoke or a replacement)."""
+        with self._lock:
+            self._forget()
+
+    def _forget(self) -> None:
+        self._entries = {}
+        self._generation += 1
+
+
+def _touch_revision(session: Session) -> None:
+    """Give the tokens revision a new random value (an upsert, safe under concurrency)."""
+    bind = session.get_bind()
+    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(SettingRow).values(key=TOKENS_REVISION_KEY, value=secrets.token_hex(8))
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[SettingRow.key], set_={"value": statement.excluded.value}))
+
+
 class TokenRepository:
     """Create, verify, list and revoke tokens."""
 
+    TTL = timedelta(minutes=2)
+    RECHECK = timedelta(seconds=1)
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.verified = VerifiedTokens(ttl=self.TTL, recheck=self.RECHECK)
 
     def create(
         self, kind: TokenKind, name: str, *, now: datetime, endpoint: str | None = None
@@ -81,28 +193,47 @@ class TokenRepository:
                 created_at=now,
             )
             session.add(row)
+            _touch_revision(session)
             session.flush()
-            return token, _token(row)
+            record = _token(row)
+        self.verified.forget()
+        return token, record
+
+    def recall(
+        self, token: str, *, now: datetime, kind: TokenKind | None = None
+    ) -> ApiToken | None:
+        """The record of a token this process verified a moment ago (no database read); None
+        when it must be verified (never a verdict that the token is invalid)."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        found = self.verified.recall(hash_token(token), now=now)
+        if found is None or (kind is not None and found.kind != kind):
+            return None
+        return found
 
     def verify(
         self, token: str, *, now: datetime, kind: TokenKind | None = None
     ) -> ApiToken | None:
-        """The live token record matching ``token`` (and ``kind``), noting its use; else None."""
+        """The live token record matching ``token`` (and ``kind``), noting its use; else None.
+        A live token is remembered for ``recall``."""
         if not token.startswith(TOKEN_PREFIX):
             return None
         digest = hash_token(token)
+        generation = self.verified.generation
         with self._db.reading() as session:
+            stamp = tuple(sorted(f"{key}={value}" for key, value in session.execute(_STAMP)))
             row = session.scalars(
                 select(ApiTokenRow).where(ApiTokenRow.token_hash == digest)
             ).first()
-            if (
+            live = not (
                 row is None
                 or row.revoked_at is not None
                 or not hmac.compare_digest(row.token_hash, digest)
-                or (kind is not None and row.kind != kind)
-            ):
-                return None
-            found = _token(row)
+            )
+            found = _token(row) if live and row is not None else None
+        self.verified.settle(digest, found, stamp=stamp, now=now, generation=generation)
+        if found is None or (kind is not None and found.kind != kind):
+            return None
         if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
             # coarse, so that verifying a token does not write on every request
             with self._db.transaction() as session:
@@ -132,4 +263,6 @@ class TokenRepository:
             if row is None:
                 return False
             row.revoked_at = now
-            return True
+            _touch_revision(session)
+        self.verified.forget()
+        return True

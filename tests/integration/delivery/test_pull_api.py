@@ -105,10 +105,15 @@ def test_errors_are_json(setup: tuple[str, dict[str, str]], room: str, token: st
 def test_revoked_token_is_refused(setup: tuple[str, dict[str, str]], db: Database,
                                   clock: FakeClock) -> None:
     url, tokens = setup
-    assert db.tokens.revoke("endpoint", "fjord", now=clock.now())
-    response = httpx.get(f"{url}/api/v1/rooms/{FJORD}/meetings",
-                         headers={"Authorization": f"Bearer {tokens['fjord']}"})
-    assert response.status_code == 401
+    auth = {"Authorization": f"Bearer {tokens['fjord']}"}
+    with httpx.Client(base_url=url) as client:
+        assert client.get(f"/api/v1/rooms/{FJORD}/meetings", headers=auth).status_code == 200
+        # remembered by the server now; a revoke in this process is still immediate
+        assert db.tokens.revoke("endpoint", "fjord", now=clock.now())
+        response = client.get(f"/api/v1/rooms/{FJORD}/meetings", headers=auth)
+        assert response.status_code == 401
+        ics = client.get(f"/api/v1/rooms/{FJORD}/meetings.ics", headers=auth)
+        assert ics.status_code == 401
 
 
 def test_ics_feed(setup: tuple[str, dict[str, str]]) -> None:
