@@ -61,7 +61,11 @@ def create_source(config: IntegrationConfig, *, timeout: float = 20.0) -> Calend
             )
         )
     if config.type == "exchange":
-        from calendars.exchange import ExchangeCalendarSource, ExchangeSettings
+        from calendars.exchange import (
+            DEFAULT_AUTHORITY_HOST,
+            ExchangeCalendarSource,
+            ExchangeSettings,
+        )
 
         return ExchangeCalendarSource(
             ExchangeSettings(
@@ -73,6 +77,8 @@ def create_source(config: IntegrationConfig, *, timeout: float = 20.0) -> Calend
                 client_id=_opt_str(opts.get("client_id")),
                 tenant_id=_opt_str(opts.get("tenant_id")),
                 client_secret=config.secrets.get("client_secret"),
+                authority_host=_opt_str(opts.get("authority_host")) or DEFAULT_AUTHORITY_HOST,
+                oauth_scope=_opt_str(opts.get("oauth_scope")),
                 max_wait=float(int(opts.get("max_wait", 30))),
                 max_connections=int(opts.get("max_connections", 4)),
                 version=_opt_str(opts.get("version")),
