@@ -8,6 +8,10 @@ Keys every type accepts: ``name``, ``type``, ``daily_request_quota``, ``descript
 ``timezone`` (IANA name used for all-day and floating times, default ``UTC``) and
 ``full_resync_after`` (seconds; an incremental sync is replaced by a full read of the window
 once the window has moved this far since the last full read, default 86400 = daily).
+
+Exchange with ``auth: oauth`` (client credentials): ``tenant_id``, ``client_id``,
+``client_secret``; optional ``authority_host`` (default ``https://login.microsoftonline.com``;
+a national cloud's host) and ``oauth_scope`` (default ``https://{EWS host}/.default``).
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ SCHEMAS: dict[str, dict[str, _Key]] = {
         "client_id": _Key(),
         "tenant_id": _Key(),
         "client_secret": _Key(kind="secret"),
+        "authority_host": _Key(),
+        "oauth_scope": _Key(),
         "max_wait": _Key(kind="int", minimum=0),
         "max_connections": _Key(kind="int", minimum=1),
         "version": _Key(
@@ -205,6 +211,7 @@ def _check_type_rules(
                 raise IntegrationConfigError(
                     f"{where}: exchange auth 'oauth' needs {', '.join(missing)}"
                 )
+            _check_exchange_oauth(where, options)
         elif "username" not in options or "password" not in secrets:
             raise IntegrationConfigError(
                 f"{where}: exchange auth {auth!r} needs 'username' and 'password'"
@@ -215,3 +222,22 @@ def _check_type_rules(
             raise IntegrationConfigError(
                 f"{where}: 'service_account_key' must be the JSON key (inline, env: or file:)"
             )
+
+
+def _check_exchange_oauth(where: str, options: Mapping[str, object]) -> None:
+    """OAuth 2.0 runs over HTTPS only (RFC 6749 §3.1, §3.2); an app-only token impersonates."""
+    for key in ("service_endpoint", "authority_host"):
+        value = options.get(key)
+        if isinstance(value, str) and not value.lower().startswith("https://"):
+            raise IntegrationConfigError(f"{where}: exchange auth 'oauth' needs an https:// {key}")
+    if options.get("access", "impersonation") != "impersonation":
+        raise IntegrationConfigError(
+            f"{where}: exchange auth 'oauth' uses an app-only token, which needs "
+            "'access: impersonation' (the app's full_access_as_app permission)"
+        )
+    scope = options.get("oauth_scope")
+    if isinstance(scope, str) and (" " in scope.strip() or not scope.endswith("/.default")):
+        raise IntegrationConfigError(
+            f"{where}: 'oauth_scope' must be one resource's '/.default' scope, e.g. "
+            "https://mail.example.com/.default"
+        )

@@ -9,6 +9,20 @@ by the server, then ``GetItem`` for bodies and attendees). An incremental read s
 honours ``ErrorServerBusy``/``BackOffMilliseconds`` up to ``max_wait`` (keep it shorter than the
 poll interval); a longer back-off raises ``CalendarUnavailable(retry_after=…)``. TLS uses the
 system trust store (``REQUESTS_CA_BUNDLE`` for a private CA).
+
+HTTP 401 is a refused credential, never retried: exchangelib's ``FaultTolerance`` would treat it as
+throttling and repeat the logon until ``max_wait`` (each repeat a failed NTLM/Basic logon that
+counts towards the account's lockout). With OAuth (client credentials grant for an app with
+``full_access_as_app``, so always impersonation) a 401 means the token expired or was revoked:
+the session is renewed with a freshly fetched token and the request repeated, once; a second
+refusal is ``CalendarAuthError``. The token comes from ``{authority_host}/{tenant}/oauth2/v2.0/
+token`` for the scope ``{EWS host}/.default`` (the audience Exchange Server accepts under hybrid
+modern authentication; Exchange Online's own host gives exchangelib's default scope), both
+configurable. An expired token is fetched again, never "refreshed": this grant has no refresh
+token (RFC 6749 §4.4.3), and exchangelib's refresh attempt fails once per token lifetime
+(exchangelib issue #1345). After a refused credential or a failed token fetch the session pool is
+discarded (exchangelib loses a pool slot whenever renewing a session fails; with every slot lost
+a sync would wait forever), so the next sync starts clean.
 """
 
 from __future__ import annotations
@@ -17,9 +31,11 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from exchangelib import (
@@ -34,12 +50,13 @@ from exchangelib import (
     Credentials,
     EWSTimeZone,
     FaultTolerance,
-    Identity,
     OAuth2Credentials,
     Version,
 )
 from exchangelib import errors as ews_errors
-from exchangelib.protocol import BaseProtocol
+from exchangelib.protocol import BaseProtocol, Protocol
+from oauthlib.oauth2 import OAuth2Error, TokenExpiredError
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from calendars.base import (
     Attendee,
@@ -107,6 +124,9 @@ _NOT_FOUND = {
     ews_errors.ErrorMailboxStoreUnavailable,
 }
 
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+_TOKEN_FETCHES_WITHOUT_SUCCESS = 2  # the first token, and one fetched again after a 401
+
 _counter = threading.local()
 _RETRY_AFTER = re.compile(r"'retry-after': '(\d+(?:\.\d+)?)'", re.IGNORECASE)
 
@@ -139,6 +159,8 @@ class ExchangeSettings:
     client_id: str | None = None
     tenant_id: str | None = None
     client_secret: Secret | None = None
+    authority_host: str = DEFAULT_AUTHORITY_HOST
+    oauth_scope: str | None = None
     max_wait: float = 30.0
     version: str | None = None
     max_connections: int = 4
@@ -152,42 +174,47 @@ class ExchangeCalendarSource:
     """``CalendarSource`` for Exchange Web Services (see the module docstring). Thread-safe."""
 
     def __init__(self, settings: ExchangeSettings) -> None:
+        if settings.auth not in ("basic", "ntlm", "oauth"):
+            raise ValueError(f"EWS auth must be basic, ntlm or oauth, not {settings.auth!r}")
+        if settings.auth == "oauth" and settings.access != "impersonation":
+            raise ValueError("EWS OAuth (app-only token) needs impersonation access")
         self._settings = settings
         self._accounts: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._shared_config: Configuration | None = None
 
     # exchangelib objects -------------------------------------------------------------------
-    def _configuration(self, room: str) -> Configuration:
+    def _configuration(self) -> Configuration:
+        """One Configuration (so one exchangelib protocol and session pool) for every room."""
+        if self._shared_config is not None:
+            return self._shared_config
         settings = self._settings
         version = Version(build=_BUILDS[settings.version]) if settings.version in _BUILDS else None
-        policy = FaultTolerance(max_wait=settings.max_wait)
+        credentials: Any
         if settings.auth == "oauth":
-            credentials: Any = OAuth2Credentials(
-                client_id=settings.client_id,
+            budget = _TokenBudget(_TOKEN_FETCHES_WITHOUT_SUCCESS)
+            credentials = ClientCredentials(
+                client_id=settings.client_id or "",
                 client_secret=settings.client_secret.reveal() if settings.client_secret else "",
-                tenant_id=settings.tenant_id,
-                identity=Identity(primary_smtp_address=room),
+                tenant_id=settings.tenant_id or "",
+                token_url=token_url(settings.authority_host, settings.tenant_id or ""),
+                scope=settings.oauth_scope or default_scope(settings.service_endpoint),
+                budget=budget,
             )
-            return Configuration(
-                service_endpoint=settings.service_endpoint,
-                credentials=credentials,
-                auth_type=OAUTH2,
-                version=version,
-                retry_policy=policy,
-                max_connections=settings.max_connections,
+            policy: FaultTolerance = _RetryPolicy(max_wait=settings.max_wait, budget=budget)
+        else:
+            credentials = Credentials(
+                settings.username, settings.password.reveal() if settings.password else ""
             )
-        if self._shared_config is None:
-            self._shared_config = Configuration(
-                service_endpoint=settings.service_endpoint,
-                credentials=Credentials(
-                    settings.username, settings.password.reveal() if settings.password else ""
-                ),
-                auth_type=BASIC if settings.auth == "basic" else NTLM,
-                version=version,
-                retry_policy=policy,
-                max_connections=settings.max_connections,  # worker threads share the pool
-            )
+            policy = _RetryPolicy(max_wait=settings.max_wait, budget=None)
+        self._shared_config = Configuration(
+            service_endpoint=settings.service_endpoint,
+            credentials=credentials,
+            auth_type={"basic": BASIC, "oauth": OAUTH2}.get(settings.auth, NTLM),
+            version=version,
+            retry_policy=policy,
+            max_connections=settings.max_connections,  # worker threads share the pool
+        )
         return self._shared_config
 
     def _account(self, room: str) -> Any:
@@ -198,7 +225,7 @@ class ExchangeCalendarSource:
             if account is None:
                 account = Account(
                     primary_smtp_address=room,
-                    config=self._configuration(room),
+                    config=self._configuration(),
                     autodiscover=False,
                     access_type=IMPERSONATION
                     if self._settings.access == "impersonation"
@@ -212,12 +239,31 @@ class ExchangeCalendarSource:
     # CalendarSource ------------------------------------------------------------------------
     def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         """SyncFolderItems as the change signal, FindItem CalendarView + GetItem for the window."""
-        return guarded_sync(
-            room,
-            lambda: self._sync(room, start=start, end=end, state=state),
-            map_error=_map_error,
-            requests=_requests_so_far,
-        )
+        try:
+            return guarded_sync(
+                room,
+                lambda: self._sync(room, start=start, end=end, state=state),
+                map_error=_map_error,
+                requests=_requests_so_far,
+            )
+        except CalendarError as exc:
+            if _breaks_sessions(exc):
+                log.info("%s: credentials refused or token fetch failed; new EWS sessions", room)
+                self._discard_sessions()
+            if isinstance(exc, TokensRefused):
+                raise CalendarAuthError(f"{room}: {exc}") from exc
+            raise
+
+    def _discard_sessions(self) -> None:
+        """Drop the exchangelib protocol (session pool) and accounts; the next sync builds anew."""
+        with self._lock:
+            config, self._shared_config = self._shared_config, None
+            self._accounts.clear()
+        if config is not None:
+            with suppress(KeyError):
+                protocol, _created = Protocol[config]  # exchangelib's cache of protocols
+                del Protocol[config]
+                protocol.close()
 
     def close(self) -> None:
         with self._lock:
@@ -271,6 +317,125 @@ class ExchangeCalendarSource:
             events.append(ews_item_to_event(item, room=room, default_tz=self._settings.default_tz))
         new_state = SyncState(kind=_KIND, token=token, window_start=start, window_end=end)
         return SyncResult(full=True, events=tuple(events), sync_state=new_state.encode())
+
+
+def token_url(authority_host: str, tenant_id: str) -> str:
+    """The Microsoft identity platform v2.0 token endpoint of ``tenant_id``."""
+    return f"{authority_host.rstrip('/')}/{tenant_id}/oauth2/v2.0/token"
+
+
+def default_scope(service_endpoint: str) -> str:
+    """``{scheme}://{host}/.default``: the EWS host is the token audience (hybrid modern auth)."""
+    parts = urlsplit(service_endpoint)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/.default"
+
+
+class TokensRefused(CalendarAuthError):
+    """EWS refused every freshly fetched token, or they arrived already expired."""
+
+
+class _TokenBudget:
+    """Token fetches since EWS last accepted a request; bounds exchangelib's renew-and-retry."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._fetches = 0
+        self._lock = threading.Lock()
+
+    def fetched(self) -> None:
+        with self._lock:
+            self._fetches += 1
+            fetches = self._fetches
+        if fetches > self._limit:
+            raise TokensRefused(
+                f"EWS refused {fetches - 1} freshly fetched OAuth tokens in a row (token audience, "
+                "the app's full_access_as_app permission, or the token lifetime?)"
+            )
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._fetches = 0
+
+
+class ClientCredentials(OAuth2Credentials):  # type: ignore[misc]
+    """exchangelib's client credentials grant with our token endpoint, scope and renewal.
+
+    Overrides the members exchangelib documents on its credentials classes: ``token_url`` and
+    ``scope`` (properties), ``session_params()`` (no refresh-token auto-refresh: RFC 6749 §4.4.3,
+    so an expired token raises ``TokenExpiredError`` and exchangelib renews the session, which
+    fetches a new token) and ``on_token_auto_refreshed()`` (counts fetches against the budget).
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        tenant_id: str,
+        token_url: str,
+        scope: str,
+        budget: _TokenBudget,
+    ) -> None:
+        super().__init__(client_id=client_id, client_secret=client_secret, tenant_id=tenant_id)
+        self._token_endpoint = token_url
+        self._scopes = (scope,)  # a tuple: exchangelib hashes the attributes
+        self._budget = budget
+
+    @property
+    def token_url(self) -> str:
+        return self._token_endpoint
+
+    @property
+    def scope(self) -> list[str]:
+        return list(self._scopes)
+
+    def session_params(self) -> dict[str, Any]:
+        return {"token": self.access_token}
+
+    def on_token_auto_refreshed(self, access_token: Any) -> None:
+        super().on_token_auto_refreshed(access_token)
+        self._budget.fetched()
+
+
+class _RetryPolicy(FaultTolerance):  # type: ignore[misc]
+    """``FaultTolerance`` except for 401: refused credentials, or (OAuth) a token to replace."""
+
+    def __init__(self, *, max_wait: float, budget: _TokenBudget | None) -> None:
+        super().__init__(max_wait=max_wait)
+        self._budget = budget
+
+    def raise_response_errors(self, response: requests.Response) -> None:
+        if response.status_code == 401:
+            if self._budget is not None:
+                # exchangelib retires the session (its token is dropped), renews it with a new
+                # token and repeats the request at once; the budget stops a second refusal
+                raise TokenExpiredError(description=_diagnostics(response))
+            raise ews_errors.UnauthorizedError(f"HTTP 401 from {response.url}")
+        if response.status_code == 200 and self._budget is not None:
+            self._budget.succeeded()
+        super().raise_response_errors(response)
+
+
+def _diagnostics(response: requests.Response) -> str:
+    """Why EWS refused a token (``x-ms-diagnostics``, else ``WWW-Authenticate``)."""
+    return str(
+        response.headers.get("x-ms-diagnostics") or response.headers.get("WWW-Authenticate") or ""
+    )[:200]
+
+
+def _breaks_sessions(exc: BaseException) -> bool:
+    """Whether exchangelib may have lost a pooled session: a refused logon or token fetch."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(
+            seen,
+            (TokensRefused, ews_errors.UnauthorizedError, OAuth2Error, requests.RequestException),
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _ews_datetime(value: datetime) -> Any:
@@ -354,17 +519,6 @@ def _attendees(values: Iterable[Any], *, resource: bool) -> Iterable[Attendee]:
         )
 
 
-def _caused_by_401(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return False
-        if isinstance(seen, ews_errors.ErrorServerBusy) and "HTTP 401" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _map_error(room: str, exc: BaseException) -> CalendarError:
     """Map exchangelib and requests failures to ``CalendarError``s."""
     if isinstance(exc, CalendarError):
@@ -376,9 +530,8 @@ def _map_error(room: str, exc: BaseException) -> CalendarError:
         return CalendarAuthError(f"{room}: EWS refused access ({name}: {exc})")
     if isinstance(exc, tuple(_NOT_FOUND)):
         return CalendarNotFound(f"{room}: EWS mailbox or calendar not found ({name})")
-    if isinstance(exc, ews_errors.RateLimitError) and _caused_by_401(exc):
-        # under FaultTolerance exchangelib retries 401 as throttling until max_wait runs out
-        return CalendarAuthError(f"{room}: EWS refused the credentials (HTTP 401)")
+    if isinstance(exc, OAuth2Error):
+        return _map_oauth_error(room, exc)
     if isinstance(exc, ews_errors.ErrorServerBusy):
         return CalendarUnavailable(f"{room}: EWS server busy", retry_after=exc.back_off)
     if isinstance(exc, ews_errors.RateLimitError):
@@ -406,3 +559,13 @@ def _map_error(room: str, exc: BaseException) -> CalendarError:
     if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
         return MalformedCalendarData(f"{room}: unreadable EWS data: {exc!r}")
     return CalendarError(f"{room}: unexpected EWS failure: {exc!r}")
+
+
+def _map_oauth_error(room: str, exc: OAuth2Error) -> CalendarError:
+    """The token endpoint's RFC 6749 §5.2 errors: refusals are auth errors, outages are not."""
+    text = f"{exc.error}: {exc.description or ''}".strip()[:300]
+    if isinstance(exc, (oauth_errors.ServerError, oauth_errors.TemporarilyUnavailableError)):
+        return CalendarUnavailable(f"{room}: OAuth token endpoint unavailable ({text})")
+    if isinstance(exc, oauth_errors.MissingTokenError):
+        return CalendarUnavailable(f"{room}: OAuth token endpoint answered without a token")
+    return CalendarAuthError(f"{room}: OAuth token refused ({text})")
