@@ -103,7 +103,8 @@ class EwsFake(ScriptedHTTPServer):
     ``auth`` lists the accepted HTTP authentication schemes. With ``bearer`` the fake is also
     the tenant's token endpoint (``authority_host``) for the app ``client_id``/``client_secret``;
     that app holds ``full_access_as_app`` (it impersonates) unless removed from ``impersonators``.
-    NTLM and OAuth need ``tls`` for channel binding and for OAuth's HTTPS-only rule (RFC 6749 §3.2).
+    OAuth needs ``tls`` (requests-oauthlib enforces RFC 6749's HTTPS rule); with ``tls`` NTLM also
+    checks the channel binding.
     """
 
     def __init__(
