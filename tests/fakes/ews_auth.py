@@ -9,7 +9,7 @@
   ``NTLM_USER_FILE`` store, written for each check) with LM and NTLMv1 refused
   (``LM_COMPAT_LEVEL=5``); over TLS it also checks the channel binding (RFC 5929
   ``tls-server-end-point``, Exchange's Extended Protection). As with IIS's default
-  (``authPersistNonNTLM``), the connection then stays authenticated for later requests.
+  (``authPersistSingleRequest`` off), the connection then stays authenticated.
 - **OAuth 2.0 bearer tokens** (RFC 6750) from a fake Microsoft identity platform token endpoint
   ``POST /{tenant}/oauth2/v2.0/token``: client credentials grant (RFC 6749 §4.4), client secret in
   the body or as HTTP Basic (§2.3.1), one ``{resource}/.default`` scope. Tokens are opaque, bound
