@@ -122,11 +122,17 @@ class NtlmAcceptor:
             conn.user = None
             with self._lock:
                 self.negotiations += 1
-            with _spnego_environment(self._users):
-                conn.context = spnego.server(
-                    protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm
-                )
-                reply = conn.context.step(token)
+            try:
+                with _spnego_environment(self._users):
+                    conn.context = spnego.server(
+                        protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm
+                    )
+                    reply = conn.context.step(token)
+            except SpnegoError as exc:  # a malformed Negotiate message
+                conn.context = None
+                with self._lock:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                return Verdict(challenge=challenge)
             return Verdict(challenge=f"{scheme} {base64.b64encode(reply or b'').decode()}")
         if kind != _AUTHENTICATE or conn.context is None:
             conn.context = None
