@@ -405,6 +405,12 @@ class RoomRepository:
             )
             return None if value is None else str(value)
 
+    def listing_markers(self) -> dict[str, str]:
+        """``listing_marker`` of every room in one query (by lower-case room)."""
+        with self._db.reading() as session:
+            return {str(room): str(value) for room, value in
+                    session.execute(select(RoomRow.room, RoomRow.meetings_hash))}
+
     def mark_delivered(self, room: str, generation: int) -> bool:
         """Clear the mark unless the room changed again meanwhile (generation moved on)."""
         with self._db.transaction() as session:
