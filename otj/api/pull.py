@@ -5,17 +5,27 @@ that shows the room (RFC 6750: ``Authorization: Bearer …``, or ``?access_token
 clients that can only subscribe to a URL). ``POST /oauth/token`` exchanges an endpoint's token
 for a one-hour access token (OAuth 2 client credentials, RFC 6749 §4.4). Errors are JSON:
 ``{"error": "...", "detail": "..."}``.
+
+The request path answers from memory on the event loop: a token this process verified a
+moment ago (``otj.store.tokens``), the configuration directory (re-read when its revision
+changes) and the room's rendered document with its ETag (re-rendered when the room's listing
+changes). Whatever is due for a database read (a token not seen for a while, the once-a-second
+revision checks, a new rendering) is done on a worker thread, at most ``READERS`` at a time
+so that the connection pool is not overrun.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import anyio
 from fastapi import APIRouter, Form, Header, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from otj.delivery.access import (
     Caller,
     DirectoryCache,
+    NeedsRead,
     RoomDirectory,
     authenticate,
     issue_access_token,
@@ -37,7 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 PAST_WINDOW = timedelta(hours=12)
+READERS = 8
+"""Worker threads reading the database for the pull API at a time (the pool keeps 8)."""
 
 
 class MeetingOut(BaseModel):
@@ -108,13 +122,15 @@ def bearer_token(authorization: str | None, access_token: str | None) -> str:
 
 
 def room_access(
-    db: Database, directory: DirectoryCache, room: str, token: str, *, now: datetime
+    db: Database, directory: DirectoryCache, room: str, token: str, *, now: datetime,
+    may_read: bool = True,
 ) -> tuple[Endpoint, RoomDirectory] | JSONResponse:
-    """The caller's endpoint and the configuration directory, or the error answer."""
+    """The caller's endpoint and the configuration directory, or the error answer
+    (``NeedsRead`` when that needs the database and ``may_read`` is false)."""
     if not token:
         return error(401, "unauthorized", "send an endpoint token: Authorization: Bearer …")
-    caller: Caller | None = authenticate(db, token, now=now)
-    view = directory.get()
+    caller: Caller | None = authenticate(db, token, now=now, may_read=may_read)
+    view = directory.get(may_read=may_read)
     endpoint = view.endpoint(caller.endpoint) if caller else None
     if endpoint is None:
         return error(401, "unauthorized", "the token is not valid", bearer=True)
@@ -126,34 +142,73 @@ def room_access(
 
 
 @dataclass(frozen=True, slots=True)
-class _Rendered:
+class Rendered:
+    """A room's document as served: its bytes and their strong ETag."""
+
     marker: str
     computed_at: datetime
     valid_until: datetime
     body: bytes
+    etag: str
 
 
 class RoomDocuments:
     """Rendered feeds per room, re-rendered only when the room's listing changes (the store's
     listing hash), when a meeting leaves the window, or after ``MAX_AGE`` (new meetings
-    entering the window's far end). A hit costs one primary-key read instead of a meeting
-    query, a JSON or iCalendar rendering and a digest."""
+    entering the window's far end). Every room's listing hash is read in one query at most
+    every ``RECHECK``, so a change is served within that time; a hit costs no database read,
+    rendering or digest."""
 
     MAX_AGE = timedelta(seconds=60)
+    RECHECK = timedelta(seconds=1)
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str, int, str], _Rendered] = {}
+        self._entries: dict[tuple[str, str, int, str], Rendered] = {}
+        self._markers: tuple[datetime, dict[str, str]] | None = None
+        self._refreshing = threading.Lock()
 
-    def get(self, kind: str, room: str, *, days: int, name: str, now: datetime) -> bytes:
-        """The ``json`` or ``ics`` document of a room as it is at ``now``."""
-        marker = self._db.rooms.listing_marker(room) or ""
+    def _fresh_markers(self, now: datetime) -> dict[str, str] | None:
+        markers = self._markers
+        if markers is None or not markers[0] <= now < markers[0] + self.RECHECK:
+            return None
+        return markers[1]
+
+    def due(self, now: datetime) -> bool:
+        """Whether the listing hashes must be read again at ``now``."""
+        return self._fresh_markers(now) is None
+
+    def refresh(self, *, now: datetime, lead: timedelta = timedelta(0)) -> dict[str, str]:
+        """Every room's listing hash, read again when due within ``lead`` (one reader at a
+        time)."""
+        with self._refreshing:
+            markers = self._fresh_markers(now + lead)
+            if markers is None:
+                markers = self._db.rooms.listing_markers()
+                self._markers = (now, markers)
+            return markers
+
+    def _marker(self, room: str, *, now: datetime, may_read: bool) -> str:
+        markers = self._fresh_markers(now)
+        if markers is None:
+            if not may_read:
+                raise NeedsRead
+            markers = self.refresh(now=now)
+        return markers.get(room.lower(), "")
+
+    def get(self, kind: Literal["json", "ics"], room: str, *, days: int, name: str,
+            now: datetime, may_read: bool = True) -> Rendered:
+        """The ``json`` or ``ics`` document of a room as it is at ``now`` (``NeedsRead``
+        when that needs the database and ``may_read`` is false)."""
+        marker = self._marker(room, now=now, may_read=may_read)
         key = (kind, room.lower(), days, name)
         entry = self._entries.get(key)
         if (entry is not None and entry.marker == marker
                 and entry.computed_at <= now < entry.valid_until):
-            return entry.body
+            return entry
+        if not may_read:
+            raise NeedsRead
         meetings = self._db.meetings.list(
             room,
             start=now - PAST_WINDOW,
@@ -167,17 +222,19 @@ class RoomDocuments:
         else:
             body = meetings_body(meetings)
         valid_until = min([now + self.MAX_AGE] + [m.end + PAST_WINDOW for m in meetings])
+        entry = Rendered(marker=marker, computed_at=now, valid_until=valid_until, body=body,
+                         etag=strong_etag(body))
         with self._lock:
-            self._entries[key] = _Rendered(marker=marker, computed_at=now,
-                                           valid_until=valid_until, body=body)
-        return body
+            self._entries[key] = entry
+        return entry
 
 
 def conditional(
-    body: bytes, media_type: str, if_none_match: str | None, extra: dict[str, str] | None = None
+    body: bytes, media_type: str, if_none_match: str | None, extra: dict[str, str] | None = None,
+    *, etag: str | None = None,
 ) -> Response:
     """200 with a strong ETag, or 304 when ``If-None-Match`` matches (RFC 9110 §13.1.2)."""
-    etag = strong_etag(body)
+    etag = etag or strong_etag(body)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     headers.update(extra or {})
     if not_modified(if_none_match, etag):
@@ -185,11 +242,79 @@ def conditional(
     return Response(body, media_type=media_type, headers=headers)
 
 
+class RoomFeeds:
+    """A room's document for a bearer token: from memory on the event loop when nothing is
+    due, else on a worker thread (at most ``READERS`` at a time).
+
+    The once-a-second checks (token and configuration revisions, listing hashes) are made
+    ahead, by one background read when they are half-way to due, so that under load requests
+    do not all find them due at the same moment and queue for the worker threads."""
+
+    LEAD = timedelta(milliseconds=500)
+
+    def __init__(self, db: Database, *, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self.directory = DirectoryCache(db)
+        self.documents = RoomDocuments(db)
+        self._readers: anyio.CapacityLimiter | None = None
+        self._ahead: asyncio.Task[None] | None = None
+
+    def answer(self, kind: Literal["json", "ics"], room: str, token: str, *, now: datetime,
+               may_read: bool) -> Rendered | JSONResponse:
+        """The document, or the error answer (``NeedsRead`` as in ``room_access``)."""
+        access = room_access(self._db, self.directory, room, token, now=now, may_read=may_read)
+        if isinstance(access, JSONResponse):
+            return access
+        endpoint, view = access
+        return self.documents.get(
+            kind, room, days=view.profile(endpoint.name).display_upcoming_meetings,
+            name=endpoint.name if kind == "ics" else "", now=now, may_read=may_read)
+
+    async def serve(self, kind: Literal["json", "ics"], room: str, token: str, *,
+                    now: datetime) -> Rendered | JSONResponse:
+        """``answer`` without blocking the event loop."""
+        if self._ahead is None and self._due_soon(now):
+            self._ahead = asyncio.get_running_loop().create_task(self._read(self.check_ahead))
+            self._ahead.add_done_callback(self._checked_ahead)
+        try:
+            return self.answer(kind, room, token, now=now, may_read=False)
+        except NeedsRead:
+            return await self._read(functools.partial(self.answer, kind, room, token, now=now,
+                                                      may_read=True))
+
+    @property
+    def ahead(self) -> asyncio.Task[None] | None:
+        """The background check under way, if any."""
+        return self._ahead
+
+    def check_ahead(self) -> None:
+        """Make the checks that are due within ``LEAD`` (on a worker thread)."""
+        now = self._clock()
+        self._db.tokens.confirm_revisions(now=now, lead=self.LEAD)
+        self.directory.refresh(lead=self.LEAD.total_seconds())
+        self.documents.refresh(now=now, lead=self.LEAD)
+
+    def _due_soon(self, now: datetime) -> bool:
+        return (self._db.tokens.verified.due(now + self.LEAD)
+                or self.directory.due(self.LEAD.total_seconds())
+                or self.documents.due(now + self.LEAD))
+
+    def _checked_ahead(self, task: asyncio.Task[None]) -> None:
+        self._ahead = None
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("pull API: checking ahead failed: %s", task.exception())
+
+    async def _read(self, read: Callable[[], _T]) -> _T:
+        if self._readers is None:
+            self._readers = anyio.CapacityLimiter(READERS)
+        return await anyio.to_thread.run_sync(read, limiter=self._readers)
+
+
 def router(db: Database, *, clock: Clock) -> APIRouter:
     """The pull API routes."""
     api = APIRouter(tags=["pull"])
-    directory = DirectoryCache(db)
-    documents = RoomDocuments(db)
+    feeds = RoomFeeds(db, clock=clock)
 
     @api.get(
         "/api/v1/rooms/{room}/meetings",
@@ -202,21 +327,18 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
             **ERRORS,
         },
     )
-    def meetings(
+    async def meetings(
         room: str,
         authorization: Annotated[str | None, Header()] = None,
         if_none_match: Annotated[str | None, Header()] = None,
         access_token: Annotated[str | None, Query()] = None,
     ) -> Response:
-        now = clock()
-        access = room_access(db, directory, room, bearer_token(authorization, access_token),
-                             now=now)
-        if isinstance(access, Response):
-            return access
-        endpoint, view = access
-        body = documents.get("json", room, days=view.profile(endpoint.name)
-                             .display_upcoming_meetings, name="", now=now)
-        return conditional(body, "application/json", if_none_match)
+        document = await feeds.serve("json", room, bearer_token(authorization, access_token),
+                                     now=clock())
+        if isinstance(document, Response):
+            return document
+        return conditional(document.body, "application/json", if_none_match,
+                           etag=document.etag)
 
     @api.get(
         "/api/v1/rooms/{room}/meetings.ics",
@@ -228,21 +350,18 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
             **ERRORS,
         },
     )
-    def meetings_ics(
+    async def meetings_ics(
         room: str,
         authorization: Annotated[str | None, Header()] = None,
         if_none_match: Annotated[str | None, Header()] = None,
         access_token: Annotated[str | None, Query()] = None,
     ) -> Response:
-        now = clock()
-        access = room_access(db, directory, room, bearer_token(authorization, access_token),
-                             now=now)
-        if isinstance(access, Response):
-            return access
-        endpoint, view = access
-        body = documents.get("ics", room, days=view.profile(endpoint.name)
-                             .display_upcoming_meetings, name=endpoint.name, now=now)
-        return conditional(body, "text/calendar; charset=utf-8", if_none_match)
+        document = await feeds.serve("ics", room, bearer_token(authorization, access_token),
+                                     now=clock())
+        if isinstance(document, Response):
+            return document
+        return conditional(document.body, "text/calendar; charset=utf-8", if_none_match,
+                           etag=document.etag)
 
     @api.post(
         "/oauth/token",

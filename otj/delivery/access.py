@@ -52,7 +52,7 @@ def authenticate(
     if record is None:
         if not may_read:
             raise NeedsRead
-        record = db.tokens.verify(token, now=now, kind="endpoint")
+        record = db.tokens.verify_recent(token, now=now, kind="endpoint")
     if record is None or not record.endpoint:
         return None
     return Caller(endpoint=record.endpoint, via="token")
@@ -117,42 +117,56 @@ class DirectoryCache:
     def __init__(self, db: Database, *, recheck: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._db = db
-        self._lock = threading.Lock()
+        self._checking = threading.Lock()
         self._current: RoomDirectory | None = None
         self._recheck = recheck
         self._monotonic = monotonic
         self._checked = -math.inf
 
+    def due(self, lead: float = 0.0) -> bool:
+        """Whether the revision must be checked within ``lead`` seconds."""
+        return self._current is None or self._monotonic() - self._checked >= self._recheck - lead
+
     def get(self, *, may_read: bool = True) -> RoomDirectory:
         """The directory of the current configuration revision (checked at most every
-        ``recheck`` seconds, so a configuration change is seen within that time)."""
+        ``recheck`` seconds, so a configuration change is seen within that time; ``NeedsRead``
+        when the check is due and ``may_read`` is false)."""
         current = self._current
-        tick = self._monotonic()
-        if current is not None and tick - self._checked < self._recheck:
+        if current is not None and self._monotonic() - self._checked < self._recheck:
             return current
         if not may_read:
             raise NeedsRead
-        revision = self._db.config.revision()
-        self._checked = tick
-        if current is not None and current.revision == revision:
+        return self.refresh()
+
+    def refresh(self, lead: float = 0.0) -> RoomDirectory:
+        """Check the revision when it is due within ``lead`` seconds (one reader at a time),
+        re-reading the configuration when it changed."""
+        with self._checking:
+            tick = self._monotonic()
+            current = self._current
+            if current is not None and tick - self._checked < self._recheck - lead:
+                return current
+            revision = self._db.config.revision()
+            if current is None or current.revision != revision:
+                current = self._build(revision)
+                self._current = current
+            self._checked = tick
             return current
-        with self._lock:
-            if self._current is not None and self._current.revision == revision:
-                return self._current
-            config = self._db.config.snapshot(secrets="sealed")
-            groups = {g.name: g.profile for g in config.endpoint_groups}
-            profiles = {p.name: p for p in config.profiles}
-            rooms: dict[str, list[str]] = {}
-            for e in config.endpoints:
-                rooms.setdefault(e.room_resource_email.lower(), []).append(e.name)
-            self._current = RoomDirectory(
-                revision=revision,
-                endpoints={e.name: e for e in config.endpoints},
-                rooms={room: tuple(names) for room, names in rooms.items()},
-                profiles={
-                    e.name: profiles[groups[e.group]]
-                    for e in config.endpoints
-                    if e.group in groups and groups[e.group] in profiles
-                },
-            )
-            return self._current
+
+    def _build(self, revision: int) -> RoomDirectory:
+        config = self._db.config.snapshot(secrets="sealed")
+        groups = {g.name: g.profile for g in config.endpoint_groups}
+        profiles = {p.name: p for p in config.profiles}
+        rooms: dict[str, list[str]] = {}
+        for e in config.endpoints:
+            rooms.setdefault(e.room_resource_email.lower(), []).append(e.name)
+        return RoomDirectory(
+            revision=revision,
+            endpoints={e.name: e for e in config.endpoints},
+            rooms={room: tuple(names) for room, names in rooms.items()},
+            profiles={
+                e.name: profiles[groups[e.group]]
+                for e in config.endpoints
+                if e.group in groups and groups[e.group] in profiles
+            },
+        )

@@ -111,23 +111,29 @@ class VerifiedTokens:
 
     def recall(self, digest: str, *, now: datetime) -> ApiToken | None:
         """The remembered record, or None when the database must be asked."""
-        confirmed = self._confirmed
-        if confirmed is None or not confirmed <= now < confirmed + self.recheck:
+        if self.due(now):
             return None
         entry = self._entries.get(digest)
         if entry is None or not entry.at <= now < entry.at + self.ttl:
             return None
         return entry.record
 
+    def due(self, now: datetime) -> bool:
+        """Whether the revision stamp must be read again before anything is recalled."""
+        confirmed = self._confirmed
+        return confirmed is None or not confirmed <= now < confirmed + self.recheck
+
+    def confirm(self, stamp: Stamp, *, now: datetime) -> None:
+        """Apply the revision stamp read at ``now`` (forgetting everything when it changed)."""
+        with self._lock:
+            self._confirm(stamp, now)
+
     def settle(self, digest: str, record: ApiToken | None, *, stamp: Stamp, now: datetime,
                generation: int) -> None:
         """Apply a database read made at ``now``: its stamp, and the record if it was live."""
         with self._lock:
             unforgotten = generation == self._generation
-            if stamp != self._stamp:
-                self._forget()
-                self._stamp = stamp
-            self._confirmed = now
+            self._confirm(stamp, now)
             if record is None or not unforgotten:
                 return
             if digest not in self._entries and len(self._entries) >= self.size:
@@ -139,9 +145,19 @@ class VerifiedTokens:
         with self._lock:
             self._forget()
 
+    def _confirm(self, stamp: Stamp, now: datetime) -> None:
+        if stamp != self._stamp:
+            self._forget()
+            self._stamp = stamp
+        self._confirmed = now
+
     def _forget(self) -> None:
         self._entries = {}
         self._generation += 1
+
+
+def _read_stamp(session: Session) -> Stamp:
+    return tuple(sorted(f"{key}={value}" for key, value in session.execute(_STAMP)))
 
 
 def _touch_revision(session: Session) -> None:
@@ -162,6 +178,7 @@ class TokenRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.verified = VerifiedTokens(ttl=self.TTL, recheck=self.RECHECK)
+        self._confirming = threading.Lock()
 
     def create(
         self, kind: TokenKind, name: str, *, now: datetime, endpoint: str | None = None
@@ -211,17 +228,43 @@ class TokenRepository:
             return None
         return found
 
+    def verify_recent(
+        self, token: str, *, now: datetime, kind: TokenKind | None = None
+    ) -> ApiToken | None:
+        """``recall``, else (once the revisions are read again, when due) ``recall``, else
+        ``verify``: when many requests find the revisions due at once, one reads them."""
+        found = self.recall(token, now=now, kind=kind)
+        if found is not None:
+            return found
+        if self.verified.due(now):
+            self.confirm_revisions(now=now)
+            found = self.recall(token, now=now, kind=kind)
+            if found is not None:
+                return found
+        return self.verify(token, now=now, kind=kind)
+
+    def confirm_revisions(self, *, now: datetime, lead: timedelta = timedelta(0)) -> None:
+        """Read the tokens and configuration revisions when they are due within ``lead`` (one
+        reader at a time; a changed one forgets every remembered token)."""
+        if not self.verified.due(now + lead):
+            return
+        with self._confirming:
+            if self.verified.due(now + lead):
+                with self._db.reading() as session:
+                    stamp = _read_stamp(session)
+                self.verified.confirm(stamp, now=now)
+
     def verify(
         self, token: str, *, now: datetime, kind: TokenKind | None = None
     ) -> ApiToken | None:
-        """The live token record matching ``token`` (and ``kind``), noting its use; else None.
-        A live token is remembered for ``recall``."""
+        """The live token record matching ``token`` (and ``kind``), noting its use; else None
+        (always a database read). A live token is remembered for ``recall``."""
         if not token.startswith(TOKEN_PREFIX):
             return None
         digest = hash_token(token)
         generation = self.verified.generation
         with self._db.reading() as session:
-            stamp = tuple(sorted(f"{key}={value}" for key, value in session.execute(_STAMP)))
+            stamp = _read_stamp(session)
             row = session.scalars(
                 select(ApiTokenRow).where(ApiTokenRow.token_hash == digest)
             ).first()

@@ -11,6 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from otj.api import feedback, pull
+from otj.delivery.access import NeedsRead
+from otj.delivery.feeds import strong_etag
 from otj.delivery.runner import DeliveryRunner
 from otj.model import Meeting
 from otj.store import Database
@@ -74,6 +76,7 @@ def test_meetings_json_with_etag(setup: tuple[str, dict[str, str]], db: Database
                            params={"access_token": tokens["fjord"]})
         assert query.status_code == 200
         store_meetings(db, FJORD, meetings_for(FJORD, clock, subject="Changed"), now=clock.now())
+        clock.advance(pull.RoomDocuments.RECHECK.total_seconds())  # served within that time
         changed = client.get(f"/api/v1/rooms/{FJORD}/meetings",
                              headers={**auth, "If-None-Match": etag})
         assert changed.status_code == 200
@@ -222,6 +225,7 @@ def test_room_documents_are_cached_until_the_listing_or_the_window_changes(
     store_meetings(db, FJORD, [meeting(room=FJORD, event_id="soon", start=start,
                                        end=start + timedelta(minutes=20))], now=clock.now())
     documents = pull.RoomDocuments(db)
+    recheck = pull.RoomDocuments.RECHECK.total_seconds()
     calls: list[str] = []
     original = db.meetings.list
 
@@ -230,16 +234,25 @@ def test_room_documents_are_cached_until_the_listing_or_the_window_changes(
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     db.meetings.list = counting  # type: ignore[method-assign]
+    with pytest.raises(NeedsRead):
+        documents.get("json", FJORD, days=7, name="", now=clock.now(), may_read=False)
     first = documents.get("json", FJORD, days=7, name="", now=clock.now())
-    assert documents.get("json", FJORD, days=7, name="", now=clock.now()) is first
+    assert first.etag == strong_etag(first.body)
+    assert documents.get("json", FJORD, days=7, name="", now=clock.now(), may_read=False) is first
     assert len(calls) == 1
     clock.advance(30)
+    with pytest.raises(NeedsRead):  # the listing hashes are due to be read again
+        documents.get("json", FJORD, days=7, name="", now=clock.now(), may_read=False)
     assert documents.get("json", FJORD, days=7, name="", now=clock.now()) is first
     store_meetings(db, FJORD, [meeting(room=FJORD, event_id="soon", subject="Renamed",
                                        start=start, end=start + timedelta(minutes=20))],
                    now=clock.now())
+    # the documented bound: a change is served at most RECHECK after it was committed
+    assert documents.get("json", FJORD, days=7, name="", now=clock.now()) is first
+    clock.advance(recheck)
     renamed = documents.get("json", FJORD, days=7, name="", now=clock.now())
-    assert b"Renamed" in renamed
+    assert b"Renamed" in renamed.body
+    assert renamed.etag != first.etag
     assert len(calls) == 2
     clock.advance(13 * 3600)  # the meeting ended more than 12 hours ago: it leaves the list
-    assert documents.get("json", FJORD, days=7, name="", now=clock.now()) == b"[]"
+    assert documents.get("json", FJORD, days=7, name="", now=clock.now()).body == b"[]"

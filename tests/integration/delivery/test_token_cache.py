@@ -6,33 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from otj.delivery.access import NeedsRead, authenticate
 from otj.store import Database, SecretBox
 from otj.store.tokens import TokenRepository
 from otj.store.values import Configuration
 from tests.conftest import FakeClock
+from tests.integration.delivery.sqlcount import Statements
 from tests.integration.delivery.storehelp import codec_endpoint, configure
 
 FJORD = "fjord@rooms.example.com"
 BERG = "berg@rooms.example.com"
 RECHECK = TokenRepository.RECHECK.total_seconds()
 TTL = TokenRepository.TTL.total_seconds()
-
-
-class Statements:
-    """Counts the SQL statements a database handle sends."""
-
-    def __init__(self, db: Database) -> None:
-        self.count = 0
-        event.listen(db.engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *_args: Any) -> None:
-        self.count += 1
 
 
 @pytest.fixture
@@ -147,18 +135,31 @@ def test_failures_read_the_database_every_time(
 ) -> None:
     statements = Statements(db)
     wrong = tokens["fjord"][:-2] + ("AA" if not tokens["fjord"].endswith("AA") else "BB")
-    counts = []
-    for _ in range(3):
+    assert authenticate(db, tokens["fjord"], now=clock.now()) is not None  # some remembered
+    for attempt in range(1, 4):
         with pytest.raises(NeedsRead):
             authenticate(db, wrong, now=clock.now(), may_read=False)
         assert authenticate(db, wrong, now=clock.now()) is None
-        counts.append(statements.count)
-    assert counts[0] > 0
-    assert counts[2] - counts[1] == counts[1] - counts[0] == counts[0]
-    assert len(db.tokens.verified) == 0
+        assert statements.token_lookups == attempt + 1
+    assert len(db.tokens.verified) == 1
 
 
 def test_use_is_still_noted(db: Database, clock: FakeClock, tokens: dict[str, str]) -> None:
     assert authenticate(db, tokens["fjord"], now=clock.now()) is not None
     used = {t.name: t.last_used_at for t in db.tokens.list() if t.kind == "endpoint"}
     assert used["fjord"] == clock.now()
+
+
+def test_due_revisions_are_read_once_and_tokens_are_not_looked_up_again(
+    db: Database, clock: FakeClock, tokens: dict[str, str]
+) -> None:
+    for name in ("fjord", "berg"):
+        assert authenticate(db, tokens[name], now=clock.now()) is not None
+    clock.advance(RECHECK)
+    statements = Statements(db)
+    with pytest.raises(NeedsRead):
+        authenticate(db, tokens["fjord"], now=clock.now(), may_read=False)
+    assert authenticate(db, tokens["fjord"], now=clock.now()) is not None
+    assert authenticate(db, tokens["berg"], now=clock.now(), may_read=False) is not None
+    assert statements.token_lookups == 0
+    assert sum("FROM settings" in s for s in statements.seen) == 1
