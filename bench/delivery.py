@@ -9,7 +9,9 @@ Prints, from one run:
 * pull API requests/s and p50/p99 latency at C concurrent clients (our FastAPI app under
   uvicorn with ``otj serve``'s settings, in its own process: bearer token check, the room's
   cached JSON, ETag) next to the same JSON bodies served as static files by ``python -m
-  http.server`` (HTTP/1.1 keep-alive) and by a uvicorn/Starlette static route.
+  http.server`` (HTTP/1.1 keep-alive) and by a uvicorn/Starlette static route, and from memory
+  by a bare ASGI function under uvicorn (the floor: what our checks and FastAPI add is the
+  difference).
 
 Usage: ``./dev bench delivery [--codecs 2000] [--clients 50] [--duration 5]``; ``--pull-only``
 skips the push part, ``--rounds R`` runs the servers R times in turn and prints medians (the
@@ -33,6 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -252,35 +255,53 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float =
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def serve_api(db_url: str, key_file: str, port: int) -> None:
-    """(Child process) our HTTP API as ``otj serve`` runs it: the same app, the same uvicorn
-    settings."""
-    import uvicorn
-
-    from otj.api.app import create_app
-    from otj.store import Database, SecretBox
-
+def _uvicorn_settings() -> dict[str, Any]:
     try:
         from otj.commands.serve import uvicorn_settings
     except ImportError:  # an older tree: uvicorn's defaults
-        settings: dict[str, object] = {}
-    else:
-        settings = dict(uvicorn_settings())
-    db = Database(db_url, box=SecretBox(key_file=Path(key_file), environ={}))
-    app = create_app(db, clock=lambda: datetime.now(UTC))
+        return {}
+    return uvicorn_settings()
+
+
+def _run_uvicorn(app: Any, port: int) -> None:
+    import uvicorn
+
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
-                **{"access_log": False, **settings})  # type: ignore[arg-type]
+                **{"access_log": False, **_uvicorn_settings()})
+
+
+def serve_api(db_url: str, key_file: str, port: int) -> None:
+    """(Child process) our HTTP API as ``otj serve`` runs it: the same app, the same uvicorn
+    settings."""
+    from otj.api.app import create_app
+    from otj.store import Database, SecretBox
+
+    db = Database(db_url, box=SecretBox(key_file=Path(key_file), environ={}))
+    _run_uvicorn(create_app(db, clock=lambda: datetime.now(UTC)), port)
 
 
 def serve_static_uvicorn(directory: str, port: int) -> None:
     """(Child process) the same JSON files from a Starlette static route under uvicorn."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import Mount
     from starlette.staticfiles import StaticFiles
 
-    app = Starlette(routes=[Mount("/", app=StaticFiles(directory=directory))])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    _run_uvicorn(Starlette(routes=[Mount("/", app=StaticFiles(directory=directory))]), port)
+
+
+def serve_memory(directory: str, port: int) -> None:
+    """(Child process) the same JSON bodies held in memory by a bare ASGI function (no
+    framework, no checks) under uvicorn: the floor for any Python server on this stack."""
+    bodies = {f"/{path.name}": path.read_bytes() for path in Path(directory).iterdir()}
+    json_type = (b"content-type", b"application/json")
+
+    async def app(scope: dict[str, Any], _receive: Any, send: Any) -> None:
+        body = bodies.get(scope["path"], b"")
+        await send({"type": "http.response.start", "status": 200 if body else 404,
+                    "headers": [json_type, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    _run_uvicorn(app, port)
 
 
 Server = tuple[str, list[str]]
@@ -355,6 +376,8 @@ def pull_section(args: argparse.Namespace, db, db_url: str, key_file: Path,  # t
     servers += [
         (uvicorn_static, [sys.executable, __file__, "--serve-static", str(static_dir)],
          static_requests),
+        ("in memory: uvicorn + a bare ASGI function",
+         [sys.executable, __file__, "--serve-memory", str(static_dir)], static_requests),
         # HTTP/1.1 so that it keeps connections open like the others (with HTTP/1.0 every
         # request reconnects and its accept backlog of 5 overflows into 1 s SYN retries)
         (http_server, [sys.executable, "-m", "http.server", "--protocol", "HTTP/1.1",
@@ -373,6 +396,7 @@ def pull_section(args: argparse.Namespace, db, db_url: str, key_file: Path,  # t
     for label, _, _ in servers[1:]:
         other = results[label]
         short = label.split(":")[0] if label.startswith("baseline") else label.split(": ")[1]
+        short = short.removeprefix("uvicorn + ")
         print(f"ours / {short:<32} = {mine[0] / other[0]:.2f}× throughput, "
               f"{mine[2] / max(other[2], 1e-9):.2f}× p99")
     return not mine[3]
@@ -395,12 +419,17 @@ def main() -> int:
                         help=argparse.SUPPRESS)
     parser.add_argument("--serve-static", nargs=2, metavar=("DIR", "PORT"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--serve-memory", nargs=2, metavar=("DIR", "PORT"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_api:
         serve_api(args.serve_api[0], args.serve_api[1], int(args.serve_api[2]))
         return 0
     if args.serve_static:
         serve_static_uvicorn(args.serve_static[0], int(args.serve_static[1]))
+        return 0
+    if args.serve_memory:
+        serve_memory(args.serve_memory[0], int(args.serve_memory[1]))
         return 0
 
     import logging
