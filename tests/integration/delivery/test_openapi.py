@@ -112,3 +112,12 @@ def test_the_known_room_is_served_as_documented(running: tuple[str, str],
     response = call(case, url, {"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert "Ünïcode <&> 🎉" in [m["subject"] for m in response.json()]
+
+
+def test_the_feeds_document_their_header_and_query_parameters(running: tuple[str, str]) -> None:
+    url, _ = running
+    paths = httpx.get(f"{url}/openapi.json").json()["paths"]
+    for path in ("/api/v1/rooms/{room}/meetings", "/api/v1/rooms/{room}/meetings.ics"):
+        parameters = {(p["in"], p["name"]) for p in paths[path]["get"]["parameters"]}
+        assert parameters == {("path", "room"), ("query", "access_token"),
+                              ("header", "authorization"), ("header", "if-none-match")}
