@@ -336,8 +336,9 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
     async def feed(kind: Literal["json", "ics"], media_type: str, room: str,
                    request: Request) -> Response:
         headers = request.headers  # the parameters of FEED_PARAMETERS
-        token = bearer_token(headers.get("authorization"),
-                             request.query_params.get("access_token"))
+        authorization = headers.get("authorization")
+        token = bearer_token(authorization, None if authorization
+                             else request.query_params.get("access_token"))
         document = await feeds.serve(kind, room, token, now=clock())
         if isinstance(document, Response):
             return document

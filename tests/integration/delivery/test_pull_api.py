@@ -75,6 +75,12 @@ def test_meetings_json_with_etag(setup: tuple[str, dict[str, str]], db: Database
         query = client.get(f"/api/v1/rooms/{FJORD.upper()}/meetings",
                            params={"access_token": tokens["fjord"]})
         assert query.status_code == 200
+        empty_header = client.get(f"/api/v1/rooms/{FJORD}/meetings", headers={
+            "Authorization": ""}, params={"access_token": tokens["fjord"]})
+        assert empty_header.status_code == 200
+        basic = client.get(f"/api/v1/rooms/{FJORD}/meetings", headers={
+            "Authorization": "Basic Zm9vOmJhcg=="}, params={"access_token": tokens["fjord"]})
+        assert basic.status_code == 401
         store_meetings(db, FJORD, meetings_for(FJORD, clock, subject="Changed"), now=clock.now())
         clock.advance(pull.RoomDocuments.RECHECK.total_seconds())  # served within that time
         changed = client.get(f"/api/v1/rooms/{FJORD}/meetings",
