@@ -11,7 +11,11 @@ moment ago (``otj.store.tokens``), the configuration directory (re-read when its
 changes) and the room's rendered document with its ETag (re-rendered when the room's listing
 changes). Whatever is due for a database read (a token not seen for a while, the once-a-second
 revision checks, a new rendering) is done on a worker thread, at most ``READERS`` at a time
-so that the connection pool is not overrun.
+so that the connection pool is not overrun. What memory costs in freshness: a room's new
+meetings are served within 1 s (``RoomDocuments.RECHECK``), a configuration change within 1 s
+(``DirectoryCache``); a token revoked in this process is refused at once, one revoked by
+another process within 1 s (``TokenRepository.RECHECK``). Failed authentications are never
+remembered.
 """
 
 from __future__ import annotations
@@ -268,14 +272,16 @@ class RoomFeeds:
     do not all find them due at the same moment and queue for the worker threads."""
 
     LEAD = timedelta(milliseconds=500)
+    COMPLAIN_EVERY = timedelta(minutes=1)
 
     def __init__(self, db: Database, *, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self.directory = DirectoryCache(db)
+        self.directory = DirectoryCache(db, monotonic=lambda: clock().timestamp())
         self.documents = RoomDocuments(db)
         self._readers: anyio.CapacityLimiter | None = None
         self._ahead: asyncio.Task[None] | None = None
+        self._complained: datetime | None = None
 
     def answer(self, kind: Literal["json", "ics"], room: str, token: str, *, now: datetime,
                may_read: bool) -> Rendered | JSONResponse:
@@ -291,7 +297,7 @@ class RoomFeeds:
     async def serve(self, kind: Literal["json", "ics"], room: str, token: str, *,
                     now: datetime) -> Rendered | JSONResponse:
         """``answer`` without blocking the event loop."""
-        if self._ahead is None and self._due_soon(now):
+        if self.ahead is None and self._due_soon(now):
             self._ahead = asyncio.get_running_loop().create_task(self._read(self.check_ahead))
             self._ahead.add_done_callback(self._checked_ahead)
         try:
@@ -303,7 +309,8 @@ class RoomFeeds:
     @property
     def ahead(self) -> asyncio.Task[None] | None:
         """The background check under way, if any."""
-        return self._ahead
+        ahead = self._ahead
+        return None if ahead is None or ahead.done() else ahead
 
     def check_ahead(self) -> None:
         """Make the checks that are due within ``LEAD`` (on a worker thread)."""
@@ -318,9 +325,17 @@ class RoomFeeds:
                 or self.documents.due(now + self.LEAD))
 
     def _checked_ahead(self, task: asyncio.Task[None]) -> None:
-        self._ahead = None
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("pull API: checking ahead failed: %s", task.exception())
+        if self._ahead is task:
+            self._ahead = None
+        failure = None if task.cancelled() else task.exception()
+        if failure is None:
+            return
+        now = self._clock()
+        quiet = self._complained is not None and now - self._complained < self.COMPLAIN_EVERY
+        log.log(logging.DEBUG if quiet else logging.WARNING,
+                "pull API: checking ahead failed: %s", failure)
+        if not quiet:
+            self._complained = now
 
     async def _read(self, read: Callable[[], _T]) -> _T:
         if self._readers is None:

@@ -123,16 +123,19 @@ class DirectoryCache:
         self._monotonic = monotonic
         self._checked = -math.inf
 
+    def _fresh(self, lead: float = 0.0) -> bool:
+        return 0 <= self._monotonic() - self._checked < self._recheck - lead  # never backwards
+
     def due(self, lead: float = 0.0) -> bool:
         """Whether the revision must be checked within ``lead`` seconds."""
-        return self._current is None or self._monotonic() - self._checked >= self._recheck - lead
+        return self._current is None or not self._fresh(lead)
 
     def get(self, *, may_read: bool = True) -> RoomDirectory:
         """The directory of the current configuration revision (checked at most every
         ``recheck`` seconds, so a configuration change is seen within that time; ``NeedsRead``
         when the check is due and ``may_read`` is false)."""
         current = self._current
-        if current is not None and self._monotonic() - self._checked < self._recheck:
+        if current is not None and self._fresh():
             return current
         if not may_read:
             raise NeedsRead
@@ -144,7 +147,7 @@ class DirectoryCache:
         with self._checking:
             tick = self._monotonic()
             current = self._current
-            if current is not None and tick - self._checked < self._recheck - lead:
+            if current is not None and self._fresh(lead):
                 return current
             revision = self._db.config.revision()
             if current is None or current.revision != revision:

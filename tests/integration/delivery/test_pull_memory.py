@@ -3,6 +3,7 @@ once-a-second checks ahead, in the background, before they are due."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,13 @@ FJORD = "fjord@rooms.example.com"
 BERG = "berg@rooms.example.com"
 
 
+async def settled(feeds: RoomFeeds) -> None:
+    """Wait for the background check under way (the first request starts one)."""
+    if feeds.ahead is not None:
+        await feeds.ahead
+    assert feeds.ahead is None
+
+
 @pytest.fixture
 def token(db: Database, clock: FakeClock) -> str:
     configure(db, [codec_endpoint("fjord", FJORD, port=1), codec_endpoint("berg", BERG, port=2)])
@@ -29,6 +37,7 @@ def token(db: Database, clock: FakeClock) -> str:
 async def test_a_warm_request_reads_nothing(db: Database, clock: FakeClock, token: str) -> None:
     feeds = RoomFeeds(db, clock=clock.now)
     first = await feeds.serve("json", FJORD, token, now=clock.now())
+    await settled(feeds)
     assert isinstance(first, Rendered)
     statements = Statements(db)
     assert await feeds.serve("json", FJORD, token, now=clock.now()) is first
@@ -42,6 +51,7 @@ async def test_a_warm_request_reads_nothing(db: Database, clock: FakeClock, toke
 async def test_checks_are_made_ahead_of_time(db: Database, clock: FakeClock, token: str) -> None:
     feeds = RoomFeeds(db, clock=clock.now)
     first = await feeds.serve("json", FJORD, token, now=clock.now())
+    await settled(feeds)
     half = RoomDocuments.RECHECK - RoomFeeds.LEAD
     clock.advance(half.total_seconds())
     statements = Statements(db)
@@ -67,6 +77,7 @@ async def test_a_change_is_served_after_the_recheck(db: Database, clock: FakeClo
                                                     token: str) -> None:
     feeds = RoomFeeds(db, clock=clock.now)
     first = await feeds.serve("json", FJORD, token, now=clock.now())
+    await settled(feeds)
     assert isinstance(first, Rendered)
     store_meetings(db, FJORD, [meeting(room=FJORD, subject="Moved",
                                        start=clock.now() + timedelta(hours=2))], now=clock.now())
@@ -85,3 +96,29 @@ def test_listing_markers_match_the_single_room_read(db: Database, clock: FakeClo
     assert markers[FJORD] == db.rooms.listing_marker(FJORD)
     assert markers[FJORD]
     assert set(markers) == {FJORD, BERG}
+
+
+async def test_a_failed_check_ahead_is_logged_once_a_minute(
+    db: Database, clock: FakeClock, token: str, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feeds = RoomFeeds(db, clock=clock.now)
+    first = await feeds.serve("json", FJORD, token, now=clock.now())
+    await settled(feeds)
+
+    def unavailable() -> dict[str, str]:
+        raise OSError("database unavailable")
+
+    monkeypatch.setattr(db.rooms, "listing_markers", unavailable)
+    warnings = []
+    for step in (RoomDocuments.RECHECK - RoomFeeds.LEAD, timedelta(milliseconds=100)):
+        clock.advance(step.total_seconds())  # still answered from memory; due soon
+        with caplog.at_level(logging.DEBUG, logger="otj.api.pull"):
+            assert await feeds.serve("json", FJORD, token, now=clock.now()) is first
+            ahead = feeds.ahead
+            assert ahead is not None
+            with pytest.raises(OSError, match="unavailable"):
+                await ahead
+        warnings.append([r.levelno for r in caplog.records if "checking ahead" in r.message])
+        caplog.clear()
+    assert warnings == [[logging.WARNING], [logging.DEBUG]]
