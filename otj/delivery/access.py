@@ -112,7 +112,8 @@ class RoomDirectory:
 
 class DirectoryCache:
     """The configuration the pull API needs on every request, re-read only when the
-    configuration revision changes (one cheap query per request instead of several)."""
+    configuration revision changes; the revision is read at most every ``recheck`` seconds,
+    by one thread for all the requests that found it due."""
 
     def __init__(self, db: Database, *, recheck: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:

@@ -81,7 +81,7 @@ class _Remembered:
 
 
 class VerifiedTokens:
-    """Tokens the database confirmed a moment ago, by SHA-256 (pure: times are passed in).
+    """Tokens the database confirmed a moment ago, by SHA-256 (no I/O; times are passed in).
 
     An entry is recalled while it is younger than ``ttl`` and the revision stamp was
     confirmed within ``recheck``. ``settle`` applies a database read (the stamp is read before
