@@ -29,3 +29,4 @@ def test_delivery_bench_smoke() -> None:
     assert "every codec holds its 4 bookings: True" in out
     assert "ours: GET /api/v1/rooms/{room}/meetings" in out
     assert "static: python -m http.server" in out
+    assert "in memory: uvicorn + a bare ASGI function" in out
