@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import sys
 from urllib.parse import unquote
 
 _SAFELINK_HOST = "safelinks.protection.outlook.com/"
@@ -41,50 +42,60 @@ _MAX_PASSES = 3
 _U_PARAMETER = re.compile(r"[?&](?:amp;)?u=([^&#]*)")
 
 
-_HEX_ASCII = {
-    spelling: chr(code)
-    for code in range(128)
-    for spelling in {f"{code:02x}", f"{code:02X}", f"{code:02x}"[0] + f"{code:02X}"[1],
-                     f"{code:02X}"[0] + f"{code:02x}"[1]}
-}  # fmt: skip
-
-
 def _unquote(value: str) -> str:
-    """``urllib.parse.unquote``, with a fast path for ASCII text whose escapes are all ASCII."""
+    """``urllib.parse.unquote``, percent-decoding ASCII text in C with ``binascii.a2b_qp``.
+
+    ``=`` is written ``=3D`` and ``%`` as ``=``, so every escape becomes a quoted-printable one.
+    Each ``=`` that starts a valid escape shortens the result by two and nothing else does (line
+    breaks, which ``a2b_qp`` treats specially, are left to ``unquote``): the length shows whether
+    every ``%`` was a valid escape, and then the bytes are exactly ``unquote_to_bytes(value)``.
+    """
     if "%" not in value:
         return value
-    if not value.isascii():
-        return unquote(value)
-    parts = value.split("%")
-    pieces = [parts[0]]
-    hex_ascii = _HEX_ASCII
-    for part in parts[1:]:
-        char = hex_ascii.get(part[:2])
-        if char is None:  # not a valid escape, or a byte of a multi-byte character
-            return unquote(value)
-        pieces.append(char)
-        pieces.append(part[2:])
-    return "".join(pieces)
+    if value.isascii() and "\n" not in value and "\r" not in value:
+        raw = binascii.a2b_qp(value.replace("=", "=3D").replace("%", "="))
+        if len(raw) + 2 * value.count("%") == len(value):
+            return raw.decode("utf-8", "replace")
+    return unquote(value)
 
 
 def _looks_like_url(value: str) -> bool:
     return bool(value) and ":" in value[:12] and value.split(None, 1) == [value]
 
 
-_URL_STOPS = ">\"'<"  # '>' first: it usually ends the URL and bounds the other searches
-_HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-"
+# every character for which str.isspace() holds, i.e. what \s matches; a test checks the list
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_URL_STOPS = _WHITESPACE + "<>\"'"  # a URL ends at the first of these
 
 
-def _is_wrapper_prefix(lowered: str, start: int, end: int) -> bool:
-    """``lowered[start:end]`` is ``http(s)://`` followed by host characters only."""
-    prefix = lowered[start:end]
-    if prefix.startswith("https://"):
-        rest = prefix[8:]
-    elif prefix.startswith("http://"):
-        rest = prefix[7:]
-    else:
-        return False
-    return not rest.strip(_HOST_CHARS)
+def _all_but(excluded: str) -> str:
+    """A regex class of every character not in ``excluded``, as ranges.
+
+    SRE tests such a positive class with one table look-up per character; ``[^\\s…]`` costs
+    several, which made the scan of a wrapped URL the slowest step.
+    """
+    ranges: list[str] = []
+    low = 0
+    for code in sorted({ord(char) for char in excluded}):
+        if code > low:
+            ranges.append(f"\\U{low:08x}-\\U{code - 1:08x}")
+        low = code + 1
+    ranges.append(f"\\U{low:08x}-\\U{sys.maxunicode:08x}")
+    return "[" + "".join(ranges) + "]"
+
+
+_PREFIX = re.compile(r"https?://[a-z0-9.-]*").fullmatch
+# From a Safe Links host to the end of its URL, capturing the value of the first ?url=, &url= or
+# &amp;url= parameter (up to & or #) when there is one: runs without ? or &, each ? or & that does
+# not start the parameter, then the parameter. Possessive: nothing is ever given back.
+_SAFELINK_REST = re.compile(
+    "(?:{q}*+(?:[?&](?!(?:amp;)?url=){q}*+)*+[?&](?:amp;)?url=({v}*+))?+{u}*+".format(
+        q=_all_but(_URL_STOPS + "?&"), v=_all_but(_URL_STOPS + "&#"), u=_all_but(_URL_STOPS)
+    )
+)
 
 
 def _decode_urldefense_v12(match: re.Match[str]) -> str:
@@ -136,68 +147,48 @@ def _replace_safelinks(text: str, lowered: str | None = None) -> str:
 
 
 def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str, str | None]:
-    """``_replace_safelinks`` and, when it can be built piecewise, the lower case of the result.
+    """``_replace_safelinks`` and the lower case of the result, or None where it was not built.
 
-    Lower-casing is per character except for Greek capital sigma (final form by context) and
-    characters whose lower case is longer; with either present the lower case is left to the
-    caller (None).
+    ``lowered`` is ``text.lower()`` when given. Lower-casing is per character except for Greek
+    capital sigma (final form by context) and characters whose lower case is longer, so for other
+    non-ASCII text the lower case is joined from pieces; ASCII text is cheaper to lower again.
     """
     if lowered is None or len(lowered) != len(text):
         lowered = text.lower()
-    piecewise = len(lowered) == len(text) and "\u03a3" not in text
-    if not piecewise:  # case folding changed lengths: search the text itself
-        lowered = text if len(lowered) != len(text) else lowered
+    aligned = len(lowered) == len(text)
+    search = lowered if aligned else text  # case folding changed lengths: search the text itself
+    piecewise = aligned and not text.isascii() and "\u03a3" not in text
     pieces: list[str] = []
     lower_pieces: list[str] = []
     done = 0
-    size = len(text)
     host = _SAFELINK_HOST
-    index = lowered.find(host)
+    find, rfind, rest_at, prefix = search.find, search.rfind, _SAFELINK_REST.match, _PREFIX
+    index = find(host)
     while index >= 0:
-        # the URL ends at the first whitespace or < > " ' (as _url_end)
-        end = size
-        for stop in _URL_STOPS:
-            found = text.find(stop, index, end)
-            if found >= 0:
-                end = found
-        token = text[index:end].split(None, 1)
-        end = index + len(token[0]) if token else index
-        start = lowered.rfind("http", max(done, index - 40), index)
-        if start >= 0 and _is_wrapper_prefix(lowered, start, index):
-            # the first ?url= / &url= / &amp;url= value of text[start:end], up to & or #
-            target = None
-            key = text.find("url=", start, end)
-            while key >= 0:
-                if (key > start and text[key - 1] in "?&") or (
-                    key >= start + 5 and text[key - 5 : key] in ("?amp;", "&amp;")
-                ):
-                    value_end = end
-                    for stop in "&#":
-                        found = text.find(stop, key + 4, value_end)
-                        if found >= 0:
-                            value_end = found
-                    target = _unquote(text[key + 4 : value_end].replace("+", " "))
-                    break
-                key = text.find("url=", key + 1, end)
-            if target and ":" in target[:12] and target.split(None, 1) == [target]:
-                pieces.append(text[done:start])
-                pieces.append(target)
-                if "\u03a3" in target:
-                    piecewise = False
-                if piecewise:
-                    lower_pieces.append(lowered[done:start])
-                    lower_pieces.append(target.lower())
-                done = end
-        index = lowered.find(host, max(end, index + 1))
+        # no ? or & between the scheme and the host: the parameter is searched from the host on
+        rest = rest_at(text, index)
+        end = rest.end()  # type: ignore[union-attr]  # the pattern matches the empty string
+        value = rest[1]  # type: ignore[index]
+        if value is not None:
+            start = rfind("http", max(done, index - 40), index)
+            if start >= 0 and prefix(search, start, index):
+                target = _unquote(value.replace("+", " "))
+                if _looks_like_url(target):
+                    pieces += (text[done:start], target)
+                    if piecewise:
+                        if "\u03a3" in target:
+                            piecewise = False
+                        else:
+                            lower_pieces += (lowered[done:start], target.lower())
+                    done = end
+        index = find(host, end)  # end > index: the host itself is part of the URL
     if not pieces:
-        return text, lowered if piecewise else None
+        return text, lowered
     pieces.append(text[done:])
-    decoded = "".join(pieces)
     if not piecewise:
-        return decoded, None
+        return "".join(pieces), None
     lower_pieces.append(lowered[done:])
-    decoded_lower = "".join(lower_pieces)
-    return decoded, decoded_lower if len(decoded_lower) == len(decoded) else None
+    return "".join(pieces), "".join(lower_pieces)
 
 
 def decode_safelinks(text: str) -> str:

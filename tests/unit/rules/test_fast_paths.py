@@ -7,6 +7,9 @@ output, character for character.
 
 from __future__ import annotations
 
+import sys
+from urllib.parse import unquote
+
 import pytest
 import regex
 from hypothesis import HealthCheck, example, given, settings
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 
 from calendars.base import CalendarEvent, Conference
 from otj.model import Profile
+from otj.rules import links
 from otj.rules.engine import CompiledRule, RuleSet, prepare
 from otj.rules.filters import literal_prefix, pex_regex_search
 from otj.rules.html import _join_stripped, html_to_text, normalise_whitespace
@@ -343,3 +347,60 @@ def test_a_stage_failing_in_prepare_fails_in_process_as_before(
         ruleset.process(bad, profile, now=NOW, text=texts[1])
     with pytest.raises(ValueError, match="conversion failed"):
         ruleset.process_many([good, bad], profile, now=NOW)
+
+
+# --- Safe Links internals: percent-decoding and the URL scan -----------------------------------
+
+ESCAPES = st.lists(
+    st.one_of(
+        st.sampled_from(["%", "%2", "%2F", "%2f", "%3A", "%3D", "=", "==", "=3D", "%%", "%C3%A9"]),
+        st.sampled_from(["%CE%A3", "%E2%82", "%FF", "%0A", "%0D", "%20", "+", "\n", "\r", "é"]),
+        st.sampled_from(["_", "a", "F", "g", "0", "9", "&", "#", "?", " "]),
+        st.text(max_size=3),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@example(value="a%\nb")
+@example(value="%=3D")
+@example(value="x%")
+@given(value=ESCAPES)
+def test_unquote_matches_urllib(value: str) -> None:
+    assert links._unquote(value) == unquote(value)
+
+
+def test_whitespace_is_every_isspace_character() -> None:
+    spaces = {chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()}
+    assert set(links._WHITESPACE) == spaces
+
+
+URL_NOISE = st.lists(
+    st.one_of(
+        WRAPPER,
+        st.sampled_from(
+            [
+                "https://eur01.safelinks.protection.outlook.com/",
+                "HTTP://x.SafeLinks.Protection.Outlook.com/", "safelinks.protection.outlook.com/",
+                "http", "https://", "?", "&",
+                "amp;", "&amp;", "url=", "URL=", "&AMP;url=", "?url=", "%3A", "%2F", "%", "=", "+",
+                "#", "<", ">", '"', "'", " ", "\t", "\x85", "\xa0", "\u3000", "\x00", "\x7f", "ſ",
+                "\u212a", "ı", "Σ", "İ", "x:y", "a:", "/", "-", ".", "_", "outloo\u212a",
+            ]
+        ),
+        st.text(alphabet="?&=%:/.-+#<> aAuUrRlL", max_size=6),
+    ),
+    max_size=14,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@example(text="https://a.safelinks.protection.outlook.com/?x=1&amp;url=b:c&url=d:e#f g")
+@example(text="https://a.safelinks.protection.outlook.com/?URL=b:c&url=d:e>")
+@given(text=URL_NOISE)
+def test_safelinks_scan_matches_reference(text: str) -> None:
+    decoded, lowered = decode_wrapped_links_lower(text)
+    expected = reference.decode_wrapped_links(text)
+    assert decoded == expected
+    assert lowered == expected.lower()
