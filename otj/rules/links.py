@@ -146,25 +146,35 @@ def _replace_safelinks(text: str, lowered: str | None = None) -> str:
     return _replace_safelinks_lower(text, lowered)[0]
 
 
-def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str, str | None]:
-    """``_replace_safelinks`` and the lower case of the result, or None where it was not built.
+_NEEDLE_CHARS = frozenset(_SAFELINK_HOST + "urldefense")
+
+
+def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str, str | None, bool]:
+    """``_replace_safelinks``, the lower case of the result (None where not built), and *settled*.
 
     ``lowered`` is ``text.lower()`` when given. Lower-casing is per character except for Greek
     capital sigma (final form by context) and characters whose lower case is longer, so for other
     non-ASCII text the lower case is joined from pieces; ASCII text is cheaper to lower again.
+
+    Settled: every wrapper found was replaced and no target can make a Safe Links host or
+    ``urldefense`` in the lower-cased result (none inside it, and it does not start with one of
+    their characters: a match cannot straddle its end, which a URL stop or the text end follows),
+    so the result has no host, and ``urldefense`` only if ``text`` had it.
     """
     if lowered is None or len(lowered) != len(text):
         lowered = text.lower()
     aligned = len(lowered) == len(text)
     search = lowered if aligned else text  # case folding changed lengths: search the text itself
     piecewise = aligned and not text.isascii() and "\u03a3" not in text
+    settled = aligned
     pieces: list[str] = []
     lower_pieces: list[str] = []
-    done = 0
-    host = _SAFELINK_HOST
+    done = found = 0
+    host, needle_chars = _SAFELINK_HOST, _NEEDLE_CHARS
     find, rfind, rest_at, prefix = search.find, search.rfind, _SAFELINK_REST.match, _PREFIX
     index = find(host)
     while index >= 0:
+        found += 1
         # no ? or & between the scheme and the host: the parameter is searched from the host on
         rest = rest_at(text, index)
         end = rest.end()  # type: ignore[union-attr]  # the pattern matches the empty string
@@ -175,20 +185,28 @@ def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str
                 target = _unquote(value.replace("+", " "))
                 if _looks_like_url(target):
                     pieces += (text[done:start], target)
+                    target_lower = target.lower()
+                    if settled and (
+                        host in target_lower
+                        or "urldefense" in target_lower
+                        or target_lower[0] in needle_chars
+                    ):
+                        settled = False
                     if piecewise:
                         if "\u03a3" in target:
                             piecewise = False
                         else:
-                            lower_pieces += (lowered[done:start], target.lower())
+                            lower_pieces += (lowered[done:start], target_lower)
                     done = end
         index = find(host, end)  # end > index: the host itself is part of the URL
     if not pieces:
-        return text, lowered
+        return text, lowered, False
+    settled = settled and 2 * found == len(pieces)
     pieces.append(text[done:])
     if not piecewise:
-        return "".join(pieces), None
+        return "".join(pieces), None, settled
     lower_pieces.append(lowered[done:])
-    return "".join(pieces), "".join(lower_pieces)
+    return "".join(pieces), "".join(lower_pieces), settled
 
 
 def decode_safelinks(text: str) -> str:
@@ -229,8 +247,8 @@ def decode_wrapped_links_lower(text: str) -> tuple[str, str]:
         urldefense = "urldefense" in lowered
         if not safelinks and not urldefense:
             break
-        decoded, decoded_lower = (
-            _replace_safelinks_lower(text, lowered) if safelinks else (text, None)
+        decoded, decoded_lower, settled = (
+            _replace_safelinks_lower(text, lowered) if safelinks else (text, None, False)
         )
         if urldefense:
             decoded = _URLDEFENSE_V12.sub(
@@ -241,4 +259,6 @@ def decode_wrapped_links_lower(text: str) -> tuple[str, str]:
             break
         text = decoded
         lowered = decoded_lower if decoded_lower is not None else text.lower()
+        if settled and not urldefense:  # the next pass would find nothing to decode
+            break
     return text, lowered

@@ -376,6 +376,11 @@ def test_whitespace_is_every_isspace_character() -> None:
     assert set(links._WHITESPACE) == spaces
 
 
+def safelink_to(value: str) -> str:
+    """A Safe Links wrapper whose ``url`` parameter is ``value``."""
+    return f"https://a.safelinks.protection.outlook.com/?url={value}&data=1"
+
+
 URL_NOISE = st.lists(
     st.one_of(
         WRAPPER,
@@ -398,6 +403,9 @@ URL_NOISE = st.lists(
 @settings(max_examples=800, deadline=None)
 @example(text="https://a.safelinks.protection.outlook.com/?x=1&amp;url=b:c&url=d:e#f g")
 @example(text="https://a.safelinks.protection.outlook.com/?URL=b:c&url=d:e>")
+@example(text="https://b.safelinks.protection.outlook.co" + safelink_to("m%2F%3Furl%3Dx:y"))
+@example(text=safelink_to("x:https%3A%2F%2Fb.safelinks.protection.outlook.com%2F%3Furl%3Dy:z"))
+@example(text=safelink_to("e:1") + " " + safelink_to("a:urldefens") + safelink_to("e:2"))
 @given(text=URL_NOISE)
 def test_safelinks_scan_matches_reference(text: str) -> None:
     decoded, lowered = decode_wrapped_links_lower(text)
