@@ -15,6 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from functools import wraps
 from typing import Any
@@ -36,6 +37,7 @@ from otj.rules.limits import (
     regex_timeout,
 )
 from otj.rules.links import decode_safelinks, decode_urldefense
+from otj.rules.text import find_needles
 
 _PATTERN_CACHE: dict[str, regex.Pattern[str]] = {}
 _PATTERN_CACHE_SIZE = 512
@@ -92,16 +94,38 @@ def literal_prefix(pattern: str) -> str:
     return "".join(chars)
 
 
-_PREFIX_CACHE: dict[str, str] = {}
+_PREFIX_CACHE: dict[str, tuple[str, frozenset[str]]] = {}
+
+KNOWN_NEEDLES: ContextVar[Sequence[tuple[str, frozenset[str]]]] = ContextVar(
+    "otj_rules_known_needles", default=()
+)
+"""Texts of the event being processed with the ``NEEDLES`` that occur in them (``render``)."""
 
 
-def _prefix_of(pattern: str) -> str:
-    prefix = _PREFIX_CACHE.get(pattern)
-    if prefix is None:
+def _prefix_of(pattern: str) -> tuple[str, frozenset[str]]:
+    """The literal prefix of a pattern and the ``NEEDLES`` that occur in it (ignoring case)."""
+    cached = _PREFIX_CACHE.get(pattern)
+    if cached is None:
         if len(_PREFIX_CACHE) >= _PATTERN_CACHE_SIZE:
             _PREFIX_CACHE.clear()
-        prefix = _PREFIX_CACHE[pattern] = literal_prefix(pattern)
-    return prefix
+        prefix = literal_prefix(pattern)
+        cached = _PREFIX_CACHE[pattern] = (prefix, find_needles(prefix))
+    return cached
+
+
+def _absent(prefix: str, needles: frozenset[str], text: str) -> bool:
+    """Whether ``prefix`` does not occur in ``text``.
+
+    When ``text`` is one whose needles the engine knows, a needle of the prefix that the text
+    lacks (in any case) answers without a scan of the text.
+    """
+    if needles:
+        for known, present in KNOWN_NEEDLES.get():
+            if known is text:
+                if not needles <= present:
+                    return True
+                break
+    return prefix not in text
 
 
 def _text(value: Any) -> str:
@@ -229,8 +253,8 @@ def pex_regex_search(pattern: Any, string: Any) -> tuple[str, ...] | None:
     """Search ``string``; the tuple of the match's groups (or of the whole match), else None."""
     source, text = _text(pattern), _text(string)
     compiled = compile_pattern(source)
-    prefix = _prefix_of(source)
-    if prefix and prefix not in text:  # every match starts with it: nothing to search
+    prefix, needles = _prefix_of(source)
+    if prefix and _absent(prefix, needles, text):  # every match starts with it: no search
         return None
     match = compiled.search(text, timeout=regex_timeout())
     if match is None:

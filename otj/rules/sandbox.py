@@ -19,7 +19,7 @@ import math
 import types
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -28,10 +28,11 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context, Undefined
+from jinja2.runtime import Context, Undefined, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from otj.rules.filters import (
+    KNOWN_NEEDLES,
     GuardedIterable,
     bounded_join,
     check_format_string,
@@ -50,6 +51,8 @@ from otj.rules.limits import (
 
 _MAX_POWER_BITS = 4096
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+"""The only names ``getattr`` finds on a plain ``dict``: any other name is an item lookup."""
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -96,6 +99,14 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
             "joiner": self.globals["joiner"],
         }
         self.globals.update(functions)
+        self._plain_functions = frozenset(
+            function
+            for function in functions.values()
+            if isinstance(function, types.FunctionType)
+            and getattr(function, "jinja_pass_arg", None) is None
+            and self.is_safe_callable(function)
+        )
+        """Our own functions that Jinja's ``Context.call`` would call as they are."""
 
     # --- helpers referenced by generated code ------------------------------------------------
 
@@ -116,6 +127,8 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         check_budget()
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]  # what Jinja returns, without its AttributeError round trip
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -158,6 +171,15 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         check_budget()
+        if not kwargs and type(__obj) is types.FunctionType and __obj in __self._plain_functions:
+            try:  # what Context.call does for a function without pass_context & co.
+                result = __obj(*args)
+            except StopIteration:
+                return __self.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+            check_size(result)
+            return result
         owner = getattr(__obj, "__self__", None)
         if isinstance(__obj, types.BuiltinMethodType) and isinstance(owner, str):
             _check_str_method(owner, __obj.__name__, args)
@@ -239,21 +261,31 @@ def _flat_globals(template: Template) -> dict[str, Any]:
 
 
 def render(
-    template: Template, context: Mapping[str, Any], *, now: datetime, seed: str
+    template: Template,
+    context: Mapping[str, Any],
+    *,
+    now: datetime,
+    seed: str,
+    known: Sequence[tuple[str, frozenset[str]]] = (),
 ) -> tuple[str, list[str]]:
     """Render within the limits; returns the output and the ``pex_debug_log`` messages.
 
     Raises ``LimitExceeded`` (time or size), ``SecurityError`` (sandbox) or whatever the template
     raised; the caller records it in the trace. Does what ``Template.generate`` does, but hands
     Jinja one ready dict of globals and variables (``shared=True``) instead of having it merge
-    the template's ``ChainMap`` of globals into a new dict on every render.
+    the template's ``ChainMap`` of globals into a new dict (or iterate it) on every render.
+    ``known`` are texts of the context with the ``NEEDLES`` found in them (``KNOWN_NEEDLES``).
     """
     budget = new_budget(now=now, seed=seed)
     token = CURRENT_BUDGET.set(budget)
+    known_token = KNOWN_NEEDLES.set(known)
     try:
-        variables = _flat_globals(template).copy()
+        flat = _flat_globals(template)
+        variables = flat.copy()
         variables.update(context)
-        chunks = template.root_render_func(template.new_context(variables, shared=True))
+        chunks = template.root_render_func(
+            new_context(template.environment, template.name, template.blocks, variables, True, flat)
+        )
         pieces: list[str] = []
         size = 0
         while True:
@@ -271,4 +303,5 @@ def render(
         budget.check()
         return "".join(pieces), budget.debug
     finally:
+        KNOWN_NEEDLES.reset(known_token)
         CURRENT_BUDGET.reset(token)

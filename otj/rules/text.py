@@ -7,10 +7,9 @@ cheap substring pre-checks before any regular expression runs) are made on first
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, Self, TypeVar, overload
 
 import re2
 
@@ -55,13 +54,41 @@ def find_needles(text: str) -> frozenset[str]:
     return frozenset(NEEDLES[index] for index in found) if found else frozenset()
 
 
+_T = TypeVar("_T")
+
+
+class _Lazy(Generic[_T]):
+    """``functools.cached_property`` without its lock (Python 3.11 takes an ``RLock`` per call).
+
+    The first access computes the value and stores it in the instance ``__dict__``, which then
+    shadows this non-data descriptor. Two threads may both compute it: the values are equal.
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any]) -> _T: ...
+
+    def __get__(self, instance: object, owner: type[Any]) -> _T | Self:
+        if instance is None:
+            return self
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
+
+
 class EventText:
     """Lazily normalised views of one ``CalendarEvent``'s location, body and conference data."""
 
     def __init__(self, event: CalendarEvent) -> None:
         self.event = event
 
-    @cached_property
+    @_Lazy
     def body_raw(self) -> str:
         """Plain text of the body: the HTML body converted when present, else ``body``."""
         event = self.event
@@ -74,32 +101,32 @@ class EventText:
             return html_to_text(body)
         return body
 
-    @cached_property
+    @_Lazy
     def _body_decoded(self) -> tuple[str, str]:
         return decode_wrapped_links_lower(self.body_raw)
 
-    @cached_property
+    @_Lazy
     def body(self) -> str:
         """``body_raw`` with Safe Links / URL Defense wrappers decoded."""
         return self._body_decoded[0]
 
-    @cached_property
+    @_Lazy
     def body_lower(self) -> str:
         return self._body_decoded[1]
 
-    @cached_property
+    @_Lazy
     def _location_decoded(self) -> tuple[str, str]:
         return decode_wrapped_links_lower(self.event.location)
 
-    @cached_property
+    @_Lazy
     def location(self) -> str:
         return self._location_decoded[0]
 
-    @cached_property
+    @_Lazy
     def location_lower(self) -> str:
         return self._location_decoded[1]
 
-    @cached_property
+    @_Lazy
     def conference_text(self) -> str:
         """Entry point URIs of the conference data, one per line (searched before location)."""
         conference = self.event.conference
@@ -107,11 +134,11 @@ class EventText:
             return ""
         return "\n".join(point.uri for point in conference.entry_points if point.uri)
 
-    @cached_property
+    @_Lazy
     def conference_lower(self) -> str:
         return self.conference_text.lower()
 
-    @cached_property
+    @_Lazy
     def _hits(self) -> dict[str, frozenset[str]]:
         return {
             CONFERENCE: find_needles(self.conference_text),
@@ -139,46 +166,64 @@ class EventText:
         """Which ``NEEDLES`` occur in a source."""
         return self._hits[source]
 
-    @cached_property
+    @_Lazy
     def hits_anywhere(self) -> frozenset[str]:
         """Which ``NEEDLES`` occur in conference data, location or body."""
         hits = self._hits
         return hits[CONFERENCE] | hits[LOCATION] | hits[BODY]
 
-    @cached_property
+    @_Lazy
     def hits_free_text(self) -> frozenset[str]:
         """Which ``NEEDLES`` occur in location or body."""
         return self._hits[LOCATION] | self._hits[BODY]
 
     def candidates(
         self, sources: tuple[str, ...], needles: tuple[str, ...]
-    ) -> Iterator[tuple[str, str, str]]:
-        """``(source, text, lower-cased text)`` of the sources in which any needle occurs.
+    ) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
+        """``(source, text, lower-cased text, needles found)`` of the sources with any needle.
 
-        Needles from ``NEEDLES`` are looked up in the one-pass result; others (a rule's domain)
-        are searched in the lower-cased text.
+        The needles found keep their order. Needles from ``NEEDLES`` are looked up in the
+        one-pass result; others (a rule's domain) are searched in the lower-cased text.
         """
+        all_hits = self._hits
+        static = _STATIC_NEEDLES.issuperset(needles)
         for source in sources:
-            body = self.text(source)
-            if not body:
-                continue
-            hits = self._hits[source]
-            for needle in needles:
-                if needle in _STATIC_NEEDLES:
-                    if needle in hits:
-                        break
-                elif needle in self.lower(source):
-                    break
+            hits = all_hits[source]
+            if static:
+                if hits.isdisjoint(needles):
+                    continue
+                found = needles if len(needles) == 1 else tuple(n for n in needles if n in hits)
             else:
-                continue
-            yield source, body, self.lower(source)
+                lower = self.lower(source)
+                found = tuple(
+                    n for n in needles if (n in hits if n in _STATIC_NEEDLES else n in lower)
+                )
+                if not found:
+                    continue
+            yield source, self.text(source), self.lower(source), found
+
+    def known_needles(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The texts of ``template_event`` whose ``NEEDLES`` are known, with those needles.
+
+        Empty until the needles have been searched (nothing is computed here); a raw text has
+        the needles of its decoded text when decoding changed nothing.
+        """
+        hits = self.__dict__.get("_hits")
+        if hits is None:
+            return ()
+        known = [(self.body, hits[BODY]), (self.location, hits[LOCATION])]
+        if self.body_raw == self.body:
+            known.append((self.body_raw, hits[BODY]))
+        if self.event.location == self.location:
+            known.append((self.event.location, hits[LOCATION]))
+        return tuple(known)
 
     def has(self, source: str, needles: tuple[str, ...]) -> bool:
         """Whether any of ``needles`` (each in ``NEEDLES``) occurs in a source."""
         hits = self._hits[source]
         return bool(hits) and any(needle in hits for needle in needles)
 
-    @cached_property
+    @_Lazy
     def template_event(self) -> dict[str, Any]:
         """The ``calendar_event`` value of templates: every event field, ``body`` as plain text."""
         event = self.event

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from otj.model import CallProtocol, Platform
-from otj.rules.text import ALL_SOURCES, FREE_TEXT, EventText
+from otj.rules.text import ALL_SOURCES, BODY, FREE_TEXT, LOCATION, EventText
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -87,8 +87,13 @@ def _digits(text: str) -> str:
 _MAX_OCCURRENCES = 200
 
 
-def _positions(lower: str, needles: tuple[str, ...]) -> list[int]:
-    """Sorted start positions of every occurrence of the needles (bounded)."""
+def _positions(lower: str, needles: tuple[str, ...]) -> Iterable[int]:
+    """Sorted start positions of every occurrence of the needles (bounded).
+
+    The occurrences of a single needle are found one by one, as the caller asks for them.
+    """
+    if len(needles) == 1:
+        return _occurrences(lower, needles[0])
     positions: list[int] = []
     for needle in needles:
         index = lower.find(needle)
@@ -97,6 +102,16 @@ def _positions(lower: str, needles: tuple[str, ...]) -> list[int]:
             index = lower.find(needle, index + 1)
     positions.sort()
     return positions
+
+
+def _occurrences(lower: str, needle: str) -> Iterator[int]:
+    """The start positions of the first ``_MAX_OCCURRENCES`` occurrences of ``needle``."""
+    index = lower.find(needle)
+    count = 0
+    while index >= 0 and count < _MAX_OCCURRENCES:
+        yield index
+        count += 1
+        index = lower.find(needle, index + 1)
 
 
 def _near(
@@ -134,13 +149,12 @@ def _near(
 
 def _first(
     pattern: re.Pattern[str],
-    sources: Iterable[tuple[str, str, str]],
-    needles: tuple[str, ...],
+    sources: Iterable[tuple[str, str, str, tuple[str, ...]]],
     back: int = 64,
     ahead: int = 256,
 ) -> tuple[str, str, re.Match[str]] | None:
-    """First match of ``pattern`` in the first source that has one."""
-    for source, text, lower in sources:
+    """First match of ``pattern`` in the first source that has one (``EventText.candidates``)."""
+    for source, text, lower, needles in sources:
         match = next(_near(pattern, text, lower, needles, back=back, ahead=ahead), None)
         if match is not None:
             return source, text, match
@@ -191,7 +205,7 @@ def find_google_meet(settings: TypeSettings, text: EventText) -> Found | Missed:
     if conference is not None and _MEET_CODE.match(conference.id.strip()):
         code, source = conference.id.strip(), "conference data"
     else:
-        hit = _first(_MEET_LINK, text.candidates(ALL_SOURCES, _MEET_NEEDLES), _MEET_NEEDLES)
+        hit = _first(_MEET_LINK, text.candidates(ALL_SOURCES, _MEET_NEEDLES))
         if hit is not None:
             source, code = hit[0], hit[2].group(1)
     if not code:
@@ -241,7 +255,7 @@ def find_hangouts(settings: TypeSettings, text: EventText) -> Found | Missed:
     if not domain:
         return Missed(detail="no SIP entry point in conference data (rule has no domain)")
     needles = (f"@{domain.lower()}",)
-    hit = _first(_hangouts_pattern(domain), text.candidates(FREE_TEXT, needles), needles, back=20)
+    hit = _first(_hangouts_pattern(domain), text.candidates(FREE_TEXT, needles), back=20)
     if hit is None:
         return Missed(
             detail=f"no SIP entry point in conference data and no <10-13 digits>@{domain} "
@@ -281,11 +295,11 @@ def _conference_id_after(text: str, end: int) -> str | None:
 
 
 def _cvi_hits(
-    pattern: re.Pattern[str], sources: Iterable[tuple[str, str, str]], needle: str
+    pattern: re.Pattern[str], sources: Iterable[tuple[str, str, str, tuple[str, ...]]]
 ) -> Iterable[tuple[str, re.Match[str], str]]:
     """Every tenant address with the conference ID after it, in search order."""
-    for source, body, lower in sources:
-        for match in _near(pattern, body, lower, (needle,), back=80, ahead=96):
+    for source, body, lower, needles in sources:
+        for match in _near(pattern, body, lower, needles, back=80, ahead=96):
             conference_id = _conference_id_after(body, match.end())
             if conference_id:
                 yield source, match, conference_id
@@ -305,7 +319,7 @@ def find_pexip_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Pexip CVI: teams@<host> + conference ID, or pexip.me/teams/<host>/<id> (or ?conf=&d=)."""
     domain = settings.domain.strip()
     for source, match, conference_id in _cvi_hits(
-        _PEXIP_TENANT, text.candidates(ALL_SOURCES, ("teams@",)), "teams@"
+        _PEXIP_TENANT, text.candidates(ALL_SOURCES, ("teams@",))
     ):
         host = match.group(2)
         if host.lower() in _OTHER_CVI_HOSTS:
@@ -323,8 +337,8 @@ def find_pexip_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
                 "prefix": prefix,
             },
         )
-    for source, body, lower in text.candidates(ALL_SOURCES, ("/teams/",)):
-        link = next(_near(_PEXIP_TEAMS_LINK, body, lower, ("/teams/",), back=40), None)
+    for source, body, lower, needles in text.candidates(ALL_SOURCES, ("/teams/",)):
+        link = next(_near(_PEXIP_TEAMS_LINK, body, lower, needles, back=40), None)
         if link is not None:
             host, conference_id = link.group(1), link.group(2)
             target = domain or host
@@ -339,7 +353,7 @@ def find_pexip_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
                     "prefix": "",
                 },
             )
-        for query_link in _near(_PEXIP_TEAMS_QUERY, body, lower, ("/teams/",), back=80, ahead=600):
+        for query_link in _near(_PEXIP_TEAMS_QUERY, body, lower, needles, back=80, ahead=600):
             params = _query(query_link.group(0))
             conf, host = params.get("conf", ""), params.get("d", "")
             if conf.isdigit() and host and host.lower() not in _OTHER_CVI_HOSTS:
@@ -368,7 +382,7 @@ _CISCO_TENANT = re.compile(r"(?<![\w.+@-])([\w.+-]+)@(?i:m\.webex\.com)(?![\w-]|
 def find_cisco_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Cisco CVI: <tenant_key>@m.webex.com + the conference ID after it."""
     for source, match, conference_id in _cvi_hits(
-        _CISCO_TENANT, text.candidates(ALL_SOURCES, ("@m.webex.com",)), "@m.webex.com"
+        _CISCO_TENANT, text.candidates(ALL_SOURCES, ("@m.webex.com",))
     ):
         tenant = match.group(1)
         return Found(
@@ -387,7 +401,7 @@ _POLY_LINK = re.compile(r"https?://(?i:dialin\.plcm\.vc)/teams/?\?[^\s<>\"']+")
 def find_poly_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Poly CVI: <tenant_key>@t.plcm.vc + conference ID, or dialin.plcm.vc/teams/?key=&conf=."""
     for source, match, conference_id in _cvi_hits(
-        _POLY_TENANT, text.candidates(ALL_SOURCES, ("@t.plcm.vc",)), "@t.plcm.vc"
+        _POLY_TENANT, text.candidates(ALL_SOURCES, ("@t.plcm.vc",))
     ):
         tenant = match.group(1)
         return Found(
@@ -396,8 +410,8 @@ def find_poly_teams(settings: TypeSettings, text: EventText) -> Found | Missed:
             summary=f"tenant {tenant}@t.plcm.vc, conference ID {conference_id}",
             variables={"conference_id": conference_id, "tenant_key": tenant},
         )
-    for source, body, lower in text.candidates(ALL_SOURCES, ("dialin.plcm.vc",)):
-        for link in _near(_POLY_LINK, body, lower, ("dialin.plcm.vc",), back=10, ahead=600):
+    for source, body, lower, needles in text.candidates(ALL_SOURCES, ("dialin.plcm.vc",)):
+        for link in _near(_POLY_LINK, body, lower, needles, back=10, ahead=600):
             params = _query(link.group(0))
             key, conf = params.get("key", ""), params.get("conf", "")
             if key and conf.isdigit():
@@ -425,9 +439,7 @@ _PASSCODE_LABELS = ("passcode",)
 
 def find_teams_guest_join(settings: TypeSettings, text: EventText) -> Found | Missed:
     """A Teams join link together with ``Meeting ID`` and ``Passcode``."""
-    link_hit = _first(
-        _TEAMS_LINK, text.candidates(ALL_SOURCES, _TEAMS_NEEDLES), _TEAMS_NEEDLES, back=8
-    )
+    link_hit = _first(_TEAMS_LINK, text.candidates(ALL_SOURCES, _TEAMS_NEEDLES), back=8)
     if link_hit is None:
         return Missed(detail=f"no teams.microsoft.com / teams.cloud.microsoft link in {_WHERE}")
     link_source, link_text, link = link_hit
@@ -493,7 +505,7 @@ def _numeric_passcode(body: str, lower: str) -> str:
 
 def find_zoom(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Zoom join link (/j/ or /w/ on zoom.us or zoomgov.com) or <id>@[<sub>.]zoomcrc.com."""
-    hit = _first(_ZOOM, text.candidates(ALL_SOURCES, _ZOOM_NEEDLES), _ZOOM_NEEDLES, back=40)
+    hit = _first(_ZOOM, text.candidates(ALL_SOURCES, _ZOOM_NEEDLES), back=40)
     if hit is None:
         return Missed(detail=f"no Zoom join link or <id>@zoomcrc.com in {_WHERE}")
     source, body, match = hit
@@ -545,8 +557,8 @@ _WEBEX = re.compile(
 
 def find_webex(settings: TypeSettings, text: EventText) -> Found | Missed:
     """<number>@<site>.webex.com (video address) or a personal room <site>.webex.com/meet/<user>."""
-    for source, body, lower in text.candidates(ALL_SOURCES, ("webex.com",)):
-        for match in _near(_WEBEX, body, lower, ("webex.com",), back=100, ahead=120):
+    for source, body, lower, needles in text.candidates(ALL_SOURCES, ("webex.com",)):
+        for match in _near(_WEBEX, body, lower, needles, back=100, ahead=120):
             if match.group("number"):
                 site = match.group("site")
                 if site.lower() == "m":  # Cisco CVI for Teams, not a Webex site
@@ -578,7 +590,7 @@ _GOTO_LABELS = ("meeting", "access")
 
 def find_gotomeeting(settings: TypeSettings, text: EventText) -> Found | Missed:
     """``inroomlink.goto.com`` together with a ``Meeting ID`` / ``Access Code``."""
-    for source, body, lower in text.candidates(FREE_TEXT, ("inroomlink.goto.com",)):
+    for source, body, lower, _ in text.candidates(FREE_TEXT, ("inroomlink.goto.com",)):
         index = lower.find("inroomlink.goto.com")
         match = _labelled(_GOTO_ID, body, lower, _GOTO_LABELS, index) or _labelled(
             _GOTO_ID, body, lower, _GOTO_LABELS
@@ -604,7 +616,7 @@ _PEXIP_URI = re.compile(r"(?i:pexip)://([^\s<>\"']+)")
 
 def find_pexip_infinity(settings: TypeSettings, text: EventText) -> Found | Missed:
     """``pexip://<alias>``."""
-    hit = _first(_PEXIP_URI, text.candidates(ALL_SOURCES, ("pexip://",)), ("pexip://",), back=0)
+    hit = _first(_PEXIP_URI, text.candidates(ALL_SOURCES, ("pexip://",)), back=0)
     if hit is not None:
         alias = _trim_uri(unquote(hit[2].group(1)))
         if alias:
@@ -632,9 +644,7 @@ def _address_pattern(domain: str) -> re.Pattern[str]:
 def find_pexip_service(settings: TypeSettings, text: EventText) -> Found | Missed:
     """``https://pexip.me/<alias>``, or ``<alias>@<rule domain>``."""
     domain = settings.domain.strip()
-    hit = _first(
-        _PEXIP_SERVICE_LINK, text.candidates(ALL_SOURCES, ("pexip.me/",)), ("pexip.me/",), back=8
-    )
+    hit = _first(_PEXIP_SERVICE_LINK, text.candidates(ALL_SOURCES, ("pexip.me/",)), back=8)
     if hit is not None:
         alias = _trim_uri(unquote(hit[2].group(1)))
         if alias and "@" not in alias:
@@ -648,9 +658,7 @@ def find_pexip_service(settings: TypeSettings, text: EventText) -> Found | Misse
             )
     if domain:
         needles = (f"@{domain.lower()}",)
-        address = _first(
-            _address_pattern(domain), text.candidates(ALL_SOURCES, needles), needles, back=256
-        )
+        address = _first(_address_pattern(domain), text.candidates(ALL_SOURCES, needles), back=256)
         if address is not None:
             alias = address[2].group(1)
             return Found(
@@ -673,8 +681,8 @@ _NOT_S4B = ("google.com", "goto.com", "jit.si", "gotomeeting.com")
 
 def find_skype_for_business(settings: TypeSettings, text: EventText) -> Found | Missed:
     """Skype for Business meeting URL ``https://meet.<domain>/<user>/<id>``."""
-    for source, body, lower in text.candidates(ALL_SOURCES, ("//meet.",)):
-        for match in _near(_S4B, body, lower, ("//meet.",), back=8, ahead=400):
+    for source, body, lower, needles in text.candidates(ALL_SOURCES, ("//meet.",)):
+        for match in _near(_S4B, body, lower, needles, back=8, ahead=400):
             url_domain = match.group(1)
             if url_domain.lower() in _NOT_S4B:
                 continue
@@ -698,7 +706,7 @@ def find_domain(settings: TypeSettings, text: EventText) -> Found | Missed:
     if not domain:
         return Missed(detail="rule has no domain")
     needles = (f"@{domain.lower()}",)
-    hit = _first(_address_pattern(domain), text.candidates(FREE_TEXT, needles), needles, back=256)
+    hit = _first(_address_pattern(domain), text.candidates(FREE_TEXT, needles), back=256)
     if hit is None:
         return Missed(detail=f"no <user>@{domain} in location or body")
     alias = hit[2].group(1)
@@ -715,12 +723,12 @@ def find_domain(settings: TypeSettings, text: EventText) -> Found | Missed:
 # --- fallback ------------------------------------------------------------------------------------
 
 _FALLBACK = re.compile(r"(?<![\w.+-])(?i:(sips?|h323)):([^\s<>\"',;?]+)")
+_FALLBACK_NEEDLES = ("sip:", "sips:", "h323:")
 
 
 def find_fallback(text: EventText) -> Found | None:
     """``sip:``, ``sips:`` or ``h323:`` in body then location: dial what follows."""
-    needles = ("sip:", "sips:", "h323:")
-    for source, body, lower in text.candidates(("body", "location"), needles):
+    for source, body, lower, needles in text.candidates((BODY, LOCATION), _FALLBACK_NEEDLES):
         for match in _near(_FALLBACK, body, lower, needles, back=8, ahead=400):
             target = _trim_uri(match.group(2))
             if not target:
