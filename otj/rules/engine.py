@@ -52,6 +52,27 @@ _BLANK_EVENT = CalendarEvent(
 """An event without any text: what a gated type answers when none of its needles occurs."""
 
 
+_FALLBACK_MISS = TraceStep(
+    rule=FALLBACK, meeting_type=FALLBACK, outcome="no_match",
+    detail="no sip:, sips: or h323: in body or location",
+)  # fmt: skip
+
+_MISS_STEPS = 64
+"""No-match trace steps a rule keeps for reuse (its finder's details are nearly always fixed)."""
+
+
+def _minutes(count: int) -> timedelta:
+    delta = _DELTAS.get(count)
+    if delta is None:
+        if len(_DELTAS) > 64:
+            _DELTAS.clear()
+        delta = _DELTAS[count] = timedelta(minutes=count)
+    return delta
+
+
+_DELTAS: dict[int, timedelta] = {}
+
+
 class RuleError(Exception):
     """A rule failed on an event (the message goes into the trace)."""
 
@@ -87,7 +108,7 @@ def _split_scheme(alias: str) -> tuple[str, CallProtocol]:
 
 def _clean_output(output: str, what: str) -> str:
     alias = output.strip()
-    if alias and any(ch.isspace() for ch in alias):
+    if len(alias.split(maxsplit=1)) > 1:  # whitespace inside (it is stripped at both ends)
         raise RuleError(f"{what} output contains whitespace: {alias[:80]!r}")
     if len(alias) > MAX_ALIAS_CHARS:
         raise RuleError(f"{what} output is longer than {MAX_ALIAS_CHARS} characters")
@@ -120,6 +141,18 @@ class CompiledRule:
         self.miss_step: TraceStep | None = None
         if not self.error and rule.enabled:
             self._compile_gate()
+        self._miss_steps: dict[str, TraceStep] = {}
+
+    def no_match(self, detail: str) -> TraceStep:
+        """The ``no_match`` trace step with ``detail`` (equal steps are shared: they are frozen)."""
+        step = self._miss_steps.get(detail)
+        if step is None:
+            if len(self._miss_steps) >= _MISS_STEPS:
+                self._miss_steps.clear()
+            step = self._miss_steps[detail] = TraceStep(
+                rule=self.name, meeting_type=self.meeting_type, outcome="no_match", detail=detail
+            )
+        return step
 
     def _compile_gate(self) -> None:
         """Precompute the fixed miss of a type whose needles are all absent (same trace text)."""
@@ -361,11 +394,7 @@ class RuleSet:
                 )  # fmt: skip
                 continue
             if isinstance(result, str):
-                trace.append(
-                    TraceStep(
-                        rule=step_rule, meeting_type=step_type, outcome="no_match", detail=result
-                    )
-                )
+                trace.append(compiled.no_match(result))
                 continue
             trace.append(
                 TraceStep(
@@ -378,12 +407,7 @@ class RuleSet:
         if hit is None:
             fallback = find_fallback(text)
             if fallback is None:
-                trace.append(
-                    TraceStep(
-                        rule=FALLBACK, meeting_type=FALLBACK, outcome="no_match",
-                        detail="no sip:, sips: or h323: in body or location",
-                    )
-                )  # fmt: skip
+                trace.append(_FALLBACK_MISS)
             else:
                 hit = _Hit(
                     alias=fallback.alias,
@@ -441,8 +465,8 @@ class RuleSet:
             organizer_email=event.organizer_email,
             start=event.start,
             end=event.end,
-            join_from=event.start - timedelta(minutes=profile.start_buffer),
-            join_until=event.end + timedelta(minutes=profile.end_buffer),
+            join_from=event.start - _minutes(profile.start_buffer),
+            join_until=event.end + _minutes(profile.end_buffer),
             alias=None if hit is None else hit.alias,
             protocol=CallProtocol.SIP if hit is None else hit.protocol,
             platform=Platform.OTHER if hit is None else hit.platform,

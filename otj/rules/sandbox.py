@@ -288,18 +288,17 @@ def render(
         )
         pieces: list[str] = []
         size = 0
-        while True:
-            try:
-                chunk = next(chunks, None)
-            except Exception:  # re-raised with the template line numbers
-                template.environment.handle_exception()
-                raise  # pragma: no cover - handle_exception always raises
-            if chunk is None:
-                break
-            size += len(chunk)
-            if size > MAX_OUTPUT_CHARS:
-                raise LimitExceeded(f"template output exceeds {MAX_OUTPUT_CHARS} characters")
-            pieces.append(chunk)
+        try:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > MAX_OUTPUT_CHARS:
+                    break
+                pieces.append(chunk)
+        except Exception:  # raised by the template: re-raised with its line numbers
+            template.environment.handle_exception()
+            raise  # pragma: no cover - handle_exception always raises
+        if size > MAX_OUTPUT_CHARS:
+            raise LimitExceeded(f"template output exceeds {MAX_OUTPUT_CHARS} characters")
         budget.check()
         return "".join(pieces), budget.debug
     finally:
