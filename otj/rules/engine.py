@@ -29,6 +29,7 @@ from otj.model import (
     ReplaceSubject,
     TraceStep,
 )
+from otj.rules.filters import SEEDED_NAMES
 from otj.rules.limits import MAX_ALIAS_CHARS, REGEX_SECONDS
 from otj.rules.sandbox import compile_template, render
 from otj.rules.text import BODY, CONFERENCE, FREE_TEXT, LOCATION, EventText
@@ -131,6 +132,8 @@ class CompiledRule:
         self._transform: Template | None = None
         self._regex: Any = None
         self._re2 = False
+        source = rule.custom_template if rule.meeting_type == "custom" else rule.transform_rule
+        self._seeded = any(name in source for name in SEEDED_NAMES)
         try:
             self._compile()
         except Exception as exc:  # noqa: BLE001 - any compile failure is reported per event
@@ -244,6 +247,8 @@ class CompiledRule:
         return _Hit(alias=alias, protocol=protocol, platform=platform, detail=detail)
 
     def _seed(self, text: EventText) -> str:
+        if not self._seeded:
+            return ""
         event = text.event
         return hashlib.sha256(f"{event.id}\x00{event.ical_uid}\x00{self.name}".encode()).hexdigest()
 

@@ -384,6 +384,11 @@ def pex_now(tz: Any = "UTC") -> datetime:
     return budget.now.astimezone(zone)
 
 
+SEEDED_NAMES = ("pex_uuid4",)
+"""The template names that read the render's seed: a template whose source names none of them
+renders the same with any seed."""
+
+
 def pex_uuid4() -> str:
     """A version-4-shaped UUID, stable for the same event, rule and call position."""
     budget = CURRENT_BUDGET.get()

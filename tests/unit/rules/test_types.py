@@ -291,3 +291,30 @@ def test_unknown_meeting_type_is_an_error_in_the_trace() -> None:
     assert meeting.trace[0].outcome == "error"
     assert "unknown meeting type 'zoomy'" in meeting.trace[0].detail
     assert meeting.alias == "9876543210@zoomcrc.com"
+
+
+def test_pex_uuid4_is_seeded_by_event_and_rule() -> None:
+    custom = process(
+        rule(
+            "custom",
+            name="uuid rule",
+            custom_template="{{ pex_uuid4() }}@{{ pex_uuid4() }}.example.com",
+        ),
+        id="evt-1",
+        ical_uid="uid-1",
+    )
+    assert custom.alias == (
+        "6e94e668-9f79-4edf-935b-14400153fdd2@b3976ae1-9770-4b3e-a5bc-659390ae6716.example.com"
+    )
+    transformed = process(
+        rule(
+            "pexipinfinity",
+            name="t",
+            default_processing_enabled=False,
+            transform_rule="{{ pex_uuid4() }}@{{ alias }}",
+        ),
+        id="evt-1",
+        ical_uid="uid-1",
+        location="pexip://vmr",
+    )
+    assert transformed.alias == "43aca0a9-f546-437f-b256-a386d01b4eec@vmr"
