@@ -192,7 +192,7 @@ class EventText:
             if static:
                 if hits.isdisjoint(needles):
                     continue
-                found = needles if len(needles) == 1 else tuple(n for n in needles if n in hits)
+                found = needles if len(needles) == 1 else tuple(filter(hits.__contains__, needles))
             else:
                 lower = self.lower(source)
                 found = tuple(
