@@ -103,15 +103,28 @@ def setup_store(db_url: str, key_file: Path, codecs: list[tuple[str, int]], now:
     db = Database(db_url, box=SecretBox(key_file=key_file, environ={}))
     db.upgrade()
     endpoints = tuple(
-        Endpoint(name=name, group="Bench", room_resource_email=room_name(i), type="CISCO",
-                 api_address="127.0.0.1", api_port=port, use_https=False, verify_cert=False,
-                 api_username="admin", api_password=Secret(PASSWORD))
+        Endpoint(
+            name=name,
+            group="Bench",
+            room_resource_email=room_name(i),
+            type="CISCO",
+            api_address="127.0.0.1",
+            api_port=port,
+            use_https=False,
+            verify_cert=False,
+            api_username="admin",
+            api_password=Secret(PASSWORD),
+        )
         for i, (name, port) in enumerate(codecs)
     )
-    db.config.apply(Configuration(
-        sections=frozenset({"profiles", "endpoint_groups", "endpoints"}),
-        profiles=(PROFILE,), endpoint_groups=(EndpointGroup(name="Bench", profile="Bench"),),
-        endpoints=endpoints))
+    db.config.apply(
+        Configuration(
+            sections=frozenset({"profiles", "endpoint_groups", "endpoints"}),
+            profiles=(PROFILE,),
+            endpoint_groups=(EndpointGroup(name="Bench", profile="Bench"),),
+            endpoints=endpoints,
+        )
+    )
     return db, PollCommit
 
 
@@ -119,28 +132,42 @@ def commit_all(db, poll_commit, count: int, now: datetime, version: int) -> None
     for i in range(count):
         room = room_name(i)
         db.rooms.claim(room, owner="bench", now=now, ttl=timedelta(minutes=5), force=True)
-        db.rooms.commit_poll(poll_commit(
-            room=room, owner="bench", now=now, full=True,
-            meetings=meetings_for(room, now, version), sync_state=None, sync_fingerprint="",
-            window_start=now - timedelta(days=1), window_end=now + timedelta(days=7),
-            display_end=now + timedelta(days=7), next_poll_at=now + timedelta(minutes=1)))
+        db.rooms.commit_poll(
+            poll_commit(
+                room=room,
+                owner="bench",
+                now=now,
+                full=True,
+                meetings=meetings_for(room, now, version),
+                sync_state=None,
+                sync_fingerprint="",
+                window_start=now - timedelta(days=1),
+                window_end=now + timedelta(days=7),
+                display_end=now + timedelta(days=7),
+                next_poll_at=now + timedelta(minutes=1),
+            )
+        )
 
 
-async def bare_put(urls: list[str], documents: list[bytes], concurrency: int,
-                   *, read_back: bool = False) -> float:
+async def bare_put(
+    urls: list[str], documents: list[bytes], concurrency: int, *, read_back: bool = False
+) -> float:
     """The comparison: the same Bookings Put POSTs (and Bookings List), straight from httpx."""
     slots = asyncio.Semaphore(concurrency)
-    clients = [httpx.AsyncClient(base_url=u, auth=("admin", PASSWORD), trust_env=False)
-               for u in urls]
+    clients = [
+        httpx.AsyncClient(base_url=u, auth=("admin", PASSWORD), trust_env=False) for u in urls
+    ]
 
     async def one(client: httpx.AsyncClient, document: bytes) -> None:
         async with slots:
-            response = await client.post("/putxml", content=document,
-                                         headers={"Content-Type": "text/xml"})
+            response = await client.post(
+                "/putxml", content=document, headers={"Content-Type": "text/xml"}
+            )
             response.raise_for_status()
             if read_back:
-                listed = await client.post("/putxml", content=LIST_DOCUMENT,
-                                           headers={"Content-Type": "text/xml"})
+                listed = await client.post(
+                    "/putxml", content=LIST_DOCUMENT, headers={"Content-Type": "text/xml"}
+                )
                 listed.raise_for_status()
 
     started = time.perf_counter()
@@ -179,8 +206,11 @@ class _Connection:
         assert self.conn is not None
         assert self.reader is not None
         assert self.writer is not None
-        self.writer.write(self.conn.send(h11.Request(method="GET", target=path,
-                                                     headers=[*self.headers, *headers])))
+        self.writer.write(
+            self.conn.send(
+                h11.Request(method="GET", target=path, headers=[*self.headers, *headers])
+            )
+        )
         self.writer.write(self.conn.send(h11.EndOfMessage()))
         status = 0
         while True:
@@ -198,8 +228,9 @@ class _Connection:
         return status
 
 
-async def load(base: str, requests: list[tuple[str, list[tuple[str, str]]]], clients: int,
-               duration: float) -> tuple[float, float, float, int]:
+async def load(
+    base: str, requests: list[tuple[str, list[tuple[str, str]]]], clients: int, duration: float
+) -> tuple[float, float, float, int]:
     """Requests/s, p50 and p99 latency (ms) of ``clients`` concurrent connections for ``duration``
     seconds, each request a random ``(path, headers)`` of ``requests`` (each made once before)."""
     host, port = base.removeprefix("http://").split(":")
@@ -209,14 +240,14 @@ async def load(base: str, requests: list[tuple[str, list[tuple[str, str]]]], cli
     errors = 0
     connections = [_Connection(host, int(port)) for _ in range(clients)]
 
-    async def warm(connection: _Connection, share: list[tuple[str, list[tuple[str, str]]]]
-                   ) -> None:
+    async def warm(connection: _Connection, share: list[tuple[str, list[tuple[str, str]]]]) -> None:
         for path, headers in share:
             await connection.get(path, headers)
 
     # warm-up: every request once (each server's caches, the page cache, every connection)
-    await asyncio.gather(*(warm(c, requests[i::clients] or requests[:1])
-                           for i, c in enumerate(connections)))
+    await asyncio.gather(
+        *(warm(c, requests[i::clients] or requests[:1]) for i, c in enumerate(connections))
+    )
     deadline = time.perf_counter() + duration
     rng = random.Random(7)
 
@@ -266,8 +297,13 @@ def _uvicorn_settings() -> dict[str, Any]:
 def _run_uvicorn(app: Any, port: int) -> None:
     import uvicorn
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
-                **{"access_log": False, **_uvicorn_settings()})
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        **{"access_log": False, **_uvicorn_settings()},
+    )
 
 
 def serve_api(db_url: str, key_file: str, port: int) -> None:
@@ -297,8 +333,13 @@ def serve_memory(directory: str, port: int) -> None:
 
     async def app(scope: dict[str, Any], _receive: Any, send: Any) -> None:
         body = bodies.get(scope["path"], b"")
-        await send({"type": "http.response.start", "status": 200 if body else 404,
-                    "headers": [json_type, (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200 if body else 404,
+                "headers": [json_type, (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     _run_uvicorn(app, port)
@@ -308,36 +349,55 @@ Server = tuple[str, list[str]]
 """A label and the command line that serves on the port appended to it."""
 
 
-def measure(servers: list[tuple[str, list[str], list[tuple[str, list[tuple[str, str]]]]]],
-            *, clients: int, duration: float, rounds: int
-            ) -> dict[str, tuple[float, float, float, int]]:
+def measure(
+    servers: list[tuple[str, list[str], list[tuple[str, list[tuple[str, str]]]]]],
+    *,
+    clients: int,
+    duration: float,
+    rounds: int,
+) -> dict[str, tuple[float, float, float, int]]:
     """Each server (label, command without its port, requests) started in turn and loaded,
     ``rounds`` times round-robin; the median requests/s, p50 and p99 and the errors of each."""
     results: dict[str, list[tuple[float, float, float, int]]] = {
-        label: [] for label, _, _ in servers}
+        label: [] for label, _, _ in servers
+    }
     for _ in range(rounds):
         for label, command, requests in servers:
             port = free_port()
             chatty = "http.server" in command  # it logs every request on stderr
-            process = subprocess.Popen([*command, str(port)], cwd=ROOT,
-                                       stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL if chatty else None)
+            process = subprocess.Popen(
+                [*command, str(port)],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL if chatty else None,
+            )
             try:
                 wait_listening(port, process)
-                results[label].append(asyncio.run(load(f"http://127.0.0.1:{port}", requests,
-                                                       clients, duration)))
+                results[label].append(
+                    asyncio.run(load(f"http://127.0.0.1:{port}", requests, clients, duration))
+                )
             finally:
                 process.terminate()
                 process.wait(10)
     return {
-        label: (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
-                statistics.median(r[2] for r in runs), sum(r[3] for r in runs))
+        label: (
+            statistics.median(r[0] for r in runs),
+            statistics.median(r[1] for r in runs),
+            statistics.median(r[2] for r in runs),
+            sum(r[3] for r in runs),
+        )
         for label, runs in results.items()
     }
 
 
-def pull_section(args: argparse.Namespace, db, db_url: str, key_file: Path,  # type: ignore[no-untyped-def]
-                 workdir: Path, now: datetime) -> bool:
+def pull_section(
+    args: argparse.Namespace,
+    db,
+    db_url: str,
+    key_file: Path,  # type: ignore[no-untyped-def]
+    workdir: Path,
+    now: datetime,
+) -> bool:
     """The pull API next to static servers (and a baseline tree); True when all went well."""
     tokens = {}
     for i in range(min(args.codecs, args.rooms)):
@@ -352,53 +412,92 @@ def pull_section(args: argparse.Namespace, db, db_url: str, key_file: Path,  # t
         wait_listening(port, first)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
             for name, token in tokens.items():
-                body = client.get(f"/api/v1/rooms/{name}@rooms.example.com/meetings",
-                                  headers={"Authorization": f"Bearer {token}"})
+                body = client.get(
+                    f"/api/v1/rooms/{name}@rooms.example.com/meetings",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
                 body.raise_for_status()
                 (static_dir / f"{name}.json").write_bytes(body.content)
     finally:
         first.terminate()
         first.wait(10)
     # every request: a random room with that room's endpoint token (checked each time)
-    api_requests = [(f"/api/v1/rooms/{name}@rooms.example.com/meetings",
-                     [("Authorization", f"Bearer {token}")]) for name, token in tokens.items()]
+    api_requests = [
+        (f"/api/v1/rooms/{name}@rooms.example.com/meetings", [("Authorization", f"Bearer {token}")])
+        for name, token in tokens.items()
+    ]
     static_requests: list[tuple[str, list[tuple[str, str]]]] = [
-        (f"/{name}.json", []) for name in tokens]
+        (f"/{name}.json", []) for name in tokens
+    ]
     ours = "ours: GET /api/v1/rooms/{room}/meetings"
     servers = [(ours, api_command, api_requests)]
     if args.baseline:
         baseline = Path(args.baseline).resolve()
-        servers.append((f"baseline ({baseline.name}): the same GET", [
-            sys.executable, str(baseline / "bench" / "delivery.py"), "--serve-api", db_url,
-            str(key_file)], api_requests))
+        servers.append(
+            (
+                f"baseline ({baseline.name}): the same GET",
+                [
+                    sys.executable,
+                    str(baseline / "bench" / "delivery.py"),
+                    "--serve-api",
+                    db_url,
+                    str(key_file),
+                ],
+                api_requests,
+            )
+        )
     uvicorn_static = "static: uvicorn + Starlette StaticFiles"
     http_server = "static: python -m http.server"
     servers += [
-        (uvicorn_static, [sys.executable, __file__, "--serve-static", str(static_dir)],
-         static_requests),
-        ("in memory: uvicorn + a bare ASGI function",
-         [sys.executable, __file__, "--serve-memory", str(static_dir)], static_requests),
+        (
+            uvicorn_static,
+            [sys.executable, __file__, "--serve-static", str(static_dir)],
+            static_requests,
+        ),
+        (
+            "in memory: uvicorn + a bare ASGI function",
+            [sys.executable, __file__, "--serve-memory", str(static_dir)],
+            static_requests,
+        ),
         # HTTP/1.1 so that it keeps connections open like the others (with HTTP/1.0 every
         # request reconnects and its accept backlog of 5 overflows into 1 s SYN retries)
-        (http_server, [sys.executable, "-m", "http.server", "--protocol", "HTTP/1.1",
-                       "--bind", "127.0.0.1", "--directory", str(static_dir)], static_requests),
+        (
+            http_server,
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                "--protocol",
+                "HTTP/1.1",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(static_dir),
+            ],
+            static_requests,
+        ),
     ]
-    results = measure(servers, clients=args.clients, duration=args.duration,
-                      rounds=args.rounds)
+    results = measure(servers, clients=args.clients, duration=args.duration, rounds=args.rounds)
     print()
-    print(f"== pull API, {args.clients} concurrent clients, {len(tokens)} rooms, "
-          f"{args.duration:g} s each, median of {args.rounds} round(s) (client: h11 keep-alive "
-          "connections in this process; servers: one process each, in turn) ==")
+    print(
+        f"== pull API, {args.clients} concurrent clients, {len(tokens)} rooms, "
+        f"{args.duration:g} s each, median of {args.rounds} round(s) (client: h11 keep-alive "
+        "connections in this process; servers: one process each, in turn) =="
+    )
     for label, (rps, p50, p99, errors) in results.items():
-        print(f"{label:<44} {rps:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
-              f"errors {errors}")
+        print(
+            f"{label:<44} {rps:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
+            f"errors {errors}"
+        )
     mine = results[ours]
     for label, _, _ in servers[1:]:
         other = results[label]
         short = label.split(":")[0] if label.startswith("baseline") else label.split(": ")[1]
         short = short.removeprefix("uvicorn + ")
-        print(f"ours / {short:<32} = {mine[0] / other[0]:.2f}× throughput, "
-              f"{mine[2] / max(other[2], 1e-9):.2f}× p99")
+        print(
+            f"ours / {short:<32} = {mine[0] / other[0]:.2f}× throughput, "
+            f"{mine[2] / max(other[2], 1e-9):.2f}× p99"
+        )
     return not mine[3]
 
 
@@ -408,19 +507,29 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=100, help="codecs pushed at once")
     parser.add_argument("--clients", type=int, default=50, help="concurrent pull clients")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
-    parser.add_argument("--rooms", type=int, default=200,
-                        help="rooms (each with its endpoint token) the pull clients ask for")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="pull load runs per server, in turn (medians are printed)")
+    parser.add_argument(
+        "--rooms",
+        type=int,
+        default=200,
+        help="rooms (each with its endpoint token) the pull clients ask for",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="pull load runs per server, in turn (medians are printed)",
+    )
     parser.add_argument("--pull-only", action="store_true", help="skip the push benchmark")
-    parser.add_argument("--baseline", metavar="DIR",
-                        help="also serve the pull API from this source tree (before/after)")
-    parser.add_argument("--serve-api", nargs=3, metavar=("DB", "KEY", "PORT"),
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--serve-static", nargs=2, metavar=("DIR", "PORT"),
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--serve-memory", nargs=2, metavar=("DIR", "PORT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also serve the pull API from this source tree (before/after)",
+    )
+    parser.add_argument(
+        "--serve-api", nargs=3, metavar=("DB", "KEY", "PORT"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--serve-static", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-memory", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_api:
         serve_api(args.serve_api[0], args.serve_api[1], int(args.serve_api[2]))
@@ -442,8 +551,9 @@ def main() -> int:
         db_url = f"sqlite:///{workdir / 'otj.db'}"
         key_file = workdir / "secret.key"
         if args.pull_only:
-            db, poll_commit = setup_store(db_url, key_file,
-                                          [(f"room{i:05d}", 9) for i in range(n)], now)
+            db, poll_commit = setup_store(
+                db_url, key_file, [(f"room{i:05d}", 9) for i in range(n)], now
+            )
             commit_all(db, poll_commit, n, now, version=1)
             push_ok = True
         else:
@@ -455,14 +565,17 @@ def main() -> int:
     return 0
 
 
-def push_section(args: argparse.Namespace, db_url: str, key_file: Path,  # type: ignore[no-untyped-def]
-                 now: datetime):
+def push_section(
+    args: argparse.Namespace,
+    db_url: str,
+    key_file: Path,  # type: ignore[no-untyped-def]
+    now: datetime,
+):
     """Push to N simulated codecs after a change, then without one; the store and success."""
     n = args.codecs
     print(f"starting {n} simulated codecs …", flush=True)
     farm = ThreadedCodecFarm()
-    codecs = [farm.add(f"room{i:05d}", username="admin", password=PASSWORD)
-              for i in range(n)]
+    codecs = [farm.add(f"room{i:05d}", username="admin", password=PASSWORD) for i in range(n)]
     db, poll_commit = setup_store(db_url, key_file, [(c.name, c.port) for c in codecs], now)
     commit_all(db, poll_commit, n, now, version=1)
     runner = DeliveryRunner(db, concurrency=args.concurrency, deadline=60.0)
@@ -482,35 +595,46 @@ def push_section(args: argparse.Namespace, db_url: str, key_file: Path,  # type:
     quiet_time = time.perf_counter() - started
     quiet_requests = sum(len(c.requests) for c in codecs) - requests_before
 
-    documents = [render_put_command(bookings_for_room(meetings_for(room_name(i), now, 3),
-                                                      profile=PROFILE))
-                 for i in range(n)]
+    documents = [
+        render_put_command(bookings_for_room(meetings_for(room_name(i), now, 3), profile=PROFILE))
+        for i in range(n)
+    ]
     urls = [c.url for c in codecs]
     # on a loop of its own, like the runner (the codecs answer from the farm's thread)
     with ThreadPoolExecutor(1) as pool:
-        bare_time = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency)
-                                ).result()
-        bare_read = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency,
-                                                      read_back=True)).result()
+        bare_time = pool.submit(asyncio.run, bare_put(urls, documents, args.concurrency)).result()
+        bare_read = pool.submit(
+            asyncio.run, bare_put(urls, documents, args.concurrency, read_back=True)
+        ).result()
     runner.close()
     farm.close()
     stored_ok = all(len(c.bookings) == 4 for c in codecs)
 
     print()
     print(f"== push to {n} codecs (concurrency {args.concurrency}) ==")
-    print(f"first delivery (never pushed): {initial:8.2f} s  pushed={first.pushed} "
-          f"failed={first.failed}")
-    print(f"after a change to every room:  {push_time:8.2f} s  pushed={changed.pushed} "
-          f"failed={changed.failed}  ({n / push_time:,.0f} rooms/s; per room: status "
-          "cached, Bookings Put + Bookings List read-back, store update)")
-    print(f"comparison, bare httpx Put:     {bare_time:8.2f} s  ({n / bare_time:,.0f} "
-          f"rooms/s; one POST each, no store, no read-back) → ours/bare = "
-          f"{push_time / bare_time:.1f}×")
-    print(f"comparison, bare Put + List:    {bare_read:8.2f} s  ({n / bare_read:,.0f} "
-          f"rooms/s; the same two requests, no store) → ours/bare = "
-          f"{push_time / bare_read:.1f}×")
-    print(f"cycle without change:          {quiet_time:8.3f} s  pushed={quiet.pushed} "
-          f"considered={quiet.considered} device requests={quiet_requests}")
+    print(
+        f"first delivery (never pushed): {initial:8.2f} s  pushed={first.pushed} "
+        f"failed={first.failed}"
+    )
+    print(
+        f"after a change to every room:  {push_time:8.2f} s  pushed={changed.pushed} "
+        f"failed={changed.failed}  ({n / push_time:,.0f} rooms/s; per room: status "
+        "cached, Bookings Put + Bookings List read-back, store update)"
+    )
+    print(
+        f"comparison, bare httpx Put:     {bare_time:8.2f} s  ({n / bare_time:,.0f} "
+        f"rooms/s; one POST each, no store, no read-back) → ours/bare = "
+        f"{push_time / bare_time:.1f}×"
+    )
+    print(
+        f"comparison, bare Put + List:    {bare_read:8.2f} s  ({n / bare_read:,.0f} "
+        f"rooms/s; the same two requests, no store) → ours/bare = "
+        f"{push_time / bare_read:.1f}×"
+    )
+    print(
+        f"cycle without change:          {quiet_time:8.3f} s  pushed={quiet.pushed} "
+        f"considered={quiet.considered} device requests={quiet_requests}"
+    )
     print(f"every codec holds its 4 bookings: {stored_ok}")
     return db, not (changed.failed or quiet.pushed)
 

@@ -146,9 +146,7 @@ class MalformedCalendarData(CalendarError):
 class CalendarSource(Protocol):
     """A calendar system that can list and follow room calendars."""
 
-    def sync(
-        self, room: str, *, start: datetime, end: datetime, state: str | None
-    ) -> SyncResult:
+    def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         """Full read of [start, end) when ``state`` is None, else the changes since ``state``."""
         ...
 

@@ -18,9 +18,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every sub-command module's parser attached."""
-    parser = argparse.ArgumentParser(
-        prog="otj", description="One-Touch Join with SIP Guest Join"
-    )
+    parser = argparse.ArgumentParser(prog="otj", description="One-Touch Join with SIP Guest Join")
     parser.add_argument("--version", action="version", version=f"otj {otj.__version__}")
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]

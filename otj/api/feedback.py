@@ -36,8 +36,10 @@ def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
         "/api/v1/endpoints/{name}/feedback/{secret}",
         summary="HttpFeedback events from a Cisco codec (xEvent Bookings)",
         status_code=204,
-        responses={400: {"description": "Not an xAPI event"},
-                   404: {"description": "Unknown endpoint or secret"}},
+        responses={
+            400: {"description": "Not an xAPI event"},
+            404: {"description": "Unknown endpoint or secret"},
+        },
     )
     async def feedback(name: str, secret: str, request: Request) -> Response:
         known = await _run(db.delivery.check_feedback_secret, name, secret)

@@ -47,23 +47,27 @@ def render_home(
 ) -> str:
     """The page as HTML (pure)."""
     parts = [
-        (f"<!doctype html><html lang=en><meta charset=utf-8><title>otj</title>"
-        f"<style>{_STYLE}</style><h1>otj {escape(otj.__version__)}</h1>"
-        "<p>One-Touch Join: room calendars → meeting processing rules → Join buttons on "
-        "endpoints, and a SIP Guest Join gateway.</p><ul>"
-        '<li><a href="/docs">API documentation</a> (<a href="/openapi.json">OpenAPI</a>)</li>'
-        "<li>Administrators: <code>otj tokens create --admin NAME</code>, then "
-        "<code>/api/v1/status/rooms</code> with <code>Authorization: Bearer …</code></li>"
-        "<li>Endpoints: <code>/api/v1/rooms/{room}/meetings</code> (JSON) and "
-        "<code>/api/v1/rooms/{room}/meetings.ics</code> with a token from "
-        "<code>otj endpoints token NAME</code>; room panel at <code>/panel/{room}</code></li>"
-        "</ul>")
+        (
+            f"<!doctype html><html lang=en><meta charset=utf-8><title>otj</title>"
+            f"<style>{_STYLE}</style><h1>otj {escape(otj.__version__)}</h1>"
+            "<p>One-Touch Join: room calendars → meeting processing rules → Join buttons on "
+            "endpoints, and a SIP Guest Join gateway.</p><ul>"
+            '<li><a href="/docs">API documentation</a> (<a href="/openapi.json">OpenAPI</a>)</li>'
+            "<li>Administrators: <code>otj tokens create --admin NAME</code>, then "
+            "<code>/api/v1/status/rooms</code> with <code>Authorization: Bearer …</code></li>"
+            "<li>Endpoints: <code>/api/v1/rooms/{room}/meetings</code> (JSON) and "
+            "<code>/api/v1/rooms/{room}/meetings.ics</code> with a token from "
+            "<code>otj endpoints token NAME</code>; room panel at <code>/panel/{room}</code></li>"
+            "</ul>"
+        )
     ]
     if demo:
         codec_of = dict(codecs)
-        parts.append("<h2>Demo rooms</h2><p>Calendars generated around today, polled every "
-                     "minute; each room's simulated Cisco codec shows the bookings it received."
-                     "</p>")
+        parts.append(
+            "<h2>Demo rooms</h2><p>Calendars generated around today, polled every "
+            "minute; each room's simulated Cisco codec shows the bookings it received."
+            "</p>"
+        )
         for room, meetings in rooms:
             codec = codec_of.get(room)
             link = f' — <a href="{escape(codec)}/">simulated codec</a>' if codec else ""
@@ -71,8 +75,10 @@ def render_home(
             if not meetings:
                 parts.append('<p class="none">no meetings read yet</p>')
                 continue
-            parts.append("<table><tr><th>Start</th><th>Subject (as shown)</th>"
-                         "<th>Join alias</th><th>Platform</th><th>Rule</th></tr>")
+            parts.append(
+                "<table><tr><th>Start</th><th>Subject (as shown)</th>"
+                "<th>Join alias</th><th>Platform</th><th>Rule</th></tr>"
+            )
             parts.extend(_meeting_row(m) for m in meetings)
             parts.append("</table>")
     return "".join(parts)
@@ -95,8 +101,11 @@ def router(
             now = clock()
             for room in db.rooms.names():
                 meetings = db.meetings.list(
-                    room, start=now - timedelta(hours=1), end=now + timedelta(days=7),
-                    listed_only=True, with_trace=False,
+                    room,
+                    start=now - timedelta(hours=1),
+                    end=now + timedelta(days=7),
+                    listed_only=True,
+                    with_trace=False,
                 )
                 rooms.append((room, meetings))
         return HTMLResponse(render_home(rooms=rooms, codecs=codecs, demo=demo))

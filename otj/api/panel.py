@@ -121,8 +121,11 @@ def router(
         return endpoint if may_read_room(endpoint, room) else None
 
     def panel_meetings(endpoint: Endpoint, room: str, now: datetime) -> list[Meeting]:
-        return listed(db.meetings.list(room, start=now - BEFORE, end=now + AFTER,
-                                       listed_only=True, with_trace=False))
+        return listed(
+            db.meetings.list(
+                room, start=now - BEFORE, end=now + AFTER, listed_only=True, with_trace=False
+            )
+        )
 
     @api.get("/panel/static/{name}", include_in_schema=False)
     def asset(name: str) -> Response:
@@ -130,8 +133,9 @@ def router(
         if media is None:
             return Response(status_code=404)
         content = (HERE / "static" / name).read_bytes()
-        return Response(content, media_type=media,
-                        headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
+        return Response(
+            content, media_type=media, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS}
+        )
 
     @api.get("/panel/{room}", response_class=HTMLResponse, include_in_schema=False)
     def page(
@@ -147,19 +151,28 @@ def router(
                 return _not_paired(room, status=403)
             response = RedirectResponse(path, status_code=303)
             response.set_cookie(
-                COOKIE, token, path=path, httponly=True, samesite="strict",
-                secure=request.url.scheme == "https", max_age=400 * 24 * 3600,
+                COOKIE,
+                token,
+                path=path,
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+                max_age=400 * 24 * 3600,
             )
             return response
         endpoint = caller_endpoint(room, otj_panel or "", now)
         if endpoint is None:
             return _not_paired(room, status=401)
-        html = _templates().get_template("panel.html").render(
-            room_name=endpoint.description or endpoint.name,
-            static_url="/panel/static",
-            state_url=f"{path}/state",
-            dial_url=f"{path}/dial",
-            poll_ms=poll_ms,
+        html = (
+            _templates()
+            .get_template("panel.html")
+            .render(
+                room_name=endpoint.description or endpoint.name,
+                static_url="/panel/static",
+                state_url=f"{path}/state",
+                dial_url=f"{path}/dial",
+                poll_ms=poll_ms,
+            )
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
 
@@ -175,13 +188,20 @@ def router(
         endpoint = caller_endpoint(room, token, now)
         clock_header = {"X-OTJ-Server-Time": _iso(now)}
         if endpoint is None:
-            return JSONResponse({"error": "unauthorized", "detail": "panel not paired"},
-                                status_code=401, headers=clock_header)
+            return JSONResponse(
+                {"error": "unauthorized", "detail": "panel not paired"},
+                status_code=401,
+                headers=clock_header,
+            )
         items = panel_meetings(endpoint, room, now)
         body = json.dumps(
-            {"room": room, "roomName": endpoint.description or endpoint.name,
-             "meetings": [meeting_json(m) for m in items]},
-            ensure_ascii=False, separators=(",", ":"),
+            {
+                "room": room,
+                "roomName": endpoint.description or endpoint.name,
+                "meetings": [meeting_json(m) for m in items],
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
         ).encode()
         return conditional(body, "application/json", if_none_match, clock_header)
 
@@ -222,7 +242,8 @@ def router(
         try:
             async with CiscoXapiClient(connection) as client:
                 outcome = await client.dial(
-                    number=meeting.alias, protocol=meeting.protocol.value,
+                    number=meeting.alias,
+                    protocol=meeting.protocol.value,
                     booking_id=booking_id(meeting.event_id),
                 )
         except EndpointError as exc:
@@ -253,8 +274,7 @@ def _codec_for_room(
 
 
 def _failed(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"status": "failed", "reason": reason, "callId": None},
-                        status_code=status)
+    return JSONResponse({"status": "failed", "reason": reason, "callId": None}, status_code=status)
 
 
 def _not_paired(room: str, *, status: int) -> HTMLResponse:

@@ -106,17 +106,34 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _optional(name: str, where: str, title: str, description: str) -> dict[str, Any]:
-    return {"in": where, "name": name, "required": False, "description": description,
-            "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": title}}
+    return {
+        "in": where,
+        "name": name,
+        "required": False,
+        "description": description,
+        "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": title},
+    }
 
 
 FEED_PARAMETERS = [
-    _optional("access_token", "query", "Access Token",
-              "The token, for calendar clients that can only subscribe to a URL (RFC 6750 §2.3)"),
-    _optional("authorization", "header", "Authorization",
-              "`Bearer` and an endpoint token or an OAuth access token (RFC 6750 §2.1)"),
-    _optional("if-none-match", "header", "If-None-Match",
-              "The ETag of the copy the client holds (RFC 9110 §13.1.2)"),
+    _optional(
+        "access_token",
+        "query",
+        "Access Token",
+        "The token, for calendar clients that can only subscribe to a URL (RFC 6750 §2.3)",
+    ),
+    _optional(
+        "authorization",
+        "header",
+        "Authorization",
+        "`Bearer` and an endpoint token or an OAuth access token (RFC 6750 §2.1)",
+    ),
+    _optional(
+        "if-none-match",
+        "header",
+        "If-None-Match",
+        "The ETag of the copy the client holds (RFC 9110 §13.1.2)",
+    ),
 ]
 """The feeds' header and query parameters, which the routes read from the request themselves:
 FastAPI's per-request parameter solving cost a quarter of a warm request."""
@@ -143,7 +160,12 @@ def bearer_token(authorization: str | None, access_token: str | None) -> str:
 
 
 def room_access(
-    db: Database, directory: DirectoryCache, room: str, token: str, *, now: datetime,
+    db: Database,
+    directory: DirectoryCache,
+    room: str,
+    token: str,
+    *,
+    now: datetime,
     may_read: bool = True,
 ) -> tuple[Endpoint, RoomDirectory] | JSONResponse:
     """The caller's endpoint and the configuration directory, or the error answer
@@ -218,15 +240,26 @@ class RoomDocuments:
             markers = self.refresh(now=now)
         return markers.get(room.lower(), "")
 
-    def get(self, kind: Literal["json", "ics"], room: str, *, days: int, name: str,
-            now: datetime, may_read: bool = True) -> Rendered:
+    def get(
+        self,
+        kind: Literal["json", "ics"],
+        room: str,
+        *,
+        days: int,
+        name: str,
+        now: datetime,
+        may_read: bool = True,
+    ) -> Rendered:
         """The ``json`` or ``ics`` document of a room as it is at ``now`` (``NeedsRead``
         when that needs the database and ``may_read`` is false)."""
         marker = self._marker(room, now=now, may_read=may_read)
         key = (kind, room.lower(), days, name)
         entry = self._entries.get(key)
-        if (entry is not None and entry.marker == marker
-                and entry.computed_at <= now < entry.valid_until):
+        if (
+            entry is not None
+            and entry.marker == marker
+            and entry.computed_at <= now < entry.valid_until
+        ):
             return entry
         if not may_read:
             raise NeedsRead
@@ -243,16 +276,25 @@ class RoomDocuments:
         else:
             body = meetings_body(meetings)
         valid_until = min([now + self.MAX_AGE] + [m.end + PAST_WINDOW for m in meetings])
-        entry = Rendered(marker=marker, computed_at=now, valid_until=valid_until, body=body,
-                         etag=strong_etag(body))
+        entry = Rendered(
+            marker=marker,
+            computed_at=now,
+            valid_until=valid_until,
+            body=body,
+            etag=strong_etag(body),
+        )
         with self._lock:
             self._entries[key] = entry
         return entry
 
 
 def conditional(
-    body: bytes, media_type: str, if_none_match: str | None, extra: dict[str, str] | None = None,
-    *, etag: str | None = None,
+    body: bytes,
+    media_type: str,
+    if_none_match: str | None,
+    extra: dict[str, str] | None = None,
+    *,
+    etag: str | None = None,
 ) -> Response:
     """200 with a strong ETag, or 304 when ``If-None-Match`` matches (RFC 9110 §13.1.2)."""
     etag = etag or strong_etag(body)
@@ -283,19 +325,26 @@ class RoomFeeds:
         self._ahead: asyncio.Task[None] | None = None
         self._complained: datetime | None = None
 
-    def answer(self, kind: Literal["json", "ics"], room: str, token: str, *, now: datetime,
-               may_read: bool) -> Rendered | JSONResponse:
+    def answer(
+        self, kind: Literal["json", "ics"], room: str, token: str, *, now: datetime, may_read: bool
+    ) -> Rendered | JSONResponse:
         """The document, or the error answer (``NeedsRead`` as in ``room_access``)."""
         access = room_access(self._db, self.directory, room, token, now=now, may_read=may_read)
         if isinstance(access, JSONResponse):
             return access
         endpoint, view = access
         return self.documents.get(
-            kind, room, days=view.profile(endpoint.name).display_upcoming_meetings,
-            name=endpoint.name if kind == "ics" else "", now=now, may_read=may_read)
+            kind,
+            room,
+            days=view.profile(endpoint.name).display_upcoming_meetings,
+            name=endpoint.name if kind == "ics" else "",
+            now=now,
+            may_read=may_read,
+        )
 
-    async def serve(self, kind: Literal["json", "ics"], room: str, token: str, *,
-                    now: datetime) -> Rendered | JSONResponse:
+    async def serve(
+        self, kind: Literal["json", "ics"], room: str, token: str, *, now: datetime
+    ) -> Rendered | JSONResponse:
         """``answer`` without blocking the event loop."""
         if self.ahead is None and self._due_soon(now):
             self._ahead = asyncio.get_running_loop().create_task(self._read(self.check_ahead))
@@ -303,8 +352,9 @@ class RoomFeeds:
         try:
             return self.answer(kind, room, token, now=now, may_read=False)
         except NeedsRead:
-            return await self._read(functools.partial(self.answer, kind, room, token, now=now,
-                                                      may_read=True))
+            return await self._read(
+                functools.partial(self.answer, kind, room, token, now=now, may_read=True)
+            )
 
     @property
     def ahead(self) -> asyncio.Task[None] | None:
@@ -320,9 +370,11 @@ class RoomFeeds:
         self.documents.refresh(now=now, lead=self.LEAD)
 
     def _due_soon(self, now: datetime) -> bool:
-        return (self._db.tokens.verified.due(now + self.LEAD)
-                or self.directory.due(self.LEAD.total_seconds())
-                or self.documents.due(now + self.LEAD))
+        return (
+            self._db.tokens.verified.due(now + self.LEAD)
+            or self.directory.due(self.LEAD.total_seconds())
+            or self.documents.due(now + self.LEAD)
+        )
 
     def _checked_ahead(self, task: asyncio.Task[None]) -> None:
         if self._ahead is task:
@@ -332,8 +384,11 @@ class RoomFeeds:
             return
         now = self._clock()
         quiet = self._complained is not None and now - self._complained < self.COMPLAIN_EVERY
-        log.log(logging.DEBUG if quiet else logging.WARNING,
-                "pull API: checking ahead failed: %s", failure)
+        log.log(
+            logging.DEBUG if quiet else logging.WARNING,
+            "pull API: checking ahead failed: %s",
+            failure,
+        )
         if not quiet:
             self._complained = now
 
@@ -348,25 +403,31 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
     api = APIRouter(tags=["pull"])
     feeds = RoomFeeds(db, clock=clock)
 
-    async def feed(kind: Literal["json", "ics"], media_type: str, room: str,
-                   request: Request) -> Response:
+    async def feed(
+        kind: Literal["json", "ics"], media_type: str, room: str, request: Request
+    ) -> Response:
         headers = request.headers  # the parameters of FEED_PARAMETERS
         authorization = headers.get("authorization")
-        token = bearer_token(authorization, None if authorization
-                             else request.query_params.get("access_token"))
+        token = bearer_token(
+            authorization, None if authorization else request.query_params.get("access_token")
+        )
         document = await feeds.serve(kind, room, token, now=clock())
         if isinstance(document, Response):
             return document
-        return conditional(document.body, media_type, headers.get("if-none-match"),
-                           etag=document.etag)
+        return conditional(
+            document.body, media_type, headers.get("if-none-match"), etag=document.etag
+        )
 
     @api.get(
         "/api/v1/rooms/{room}/meetings",
         summary="A room's meetings (JSON, ETag)",
         response_model=list[MeetingOut],
         responses={
-            200: {"headers": {"ETag": {"description": "Strong entity tag",
-                                       "schema": {"type": "string"}}}},
+            200: {
+                "headers": {
+                    "ETag": {"description": "Strong entity tag", "schema": {"type": "string"}}
+                }
+            },
             304: {"description": "Not modified (If-None-Match matched)"},
             **ERRORS,
         },
@@ -402,9 +463,10 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
         authorization: Annotated[str | None, Header()] = None,
     ) -> Response:
         if grant_type != "client_credentials":
-            return JSONResponse({"error": "unsupported_grant_type",
-                                 "error_description": "only client_credentials"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": "unsupported_grant_type", "error_description": "only client_credentials"},
+                status_code=400,
+            )
         if authorization and authorization.lower().startswith("basic "):
             import base64
             import binascii

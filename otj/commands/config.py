@@ -77,8 +77,7 @@ def _apply(args: argparse.Namespace) -> int:
             echo(f"no changes ({where})")
         else:
             report = result.report
-            echo(f"{len(report.changes)} change(s) applied to {where} "
-                 f"(revision {report.revision})")
+            echo(f"{len(report.changes)} change(s) applied to {where} (revision {report.revision})")
         return 0
     finally:
         db.close()

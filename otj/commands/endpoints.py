@@ -33,8 +33,11 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(func=_list)
 
     deliver = sub.add_parser("deliver", help="run one delivery cycle now and print its report")
-    deliver.add_argument("--feedback-url", default="",
-                         help="public base URL of the API for HttpFeedback registration")
+    deliver.add_argument(
+        "--feedback-url",
+        default="",
+        help="public base URL of the API for HttpFeedback registration",
+    )
     add_database_arguments(deliver)
     deliver.set_defaults(func=_deliver)
 
@@ -95,19 +98,22 @@ def _list(args: argparse.Namespace) -> int:
         rows = []
         for endpoint in db.config.endpoints():
             state = states.get(endpoint.name)
-            rows.append({
-                "name": endpoint.name,
-                "type": endpoint.type,
-                "room": endpoint.room_resource_email,
-                "token": endpoint.name in tokens,
-                "last_push": state.last_push_at.isoformat() if state and state.last_push_at
-                else None,
-                "result": state.last_result if state else "",
-                "failures": state.consecutive_failures if state else 0,
-                "error": state.last_error if state else "",
-                "software": state.software_version if state else "",
-                "mismatch": state.mismatch_detail if state else "",
-            })
+            rows.append(
+                {
+                    "name": endpoint.name,
+                    "type": endpoint.type,
+                    "room": endpoint.room_resource_email,
+                    "token": endpoint.name in tokens,
+                    "last_push": state.last_push_at.isoformat()
+                    if state and state.last_push_at
+                    else None,
+                    "result": state.last_result if state else "",
+                    "failures": state.consecutive_failures if state else 0,
+                    "error": state.last_error if state else "",
+                    "software": state.software_version if state else "",
+                    "mismatch": state.mismatch_detail if state else "",
+                }
+            )
         if args.json:
             echo(json.dumps(rows, indent=2))
             return 0
@@ -115,8 +121,10 @@ def _list(args: argparse.Namespace) -> int:
             status = row["result"] or "never delivered"
             if row["failures"]:
                 status = f"{row['result']} ×{row['failures']}: {row['error']}"
-            echo(f"{row['name']:<24} {row['type']:<5} {row['room']:<36} "
-                 f"{'token' if row['token'] else '-':<5} {row['last_push'] or '-':<32} {status}")
+            echo(
+                f"{row['name']:<24} {row['type']:<5} {row['room']:<36} "
+                f"{'token' if row['token'] else '-':<5} {row['last_push'] or '-':<32} {status}"
+            )
         return 0
     finally:
         db.close()

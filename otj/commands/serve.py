@@ -131,8 +131,9 @@ def _serve(args: argparse.Namespace) -> int:
             from otj.delivery import demo_codecs
 
             for room, codec_url, _ in demo_codecs.attach(db):
-                log.info("demo: simulated Cisco codec for %s at %s/ (its bookings)", room,
-                         codec_url)
+                log.info(
+                    "demo: simulated Cisco codec for %s at %s/ (its bookings)", room, codec_url
+                )
                 codecs.append((room, codec_url))
         host, port = _listen(args.listen or db.config.api_settings().listen)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -155,8 +156,9 @@ def _serve(args: argparse.Namespace) -> int:
                 )
             app = create_app(db, router_options={"otj.api.home": {"demo": demo, "codecs": codecs}})
             server = uvicorn.Server(
-                uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                               **uvicorn_settings())
+                uvicorn.Config(
+                    app, log_config=None, access_log=False, lifespan="off", **uvicorn_settings()
+                )
             )
             service.start()
             base = f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"

@@ -676,8 +676,7 @@ def _check_routing(
             continue  # names, priorities and proxies are checked with the other references
         if problem.field == "match_string" and not rule.match_string and not rule.enabled:
             continue  # a disabled rule may be kept without a pattern
-        check.error((*positions[("call_routing_rules", rule.name)], problem.field),
-                    problem.message)
+        check.error((*positions[("call_routing_rules", rule.name)], problem.field), problem.message)
     for proxy in desired.sip_proxies:
         if not proxy.address:
             check.error((*positions[("sip_proxies", proxy.name)], "address"), "must not be empty")

@@ -74,7 +74,7 @@ def _open_access_token(db: Database, token: str, *, now: datetime) -> Caller | N
     from otj.store import SecretKeyError
 
     try:
-        plain = db.box.open({"enc": token[len(ACCESS_PREFIX):]}).reveal()
+        plain = db.box.open({"enc": token[len(ACCESS_PREFIX) :]}).reveal()
     except (SecretKeyError, ValueError, KeyError):
         return None
     endpoint, _, expires = plain.rpartition("\n")
@@ -115,8 +115,9 @@ class DirectoryCache:
     configuration revision changes; the revision is read at most every ``recheck`` seconds,
     by one thread for all the requests that found it due."""
 
-    def __init__(self, db: Database, *, recheck: float = 1.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, db: Database, *, recheck: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._db = db
         self._checking = threading.Lock()
         self._current: RoomDirectory | None = None

@@ -283,8 +283,9 @@ def _leaf(parent: Element, tag: str, text: str) -> None:
 
 
 def _document(root: Element) -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + bytes(tostring(root, encoding="utf-8",
-                                                                 xml_declaration=False))
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + bytes(
+        tostring(root, encoding="utf-8", xml_declaration=False)
+    )
 
 
 # --- reading bookings back (Bookings List, legacy document) -------------------------------------

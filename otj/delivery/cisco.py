@@ -166,9 +166,7 @@ class CiscoXapiClient:
         self._client = httpx.AsyncClient(
             base_url=connection.base_url,
             verify=_ssl_context(connection.verify),
-            timeout=httpx.Timeout(
-                connection.read_timeout, connect=connection.connect_timeout
-            ),
+            timeout=httpx.Timeout(connection.read_timeout, connect=connection.connect_timeout),
             transport=transport,
             auth=self._basic if connection.auth == "basic" else None,
             headers={"User-Agent": "otj-delivery"},
@@ -198,9 +196,7 @@ class CiscoXapiClient:
         """``POST /xmlapi/session/begin`` with Basic auth; the device sets a SessionId cookie."""
         response = await self._send("POST", "/xmlapi/session/begin", auth=self._basic)
         if response.status_code in (401, 403):
-            raise EndpointUnauthorised(
-                f"session/begin refused with HTTP {response.status_code}"
-            )
+            raise EndpointUnauthorised(f"session/begin refused with HTTP {response.status_code}")
         if response.status_code >= 300:
             raise EndpointProtocolError(f"session/begin answered HTTP {response.status_code}")
         if "SessionId" not in self._client.cookies:
@@ -282,8 +278,7 @@ class CiscoXapiClient:
 
     async def list_bookings(self) -> tuple[Booking, ...]:
         """``xCommand Bookings List`` (all stored bookings)."""
-        document = await self.command(command_document(["Bookings", "List"]),
-                                      name="Bookings List")
+        document = await self.command(command_document(["Bookings", "List"]), name="Bookings List")
         try:
             return parse_bookings_list(document)
         except BookingsParseError as exc:
@@ -331,7 +326,6 @@ def feedback_digest(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeliveryOutcome:
     """What one cycle did for one endpoint (state to store, plus a line for the report)."""
@@ -360,7 +354,8 @@ async def deliver(
     mode_guess: BookingsMode = "put"
     if state.software_version:
         mode_guess = (
-            "put" if parse_software_version(state.software_version).supports_bookings_put
+            "put"
+            if parse_software_version(state.software_version).supports_bookings_put
             else "legacy"
         )
     digest = list_digest(bookings, mode=mode_guess)
@@ -375,9 +370,7 @@ async def deliver(
             state = after_verify(state, now=now, mismatches=mismatches)
             verified = True
             if not mismatches:
-                return DeliveryOutcome(
-                    endpoint=name, decision=decision, state=state, verified=True
-                )
+                return DeliveryOutcome(endpoint=name, decision=decision, state=state, verified=True)
             log.warning("%s: device list differs, re-pushing: %s", name, "; ".join(mismatches))
             decision = decide(state, digest=digest, now=now, verify_every=None)
         # The version is read again after a failure or a sync request: the device may have

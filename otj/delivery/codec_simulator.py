@@ -219,8 +219,9 @@ def validate_legacy_document(document: bytes) -> list[StoredBooking]:
     for index, booking in enumerate(root.findall("Booking"), start=1):
         where = f"Booking[{index}]"
 
-        def text(path: str, *, required: bool = False, node: Element = booking,
-                 where: str = where) -> str:
+        def text(
+            path: str, *, required: bool = False, node: Element = booking, where: str = where
+        ) -> str:
             found = node.find(path)
             if found is None or (required and not (found.text or "").strip()):
                 if required:
@@ -383,8 +384,9 @@ class SimulatedCodec:
         statuses = []
         async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
             for registration in self.feedback.values():
-                if not any(e.rstrip("/") in ("/Event/Bookings", "/Event")
-                           for e in registration.expressions):
+                if not any(
+                    e.rstrip("/") in ("/Event/Bookings", "/Event") for e in registration.expressions
+                ):
                     continue
                 response = await client.post(
                     registration.url,
@@ -553,8 +555,10 @@ class SimulatedCodec:
         self.last_updated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _status_document(self) -> bytes:
-        root = Element("Status", {"product": "Cisco Codec", "version": self.software_version,
-                                  "apiVersion": "4"})
+        root = Element(
+            "Status",
+            {"product": "Cisco Codec", "version": self.software_version, "apiVersion": "4"},
+        )
         unit = SubElement(root, "SystemUnit")
         SubElement(unit, "ProductId").text = "Cisco Room Kit"
         software = SubElement(unit, "Software")
@@ -749,12 +753,14 @@ class ThreadedCodecFarm:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.farm = CodecFarm()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="codec-simulator",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="codec-simulator", daemon=True
+        )
         self._thread.start()
 
     def call(self, coroutine: Coroutine[Any, Any, T] | Awaitable[T], timeout: float = 30.0) -> T:
         """Run a coroutine on the farm's loop and wait for its result."""
+
         async def runner() -> T:
             return await coroutine
 

@@ -30,8 +30,9 @@ _lock = threading.Lock()
 _farm: ThreadedCodecFarm | None = None
 
 
-def start(rooms: Sequence[str], *, password: str,
-          software_version: str = PUT_SOFTWARE) -> list[tuple[str, str]]:
+def start(
+    rooms: Sequence[str], *, password: str, software_version: str = PUT_SOFTWARE
+) -> list[tuple[str, str]]:
     """Start one simulated codec per room; returns ``(room, base URL)`` pairs."""
     global _farm  # noqa: PLW0603 (one demo farm per process)
     with _lock:
@@ -41,8 +42,9 @@ def start(rooms: Sequence[str], *, password: str,
     result = []
     for room in rooms:
         name = room.split("@", 1)[0]
-        codec = farm.add(name, username=USERNAME, password=password,
-                         software_version=software_version)
+        codec = farm.add(
+            name, username=USERNAME, password=password, software_version=software_version
+        )
         codec.public_overview = True  # people watching the demo open it in a browser
         result.append((room, codec.url))
     return result

@@ -84,9 +84,7 @@ def not_modified(if_none_match: str | None, etag: str) -> bool:
     return any(_opaque(c) == _opaque(etag) for c in candidates)
 
 
-def ics_feed(
-    room: str, meetings: Sequence[Meeting], *, stamp: datetime, name: str = ""
-) -> bytes:
+def ics_feed(room: str, meetings: Sequence[Meeting], *, stamp: datetime, name: str = "") -> bytes:
     """An RFC 5545 calendar of the room's listed meetings, the dial string as an RFC 7986
     ``CONFERENCE;VALUE=URI;FEATURE=VIDEO`` property and as ``LOCATION``.
 

@@ -125,9 +125,7 @@ def after_verify(
     )
 
 
-def after_failure(
-    state: DeliveryState, *, kind: str, message: str, now: datetime
-) -> DeliveryState:
+def after_failure(state: DeliveryState, *, kind: str, message: str, now: datetime) -> DeliveryState:
     """The state after an attempt failed; the next attempt waits for the back-off."""
     failures = state.failures + 1
     return replace(
@@ -157,8 +155,11 @@ class AlarmChange:
 def alarm_changes(before: DeliveryState, after: DeliveryState) -> tuple[AlarmChange, ...]:
     """Alarm transitions between two states: failures raise, recovery clears; mismatch warns."""
     changes: list[AlarmChange] = []
-    if after.failures > 0 and (before.failures == 0 or before.error_kind != after.error_kind
-                               or before.last_error != after.last_error):
+    if after.failures > 0 and (
+        before.failures == 0
+        or before.error_kind != after.error_kind
+        or before.last_error != after.last_error
+    ):
         changes.append(
             AlarmChange(
                 raise_alarm=True,

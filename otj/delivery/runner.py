@@ -180,11 +180,16 @@ class _Refused:
         message = str(self.error)
         state = self.state
         recorded = state.failures and (state.error_kind, state.last_error) == (
-            self.error.kind, message
+            self.error.kind,
+            message,
         )
-        failed = state if recorded else replace(
-            after_failure(state, kind=self.error.kind, message=message, now=self.now),
-            retry_at=None,  # retried when the configuration changes, not on a back-off
+        failed = (
+            state
+            if recorded
+            else replace(
+                after_failure(state, kind=self.error.kind, message=message, now=self.now),
+                retry_at=None,  # retried when the configuration changes, not on a back-off
+            )
         )
         return _Done(
             endpoint=self.endpoint,
@@ -205,8 +210,9 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="otj-delivery",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="otj-delivery", daemon=True
+        )
         self._thread.start()
 
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
@@ -286,8 +292,10 @@ class DeliveryRunner:
         if not self.feedback_base_url:
             return ""
         secret = self.db.delivery.feedback_secret(endpoint, now=now)
-        return (f"{self.feedback_base_url}/api/v1/endpoints/{quote(endpoint, safe='')}"
-                f"/feedback/{secret}")
+        return (
+            f"{self.feedback_base_url}/api/v1/endpoints/{quote(endpoint, safe='')}"
+            f"/feedback/{secret}"
+        )
 
     # -- one cycle ---------------------------------------------------------------------------
 
@@ -365,12 +373,19 @@ class DeliveryRunner:
             room = endpoint.room_resource_email.lower()
             if room not in read_rooms:
                 blocked_rooms.add(room)
-                skipped.append(EndpointReport(endpoint=endpoint.name, room=room, action="skip",
-                                              reason="calendar not read yet"))
+                skipped.append(
+                    EndpointReport(
+                        endpoint=endpoint.name,
+                        room=room,
+                        action="skip",
+                        reason="calendar not read yet",
+                    )
+                )
                 continue
             stored_state = stored.get(endpoint.name)
-            state = from_store(stored_state) if stored_state else DeliveryState(
-                endpoint=endpoint.name)
+            state = (
+                from_store(stored_state) if stored_state else DeliveryState(endpoint=endpoint.name)
+            )
             profile = profiles.get(endpoint.name, DEFAULT_PROFILE)
             try:
                 client, moved = self._client(endpoint, profile)
@@ -384,8 +399,11 @@ class DeliveryRunner:
             if not self._due(state, room_pending=room in pending, now=now):
                 if state.failures:
                     blocked_rooms.add(room)
-                skipped.append(EndpointReport(endpoint=endpoint.name, room=room, action="skip",
-                                              reason="not due"))
+                skipped.append(
+                    EndpointReport(
+                        endpoint=endpoint.name, room=room, action="skip", reason="not due"
+                    )
+                )
                 continue
             if room not in lists:
                 meetings = await asyncio.to_thread(
@@ -398,8 +416,14 @@ class DeliveryRunner:
                 )
                 lists[room] = bookings_for_room(meetings, profile=profile)
             feedback = await asyncio.to_thread(self.feedback_url, endpoint.name, now=now)
-            jobs.append((endpoint, DeliveryJob(client=client, state=state,
-                                               bookings=lists[room], feedback_url=feedback)))
+            jobs.append(
+                (
+                    endpoint,
+                    DeliveryJob(
+                        client=client, state=state, bookings=lists[room], feedback_url=feedback
+                    ),
+                )
+            )
 
         for item in refused:
             if item.state.error_kind != item.error.kind:
@@ -423,8 +447,7 @@ class DeliveryRunner:
         } | blocked_rooms
         delivered = await asyncio.to_thread(
             db.rooms.mark_delivered_many,
-            {room: generation for room, generation in pending.items()
-             if room not in failed_rooms},
+            {room: generation for room, generation in pending.items() if room not in failed_rooms},
         )
         counts = {"push": 0, "verify": 0}
         for outcome in outcomes:
@@ -437,15 +460,20 @@ class DeliveryRunner:
             considered=len(done),
             pushed=counts["push"],
             verified=counts["verify"],
-            skipped=len(skipped) + sum(
-                1 for o in outcomes if not (o.pushed or o.verified or o.error)),
+            skipped=len(skipped)
+            + sum(1 for o in outcomes if not (o.pushed or o.verified or o.error)),
             failed=failed,
             rooms_delivered=tuple(sorted(delivered)),
             endpoints=tuple(reports),
         )
         if jobs:
-            log.info("delivery: %d considered, %d pushed, %d verified, %d failed",
-                     report.considered, report.pushed, report.verified, report.failed)
+            log.info(
+                "delivery: %d considered, %d pushed, %d verified, %d failed",
+                report.considered,
+                report.pushed,
+                report.verified,
+                report.failed,
+            )
         return report
 
     def _record(self, done: Sequence[_Done], now: datetime) -> list[EndpointReport]:
@@ -474,8 +502,9 @@ class DeliveryRunner:
             for change in alarm_changes(item.before, outcome.state):
                 kind = ALARM_DELIVERY if change.key == "delivery" else ALARM_MISMATCH
                 if change.raise_alarm:
-                    self.db.alarms.raise_alarm(kind, endpoint.name, change.message, now=now,
-                                               severity=change.severity)
+                    self.db.alarms.raise_alarm(
+                        kind, endpoint.name, change.message, now=now, severity=change.severity
+                    )
                 else:
                     self.db.alarms.clear(kind, endpoint.name, now=now)
         return reports

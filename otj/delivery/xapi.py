@@ -43,8 +43,9 @@ def command_document(
                 SubElement(node, name, {"item": str(index)}).text = item
     if body is not None:
         SubElement(node, "body").text = body
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + bytes(tostring(root, encoding="utf-8",
-                                                                 xml_declaration=False))
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + bytes(
+        tostring(root, encoding="utf-8", xml_declaration=False)
+    )
 
 
 def parse_xml(document: bytes, *, what: str) -> Element:
@@ -212,8 +213,10 @@ def parse_feedback(document: bytes, *, content_type: str = "") -> FeedbackEvent:
         for ident in _json_find(data, "Identification"):
             if isinstance(ident, dict):
                 identification.update(
-                    {str(k): str(v.get("Value", v) if isinstance(v, dict) else v)
-                     for k, v in ident.items()}
+                    {
+                        str(k): str(v.get("Value", v) if isinstance(v, dict) else v)
+                        for k, v in ident.items()
+                    }
                 )
         return FeedbackEvent(booking_events=tuple(events), identification=identification)
     root = parse_xml(document, what="feedback")

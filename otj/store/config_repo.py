@@ -308,9 +308,7 @@ class ConfigRepository:
             ).first()
             return _endpoint_value(row, self._opener("resolve")) if row else None
 
-    def profile_for_endpoint(
-        self, name: str, *, secrets: SecretMode = "sealed"
-    ) -> Profile | None:
+    def profile_for_endpoint(self, name: str, *, secrets: SecretMode = "sealed") -> Profile | None:
         """The profile of an endpoint's group (``secrets="resolve"`` to contact the endpoint)."""
         with self._db.reading() as session:
             row = session.scalars(
@@ -615,8 +613,7 @@ def without_secrets(config: Configuration) -> Configuration:
     return replace(
         config,
         profiles=tuple(
-            replace(p, endpoint_api_password=seal(p.endpoint_api_password))
-            for p in config.profiles
+            replace(p, endpoint_api_password=seal(p.endpoint_api_password)) for p in config.profiles
         ),
         endpoints=tuple(
             replace(e, api_password=seal(e.api_password), sip_password=seal(e.sip_password))

@@ -87,8 +87,13 @@ class DeliveryStateRepository:
                 row = session.get(EndpointDeliveryRow, endpoint, with_for_update=True)
                 if row is None:
                     row = EndpointDeliveryRow(
-                        endpoint=endpoint, last_payload_hash="", last_result="", last_error="",
-                        consecutive_failures=0, sync_required=False, mismatch_detail="",
+                        endpoint=endpoint,
+                        last_payload_hash="",
+                        last_result="",
+                        last_error="",
+                        consecutive_failures=0,
+                        sync_required=False,
+                        mismatch_detail="",
                         software_version="",
                     )
                     session.add(row)

@@ -83,9 +83,7 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
         try:
             with conn.begin():
                 if conn.dialect.name == "postgresql":
-                    conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
-                    )
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
                 yield conn
                 if raw is not None:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

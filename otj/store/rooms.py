@@ -285,8 +285,11 @@ class RoomRepository:
         for meeting in commit.meetings:
             stored = storable_meeting(meeting)
             if stored is not meeting:
-                log.warning("%s: event %r has text no database column takes: stored cleaned",
-                            commit.room, meeting.event_id[:200])
+                log.warning(
+                    "%s: event %r has text no database column takes: stored cleaned",
+                    commit.room,
+                    meeting.event_id[:200],
+                )
             wanted[stored.event_id] = stored
         removed = [storable_event_id(e) for e in commit.removed_event_ids]
         query = select(MeetingRow).where(MeetingRow.room == commit.room)
@@ -316,9 +319,7 @@ class RoomRepository:
         if commit.full:
             doomed = [r for e, r in existing.items() if e not in wanted]
         else:
-            doomed = [
-                existing[e] for e in removed if e in existing and e not in wanted
-            ]
+            doomed = [existing[e] for e in removed if e in existing and e not in wanted]
         for row in doomed:
             session.delete(row)
         session.flush()
@@ -408,8 +409,10 @@ class RoomRepository:
     def listing_markers(self) -> dict[str, str]:
         """``listing_marker`` of every room in one query (by lower-case room)."""
         with self._db.reading() as session:
-            return {str(room): str(value) for room, value in
-                    session.execute(select(RoomRow.room, RoomRow.meetings_hash))}
+            return {
+                str(room): str(value)
+                for room, value in session.execute(select(RoomRow.room, RoomRow.meetings_hash))
+            }
 
     def mark_delivered(self, room: str, generation: int) -> bool:
         """Clear the mark unless the room changed again meanwhile (generation moved on)."""

@@ -75,12 +75,8 @@ class ProfileRow(Base):
     # defaults of its endpoints' API settings (revision 0003)
     endpoint_api_username: Mapped[str] = mapped_column(String(255), default="", server_default="")
     endpoint_api_password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
-    endpoint_use_https: Mapped[bool] = mapped_column(
-        Boolean, default=True, server_default=true()
-    )
-    endpoint_verify_cert: Mapped[bool] = mapped_column(
-        Boolean, default=True, server_default=true()
-    )
+    endpoint_use_https: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    endpoint_verify_cert: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     endpoint_api_auth: Mapped[str] = mapped_column(
         String(16), default="basic", server_default="basic"
     )

@@ -128,8 +128,9 @@ class VerifiedTokens:
         with self._lock:
             self._confirm(stamp, now)
 
-    def settle(self, digest: str, record: ApiToken | None, *, stamp: Stamp, now: datetime,
-               generation: int) -> None:
+    def settle(
+        self, digest: str, record: ApiToken | None, *, stamp: Stamp, now: datetime, generation: int
+    ) -> None:
         """Apply a database read made at ``now``: its stamp, and the record if it was live."""
         with self._lock:
             unforgotten = generation == self._generation
@@ -165,8 +166,11 @@ def _touch_revision(session: Session) -> None:
     bind = session.get_bind()
     insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
     statement = insert(SettingRow).values(key=TOKENS_REVISION_KEY, value=secrets.token_hex(8))
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[SettingRow.key], set_={"value": statement.excluded.value}))
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SettingRow.key], set_={"value": statement.excluded.value}
+        )
+    )
 
 
 class TokenRepository:

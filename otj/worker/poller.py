@@ -277,12 +277,15 @@ class RoomPoller:
             log.exception("%s: batch text preparation failed, processing event by event", plan.room)
         if len(texts) != len(events):
             if texts:
-                log.warning("%s: %d prepared texts for %d events, processing event by event",
-                            plan.room, len(texts), len(events))
+                log.warning(
+                    "%s: %d prepared texts for %d events, processing event by event",
+                    plan.room,
+                    len(texts),
+                    len(events),
+                )
             texts = [None] * len(events)
         return [
-            self._process(plan, event, now, text)
-            for event, text in zip(events, texts, strict=True)
+            self._process(plan, event, now, text) for event, text in zip(events, texts, strict=True)
         ]
 
     def _process(

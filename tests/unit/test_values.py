@@ -10,8 +10,12 @@ from otj.secret import Secret
 
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        CalendarEvent(id="1", room="r@example.com", start=datetime(2026, 1, 1),
-                      end=datetime(2026, 1, 1, 1, tzinfo=UTC))
+        CalendarEvent(
+            id="1",
+            room="r@example.com",
+            start=datetime(2026, 1, 1),
+            end=datetime(2026, 1, 1, 1, tzinfo=UTC),
+        )
 
 
 def test_secret_is_never_shown() -> None:

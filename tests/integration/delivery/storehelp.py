@@ -13,8 +13,9 @@ from otj.store.values import Configuration, PollCommit
 PROFILE = Profile(name="Head office", start_buffer=5, end_buffer=0)
 
 
-def codec_endpoint(name: str, room: str, *, port: int, password: str = "secret",
-                   endpoint_type: str = "CISCO") -> Endpoint:
+def codec_endpoint(
+    name: str, room: str, *, port: int, password: str = "secret", endpoint_type: str = "CISCO"
+) -> Endpoint:
     """A CISCO endpoint whose xAPI is a simulated codec on 127.0.0.1."""
     return Endpoint(
         name=name,
@@ -44,8 +45,9 @@ def configure(db: Database, endpoints: Sequence[Endpoint], *, profile: Profile =
 
 def store_meetings(db: Database, room: str, meetings: Sequence[Meeting], *, now: datetime) -> bool:
     """Commit a full poll of ``room`` with these meetings; True when its listing changed."""
-    claim = db.rooms.claim(room.lower(), owner="test", now=now, ttl=timedelta(minutes=5),
-                           force=True)
+    claim = db.rooms.claim(
+        room.lower(), owner="test", now=now, ttl=timedelta(minutes=5), force=True
+    )
     assert claim is not None, f"room {room} is not configured"
     outcome = db.rooms.commit_poll(
         PollCommit(

@@ -15,10 +15,22 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.mark.slow
 def test_delivery_bench_smoke() -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "delivery.py"), "--codecs", "3", "--clients", "4",
-         "--duration", "0.3"],
-        capture_output=True, text=True, timeout=240, cwd=ROOT,
-        env={**os.environ, "OTJ_BENCH_STRICT": "1"}, check=False,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "delivery.py"),
+            "--codecs",
+            "3",
+            "--clients",
+            "4",
+            "--duration",
+            "0.3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        env={**os.environ, "OTJ_BENCH_STRICT": "1"},
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout

@@ -37,7 +37,7 @@ NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PROFILE = Profile(name="p", start_buffer=5)
 BOOKINGS = bookings_for_room(
     [
-        meeting(subject="Café <&> \"quoted\" 🎉"),
+        meeting(subject='Café <&> "quoted" 🎉'),
         meeting(event_id="evt-2", alias=None, start=T0 + timedelta(hours=1)),
     ],
     profile=PROFILE,
@@ -72,7 +72,7 @@ async def test_push_read_back_and_idempotence(farm: CodecFarm) -> None:
         assert first.mismatches == ()
         assert codec.put_count == 1
         assert codec.commands == ["Bookings Put", "Bookings List"]
-        assert [b.title for b in codec.bookings] == ["Café <&> \"quoted\" 🎉", "Weekly sync"]
+        assert [b.title for b in codec.bookings] == ['Café <&> "quoted" 🎉', "Weekly sync"]
         assert codec.bookings[0].platform == "GoogleMeet"
         assert codec.bookings[0].start_buffer == 300
         assert codec.bookings[1].number == ""
@@ -96,7 +96,7 @@ async def test_legacy_software_gets_bookingsputxml(farm: CodecFarm) -> None:
     assert ("POST", "/bookingsputxml") in codec.requests
     assert "Bookings Put" not in codec.commands
     assert codec.bookings[0].organizer_first == "Ola"
-    assert codec.bookings[0].title == "Café <&> \"quoted\" 🎉"
+    assert codec.bookings[0].title == 'Café <&> "quoted" 🎉'
     assert outcome.state.software_version == LEGACY_SOFTWARE
 
 
@@ -154,8 +154,9 @@ async def test_unreachable_then_back_repushes_unchanged_list(farm: CodecFarm) ->
 async def test_periodic_read_back_notices_a_device_that_lost_its_list(farm: CodecFarm) -> None:
     codec = await farm.add("forgetful")
     async with CiscoXapiClient(connection(codec)) as client:
-        state = (await deliver(client, DeliveryState(endpoint="forgetful"), BOOKINGS,
-                               now=NOW)).state
+        state = (
+            await deliver(client, DeliveryState(endpoint="forgetful"), BOOKINGS, now=NOW)
+        ).state
         codec.bookings = []  # e.g. a factory reset the device did not report
         outcome = await deliver(client, state, BOOKINGS, now=NOW + timedelta(hours=1))
     assert outcome.verified
@@ -165,8 +166,12 @@ async def test_periodic_read_back_notices_a_device_that_lost_its_list(farm: Code
 
 @pytest.mark.parametrize(
     ("behaviour", "error"),
-    [("garbage", EndpointProtocolError), ("unauthorised", EndpointUnauthorised),
-     ("drop", EndpointProtocolError), ("hang", EndpointUnreachable)],
+    [
+        ("garbage", EndpointProtocolError),
+        ("unauthorised", EndpointUnauthorised),
+        ("drop", EndpointProtocolError),
+        ("hang", EndpointUnreachable),
+    ],
 )
 async def test_misbehaving_codecs_map_to_endpoint_errors(
     farm: CodecFarm, behaviour: str, error: type[Exception]
@@ -180,22 +185,30 @@ async def test_misbehaving_codecs_map_to_endpoint_errors(
 
 async def test_simulator_enforces_xapi_rules(farm: CodecFarm) -> None:
     codec = await farm.add("strict")
-    entry = {"Id": "1", "Title": "t", "Protocol": "SIP", "Organizer": {"Name": "n"},
-             "Time": {"StartTime": "2026-03-02T09:00:00Z", "Duration": 30}}
+    entry = {
+        "Id": "1",
+        "Title": "t",
+        "Protocol": "SIP",
+        "Organizer": {"Name": "n"},
+        "Time": {"StartTime": "2026-03-02T09:00:00Z", "Duration": 30},
+    }
     cases = [
         ({**entry}, "Number"),
         ({**entry, "Number": "a@b", "Protocol": "Skype"}, "Protocol"),
         ({**entry, "Number": "a@b", "MeetingPlatform": "Jitsi"}, "MeetingPlatform"),
-        ({**entry, "Number": "a@b", "Time": {"StartTime": "2026-03-02 09:00", "Duration": 3}},
-         "StartTime"),
+        (
+            {**entry, "Number": "a@b", "Time": {"StartTime": "2026-03-02 09:00", "Duration": 3}},
+            "StartTime",
+        ),
         ({**entry, "Number": "a@b", "Organizer": {}}, "Organizer/Name"),
     ]
     async with CiscoXapiClient(connection(codec)) as client:
         for bad, field in cases:
             body = json.dumps({"Bookings": [bad]})
             with pytest.raises(EndpointCommandFailed, match=field):
-                await client.command(command_document(["Bookings", "Put"], body=body),
-                                     name="Bookings Put")
+                await client.command(
+                    command_document(["Bookings", "Put"], body=body), name="Bookings Put"
+                )
         with pytest.raises(EndpointCommandFailed, match="Unknown command"):
             await client.command(command_document(["Bookings", "Frobnicate"]), name="x")
     assert codec.put_count == 0
@@ -204,11 +217,18 @@ async def test_simulator_enforces_xapi_rules(farm: CodecFarm) -> None:
 async def test_dial_with_booking_id(farm: CodecFarm) -> None:
     codec = await farm.add("dialer")
     async with CiscoXapiClient(connection(codec)) as client:
-        outcome = await client.dial(number="abc-defg-hij@google.pexip.me", protocol="SIP",
-                                    booking_id="evt-1")
+        outcome = await client.dial(
+            number="abc-defg-hij@google.pexip.me", protocol="SIP", booking_id="evt-1"
+        )
         assert outcome.call_id == 1
-        assert codec.dials == [{"Number": "abc-defg-hij@google.pexip.me", "Protocol": "Sip",
-                                "BookingId": "evt-1", "CallType": "Video"}]
+        assert codec.dials == [
+            {
+                "Number": "abc-defg-hij@google.pexip.me",
+                "Protocol": "Sip",
+                "BookingId": "evt-1",
+                "CallType": "Video",
+            }
+        ]
         codec.behaviour.dial_error = "Maximum number of calls reached"
         with pytest.raises(EndpointCommandFailed, match="Maximum number of calls"):
             await client.dial(number="x@y", protocol="SIP", booking_id="evt-1")
@@ -218,8 +238,9 @@ async def test_feedback_registered_after_push(farm: CodecFarm) -> None:
     codec = await farm.add("fb")
     url = "http://127.0.0.1:9/api/v1/endpoints/fb/feedback/token"
     async with CiscoXapiClient(connection(codec, feedback_slot=2)) as client:
-        outcome = await deliver(client, DeliveryState(endpoint="fb"), BOOKINGS, now=NOW,
-                                feedback_url=url)
+        outcome = await deliver(
+            client, DeliveryState(endpoint="fb"), BOOKINGS, now=NOW, feedback_url=url
+        )
     assert outcome.state.feedback_registered == feedback_digest(url)
     assert codec.feedback[2].url == url
     assert codec.feedback[2].expressions == ("/Event/Bookings",)
@@ -230,8 +251,12 @@ async def test_one_hanging_codec_never_delays_the_others(farm: CodecFarm) -> Non
     stuck = await farm.add("stuck")
     stuck.behaviour.hang = True
     clients = [CiscoXapiClient(connection(c, read_timeout=30.0)) for c in [stuck, *good]]
-    jobs = [DeliveryJob(client=c, state=DeliveryState(endpoint=c.connection.endpoint),
-                        bookings=BOOKINGS) for c in clients]
+    jobs = [
+        DeliveryJob(
+            client=c, state=DeliveryState(endpoint=c.connection.endpoint), bookings=BOOKINGS
+        )
+        for c in clients
+    ]
     task = asyncio.create_task(deliver_fleet(jobs, now=NOW, concurrency=3, deadline=1.5))
     # every good codec has its list while the stuck one still holds its slot
     await asyncio.gather(*(c.wait_until(lambda c: c.put_count == 1, timeout=1.4) for c in good))
@@ -245,17 +270,36 @@ async def test_one_hanging_codec_never_delays_the_others(farm: CodecFarm) -> Non
 
 
 def test_connection_defaults() -> None:
-    endpoint = Endpoint(name="Fjord", group="g", room_resource_email="f@x", api_address="10.1.2.3",
-                        api_port=443, use_https=True, verify_cert=False)
-    conn = connection_for(endpoint, CiscoDefaults(username="otj", password=Secret("pw"),
-                                                  auth="session", feedback_slot=4))
+    endpoint = Endpoint(
+        name="Fjord",
+        group="g",
+        room_resource_email="f@x",
+        api_address="10.1.2.3",
+        api_port=443,
+        use_https=True,
+        verify_cert=False,
+    )
+    conn = connection_for(
+        endpoint,
+        CiscoDefaults(username="otj", password=Secret("pw"), auth="session", feedback_slot=4),
+    )
     assert conn.base_url == "https://10.1.2.3"
     assert (conn.username, conn.auth, conn.verify, conn.feedback_slot) == (
-        "otj", "session", False, 4)
+        "otj",
+        "session",
+        False,
+        4,
+    )
     assert conn.password is not None
     assert conn.password.reveal() == "pw"
-    own = replace(endpoint, api_username="room", api_password=Secret("own"), use_https=False,
-                  api_port=8080, api_address="fe80::1")
+    own = replace(
+        endpoint,
+        api_username="room",
+        api_password=Secret("own"),
+        use_https=False,
+        api_port=8080,
+        api_address="fe80::1",
+    )
     conn2 = connection_for(own)
     assert conn2.base_url == "http://[fe80::1]:8080"
     assert conn2.username == "room"
@@ -267,13 +311,13 @@ async def test_upgraded_codec_switches_to_bookings_put_after_a_sync_request(
 ) -> None:
     codec = await farm.add("upgraded", software_version=LEGACY_SOFTWARE)
     async with CiscoXapiClient(connection(codec)) as client:
-        state = (await deliver(client, DeliveryState(endpoint="upgraded"), BOOKINGS,
-                               now=NOW)).state
+        state = (await deliver(client, DeliveryState(endpoint="upgraded"), BOOKINGS, now=NOW)).state
         assert ("POST", "/bookingsputxml") in codec.requests
         codec.software_version = "ce11.14.1.5.new"
         await codec.reboot()
-        outcome = await deliver(client, replace(state, sync_required=True), BOOKINGS,
-                                now=NOW + timedelta(minutes=1))
+        outcome = await deliver(
+            client, replace(state, sync_required=True), BOOKINGS, now=NOW + timedelta(minutes=1)
+        )
     assert outcome.pushed
     assert "Bookings Put" in codec.commands
     assert outcome.state.software_version == "ce11.14.1.5.new"

@@ -71,8 +71,12 @@ def test_directory_cache_follows_configuration_revisions(db: Database) -> None:
     assert first.endpoint("fjord") is not None
     endpoint = first.endpoint("fjord")
     assert endpoint is not None
-    db.config.apply(Configuration(sections=frozenset({"endpoints"}),
-                                  endpoints=(replace(endpoint, room_resource_email="berg@x"),)))
+    db.config.apply(
+        Configuration(
+            sections=frozenset({"endpoints"}),
+            endpoints=(replace(endpoint, room_resource_email="berg@x"),),
+        )
+    )
     assert cache.get() is first  # within the re-check interval
     ticks[0] = 1.5
     second = cache.get()
@@ -89,8 +93,10 @@ def test_batched_state_updates_and_delivery_marks(db: Database) -> None:
 
     configure(db)
     written = db.delivery.update_many(
-        {"fjord": {"last_payload_hash": "h1", "consecutive_failures": 0},
-         "gone": {"last_payload_hash": "x"}},
+        {
+            "fjord": {"last_payload_hash": "h1", "consecutive_failures": 0},
+            "gone": {"last_payload_hash": "x"},
+        },
         now=NOW,
     )
     assert written == 1

@@ -18,8 +18,9 @@ from otj.store import Database
 @pytest.fixture
 def demo() -> Iterator[list[tuple[str, str]]]:
     try:
-        yield demo_codecs.start(["fjord@rooms.example.com", "berg@rooms.example.com"],
-                                password="demo-pw")
+        yield demo_codecs.start(
+            ["fjord@rooms.example.com", "berg@rooms.example.com"], password="demo-pw"
+        )
     finally:
         demo_codecs.stop()
 
@@ -59,7 +60,8 @@ async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
             early = await runner.deliver_pending_async(now=datetime.now(UTC))
             assert early.pushed == 0
             poll = await asyncio.to_thread(
-                run_cycle, make_poller(db, owner="test"), deliverer=None, force=True)
+                run_cycle, make_poller(db, owner="test"), deliverer=None, force=True
+            )
             assert poll.ok
             report = await runner.deliver_pending_async(now=datetime.now(UTC))
         finally:
@@ -70,8 +72,9 @@ async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
         async with httpx.AsyncClient() as client:
             page = await client.get(url + "/")  # the demo's overview needs no login
             assert (await client.get(url + "/status.xml")).status_code == 401
-            assert (await client.get(url + "/status.xml",
-                                     auth=(demo_codecs.USERNAME, password))).status_code == 200
+            assert (
+                await client.get(url + "/status.xml", auth=(demo_codecs.USERNAME, password))
+            ).status_code == 200
         assert "booking(s)" in page.text
         assert "1 push(es)" in page.text
     finally:

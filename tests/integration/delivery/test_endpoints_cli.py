@@ -22,8 +22,9 @@ endpoints:
 """
 
 
-def test_token_lifecycle_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_lifecycle_and_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OTJ_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("OTJ_DATABASE_URL", raising=False)
     monkeypatch.delenv("OTJ_SECRET_KEY", raising=False)

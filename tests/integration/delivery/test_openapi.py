@@ -27,9 +27,15 @@ MINE = ("/api/v1/rooms/", "/api/v1/endpoints/", "/oauth/")
 def running(db: Database, clock: FakeClock) -> Iterator[tuple[str, str]]:
     configure(db, [codec_endpoint("fjord", ROOM, port=1)])
     start = clock.now() + timedelta(hours=1)
-    store_meetings(db, ROOM, [meeting(room=ROOM, start=start, subject="Ünïcode <&> 🎉"),
-                              meeting(room=ROOM, event_id="b", alias=None, start=start)],
-                   now=clock.now())
+    store_meetings(
+        db,
+        ROOM,
+        [
+            meeting(room=ROOM, start=start, subject="Ünïcode <&> 🎉"),
+            meeting(room=ROOM, event_id="b", alias=None, start=start),
+        ],
+        now=clock.now(),
+    )
     token, _ = db.tokens.create("endpoint", "fjord", now=clock.now(), endpoint="fjord")
     with serve(create_app(db, clock=clock.now)) as url:
         yield url, token
@@ -49,8 +55,9 @@ EXCLUDED = [
 ]
 
 
-def test_api_conforms_to_its_schema(running: tuple[str, str],
-                                    api_schema: schemathesis.BaseSchema) -> None:
+def test_api_conforms_to_its_schema(
+    running: tuple[str, str], api_schema: schemathesis.BaseSchema
+) -> None:
     url, token = running
     operations = [
         op
@@ -58,8 +65,11 @@ def test_api_conforms_to_its_schema(running: tuple[str, str],
         if op.path.startswith(MINE)
     ]
     assert {op.path for op in operations} >= {
-        "/api/v1/rooms/{room}/meetings", "/api/v1/rooms/{room}/meetings.ics", "/oauth/token",
-        "/api/v1/endpoints/{name}/feedback/{secret}"}
+        "/api/v1/rooms/{room}/meetings",
+        "/api/v1/rooms/{room}/meetings.ics",
+        "/oauth/token",
+        "/api/v1/endpoints/{name}/feedback/{secret}",
+    }
     STATUSES.clear()
     for operation in operations:
         headers = {}
@@ -91,21 +101,22 @@ def call(case: Any, base_url: str, headers: dict[str, str]) -> httpx.Response:
     return response
 
 
-def check_operation(operation: Any, base_url: str,
-                    headers: dict[str, str]) -> None:
+def check_operation(operation: Any, base_url: str, headers: dict[str, str]) -> None:
     """Generated requests (valid and invalid) get documented answers."""
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=25, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def conforms(case: Any) -> None:
         call(case, base_url, headers)
 
     conforms()
 
 
-def test_the_known_room_is_served_as_documented(running: tuple[str, str],
-                                                api_schema: schemathesis.BaseSchema) -> None:
+def test_the_known_room_is_served_as_documented(
+    running: tuple[str, str], api_schema: schemathesis.BaseSchema
+) -> None:
     url, token = running
     operation = api_schema["/api/v1/rooms/{room}/meetings"]["GET"]
     case = operation.Case(path_parameters={"room": ROOM})
@@ -119,5 +130,9 @@ def test_the_feeds_document_their_header_and_query_parameters(running: tuple[str
     paths = httpx.get(f"{url}/openapi.json").json()["paths"]
     for path in ("/api/v1/rooms/{room}/meetings", "/api/v1/rooms/{room}/meetings.ics"):
         parameters = {(p["in"], p["name"]) for p in paths[path]["get"]["parameters"]}
-        assert parameters == {("path", "room"), ("query", "access_token"),
-                              ("header", "authorization"), ("header", "if-none-match")}
+        assert parameters == {
+            ("path", "room"),
+            ("query", "access_token"),
+            ("header", "authorization"),
+            ("header", "if-none-match"),
+        }

@@ -36,8 +36,9 @@ async def farm() -> AsyncIterator[CodecFarm]:
 
 @pytest.fixture
 async def runner(db: Database) -> AsyncIterator[DeliveryRunner]:
-    delivery = DeliveryRunner(db, concurrency=4, deadline=3.0,
-                              feedback_base_url="http://127.0.0.1:9")
+    delivery = DeliveryRunner(
+        db, concurrency=4, deadline=3.0, feedback_base_url="http://127.0.0.1:9"
+    )
     yield delivery
     # closing ends the codecs' sessions: keep this loop (where the codecs run) free meanwhile
     await asyncio.to_thread(delivery.close)
@@ -105,9 +106,16 @@ async def codecs_for(farm: CodecFarm) -> dict[str, SimulatedCodec]:
 
 def seed(db: Database, clock: FakeClock, names: list[str]) -> None:
     for name in names:
-        store_meetings(db, room(name), [meeting(room=room(name), event_id=f"{name}-1",
-                                                start=clock.now() + timedelta(hours=1))],
-                       now=clock.now())
+        store_meetings(
+            db,
+            room(name),
+            [
+                meeting(
+                    room=room(name), event_id=f"{name}-1", start=clock.now() + timedelta(hours=1)
+                )
+            ],
+            now=clock.now(),
+        )
 
 
 async def test_codecs_are_reached_with_their_profiles_defaults(
@@ -148,7 +156,9 @@ async def test_no_username_anywhere_fails_that_endpoint_alone_with_an_alarm(
     assert [a.message for a in alarms] == [f"credentials: {NO_CREDENTIALS}"]
     state = db.delivery.get("nobody")
     assert (state.last_result, state.last_error, state.consecutive_failures) == (
-        "credentials", NO_CREDENTIALS, 1
+        "credentials",
+        NO_CREDENTIALS,
+        1,
     )
 
     # the next cycles report it again without writing anything or raising more alarms
@@ -194,8 +204,12 @@ async def test_the_panel_dials_with_the_profiles_credentials(
     assert apply_text(db, config(codecs), environ={}).ok
     now = clock.now()
     for name in ("inherits", "nobody"):
-        store_meetings(db, room(name), [meeting(room=room(name), event_id="soon",
-                                                start=now + timedelta(minutes=2))], now=now)
+        store_meetings(
+            db,
+            room(name),
+            [meeting(room=room(name), event_id="soon", start=now + timedelta(minutes=2))],
+            now=now,
+        )
     tokens = {
         name: db.tokens.create("endpoint", name, now=now, endpoint=name)[0]
         for name in ("inherits", "nobody")
@@ -207,7 +221,8 @@ async def test_the_panel_dials_with_the_profiles_credentials(
 
             async def dial(name: str) -> httpx.Response:
                 return await client.post(
-                    f"/panel/{room(name)}/dial", json={"id": "soon"},
+                    f"/panel/{room(name)}/dial",
+                    json={"id": "soon"},
                     headers={"X-OTJ-Panel": "1", "Cookie": f"otj_panel={tokens[name]}"},
                 )
 
@@ -218,6 +233,9 @@ async def test_the_panel_dials_with_the_profiles_credentials(
     assert codecs["inherits"].dials[0]["Number"] == "abc-defg-hij@google.pexip.me"
     assert ("POST", "/xmlapi/session/begin") in codecs["inherits"].requests
     assert refused.status_code == 409
-    assert refused.json() == {"status": "failed", "callId": None,
-                              "reason": "the room system has no API credentials configured"}
+    assert refused.json() == {
+        "status": "failed",
+        "callId": None,
+        "reason": "the room system has no API credentials configured",
+    }
     assert codecs["nobody"].requests == []

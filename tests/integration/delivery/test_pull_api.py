@@ -46,14 +46,17 @@ def meetings_for(room: str, clock: FakeClock, subject: str = "Weekly sync") -> l
 def setup(db: Database, clock: FakeClock) -> Iterator[tuple[str, dict[str, str]]]:
     configure(db, [codec_endpoint("fjord", FJORD, port=1), codec_endpoint("berg", BERG, port=2)])
     store_meetings(db, FJORD, meetings_for(FJORD, clock), now=clock.now())
-    tokens = {name: db.tokens.create("endpoint", name, now=clock.now(), endpoint=name)[0]
-              for name in ("fjord", "berg")}
+    tokens = {
+        name: db.tokens.create("endpoint", name, now=clock.now(), endpoint=name)[0]
+        for name in ("fjord", "berg")
+    }
     with serve(build_app(db, clock)) as url:
         yield url, tokens
 
 
-def test_meetings_json_with_etag(setup: tuple[str, dict[str, str]], db: Database,
-                                 clock: FakeClock) -> None:
+def test_meetings_json_with_etag(
+    setup: tuple[str, dict[str, str]], db: Database, clock: FakeClock
+) -> None:
     url, tokens = setup
     auth = {"Authorization": f"Bearer {tokens['fjord']}"}
     with httpx.Client(base_url=url) as client:
@@ -66,25 +69,34 @@ def test_meetings_json_with_etag(setup: tuple[str, dict[str, str]], db: Database
         assert body[1]["alias"] is None
         etag = first.headers["etag"]
         assert etag.startswith('"')
-        again = client.get(f"/api/v1/rooms/{FJORD}/meetings",
-                           headers={**auth, "If-None-Match": etag})
+        again = client.get(
+            f"/api/v1/rooms/{FJORD}/meetings", headers={**auth, "If-None-Match": etag}
+        )
         assert again.status_code == 304
         assert again.content == b""
         assert again.headers["etag"] == etag
         # the query parameter form (RFC 6750 §2.3) and room names in any case
-        query = client.get(f"/api/v1/rooms/{FJORD.upper()}/meetings",
-                           params={"access_token": tokens["fjord"]})
+        query = client.get(
+            f"/api/v1/rooms/{FJORD.upper()}/meetings", params={"access_token": tokens["fjord"]}
+        )
         assert query.status_code == 200
-        empty_header = client.get(f"/api/v1/rooms/{FJORD}/meetings", headers={
-            "Authorization": ""}, params={"access_token": tokens["fjord"]})
+        empty_header = client.get(
+            f"/api/v1/rooms/{FJORD}/meetings",
+            headers={"Authorization": ""},
+            params={"access_token": tokens["fjord"]},
+        )
         assert empty_header.status_code == 200
-        basic = client.get(f"/api/v1/rooms/{FJORD}/meetings", headers={
-            "Authorization": "Basic Zm9vOmJhcg=="}, params={"access_token": tokens["fjord"]})
+        basic = client.get(
+            f"/api/v1/rooms/{FJORD}/meetings",
+            headers={"Authorization": "Basic Zm9vOmJhcg=="},
+            params={"access_token": tokens["fjord"]},
+        )
         assert basic.status_code == 401
         store_meetings(db, FJORD, meetings_for(FJORD, clock, subject="Changed"), now=clock.now())
         clock.advance(pull.RoomDocuments.RECHECK.total_seconds())  # served within that time
-        changed = client.get(f"/api/v1/rooms/{FJORD}/meetings",
-                             headers={**auth, "If-None-Match": etag})
+        changed = client.get(
+            f"/api/v1/rooms/{FJORD}/meetings", headers={**auth, "If-None-Match": etag}
+        )
         assert changed.status_code == 200
         assert changed.json()[0]["subject"] == "Changed"
         assert changed.headers["etag"] != etag
@@ -99,8 +111,9 @@ def test_meetings_json_with_etag(setup: tuple[str, dict[str, str]], db: Database
         ("nowhere@rooms.example.com", "fjord", 404, "not_found"),
     ],
 )
-def test_errors_are_json(setup: tuple[str, dict[str, str]], room: str, token: str | None,
-                         status: int, error: str) -> None:
+def test_errors_are_json(
+    setup: tuple[str, dict[str, str]], room: str, token: str | None, status: int, error: str
+) -> None:
     url, tokens = setup
     headers = {"Authorization": f"Bearer {tokens.get(token or '', token)}"} if token else {}
     for suffix in ("meetings", "meetings.ics"):
@@ -111,8 +124,9 @@ def test_errors_are_json(setup: tuple[str, dict[str, str]], room: str, token: st
             assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_revoked_token_is_refused(setup: tuple[str, dict[str, str]], db: Database,
-                                  clock: FakeClock) -> None:
+def test_revoked_token_is_refused(
+    setup: tuple[str, dict[str, str]], db: Database, clock: FakeClock
+) -> None:
     url, tokens = setup
     auth = {"Authorization": f"Bearer {tokens['fjord']}"}
     with httpx.Client(base_url=url) as client:
@@ -127,8 +141,9 @@ def test_revoked_token_is_refused(setup: tuple[str, dict[str, str]], db: Databas
 
 def test_ics_feed(setup: tuple[str, dict[str, str]]) -> None:
     url, tokens = setup
-    response = httpx.get(f"{url}/api/v1/rooms/{FJORD}/meetings.ics",
-                         params={"access_token": tokens["fjord"]})
+    response = httpx.get(
+        f"{url}/api/v1/rooms/{FJORD}/meetings.ics", params={"access_token": tokens["fjord"]}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     calendar = icalendar.Calendar.from_ical(response.content)
@@ -137,59 +152,86 @@ def test_ics_feed(setup: tuple[str, dict[str, str]]) -> None:
     assert str(events[0]["conference"]) == "sip:abc-defg-hij@google.pexip.me"
     assert events[0]["conference"].params["FEATURE"] == "VIDEO"
     assert str(events[0]["location"]) == "sip:abc-defg-hij@google.pexip.me"
-    again = httpx.get(f"{url}/api/v1/rooms/{FJORD}/meetings.ics",
-                      params={"access_token": tokens["fjord"]},
-                      headers={"If-None-Match": response.headers["etag"]})
+    again = httpx.get(
+        f"{url}/api/v1/rooms/{FJORD}/meetings.ics",
+        params={"access_token": tokens["fjord"]},
+        headers={"If-None-Match": response.headers["etag"]},
+    )
     assert again.status_code == 304
 
 
 def test_oauth_client_credentials(setup: tuple[str, dict[str, str]], clock: FakeClock) -> None:
     url, tokens = setup
     with httpx.Client(base_url=url) as client:
-        granted = client.post("/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": "fjord",
-            "client_secret": tokens["fjord"]})
+        granted = client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "fjord",
+                "client_secret": tokens["fjord"],
+            },
+        )
         assert granted.status_code == 200
         assert granted.headers["cache-control"] == "no-store"
         access = granted.json()
         assert access["token_type"] == "Bearer"
         assert access["expires_in"] == 3600
-        meetings = client.get(f"/api/v1/rooms/{FJORD}/meetings",
-                              headers={"Authorization": f"Bearer {access['access_token']}"})
+        meetings = client.get(
+            f"/api/v1/rooms/{FJORD}/meetings",
+            headers={"Authorization": f"Bearer {access['access_token']}"},
+        )
         assert meetings.status_code == 200
         # HTTP Basic client authentication (RFC 6749 §2.3.1) works too
-        basic = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                            auth=("fjord", tokens["fjord"]))
+        basic = client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=("fjord", tokens["fjord"]),
+        )
         assert basic.status_code == 200
-        wrong = client.post("/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": "berg",
-            "client_secret": tokens["fjord"]})
+        wrong = client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "berg",
+                "client_secret": tokens["fjord"],
+            },
+        )
         assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
         grant = client.post("/oauth/token", data={"grant_type": "password"})
         assert (grant.status_code, grant.json()["error"]) == (400, "unsupported_grant_type")
         clock.advance(3601)
-        expired = client.get(f"/api/v1/rooms/{FJORD}/meetings",
-                             headers={"Authorization": f"Bearer {access['access_token']}"})
+        expired = client.get(
+            f"/api/v1/rooms/{FJORD}/meetings",
+            headers={"Authorization": f"Bearer {access['access_token']}"},
+        )
         assert expired.status_code == 401
-        forged = client.get(f"/api/v1/rooms/{FJORD}/meetings",
-                            headers={"Authorization": "Bearer otjat_gAAAAABforged"})
+        forged = client.get(
+            f"/api/v1/rooms/{FJORD}/meetings",
+            headers={"Authorization": "Bearer otjat_gAAAAABforged"},
+        )
         assert forged.status_code == 401
 
 
-def test_feedback_receiver(setup: tuple[str, dict[str, str]], db: Database,
-                           clock: FakeClock) -> None:
+def test_feedback_receiver(
+    setup: tuple[str, dict[str, str]], db: Database, clock: FakeClock
+) -> None:
     url, _ = setup
     db.rooms.mark_delivered(FJORD, db.rooms.pending_delivery()[0].generation)
     secret = db.delivery.feedback_secret("fjord", now=clock.now())
-    event = (b"<Event><Identification><SystemName>fjord</SystemName></Identification>"
-             b'<Bookings item="1"><SyncRequired item="1"/></Bookings></Event>')
+    event = (
+        b"<Event><Identification><SystemName>fjord</SystemName></Identification>"
+        b'<Bookings item="1"><SyncRequired item="1"/></Bookings></Event>'
+    )
     wrong = httpx.post(f"{url}/api/v1/endpoints/fjord/feedback/{secret}x", content=event)
     assert wrong.status_code == 404
     assert not db.delivery.get("fjord").sync_required
     garbage = httpx.post(f"{url}/api/v1/endpoints/fjord/feedback/{secret}", content=b"<<no")
     assert garbage.status_code == 400
-    ok = httpx.post(f"{url}/api/v1/endpoints/fjord/feedback/{secret}", content=event,
-                    headers={"Content-Type": "text/xml"})
+    ok = httpx.post(
+        f"{url}/api/v1/endpoints/fjord/feedback/{secret}",
+        content=event,
+        headers={"Content-Type": "text/xml"},
+    )
     assert ok.status_code == 204
     assert db.delivery.get("fjord").sync_required
     assert [p.room for p in db.rooms.pending_delivery()] == [FJORD]
@@ -228,8 +270,12 @@ def test_room_documents_are_cached_until_the_listing_or_the_window_changes(
 ) -> None:
     configure(db, [codec_endpoint("fjord", FJORD, port=1)])
     start = clock.now() + timedelta(minutes=10)
-    store_meetings(db, FJORD, [meeting(room=FJORD, event_id="soon", start=start,
-                                       end=start + timedelta(minutes=20))], now=clock.now())
+    store_meetings(
+        db,
+        FJORD,
+        [meeting(room=FJORD, event_id="soon", start=start, end=start + timedelta(minutes=20))],
+        now=clock.now(),
+    )
     documents = pull.RoomDocuments(db)
     recheck = pull.RoomDocuments.RECHECK.total_seconds()
     calls: list[str] = []
@@ -250,9 +296,20 @@ def test_room_documents_are_cached_until_the_listing_or_the_window_changes(
     with pytest.raises(NeedsRead):  # the listing hashes are due to be read again
         documents.get("json", FJORD, days=7, name="", now=clock.now(), may_read=False)
     assert documents.get("json", FJORD, days=7, name="", now=clock.now()) is first
-    store_meetings(db, FJORD, [meeting(room=FJORD, event_id="soon", subject="Renamed",
-                                       start=start, end=start + timedelta(minutes=20))],
-                   now=clock.now())
+    store_meetings(
+        db,
+        FJORD,
+        [
+            meeting(
+                room=FJORD,
+                event_id="soon",
+                subject="Renamed",
+                start=start,
+                end=start + timedelta(minutes=20),
+            )
+        ],
+        now=clock.now(),
+    )
     # the documented bound: a change is served at most RECHECK after it was committed
     assert documents.get("json", FJORD, days=7, name="", now=clock.now()) is first
     clock.advance(recheck)

@@ -29,8 +29,9 @@ async def settled(feeds: RoomFeeds) -> None:
 @pytest.fixture
 def token(db: Database, clock: FakeClock) -> str:
     configure(db, [codec_endpoint("fjord", FJORD, port=1), codec_endpoint("berg", BERG, port=2)])
-    store_meetings(db, FJORD, [meeting(room=FJORD, start=clock.now() + timedelta(hours=1))],
-                   now=clock.now())
+    store_meetings(
+        db, FJORD, [meeting(room=FJORD, start=clock.now() + timedelta(hours=1))], now=clock.now()
+    )
     return db.tokens.create("endpoint", "fjord", now=clock.now(), endpoint="fjord")[0]
 
 
@@ -73,14 +74,19 @@ async def test_checks_are_made_ahead_of_time(db: Database, clock: FakeClock, tok
     assert statements.token_lookups == 0
 
 
-async def test_a_change_is_served_after_the_recheck(db: Database, clock: FakeClock,
-                                                    token: str) -> None:
+async def test_a_change_is_served_after_the_recheck(
+    db: Database, clock: FakeClock, token: str
+) -> None:
     feeds = RoomFeeds(db, clock=clock.now)
     first = await feeds.serve("json", FJORD, token, now=clock.now())
     await settled(feeds)
     assert isinstance(first, Rendered)
-    store_meetings(db, FJORD, [meeting(room=FJORD, subject="Moved",
-                                       start=clock.now() + timedelta(hours=2))], now=clock.now())
+    store_meetings(
+        db,
+        FJORD,
+        [meeting(room=FJORD, subject="Moved", start=clock.now() + timedelta(hours=2))],
+        now=clock.now(),
+    )
     clock.advance(RoomDocuments.RECHECK.total_seconds())
     changed = await feeds.serve("json", FJORD, token, now=clock.now())
     assert isinstance(changed, Rendered)
@@ -90,8 +96,9 @@ async def test_a_change_is_served_after_the_recheck(db: Database, clock: FakeClo
         await feeds.ahead
 
 
-def test_listing_markers_match_the_single_room_read(db: Database, clock: FakeClock,
-                                                    token: str) -> None:
+def test_listing_markers_match_the_single_room_read(
+    db: Database, clock: FakeClock, token: str
+) -> None:
     markers = db.rooms.listing_markers()
     assert markers[FJORD] == db.rooms.listing_marker(FJORD)
     assert markers[FJORD]
@@ -99,7 +106,10 @@ def test_listing_markers_match_the_single_room_read(db: Database, clock: FakeClo
 
 
 async def test_a_failed_check_ahead_is_logged_once_a_minute(
-    db: Database, clock: FakeClock, token: str, caplog: pytest.LogCaptureFixture,
+    db: Database,
+    clock: FakeClock,
+    token: str,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     feeds = RoomFeeds(db, clock=clock.now)

@@ -24,8 +24,9 @@ async def farm() -> AsyncIterator[CodecFarm]:
 
 @pytest.fixture
 def runner(db: Database) -> Iterator[DeliveryRunner]:
-    delivery = DeliveryRunner(db, concurrency=4, deadline=3.0,
-                              feedback_base_url="http://127.0.0.1:9")
+    delivery = DeliveryRunner(
+        db, concurrency=4, deadline=3.0, feedback_base_url="http://127.0.0.1:9"
+    )
     yield delivery
     delivery.close()
 
@@ -43,11 +44,16 @@ async def test_changed_rooms_are_pushed_once(
     db: Database, farm: CodecFarm, runner: DeliveryRunner, clock: FakeClock
 ) -> None:
     codecs = await farm.add_many(["fjord", "berg", "idle"])
-    configure(db, [codec_endpoint(c.name, f"{c.name}@rooms.example.com", port=c.port)
-                   for c in codecs])
+    configure(
+        db, [codec_endpoint(c.name, f"{c.name}@rooms.example.com", port=c.port) for c in codecs]
+    )
     for codec in codecs[:2]:
-        store_meetings(db, f"{codec.name}@rooms.example.com",
-                       room_meetings(f"{codec.name}@rooms.example.com", clock), now=clock.now())
+        store_meetings(
+            db,
+            f"{codec.name}@rooms.example.com",
+            room_meetings(f"{codec.name}@rooms.example.com", clock),
+            now=clock.now(),
+        )
 
     report = await runner.deliver_pending_async(now=clock.now())
     # the idle room's calendar was never read: pushing it would wipe what its codec shows
@@ -77,9 +83,12 @@ async def test_changed_rooms_are_pushed_once(
     assert [len(c.requests) for c in codecs] == requests
 
     # a change in one room reaches only that room's codec
-    store_meetings(db, "berg@rooms.example.com",
-                   room_meetings("berg@rooms.example.com", clock, subject="Moved"),
-                   now=clock.now())
+    store_meetings(
+        db,
+        "berg@rooms.example.com",
+        room_meetings("berg@rooms.example.com", clock, subject="Moved"),
+        now=clock.now(),
+    )
     clock.advance(60)
     again = await runner.deliver_pending_async(now=clock.now())
     assert again.pushed == 1

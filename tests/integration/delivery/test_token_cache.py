@@ -26,8 +26,9 @@ TTL = TokenRepository.TTL.total_seconds()
 @pytest.fixture
 def other(database_url: str, tmp_path: Path, secret_env: dict[str, str]) -> Iterator[Database]:
     """The same database as seen by another process (``otj endpoints revoke``, say)."""
-    database = Database(database_url, box=SecretBox(key_file=tmp_path / "secret.key",
-                                                    environ=secret_env))
+    database = Database(
+        database_url, box=SecretBox(key_file=tmp_path / "secret.key", environ=secret_env)
+    )
     try:
         yield database
     finally:
@@ -37,8 +38,10 @@ def other(database_url: str, tmp_path: Path, secret_env: dict[str, str]) -> Iter
 @pytest.fixture
 def tokens(db: Database, clock: FakeClock) -> dict[str, str]:
     configure(db, [codec_endpoint("fjord", FJORD, port=1), codec_endpoint("berg", BERG, port=2)])
-    return {name: db.tokens.create("endpoint", name, now=clock.now(), endpoint=name)[0]
-            for name in ("fjord", "berg")}
+    return {
+        name: db.tokens.create("endpoint", name, now=clock.now(), endpoint=name)[0]
+        for name in ("fjord", "berg")
+    }
 
 
 def test_a_verified_token_is_recalled_without_a_database_read(
@@ -102,8 +105,9 @@ def test_an_endpoint_removed_by_another_process_is_seen_within_the_recheck_inter
     assert authenticate(db, tokens["fjord"], now=clock.now()) is not None
     # removed (its token rows go with it) and added again under the same name, for berg's room
     berg = codec_endpoint("berg", BERG, port=2)
-    other.config.apply(Configuration(sections=frozenset({"endpoints"}), endpoints=(berg,)),
-                       prune=True)
+    other.config.apply(
+        Configuration(sections=frozenset({"endpoints"}), endpoints=(berg,)), prune=True
+    )
     assert [t.name for t in other.tokens.list()] == ["berg"]
     configure(other, [codec_endpoint("fjord", BERG, port=1), berg])
     clock.advance(RECHECK)

@@ -26,8 +26,15 @@ from tests.unit.delivery.meetings import meeting
 pytestmark = pytest.mark.peer
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 ROOM = "fjord@rooms.example.com"
 
@@ -35,14 +42,35 @@ ROOM = "fjord@rooms.example.com"
 def todays_meetings(clock: FakeClock, subject: str = "Design review <&> 🎨") -> list[Meeting]:
     now = clock.now()  # 09:00 UTC
     return [
-        meeting(room=ROOM, event_id="early", subject="Stand-up", start=now - timedelta(hours=1),
-                end=now - timedelta(minutes=45)),
-        meeting(room=ROOM, event_id="review", subject=subject,
-                start=now + timedelta(minutes=30), end=now + timedelta(minutes=90)),
-        meeting(room=ROOM, event_id="lunch", subject="Lunch talk", alias=None,
-                start=now + timedelta(hours=3), end=now + timedelta(hours=4)),
-        meeting(room=ROOM, event_id="tomorrow", subject="Tomorrow",
-                start=now + timedelta(days=1), end=now + timedelta(days=1, hours=1)),
+        meeting(
+            room=ROOM,
+            event_id="early",
+            subject="Stand-up",
+            start=now - timedelta(hours=1),
+            end=now - timedelta(minutes=45),
+        ),
+        meeting(
+            room=ROOM,
+            event_id="review",
+            subject=subject,
+            start=now + timedelta(minutes=30),
+            end=now + timedelta(minutes=90),
+        ),
+        meeting(
+            room=ROOM,
+            event_id="lunch",
+            subject="Lunch talk",
+            alias=None,
+            start=now + timedelta(hours=3),
+            end=now + timedelta(hours=4),
+        ),
+        meeting(
+            room=ROOM,
+            event_id="tomorrow",
+            subject="Tomorrow",
+            start=now + timedelta(days=1),
+            end=now + timedelta(days=1, hours=1),
+        ),
     ]
 
 
@@ -75,8 +103,9 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def open_panel(browser: Browser, url: str, token: str) -> tuple[Page, list[str]]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800},
-                                        timezone_id="UTC", locale="en-GB", has_touch=True)
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id="UTC", locale="en-GB", has_touch=True
+    )
     page = await context.new_page()
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
@@ -137,14 +166,16 @@ async def test_updates_without_reload_and_fits_the_screen(
     page, _ = await open_panel(browser, url, token)
     await page.evaluate("window.__sameDocument = true")
     polls = int(await page.evaluate("document.body.dataset.polls") or 0)
-    store_meetings(db, ROOM, todays_meetings(clock, subject="Moved to the big room"),
-                   now=clock.now())
+    store_meetings(
+        db, ROOM, todays_meetings(clock, subject="Moved to the big room"), now=clock.now()
+    )
     await expect(page.locator("#hero-title")).to_have_text("Moved to the big room")
     assert await page.evaluate("window.__sameDocument") is True
     assert int(await page.evaluate("document.body.dataset.polls")) > polls
     # 1280×800 without scrolling; touch-sized Join button; the meeting without video has none
     size = await page.evaluate(
-        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
     assert size[0] <= 1280
     assert size[1] <= 800
     box = await page.locator("#join").bounding_box()

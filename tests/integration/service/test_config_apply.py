@@ -135,8 +135,10 @@ def test_cross_references_are_checked_after_conversion(db: Database) -> None:
     assert "integration 'Nowhere' does not exist" in found[("profiles[0].integration", 3)]
     assert "profile 'Q' does not exist" in found[("endpoint_groups[0].profile", 6)]
     assert "neither 'dns' nor a configured proxy" in found[("call_routing_rules[0].sip_proxy", 11)]
-    assert "refers to group 2 but the regex has 1" in found[
-        ("call_routing_rules[0].replace_string", 10)]
+    assert (
+        "refers to group 2 but the regex has 1"
+        in found[("call_routing_rules[0].replace_string", 10)]
+    )
 
 
 def test_yaml_syntax_and_duplicate_keys_have_lines(db: Database) -> None:

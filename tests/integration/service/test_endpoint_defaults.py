@@ -77,7 +77,10 @@ def test_endpoints_take_what_they_leave_blank_from_their_profile(db: Database) -
     inherits = connection(db, "Inherits")
     assert inherits.base_url == "http://10.0.0.1"  # the profile's scheme and that scheme's port
     assert (inherits.username, inherits.verify, inherits.auth, inherits.feedback_slot) == (
-        "otj", False, "session", 3
+        "otj",
+        False,
+        "session",
+        3,
     )
     assert inherits.password is not None
     assert inherits.password.reveal() == "profile-pw"

@@ -72,17 +72,20 @@ def fake(clock: FakeClock) -> Iterator[GoogleCalendarFake]:
         yield server
 
 
-def poller_for(db: Database, clock: FakeClock, processors: list[Faulty],
-               *, prepare_fails: bool = False) -> RoomPoller:
+def poller_for(
+    db: Database, clock: FakeClock, processors: list[Faulty], *, prepare_fails: bool = False
+) -> RoomPoller:
     def factory(rules: Sequence[MeetingRule]) -> MeetingProcessor:
         processor = Faulty(rules_processor(rules), prepare_fails=prepare_fails)
         processors.append(processor)
         return processor
 
-    plans = PlanBook(db, source_factory=registry_source_factory(timeout=5.0),
-                     processor_factory=factory)
-    return RoomPoller(db, plans, settings=PollerSettings(owner="w1"), clock=clock,
-                      rng=random.Random(3))
+    plans = PlanBook(
+        db, source_factory=registry_source_factory(timeout=5.0), processor_factory=factory
+    )
+    return RoomPoller(
+        db, plans, settings=PollerSettings(owner="w1"), clock=clock, rng=random.Random(3)
+    )
 
 
 HTML = '<p>Join with Google Meet: <a href="https://meet.google.com/abc-defg-hij">here</a></p>'
@@ -123,8 +126,7 @@ def test_every_event_of_a_room_survives_its_hostile_neighbours(
     report = run_cycle(poller, threads=2)
     assert report.ok, report.summary()
     meetings = {m.event_id: m for m in db.meetings.list(hostile)}
-    assert set(meetings) == {"good", "bomb", "nul", "surrogate", "mail",
-                             storable_event_id(LONG_ID)}
+    assert set(meetings) == {"good", "bomb", "nul", "surrogate", "mail", storable_event_id(LONG_ID)}
     good = meetings["good"]
     assert (good.listed, good.alias) == (True, "abc-defg-hij@google.pexip.me")
     bomb = meetings["bomb"]
@@ -134,8 +136,9 @@ def test_every_event_of_a_room_survives_its_hostile_neighbours(
     assert meetings["nul"].subject == "Nullbyte"
     assert meetings["surrogate"].subject == "Half \ufffd a pair"
     assert len(meetings["mail"].organizer_email) == 320
-    assert all(m.alias == "abc-defg-hij@google.pexip.me"
-               for k, m in meetings.items() if k != "bomb")
+    assert all(
+        m.alias == "abc-defg-hij@google.pexip.me" for k, m in meetings.items() if k != "bomb"
+    )
     assert len(storable_event_id(LONG_ID)) <= 1024
     assert [m.event_id for m in db.meetings.list(calm)] == ["calm"]
 

@@ -52,25 +52,78 @@ def fill_previous(db: Database) -> None:
     """What a 0002 installation holds: a profile, a group, endpoints, a room, delivery state."""
     endpoint = {"group": "Oslo rooms", "type": "CISCO", "sip_username": "", "description": ""}
     with db.engine.begin() as conn:
-        insert(conn, "profiles", name="Head office", description="", display_upcoming_meetings=7,
-               start_buffer=5, end_buffer=0, replace_subject_type="PRIVATE",
-               replace_subject_template="", replace_empty_subject=True,
-               enable_private_meetings=True, process_alias_private_meetings=True,
-               enable_non_video_meetings=True, poll_interval=60, integration=None)
+        insert(
+            conn,
+            "profiles",
+            name="Head office",
+            description="",
+            display_upcoming_meetings=7,
+            start_buffer=5,
+            end_buffer=0,
+            replace_subject_type="PRIVATE",
+            replace_subject_template="",
+            replace_empty_subject=True,
+            enable_private_meetings=True,
+            process_alias_private_meetings=True,
+            enable_non_video_meetings=True,
+            poll_interval=60,
+            integration=None,
+        )
         insert(conn, "endpoint_groups", name="Oslo rooms", profile="Head office", description="")
-        insert(conn, "endpoints", name="Fjord", room_resource_email="fjord@rooms.example.com",
-               api_address="10.1.2.3", api_port=80, use_https=False, verify_cert=False,
-               api_username="otj", api_password=db.box.seal("codec-pw"), **endpoint)
-        insert(conn, "endpoints", name="Berg", room_resource_email="berg@rooms.example.com",
-               api_address="10.1.2.4", api_port=443, use_https=True, verify_cert=True,
-               api_username="", **endpoint)
-        insert(conn, "rooms", room="fjord@rooms.example.com", sync_fingerprint="fp",
-               last_error="", last_error_kind="", consecutive_failures=0, last_requests=1,
-               last_duration_ms=5, polls=3, meeting_count=0, meetings_hash="h",
-               delivery_pending=False, delivery_generation=2)
-        insert(conn, "endpoint_delivery", endpoint="Fjord", last_payload_hash="digest",
-               last_result="pushed", last_error="", consecutive_failures=0, sync_required=False,
-               mismatch_detail="", software_version="ce11.9.1", feedback_registered="reg")
+        insert(
+            conn,
+            "endpoints",
+            name="Fjord",
+            room_resource_email="fjord@rooms.example.com",
+            api_address="10.1.2.3",
+            api_port=80,
+            use_https=False,
+            verify_cert=False,
+            api_username="otj",
+            api_password=db.box.seal("codec-pw"),
+            **endpoint,
+        )
+        insert(
+            conn,
+            "endpoints",
+            name="Berg",
+            room_resource_email="berg@rooms.example.com",
+            api_address="10.1.2.4",
+            api_port=443,
+            use_https=True,
+            verify_cert=True,
+            api_username="",
+            **endpoint,
+        )
+        insert(
+            conn,
+            "rooms",
+            room="fjord@rooms.example.com",
+            sync_fingerprint="fp",
+            last_error="",
+            last_error_kind="",
+            consecutive_failures=0,
+            last_requests=1,
+            last_duration_ms=5,
+            polls=3,
+            meeting_count=0,
+            meetings_hash="h",
+            delivery_pending=False,
+            delivery_generation=2,
+        )
+        insert(
+            conn,
+            "endpoint_delivery",
+            endpoint="Fjord",
+            last_payload_hash="digest",
+            last_result="pushed",
+            last_error="",
+            consecutive_failures=0,
+            sync_required=False,
+            mismatch_detail="",
+            software_version="ce11.9.1",
+            feedback_registered="reg",
+        )
 
 
 def test_db_upgrade_from_the_previous_revision_keeps_every_value(
@@ -95,7 +148,9 @@ def test_db_upgrade_from_the_previous_revision_keeps_every_value(
     assert fjord.api_password.reveal() == "codec-pw"
     state = bare.delivery.get("Fjord")
     assert (state.last_payload_hash, state.software_version, state.feedback_registered) == (
-        "digest", "ce11.9.1", "reg"
+        "digest",
+        "ce11.9.1",
+        "reg",
     )
     assert bare.rooms.names() == ["fjord@rooms.example.com"]
 
@@ -158,7 +213,9 @@ endpoints:
 
     inherits, own = rows["Inherits"], rows["Own"]
     assert (inherits.api_port, bool(inherits.use_https), bool(inherits.verify_cert)) == (
-        80, False, False
+        80,
+        False,
+        False,
     )
     assert (inherits.api_username, password(inherits)) == ("otj", "profile-pw")
     assert (own.api_port, bool(own.use_https), bool(own.verify_cert)) == (8443, True, False)

@@ -10,19 +10,31 @@ START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 def meeting(subject: str, alias: str | None) -> Meeting:
     return Meeting(
-        room="fjord@demo.example", event_id="e1", subject=subject, organizer_name="Ana",
-        organizer_email="ana@example.com", start=START, end=START + timedelta(hours=1),
-        join_from=START - timedelta(minutes=5), join_until=START + timedelta(hours=1),
-        alias=alias, protocol=CallProtocol.SIP, platform=Platform.GOOGLE_MEET,
+        room="fjord@demo.example",
+        event_id="e1",
+        subject=subject,
+        organizer_name="Ana",
+        organizer_email="ana@example.com",
+        start=START,
+        end=START + timedelta(hours=1),
+        join_from=START - timedelta(minutes=5),
+        join_until=START + timedelta(hours=1),
+        alias=alias,
+        protocol=CallProtocol.SIP,
+        platform=Platform.GOOGLE_MEET,
         rule="Google Meet SIP Guest Join",
     )
 
 
 def test_demo_page_lists_rooms_meetings_and_codecs() -> None:
     page = render_home(
-        rooms=[("fjord@demo.example", [meeting("<Board> & co", "abc-defg-hij@google.pexip.me"),
-                                       meeting("Lunch", None)]),
-               ("empty@demo.example", [])],
+        rooms=[
+            (
+                "fjord@demo.example",
+                [meeting("<Board> & co", "abc-defg-hij@google.pexip.me"), meeting("Lunch", None)],
+            ),
+            ("empty@demo.example", []),
+        ],
         codecs=[("fjord@demo.example", "http://127.0.0.1:4000")],
         demo=True,
     )
@@ -34,8 +46,9 @@ def test_demo_page_lists_rooms_meetings_and_codecs() -> None:
 
 
 def test_outside_the_demo_no_room_data_is_shown() -> None:
-    page = render_home(rooms=[("fjord@demo.example", [meeting("Secret", "x@y")])], codecs=[],
-                       demo=False)
+    page = render_home(
+        rooms=[("fjord@demo.example", [meeting("Secret", "x@y")])], codecs=[], demo=False
+    )
     assert "Secret" not in page
     assert "fjord" not in page
     assert "/docs" in page

@@ -19,6 +19,5 @@ from otj.api.pull import bearer_token
         (None, None, ""),
     ],
 )
-def test_bearer_token(authorization: str | None, access_token: str | None,
-                      expected: str) -> None:
+def test_bearer_token(authorization: str | None, access_token: str | None, expected: str) -> None:
     assert bearer_token(authorization, access_token) == expected

@@ -47,18 +47,46 @@ PROFILE = Profile(name="p", start_buffer=5, end_buffer=2)
         ({"platform": Platform.MICROSOFT_TEAMS}, "MeetingPlatform", "MicrosoftTeams"),
         ({}, "CallType", "Video"),
         ({}, "Organizer", {"Name": "Ola Normann", "Email": "ola@example.com"}),
-        ({"organizer_name": ""}, "Organizer", {"Name": "ola@example.com",
-                                               "Email": "ola@example.com"}),
-        ({}, "Time", {"StartTime": "2026-03-02T09:00:00Z", "Duration": 30,
-                      "StartTimeBuffer": 300, "EndTimeBuffer": 120}),
+        (
+            {"organizer_name": ""},
+            "Organizer",
+            {"Name": "ola@example.com", "Email": "ola@example.com"},
+        ),
+        (
+            {},
+            "Time",
+            {
+                "StartTime": "2026-03-02T09:00:00Z",
+                "Duration": 30,
+                "StartTimeBuffer": 300,
+                "EndTimeBuffer": 120,
+            },
+        ),
         # a start in another zone is sent in UTC; a 90.5 minute meeting lasts 91 minutes
-        ({"start": datetime(2026, 3, 2, 10, 0, 30, tzinfo=timezone(timedelta(hours=1))),
-          "end": datetime(2026, 3, 2, 11, 31, tzinfo=timezone(timedelta(hours=1)))},
-         "Time", {"StartTime": "2026-03-02T09:00:30Z", "Duration": 91,
-                  "StartTimeBuffer": 300, "EndTimeBuffer": 120}),
+        (
+            {
+                "start": datetime(2026, 3, 2, 10, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+                "end": datetime(2026, 3, 2, 11, 31, tzinfo=timezone(timedelta(hours=1))),
+            },
+            "Time",
+            {
+                "StartTime": "2026-03-02T09:00:30Z",
+                "Duration": 91,
+                "StartTimeBuffer": 300,
+                "EndTimeBuffer": 120,
+            },
+        ),
         # a zero-length event still gets a valid duration
-        ({"end": T0}, "Time", {"StartTime": "2026-03-02T09:00:00Z", "Duration": 1,
-                               "StartTimeBuffer": 300, "EndTimeBuffer": 120}),
+        (
+            {"end": T0},
+            "Time",
+            {
+                "StartTime": "2026-03-02T09:00:00Z",
+                "Duration": 1,
+                "StartTimeBuffer": 300,
+                "EndTimeBuffer": 120,
+            },
+        ),
     ],
 )
 def test_put_fields(overrides: dict[str, object], field: str, expected: object) -> None:
@@ -125,9 +153,10 @@ def test_put_command_wraps_json_in_body() -> None:
 
 
 def test_legacy_document_shape() -> None:
-    bookings = bookings_for_room([meeting(), meeting(event_id="2", alias=None,
-                                                     start=T0 + timedelta(hours=1))],
-                                 profile=PROFILE)
+    bookings = bookings_for_room(
+        [meeting(), meeting(event_id="2", alias=None, start=T0 + timedelta(hours=1))],
+        profile=PROFILE,
+    )
     root = SafeET.fromstring(render_legacy_xml(bookings))
     assert root.tag == "Bookings"
     first, second = root.findall("Booking")
@@ -145,7 +174,7 @@ def test_legacy_document_shape() -> None:
 
 HOSTILE = [
     "<script>alert(1)</script>",
-    "Tom & Jerry's \"quoted\" <b>meeting</b>",
+    'Tom & Jerry\'s "quoted" <b>meeting</b>',
     "]]> <![CDATA[ x ]]>",
     "Emoji 🎉🚀 and 中文 and Ünïcödé",
     "tab\there\r\nnewline",
@@ -233,10 +262,16 @@ def test_compare_reports_every_difference() -> None:
 
 @pytest.mark.parametrize(
     "document",
-    [b"", b"not xml", b"<Command><Other/></Command>",
-     (b"<Command><BookingsListResult status='OK'><Booking><Title>x</Title></Booking>"
-     b"</BookingsListResult></Command>"),
-     b'<!DOCTYPE x [<!ENTITY a "aaaa">]><Command/>'],
+    [
+        b"",
+        b"not xml",
+        b"<Command><Other/></Command>",
+        (
+            b"<Command><BookingsListResult status='OK'><Booking><Title>x</Title></Booking>"
+            b"</BookingsListResult></Command>"
+        ),
+        b'<!DOCTYPE x [<!ENTITY a "aaaa">]><Command/>',
+    ],
 )
 def test_parse_bookings_list_rejects_garbage(document: bytes) -> None:
     with pytest.raises(BookingsParseError):

@@ -24,8 +24,12 @@ SECURE = Profile(name="Secure", endpoint_api_username="otj")
 
 
 def endpoint(**fields: Any) -> Endpoint:
-    values: dict[str, Any] = {"name": "e", "group": "g", "room_resource_email": "r@example.com",
-                              "api_address": "10.0.0.1"}
+    values: dict[str, Any] = {
+        "name": "e",
+        "group": "g",
+        "room_resource_email": "r@example.com",
+        "api_address": "10.0.0.1",
+    }
     values.update(fields)
     return Endpoint(**values)
 
@@ -40,19 +44,41 @@ def endpoint(**fields: Any) -> Endpoint:
         ({"api_port": 80}, PROFILE, "http://10.0.0.1", "otj", "profile-pw", False),
         ({"api_port": 443}, PROFILE, "http://10.0.0.1:443", "otj", "profile-pw", False),
         ({"api_port": 443}, SECURE, "https://10.0.0.1", "otj", None, True),
-        ({"api_port": 0, "use_https": True}, PROFILE, "https://10.0.0.1", "otj", "profile-pw",
-         False),
-        ({"api_address": "fe80::1", "api_port": 8080}, SECURE, "https://[fe80::1]:8080", "otj",
-         None, True),
+        (
+            {"api_port": 0, "use_https": True},
+            PROFILE,
+            "https://10.0.0.1",
+            "otj",
+            "profile-pw",
+            False,
+        ),
+        (
+            {"api_address": "fe80::1", "api_port": 8080},
+            SECURE,
+            "https://[fe80::1]:8080",
+            "otj",
+            None,
+            True,
+        ),
         ({"api_username": "admin"}, PROFILE, "http://10.0.0.1", "admin", "profile-pw", False),
-        ({"api_username": "admin", "api_password": Secret("own")}, PROFILE, "http://10.0.0.1",
-         "admin", "own", False),
+        (
+            {"api_username": "admin", "api_password": Secret("own")},
+            PROFILE,
+            "http://10.0.0.1",
+            "admin",
+            "own",
+            False,
+        ),
         ({"api_password": Secret("own")}, PROFILE, "http://10.0.0.1", "otj", "own", False),
     ],
 )
 def test_the_endpoints_own_settings_win_and_blanks_are_the_profiles(
-    fields: dict[str, Any], profile: Profile, base_url: str, username: str,
-    password: str | None, verify: bool,
+    fields: dict[str, Any],
+    profile: Profile,
+    base_url: str,
+    username: str,
+    password: str | None,
+    verify: bool,
 ) -> None:
     connection = connection_for(endpoint(**fields), CiscoDefaults().for_profile(profile))
     assert connection.base_url == base_url
@@ -69,8 +95,14 @@ def test_service_timeouts_survive_the_profile() -> None:
     assert (connection.connect_timeout, connection.read_timeout) == (1.5, 4.0)
 
 
-@pytest.mark.parametrize("defaults", [None, CiscoDefaults(), CiscoDefaults().for_profile(
-    Profile(name="Bare", endpoint_api_password=Secret("pw")))])
+@pytest.mark.parametrize(
+    "defaults",
+    [
+        None,
+        CiscoDefaults(),
+        CiscoDefaults().for_profile(Profile(name="Bare", endpoint_api_password=Secret("pw"))),
+    ],
+)
 def test_no_username_from_endpoint_or_profile_is_an_error_not_a_guess(
     defaults: CiscoDefaults | None,
 ) -> None:

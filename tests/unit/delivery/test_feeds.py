@@ -40,8 +40,11 @@ def test_json_entry_fields() -> None:
 
 
 def test_body_lists_only_listed_meetings_in_order_and_is_stable() -> None:
-    items = [meeting(event_id="b", start=T0 + timedelta(hours=1)), meeting(event_id="a"),
-             meeting(event_id="hidden", listed=False)]
+    items = [
+        meeting(event_id="b", start=T0 + timedelta(hours=1)),
+        meeting(event_id="a"),
+        meeting(event_id="hidden", listed=False),
+    ]
     body = meetings_body(items)
     assert [e["id"] for e in json.loads(body)] == ["a", "b"]
     assert meetings_body(reversed(items)) == body

@@ -32,23 +32,36 @@ PUSHED = DeliveryState(endpoint="e", pushed_digest="d1", pushed_at=NOW, contacte
         (PUSHED, "d2", NOW + timedelta(minutes=1), "push", "booking list changed"),
         (replace(PUSHED, sync_required=True), "d1", NOW, "push", "SyncRequired"),
         (PUSHED, "d1", NOW + timedelta(hours=1), "verify", "periodic read-back"),
-        (replace(PUSHED, failures=2, error_kind="unreachable",
-                 retry_at=NOW + timedelta(minutes=1)), "d1", NOW, "skip", "backing off"),
-        (replace(PUSHED, failures=2, error_kind="unreachable",
-                 retry_at=NOW + timedelta(minutes=1)), "d1", NOW + timedelta(minutes=1),
-         "push", "retry after unreachable"),
+        (
+            replace(
+                PUSHED, failures=2, error_kind="unreachable", retry_at=NOW + timedelta(minutes=1)
+            ),
+            "d1",
+            NOW,
+            "skip",
+            "backing off",
+        ),
+        (
+            replace(
+                PUSHED, failures=2, error_kind="unreachable", retry_at=NOW + timedelta(minutes=1)
+            ),
+            "d1",
+            NOW + timedelta(minutes=1),
+            "push",
+            "retry after unreachable",
+        ),
     ],
 )
-def test_decide(state: DeliveryState, digest: str, now: datetime, action: str,
-                reason: str) -> None:
+def test_decide(state: DeliveryState, digest: str, now: datetime, action: str, reason: str) -> None:
     decision = decide(state, digest=digest, now=now)
     assert decision.action == action
     assert reason in decision.reason
 
 
 def test_no_verify_when_disabled() -> None:
-    assert decide(PUSHED, digest="d1", now=NOW + timedelta(days=1),
-                  verify_every=None).action == "skip"
+    assert (
+        decide(PUSHED, digest="d1", now=NOW + timedelta(days=1), verify_every=None).action == "skip"
+    )
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -65,8 +78,7 @@ def test_failure_then_recovery_raises_then_clears_the_alarm() -> None:
     assert failed.failures == 1
     assert failed.retry_at == NOW + timedelta(seconds=30)
     raised = alarm_changes(PUSHED, failed)
-    assert [(c.raise_alarm, c.key, c.severity) for c in raised] == [
-        (True, "delivery", "error")]
+    assert [(c.raise_alarm, c.key, c.severity) for c in raised] == [(True, "delivery", "error")]
     assert "refused" in raised[0].message
     # the same failure again does not raise a second alarm
     again = after_failure(failed, kind="unreachable", message="refused", now=NOW)
@@ -75,7 +87,8 @@ def test_failure_then_recovery_raises_then_clears_the_alarm() -> None:
     assert recovered.failures == 0
     assert recovered.retry_at is None
     assert [(c.raise_alarm, c.key) for c in alarm_changes(again, recovered)] == [
-        (False, "delivery")]
+        (False, "delivery")
+    ]
 
 
 def test_mismatch_warns_once_and_verify_mismatch_asks_for_push() -> None:
@@ -86,7 +99,8 @@ def test_mismatch_warns_once_and_verify_mismatch_asks_for_push() -> None:
     assert [(c.key, c.severity) for c in changes] == [("mismatch", "warning")]
     cleared = after_push(verified, digest="d1", count=1, now=NOW)
     assert [(c.raise_alarm, c.key) for c in alarm_changes(verified, cleared)] == [
-        (False, "mismatch")]
+        (False, "mismatch")
+    ]
 
 
 def test_sync_required_cancels_backoff() -> None:

@@ -16,8 +16,14 @@ RECHECK = timedelta(seconds=1)
 
 
 def record(name: str = "fjord", kind: str = "endpoint") -> ApiToken:
-    return ApiToken(id=1, kind=kind, name=name, endpoint=name, prefix="otj_abcdef",  # type: ignore[arg-type]
-                    created_at=T0)
+    return ApiToken(
+        id=1,
+        kind=kind,
+        name=name,
+        endpoint=name,
+        prefix="otj_abcdef",  # type: ignore[arg-type]
+        created_at=T0,
+    )
 
 
 def remembered(at: datetime = T0) -> VerifiedTokens:
@@ -37,10 +43,18 @@ def confirm(tokens: VerifiedTokens, at: datetime, stamp: Stamp = STAMP) -> None:
         ("just verified", T0, T0, True),
         ("within the recheck interval", T0, T0 + timedelta(milliseconds=999), True),
         ("stamp not confirmed for a second", T0, T0 + RECHECK, False),
-        ("confirmed again, entry younger than the TTL", T0 + TTL - RECHECK,
-         T0 + TTL - timedelta(milliseconds=1), True),
-        ("confirmed again, entry as old as the TTL", T0 + TTL - timedelta(milliseconds=500),
-         T0 + TTL, False),
+        (
+            "confirmed again, entry younger than the TTL",
+            T0 + TTL - RECHECK,
+            T0 + TTL - timedelta(milliseconds=1),
+            True,
+        ),
+        (
+            "confirmed again, entry as old as the TTL",
+            T0 + TTL - timedelta(milliseconds=500),
+            T0 + TTL,
+            False,
+        ),
         ("clock ran backwards", T0, T0 - timedelta(seconds=1), False),
     ],
 )
@@ -66,8 +80,9 @@ def test_failures_are_never_remembered() -> None:
 def test_a_new_stamp_forgets_every_token() -> None:
     tokens = remembered()
     tokens.settle("d2", record("berg"), stamp=STAMP, now=T0, generation=tokens.generation)
-    confirm(tokens, T0 + timedelta(milliseconds=10), stamp=("config_revision=3",
-                                                             "tokens_revision=cd34"))
+    confirm(
+        tokens, T0 + timedelta(milliseconds=10), stamp=("config_revision=3", "tokens_revision=cd34")
+    )
     assert tokens.recall("d1", now=T0 + timedelta(milliseconds=20)) is None
     assert tokens.recall("d2", now=T0 + timedelta(milliseconds=20)) is None
     assert len(tokens) == 0

@@ -20,9 +20,12 @@ from otj.delivery.xapi import (
 def test_command_document_with_repeated_params_and_body() -> None:
     document = command_document(
         ["HttpFeedback", "Register"],
-        {"FeedbackSlot": 2, "ServerUrl": "http://h/x?a=1&b=2",
-         "Expression": ["/Event/Bookings", "/Status/Call"]},
-        body="{\"x\": \"<&>\"}",
+        {
+            "FeedbackSlot": 2,
+            "ServerUrl": "http://h/x?a=1&b=2",
+            "Expression": ["/Event/Bookings", "/Status/Call"],
+        },
+        body='{"x": "<&>"}',
     )
     root = SafeET.fromstring(document)
     register = root.find("HttpFeedback/Register")
@@ -31,26 +34,45 @@ def test_command_document_with_repeated_params_and_body() -> None:
     assert register.findtext("ServerUrl") == "http://h/x?a=1&b=2"
     expressions = register.findall("Expression")
     assert [(e.get("item"), e.text) for e in expressions] == [
-        ("1", "/Event/Bookings"), ("2", "/Status/Call")]
-    assert register.findtext("body") == "{\"x\": \"<&>\"}"
+        ("1", "/Event/Bookings"),
+        ("2", "/Status/Call"),
+    ]
+    assert register.findtext("body") == '{"x": "<&>"}'
 
 
 @pytest.mark.parametrize(
     ("document", "error", "message"),
     [
         (b'<Command><BookingsPutResult status="OK"/></Command>', None, ""),
-        ((b'<Command><BookingsPutResult status="Error"><Reason>Invalid JSON</Reason>'
-         b"</BookingsPutResult></Command>"), EndpointCommandFailed, "Invalid JSON"),
-        ((b'<Command><Result status="Error"><Reason>Unknown command</Reason>'
-         b"<XPath>/Bookings/Put</XPath></Result></Command>"), EndpointCommandFailed,
-         r"Unknown command \(/Bookings/Put\)"),
-        (b'<Command><DialResult status="ParameterError"/></Command>', EndpointCommandFailed,
-         "ParameterError"),
+        (
+            (
+                b'<Command><BookingsPutResult status="Error"><Reason>Invalid JSON</Reason>'
+                b"</BookingsPutResult></Command>"
+            ),
+            EndpointCommandFailed,
+            "Invalid JSON",
+        ),
+        (
+            (
+                b'<Command><Result status="Error"><Reason>Unknown command</Reason>'
+                b"<XPath>/Bookings/Put</XPath></Result></Command>"
+            ),
+            EndpointCommandFailed,
+            r"Unknown command \(/Bookings/Put\)",
+        ),
+        (
+            b'<Command><DialResult status="ParameterError"/></Command>',
+            EndpointCommandFailed,
+            "ParameterError",
+        ),
         (b"<html><body>Login</body></html>", EndpointProtocolError, "expected <Command>"),
         (b"\x00\xff<<garbage", EndpointProtocolError, "not XML"),
         (b"", EndpointProtocolError, "not XML"),
-        (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Command>&e;</Command>',
-         EndpointProtocolError, "not XML"),
+        (
+            b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Command>&e;</Command>',
+            EndpointProtocolError,
+            "not XML",
+        ),
     ],
 )
 def test_command_results(document: bytes, error: type[Exception] | None, message: str) -> None:
@@ -81,9 +103,11 @@ def test_software_versions(text: str, put: bool, platform: bool) -> None:
 
 
 def test_status_xml_version() -> None:
-    document = (b'<?xml version="1.0"?><Status product="Cisco Codec" version="ce9.15.3.17">'
-                b"<SystemUnit><Software><Version>ce9.15.3.17.abc</Version></Software>"
-                b"</SystemUnit></Status>")
+    document = (
+        b'<?xml version="1.0"?><Status product="Cisco Codec" version="ce9.15.3.17">'
+        b"<SystemUnit><Software><Version>ce9.15.3.17.abc</Version></Software>"
+        b"</SystemUnit></Status>"
+    )
     assert parse_status_version(document).text == "ce9.15.3.17.abc"
     with pytest.raises(EndpointProtocolError):
         parse_status_version(b"<Status/>")
@@ -92,12 +116,15 @@ def test_status_xml_version() -> None:
 
 
 def test_dial_result() -> None:
-    outcome = parse_dial_result(b'<Command><DialResult status="OK"><CallId>7</CallId>'
-                                b"<ConferenceId>3</ConferenceId></DialResult></Command>")
+    outcome = parse_dial_result(
+        b'<Command><DialResult status="OK"><CallId>7</CallId>'
+        b"<ConferenceId>3</ConferenceId></DialResult></Command>"
+    )
     assert (outcome.call_id, outcome.conference_id) == (7, 3)
     with pytest.raises(EndpointCommandFailed, match="busy"):
-        parse_dial_result(b'<Command><DialResult status="Error"><Reason>busy</Reason>'
-                          b"</DialResult></Command>")
+        parse_dial_result(
+            b'<Command><DialResult status="Error"><Reason>busy</Reason></DialResult></Command>'
+        )
     assert dial_protocol("SIP") == "Sip"
     assert dial_protocol("H323") == "H323"
 

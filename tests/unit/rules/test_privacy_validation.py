@@ -152,8 +152,11 @@ def test_profile_loader_ignores_endpoint_credential_defaults() -> None:
     from otj.rules.loading import profile_from_mapping
 
     profile = profile_from_mapping(
-        {"replace_subject_type": "ALL", "endpoint_api_username": "otj",
-         "endpoint_api_password": "env:OTJ_CISCO_PASSWORD"},
+        {
+            "replace_subject_type": "ALL",
+            "endpoint_api_username": "otj",
+            "endpoint_api_password": "env:OTJ_CISCO_PASSWORD",
+        },
         name="Head office",
     )
     assert profile.replace_subject_type == "ALL"

@@ -45,11 +45,15 @@ def test_prepared_or_not_the_meetings_are_the_rule_sets() -> None:
     ruleset = RuleSet.compile(RULES)
     processor = RulesProcessor(ruleset)
     texts = processor.prepare(EVENTS)
-    batched = [processor.process(e, Profile(name="p"), now=NOW, text=t)
-               for e, t in zip(EVENTS, texts, strict=True)]
+    batched = [
+        processor.process(e, Profile(name="p"), now=NOW, text=t)
+        for e, t in zip(EVENTS, texts, strict=True)
+    ]
     single = [ruleset.process(e, Profile(name="p"), now=NOW) for e in EVENTS]
     assert batched == single
     assert [m.alias for m in batched] == [
-        "abc-defg-hij@google.pexip.me", "123456789@zoomcrc.com",
-        "xyz-abcd-efg@google.pexip.me", None,
+        "abc-defg-hij@google.pexip.me",
+        "123456789@zoomcrc.com",
+        "xyz-abcd-efg@google.pexip.me",
+        None,
     ]

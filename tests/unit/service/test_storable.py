@@ -42,8 +42,7 @@ def test_cleaned_text_is_always_storable(value: str, limit: int | None) -> None:
     assert clean_text(cleaned, limit) == cleaned  # idempotent
 
 
-@given(st.text(alphabet=st.characters(min_codepoint=1, exclude_categories=("Cs",)),
-               max_size=1024))
+@given(st.text(alphabet=st.characters(min_codepoint=1, exclude_categories=("Cs",)), max_size=1024))
 def test_storable_ids_are_kept(event_id: str) -> None:
     assert storable_event_id(event_id) == event_id
 
@@ -75,8 +74,10 @@ def test_every_text_field_of_a_meeting_is_cleaned() -> None:
         alias="a\x00@example.com",
         rule="r" * 300,
         unlisted_reason="why\x00",
-        trace=(TraceStep(rule="r\x00", meeting_type="custom", outcome="error", detail="d\udc00"),
-               TraceStep(rule="ok", meeting_type="zoom", outcome="no_match")),
+        trace=(
+            TraceStep(rule="r\x00", meeting_type="custom", outcome="error", detail="d\udc00"),
+            TraceStep(rule="ok", meeting_type="zoom", outcome="no_match"),
+        ),
     )
     stored = storable_meeting(hostile)
     assert stored.event_id == storable_event_id(hostile.event_id)
@@ -88,5 +89,7 @@ def test_every_text_field_of_a_meeting_is_cleaned() -> None:
     assert (stored.trace[0].rule, stored.trace[0].detail) == ("r", "d\ufffd")
     assert stored.trace[1] is hostile.trace[1]
     assert (stored.start, stored.listed, stored.platform) == (
-        hostile.start, hostile.listed, hostile.platform
+        hostile.start,
+        hostile.listed,
+        hostile.platform,
     )

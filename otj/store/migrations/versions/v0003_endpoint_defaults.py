@@ -88,9 +88,7 @@ def downgrade() -> None:
     )
     # an endpoint without a group row cannot exist (foreign key), but stay total anyway
     op.execute(endpoints.update().where(endpoints.c.use_https.is_(None)).values(use_https=True))
-    op.execute(
-        endpoints.update().where(endpoints.c.verify_cert.is_(None)).values(verify_cert=True)
-    )
+    op.execute(endpoints.update().where(endpoints.c.verify_cert.is_(None)).values(verify_cert=True))
     op.execute(
         endpoints.update()
         .where(endpoints.c.api_port.is_(None))
