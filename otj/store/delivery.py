@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from otj.store.tables import EndpointDeliveryRow, EndpointRow
 from otj.store.values import DeliveryState
@@ -22,6 +23,29 @@ _FIELDS = tuple(f.name for f in fields(DeliveryState))
 
 def _state(row: EndpointDeliveryRow) -> DeliveryState:
     return DeliveryState(**{name: getattr(row, name) for name in _FIELDS})
+
+
+def _write(
+    session: Session, endpoint: str, changes: Mapping[str, Any], now: datetime
+) -> EndpointDeliveryRow:
+    """Set fields of an endpoint's row, locked for update and created empty when missing."""
+    row = session.get(EndpointDeliveryRow, endpoint, with_for_update=True)
+    if row is None:
+        row = EndpointDeliveryRow(
+            endpoint=endpoint,
+            last_payload_hash="",
+            last_result="",
+            last_error="",
+            consecutive_failures=0,
+            sync_required=False,
+            mismatch_detail="",
+            software_version="",
+        )
+        session.add(row)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    row.updated_at = now
+    return row
 
 
 class DeliveryStateRepository:
@@ -52,22 +76,7 @@ class DeliveryStateRepository:
         with self._db.transaction() as session:
             if session.get(EndpointRow, endpoint) is None:
                 raise KeyError(f"no endpoint named {endpoint!r}")
-            row = session.get(EndpointDeliveryRow, endpoint, with_for_update=True)
-            if row is None:
-                row = EndpointDeliveryRow(
-                    endpoint=endpoint,
-                    last_payload_hash="",
-                    last_result="",
-                    last_error="",
-                    consecutive_failures=0,
-                    sync_required=False,
-                    mismatch_detail="",
-                    software_version="",
-                )
-                session.add(row)
-            for key, value in changes.items():
-                setattr(row, key, value)
-            row.updated_at = now
+            row = _write(session, endpoint, changes, now)
             session.flush()
             return _state(row)
 
@@ -84,22 +93,7 @@ class DeliveryStateRepository:
             for endpoint, fields_ in changes.items():
                 if session.get(EndpointRow, endpoint) is None:
                     continue
-                row = session.get(EndpointDeliveryRow, endpoint, with_for_update=True)
-                if row is None:
-                    row = EndpointDeliveryRow(
-                        endpoint=endpoint,
-                        last_payload_hash="",
-                        last_result="",
-                        last_error="",
-                        consecutive_failures=0,
-                        sync_required=False,
-                        mismatch_detail="",
-                        software_version="",
-                    )
-                    session.add(row)
-                for key, value in fields_.items():
-                    setattr(row, key, value)
-                row.updated_at = now
+                _write(session, endpoint, fields_, now)
                 written += 1
         return written
 
