@@ -22,7 +22,7 @@ from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser
 
 _LINE = "\x00"  # never in parsed text: the HTML parser drops U+0000
 _INLINE = "span,font,a,b,strong,i,em,u,o\\:p,small"
-_DROPPED = "style,script"
+_LINKS_AND_DROPPED = "a[href],style,script"
 
 _HTML_HINT = re.compile(
     r"<(?:a\s[^>]*href|br\s*/?>|p[\s>]|/p>|div[\s>]|/div>|span[\s>]|/span>|b>|/b>|i>|/i>|"
@@ -61,14 +61,16 @@ def html_to_text(html: str) -> str:
     if body is None:  # pragma: no cover - Lexbor always creates <body>
         return ""
     find = _selector().find
-    for anchor in find("a[href]", body):
-        href = anchor.attrs.get("href")
+    # one walk finds both the links and the dropped elements (each selector walks the tree)
+    for node in find(_LINKS_AND_DROPPED, body):
+        if node.tag != "a":
+            node.decompose(recursive=False)  # as strip_tags: nested matches stay valid
+            continue
+        href = node.attrs.get("href")
         if href:
             href = href.strip()
             if href and not href.startswith("#"):
-                anchor.insert_after(f" <{href}>")
-    for dropped in find(_DROPPED, body):
-        dropped.decompose(recursive=False)  # as strip_tags: nested matches stay valid
+                node.insert_after(f" <{href}>")
     for inline in find(_INLINE, body):
         inline.unwrap()
     body.merge_text_nodes()
