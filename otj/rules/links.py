@@ -149,6 +149,29 @@ def _replace_safelinks(text: str, lowered: str | None = None) -> str:
 _NEEDLE_CHARS = frozenset(_SAFELINK_HOST + "urldefense")
 
 
+_ASCII_BYTES = bytes(range(128))
+
+
+def lower(text: str) -> str:
+    """``text.lower()``, several times faster for mostly-ASCII text with a few non-ASCII signs.
+
+    CPython lowers a non-ASCII string character by character through the Unicode database;
+    when no non-ASCII character has a lower case of its own (checked on those characters
+    alone: deleting the ASCII bytes from UTF-8 leaves whole multi-byte sequences), lowering
+    the UTF-8 bytes (ASCII letters only) gives the same string.
+    """
+    if text.isascii():
+        return text.lower()
+    try:
+        encoded = text.encode()
+    except UnicodeEncodeError:  # lone surrogates
+        return text.lower()
+    others = encoded.translate(None, _ASCII_BYTES).decode()
+    if others.lower() != others:
+        return text.lower()
+    return encoded.lower().decode()
+
+
 def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str, str | None, bool]:
     """``_replace_safelinks``, the lower case of the result (None where not built), and *settled*.
 
@@ -162,7 +185,7 @@ def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str
     so the result has no host, and ``urldefense`` only if ``text`` had it.
     """
     if lowered is None or len(lowered) != len(text):
-        lowered = text.lower()
+        lowered = lower(text)
     aligned = len(lowered) == len(text)
     search = lowered if aligned else text  # case folding changed lengths: search the text itself
     piecewise = aligned and not text.isascii() and "\u03a3" not in text
@@ -241,7 +264,7 @@ def decode_wrapped_links(text: str) -> str:
 
 def decode_wrapped_links_lower(text: str) -> tuple[str, str]:
     """``decode_wrapped_links(text)`` and its ``str.lower()``, lower-casing the text only once."""
-    lowered = text.lower()
+    lowered = lower(text)
     for _ in range(_MAX_PASSES):
         safelinks = _SAFELINK_HOST in lowered
         urldefense = "urldefense" in lowered
@@ -258,7 +281,7 @@ def decode_wrapped_links_lower(text: str) -> tuple[str, str]:
         if decoded == text:
             break
         text = decoded
-        lowered = decoded_lower if decoded_lower is not None else text.lower()
+        lowered = decoded_lower if decoded_lower is not None else lower(text)
         if settled and not urldefense:  # the next pass would find nothing to decode
             break
     return text, lowered

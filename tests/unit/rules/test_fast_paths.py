@@ -439,3 +439,23 @@ def test_safelinks_scan_matches_reference(text: str) -> None:
     expected = reference.decode_wrapped_links(text)
     assert decoded == expected
     assert lowered == expected.lower()
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.sampled_from(["A", "b", "Meet", "\u2013", "\u00e9", "\u00c9", "\u03a3", "\u0130"]),
+            st.text(max_size=4),
+            st.characters(min_codepoint=0x80),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+@example(text="Join \u2013 MEET.google.com/ABC")
+@example(text="\u00c9COLE \u2013 x")
+@example(text="\u039f\u0394\u039f\u03a3 end")
+@example(text="\u0130stanbul")
+@example(text="a\ud800B")
+def test_lower_matches_str_lower(text: str) -> None:
+    assert links.lower(text) == text.lower()
