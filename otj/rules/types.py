@@ -122,12 +122,14 @@ def _near(
     *,
     back: int = 64,
     ahead: int = 256,
+    starts: Starts | None = None,
 ) -> Iterator[re.Match[str]]:
     """Matches of ``pattern`` in order, searched only in windows around the needles.
 
     Every match of the built-in patterns contains one of its needles, so searching
     ``[needle - back, needle + ahead)`` finds the same matches as a full scan at a fraction of
-    the cost. A match cut by the window end is searched again without the end limit.
+    the cost. A match cut by the window end is searched again without the end limit. With
+    ``starts`` the pattern is only tried where they say a match can start (see ``_search``).
     """
     if len(lower) != len(text):  # case folding changed lengths: positions are unusable
         yield from pattern.finditer(text)
@@ -138,13 +140,86 @@ def _near(
         if position < done:
             continue
         end = min(len(text), position + ahead)
-        match = pattern.search(text, begin, end)
+        match = _search(pattern, starts, text, lower, begin=begin, end=end)
         if match is not None and match.end() >= end and end < len(text):
-            match = pattern.search(text, begin)
+            match = _search(pattern, starts, text, lower, begin=begin, end=len(text))
         if match is None:
             continue
         yield match
         done = match.end()
+
+
+Starts = Callable[[str, str, int, int], Iterable[int]]
+"""``(text, lower, begin, end)`` → ascending positions in ``[begin, end)`` that include every
+position where a pattern can match ``text`` up to ``end`` (a superset is fine)."""
+
+
+def _search(
+    pattern: re.Pattern[str],
+    starts: Starts | None,
+    text: str,
+    lower: str,
+    *,
+    begin: int,
+    end: int,
+) -> re.Match[str] | None:
+    """``pattern.search(text, begin, end)``, trying only the ``starts`` when given.
+
+    The leftmost position where ``pattern.match`` succeeds is what ``search`` finds. Patterns
+    that open with a lookbehind cost ``re`` much per position; a few ``str.find`` calls for the
+    literal every match contains, and a short walk back from it, are far cheaper.
+    """
+    if starts is None:
+        return pattern.search(text, begin, end)
+    for start in starts(text, lower, begin, end):
+        match = pattern.match(text, start, end)
+        if match is not None:
+            return match
+    return None
+
+
+def _found(text: str, literal: str, begin: int, end: int) -> Iterator[int]:
+    """Every start of ``literal`` inside ``text[begin:end]``, ascending."""
+    index = text.find(literal, begin, end)
+    while index >= 0:
+        yield index
+        index = text.find(literal, index + 1, end)
+
+
+def _run_start(text: str, end: int, floor: int, accept: Callable[[str], bool]) -> int:
+    """Start of the run of ``accept``-ed characters that ends at ``end``.
+
+    ``floor - 1`` when the run starts before ``floor`` (the walk stops there).
+    """
+    start = end
+    while start >= floor and start > 0 and accept(text[start - 1]):
+        start -= 1
+    return start
+
+
+def _is_address_char(char: str) -> bool:
+    r"""``[\w.+-]`` of ``re`` (``\w`` is ``str.isalnum`` or ``_``)."""
+    return char.isalnum() or char in "_.+-"
+
+
+def _address_starts(text: str, lower: str, begin: int, end: int) -> Iterator[int]:
+    r"""Starts of ``(?<![\w.+-])[\w.+-]+@``: where the run of address characters before an ``@``
+    begins (a match can start nowhere else: the lookbehind excludes every run character)."""
+    for at in _found(text, "@", begin, end):
+        start = _run_start(text, at, begin, _is_address_char)
+        if begin <= start < at:
+            yield start
+
+
+def _sip_digits_starts(text: str, at: int, begin: int, longest: int) -> Iterator[int]:
+    r"""Starts of ``(?<![\w.+-])(?:sips?:)?\d{,longest}`` whose digits end at ``at``.
+
+    The digits start their run of decimal digits (the lookbehind or the ``:`` before them);
+    with a scheme the match starts 4 or 5 characters earlier.
+    """
+    digits = _run_start(text, at, at - longest, str.isdecimal)
+    if digits >= at - longest and digits < at:
+        yield from (start for start in (digits - 5, digits - 4, digits) if start >= begin)
 
 
 def _first(
@@ -152,10 +227,12 @@ def _first(
     sources: Iterable[tuple[str, str, str, tuple[str, ...]]],
     back: int = 64,
     ahead: int = 256,
+    starts: Starts | None = None,
 ) -> tuple[str, str, re.Match[str]] | None:
     """First match of ``pattern`` in the first source that has one (``EventText.candidates``)."""
     for source, text, lower, needles in sources:
-        match = next(_near(pattern, text, lower, needles, back=back, ahead=ahead), None)
+        found = _near(pattern, text, lower, needles, back=back, ahead=ahead, starts=starts)
+        match = next(found, None)
         if match is not None:
             return source, text, match
     return None
@@ -299,7 +376,9 @@ def _cvi_hits(
 ) -> Iterable[tuple[str, re.Match[str], str]]:
     """Every tenant address with the conference ID after it, in search order."""
     for source, body, lower, needles in sources:
-        for match in _near(pattern, body, lower, needles, back=80, ahead=96):
+        for match in _near(
+            pattern, body, lower, needles, back=80, ahead=96, starts=_address_starts
+        ):
             conference_id = _conference_id_after(body, match.end())
             if conference_id:
                 yield source, match, conference_id
@@ -555,10 +634,18 @@ _WEBEX = re.compile(
 )
 
 
+def _webex_starts(text: str, lower: str, begin: int, end: int) -> list[int]:
+    """Where ``_WEBEX`` can start: a scheme or number before an ``@``, or ``http``."""
+    starts = list(_found(lower, "http", begin, end))
+    for at in _found(text, "@", begin, end):
+        starts += _sip_digits_starts(text, at, begin, 14)
+    return sorted(set(starts))
+
+
 def find_webex(settings: TypeSettings, text: EventText) -> Found | Missed:
     """<number>@<site>.webex.com (video address) or a personal room <site>.webex.com/meet/<user>."""
     for source, body, lower, needles in text.candidates(ALL_SOURCES, ("webex.com",)):
-        for match in _near(_WEBEX, body, lower, needles, back=100, ahead=120):
+        for match in _near(_WEBEX, body, lower, needles, back=100, ahead=120, starts=_webex_starts):
             if match.group("number"):
                 site = match.group("site")
                 if site.lower() == "m":  # Cisco CVI for Teams, not a Webex site
