@@ -81,7 +81,7 @@ _WHERE = "conference data, location or body"
 
 
 def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return "".join(filter(str.isdigit, text))
 
 
 _MAX_OCCURRENCES = 200
