@@ -459,3 +459,67 @@ def test_safelinks_scan_matches_reference(text: str) -> None:
 @example(text="a\ud800B")
 def test_lower_matches_str_lower(text: str) -> None:
     assert links.lower(text) == text.lower()
+
+
+# --- Safe Links: one regex per wrapper, all values decoded at once -----------------------------
+
+VALUES = [
+    "https%3A%2F%2Facme.zoom.us%2Fj%2F1", "https://meet.google.com/abc-defg-hij", "x%3Ay", "a:b",
+    "%E2%82", "%C3", "%FF", "%", "%2", "%%", "%3d", "=", "=3D", "+", "a%2Bb:c", "%20", "%0A", "%09",
+    "%C2%A0", "%CE%A3", "%C4%B0", "Σ", "İ", "é:x", "ſ", "\u212a", "", "noscheme", "123456789012:",
+    "12345678901:", "%3A", "urldefense:x", "s:x",
+    "https%3A%2F%2Fx.safelinks.protection.outlook.com%2F",
+]  # fmt: skip
+SAFELINKS_TEXT = st.lists(
+    st.one_of(
+        st.builds(
+            "".join,
+            st.tuples(
+                st.sampled_from(["https://", "http://", "HTTPS://", "hTtP://", "https://http", ""]),
+                st.sampled_from(["eur01.", "", "A.b-C.", "x_y.", "\u212a.", "a" * 33]),
+                st.sampled_from(
+                    [
+                        "safelinks.protection.outlook.com/",
+                        "SafeLinks.Protection.Outloo\u212a.com/",
+                        "safelinks.protection.outlook.com",
+                    ]
+                ),
+                st.sampled_from(["?", "ap/x/?", "?a=1&", "?a=b&amp;", "?x=1&AMP;", ""]),
+                st.sampled_from(["url=", "amp;url=", "URL=", "u=", "url=url="]),
+                st.lists(st.sampled_from(VALUES), max_size=3).map("".join),
+                st.sampled_from(["&data=05%7C02", "#x", "", "&url=b:c", "'q", "&amp;x=1"]),
+            ),
+        ),
+        st.sampled_from([" ", "\n", "<", ">", "\u3000", "ΑΣ", "İ", "a", "http", "https://"]),
+    ),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@example(text=safelink_to("a:1") + " " + safelink_to("b%3A2") + " " + safelink_to("%E2%82"))
+@example(text=safelink_to("a:%C3") + " " + safelink_to("%82:b"))
+@example(text=safelink_to("a:b+c") + " " + safelink_to("d:e"))
+@example(text=safelink_to("a:b%20c") + " " + safelink_to("d:e"))
+@example(text=safelink_to("x:1") + " " + safelink_to("") + " " + safelink_to("y:2"))
+@example(text="https://http" + safelink_to("a:b")[8:])
+@example(text="https://a_b.safelinks.protection.outlook.com/?u=" + safelink_to("x:y"))
+@example(text=safelink_to("a:\u03a3") + " İ " + safelink_to("S:x"))
+@given(text=SAFELINKS_TEXT)
+def test_batched_safelinks_match_reference(text: str) -> None:
+    decoded, lowered = decode_wrapped_links_lower(text)
+    expected = reference.decode_wrapped_links(text)
+    assert decoded == expected
+    assert lowered == expected.lower()
+    assert decode_safelinks(text) == reference.decode_safelinks(text)
+
+
+def test_only_ascii_upper_case_and_kelvin_sign_lower_to_host_characters() -> None:
+    host_chars = set("abcdefghijklmnopqrstuvwxyz0123456789.-/:")
+    others = {
+        (char, char.lower())
+        for char in map(chr, range(sys.maxunicode + 1))
+        if char.lower() != char and char.lower() in host_chars
+    }
+    upper = {(char.upper(), char) for char in host_chars if char.isalpha()}
+    assert others == upper | {(upper_k, "k") for upper_k in links._OTHER_UPPER.values()}
