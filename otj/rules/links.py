@@ -246,15 +246,16 @@ def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str
     search, wrapper = (lowered, _WRAPPER_LOWER) if aligned else (text, _WRAPPER_TEXT)
     find, rfind, host = search.find, search.rfind, _SAFELINK_HOST
     pieces: list[str | re.Match[str]] = []  # kept text and, between, each wrapper
-    found = done = end = 0
+    skipped = done = end = 0
     index = find(host)
     while index >= 0:
-        found += 1
         # the scheme is searched up to 40 characters back, not before the end of the previous
-        # URL (that end is a URL stop, which no wrapper has)
-        start = rfind("http", max(end, index - 40), index)
+        # URL (that end is a URL stop, which no wrapper has); max() is a call: slower here
+        window = index - 40
+        start = rfind("http", window if window > end else end, index)  # noqa: FURB136
         url = wrapper(text, start) if start >= 0 else None
         if url is None:  # no wrapper with a url value: skip the URL of the host
+            skipped += 1
             end = _URL_END(text, index).end()  # type: ignore[union-attr]
         else:
             end = url.end()
@@ -284,7 +285,7 @@ def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str
     settled = (
         aligned
         and not kept
-        and found == len(targets)
+        and not skipped
         and host not in joined_lower  # spaces between targets: no match across two
         and "urldefense" not in joined_lower
         and _NEEDLE_CHARS.isdisjoint(map(itemgetter(0), lowered_targets))
