@@ -205,8 +205,9 @@ def _safelink_targets(values: list[str]) -> list[str | None]:
 
     Values have no URL stop, so all are decoded at once joined by spaces; when no target is
     empty or has a space the split gives them back, and ``_looks_like_url`` is checked on all
-    together: whitespace in none (``split()`` finds the same parts), a ``:`` in the first 12
-    characters of each.
+    together: a ``:`` in the first 12 characters of each (each starting ``http:`` or ``https:``
+    is the usual case), whitespace in none (only spaces are whitespace and printable, and
+    ``split()`` finds the same parts).
     """
     joined = " ".join(values)
     if "+" not in joined:
@@ -214,8 +215,11 @@ def _safelink_targets(values: list[str]) -> list[str | None]:
         targets = decoded.split(" ")
         if (
             len(targets) == len(values)
-            and _BEFORE_12.issuperset(map(str.find, targets, repeat(":")))
-            and decoded.split() == targets
+            and (
+                _count_http(decoded) == len(targets)
+                or _BEFORE_12.issuperset(map(str.find, targets, repeat(":")))
+            )
+            and (decoded.isprintable() or decoded.split() == targets)
         ):
             return targets  # type: ignore[return-value]  # list is invariant
     return [
@@ -225,6 +229,12 @@ def _safelink_targets(values: list[str]) -> list[str | None]:
 
 
 _BEFORE_12 = frozenset(range(12))
+
+
+def _count_http(targets: str) -> int:
+    """How many of the space-separated ``targets`` start with ``http:`` or ``https:``."""
+    spaced = " " + targets
+    return spaced.count(" https:") + spaced.count(" http:")
 
 
 def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str, str | None, bool]:

@@ -467,8 +467,8 @@ VALUES = [
     "https%3A%2F%2Facme.zoom.us%2Fj%2F1", "https://meet.google.com/abc-defg-hij", "x%3Ay", "a:b",
     "%E2%82", "%C3", "%FF", "%", "%2", "%%", "%3d", "=", "=3D", "+", "a%2Bb:c", "%20", "%0A", "%09",
     "%C2%A0", "%CE%A3", "%C4%B0", "Σ", "İ", "é:x", "ſ", "\u212a", "", "noscheme", "123456789012:",
-    "12345678901:", "%3A", "urldefense:x", "s:x",
-    "https%3A%2F%2Fx.safelinks.protection.outlook.com%2F",
+    "12345678901:", "%3A", "urldefense:x", "s:x", "http:x", "https%3Ax", "HTTP:x", "%E2%80%8B",
+    "httpabcdefghijk:x", "https%3A%2F%2Fx.safelinks.protection.outlook.com%2F",
 ]  # fmt: skip
 SAFELINKS_TEXT = st.lists(
     st.one_of(
@@ -505,6 +505,8 @@ SAFELINKS_TEXT = st.lists(
 @example(text="https://http" + safelink_to("a:b")[8:])
 @example(text="https://a_b.safelinks.protection.outlook.com/?u=" + safelink_to("x:y"))
 @example(text=safelink_to("a:\u03a3") + " İ " + safelink_to("S:x"))
+@example(text=safelink_to("https%3Ax") + " " + safelink_to("httpabcdefghijk:x"))
+@example(text=safelink_to("http:x") + " " + safelink_to("a%E2%80%8B:b"))
 @given(text=SAFELINKS_TEXT)
 def test_batched_safelinks_match_reference(text: str) -> None:
     decoded, lowered = decode_wrapped_links_lower(text)
