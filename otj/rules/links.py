@@ -111,8 +111,8 @@ def _any_case(chars: str) -> str:
 def _wrapper(scheme: str, host_char: str, host: str) -> re.Pattern[str]:
     """A Safe Links URL from its scheme on, when it has a ``url`` value (group 1).
 
-    Host characters (no ``/``) lead to the Safe Links host, which then is the one found where
-    the scheme was searched backwards from: a wrapper as ``https?://[a-z0-9.-]*`` before it.
+    Matched at the ``http`` found before a host, host characters (none is ``/``) reach that very
+    host exactly when ``https?://[a-z0-9.-]*`` spans the gap: a wrapper's prefix.
     """
     return re.compile(f"{scheme}://{host_char}*?{host}{_URL_PARAMETER}{_U}*+")
 
