@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from otj.model import CallProtocol, Platform
@@ -30,14 +30,13 @@ class TypeSettings:
     include_pin: bool = False
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Found:
-    """A built-in type found a meeting."""
+class Found(NamedTuple):
+    """A built-in type found a meeting (a named tuple: one is made per matched event)."""
 
     alias: str
     source: str
     summary: str
-    variables: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, Any]
     protocol: CallProtocol = CallProtocol.SIP
 
 

@@ -328,3 +328,13 @@ def test_pex_uuid4_is_seeded_by_event_and_rule() -> None:
 def test_digits_keeps_what_isdigit_keeps(text: str) -> None:
     """``types._digits`` as it was written: a generator over ``str.isdigit``."""
     assert types._digits(text) == "".join(ch for ch in text if ch.isdigit())
+
+
+def test_found_is_an_immutable_value_with_sip_by_default() -> None:
+    found = types.Found(alias="a@b", source="body", summary="s", variables={"x": 1})
+    assert found.protocol is CallProtocol.SIP
+    assert found == types.Found(
+        alias="a@b", source="body", summary="s", variables={"x": 1}, protocol=CallProtocol.SIP
+    )
+    with pytest.raises(AttributeError):
+        found.alias = "c@d"  # type: ignore[misc]
