@@ -94,23 +94,25 @@ def literal_prefix(pattern: str) -> str:
     return "".join(chars)
 
 
-_PREFIX_CACHE: dict[str, tuple[str, frozenset[str]]] = {}
-
 KNOWN_NEEDLES: ContextVar[Sequence[tuple[str, frozenset[str]]]] = ContextVar(
     "otj_rules_known_needles", default=()
 )
 """Texts of the event being processed with the ``NEEDLES`` that occur in them (``render``)."""
 
 
-def _prefix_of(pattern: str) -> tuple[str, frozenset[str]]:
-    """The literal prefix of a pattern and the ``NEEDLES`` that occur in it (ignoring case)."""
-    cached = _PREFIX_CACHE.get(pattern)
-    if cached is None:
-        if len(_PREFIX_CACHE) >= _PATTERN_CACHE_SIZE:
-            _PREFIX_CACHE.clear()
+_SEARCH_PLANS: dict[str, tuple[regex.Pattern[str], str, frozenset[str]]] = {}
+
+
+def _search_plan(pattern: str) -> tuple[regex.Pattern[str], str, frozenset[str]]:
+    """The compiled pattern, its literal prefix and the ``NEEDLES`` in that prefix (cached)."""
+    plan = _SEARCH_PLANS.get(pattern)
+    if plan is None:
+        compiled = compile_pattern(pattern)
         prefix = literal_prefix(pattern)
-        cached = _PREFIX_CACHE[pattern] = (prefix, find_needles(prefix))
-    return cached
+        if len(_SEARCH_PLANS) >= _PATTERN_CACHE_SIZE:
+            _SEARCH_PLANS.clear()
+        plan = _SEARCH_PLANS[pattern] = (compiled, prefix, find_needles(prefix))
+    return plan
 
 
 def _absent(prefix: str, needles: frozenset[str], text: str) -> bool:
@@ -282,9 +284,9 @@ def _format(value: Any, *args: Any, **kwargs: Any) -> str:
 
 def pex_regex_search(pattern: Any, string: Any) -> tuple[str, ...] | None:
     """Search ``string``; the tuple of the match's groups (or of the whole match), else None."""
-    source, text = _text(pattern), _text(string)
-    compiled = compile_pattern(source)
-    prefix, needles = _prefix_of(source)
+    source = pattern if type(pattern) is str else _text(pattern)
+    text = string if type(string) is str else _text(string)
+    compiled, prefix, needles = _search_plan(source)
     if prefix and _absent(prefix, needles, text):  # every match starts with it: no search
         return None
     match = compiled.search(text, timeout=regex_timeout())
