@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import re2
 import regex
@@ -77,9 +78,8 @@ class RuleError(Exception):
     """A rule failed on an event (the message goes into the trace)."""
 
 
-class _Hit(NamedTuple):
-    """What a rule (or the fallback) found: the alias to dial, how, and the trace detail."""
-
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Hit:
     alias: str
     protocol: CallProtocol
     platform: Platform
@@ -382,7 +382,7 @@ class RuleSet:
             step_rule, step_type = compiled.name, compiled.meeting_type
             if not compiled.rule.enabled:
                 trace.append(
-                    TraceStep.build(
+                    TraceStep(
                         rule=step_rule, meeting_type=step_type, outcome="disabled",
                         detail="rule is disabled",
                     )
@@ -392,7 +392,7 @@ class RuleSet:
                 result = compiled.apply(text, now=now)
             except Exception as exc:  # noqa: BLE001 - a failing rule never stops processing
                 trace.append(
-                    TraceStep.build(
+                    TraceStep(
                         rule=step_rule, meeting_type=step_type, outcome="error",
                         detail=_error_text(exc),
                     )
@@ -402,7 +402,7 @@ class RuleSet:
                 trace.append(compiled.no_match(result))
                 continue
             trace.append(
-                TraceStep.build(
+                TraceStep(
                     rule=step_rule, meeting_type=step_type, outcome="matched",
                     detail=f"{result.detail} → {result.alias}",
                 )
@@ -422,7 +422,7 @@ class RuleSet:
                 )
                 rule_name = FALLBACK
                 trace.append(
-                    TraceStep.build(
+                    TraceStep(
                         rule=FALLBACK, meeting_type=FALLBACK, outcome="matched",
                         detail=f"{hit.detail} → {hit.alias}",
                     )
@@ -455,7 +455,7 @@ class RuleSet:
             listed, reason = False, "non-video meetings are disabled"
         if hit is not None and event.private and not profile.process_alias_private_meetings:
             trace.append(
-                TraceStep.build(
+                TraceStep(
                     rule="privacy", meeting_type="privacy", outcome="disabled",
                     detail=f"alias {hit.alias} hidden: private meeting and "
                     "process_alias_private_meetings is off",

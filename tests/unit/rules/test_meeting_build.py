@@ -1,5 +1,4 @@
-"""``Meeting.build`` and ``TraceStep.build`` (the rule engine's constructors) make what the
-dataclass constructors make."""
+"""``Meeting.build`` (the rule engine's constructor) makes exactly what ``Meeting(...)`` makes."""
 
 from __future__ import annotations
 
@@ -82,22 +81,3 @@ def test_built_meeting_is_frozen() -> None:
     for meeting in (built, made):  # an unknown name fails the same way on both
         with pytest.raises(TypeError):
             meeting.extra = 1  # type: ignore[attr-defined]
-
-
-def test_trace_step_build_takes_every_field_in_order() -> None:
-    parameters = list(inspect.signature(TraceStep.build).parameters)
-    assert parameters == [item.name for item in dataclasses.fields(TraceStep)]
-
-
-@settings(max_examples=300, deadline=None)
-@given(step=STEP)
-def test_trace_step_build_equals_the_dataclass_constructor(step: TraceStep) -> None:
-    values = dataclasses.asdict(step)
-    built = TraceStep.build(**values)
-    assert type(built) is TraceStep
-    assert built == step
-    assert hash(built) == hash(step)
-    assert repr(built) == repr(step)
-    assert pickle.loads(pickle.dumps(built)) == step
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        built.detail = "changed"  # type: ignore[misc]
