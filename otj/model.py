@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from otj.secret import Secret
 
@@ -81,65 +81,6 @@ class Meeting:
     unlisted_reason: str = ""
     ical_uid: str = ""
     trace: tuple[TraceStep, ...] = ()
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        room: str,
-        event_id: str,
-        subject: str,
-        organizer_name: str,
-        organizer_email: str,
-        start: datetime,
-        end: datetime,
-        join_from: datetime,
-        join_until: datetime,
-        alias: str | None,
-        protocol: CallProtocol,
-        platform: Platform,
-        rule: str | None,
-        private: bool,
-        listed: bool,
-        unlisted_reason: str,
-        ical_uid: str,
-        trace: tuple[TraceStep, ...],
-    ) -> Meeting:
-        """``Meeting(...)`` with every field given, at a fraction of its cost (same value).
-
-        The dataclass ``__init__`` stores each field through ``object.__setattr__`` (the class
-        is frozen). This fills a ``_MeetingDraft`` (the same slots, plain attribute stores) and
-        makes it a Meeting by ``__class__`` assignment, which Python allows between classes
-        with the same slot layout. The rule engine builds one Meeting per event.
-        """
-        draft: Any = _MeetingDraft()
-        draft.room = room
-        draft.event_id = event_id
-        draft.subject = subject
-        draft.organizer_name = organizer_name
-        draft.organizer_email = organizer_email
-        draft.start = start
-        draft.end = end
-        draft.join_from = join_from
-        draft.join_until = join_until
-        draft.alias = alias
-        draft.protocol = protocol
-        draft.platform = platform
-        draft.rule = rule
-        draft.private = private
-        draft.listed = listed
-        draft.unlisted_reason = unlisted_reason
-        draft.ical_uid = ical_uid
-        draft.trace = trace
-        draft.__class__ = cls
-        meeting: Meeting = draft
-        return meeting
-
-
-class _MeetingDraft:
-    """An unfrozen object with ``Meeting``'s slots, only ever filled by ``Meeting.build``."""
-
-    __slots__ = Meeting.__slots__
 
 
 # --- configuration objects (Pexip OTJ model) -------------------------------------------------

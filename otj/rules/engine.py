@@ -462,7 +462,7 @@ class RuleSet:
                 )
             )  # fmt: skip
             hit, rule_name = None, None
-        return Meeting.build(
+        return Meeting(
             room=event.room,
             event_id=event.id,
             subject=self._subject(event, profile, text, now=now),
