@@ -21,9 +21,6 @@ import base64
 import binascii
 import re
 import sys
-from itertools import repeat
-from operator import itemgetter
-from typing import cast
 from urllib.parse import unquote
 
 _SAFELINK_HOST = "safelinks.protection.outlook.com/"
@@ -90,40 +87,15 @@ def _all_but(excluded: str) -> str:
     return "[" + "".join(ranges) + "]"
 
 
-_Q, _V, _U = (_all_but(_URL_STOPS + also) for also in ("?&", "&#", ""))
-# The value of the first ?url=, &url= or &amp;url= parameter (up to & or #): runs without ? or &,
-# each ? or & that does not start the parameter, then the parameter. Possessive: nothing is ever
-# given back.
-_URL_PARAMETER = f"{_Q}*+(?:[?&](?!(?:amp;)?url=){_Q}*+)*+[?&](?:amp;)?url=({_V}*+)"
-_URL_END = re.compile(f"{_U}*+").match
-# the characters other than A-Z whose lower case is ASCII (a test checks): KELVIN SIGN
-_OTHER_UPPER = {"k": "\u212a"}
-
-
-def _any_case(chars: str) -> str:
-    """A pattern of the characters whose lower cases are ``chars`` (ASCII), one after the other."""
-    return "".join(
-        f"[{char}{char.upper()}{_OTHER_UPPER.get(char, '')}]" if char.isalpha() else re.escape(char)
-        for char in chars
+_PREFIX = re.compile(r"https?://[a-z0-9.-]*").fullmatch
+# From a Safe Links host to the end of its URL, capturing the value of the first ?url=, &url= or
+# &amp;url= parameter (up to & or #) when there is one: runs without ? or &, each ? or & that does
+# not start the parameter, then the parameter. Possessive: nothing is ever given back.
+_SAFELINK_REST = re.compile(
+    "(?:{q}*+(?:[?&](?!(?:amp;)?url=){q}*+)*+[?&](?:amp;)?url=({v}*+))?+{u}*+".format(
+        q=_all_but(_URL_STOPS + "?&"), v=_all_but(_URL_STOPS + "&#"), u=_all_but(_URL_STOPS)
     )
-
-
-def _wrapper(scheme: str, host_char: str, host: str) -> re.Pattern[str]:
-    """A Safe Links URL from its scheme on, when it has a ``url`` value (group 1).
-
-    Matched at the ``http`` found before a host, host characters (none is ``/``) reach that very
-    host exactly when ``https?://[a-z0-9.-]*`` spans the gap: a wrapper's prefix.
-    """
-    return re.compile(f"{scheme}://{host_char}*?{host}{_URL_PARAMETER}{_U}*+")
-
-
-# in text whose lower case was searched (no İ: per character) and in the text itself
-_WRAPPER_LOWER = _wrapper(
-    _any_case("http") + _any_case("s") + "?",
-    "[a-zA-Z{}0-9.-]".format("".join(_OTHER_UPPER.values())),
-    _any_case(_SAFELINK_HOST),
-).match
-_WRAPPER_TEXT = _wrapper("https?", "[a-z0-9.-]", re.escape(_SAFELINK_HOST)).match
+)
 
 
 def _decode_urldefense_v12(match: re.Match[str]) -> str:
@@ -200,43 +172,6 @@ def lower(text: str) -> str:
     return encoded.lower().decode()
 
 
-def _safelink_targets(values: list[str]) -> list[str | None]:
-    """Each ``url`` value's target (``+`` as space, percent-decoded), None where no URL.
-
-    Values have no URL stop, so all are decoded at once joined by spaces; when no target is
-    empty or has a space the split gives them back, and ``_looks_like_url`` is checked on all
-    together: a ``:`` in the first 12 characters of each (each starting ``http:`` or ``https:``
-    is the usual case), whitespace in none (only spaces are whitespace and printable, and
-    ``split()`` finds the same parts).
-    """
-    joined = " ".join(values)
-    if "+" not in joined:
-        decoded = _unquote(joined)
-        targets = decoded.split(" ")
-        if (
-            len(targets) == len(values)
-            and (
-                _count_http(decoded) == len(targets)
-                or _BEFORE_12.issuperset(map(str.find, targets, repeat(":")))
-            )
-            and (decoded.isprintable() or decoded.split() == targets)
-        ):
-            return targets  # type: ignore[return-value]  # list is invariant
-    return [
-        target if _looks_like_url(target := _unquote(value.replace("+", " "))) else None
-        for value in values
-    ]
-
-
-_BEFORE_12 = frozenset(range(12))
-
-
-def _count_http(targets: str) -> int:
-    """How many of the space-separated ``targets`` start with ``http:`` or ``https:``."""
-    spaced = " " + targets
-    return spaced.count(" https:") + spaced.count(" http:")
-
-
 def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str, str | None, bool]:
     """``_replace_safelinks``, the lower case of the result (None where not built), and *settled*.
 
@@ -252,63 +187,49 @@ def _replace_safelinks_lower(text: str, lowered: str | None = None) -> tuple[str
     if lowered is None or len(lowered) != len(text):
         lowered = lower(text)
     aligned = len(lowered) == len(text)
-    # case folding changed lengths: search the text itself
-    search, wrapper = (lowered, _WRAPPER_LOWER) if aligned else (text, _WRAPPER_TEXT)
-    find, rfind, host = search.find, search.rfind, _SAFELINK_HOST
-    pieces: list[str | re.Match[str]] = []  # kept text and, between, each wrapper
-    skipped = done = end = 0
+    search = lowered if aligned else text  # case folding changed lengths: search the text itself
+    piecewise = aligned and not text.isascii() and "\u03a3" not in text
+    settled = aligned
+    pieces: list[str] = []
+    lower_pieces: list[str] = []
+    done = found = 0
+    host, needle_chars = _SAFELINK_HOST, _NEEDLE_CHARS
+    find, rfind, rest_at, prefix = search.find, search.rfind, _SAFELINK_REST.match, _PREFIX
     index = find(host)
     while index >= 0:
-        # the scheme is searched up to 40 characters back, not before the end of the previous
-        # URL (that end is a URL stop, which no wrapper has); max() is a call: slower here
-        window = index - 40
-        start = rfind("http", window if window > end else end, index)  # noqa: FURB136
-        url = wrapper(text, start) if start >= 0 else None
-        if url is None:  # no wrapper with a url value: skip the URL of the host
-            skipped += 1
-            end = _URL_END(text, index).end()  # type: ignore[union-attr]
-        else:
-            end = url.end()
-            pieces += (text[done:start], url)
-            done = end
+        found += 1
+        # no ? or & between the scheme and the host: the parameter is searched from the host on
+        rest = rest_at(text, index)
+        end = rest.end()  # type: ignore[union-attr]  # the pattern matches the empty string
+        value = rest[1]  # type: ignore[index]
+        if value is not None:
+            start = rfind("http", max(done, index - 40), index)
+            if start >= 0 and prefix(search, start, index):
+                target = _unquote(value.replace("+", " "))
+                if _looks_like_url(target):
+                    pieces += (text[done:start], target)
+                    target_lower = target.lower()
+                    if settled and (
+                        host in target_lower
+                        or "urldefense" in target_lower
+                        or target_lower[0] in needle_chars
+                    ):
+                        settled = False
+                    if piecewise:
+                        if "\u03a3" in target:
+                            piecewise = False
+                        else:
+                            lower_pieces += (lowered[done:start], target_lower)
+                    done = end
         index = find(host, end)  # end > index: the host itself is part of the URL
     if not pieces:
         return text, lowered, False
-    urls: list[re.Match[str]] = pieces[1::2]  # type: ignore[assignment]
-    found_targets = _safelink_targets(list(map(itemgetter(1), urls)))
-    kept = found_targets.count(None)
-    if kept == len(found_targets):
-        return text, lowered, False
-    targets = cast("list[str]", found_targets)
-    if kept:  # wrappers whose target is no URL stay
-        targets = [
-            url[0] if target is None else target
-            for url, target in zip(urls, found_targets, strict=True)
-        ]
-    pieces[1::2] = targets
+    settled = settled and 2 * found == len(pieces)
     pieces.append(text[done:])
-    decoded = "".join(pieces)  # type: ignore[arg-type]  # no match left
-    joined = " ".join(targets)
-    # no whitespace in targets: lower-cased at once, split again
-    joined_lower = lower(joined)
-    lowered_targets = joined_lower.split(" ")
-    settled = (
-        aligned
-        and not kept
-        and not skipped
-        and host not in joined_lower  # spaces between targets: no match across two
-        and "urldefense" not in joined_lower
-        and _NEEDLE_CHARS.isdisjoint(map(itemgetter(0), lowered_targets))
-    )
-    if not aligned or text.isascii() or "\u03a3" in text or "\u03a3" in joined:
-        return decoded, None, settled
-    bounds = [0, *(at for url in urls for at in url.span()), len(text)]
-    lower_pieces = [""] * len(pieces)
-    lower_pieces[::2] = [
-        lowered[start:end] for start, end in zip(bounds[::2], bounds[1::2], strict=True)
-    ]
-    lower_pieces[1::2] = lowered_targets
-    return decoded, "".join(lower_pieces), settled
+    if not piecewise:
+        return "".join(pieces), None, settled
+    lower_pieces.append(lowered[done:])
+    return "".join(pieces), "".join(lower_pieces), settled
 
 
 def decode_safelinks(text: str) -> str:
