@@ -230,9 +230,7 @@ class CompiledRule:
                 "default_alias": found.alias,
                 **found.variables,
             }
-            output, debug = render(
-                self._transform, context, now=now, seed=self._seed(text), known=text.known_needles()
-            )
+            output, debug = render(self._transform, context, now=now, seed=self._seed(text))
             alias = _clean_output(output, "transform_rule")
             if debug:
                 detail += f"; debug: {' | '.join(debug)}"
@@ -259,9 +257,7 @@ class CompiledRule:
             "domain": self.rule.domain,
             "company_id": self.rule.company_id,
         }
-        output, debug = render(
-            self._template, context, now=now, seed=self._seed(text), known=text.known_needles()
-        )
+        output, debug = render(self._template, context, now=now, seed=self._seed(text))
         suffix = f"; debug: {' | '.join(debug)}" if debug else ""
         alias = _clean_output(output, "template")
         if not alias:

@@ -15,7 +15,6 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextvars import ContextVar
 from datetime import datetime
 from functools import wraps
 from typing import Any
@@ -37,7 +36,6 @@ from otj.rules.limits import (
     regex_timeout,
 )
 from otj.rules.links import decode_safelinks, decode_urldefense
-from otj.rules.text import find_needles
 
 _PATTERN_CACHE: dict[str, regex.Pattern[str]] = {}
 _PATTERN_CACHE_SIZE = 512
@@ -94,71 +92,17 @@ def literal_prefix(pattern: str) -> str:
     return "".join(chars)
 
 
-KNOWN_NEEDLES: ContextVar[Sequence[tuple[str, frozenset[str]]]] = ContextVar(
-    "otj_rules_known_needles", default=()
-)
-"""Texts of the event being processed with the ``NEEDLES`` that occur in them (``render``)."""
+_SEARCH_PLANS: dict[str, tuple[regex.Pattern[str], str]] = {}
 
 
-_SEARCH_PLANS: dict[str, tuple[regex.Pattern[str], str, frozenset[str]]] = {}
-
-
-def _search_plan(pattern: str) -> tuple[regex.Pattern[str], str, frozenset[str]]:
-    """The compiled pattern, its literal prefix and the ``NEEDLES`` in that prefix (cached)."""
+def _search_plan(pattern: str) -> tuple[regex.Pattern[str], str]:
+    """The compiled pattern and its literal prefix (cached)."""
     plan = _SEARCH_PLANS.get(pattern)
     if plan is None:
-        compiled = compile_pattern(pattern)
-        prefix = literal_prefix(pattern)
         if len(_SEARCH_PLANS) >= _PATTERN_CACHE_SIZE:
             _SEARCH_PLANS.clear()
-        plan = _SEARCH_PLANS[pattern] = (compiled, prefix, find_needles(prefix))
+        plan = _SEARCH_PLANS[pattern] = (compile_pattern(pattern), literal_prefix(pattern))
     return plan
-
-
-def _absent(prefix: str, needles: frozenset[str], text: str) -> bool:
-    """Whether ``prefix`` does not occur in ``text``.
-
-    When ``text`` is one whose needles the engine knows, a needle of the prefix that the text
-    lacks (in any case) answers without a scan of the text.
-    """
-    if needles:
-        for known, present in KNOWN_NEEDLES.get():
-            if known is text:
-                if not needles <= present:
-                    return True
-                break
-    return not occurs(prefix, text)
-
-
-_ANCHORS = ":@"
-"""Characters rare in prose: a short prefix with one is found from that character's places."""
-_ANCHOR_TRIES = 32
-
-
-def occurs(prefix: str, text: str) -> bool:
-    """``prefix in text``.
-
-    ``str.find`` steps almost character by character through prose for a short needle such as
-    ``sip:`` (its letters are everywhere), while one character is found at memory speed: when
-    the prefix has a ``:`` or ``@``, its places are tried first (a few dozen at most, then the
-    rest of the text is searched as usual).
-    """
-    if len(prefix) > 8:  # a long needle is skipped through quickly
-        return prefix in text
-    offset = next((index for index, char in enumerate(prefix) if char in _ANCHORS), -1)
-    if offset < 0:
-        return prefix in text
-    anchor = prefix[offset]
-    index = text.find(anchor, offset)
-    tries = 0
-    while index >= 0:
-        if text.startswith(prefix, index - offset):
-            return True
-        tries += 1
-        if tries == _ANCHOR_TRIES:
-            return text.find(prefix, index - offset + 1) >= 0
-        index = text.find(anchor, index + 1)
-    return False
 
 
 def _text(value: Any) -> str:
@@ -286,8 +230,8 @@ def pex_regex_search(pattern: Any, string: Any) -> tuple[str, ...] | None:
     """Search ``string``; the tuple of the match's groups (or of the whole match), else None."""
     source = pattern if type(pattern) is str else _text(pattern)
     text = string if type(string) is str else _text(string)
-    compiled, prefix, needles = _search_plan(source)
-    if prefix and _absent(prefix, needles, text):  # every match starts with it: no search
+    compiled, prefix = _search_plan(source)
+    if prefix and prefix not in text:  # every match starts with it: nothing to search
         return None
     match = compiled.search(text, timeout=regex_timeout())
     if match is None:

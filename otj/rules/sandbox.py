@@ -19,7 +19,7 @@ import math
 import types
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -32,7 +32,6 @@ from jinja2.runtime import Context, Undefined, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from otj.rules.filters import (
-    KNOWN_NEEDLES,
     GuardedIterable,
     bounded_join,
     check_format_string,
@@ -266,7 +265,6 @@ def render(
     *,
     now: datetime,
     seed: str,
-    known: Sequence[tuple[str, frozenset[str]]] = (),
 ) -> tuple[str, list[str]]:
     """Render within the limits; returns the output and the ``pex_debug_log`` messages.
 
@@ -274,11 +272,9 @@ def render(
     raised; the caller records it in the trace. Does what ``Template.generate`` does, but hands
     Jinja one ready dict of globals and variables (``shared=True``) instead of having it merge
     the template's ``ChainMap`` of globals into a new dict (or iterate it) on every render.
-    ``known`` are texts of the context with the ``NEEDLES`` found in them (``KNOWN_NEEDLES``).
     """
     budget = new_budget(now=now, seed=seed)
     token = CURRENT_BUDGET.set(budget)
-    known_token = KNOWN_NEEDLES.set(known)
     try:
         flat = _flat_globals(template)
         variables = flat.copy()
@@ -302,5 +298,4 @@ def render(
         budget.check()
         return "".join(pieces), budget.debug
     finally:
-        KNOWN_NEEDLES.reset(known_token)
         CURRENT_BUDGET.reset(token)

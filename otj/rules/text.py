@@ -202,22 +202,6 @@ class EventText:
                     continue
             yield source, self.text(source), self.lower(source), found
 
-    def known_needles(self) -> tuple[tuple[str, frozenset[str]], ...]:
-        """The texts of ``template_event`` whose ``NEEDLES`` are known, with those needles.
-
-        Empty until the needles have been searched (nothing is computed here); a raw text has
-        the needles of its decoded text when decoding changed nothing.
-        """
-        hits = self.__dict__.get("_hits")
-        if hits is None:
-            return ()
-        known = [(self.body, hits[BODY]), (self.location, hits[LOCATION])]
-        if self.body_raw == self.body:
-            known.append((self.body_raw, hits[BODY]))
-        if self.event.location == self.location:
-            known.append((self.event.location, hits[LOCATION]))
-        return tuple(known)
-
     def has(self, source: str, needles: tuple[str, ...]) -> bool:
         """Whether any of ``needles`` (each in ``NEEDLES``) occurs in a source."""
         hits = self._hits[source]

@@ -19,10 +19,9 @@ from calendars.base import CalendarEvent, Conference
 from otj.model import Profile
 from otj.rules import links
 from otj.rules.engine import CompiledRule, RuleSet, prepare
-from otj.rules.filters import KNOWN_NEEDLES, literal_prefix, pex_regex_search
+from otj.rules.filters import literal_prefix, pex_regex_search
 from otj.rules.html import _join_stripped, html_to_text, normalise_whitespace
 from otj.rules.links import decode_safelinks, decode_wrapped_links, decode_wrapped_links_lower
-from otj.rules.text import find_needles
 from otj.rules.types import MEETING_TYPES
 from tests.unit.rules import reference
 from tests.unit.rules.helpers import NOW, conference, event, rule
@@ -252,32 +251,6 @@ def test_literal_prefix_starts_every_match(pattern: str, subject: str) -> None:
     for match in compiled.finditer(subject, overlapped=True):
         assert match.group(0).startswith(prefix), (pattern, subject, match)
     assert (pex_regex_search(pattern, subject) is None) == (compiled.search(subject) is None)
-
-
-HINTED_PATTERNS = [
-    r"https:\/\/meet\.google\.com\/([a-z\-]+)", r"sip:([0-9]+@[a-z\-.]+)", r"SIP:(\w+)",
-    r"pexip://(\S+)", r"teams@(\S+)", "\u017fip:(\\d+)", r"h323:(\S+)", r"Zoom\.us/j/(\d+)",
-    r"webex\.com", r"@m\.webex\.com(\w*)",
-]  # fmt: skip
-HINTED_TEXT = st.lists(
-    st.one_of(
-        st.sampled_from([*FRAGMENTS, "SIP:123@x", "\u017fip:12", "Pexip://a", "ZOOM.US/j/1"]),
-        st.text(max_size=6),
-    ),
-    max_size=10,
-).map("".join)
-
-
-@settings(max_examples=300, deadline=None)
-@given(text=HINTED_TEXT, pattern=st.sampled_from(HINTED_PATTERNS))
-def test_known_needles_change_no_regex_search(text: str, pattern: str) -> None:
-    plain = pex_regex_search(pattern, text)
-    token = KNOWN_NEEDLES.set(((text, find_needles(text)),))
-    try:
-        hinted = pex_regex_search(pattern, text)
-    finally:
-        KNOWN_NEEDLES.reset(token)
-    assert hinted == plain
 
 
 # --- link unwrapping ---------------------------------------------------------------------------
