@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import http.client
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,8 +139,7 @@ def oauth_source(fake: EwsFake, **overrides: Any) -> ExchangeCalendarSource:
 # ------------------------------------------------------------------------------------ NTLM
 @FAST
 def test_ntlm_sync_authenticates_once_per_connection(ntlm_fake: EwsFake) -> None:
-    source = ntlm_source(ntlm_fake)
-    try:
+    with closing(ntlm_source(ntlm_fake)) as source:
         first = sync(source)
         assert len(first.events) == EVENTS
         assert (ntlm_fake.ntlm.negotiations, ntlm_fake.ntlm.authentications) == (1, 1)
@@ -150,18 +150,15 @@ def test_ntlm_sync_authenticates_once_per_connection(ntlm_fake: EwsFake) -> None
         again = sync(source, first.sync_state)
         assert again.full is False
         assert ntlm_fake.ntlm.negotiations == 1  # the connection stayed authenticated
-    finally:
-        source.close()
 
 
 @FAST
 def test_ntlm_wrong_password_is_one_failed_logon(ntlm_fake: EwsFake) -> None:
-    source = ntlm_source(ntlm_fake, password=Secret("not-the-password"))
-    try:
-        with pytest.raises(CalendarAuthError, match="401"):
-            sync(source)
-    finally:
-        source.close()
+    with (
+        closing(ntlm_source(ntlm_fake, password=Secret("not-the-password"))) as source,
+        pytest.raises(CalendarAuthError, match="401"),
+    ):
+        sync(source)
     # exactly one Authenticate message, verified and refused: no retry (account lockout)
     assert ntlm_fake.ntlm.authentications == 1
     assert len(ntlm_fake.ntlm.failures) == 1
@@ -171,12 +168,11 @@ def test_ntlm_wrong_password_is_one_failed_logon(ntlm_fake: EwsFake) -> None:
 
 @FAST
 def test_ntlm_unknown_user_is_auth_error(ntlm_fake: EwsFake) -> None:
-    source = ntlm_source(ntlm_fake, username="EXAMPLE\\nobody", password=Secret("x"))
-    try:
-        with pytest.raises(CalendarAuthError):
-            sync(source)
-    finally:
-        source.close()
+    with (
+        closing(ntlm_source(ntlm_fake, username="EXAMPLE\\nobody", password=Secret("x"))) as source,
+        pytest.raises(CalendarAuthError),
+    ):
+        sync(source)
     assert ntlm_fake.ntlm.authentications == 1
     assert "credential" in ntlm_fake.ntlm.failures[0].lower()
 
@@ -187,12 +183,8 @@ def test_ntlm_new_connection_logs_on_with_the_current_password(ntlm_fake: EwsFak
     sync(first)
     first.close()  # the authenticated connection is gone
     ntlm_fake.users["EXAMPLE\\svc-otj"] = "changed-by-the-admin"
-    source = ntlm_source(ntlm_fake)
-    try:
-        with pytest.raises(CalendarAuthError):
-            sync(source)
-    finally:
-        source.close()
+    with closing(ntlm_source(ntlm_fake)) as source, pytest.raises(CalendarAuthError):
+        sync(source)
     assert ntlm_fake.ntlm.authentications == 2
     assert len(ntlm_fake.ntlm.failures) == 1
 
@@ -201,11 +193,10 @@ def test_ntlm_new_connection_logs_on_with_the_current_password(ntlm_fake: EwsFak
 def test_ntlm_upn_user_logs_on_with_empty_domain(ntlm_fake: EwsFake) -> None:
     ntlm_fake.users["svc-otj@example.com"] = "upn-password"
     ntlm_fake.impersonators.add("svc-otj@example.com")
-    source = ntlm_source(ntlm_fake, username="svc-otj@example.com", password=Secret("upn-password"))
-    try:
+    with closing(
+        ntlm_source(ntlm_fake, username="svc-otj@example.com", password=Secret("upn-password"))
+    ) as source:
         assert len(sync(source).events) == EVENTS
-    finally:
-        source.close()
     assert ntlm_fake.ntlm.failures == []
 
 
@@ -239,11 +230,8 @@ def test_ntlm_and_basic_and_oauth_read_the_same_events(
 
 @FAST
 def test_ntlm_over_tls_sends_and_checks_the_channel_binding(ntlm_tls_fake: EwsFake) -> None:
-    source = ntlm_source(ntlm_tls_fake)
-    try:
+    with closing(ntlm_source(ntlm_tls_fake)) as source:
         assert len(sync(source).events) == EVENTS
-    finally:
-        source.close()
     assert ntlm_tls_fake.ntlm.failures == []
     # a client that leaves the channel binding out is refused (Extended Protection)
     answer = requests.post(
@@ -327,23 +315,16 @@ def test_ntlm_handshake_is_bound_to_its_connection(
 
 @FAST
 def test_ntlm_only_server_refuses_basic(ntlm_fake: EwsFake) -> None:
-    source = ntlm_source(ntlm_fake, auth="basic")
-    try:
-        with pytest.raises(CalendarAuthError):
-            sync(source)
-    finally:
-        source.close()
+    with closing(ntlm_source(ntlm_fake, auth="basic")) as source, pytest.raises(CalendarAuthError):
+        sync(source)
 
 
 # ----------------------------------------------------------------------------------- OAuth
 @FAST
 def test_oauth_client_credentials_sync(oauth_fake: EwsFake) -> None:
-    source = oauth_source(oauth_fake)
-    try:
+    with closing(oauth_source(oauth_fake)) as source:
         first = sync(source)
         again = sync(source, first.sync_state)
-    finally:
-        source.close()
     assert len(first.events) == EVENTS
     assert again.full is False
     assert oauth_fake.tokens.issued == 1  # one token for both syncs
@@ -358,12 +339,11 @@ def test_oauth_client_credentials_sync(oauth_fake: EwsFake) -> None:
 
 @FAST
 def test_oauth_wrong_secret_is_auth_error_before_any_ews_request(oauth_fake: EwsFake) -> None:
-    source = oauth_source(oauth_fake, client_secret=Secret("not-the-secret"))
-    try:
-        with pytest.raises(CalendarAuthError, match="invalid_client"):
-            sync(source)
-    finally:
-        source.close()
+    with (
+        closing(oauth_source(oauth_fake, client_secret=Secret("not-the-secret"))) as source,
+        pytest.raises(CalendarAuthError, match="invalid_client"),
+    ):
+        sync(source)
     assert oauth_fake.tokens.issued == 0
     assert oauth_fake.request_bodies == []
 
@@ -374,23 +354,19 @@ def test_oauth_unknown_tenant_or_app_is_auth_error(oauth_fake: EwsFake) -> None:
         ({"tenant_id": "99999999-9999-9999-9999-999999999999"}, "AADSTS90002"),
         ({"client_id": "99999999-9999-9999-9999-999999999999"}, "unauthorized_client"),
     ):
-        source = oauth_source(oauth_fake, **overrides)
-        try:
-            with pytest.raises(CalendarAuthError, match=reason):
-                sync(source)
-        finally:
-            source.close()
+        with (
+            closing(oauth_source(oauth_fake, **overrides)) as source,
+            pytest.raises(CalendarAuthError, match=reason),
+        ):
+            sync(source)
 
 
 @FAST
 def test_oauth_revoked_token_is_fetched_again(oauth_fake: EwsFake) -> None:
-    source = oauth_source(oauth_fake)
-    try:
+    with closing(oauth_source(oauth_fake)) as source:
         first = sync(source)
         oauth_fake.tokens.revoke_all()
         again = sync(source)
-    finally:
-        source.close()
     assert events_of(again) == events_of(first)
     assert oauth_fake.tokens.issued == 2
 
@@ -399,13 +375,10 @@ def test_oauth_revoked_token_is_fetched_again(oauth_fake: EwsFake) -> None:
 def test_oauth_token_expired_on_the_server_clock_is_fetched_again(
     oauth_fake: EwsFake, clock: _Clock
 ) -> None:
-    source = oauth_source(oauth_fake)
-    try:
+    with closing(oauth_source(oauth_fake)) as source:
         first = sync(source)
         clock.now += timedelta(hours=1, minutes=5)  # the server sees the token expire
         again = sync(source, first.sync_state)
-    finally:
-        source.close()
     assert again.full is False
     assert oauth_fake.tokens.issued == 2
 
@@ -416,11 +389,8 @@ def test_oauth_token_expired_on_the_client_is_fetched_not_refreshed(oauth_fake: 
     # credentials have no refresh token (RFC 6749 4.4.3): exchangelib's own refresh attempt sends
     # grant_type=refresh_token without one and fails the sync (exchangelib issue #1345).
     oauth_fake.tokens.next_expires_in(-1)
-    source = oauth_source(oauth_fake)
-    try:
+    with closing(oauth_source(oauth_fake)) as source:
         assert len(sync(source).events) == EVENTS
-    finally:
-        source.close()
     assert [r.grant_type for r in oauth_fake.tokens.requests] == [
         "client_credentials",
         "client_credentials",
@@ -434,12 +404,11 @@ def test_stock_exchangelib_credentials_fail_on_client_side_expiry(
     """Why ClientCredentials drops the auto-refresh: the library's own behaviour, same fake."""
     monkeypatch.setattr(ClientCredentials, "session_params", OAuth2Credentials.session_params)
     oauth_fake.tokens.next_expires_in(-1)
-    source = oauth_source(oauth_fake)
-    try:
-        with pytest.raises(CalendarAuthError, match="AADSTS900144"):
-            sync(source)
-    finally:
-        source.close()
+    with (
+        closing(oauth_source(oauth_fake)) as source,
+        pytest.raises(CalendarAuthError, match="AADSTS900144"),
+    ):
+        sync(source)
     assert "refresh_token" in [r.grant_type for r in oauth_fake.tokens.requests]
 
 
@@ -447,12 +416,11 @@ def test_stock_exchangelib_credentials_fail_on_client_side_expiry(
 def test_oauth_tokens_ews_never_accepts_fail_after_one_retry(oauth_fake: EwsFake) -> None:
     # a token the identity platform issues for Exchange Online, which this server refuses
     scope = f"{EXCHANGE_ONLINE_RESOURCE}/.default"
-    source = oauth_source(oauth_fake, oauth_scope=scope)
-    try:
-        with pytest.raises(CalendarAuthError, match="refused 2 freshly fetched"):
-            sync(source)
-    finally:
-        source.close()
+    with (
+        closing(oauth_source(oauth_fake, oauth_scope=scope)) as source,
+        pytest.raises(CalendarAuthError, match="refused 2 freshly fetched"),
+    ):
+        sync(source)
     assert oauth_fake.tokens.issued == 3  # exchangelib renews the session after each refusal
     assert oauth_fake.request_bodies == []  # none got past authentication
     assert oauth_fake.total_requests - len(oauth_fake.tokens.requests) == 2
@@ -461,35 +429,34 @@ def test_oauth_tokens_ews_never_accepts_fail_after_one_retry(oauth_fake: EwsFake
 @FAST
 def test_oauth_tokens_that_arrive_expired_do_not_spin(oauth_fake: EwsFake) -> None:
     oauth_fake.tokens.next_expires_in(-1, -1, -1, -1, -1)
-    source = oauth_source(oauth_fake)
-    try:
-        with pytest.raises(CalendarAuthError, match="freshly fetched"):
-            sync(source)
-    finally:
-        source.close()
+    with (
+        closing(oauth_source(oauth_fake)) as source,
+        pytest.raises(CalendarAuthError, match="freshly fetched"),
+    ):
+        sync(source)
     assert oauth_fake.tokens.issued == 3
     assert oauth_fake.request_bodies == []
 
 
 @FAST
 def test_oauth_unknown_scope_is_auth_error(oauth_fake: EwsFake) -> None:
-    source = oauth_source(oauth_fake, oauth_scope="https://elsewhere.example.com/.default")
-    try:
-        with pytest.raises(CalendarAuthError, match="invalid_resource"):
-            sync(source)
-    finally:
-        source.close()
+    with (
+        closing(
+            oauth_source(oauth_fake, oauth_scope="https://elsewhere.example.com/.default")
+        ) as source,
+        pytest.raises(CalendarAuthError, match="invalid_resource"),
+    ):
+        sync(source)
 
 
 @FAST
 def test_oauth_app_without_full_access_is_denied(oauth_fake: EwsFake) -> None:
     oauth_fake.impersonators.discard(f"app:{oauth_fake.tokens.client_id}")
-    source = oauth_source(oauth_fake)
-    try:
-        with pytest.raises(CalendarAuthError, match="ErrorImpersonateUserDenied"):
-            sync(source)
-    finally:
-        source.close()
+    with (
+        closing(oauth_source(oauth_fake)) as source,
+        pytest.raises(CalendarAuthError, match="ErrorImpersonateUserDenied"),
+    ):
+        sync(source)
 
 
 @pytest.mark.parametrize("outage", ["secret rotated", "token endpoint down"])
@@ -500,8 +467,7 @@ def test_oauth_failed_token_fetch_mid_run_never_hangs_and_recovers(
     # exchangelib renews a session whose token EWS refused; when that renewal's token fetch
     # fails the pool loses the slot for good. With one slot, the next sync would wait forever.
     expected: type[Exception] = CalendarAuthError
-    source = oauth_source(oauth_fake, max_connections=1)
-    try:
+    with closing(oauth_source(oauth_fake, max_connections=1)) as source:
         sync(source)
         oauth_fake.tokens.revoke_all()
         if outage == "secret rotated":
@@ -515,8 +481,6 @@ def test_oauth_failed_token_fetch_mid_run_never_hangs_and_recovers(
         oauth_fake.tokens.client_secret = "fake-ews-app-secret"
         oauth_fake.clear_failures()
         assert len(sync(source).events) == EVENTS
-    finally:
-        source.close()
 
 
 @FAST
