@@ -6,19 +6,28 @@ selectolax), ``<style>``/``<script>`` are dropped, and whitespace is normalised:
 become one space, every block (paragraph, ``div``, ``br``, table cell, list item, …) is a line,
 blank lines disappear.
 
-All the work is done by Lexbor in C: the common inline elements are unwrapped and adjacent text
-nodes merged, so that the remaining text nodes are exactly the block-level runs of text; they are
-joined with a NUL marker (the parser never leaves U+0000 in text) that becomes the
-line break. Rare inline elements that are not
-unwrapped only cost an extra line break, never text.
+Two implementations give the same text. The native one (``otj/rules/_lexbor_text.c``, built
+with the package) walks the parsed body once in C through Lexbor's public accessors and writes
+the normalised text directly. The Python one, used when the extension is missing, cannot bind to
+the installed selectolax, fails its self-check, or ``OTJ_NATIVE_HTML=0`` is set, does the same
+with Lexbor's DOM operations: the common inline elements are unwrapped and adjacent text nodes
+merged, so that the remaining text nodes are exactly the block-level runs of text; they are
+joined with a NUL marker (the parser never leaves U+0000 in text) that becomes the line break.
+Rare inline elements that are not unwrapped only cost an extra line break, never text.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import threading
+from collections.abc import Callable
 
-from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser
+import selectolax.lexbor
+from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
+
+_log = logging.getLogger(__name__)
 
 _LINE = "\x00"  # never in parsed text: the HTML parser drops U+0000
 _INLINE = "span,font,a,b,strong,i,em,u,o\\:p,small"
@@ -60,6 +69,20 @@ def html_to_text(html: str) -> str:
     body = parser.body
     if body is None:  # pragma: no cover - Lexbor always creates <body>
         return ""
+    if _native_body_text is not None:
+        return _native_body_text(body.mem_id)  # parser keeps the document alive meanwhile
+    return _python_body_text(body)
+
+
+def python_html_to_text(html: str) -> str:
+    """``html_to_text`` without the native walk (the fallback, and its tests' oracle)."""
+    if not html:
+        return ""
+    body = LexborHTMLParser(html).body
+    return "" if body is None else _python_body_text(body)
+
+
+def _python_body_text(body: LexborNode) -> str:
     find = _selector().find
     # one walk finds both the links and the dropped elements (each selector walks the tree)
     for node in find(_LINKS_AND_DROPPED, body):
@@ -110,3 +133,50 @@ def _join_stripped(text: str) -> str:
     ):
         return "\n".join(filter(None, text.split(_LINE)))
     return "\n".join([" ".join(part.split()) for part in text.split(_LINE) if part])
+
+
+# Documents whose text shows each rule of the conversion; the native walk must agree on all of
+# them with the Python path before it is used (a selectolax whose Lexbor behaves differently
+# would fail here, not in production).
+_SELF_CHECK = (
+    "<p>Join <b>the</b> <a href=' https://meet.google.com/abc-defg-hij '>meeting</a>.</p>",
+    "x<b>y</b>z<o:p></o:p>w<i><!-- c --></i>v<span><style>s</style></span>u",
+    "<div>a&nbsp; b<br>c\u3000d<table><tr><td>e</td><td>f</td></tr></table></div>",
+    "<a href='#top'>t</a><a href=''>u</a><a href='x'></a>y<script>z</script>w",
+    "<svg><style><a href='q'>r</a></style></svg>s<font>\u00e9\U0001f600</font>",
+)
+
+
+def _native_agrees(walk: Callable[[int], str], html: str) -> bool:
+    parser = LexborHTMLParser(html)
+    body = parser.body
+    return body is not None and walk(body.mem_id) == python_html_to_text(html)
+
+
+def _bind_native() -> Callable[[int], str] | None:
+    """The native walk, bound to the installed selectolax and checked, or None (see above)."""
+    if os.environ.get("OTJ_NATIVE_HTML", "1") == "0":
+        return None
+    try:
+        from otj.rules import _lexbor_text
+
+        _lexbor_text.bind(selectolax.lexbor.__file__)
+    except (ImportError, OSError) as exc:
+        _log.info("HTML conversion without the native walk: %s", exc)
+        return None
+    walk = _lexbor_text.body_text
+    try:
+        agrees = all(_native_agrees(walk, html) for html in _SELF_CHECK)
+    except Exception as exc:  # noqa: BLE001 - e.g. a selectolax without LexborNode.mem_id
+        _log.warning("HTML conversion without the native walk: its self-check failed: %r", exc)
+        return None
+    if not agrees:
+        _log.warning(
+            "HTML conversion without the native walk: it disagrees with selectolax %s",
+            getattr(selectolax, "__version__", "?"),
+        )
+        return None
+    return walk
+
+
+_native_body_text = _bind_native()

@@ -1,0 +1,7 @@
+"""Typing of the compiled extension ``otj/rules/_lexbor_text.c``."""
+
+def bind(path: str) -> None:
+    """Look up Lexbor's accessors in the shared object at ``path`` (selectolax's extension)."""
+
+def body_text(address: int) -> str:
+    """The text of the Lexbor node at ``address`` (selectolax's ``mem_id``), as html_to_text."""
