@@ -194,6 +194,11 @@ def test_terminated_postgres_backends_are_replaced_and_the_next_cycle_succeeds(
     terminated: list[int] = []
 
     def terminate_once(_path: str) -> None:
+        """Kill every backend of the worker's pool, at the first request that finds some.
+
+        (Whether the pool holds a connection at the cycle's very first calendar request
+        depends on thread timing; a later room's request always finds the busy ones.)
+        """
         if terminated:
             return
         with admin.begin() as conn:
@@ -204,7 +209,8 @@ def test_terminated_postgres_backends_are_replaced_and_the_next_cycle_succeeds(
                 ),
                 {"name": name},
             ).all()
-        terminated.append(len(pids))
+        if pids:
+            terminated.append(len(pids))
 
     assert run_cycle(poller, threads=1).ok  # a warm pool: connections to be killed
     for room in rooms:
@@ -212,8 +218,7 @@ def test_terminated_postgres_backends_are_replaced_and_the_next_cycle_succeeds(
     fake.on_events = terminate_once
     clock.advance(61)
     run_cycle(poller, threads=4)  # some rooms may fail: their connection died under them
-    assert terminated
-    assert terminated[0] > 0
+    assert terminated, "no backend of the worker was found to terminate"
     fake.on_events = None
     clock.advance(61)
     report = run_cycle(poller, threads=4)
