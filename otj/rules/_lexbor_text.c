@@ -23,6 +23,11 @@
  *   other kind of node (comments) is;
  * - after an `a` element with an `href` whose value, stripped, is neither empty nor starts
  *   with `#`, the text ` <href>` follows (inside the run when the `a` is transparent).
+ *
+ * body_texts also returns a second copy of the text in which the Safe Links wrappers among
+ * those hrefs are decoded where the text-level decoder of otj/rules/links.py would certainly
+ * decode them the same way, to a final target (see safelink_target); decoding that copy gives
+ * what decoding the text gives, with most of the work done here.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -54,11 +59,42 @@ static struct {
 /* --- output: runs of text with collapsed whitespace ------------------------------------ */
 
 typedef struct {
+    size_t start, end;         /* bytes of the text replaced in the decoded copy */
+    size_t target, target_end; /* their replacement, in Output.targets */
+} Splice;
+
+typedef struct {
     char *data;
     size_t length, capacity;
     int run_has_text;  /* the current run has written a character */
     int pending_space; /* whitespace seen after the run's last character */
+    /* Safe Links hrefs decoded (see safelink_target): the decoded copy of the text */
+    Splice *splices;
+    size_t splice_count, splice_capacity;
+    char *targets;
+    size_t targets_length, targets_capacity;
 } Output;
+
+static void output_free(Output *out) {
+    PyMem_Free(out->data);
+    PyMem_Free(out->splices);
+    PyMem_Free(out->targets);
+}
+
+/* Grow *buffer (of *capacity items of size item) to hold needed items. */
+static int grow(void **buffer, size_t *capacity, size_t needed, size_t item) {
+    if (needed <= *capacity) return 0;
+    size_t more = *capacity ? *capacity : 64;
+    while (more < needed) more *= 2;
+    void *grown = PyMem_Realloc(*buffer, more * item);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *buffer = grown;
+    *capacity = more;
+    return 0;
+}
 
 static int reserve(Output *out, size_t more) {
     if (out->length + more <= out->capacity) return 0;
@@ -207,12 +243,144 @@ static const unsigned char *link_target(lxb_node *anchor, size_t *length) {
     return value + start;
 }
 
+/* --- Safe Links hrefs ------------------------------------------------------------------- */
+
+/* otj.rules.links decodes Safe Links wrappers in the text (TEXT below); for a link target the
+ * walk writes, the same replacement can be made here, on the href alone, when it is certain to
+ * be the one TEXT makes and to be final (TEXT finds nothing more to decode in it). Every other
+ * href is left as it is for TEXT to decode, so the text decoded afterwards is the same.
+ * TEXT = _replace_safelinks_lower and decode_wrapped_links_lower in otj/rules/links.py. */
+
+static const char HOST[] = "safelinks.protection.outlook.com/";
+#define HOST_LENGTH (sizeof(HOST) - 1)
+static const char NEEDLE_CHARS[] = "safelinks.protection.outlook.com/urldefense";
+
+static const unsigned char *find_bytes(const unsigned char *h, size_t n, const char *needle,
+                                       size_t m) {
+    if (m > n) return NULL;
+    for (size_t i = 0; i + m <= n; i++)
+        if (h[i] == (unsigned char)needle[0] && memcmp(h + i, needle, m) == 0) return h + i;
+    return NULL;
+}
+
+/* Whether the lower case of h (ASCII) contains the lower-case needle. */
+static int find_lower(const unsigned char *h, size_t n, const char *needle, size_t m) {
+    for (size_t i = 0; i + m <= n; i++) {
+        size_t j = 0;
+        while (j < m) {
+            unsigned char c = h[i + j];
+            if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)needle[j]) break;
+            j++;
+        }
+        if (j == m) return 1;
+    }
+    return 0;
+}
+
+static int ascii_space(unsigned char c) {
+    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+}
+
+static int hex_value(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The target TEXT puts in place of href[*start:], appended to out->targets; 0: leave href. */
+static int safelink_target(Output *out, const unsigned char *href, size_t n, size_t *start) {
+    for (size_t i = 0; i < n; i++) { /* ASCII, and no URL stop (whitespace < > " ') in it */
+        unsigned char c = href[i];
+        if (c >= 0x80 || ascii_space(c) || c == '<' || c == '>' || c == '"' || c == '\'')
+            return 0;
+    }
+    const unsigned char *host = find_bytes(href, n, HOST, HOST_LENGTH);
+    if (host == NULL) return 0;
+    size_t index = (size_t)(host - href);
+    for (size_t i = 0; i < index; i++) /* the text and its lower case agree before the host */
+        if (href[i] >= 'A' && href[i] <= 'Z') return 0;
+    /* TEXT: the last "http" in the 40 characters before the host starts the wrapper ... */
+    size_t low = index > 40 ? index - 40 : 0, http = SIZE_MAX;
+    for (size_t i = low; i + 4 <= index; i++)
+        if (memcmp(href + i, "http", 4) == 0) http = i;
+    if (http == SIZE_MAX) return 0;
+    /* ... which is https?://[a-z0-9.-]* up to the host */
+    size_t i = http + 4;
+    if (i < index && href[i] == 's') i++;
+    if (i + 3 > index || memcmp(href + i, "://", 3) != 0) return 0;
+    for (i += 3; i < index; i++) {
+        unsigned char c = href[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return 0;
+    }
+    /* the value of the first ?url=, &url= or &amp;url= after the host, up to & or # */
+    size_t value = SIZE_MAX;
+    for (i = index; i < n; i++) {
+        if (href[i] != '?' && href[i] != '&') continue;
+        if (n - i > 4 && memcmp(href + i + 1, "url=", 4) == 0) {
+            value = i + 5;
+            break;
+        }
+        if (n - i > 8 && memcmp(href + i + 1, "amp;url=", 8) == 0) {
+            value = i + 9;
+            break;
+        }
+    }
+    if (value == SIZE_MAX) return 0;
+    size_t value_end = value;
+    while (value_end < n && href[value_end] != '&' && href[value_end] != '#') value_end++;
+    /* percent-decoded (urllib.parse.unquote) after "+" became a space (then not a URL) */
+    if (grow((void **)&out->targets, &out->targets_capacity,
+             out->targets_length + (value_end - value), 1) < 0)
+        return -1;
+    unsigned char *target = (unsigned char *)out->targets + out->targets_length;
+    size_t length = 0;
+    for (i = value; i < value_end; i++) {
+        unsigned char c = href[i];
+        if (c == '+') return 0;
+        if (c == '%' && i + 2 < value_end) {
+            int high = hex_value(href[i + 1]), low_digit = hex_value(href[i + 2]);
+            if (high >= 0 && low_digit >= 0) {
+                c = (unsigned char)(high * 16 + low_digit);
+                i += 2;
+            }
+        }
+        if (c >= 0x80 || ascii_space(c)) return 0; /* ASCII targets only; no whitespace */
+        target[length++] = c;
+    }
+    /* _looks_like_url: not empty, a ":" in the first 12 characters (no whitespace: above) */
+    if (length == 0 || memchr(target, ':', length < 12 ? length : 12) == NULL) return 0;
+    /* final: no Safe Links host or "urldefense" in its lower case, and a match cannot straddle
+     * its end (it does not start with one of their characters) */
+    if (find_lower(target, length, HOST, HOST_LENGTH)) return 0;
+    if (find_lower(target, length, "urldefense", 10)) return 0;
+    unsigned char first = target[0] >= 'A' && target[0] <= 'Z' ? target[0] + 32 : target[0];
+    if (memchr(NEEDLE_CHARS, first, sizeof(NEEDLE_CHARS) - 1) != NULL) return 0;
+    *start = http;
+    return (int)length;
+}
+
 static int append_link(Output *out, lxb_node *anchor) {
     size_t length = 0;
     const unsigned char *target = link_target(anchor, &length);
     if (target == NULL) return 0;
     if (append_text(out, (const unsigned char *)" <", 2) < 0) return -1;
+    size_t before = out->length;
     if (append_text(out, target, length) < 0) return -1;
+    size_t after = out->length, start = 0;
+    int decoded = safelink_target(out, target, length, &start);
+    if (decoded < 0) return -1;
+    if (decoded > 0 && after - before == length) { /* the href was written as it is */
+        if (grow((void **)&out->splices, &out->splice_capacity, out->splice_count + 1,
+                 sizeof(Splice)) < 0)
+            return -1;
+        Splice *splice = &out->splices[out->splice_count++];
+        splice->start = before + start;
+        splice->end = after;
+        splice->target = out->targets_length;
+        splice->target_end = out->targets_length + (size_t)decoded;
+        out->targets_length += (size_t)decoded;
+    }
     return append_text(out, (const unsigned char *)">", 1);
 }
 
@@ -332,7 +500,7 @@ static PyObject *bind(PyObject *self, PyObject *args) {
 
 /* The caller passes the address of a node of a document it keeps alive (html.py passes
  * selectolax's mem_id of a parser's body); any other integer is undefined behaviour. */
-static PyObject *body_text(PyObject *self, PyObject *arg) {
+static PyObject *body_texts(PyObject *self, PyObject *arg) {
     if (!lxb.bound) {
         PyErr_SetString(PyExc_RuntimeError, "bind() has not succeeded");
         return NULL;
@@ -343,20 +511,46 @@ static PyObject *body_text(PyObject *self, PyObject *arg) {
         return NULL;
     }
     Output out = {0};
-    if (walk((lxb_node *)address, &out) < 0) {
-        PyMem_Free(out.data);
-        return NULL;
+    PyObject *text = NULL, *decoded = NULL, *result = NULL;
+    char *copy = NULL;
+    if (walk((lxb_node *)address, &out) < 0) goto done;
+    text = PyUnicode_DecodeUTF8(out.data ? out.data : "", (Py_ssize_t)out.length, "replace");
+    if (text == NULL) goto done;
+    if (out.splice_count == 0) {
+        result = PyTuple_Pack(2, text, text);
+        goto done;
     }
-    PyObject *text = PyUnicode_DecodeUTF8(out.data ? out.data : "", (Py_ssize_t)out.length,
-                                          "replace");
-    PyMem_Free(out.data);
-    return text;
+    /* the decoded copy: the text with each splice's bytes replaced by its (shorter) target */
+    copy = PyMem_Malloc(out.length ? out.length : 1);
+    if (copy == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t length = 0, done_to = 0;
+    for (size_t i = 0; i < out.splice_count; i++) {
+        const Splice *splice = &out.splices[i];
+        memcpy(copy + length, out.data + done_to, splice->start - done_to);
+        length += splice->start - done_to;
+        memcpy(copy + length, out.targets + splice->target, splice->target_end - splice->target);
+        length += splice->target_end - splice->target;
+        done_to = splice->end;
+    }
+    memcpy(copy + length, out.data + done_to, out.length - done_to);
+    length += out.length - done_to;
+    decoded = PyUnicode_DecodeUTF8(copy, (Py_ssize_t)length, "replace");
+    if (decoded != NULL) result = PyTuple_Pack(2, text, decoded);
+done:
+    Py_XDECREF(text);
+    Py_XDECREF(decoded);
+    PyMem_Free(copy);
+    output_free(&out);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"bind", bind, METH_VARARGS, "Look up Lexbor's accessors in the shared object at path."},
-    {"body_text", body_text, METH_O,
-     "Text of the Lexbor node at this address (selectolax's mem_id), as html_to_text."},
+    {"body_texts", body_texts, METH_O,
+     "(text, text with Safe Links link targets decoded) of the Lexbor node at this address."},
     {NULL, NULL, 0, NULL},
 };
 

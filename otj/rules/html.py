@@ -27,6 +27,8 @@ from collections.abc import Callable
 import selectolax.lexbor
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
 
+from otj.rules.links import decode_wrapped_links
+
 _log = logging.getLogger(__name__)
 
 _LINE = "\x00"  # never in parsed text: the HTML parser drops U+0000
@@ -63,15 +65,27 @@ def looks_like_html(text: str) -> bool:
 
 def html_to_text(html: str) -> str:
     """Convert an HTML body to normalised plain text, keeping link targets as ``<target>``."""
+    return html_to_texts(html)[0]
+
+
+def html_to_texts(html: str) -> tuple[str, str]:
+    """``html_to_text(html)``, and the same text with some Safe Links link targets decoded.
+
+    The second text may differ from the first only where ``otj.rules.links`` would decode a
+    Safe Links wrapper anyway (the native walk decodes an ``href`` that is certainly such a
+    wrapper, with a final target), so that ``decode_wrapped_links`` gives the same result for
+    both and has less left to do on the second. The Python path returns the text twice.
+    """
     if not html:
-        return ""
+        return "", ""
     parser = LexborHTMLParser(html)
     body = parser.body
     if body is None:  # pragma: no cover - Lexbor always creates <body>
-        return ""
-    if _native_body_text is not None:
-        return _native_body_text(body.mem_id)  # parser keeps the document alive meanwhile
-    return _python_body_text(body)
+        return "", ""
+    if _native_body_texts is not None:
+        return _native_body_texts(body.mem_id)  # parser keeps the document alive meanwhile
+    text = _python_body_text(body)
+    return text, text
 
 
 def python_html_to_text(html: str) -> str:
@@ -144,16 +158,28 @@ _SELF_CHECK = (
     "<div>a&nbsp; b<br>c\u3000d<table><tr><td>e</td><td>f</td></tr></table></div>",
     "<a href='#top'>t</a><a href=''>u</a><a href='x'></a>y<script>z</script>w",
     "<svg><style><a href='q'>r</a></style></svg>s<font>\u00e9\U0001f600</font>",
+    (
+        "<a href='https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fzoom.us%2Fj%2F1"
+        "&amp;data=05'>Join</a>"
+    ),
 )
 
 
-def _native_agrees(walk: Callable[[int], str], html: str) -> bool:
+_Walk = Callable[[int], tuple[str, str]]
+
+
+def _native_agrees(walk: _Walk, html: str) -> bool:
     parser = LexborHTMLParser(html)
     body = parser.body
-    return body is not None and walk(body.mem_id) == python_html_to_text(html)
+    if body is None:  # pragma: no cover - Lexbor always creates <body>
+        return False
+    text, decoded = walk(body.mem_id)
+    return text == python_html_to_text(html) and decode_wrapped_links(
+        decoded
+    ) == decode_wrapped_links(text)
 
 
-def _bind_native() -> Callable[[int], str] | None:
+def _bind_native() -> _Walk | None:
     """The native walk, bound to the installed selectolax and checked, or None (see above)."""
     if os.environ.get("OTJ_NATIVE_HTML", "1") == "0":
         return None
@@ -164,7 +190,7 @@ def _bind_native() -> Callable[[int], str] | None:
     except (ImportError, OSError) as exc:
         _log.info("HTML conversion without the native walk: %s", exc)
         return None
-    walk = _lexbor_text.body_text
+    walk = _lexbor_text.body_texts
     try:
         agrees = all(_native_agrees(walk, html) for html in _SELF_CHECK)
     except Exception as exc:  # noqa: BLE001 - e.g. a selectolax without LexborNode.mem_id
@@ -179,4 +205,4 @@ def _bind_native() -> Callable[[int], str] | None:
     return walk
 
 
-_native_body_text = _bind_native()
+_native_body_texts = _bind_native()

@@ -14,7 +14,7 @@ from typing import Any, Generic, Self, TypeVar, overload
 import re2
 
 from calendars.base import CalendarEvent, Conference
-from otj.rules.html import html_to_text, looks_like_html
+from otj.rules.html import html_to_texts, looks_like_html
 from otj.rules.links import decode_wrapped_links_lower
 
 CONFERENCE, LOCATION, BODY = "conference data", "location", "body"
@@ -89,21 +89,27 @@ class EventText:
         self.event = event
 
     @_Lazy
-    def body_raw(self) -> str:
-        """Plain text of the body: the HTML body converted when present, else ``body``."""
+    def _body_texts(self) -> tuple[str, str]:
+        """``body_raw``, and the same with link targets decoded where the conversion could."""
         event = self.event
         if event.body_html.strip():
-            return html_to_text(event.body_html)
+            return html_to_texts(event.body_html)
         body = event.body
         if "\r" in body:
             body = body.replace("\r\n", "\n").replace("\r", "\n")
         if looks_like_html(body):
-            return html_to_text(body)
-        return body
+            return html_to_texts(body)
+        return body, body
+
+    @_Lazy
+    def body_raw(self) -> str:
+        """Plain text of the body: the HTML body converted when present, else ``body``."""
+        return self._body_texts[0]
 
     @_Lazy
     def _body_decoded(self) -> tuple[str, str]:
-        return decode_wrapped_links_lower(self.body_raw)
+        # the same as decoding body_raw (html_to_texts), with less left to decode
+        return decode_wrapped_links_lower(self._body_texts[1])
 
     @_Lazy
     def body(self) -> str:

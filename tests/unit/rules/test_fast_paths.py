@@ -23,6 +23,7 @@ from otj.rules.filters import literal_prefix, pex_regex_search
 from otj.rules.html import (
     _join_stripped,
     html_to_text,
+    html_to_texts,
     normalise_whitespace,
     python_html_to_text,
 )
@@ -348,12 +349,12 @@ def test_process_many_equals_process_one_by_one(events: list[CalendarEvent], whi
 def test_a_stage_failing_in_prepare_fails_in_process_as_before(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def convert(html: str) -> str:
+    def convert(html: str) -> tuple[str, str]:
         if "boom" in html:
             raise ValueError("conversion failed")
-        return html_to_text(html)
+        return html_to_texts(html)
 
-    monkeypatch.setattr("otj.rules.text.html_to_text", convert)
+    monkeypatch.setattr("otj.rules.text.html_to_texts", convert)
     good, bad = event(id="a", body_html="<p>sip:a@b.example</p>"), event(id="b", body_html="boom")
     texts = prepare([good, bad])
     ruleset, profile = RULESETS[0], Profile(name="p")
