@@ -41,7 +41,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from calendars.base import CalendarEvent
 from otj.model import MeetingRule, Profile
-from otj.rules import RuleSet
+from otj.rules import RuleSet, html
 
 NOW = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -499,6 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"timing: {len(runs)} passes, {slices} slices of ~{count // slices} events each, sides "
         f"interleaved; allocator: {allocator}"
     )
+    conversion = "native walk" if html._native_body_texts is not None else "Python path"
+    print(f"HTML conversion: {conversion} (OTJ_NATIVE_HTML=0 selects the Python path)")
     print(
         "  ours = RuleSet.process per event; batched = RuleSet.process_many per slice (a room's"
         " window); floor = parse + text + one regex per event"
