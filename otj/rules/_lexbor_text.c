@@ -415,16 +415,7 @@ static int walk(lxb_node *root, Output *out) {
                 if (kind != KIND_ANCHOR && kind != KIND_INLINE) child = lxb.first_child(node);
             }
             if (child != NULL) {
-                if (depth == capacity) {
-                    size_t more = capacity ? capacity * 2 : 64;
-                    Frame *grown = PyMem_Realloc(stack, more * sizeof(Frame));
-                    if (grown == NULL) {
-                        PyErr_NoMemory();
-                        goto fail;
-                    }
-                    stack = grown;
-                    capacity = more;
-                }
+                if (grow((void **)&stack, &capacity, depth + 1, sizeof(Frame)) < 0) goto fail;
                 stack[depth].node = node;
                 stack[depth].kind = kind;
                 depth++;
