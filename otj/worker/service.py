@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -71,7 +71,12 @@ class WorkerService:
         self._intervals: dict[str, float] = {}
         self._stats = _Stats()
         self._summary_every = 60.0
-        self._lock = threading.Lock()
+        # Jobs change the schedule (reconcile, reschedule, kick delivery) only under this lock
+        # and never once stopping is set: APScheduler 3's shutdown(wait=True) holds the job
+        # store lock while it waits for running jobs, so a job that then asked the scheduler
+        # for a change would wait for that lock forever (seen: SIGTERM during a poll hung).
+        self._lock = threading.RLock()
+        self._stopping = False
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -106,6 +111,8 @@ class WorkerService:
 
     def stop(self) -> None:
         """Stop scheduling, wait for running polls, release leases, close sources."""
+        with self._lock:  # a schedule change in progress finishes; none starts after this
+            self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         released = self.poller.db.rooms.release_all(owner=self.poller.owner)
@@ -126,6 +133,8 @@ class WorkerService:
         plans = self.poller.plans.plans()
         now = self.poller.clock.now()
         with self._lock:
+            if self._stopping:
+                return
             for room in sorted(set(self._intervals) - set(plans)):
                 with contextlib.suppress(JobLookupError):
                     self.scheduler.remove_job(self._job_id(room))
@@ -175,13 +184,15 @@ class WorkerService:
             self._kick_delivery()
 
     def _reschedule(self, room: str, seconds: float) -> None:
-        when = self.poller.clock.now() + timedelta(seconds=seconds)
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.modify_job(self._job_id(room), next_run_time=when)
+        self._modify_job(self._job_id(room), self.poller.clock.now() + timedelta(seconds=seconds))
 
     def _kick_delivery(self) -> None:
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.modify_job("deliver", next_run_time=self.poller.clock.now())
+        self._modify_job("deliver", self.poller.clock.now())
+
+    def _modify_job(self, job_id: str, next_run_time: datetime) -> None:
+        with self._lock, contextlib.suppress(JobLookupError):
+            if not self._stopping:
+                self.scheduler.modify_job(job_id, next_run_time=next_run_time)
 
     def _deliver(self) -> None:
         assert self.deliverer is not None

@@ -36,6 +36,24 @@ class Process:
             self.log.append(line)
             self.lines.put(line)
 
+    def stop(self, signum: int, *, timeout: float = 30) -> int:
+        """Send ``signum`` and wait for the exit status; on a hang, fail with every thread's stack.
+
+        (The child runs with ``PYTHONFAULTHANDLER=1``: SIGABRT makes it print all tracebacks.)
+        """
+        self.proc.send_signal(signum)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            time.sleep(0.2)  # the reader thread drains the pipe
+            pytest.fail(f"no exit {timeout} s after signal {signum}:\n{''.join(self.log)}")
+
     def wait_for(self, pattern: str, *, timeout: float = 60) -> re.Match[str]:
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
@@ -55,6 +73,7 @@ class Process:
 def otj_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTJ_")}
     env["OTJ_DATA_DIR"] = str(data_dir)
+    env["PYTHONFAULTHANDLER"] = "1"
     return env
 
 
@@ -120,8 +139,7 @@ def test_serve_shows_demo_join_aliases_within_seconds_and_stops_cleanly(
         assert "abc-defg-hij@google.pexip.me" in home
         assert "simulated codec" in home
 
-    process.proc.send_signal(signal.SIGTERM)
-    assert process.proc.wait(timeout=30) == 0
+    assert process.stop(signal.SIGTERM) == 0
     assert any("stopped cleanly" in line for line in process.log)
 
 
@@ -140,5 +158,4 @@ def test_serve_refuses_a_second_worker_on_the_same_sqlite_file(
     )
     assert second.returncode == 2
     assert "another worker already uses" in second.stderr
-    process.proc.send_signal(signal.SIGINT)
-    assert process.proc.wait(timeout=30) == 0
+    assert process.stop(signal.SIGINT) == 0
