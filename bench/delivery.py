@@ -55,6 +55,7 @@ from otj.model import (  # noqa: E402
     Profile,
 )
 from otj.secret import Secret  # noqa: E402
+from tests.integration.delivery.storehelp import store_meetings  # noqa: E402
 
 PASSWORD = "bench-secret"
 LIST_DOCUMENT = b"<Command><Bookings><List/></Bookings></Command>"
@@ -98,7 +99,7 @@ def meetings_for(room: str, now: datetime, version: int) -> list[Meeting]:
 
 def setup_store(db_url: str, key_file: Path, codecs: list[tuple[str, int]], now: datetime):  # type: ignore[no-untyped-def]
     from otj.store import Database, SecretBox
-    from otj.store.values import Configuration, PollCommit
+    from otj.store.values import Configuration
 
     db = Database(db_url, box=SecretBox(key_file=key_file, environ={}))
     db.upgrade()
@@ -125,28 +126,13 @@ def setup_store(db_url: str, key_file: Path, codecs: list[tuple[str, int]], now:
             endpoints=endpoints,
         )
     )
-    return db, PollCommit
+    return db
 
 
-def commit_all(db, poll_commit, count: int, now: datetime, version: int) -> None:  # type: ignore[no-untyped-def]
+def commit_all(db, count: int, now: datetime, version: int) -> None:  # type: ignore[no-untyped-def]
     for i in range(count):
         room = room_name(i)
-        db.rooms.claim(room, owner="bench", now=now, ttl=timedelta(minutes=5), force=True)
-        db.rooms.commit_poll(
-            poll_commit(
-                room=room,
-                owner="bench",
-                now=now,
-                full=True,
-                meetings=meetings_for(room, now, version),
-                sync_state=None,
-                sync_fingerprint="",
-                window_start=now - timedelta(days=1),
-                window_end=now + timedelta(days=7),
-                display_end=now + timedelta(days=7),
-                next_poll_at=now + timedelta(minutes=1),
-            )
-        )
+        store_meetings(db, room, meetings_for(room, now, version), now=now)
 
 
 async def bare_put(
@@ -551,10 +537,8 @@ def main() -> int:
         db_url = f"sqlite:///{workdir / 'otj.db'}"
         key_file = workdir / "secret.key"
         if args.pull_only:
-            db, poll_commit = setup_store(
-                db_url, key_file, [(f"room{i:05d}", 9) for i in range(n)], now
-            )
-            commit_all(db, poll_commit, n, now, version=1)
+            db = setup_store(db_url, key_file, [(f"room{i:05d}", 9) for i in range(n)], now)
+            commit_all(db, n, now, version=1)
             push_ok = True
         else:
             db, push_ok = push_section(args, db_url, key_file, now)
@@ -576,15 +560,15 @@ def push_section(
     print(f"starting {n} simulated codecs …", flush=True)
     farm = ThreadedCodecFarm()
     codecs = [farm.add(f"room{i:05d}", username="admin", password=PASSWORD) for i in range(n)]
-    db, poll_commit = setup_store(db_url, key_file, [(c.name, c.port) for c in codecs], now)
-    commit_all(db, poll_commit, n, now, version=1)
+    db = setup_store(db_url, key_file, [(c.name, c.port) for c in codecs], now)
+    commit_all(db, n, now, version=1)
     runner = DeliveryRunner(db, concurrency=args.concurrency, deadline=60.0)
 
     started = time.perf_counter()
     first = runner.deliver_pending(now=now)
     initial = time.perf_counter() - started
 
-    commit_all(db, poll_commit, n, now, version=2)  # every room changes
+    commit_all(db, n, now, version=2)  # every room changes
     started = time.perf_counter()
     changed = runner.deliver_pending(now=now + timedelta(seconds=30))
     push_time = time.perf_counter() - started
