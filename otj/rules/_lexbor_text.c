@@ -115,10 +115,15 @@ static void boundary(Output *out) {
     out->pending_space = 0;
 }
 
+/* ASCII whitespace as Python's str.isspace sees it. */
+static int ascii_space(unsigned char c) {
+    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+}
+
 /* Length of the whitespace character (Python's str.isspace) at s, else 0. */
 static size_t whitespace_at(const unsigned char *s, size_t left) {
     unsigned char c = s[0];
-    if (c < 0x80) return (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f));
+    if (c < 0x80) return ascii_space(c);
     if (c == 0xc2 && left >= 2) return (s[1] == 0x85 || s[1] == 0xa0) ? 2 : 0;
     if (left < 3) return 0;
     if (c == 0xe1) return (s[1] == 0x9a && s[2] == 0x80) ? 3 : 0; /* U+1680 */
@@ -275,10 +280,6 @@ static int find_lower(const unsigned char *h, size_t n, const char *needle, size
         if (j == m) return 1;
     }
     return 0;
-}
-
-static int ascii_space(unsigned char c) {
-    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
 }
 
 static int hex_value(unsigned char c) {
