@@ -114,6 +114,8 @@ class Profile:
     endpoint_verify_cert: bool = True
     endpoint_api_auth: EndpointAuth = "basic"
     endpoint_feedback_slot: int = 1
+    #: The rooms' IANA time zone (``Europe/Oslo``) for the room panel; blank: the server's.
+    time_zone: str = ""
 
 
 DEFAULT_PROFILE = Profile(name="default")

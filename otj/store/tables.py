@@ -83,6 +83,8 @@ class ProfileRow(Base):
     endpoint_feedback_slot: Mapped[int] = mapped_column(
         Integer, default=1, server_default=text("1")
     )
+    # the rooms' IANA time zone for the room panel, blank: the server's (revision 0004)
+    time_zone: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class IntegrationRow(Base):
