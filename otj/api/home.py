@@ -44,6 +44,7 @@ def render_home(
     rooms: Sequence[tuple[str, Sequence[Meeting]]],
     codecs: Sequence[tuple[str, str]],
     demo: bool,
+    panels: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The page as HTML (pure)."""
     parts = [
@@ -63,14 +64,17 @@ def render_home(
     ]
     if demo:
         codec_of = dict(codecs)
+        panel_of = dict(panels)
         parts.append(
             "<h2>Demo rooms</h2><p>Calendars generated around today, polled every "
-            "minute; each room's simulated Cisco codec shows the bookings it received."
-            "</p>"
+            "minute; each room's simulated Cisco codec shows the bookings it received and "
+            "the calls its room panel's Join button asked for.</p>"
         )
         for room, meetings in rooms:
             codec = codec_of.get(room)
             link = f' — <a href="{escape(codec)}/">simulated codec</a>' if codec else ""
+            if room in panel_of:
+                link += f' — <a href="{escape(panel_of[room])}">room panel</a>'
             parts.append(f"<h3>{escape(room)}{link}</h3>")
             if not meetings:
                 parts.append('<p class="none">no meetings read yet</p>')
@@ -90,6 +94,7 @@ def router(
     clock: Callable[[], datetime],
     demo: bool = False,
     codecs: Sequence[tuple[str, str]] = (),
+    panels: Sequence[tuple[str, str]] = (),
 ) -> APIRouter:
     """``GET /``; with ``demo`` the demo rooms' meetings (demo data only, never real rooms)."""
     api = APIRouter()
@@ -108,6 +113,6 @@ def router(
                     with_trace=False,
                 )
                 rooms.append((room, meetings))
-        return HTMLResponse(render_home(rooms=rooms, codecs=codecs, demo=demo))
+        return HTMLResponse(render_home(rooms=rooms, codecs=codecs, demo=demo, panels=panels))
 
     return api
