@@ -199,3 +199,47 @@ def main(argv: Sequence[str]) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(sys.argv[1:]))
+
+
+def meeting_route(
+    alias: str | None,
+    protocol: str,
+    *,
+    document: Any,
+    rules_path: Path,
+    database: str | None = None,
+) -> dict[str, Any] | None:
+    """Whether a meeting's alias would be routed, for ``otj rules test`` (None: no alias).
+
+    The call routing rules come from the rules file when it has ``call_routing_rules``, else
+    from the store named by ``database``; without either the alias is not checked.
+    """
+    from otj.config.routetest import explain_route
+
+    if not alias:
+        return None
+    if protocol.upper() != "SIP":
+        return {"checked": False, "summary": f"not checked ({protocol} alias: not via the gateway)"}
+    config, problems = routing_from_document(document, source=str(rules_path))
+    if problems:
+        return {
+            "checked": False,
+            "summary": f"not checked ({rules_path}: {problems[0]})",
+        }
+    if config is None and database:
+        config = routing_from_store(argparse.Namespace(database=database, data_dir=None))
+    if config is None:
+        return {
+            "checked": False,
+            "summary": f"not checked ({rules_path} has no call_routing_rules; "
+            "--database URL reads the stored ones)",
+        }
+    report = explain_route(alias, config)
+    return {
+        "checked": True,
+        "routed": report.destination is not None,
+        "rule": report.rule,
+        "destination": report.destination,
+        "target": report.target,
+        "summary": route_summary(report),
+    }
