@@ -94,11 +94,20 @@ def routing_from_document(
 
 
 def routing_from_store(args: argparse.Namespace) -> GatewayConfig:
-    """Call routing rules, proxies, gateway settings and endpoints as stored (secrets sealed)."""
+    """Call routing rules, proxies, gateway settings and endpoints as stored (secrets sealed).
+
+    ``args.data_dir`` None with a ``database`` URL opens just that database (no data directory
+    is created: nothing here needs the secret key).
+    """
     from guestjoin.config import GatewayConfig
     from otj.config.runtime import open_store
+    from otj.store import Database, SecretBox
 
-    db = open_store(args)
+    if args.database and args.data_dir is None:
+        db = Database(args.database, box=SecretBox(), application_name="otj")
+        db.upgrade()
+    else:
+        db = open_store(args)
     try:
         stored = db.config.snapshot(secrets="sealed")
     finally:
