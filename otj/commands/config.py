@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Create and update objects matched by name. With --prune, also delete the objects "
             "of the sections FILE names that FILE does not list. Nothing is written when any "
-            "error is found; every error names its YAML path and line."
+            "error is found; every error names its YAML path and line. Each enabled meeting "
+            "processing rule is rendered on its type's sample invitations: an alias that no "
+            "call routing rule routes is a warning (an error with --strict)."
         ),
     )
     apply.add_argument("file", type=Path)
