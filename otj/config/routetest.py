@@ -99,8 +99,8 @@ def explain_route(
     kind: TargetKind
     if decision.registered_device:
         kind = "registered"
-        user = decision.alias.rpartition("@")[0] or decision.alias
-        target = f"the registered contacts of endpoint SIP user {user!r} (480 when none)"
+        device = decision.alias.rpartition("@")[0] or decision.alias
+        target = f"the registered contacts of endpoint SIP user {device!r} (480 when none)"
     elif decision.proxy:
         kind = "proxy"
         proxy = config.proxy(decision.proxy)
