@@ -139,6 +139,9 @@ class MeetingRule:
     transform_rule: str = ""
     default_processing_enabled: bool = True
     description: str = ""
+    route_check: bool = True
+    """False: ``otj config apply`` does not check this rule's aliases against the call routing
+    rules (its calls are not meant to go through the gateway)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

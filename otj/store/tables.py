@@ -155,6 +155,8 @@ class MeetingRuleRow(Base):
     transform_rule: Mapped[str] = mapped_column(Text)
     default_processing_enabled: Mapped[bool] = mapped_column(Boolean)
     description: Mapped[str] = mapped_column(Text, default="")
+    # false: not checked against the call routing rules (revision 0004)
+    route_check: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class SipProxyRow(Base):
