@@ -1,7 +1,7 @@
 """profiles: the rooms' time zone (for the room panel)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07 03:00:00.000000
 
 A profile gains ``time_zone``, an IANA name such as ``Europe/Oslo``; blank (every stored
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
