@@ -46,6 +46,7 @@ class Containerfile:
     entrypoint: list[str]
     cmd: list[str]
     volumes: list[str]
+    exposed: list[tuple[int, str]]  # (port, protocol)
 
 
 KNOWN_INSTRUCTIONS = {
@@ -114,6 +115,7 @@ def read_containerfile(path: Path = DEPLOY / "Containerfile") -> Containerfile:
     entrypoint: list[str] = []
     cmd: list[str] = []
     volumes: list[str] = []
+    exposed: list[tuple[int, str]] = []
     for instruction, rest in final.steps:
         if instruction == "ENV":
             env.update(env_items(rest))
@@ -123,7 +125,11 @@ def read_containerfile(path: Path = DEPLOY / "Containerfile") -> Containerfile:
             cmd = _json_or_shell(rest)
         elif instruction == "VOLUME":
             volumes += _json_or_shell(rest) if rest.startswith("[") else rest.split()
-    return Containerfile(stages, env, entrypoint, cmd, volumes)
+        elif instruction == "EXPOSE":
+            for item in rest.split():
+                port, _, protocol = item.partition("/")
+                exposed.append((int(port), protocol or "tcp"))
+    return Containerfile(stages, env, entrypoint, cmd, volumes, exposed)
 
 
 def env_items(text: str) -> dict[str, str]:
@@ -187,6 +193,7 @@ class Service:
     entrypoint: list[str] | None
     environment: dict[str, str]
     volumes: list[tuple[str, str]]  # (source beside compose.yaml, path in the container)
+    ports: list[tuple[int, str]]  # published (container port, protocol)
     depends_on: dict[str, str]  # service -> condition
 
 
@@ -216,6 +223,10 @@ def read_compose(
         for volume in spec.get("volumes") or []:
             source, _, rest = str(volume).partition(":")
             volumes.append((source, rest.split(":")[0]))
+        ports: list[tuple[int, str]] = []
+        for published in spec.get("ports") or []:
+            mapping, _, protocol = str(published).partition("/")
+            ports.append((int(mapping.rsplit(":", 1)[-1]), protocol or "tcp"))
         depends = spec.get("depends_on") or {}
         if isinstance(depends, list):
             depends = {d: {"condition": "service_started"} for d in depends}
@@ -227,6 +238,7 @@ def read_compose(
             entrypoint=_as_list(spec.get("entrypoint"), f"{name}.entrypoint"),
             environment={str(k): str(v) for k, v in env.items()},
             volumes=volumes,
+            ports=ports,
             depends_on={d: str(c.get("condition", "service_started")) for d, c in depends.items()},
         )
     return services

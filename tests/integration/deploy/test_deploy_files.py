@@ -85,8 +85,18 @@ def polled(processes: list[Process]) -> None:
     wait_for_any(processes, r"poll cycle \d+: 1 polled, 1 ok")
 
 
+def assert_published(argv: list[str], ports: list[tuple[int, str]]) -> None:
+    """A containerised ``serve`` listens on every address, on a published (or exposed) port:
+    a container's 127.0.0.1 is unreachable from outside."""
+    listen = argv[argv.index("--listen") + 1]
+    host, _, port = listen.rpartition(":")
+    assert host in ("0.0.0.0", "[::]"), f"{argv}: listens on {host} inside the container"
+    assert (int(port), "tcp") in ports, f"{argv}: port {port} is not in {ports}"
+
+
 def test_the_image_builds_and_its_default_command_serves(image: Image) -> None:
     assert any(step.startswith("ran: python -m pip install") for step in image.steps)
+    assert_published(image.default_command(), image.file.exposed)
     argv = on_loopback(image.default_command())
     assert subcommand(argv) == "serve", argv
     data = Path(image.env()["OTJ_DATA_DIR"])
@@ -133,6 +143,8 @@ def test_the_compose_services_run_against_postgresql(
         for volume in image.file.volumes:
             Path(root.local(volume)).mkdir(parents=True, exist_ok=True)
         argv = (service.entrypoint or image.file.entrypoint) + (service.command or image.file.cmd)
+        if subcommand(argv) == "serve":
+            assert_published(argv, service.ports)
         argv = on_loopback([root.value(a) for a in argv])
         if name in oneshots:
             run_oneshot(f"compose service {name}", argv, container.env(env), root.base)
