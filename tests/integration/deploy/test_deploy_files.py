@@ -8,6 +8,7 @@ what runs here; the database service of the compose file is the test's PostgreSQ
 
 from __future__ import annotations
 
+import shlex
 import signal
 import socket
 import textwrap
@@ -179,7 +180,7 @@ def test_the_systemd_units_run_against_postgresql(
             if env_file.exists() or not value.startswith("-"):
                 env |= environment_file(env_file.read_text())
         for value in unit.get("Service", "Environment"):
-            for item in exec_line(value)[0]:
+            for item in shlex.split(value):
                 key, _, setting = item.partition("=")
                 env[key] = host.value(setting)
         for state in unit.one("Service", "StateDirectory").split():
