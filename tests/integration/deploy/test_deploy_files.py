@@ -77,8 +77,11 @@ def admin_config(directory: Path) -> str:
     )
 
 
+@pytest.fixture(scope="module")
 def secret_key(image: Image) -> str:
-    return run_oneshot("otj db keygen", ["otj", "db", "keygen"], image.env(), image.root.base)
+    """A key for OTJ_SECRET_KEY as the compose file's comment says to make one."""
+    key = run_oneshot("otj db keygen", ["otj", "db", "keygen"], image.env(), image.root.base)
+    return key.strip()
 
 
 def polled(processes: list[Process]) -> None:
@@ -109,12 +112,12 @@ def test_the_image_builds_and_its_default_command_serves(image: Image) -> None:
 
 
 def test_the_compose_services_run_against_postgresql(
-    image: Image, pg_url: str, tmp_path: Path
+    image: Image, secret_key: str, pg_url: str, tmp_path: Path
 ) -> None:
     project = tmp_path / "project"  # the directory of compose.yaml: config.yaml and .env
     project.mkdir()
     (project / "config.yaml").write_text(admin_config(tmp_path))
-    variables = {"OTJ_DB_PASSWORD": "not-used", "OTJ_SECRET_KEY": secret_key(image)}
+    variables = {"OTJ_DB_PASSWORD": "not-used", "OTJ_SECRET_KEY": secret_key}
     services = read_compose(variables)
     ours = {n for n, s in services.items() if s.builds_containerfile or s.image == "otj:latest"}
     assert any(services[n].builds_containerfile for n in ours)
@@ -156,14 +159,14 @@ def test_the_compose_services_run_against_postgresql(
 
 
 def test_the_systemd_units_run_against_postgresql(
-    image: Image, pg_url: str, tmp_path: Path
+    image: Image, secret_key: str, pg_url: str, tmp_path: Path
 ) -> None:
     # /opt/otj is the virtual environment the units' comments install the wheel into
     host = Root(tmp_path / "host", {"/opt/otj": image.venv})
     etc = Path(host.local("/etc/otj"))
     etc.mkdir(parents=True)
     (etc / "config.yaml").write_text(admin_config(tmp_path))
-    (etc / "otj.env").write_text(f"OTJ_DATABASE_URL={pg_url}\nOTJ_SECRET_KEY={secret_key(image)}\n")
+    (etc / "otj.env").write_text(f"OTJ_DATABASE_URL={pg_url}\nOTJ_SECRET_KEY={secret_key}\n")
     (etc / "otj.env").chmod(0o600)
     units = [
         read_unit(path, instance="1" if "@" in path.name else "", hostname=socket.gethostname())
