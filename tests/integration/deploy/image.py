@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,14 @@ class Image:
 def build(work: Path) -> Image:
     """Run the Containerfile's stages under ``work``."""
     file = read_containerfile()
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for stage in file.stages:
+        version = re.search(r"/python:(\d+\.\d+)", stage.base)
+        if version is None or version[1] != here:
+            pytest.fail(
+                f"Containerfile: FROM {stage.base}: the test stands in Python {here} for the "
+                "image's; run it with the image's Python version"
+            )
     venv = work / "python"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     roots: dict[str, Root] = {}

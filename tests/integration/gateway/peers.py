@@ -108,8 +108,7 @@ class Sipp:
 
     async def start(self, *, listening: bool = False) -> Sipp:
         """Start sipp; with ``listening`` (a UAS) wait until its port is bound."""
-        if listening:
-            require_free("sipp", self.port)
+        require_free("sipp", self.port)
         binary = need("sipp")
         self.process = await asyncio.create_subprocess_exec(
             binary,
