@@ -298,6 +298,74 @@ async def test_a_dialog_token_opens_its_own_dialog_only(zone: ZoneServer) -> Non
         assert call.cause == "completed"
 
 
+async def test_re_invite_2xx_retransmission_and_a_bye_from_the_far_end(zone: ZoneServer) -> None:
+    """The legitimate traffic of a dialog still passes: a re-INVITE and its ACK, a 2xx
+    retransmitted by the far end (through the Accepted client transaction), and a BYE from
+    the callee's side (its From tag is the callee's, its To tag the caller's)."""
+    async with (
+        peer(FarEnd) as far,
+        peer() as room,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        room.send(request("INVITE", MEET_URI, room, call_id="both-1"), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("both-1")))
+        invite_at_far = far.requests("INVITE")[0]
+        ok = next(r for r in room.responses("both-1") if r.status == 200)
+        # the far end retransmits its 2xx (as a UAS does until the ACK): it reaches the room
+        again = make_response(
+            invite_at_far,
+            200,
+            to_tag=ok.to.tag,
+            headers=(
+                *(("Record-Route", v) for v in invite_at_far.values("Record-Route")),
+                ("Contact", f"<sip:far@127.0.0.1:{far.port}>"),
+            ),
+        )
+        far.send(again.to_bytes(), gw_addr)
+        await room.until(lambda: [r.status for r in room.responses("both-1")] == [100, 200, 200])
+        routes = tuple(reversed(ok.values("Record-Route")))
+        contact = f"sip:far@127.0.0.1:{far.port}"
+        tag = ok.to.tag or ""
+        room.send(
+            request("ACK", contact, room, call_id="both-1", to_tag=tag, routes=routes), gw_addr
+        )
+        room.send(
+            request("INVITE", contact, room, call_id="both-1", to_tag=tag, routes=routes, cseq=2),
+            gw_addr,
+        )
+        await room.until(lambda: room.responses("both-1")[-1].cseq.number == 2)
+        assert room.responses("both-1")[-1].status == 200
+        room.send(
+            request("ACK", contact, room, call_id="both-1", to_tag=tag, routes=routes, cseq=2),
+            gw_addr,
+        )
+        await far.until(lambda: len(far.requests("ACK")) == 2)
+        # the far end hangs up: its BYE follows its route set (Record-Route in order)
+        bye = "\r\n".join(
+            [
+                f"BYE sip:room@{room.host}:{room.port} SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{far.port};branch=z9hG4bK-farbye;rport",
+                "Max-Forwards: 70",
+                *(f"Route: {v}" for v in invite_at_far.values("Record-Route")),
+                f"From: <sip:abc-defg-hij@google.pexip.me>;tag={tag}",
+                f"To: <sip:room@{room.host}>;tag=from-both-1",
+                "Call-ID: both-1",
+                "CSeq: 1 BYE",
+                "Content-Length: 0",
+                "",
+                "",
+            ]
+        )
+        far.send(bye, gw_addr)
+        await room.until(lambda: room.requests("BYE"))
+        room.send(make_response(room.requests("BYE")[0], 200).to_bytes(), gw_addr)
+        await far.until(lambda: any(r.cseq.method == "BYE" for r in far.responses("both-1")))
+        assert [r.status for r in far.responses("both-1")] == [200]
+        call = await gw.ended("both-1")
+        assert call.cause == "not_admitted"  # the far end hung up within the lobby window
+
+
 async def test_responses_matching_no_transaction_are_dropped(zone: ZoneServer) -> None:
     async with (
         peer(FarEnd) as far,
