@@ -164,6 +164,8 @@ class Proxy:
     def call_ended(self, call: Call) -> None:
         """Drop a finished call from the tables after late retransmissions had a chance."""
         self._by_st.pop(call.st, None)
+        if call not in self._calls.get(call.call_id, ()):
+            return  # refused before it was ever forwarded: nothing to keep
 
         def forget() -> None:
             calls = self._calls.get(call.call_id)
@@ -749,7 +751,8 @@ class Proxy:
         problem = self._dialog_check(ack, tokens)
         call = self._find_call(ack) if problem is None else None
         if call is None:
-            log.info("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], problem)
+            # also every ACK for a stateless refusal: debug, not info
+            log.debug("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], problem)
             return
         from_caller = (ack.from_.tag or "") == call.caller_tag
         if from_caller:

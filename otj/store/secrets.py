@@ -87,11 +87,13 @@ class SecretBox:
         keys = self._keys or self._load_keys()
         try:
             material = base64.urlsafe_b64decode(keys[0].strip().encode())
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError):
+            material = b""
+        if len(material) != 32:
             raise SecretKeyError(
                 "the secret key is not a valid Fernet key (32 url-safe base64 bytes); "
                 "generate one with: otj db keygen"
-            ) from exc
+            )
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
         return hkdf.derive(material)
 
