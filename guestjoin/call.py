@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from guestjoin import cdr
 from guestjoin.cdr import CallDetail, utc
 from guestjoin.clock import TimerHandle
+from guestjoin.dialog_path import DialogPath
 from guestjoin.routing import RouteDecision
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.transaction import ClientTransaction, ServerTransaction, State
@@ -114,6 +115,7 @@ class Call(Branching):
         self.connection = received.connection
         self.expiry: TimerHandle | None = None
         self.answer: Response | None = None  # the 2xx forwarded upstream
+        self.path = DialogPath.from_invite(request.values("Record-Route"), request.get("Contact"))
         self.ack_timer: TimerHandle | None = None
 
     # --- CDR ---------------------------------------------------------------------------------
@@ -246,6 +248,7 @@ class Call(Branching):
             tag = response.to.tag
             if tag:
                 self.callee_tag = tag
+                self._learn(response)  # an early dialog (RFC 3261 §12.1)
             self.st.respond(self.proxy.upstream(response, self))
             return
         self._stop_timer_c()
@@ -254,6 +257,7 @@ class Call(Branching):
             self.callee_tag = response.to.tag or ""
             self.answered_at = self.proxy.clock.now()
             self.answer = response
+            self._learn(response)
             self.st.respond(self.proxy.upstream(response, self))
             # RFC 3261 §13.3.1.4: no ACK within 64*T1 and the caller is gone
             self.ack_timer = self.proxy.clock.call_later(
@@ -272,6 +276,12 @@ class Call(Branching):
             self.try_next()
             return
         self._finish_best()
+
+    def _learn(self, response: Response) -> None:
+        """The callee's route set and remote target, from a response to the INVITE."""
+        self.path = self.path.answered(
+            response.values("Record-Route"), response.get("Contact"), self.proxy.is_ours
+        )
 
     def acked(self) -> None:
         """The caller's ACK for the 2xx passed through (§13.2.2.4)."""
@@ -351,9 +361,12 @@ class Call(Branching):
 class InDialog(Branching):
     """An in-dialog request (BYE, re-INVITE, UPDATE, INFO, …) forwarded along the route set."""
 
-    def __init__(self, proxy: Proxy, st: ServerTransaction, call: Call | None) -> None:
+    def __init__(
+        self, proxy: Proxy, st: ServerTransaction, call: Call | None, *, from_caller: bool = True
+    ) -> None:
         super().__init__(proxy, st)
         self.call = call
+        self.from_caller = from_caller
 
     def forward(self, out: Request, target: Target) -> None:
         self.out = out
@@ -378,6 +391,10 @@ class InDialog(Branching):
             return
         self.done = True
         self._stop_timer_c()
+        call = self.call
+        if call is not None and response.status < 300:
+            # a target refresh answered (§12.2): the Contact of the side that answered
+            call.path = call.path.with_target(response.get("Contact"), caller=not self.from_caller)
         self.st.respond(self.proxy.upstream(response, self.call))
         self.proxy.forget_forward(self.st)
 

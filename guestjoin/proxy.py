@@ -289,7 +289,8 @@ class Proxy:
                     return True
         return False
 
-    def _is_ours(self, uri: SipUri) -> bool:
+    def is_ours(self, uri: SipUri) -> bool:
+        """Whether a URI names one of our listeners."""
         return self.transport.is_local(uri.host, uri.port)
 
     def _preprocess_route(self, request: Request) -> tuple[Request, tuple[str, ...]]:
@@ -299,7 +300,7 @@ class Proxy:
             ruri = request.sip_uri()
         except UriError:
             ruri = None
-        if ruri is not None and self._is_ours(ruri) and ruri.lr and request.get("Route"):
+        if ruri is not None and self.is_ours(ruri) and ruri.lr and request.get("Route"):
             # a strict router put our Record-Route into the Request-URI (§16.4)
             routes = request.values("Route")
             last = parse_name_addr(routes[-1]).uri
@@ -314,7 +315,7 @@ class Proxy:
                 uri = parse_uri(parse_name_addr(top).uri)
             except UriError:
                 break
-            if not self._is_ours(uri):
+            if not self.is_ours(uri):
                 break
             request = request.remove_first_value("Route")
             tokens.append(param(uri.params, PARAM) or "")
@@ -594,7 +595,7 @@ class Proxy:
         """BYE the far end of a call whose caller never ACKed the 2xx (§13.3.1.4)."""
         if call.out is None or call.answer is None:
             return
-        bye = bye_toward_callee(call.out, call.answer, self._is_ours)
+        bye = bye_toward_callee(call.out, call.answer, self.is_ours)
         if bye is None:
             log.info("%s: the 2xx has no usable Contact: no BYE sent", call.call_id)
             return
@@ -660,6 +661,23 @@ class Proxy:
             self._reply_stateless(st, status, reason)
             return
         from_caller = (request.from_.tag or "") == call.caller_tag
+        refusal = self._path_refusal(request, call, from_caller)
+        if refusal is not None:
+            log.info(
+                "%s: %s from %s refused: %s",
+                request.call_id,
+                request.method,
+                received.remote[0],
+                refusal,
+            )
+            self._reply_stateless(st, 403, "Not Along The Dialog's Route")
+            return
+        if from_caller:
+            call.path = call.path.with_target(request.get("Contact"), caller=True)
+        elif received.remote[0] in call.path.callee_hosts() or (
+            call.target is not None and received.remote[0] == call.target.host
+        ):
+            call.path = call.path.with_target(request.get("Contact"), caller=False)
         target = self._next_hop_target(request, call, toward_caller=not from_caller)
         if target is None:
             task = asyncio.get_running_loop().create_task(
@@ -685,6 +703,18 @@ class Proxy:
             self._reply(st, 404 if isinstance(exc, DnsFailure) and exc.not_found else 503)
             return
         self._forward_in_dialog(request, st, call, targets[0], from_caller)
+
+    def _path_refusal(self, request: Request, call: Call, from_caller: bool) -> str | None:
+        """Why an in-dialog request leaves the dialog's path (``guestjoin.dialog_path``)."""
+        uri: str | None = request.uri
+        if not from_caller and request.get("Route") is None:
+            flow = call.flow
+            conn = call.connection
+            if flow.transport == "udp" or (conn is not None and conn.alive):
+                uri = None  # it goes back over the caller's own flow
+        return call.path.refusal(
+            toward_caller=not from_caller, routes=request.values("Route"), uri=uri
+        )
 
     def _next_hop_uri(self, request: Request) -> SipUri:
         top = request.first_value("Route")
@@ -724,7 +754,7 @@ class Proxy:
         out = out.prepend("Via", self._via(target.transport, target.host, self._branch(request)))
         if request.method == "BYE":
             self._bye(call, request, from_caller)
-        forward = InDialog(self, st, call)
+        forward = InDialog(self, st, call, from_caller=from_caller)
         self._by_st[st] = forward
         forward.forward(out, target)
 
@@ -755,6 +785,10 @@ class Proxy:
             log.debug("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], problem)
             return
         from_caller = (ack.from_.tag or "") == call.caller_tag
+        refusal = self._path_refusal(ack, call, from_caller)
+        if refusal is not None:
+            log.info("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], refusal)
+            return
         if from_caller:
             call.acked()
         target = self._next_hop_target(ack, call, toward_caller=not from_caller)

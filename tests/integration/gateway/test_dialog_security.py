@@ -298,6 +298,63 @@ async def test_a_dialog_token_opens_its_own_dialog_only(zone: ZoneServer) -> Non
         assert call.cause == "completed"
 
 
+async def test_a_valid_token_does_not_take_a_dialog_elsewhere(zone: ZoneServer) -> None:
+    """A caller with a real dialog (and so a valid token) cannot send it to another host:
+    not by the Request-URI, not by an extra Route, not by posing as the callee."""
+    async with (
+        peer(FarEnd) as far,
+        peer() as room,
+        peer() as victim,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        room.send(request("INVITE", MEET_URI, room, call_id="hijack-1"), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("hijack-1")))
+        ok = next(r for r in room.responses("hijack-1") if r.status == 200)
+        ours = tuple(reversed(ok.values("Record-Route")))
+        far_tag = ok.to.tag or ""
+        contact = f"sip:far@127.0.0.1:{far.port}"
+        room.send(
+            request("ACK", contact, room, call_id="hijack-1", to_tag=far_tag, routes=ours), gw_addr
+        )
+        elsewhere = PSTN.format(port=victim.port)
+        detour = f"<sip:127.0.0.1:{victim.port};lr>"
+        attempts = [
+            request(m, elsewhere, room, call_id="hijack-1", to_tag=far_tag, routes=ours, cseq=n)
+            for n, m in enumerate(("INVITE", "MESSAGE", "OPTIONS"), start=2)
+        ] + [
+            request(
+                "INVITE", contact, room, call_id="hijack-1", to_tag=far_tag, routes=(*ours, detour)
+            ).replace("CSeq: 1 ", "CSeq: 5 ")
+        ]
+        # posing as the callee: From carries the far end's tag, To the caller's
+        posing = "\r\n".join(
+            [
+                f"INVITE {elsewhere} SIP/2.0",
+                f"Via: SIP/2.0/UDP {room.host}:{room.port};branch=z9hG4bK-pose;rport",
+                "Max-Forwards: 70",
+                *(f"Route: {v}" for v in (*ours, detour)),
+                f"From: <sip:abc-defg-hij@google.pexip.me>;tag={far_tag}",
+                f"To: <sip:room@{room.host}>;tag=from-hijack-1",
+                "Call-ID: hijack-1",
+                "CSeq: 9 INVITE",
+                "Content-Length: 0",
+                "",
+                "",
+            ]
+        )
+        for data in (*attempts, posing):
+            room.send(data, gw_addr)
+        await room.until(
+            lambda: len([r for r in room.responses("hijack-1") if r.cseq.number > 1]) == 5
+        )
+        await settle()
+        assert victim.inbox == [], "a dialog was taken to another host"
+        refused = [r for r in room.responses("hijack-1") if r.cseq.number > 1]
+        assert {(r.status, r.reason) for r in refused} == {(403, "Not Along The Dialog's Route")}
+        assert [r.method for r in far.requests()] == ["INVITE", "ACK"]
+
+
 async def test_re_invite_2xx_retransmission_and_a_bye_from_the_far_end(zone: ZoneServer) -> None:
     """The legitimate traffic of a dialog still passes: a re-INVITE and its ACK, a 2xx
     retransmitted by the far end (through the Accepted client transaction), and a BYE from
