@@ -25,7 +25,11 @@ RULE = CallRoutingRule(
 
 async def serve(port: int, dns: str, profile: str | None) -> None:
     config = GatewayConfig(
-        rules=(RULE,), settings=GatewaySettings(dns_servers=(dns,), call_licenses=1_000_000)
+        rules=(RULE,),
+        # one sipp source carries every call: no per-source bound (Kamailio has none either)
+        settings=GatewaySettings(
+            dns_servers=(dns,), call_licenses=1_000_000, max_calls_per_source=0
+        ),
     )
     recorder = MemoryRecorder(keep=200)
     gateway = Gateway(StaticConfig(config), recorder, options=GatewayOptions(reload_interval=0))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from guestjoin import cdr
 from guestjoin.cdr import CallDetail, utc
 from guestjoin.clock import TimerHandle
+from guestjoin.dialog_path import DialogPath
 from guestjoin.routing import RouteDecision
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.transaction import ClientTransaction, ServerTransaction, State
@@ -113,6 +114,9 @@ class Call(Branching):
         )
         self.connection = received.connection
         self.expiry: TimerHandle | None = None
+        self.answer: Response | None = None  # the 2xx forwarded upstream
+        self.path = DialogPath.from_invite(request.values("Record-Route"), request.get("Contact"))
+        self.ack_timer: TimerHandle | None = None
 
     # --- CDR ---------------------------------------------------------------------------------
     def stage(self, **changes: object) -> None:
@@ -130,8 +134,11 @@ class Call(Branching):
             return
         self.ended = True
         self.proxy.licences.release(self.key)
+        self.proxy.sources.release(self.key)
         if self.expiry is not None:
             self.expiry.cancel()
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
         changes: dict[str, object] = {"end_at": utc(self.proxy.clock.wall()), "cause": cause}
         if code is not None:
             changes["final_code"] = code
@@ -218,7 +225,12 @@ class Call(Branching):
             self.try_next()
 
     def _on_response(self, ct: ClientTransaction, response: Response) -> None:
-        if ct is not self.ct or self.done:
+        if ct is not self.ct:
+            return
+        if self.done:
+            if 200 <= response.status < 300 and self.answer is not None:
+                # a 2xx retransmission (or another fork's 2xx) in the Accepted state (RFC 6026)
+                self.st.respond(self.proxy.upstream(response, self))
             return
         self._stop_failover()
         status = response.status
@@ -236,6 +248,7 @@ class Call(Branching):
             tag = response.to.tag
             if tag:
                 self.callee_tag = tag
+                self._learn(response)  # an early dialog (RFC 3261 §12.1)
             self.st.respond(self.proxy.upstream(response, self))
             return
         self._stop_timer_c()
@@ -243,7 +256,13 @@ class Call(Branching):
             self.done = True
             self.callee_tag = response.to.tag or ""
             self.answered_at = self.proxy.clock.now()
+            self.answer = response
+            self._learn(response)
             self.st.respond(self.proxy.upstream(response, self))
+            # RFC 3261 §13.3.1.4: no ACK within 64*T1 and the caller is gone
+            self.ack_timer = self.proxy.clock.call_later(
+                self.proxy.transactions.timers.b, self._on_no_ack
+            )
             self.update(
                 answer_at=utc(self.proxy.clock.wall()), final_code=status, detail="answered"
             )
@@ -257,6 +276,31 @@ class Call(Branching):
             self.try_next()
             return
         self._finish_best()
+
+    def _learn(self, response: Response) -> None:
+        """The callee's route set and remote target, from a response to the INVITE."""
+        self.path = self.path.answered(
+            response.values("Record-Route"), response.get("Contact"), self.proxy.is_ours
+        )
+
+    def acked(self) -> None:
+        """The caller's ACK for the 2xx passed through (§13.2.2.4)."""
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
+            self.ack_timer = None
+
+    def _on_no_ack(self) -> None:
+        """No ACK for the 2xx within 64*T1: end the far end's leg and give the licences back."""
+        self.ack_timer = None
+        if self.ended:
+            return
+        seconds = self.proxy.transactions.timers.b
+        log.info("%s: no ACK for the 2xx within %g s: ending the call", self.call_id, seconds)
+        self.proxy.send_teardown(self)
+        self.end(
+            cause=cdr.NO_ACK,
+            detail=f"no ACK for the 2xx within {seconds:g} s (RFC 3261 §13.3.1.4): BYE sent",
+        )
 
     def _on_timer_c(self) -> None:
         """§16.8: CANCEL a proceeding branch, else act as if it answered 408."""
@@ -317,9 +361,12 @@ class Call(Branching):
 class InDialog(Branching):
     """An in-dialog request (BYE, re-INVITE, UPDATE, INFO, …) forwarded along the route set."""
 
-    def __init__(self, proxy: Proxy, st: ServerTransaction, call: Call | None) -> None:
+    def __init__(
+        self, proxy: Proxy, st: ServerTransaction, call: Call | None, *, from_caller: bool = True
+    ) -> None:
         super().__init__(proxy, st)
         self.call = call
+        self.from_caller = from_caller
 
     def forward(self, out: Request, target: Target) -> None:
         self.out = out
@@ -331,6 +378,8 @@ class InDialog(Branching):
 
     def _on_response(self, ct: ClientTransaction, response: Response) -> None:
         if self.done:
+            if self.out is not None and self.out.method == "INVITE" and response.status < 300:
+                self.st.respond(self.proxy.upstream(response, self.call))  # 2xx retransmission
             return
         if response.status < 200:
             first = not self.provisional
@@ -342,6 +391,10 @@ class InDialog(Branching):
             return
         self.done = True
         self._stop_timer_c()
+        call = self.call
+        if call is not None and response.status < 300:
+            # a target refresh answered (§12.2): the Contact of the side that answered
+            call.path = call.path.with_target(response.get("Contact"), caller=not self.from_caller)
         self.st.respond(self.proxy.upstream(response, self.call))
         self.proxy.forget_forward(self.st)
 

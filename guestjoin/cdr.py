@@ -27,6 +27,8 @@ UNAVAILABLE = "unavailable"  # every target failed or answered 503
 FORBIDDEN = "forbidden"  # source address not allowed, loop or relay attempt
 FAILED = "failed"
 EXPIRED = "expired"  # no BYE seen within the maximum call duration
+NO_ACK = "no_ack"  # the caller never ACKed the 2xx (RFC 3261 §13.3.1.4): BYE sent downstream
+SOURCE_LIMIT = "source_limit"  # the source already had gateway.max_calls_per_source calls
 
 _BY_CODE = {
     480: CALL_REJECTED,

@@ -5,8 +5,10 @@ Initial INVITEs are admitted (source allow list, licences), routed by the call r
 time, failing over to the next on a timeout, a transport error or a 503 (RFC 3263 §4.3). The
 proxy record-routes (two entries when the two legs use different transports, RFC 5658), so
 every in-dialog request passes here; in-dialog requests are only forwarded for dialogs this
-process set up. Timer C (§16.6 step 11) is kept well above 30 s so a guest can wait in the
-Meet lobby.
+process set up and whose Route carries a valid dialog token (``guestjoin.dialog_token``).
+Requests refused before routing are answered statelessly (one response, no 100 Trying, no
+retransmission). Timer C (§16.6 step 11) is kept well above 30 s so a guest can wait in the
+Meet lobby; a 2xx that is never ACKed ends the call after 64*T1 (RFC 3261 §13.3.1.4).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from guestjoin import cdr
+from guestjoin.admission import SourceCounter
 from guestjoin.call import Branching, Call, InDialog
 from guestjoin.cdr import CallDetail, CallRecorder, conference_of, utc
 from guestjoin.clock import Clock
 from guestjoin.config import GatewayConfig
+from guestjoin.dialog_token import PARAM, dialog_token, token_valid
 from guestjoin.dns import DnsFailure, SipResolver
 from guestjoin.licences import Licences
 from guestjoin.registrar import Registrar
@@ -32,7 +36,8 @@ from guestjoin.routing import CallContext, RouteDecision, alias_of, route_call
 from guestjoin.sip.headers import parse_via
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.sip.sdp import cap_bandwidth
-from guestjoin.sip.uri import SipUri, UriError, parse_name_addr, parse_uri
+from guestjoin.sip.uri import SipUri, UriError, param, parse_name_addr, parse_uri
+from guestjoin.teardown import bye_toward_callee
 from guestjoin.transaction import ClientTransaction, ServerTransaction, TransactionLayer
 from guestjoin.transport import (
     UDP_MAX_REQUEST,
@@ -61,6 +66,8 @@ class ProxyOptions:
     retry_after: int = 30
     server_name: str = "otj-gateway"
     registrar: bool = True
+    # HMAC key of the dialog tokens (from the store's secret key); None = random per process
+    dialog_key: bytes | None = field(default=None, repr=False)
 
 
 class Proxy:
@@ -89,6 +96,8 @@ class Proxy:
         self.config = config
         self.options = options or ProxyOptions()
         self._secret = secrets.token_bytes(16)
+        self._dialog_key = self.options.dialog_key or secrets.token_bytes(32)
+        self.sources = SourceCounter()
         self._counter = itertools.count(1)
         self._calls: dict[str, list[Call]] = {}  # by Call-ID
         self._by_st: dict[ServerTransaction, Branching] = {}
@@ -129,9 +138,34 @@ class Proxy:
         st.respond(response)
         return response
 
+    def _reply_stateless(
+        self,
+        st: ServerTransaction,
+        status: int,
+        reason: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        """One response and no state (Kamailio's ``sl_send_reply``): refusals never amplify.
+
+        The To tag is derived from the request so a retransmission is answered alike."""
+        request = st.request
+        via = request.first_value("Via") or ""
+        seed = "|".join((request.call_id, request.from_.tag or "", via))
+        tag = hashlib.blake2s(seed.encode(), key=self._secret, digest_size=5).hexdigest()
+        response = make_response(
+            request,
+            status,
+            reason,
+            to_tag=tag,
+            headers=(*headers, ("Server", self.options.server_name)),
+        )
+        st.respond_statelessly(response)
+
     def call_ended(self, call: Call) -> None:
         """Drop a finished call from the tables after late retransmissions had a chance."""
         self._by_st.pop(call.st, None)
+        if call not in self._calls.get(call.call_id, ()):
+            return  # refused before it was ever forwarded: nothing to keep
 
         def forget() -> None:
             calls = self._calls.get(call.call_id)
@@ -179,47 +213,37 @@ class Proxy:
         if method == "REGISTER" and self.options.registrar:
             config = self.config()
             if not self._allowed(received, config):
-                self._reply(st, 403, "Source Address Not Allowed")
+                self._reply_stateless(st, 403, "Source Address Not Allowed")
                 return
             st.respond(self.registrar.handle(request, received, config))
             return
         problem = self._validate(request)
         if problem is not None:
-            self._reply(st, *problem)
+            self._reply_stateless(st, *problem)
             return
-        request, ours = self._preprocess_route(request)
+        request, tokens = self._preprocess_route(request)
         if request.to.tag is not None:
-            self._in_dialog(request, received, st, ours)
+            self._in_dialog(request, received, st, tokens)
             return
         if request.get("Route") is not None:
-            self._reply(st, 403, "Preloaded Route Not Allowed")
+            self._reply_stateless(st, 403, "Preloaded Route Not Allowed")
             return
         if method == "INVITE":
             self._initial_invite(request, received, st)
         elif method == "OPTIONS":
             self._reply(st, 200, headers=(("Allow", ALLOW), ("Accept", "application/sdp")))
         else:
-            self._reply(st, 405, headers=(("Allow", ALLOW),))
+            self._reply_stateless(st, 405, headers=(("Allow", ALLOW),))
 
     def on_stray_response(self, response: Response, received: Received) -> None:
-        """Forward statelessly (2xx retransmissions) when the top Via is ours (§16.11)."""
-        vias = response.values("Via")
-        if len(vias) < 2:
-            return
-        try:
-            top = parse_via(vias[0])
-            nxt = parse_via(vias[1])
-        except UriError:
-            return
-        if not (top.branch or "").startswith(BRANCH_PREFIX):
-            return
-        if not self.transport.is_local(top.host, top.port):
-            return
-        out = response.remove_first_value("Via")
-        try:
-            self.transport.send_response(out.to_bytes(), nxt, None)
-        except TransportError as exc:
-            log.info("%s: cannot forward response statelessly: %s", response.call_id, exc)
+        """A response no transaction of ours knows: dropped, never forwarded (2xx
+        retransmissions reach us through the INVITE's Accepted client transaction, RFC 6026)."""
+        log.debug(
+            "%s: response %d from %s matches no transaction: dropped",
+            response.call_id,
+            response.status,
+            received.remote[0],
+        )
 
     # --- validation (§16.3) and route pre-processing (§16.4) ----------------------------------
     def _validate(self, request: Request) -> tuple[int, str] | None:
@@ -265,23 +289,24 @@ class Proxy:
                     return True
         return False
 
-    def _is_ours(self, uri: SipUri) -> bool:
+    def is_ours(self, uri: SipUri) -> bool:
+        """Whether a URI names one of our listeners."""
         return self.transport.is_local(uri.host, uri.port)
 
-    def _preprocess_route(self, request: Request) -> tuple[Request, bool]:
-        """Strip our own Route entries (§16.4); say whether there were any."""
-        ours = False
+    def _preprocess_route(self, request: Request) -> tuple[Request, tuple[str, ...]]:
+        """Strip our own Route entries (§16.4); return the dialog token of each ("" = none)."""
+        tokens: list[str] = []
         try:
             ruri = request.sip_uri()
         except UriError:
             ruri = None
-        if ruri is not None and self._is_ours(ruri) and ruri.lr and request.get("Route"):
+        if ruri is not None and self.is_ours(ruri) and ruri.lr and request.get("Route"):
             # a strict router put our Record-Route into the Request-URI (§16.4)
             routes = request.values("Route")
             last = parse_name_addr(routes[-1]).uri
             request = request.with_uri(last).with_headers(request.headers)
             request = _drop_last_route(request)
-            ours = True
+            tokens.append(param(ruri.params, PARAM) or "")
         while True:
             top = request.first_value("Route")
             if top is None:
@@ -290,11 +315,21 @@ class Proxy:
                 uri = parse_uri(parse_name_addr(top).uri)
             except UriError:
                 break
-            if not self._is_ours(uri):
+            if not self.is_ours(uri):
                 break
             request = request.remove_first_value("Route")
-            ours = True
-        return request, ours
+            tokens.append(param(uri.params, PARAM) or "")
+        return request, tuple(tokens)
+
+    def _dialog_check(self, request: Request, tokens: tuple[str, ...]) -> tuple[int, str] | None:
+        """Why an in-dialog request may not pass: no Route of ours (481), or one whose token
+        was not made by us for this Call-ID and the From or To tag (403); None = it may."""
+        if not tokens:
+            return 481, "Call/Transaction Does Not Exist"
+        tags = (request.from_.tag or "", request.to.tag or "")
+        if not all(token_valid(self._dialog_key, request.call_id, tags, t) for t in tokens):
+            return 403, "Dialog Not Record-Routed Here"
+        return None
 
     def _allowed(self, received: Received, config: GatewayConfig) -> bool:
         networks = config.allowed_networks()
@@ -308,24 +343,74 @@ class Proxy:
 
     # --- initial INVITE ----------------------------------------------------------------------
     def _initial_invite(self, request: Request, received: Received, st: ServerTransaction) -> None:
+        """Admission and routing first, answered statelessly when refused (no 100 Trying)."""
         config = self.config()
-        st.respond(make_response(request, 100, headers=(("Server", self.options.server_name),)))
         from_addr = request.from_
+        source = received.remote[0]
         detail = CallDetail(
             key=secrets.token_hex(8),
             call_id=request.call_id,
             caller_uri=from_addr.uri,
             caller_name=from_addr.display or "",
-            source_address=f"{render_host(received.remote[0])}:{received.remote[1]}",
+            source_address=f"{render_host(source)}:{received.remote[1]}",
             transport=received.transport,
             dialled_alias=alias_of(request.uri),
             invite_at=utc(self.clock.wall()),
         )
         call = Call(self, st, request, received, detail)
-        self._calls.setdefault(request.call_id, []).append(call)
-        self._by_st[st] = call
         if not self._allowed(received, config):
-            self._reject(call, 403, "Source Address Not Allowed", cdr.FORBIDDEN)
+            self._reject(call, 403, "Source Address Not Allowed", cdr.FORBIDDEN, stateless=True)
+            return
+        if not request.uri.isascii():
+            self._reject(
+                call,
+                404,
+                "Non-ASCII Request-URI Refused",
+                cdr.NO_ROUTE,
+                detail=f"non-ASCII characters in {request.uri!r}: never routed (look-alike host)",
+                stateless=True,
+            )
+            return
+        username = _user_of(from_addr.uri)
+        binding = self.registrar.binding_for(username, source) if username else None
+        endpoint = config.endpoint_by_username(username) if binding is not None else None
+        if endpoint is None:
+            endpoint = config.endpoint_by_address(source)
+        if endpoint is not None:
+            call.display = endpoint.name
+            call.stage(endpoint_name=endpoint.name, caller_name=endpoint.name)
+        result = route_call(
+            config.rules, CallContext(uri=request.uri, registered=binding is not None)
+        )
+        decision = result.decision
+        if decision is None:
+            log.info("%s: no call routing rule matches %s", request.call_id, detail.dialled_alias)
+            self._reject(
+                call,
+                404,
+                "No Matching Call Routing Rule",
+                cdr.NO_ROUTE,
+                detail="; ".join(result.trace[-5:]) or "no call routing rules",
+                stateless=True,
+            )
+            return
+        call.decision = decision
+        call.stage(
+            rule=decision.rule,
+            routed_alias=decision.alias,
+            conference=conference_of(decision.alias),
+        )
+        limit = config.settings.max_calls_per_source
+        if not self.sources.acquire(source, call.key, limit):
+            self._reject(
+                call,
+                503,
+                "Too Many Calls From This Source",
+                cdr.SOURCE_LIMIT,
+                headers=(("Retry-After", str(self.options.retry_after)),),
+                detail=f"{limit} calls in progress from {source} (gateway.max_calls_per_source)",
+                stateless=True,
+            )
             return
         if not self.licences.acquire(call.key):
             self._reject(
@@ -334,39 +419,12 @@ class Proxy:
                 "Call Licence Limit Reached",
                 cdr.LICENCE_LIMIT,
                 headers=(("Retry-After", str(self.options.retry_after)),),
+                stateless=True,
             )
             return
-        username = _user_of(from_addr.uri)
-        binding = self.registrar.binding_for(username, received.remote[0]) if username else None
-        endpoint = config.endpoint_by_username(username) if binding is not None else None
-        if endpoint is None:
-            endpoint = config.endpoint_by_address(received.remote[0])
-        changes: dict[str, object] = {}
-        if endpoint is not None:
-            call.display = endpoint.name
-            changes.update(endpoint_name=endpoint.name, caller_name=endpoint.name)
-        result = route_call(
-            config.rules, CallContext(uri=request.uri, registered=binding is not None)
-        )
-        decision = result.decision
-        if decision is None:
-            call.stage(**changes)
-            log.info("%s: no call routing rule matches %s", request.call_id, detail.dialled_alias)
-            self._reject(
-                call,
-                404,
-                "No Matching Call Routing Rule",
-                cdr.NO_ROUTE,
-                detail="; ".join(result.trace[-5:]) or "no call routing rules",
-            )
-            return
-        call.decision = decision
-        call.stage(
-            rule=decision.rule,
-            routed_alias=decision.alias,
-            conference=conference_of(decision.alias),
-            **changes,
-        )
+        st.respond(make_response(request, 100, headers=(("Server", self.options.server_name),)))
+        self._calls.setdefault(request.call_id, []).append(call)
+        self._by_st[st] = call
         self._resolve_and_start(call, decision, config)
 
     def _reject(
@@ -378,9 +436,13 @@ class Proxy:
         *,
         headers: tuple[tuple[str, str], ...] = (),
         detail: str = "",
+        stateless: bool = False,
     ) -> None:
         call.done = True
-        self._reply(call.st, status, reason, headers)
+        if stateless:
+            self._reply_stateless(call.st, status, reason, headers)
+        else:
+            self._reply(call.st, status, reason, headers)
         call.end(cause=cause, code=status, detail=detail or f"{status} {reason}")
 
     def _resolve_and_start(
@@ -474,9 +536,9 @@ class Proxy:
         host, port = self.transport.local_host(transport, target_host)
         return f"SIP/2.0/{transport.upper()} {render_host(host)}:{port};branch={branch};rport"
 
-    def _rr(self, transport: str, toward: str) -> str:
+    def _rr(self, transport: str, toward: str, token: str) -> str:
         host, port = self.transport.local_host(transport, toward)
-        return f"<sip:{render_host(host)}:{port};transport={transport};lr>"
+        return f"<sip:{render_host(host)}:{port};transport={transport};lr;{PARAM}={token}>"
 
     def outbound_invite(self, call: Call, target: Target) -> tuple[Request, Target]:
         """The initial INVITE as forwarded to ``target`` (§16.6 steps 1–8)."""
@@ -501,8 +563,9 @@ class Proxy:
 
     def _stamp(self, req: Request, call: Call, target: Target) -> Request:
         """Add Record-Route (two when the legs differ, RFC 5658) and our Via."""
-        inbound = self._rr(call.received.transport, call.received.remote[0])
-        outbound = self._rr(target.transport, target.host)
+        token = dialog_token(self._dialog_key, call.call_id, call.caller_tag)
+        inbound = self._rr(call.received.transport, call.received.remote[0], token)
+        outbound = self._rr(target.transport, target.host, token)
         req = req.prepend("Record-Route", inbound)
         if outbound != inbound:
             req = req.prepend("Record-Route", outbound)
@@ -528,12 +591,39 @@ class Proxy:
         cancel = Request(method="CANCEL", uri=req.uri, headers=tuple(headers))
         self.transactions.start_client(cancel, ct.target, lambda _c, _r: None, lambda _c, _r: None)
 
+    def send_teardown(self, call: Call) -> None:
+        """BYE the far end of a call whose caller never ACKed the 2xx (§13.3.1.4)."""
+        if call.out is None or call.answer is None:
+            return
+        bye = bye_toward_callee(call.out, call.answer, self.is_ours)
+        if bye is None:
+            log.info("%s: the 2xx has no usable Contact: no BYE sent", call.call_id)
+            return
+        target = self._next_hop_target(bye, call, toward_caller=False)
+        if target is None:
+            task = asyncio.get_running_loop().create_task(self._teardown_async(bye, call))
+            task.add_done_callback(_log_task)
+            return
+        self._send_teardown(bye, target)
+
+    async def _teardown_async(self, bye: Request, call: Call) -> None:
+        try:
+            targets = await self.resolver.resolve(self._next_hop_uri(bye))
+        except (DnsFailure, UriError) as exc:
+            log.info("%s: BYE not sent: %s", call.call_id, exc)
+            return
+        self._send_teardown(bye, targets[0])
+
+    def _send_teardown(self, bye: Request, target: Target) -> None:
+        out = bye.prepend("Via", self._via(target.transport, target.host, self._branch(bye)))
+        self.transactions.start_client(out, target, lambda _c, _r: None, lambda _c, _r: None)
+
     # --- CANCEL (§16.10) ---------------------------------------------------------------------
     def _cancel(self, cancel: Request, st: ServerTransaction) -> None:
         invite_st = self.transactions.find_invite_server(cancel)
         target = self._by_st.get(invite_st) if invite_st is not None else None
         if invite_st is None or target is None:
-            self._reply(st, 481)
+            self._reply_stateless(st, 481)
             return
         st.respond(make_response(cancel, 200, to_tag=None))
         log.info("%s: CANCEL from upstream", cancel.call_id)
@@ -554,13 +644,40 @@ class Proxy:
         return None
 
     def _in_dialog(
-        self, request: Request, received: Received, st: ServerTransaction, ours: bool
+        self, request: Request, received: Received, st: ServerTransaction, tokens: tuple[str, ...]
     ) -> None:
-        call = self._find_call(request)
-        if call is None or not ours:
-            self._reply(st, 481)
+        problem = self._dialog_check(request, tokens)
+        call = self._find_call(request) if problem is None else None
+        if call is None:
+            status, reason = problem or (481, "Call/Transaction Does Not Exist")
+            log.info(
+                "%s: %s from %s refused: %d %s",
+                request.call_id,
+                request.method,
+                received.remote[0],
+                status,
+                reason,
+            )
+            self._reply_stateless(st, status, reason)
             return
         from_caller = (request.from_.tag or "") == call.caller_tag
+        refusal = self._path_refusal(request, call, from_caller)
+        if refusal is not None:
+            log.info(
+                "%s: %s from %s refused: %s",
+                request.call_id,
+                request.method,
+                received.remote[0],
+                refusal,
+            )
+            self._reply_stateless(st, 403, "Not Along The Dialog's Route")
+            return
+        if from_caller:
+            call.path = call.path.with_target(request.get("Contact"), caller=True)
+        elif received.remote[0] in call.path.callee_hosts() or (
+            call.target is not None and received.remote[0] == call.target.host
+        ):
+            call.path = call.path.with_target(request.get("Contact"), caller=False)
         target = self._next_hop_target(request, call, toward_caller=not from_caller)
         if target is None:
             task = asyncio.get_running_loop().create_task(
@@ -586,6 +703,18 @@ class Proxy:
             self._reply(st, 404 if isinstance(exc, DnsFailure) and exc.not_found else 503)
             return
         self._forward_in_dialog(request, st, call, targets[0], from_caller)
+
+    def _path_refusal(self, request: Request, call: Call, from_caller: bool) -> str | None:
+        """Why an in-dialog request leaves the dialog's path (``guestjoin.dialog_path``)."""
+        uri: str | None = request.uri
+        if not from_caller and request.get("Route") is None:
+            flow = call.flow
+            conn = call.connection
+            if flow.transport == "udp" or (conn is not None and conn.alive):
+                uri = None  # it goes back over the caller's own flow
+        return call.path.refusal(
+            toward_caller=not from_caller, routes=request.values("Route"), uri=uri
+        )
 
     def _next_hop_uri(self, request: Request) -> SipUri:
         top = request.first_value("Route")
@@ -625,7 +754,7 @@ class Proxy:
         out = out.prepend("Via", self._via(target.transport, target.host, self._branch(request)))
         if request.method == "BYE":
             self._bye(call, request, from_caller)
-        forward = InDialog(self, st, call)
+        forward = InDialog(self, st, call, from_caller=from_caller)
         self._by_st[st] = forward
         forward.forward(out, target)
 
@@ -648,12 +777,20 @@ class Proxy:
         """An ACK for a 2xx is end-to-end: forward it statelessly along the route (§16.11)."""
         if self._validate(ack) is not None:
             return
-        ack, ours = self._preprocess_route(ack)
-        call = self._find_call(ack)
-        if call is None or not ours:
-            log.debug("%s: ACK for an unknown dialog dropped", ack.call_id)
+        ack, tokens = self._preprocess_route(ack)
+        problem = self._dialog_check(ack, tokens)
+        call = self._find_call(ack) if problem is None else None
+        if call is None:
+            # also every ACK for a stateless refusal: debug, not info
+            log.debug("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], problem)
             return
         from_caller = (ack.from_.tag or "") == call.caller_tag
+        refusal = self._path_refusal(ack, call, from_caller)
+        if refusal is not None:
+            log.info("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], refusal)
+            return
+        if from_caller:
+            call.acked()
         target = self._next_hop_target(ack, call, toward_caller=not from_caller)
         if target is None:
             task = asyncio.get_running_loop().create_task(self._ack_async(ack, call, from_caller))

@@ -2,10 +2,12 @@
 
 Enabled rules are tried by ascending priority (ties by name). A rule matches when the call's
 direction, protocol and registration fit and its ``match_string`` matches the WHOLE alias,
-case-insensitively: the alias without scheme and URI parameters (``abc-defg-hij@google.pexip.me``)
-or, with ``match_string_full``, the full URI as dialled. Regexes run with a time limit (the
-``regex`` module's ``timeout``); a rule that times out counts as not matching. No matching
-rule means no route: the gateway answers 404 and is never an open relay.
+case-insensitively in ASCII only (``İ``, ``ı`` and the KELVIN SIGN never fold onto ``i`` and
+``k``): the alias without scheme and URI parameters (``abc-defg-hij@google.pexip.me``) or, with
+``match_string_full``, the full URI as dialled. An alias with any non-ASCII character is never
+routed (look-alike hosts). Regexes run with a time limit (the ``regex`` module's ``timeout``); a
+rule that times out counts as not matching. No matching rule means no route: the gateway
+answers 404 and is never an open relay.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ Protocol = Literal["sip", "h323", "webrtc"]
 Direction = Literal["incoming", "outgoing"]
 
 DEFAULT_TIMEOUT = 0.05  # seconds per regex evaluation
+#: ASCII-only case folding: Unicode folding makes ``İ``/``ı``/KELVIN SIGN match ``i``/``k``
+FLAGS = regex.IGNORECASE | regex.ASCII | regex.VERSION0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -83,7 +87,7 @@ def alias_of(uri: str) -> str:
 
 @lru_cache(maxsize=1024)
 def _compile(pattern: str) -> regex.Pattern[str]:
-    return regex.compile(pattern, flags=regex.IGNORECASE | regex.VERSION0)
+    return regex.compile(pattern, flags=FLAGS)
 
 
 _GROUP_REF = re.compile(r"\\(?:(\d{1,2})|g<([^>]*)>)")
@@ -138,6 +142,11 @@ def route_call(
 ) -> RoutingResult:
     """Find the first matching rule and compute the destination (first match wins)."""
     alias = alias_of(ctx.uri)
+    if not ctx.uri.isascii():
+        return RoutingResult(
+            decision=None,
+            trace=(f"non-ASCII characters in {ctx.uri!r}: never routed (look-alike host)",),
+        )
     trace: list[str] = []
     for rule in sorted_rules(rules):
         why = _eligible(rule, ctx)
@@ -220,7 +229,7 @@ def validate_call_routing_rules(
             )
             continue
         try:
-            pattern = regex.compile(rule.match_string, flags=regex.IGNORECASE | regex.VERSION0)
+            pattern = regex.compile(rule.match_string, flags=FLAGS)
         except regex.error as exc:
             problems.append(
                 Problem(rule=rule.name, field="match_string", message=f"invalid regex: {exc}")

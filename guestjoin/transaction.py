@@ -137,6 +137,14 @@ class ServerTransaction:
             self.state = State.COMPLETED
             self._later(0.0 if self.received.reliable else t.b, self._terminate)  # Timer J
 
+    def respond_statelessly(self, response: Response) -> None:
+        """Answer once and forget the transaction, as Kamailio's ``sl_send_reply``: no 100, no
+        retransmission, no state; a retransmitted request is answered again, once."""
+        if self.state is not State.TERMINATED and self.last_response is None:
+            self.last_response = response
+            self._send(response.to_bytes())
+        self._terminate()
+
     def _send(self, data: bytes) -> None:
         try:
             self.layer.transport.send_response(data, self.via, self.received)
@@ -298,6 +306,10 @@ class ClientTransaction:
             if self.invite and status >= 300 and self._ack is not None:
                 self._send_ack()  # retransmitted final response (§17.1.1.2)
             return
+        if self.state is State.ACCEPTED:
+            if 200 <= status < 300:
+                self.on_response(self, response)  # RFC 6026 §7.2: 2xx retransmissions go up
+            return
         if status < 200:
             if self.state in (State.CALLING, State.TRYING):
                 self.state = State.PROCEEDING
@@ -305,8 +317,11 @@ class ClientTransaction:
             return
         if self.invite:
             if status < 300:
-                # RFC 6026: Accepted; 2xx retransmissions are forwarded statelessly above us
-                self._terminate()
+                # RFC 6026 §7.2: Accepted until Timer M; 2xx retransmissions (and 2xx of other
+                # forks) reach the transaction user through this transaction, nothing else does
+                self.state = State.ACCEPTED
+                self._cancel_timers()
+                self._later(self.layer.timers.b, self._terminate)  # Timer M
                 self.on_response(self, response)
                 return
             self._ack = self._build_ack(response).to_bytes()

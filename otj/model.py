@@ -239,3 +239,4 @@ class GatewaySettings:
     call_licenses: int = 100
     max_outbound_kbps: int = 2000
     allowed_sources: tuple[str, ...] = ()
+    max_calls_per_source: int = 20  # calls in progress per source address (0 = unlimited)

@@ -76,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     from guestjoin.proxy import ProxyOptions
     from guestjoin.storage import StoreConfig, StoreRecorder
     from otj.config.runtime import open_store
+    from otj.store import SecretKeyError
 
     try:
         listen = parse_listen(args.listen) if args.listen else None
@@ -86,11 +87,20 @@ def _run(args: argparse.Namespace) -> int:
         echo("--timer-c must be at least 180 seconds (RFC 3261 §16.6)", err=True)
         return 2
     db = open_store(args, application_name="otj-gateway")
+    try:
+        # Record-Route tokens: an HMAC key from the store's secret key (guestjoin.dialog_token)
+        dialog_key = db.box.derive_key("guestjoin dialog tokens")
+    except SecretKeyError as exc:
+        echo(f"cannot derive the gateway's dialog key: {exc}", err=True)
+        db.close()
+        return 1
     recorder = StoreRecorder(db)
     options = GatewayOptions(
         tls_ca_file=args.tls_ca,
         reload_interval=args.reload,
-        proxy=ProxyOptions(timer_c=args.timer_c, lobby_window=args.lobby_window),
+        proxy=ProxyOptions(
+            timer_c=args.timer_c, lobby_window=args.lobby_window, dialog_key=dialog_key
+        ),
     )
     gateway = Gateway(StoreConfig(db), recorder, options=options)
 

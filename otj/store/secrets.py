@@ -11,6 +11,8 @@ encrypts, all decrypt, for rotation), else from the key file (``OTJ_SECRET_KEY_F
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import stat
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from otj.secret import Secret, SecretRefError, resolve_secret
 
@@ -76,6 +80,22 @@ class SecretBox:
         if self._key_file is None:
             raise SecretKeyError("no OTJ_SECRET_KEY and no key file configured")
         return (load_or_create_key_file(self._key_file),)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. the gateway's dialog tokens) derived from the
+        current secret key by HKDF-SHA256 (RFC 5869): it changes with the key, never reveals it."""
+        keys = self._keys or self._load_keys()
+        try:
+            material = base64.urlsafe_b64decode(keys[0].strip().encode())
+        except (binascii.Error, ValueError):
+            material = b""
+        if len(material) != 32:
+            raise SecretKeyError(
+                "the secret key is not a valid Fernet key (32 url-safe base64 bytes); "
+                "generate one with: otj db keygen"
+            )
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+        return hkdf.derive(material)
 
     def seal(self, value: str) -> dict[str, Any]:
         """Envelope for a configuration value: a reference stays a reference, text is encrypted."""

@@ -207,6 +207,9 @@ class GatewaySettingsRow(Base):
     call_licenses: Mapped[int] = mapped_column(Integer)
     max_outbound_kbps: Mapped[int] = mapped_column(Integer)
     allowed_sources: Mapped[list[str]] = mapped_column(JSON)
+    max_calls_per_source: Mapped[int] = mapped_column(
+        Integer, default=20, server_default=text("20")
+    )
 
 
 class SettingRow(Base):

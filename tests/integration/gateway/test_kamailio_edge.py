@@ -42,9 +42,8 @@ async def test_calls_through_kamailio_dispatcher_to_the_gateway(
             (await far.wait()).check()
             messages = "\n".join(p.read_text() for p in tmp_path.glob("uas-*/*messages*"))
             # the far end saw both Record-Routes: the gateway's and the edge's
-            assert f"Record-Route: <sip:127.0.0.1:{gw.udp.split(':')[1]};transport=udp;lr>" in (
-                messages
-            )
+            gw_rr = f"Record-Route: <sip:127.0.0.1:{gw.udp.split(':')[1]};transport=udp;lr;otj-dlg="
+            assert gw_rr in messages  # with its dialog token
             assert f"127.0.0.1:{edge.port};lr" in messages
             calls = [c for c in gw.recorder.calls.values() if not c.live]
             assert len(calls) == 2

@@ -3,6 +3,7 @@ stand-ins (UAS) found by RFC 3263 DNS from a dnslib server."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -54,7 +55,8 @@ async def test_a_call_succeeds_and_is_recorded(
     assert "b=AS:2000 b=TIAS:2000000" in far_result.logs
     assert "answer b=AS:2000" in result.logs  # the answer is capped on its way back too
     assert "INVITE pai=\n" in far_result.logs  # an untrusted caller's identity claim is dropped
-    assert f"rr= <sip:127.0.0.1:{gw.udp.split(':')[1]};transport=udp;lr>" in far_result.logs
+    rr = f"rr= <sip:127.0.0.1:{gw.udp.split(':')[1]};transport=udp;lr;otj-dlg="
+    assert re.search(re.escape(rr) + "[0-9a-f]{32}>", far_result.logs)  # with its dialog token
     call = await gw.ended()
     assert call.cause == "completed"
     assert call.final_code == 200

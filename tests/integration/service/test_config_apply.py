@@ -264,3 +264,13 @@ call_routing_rules:
     result = apply_text(db, bad, environ={})
     assert not result.ok
     assert any("call_routing_rules[0].match_string" in str(p) for p in result.problems)
+
+
+def test_gateway_max_calls_per_source_is_applied_and_range_checked(db: Database) -> None:
+    ok = apply_text(db, "gateway:\n  max_calls_per_source: 5\n", environ={})
+    assert ok.ok, errors(ok)
+    assert db.config.gateway_settings().max_calls_per_source == 5
+    bad = apply_text(db, "gateway:\n  max_calls_per_source: -1\n", environ={})
+    assert not bad.ok
+    assert any("max_calls_per_source" in e for e in errors(bad)), errors(bad)
+    assert db.config.gateway_settings().max_calls_per_source == 5

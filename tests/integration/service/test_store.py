@@ -259,17 +259,41 @@ def test_key_from_environment_with_rotation(tmp_path: Path) -> None:
     assert not (tmp_path / "secret.key").exists()
 
 
+def test_derived_keys_follow_the_secret_key_and_the_purpose(tmp_path: Path) -> None:
+    from otj.store.secrets import generate_key
+
+    key = generate_key()
+    box = SecretBox(environ={"OTJ_SECRET_KEY": key})
+    dialog = box.derive_key("guestjoin dialog tokens")
+    assert len(dialog) == 32
+    assert dialog == SecretBox(environ={"OTJ_SECRET_KEY": key}).derive_key(
+        "guestjoin dialog tokens"
+    )  # the same key in another process: tokens survive a restart
+    assert dialog != box.derive_key("something else")
+    assert dialog != SecretBox(environ={"OTJ_SECRET_KEY": generate_key()}).derive_key(
+        "guestjoin dialog tokens"
+    )
+    assert key.encode() not in dialog
+    on_disk = SecretBox(key_file=tmp_path / "secret.key", environ={})
+    assert len(on_disk.derive_key("guestjoin dialog tokens")) == 32  # created on first use
+    with pytest.raises(SecretKeyError, match="not a valid Fernet key"):
+        SecretBox(environ={"OTJ_SECRET_KEY": "!!"}).derive_key("x")
+
+
 def test_gateway_and_routing_reads(db: Database) -> None:
     gateway = GatewaySettings(
         listen=(ListenAddress(transport="udp", address="127.0.0.1", port=15060),),
         tls_certificate=Secret("", ref="file:/nonexistent/cert.pem"),
         dns_servers=("127.0.0.1:15353",),
         call_licenses=4,
+        max_calls_per_source=3,
     )
+    assert GatewaySettings().max_calls_per_source == 20
     db.config.apply(Configuration(sections=frozenset({"gateway"}), gateway=gateway))
     got = db.config.gateway_settings()
     assert got.listen == gateway.listen
     assert got.call_licenses == 4
+    assert got.max_calls_per_source == 3
     assert got.tls_certificate is not None
     assert got.tls_certificate.ref == "file:/nonexistent/cert.pem"
     assert (

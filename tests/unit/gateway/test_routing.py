@@ -352,3 +352,46 @@ def test_routing_module_is_pure() -> None:
         "regex",
         "otj",
     }
+
+
+LOOK_ALIKES = [
+    "abc-defg-hij@google.pex\u0130p.me",  # LATIN CAPITAL LETTER I WITH DOT ABOVE
+    "abc-defg-hij@google.pex\u0131p.me",  # LATIN SMALL LETTER DOTLESS I
+    "abc-defg-hij@google\uff0epexip\uff0eme",  # FULLWIDTH FULL STOP
+    "abc-defg-hij@google\u3002pexip.me",  # IDEOGRAPHIC FULL STOP
+    "abc-defg-hi\u212a@google.pexip.me",  # KELVIN SIGN in the user part
+    "abc-defg-hij@google.pexip.me\u200b",  # ZERO WIDTH SPACE
+]
+
+
+@pytest.mark.parametrize("alias", LOOK_ALIKES)
+def test_look_alike_aliases_are_never_routed(alias: str) -> None:
+    result = route_call([MEET], CallContext(uri=f"sip:{alias}"))
+    assert result.decision is None
+    assert "non-ASCII" in result.trace[-1]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "subject"),
+    [
+        (r"[a-z\-]{10,12}@google\.pexip\.me", "abc-defg-hij@google.pex\u0130p.me"),
+        (r"[a-z\-]{10,12}@google\.pexip\.me", "abc-defg-hi\u212a@google.pexip.me"),
+        (r"[a-z]+@example\.com", "\u017fam@example.com"),  # LATIN SMALL LETTER LONG S
+        (r"k[a-z]+@example\.com", "\u212aelvin@example.com"),
+        (r"\w+@example\.com", "caf\u00e9@example.com"),
+    ],
+)
+def test_rules_fold_case_in_ascii_only(pattern: str, subject: str) -> None:
+    """Unicode case folding maps İ, KELVIN SIGN and long s onto i, k and s; the rules' flags
+    never do (a second line behind the refusal of non-ASCII URIs)."""
+    import regex
+
+    from guestjoin.routing import FLAGS
+
+    assert regex.compile(pattern, flags=regex.IGNORECASE | regex.VERSION0).fullmatch(subject)
+    assert regex.compile(pattern, flags=FLAGS).fullmatch(subject) is None
+
+
+def test_ascii_case_insensitive_match_still_works() -> None:
+    result = route_call([MEET], CallContext(uri="sip:ABC-DEFG-HIJ@Google.PEXIP.me"))
+    assert result.decision is not None

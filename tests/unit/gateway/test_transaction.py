@@ -146,17 +146,40 @@ def test_invite_client_acks_a_failure_and_reacks_retransmissions(setup: Setup) -
     assert ct.state is State.TERMINATED
 
 
-def test_invite_client_2xx_terminates_and_later_2xx_are_stray(setup: Setup) -> None:
-    _clock, wire, layer, user = setup
+def test_invite_client_2xx_is_accepted_and_2xx_retransmissions_pass_until_timer_m(
+    setup: Setup,
+) -> None:
+    clock, wire, layer, user = setup
     req = request()
     ct, statuses, _ = client(layer, req)
     ok = make_response(req, 200, to_tag="uas")
     deliver(layer, ok)
-    deliver(layer, ok)
-    assert statuses == [200]
-    assert len(user.stray) == 1
+    assert ct.state is State.ACCEPTED  # RFC 6026 §7.2
+    deliver(layer, ok)  # a 2xx retransmission reaches the user through the transaction
+    deliver(layer, make_response(req, 486, to_tag="uas"))  # anything else is absorbed
+    assert statuses == [200, 200]
+    assert user.stray == []
+    clock.advance(32)  # Timer M = 64*T1
     assert ct.state is State.TERMINATED
+    deliver(layer, ok)  # only now is a 2xx stray
+    assert len(user.stray) == 1
     assert not wire.starts(b"ACK")  # the ACK for 2xx is end-to-end
+    assert wire.starts(b"INVITE") == [0]  # Timer A stopped with the 2xx
+
+
+def test_server_stateless_answer_is_sent_once_and_forgotten(setup: Setup) -> None:
+    clock, wire, layer, user = setup
+    req = request()
+    deliver(layer, req)
+    st = user.requests[-1][1]
+    assert st is not None
+    st.respond_statelessly(make_response(req, 404, to_tag="t"))
+    assert st.state is State.TERMINATED
+    assert layer.counts == (0, 0)
+    clock.advance(40)  # no Timer G retransmissions
+    assert len(wire.starts(b"SIP/2.0 404")) == 1
+    deliver(layer, req)  # a retransmitted request is a new request, answered again by the user
+    assert len(user.requests) == 2
 
 
 def test_non_invite_client_timer_e_caps_at_t2_and_timer_f(setup: Setup) -> None:
