@@ -1,7 +1,7 @@
 """gateway_settings: max_calls_per_source (calls in progress per source address)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 03:00:00.000000
 
 The gateway bounds the calls in progress from one source address (default 20, 0 = unlimited)
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 
