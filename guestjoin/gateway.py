@@ -17,6 +17,7 @@ from guestjoin.config import ConfigProvider, GatewayConfig
 from guestjoin.conntrack import ConnectionPolicy
 from guestjoin.dns import SipResolver
 from guestjoin.licences import Licences
+from guestjoin.lockout import LockoutPolicy
 from guestjoin.proxy import Proxy, ProxyOptions
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Message
@@ -51,6 +52,7 @@ class GatewayOptions:
     dns_timeout: float = 2.0
     realm: str = "otj"
     connections: ConnectionPolicy = field(default_factory=ConnectionPolicy)  # TCP/TLS limits
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)  # failed REGISTER digests
     tune_gc: bool = True  # gc.freeze() after start-up and fewer young-generation collections
     # challenge order, most preferred first (RFC 8760); legacy clients answer the first one
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
@@ -117,7 +119,10 @@ class Gateway:
             transactions=transactions,
             resolver=resolver,
             registrar=Registrar(
-                clock, realm=self.options.realm, algorithms=self.options.digest_algorithms
+                clock,
+                realm=self.options.realm,
+                algorithms=self.options.digest_algorithms,
+                lockout=self.options.lockout,
             ),
             licences=Licences(settings.call_licenses),
             recorder=self.recorder,
