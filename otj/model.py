@@ -234,3 +234,4 @@ class GatewaySettings:
     call_licenses: int = 100
     max_outbound_kbps: int = 2000
     allowed_sources: tuple[str, ...] = ()
+    cdr_retention_days: int = 90  # call detail records older than this are deleted

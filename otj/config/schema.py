@@ -77,6 +77,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("sip_proxies", "port"): (1, 65_535),
     ("gateway", "call_licenses"): (0, 1_000_000),
     ("gateway", "max_outbound_kbps"): (64, 100_000),
+    ("gateway", "cdr_retention_days"): (1, 36_500),
 }
 CASE_INSENSITIVE_CHOICES = {
     ("endpoints", "type"),

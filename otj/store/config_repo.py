@@ -521,6 +521,7 @@ class ConfigRepository:
             "call_licenses": wanted.call_licenses,
             "max_outbound_kbps": wanted.max_outbound_kbps,
             "allowed_sources": list(wanted.allowed_sources),
+            "cdr_retention_days": wanted.cdr_retention_days,
         }
         changed = []
         for key, value in columns.items():
@@ -599,6 +600,7 @@ def _gateway_value(
         call_licenses=row.call_licenses,
         max_outbound_kbps=row.max_outbound_kbps,
         allowed_sources=tuple(row.allowed_sources),
+        cdr_retention_days=row.cdr_retention_days,
     )
 
 

@@ -203,6 +203,7 @@ class GatewaySettingsRow(Base):
     call_licenses: Mapped[int] = mapped_column(Integer)
     max_outbound_kbps: Mapped[int] = mapped_column(Integer)
     allowed_sources: Mapped[list[str]] = mapped_column(JSON)
+    cdr_retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
 
 
 class SettingRow(Base):
@@ -373,3 +374,4 @@ class CallRow(Base):
     final_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause: Mapped[str] = mapped_column(String(32), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
