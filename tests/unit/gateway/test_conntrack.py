@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from guestjoin.conntrack import ConnectionPolicy, InboundTable, source_key
+from otj.cli import main
 
 
 @dataclass(eq=False)
@@ -76,3 +77,18 @@ def test_timeouts_close_silent_then_idle_connections() -> None:
 def test_policy_refuses_nonsense(values: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=r"positive|at least 1"):
         ConnectionPolicy(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--idle-timeout", "0"], "--idle-timeout must be a positive number of seconds"),
+        (["--tls-handshake-timeout", "-1"], "--tls-handshake-timeout must be a positive"),
+        (["--max-connections-per-source", "0"], "--max-connections-per-source must be at least 1"),
+    ],
+)
+def test_the_gateway_command_refuses_nonsense_limits(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gateway", *args]) == 2
+    assert message in capsys.readouterr().err
