@@ -3,7 +3,9 @@
 The layer hands every parsed message to one callback together with where it came from. Bad
 input never escapes: a malformed request gets a ``400`` with the parser's reason as the reason
 phrase (when a Via can be read), anything else is logged and dropped; a stream that cannot be
-framed any more is closed.
+framed any more is closed. Inbound TCP/TLS connections are accepted by our own loop and held to a
+``conntrack.ConnectionPolicy`` (caps per source and in total, first-message, idle and TLS
+handshake timeouts).
 """
 
 from __future__ import annotations
