@@ -14,7 +14,7 @@ import pytest
 
 from guestjoin.config import GatewayConfig
 from guestjoin.conntrack import ConnectionPolicy
-from guestjoin.gateway import GatewayOptions
+from guestjoin.gateway import GatewayOptions, run
 from guestjoin.proxy import ProxyOptions
 from otj.model import CallRoutingRule, GatewaySettings
 
@@ -86,6 +86,14 @@ async def _call(gw: GatewayUnderTest, *, tls: bool) -> tuple[int, int | None]:
 async def test_silent_connection_floods_do_not_lock_out_callers(
     zone: ZoneServer, tmp_path: Path
 ) -> None:
+    await _flood_while_calling(zone, tmp_path)
+
+
+def test_silent_connection_floods_on_uvloop(zone: ZoneServer, tmp_path: Path) -> None:
+    run(_flood_while_calling(zone, tmp_path))  # the event loop `otj gateway` runs on
+
+
+async def _flood_while_calling(zone: ZoneServer, tmp_path: Path) -> None:
     _room_for_descriptors(TCP_FLOOD + TLS_FLOOD + 2048)
     config = GatewayConfig(rules=(MEET,), settings=GatewaySettings(dns_servers=(zone.address,)))
     policy = ConnectionPolicy(
