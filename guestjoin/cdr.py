@@ -1,11 +1,12 @@
-"""Call detail records: the value the proxy keeps up to date and the recorder interface."""
+"""Call detail records: the value the proxy keeps up to date, the recorder interface, and the
+summary that keeps a flood of refused calls from becoming a flood of records."""
 
 from __future__ import annotations
 
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -49,6 +50,9 @@ def cause_for(code: int) -> str:
     return _BY_CODE.get(code, FAILED)
 
 
+SUMMARY_PREFIX = "summary:"
+
+
 def utc(epoch: float) -> datetime:
     """Epoch seconds as an aware UTC datetime."""
     return datetime.fromtimestamp(epoch, tz=UTC)
@@ -78,11 +82,17 @@ class CallDetail:
     final_code: int | None = None
     cause: str = ""
     detail: str = ""
+    attempts: int = 1  # above one: a summary of refused calls (see RejectionSummary)
 
     @property
     def live(self) -> bool:
         """Not ended yet."""
         return self.end_at is None
+
+    @property
+    def is_summary(self) -> bool:
+        """A record standing for several refused calls."""
+        return self.key.startswith(SUMMARY_PREFIX)
 
 
 class CallRecorder(Protocol):
@@ -128,3 +138,82 @@ def conference_of(alias: str) -> str:
     """The external conference a routed alias belongs to (the Meet code of ``code[.cid]@…``)."""
     user = alias.partition("@")[0] if "@" in alias else ""
     return user.partition(".")[0]
+
+
+#: Causes of calls refused before anything was forwarded or recorded (floods are summarised).
+REFUSED_CAUSES = frozenset({NO_ROUTE, FORBIDDEN, LICENCE_LIMIT, SOURCE_LIMIT})
+
+
+def refused(call: CallDetail) -> bool:
+    """Refused by us at once: never forwarded, never recorded live."""
+    return (
+        call.cause in REFUSED_CAUSES
+        and call.end_at is not None
+        and not call.target
+        and call.answer_at is None
+    )
+
+
+def _source_ip(address: str) -> str:
+    host = address.rpartition(":")[0] if address.count(":") == 1 or "]:" in address else address
+    return host.strip("[]") or "?"
+
+
+class RejectionSummary:
+    """Folds floods of refused calls into one record per source, cause and minute (pure).
+
+    The first ``individual`` refused calls of a source, cause and minute pass unchanged; the
+    rest become one summary record (key ``summary:…``) whose ``attempts`` counts them, updated
+    in place. Beyond ``max_sources`` sources in a minute (forged addresses), the rest share a
+    summary per cause with source ``*``. Time comes from the records themselves.
+    """
+
+    def __init__(self, *, individual: int = 3, max_sources: int = 1000) -> None:
+        self.individual = individual
+        self.max_sources = max_sources
+        self._minute: datetime | None = None
+        self._counts: dict[tuple[str, str], int] = {}
+        self._summaries: dict[tuple[str, str], CallDetail] = {}
+
+    def filter(self, call: CallDetail) -> CallDetail:
+        """The record to store for ``call``: itself, or the updated summary it joins."""
+        if not refused(call):
+            return call
+        minute = call.invite_at.replace(second=0, microsecond=0)
+        if self._minute is None or minute > self._minute:
+            self._minute = minute
+            self._counts.clear()
+            self._summaries.clear()
+        elif minute < self._minute:
+            minute = self._minute  # late: counted with the current minute
+        source = _source_ip(call.source_address)
+        bucket = (source, call.cause)
+        if bucket not in self._counts and len(self._counts) >= self.max_sources:
+            source, bucket = "*", ("*", call.cause)
+        seen = self._counts.get(bucket, 0) + 1
+        self._counts[bucket] = seen
+        if seen <= self.individual:
+            return call
+        summary = self._summaries.get(bucket)
+        if summary is None:
+            summary = replace(
+                call,
+                key=f"{SUMMARY_PREFIX}{minute.isoformat()}:{source}:{call.cause}",
+                call_id="",
+                source_address=source,
+                attempts=0,
+            )
+        attempts = summary.attempts + 1
+        summary = replace(
+            summary,
+            caller_uri=call.caller_uri,
+            dialled_alias=call.dialled_alias,
+            end_at=call.end_at,
+            final_code=call.final_code,
+            attempts=attempts,
+            detail=f"{attempts} more refused from {source} this minute; latest: {call.detail}"[
+                :500
+            ],
+        )
+        self._summaries[bucket] = summary
+        return summary

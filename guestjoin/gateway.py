@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 from guestjoin.cdr import CallRecorder
 from guestjoin.clock import Clock, LoopClock
 from guestjoin.config import ConfigProvider, GatewayConfig
+from guestjoin.conntrack import ConnectionPolicy
 from guestjoin.dns import SipResolver
 from guestjoin.licences import Licences
+from guestjoin.lockout import LockoutPolicy
 from guestjoin.proxy import Proxy, ProxyOptions
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Message
@@ -49,6 +51,8 @@ class GatewayOptions:
     reload_interval: float = 10.0
     dns_timeout: float = 2.0
     realm: str = "otj"
+    connections: ConnectionPolicy = field(default_factory=ConnectionPolicy)  # TCP/TLS limits
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)  # failed REGISTER digests
     tune_gc: bool = True  # gc.freeze() after start-up and fewer young-generation collections
     # challenge order, most preferred first (RFC 8760); legacy clients answer the first one
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
@@ -105,6 +109,7 @@ class Gateway:
             tls_server=tls_server,
             tls_client=client_context(self.options.tls_ca_file),
             server_header=self.options.proxy.server_name,
+            policy=self.options.connections,
         )
         transactions = TransactionLayer(transport, clock, self.options.timers)
         transport.handler = transactions.handle
@@ -114,7 +119,10 @@ class Gateway:
             transactions=transactions,
             resolver=resolver,
             registrar=Registrar(
-                clock, realm=self.options.realm, algorithms=self.options.digest_algorithms
+                clock,
+                realm=self.options.realm,
+                algorithms=self.options.digest_algorithms,
+                lockout=self.options.lockout,
             ),
             licences=Licences(settings.call_licenses),
             recorder=self.recorder,

@@ -3,18 +3,21 @@
 Credentials are the endpoints' ``sip_username``/``sip_password``. An endpoint may only register
 its own address-of-record. A binding remembers where the REGISTER came from, so that a later
 INVITE counts as "registered" only when it comes from that same address (a From header alone
-proves nothing).
+proves nothing). Failed authentications lock the source (and a much-guessed user) out for a
+while (``lockout.LockoutPolicy``): guessing a password is slow.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from email.utils import formatdate
 
 from guestjoin.clock import Clock
 from guestjoin.config import GatewayConfig
+from guestjoin.lockout import AuthLockout, LockoutPolicy
 from guestjoin.sip.digest import (
     DigestCredentials,
     DigestError,
@@ -57,6 +60,7 @@ class Registrar:
         max_expires: int = 3600,
         nonce_lifetime: float = 300.0,
         algorithms: tuple[str, ...] = ("SHA-256", "MD5"),
+        lockout: LockoutPolicy | None = None,
     ) -> None:
         self.clock = clock
         self.realm = realm
@@ -67,6 +71,7 @@ class Registrar:
         self.algorithms = algorithms
         self._bindings: dict[str, dict[str, Binding]] = {}
         self._nonce_counts: dict[str, tuple[int, float]] = {}
+        self.lockout = AuthLockout(lockout)
 
     # --- queries ---------------------------------------------------------------------------
     def bindings(self, username: str) -> list[Binding]:
@@ -86,6 +91,16 @@ class Registrar:
         """Authenticate and process one REGISTER; return the response to send."""
         now = self.clock.now()
         creds = self._credentials(request)
+        source = received.remote[0]
+        wait = self.lockout.locked(source, creds.username if creds else "", now)
+        if wait:  # refused before any digest is computed
+            return make_response(
+                request,
+                503,
+                "Too Many Failed Authentications",
+                to_tag=_tag(),
+                headers=(("Retry-After", str(math.ceil(wait))),),
+            )
         if creds is None:
             return self._challenge(request, stale=False)
         age = nonce_age(self.key, creds.nonce, self.clock.wall())
@@ -96,13 +111,16 @@ class Registrar:
         endpoint = config.endpoint_by_username(creds.username)
         password = endpoint.sip_password.reveal() if endpoint and endpoint.sip_password else ""
         if not password or not check_response(creds, method="REGISTER", password=password):
+            locked = self.lockout.failed(source, creds.username, now)
             log.warning(
-                "%s: REGISTER for %r from %s:%d failed authentication",
+                "%s: REGISTER for %r from %s:%d failed authentication%s",
                 request.call_id,
                 creds.username,
                 *received.remote,
+                f"; locked out: {locked}" if locked else "",
             )
             return make_response(request, 403, "Authentication Failed", to_tag=_tag())
+        self.lockout.succeeded(source, creds.username, now)
         if creds.qop and not self._fresh_count(creds, now):
             return self._challenge(request, stale=True)
         try:

@@ -3,7 +3,9 @@
 The SIP core only knows ``ConfigProvider`` and ``CallRecorder``; these two classes implement
 them on the otj database. Writes happen on one background thread so the event loop never waits
 for the database: each call's latest state is written, several changes of one call in the same
-batch collapse into one write.
+batch collapse into one write. Floods of refused calls are folded into summary records
+(``cdr.RejectionSummary``), and records older than ``gateway.cdr_retention_days`` are deleted
+at start and every hour.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from guestjoin.cdr import CallDetail
+from guestjoin.cdr import CallDetail, RejectionSummary
 from guestjoin.config import GatewayConfig
 
 if TYPE_CHECKING:
@@ -43,32 +49,69 @@ class StoreConfig:
         )
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class StoreRecorder:
     """Writes call detail records to the store's ``calls`` table from a worker thread."""
 
-    def __init__(self, db: Database, *, batch: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        batch: int = 500,
+        summary: RejectionSummary | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        purge_every: float = 3600.0,
+    ) -> None:
         self.db = db
         self.batch = batch
+        self.summary = summary or RejectionSummary()
+        self.clock = clock
+        self.purge_every = purge_every
         self._queue: queue.SimpleQueue[CallDetail | None] = queue.SimpleQueue()
         self._ids: dict[str, int] = {}
+        self._summary_keys: deque[str] = deque()
         self.written = 0
         self.failures = 0
+        self.purged = 0
         self._thread = threading.Thread(target=self._run, name="otj-cdr-writer", daemon=True)
         self._thread.start()
 
     def record(self, call: CallDetail) -> None:
-        """Queue the call's latest state (never blocks)."""
-        self._queue.put(call)
+        """Queue the call's latest state, or the summary it joins (never blocks)."""
+        self._queue.put(self.summary.filter(call))
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread."""
         self._queue.put(None)
         self._thread.join(timeout)
 
+    def purge(self) -> int:
+        """Delete records older than the configured retention; return how many."""
+        try:
+            days = self.db.config.gateway_settings().cdr_retention_days
+            deleted = self.db.calls.purge(before=self.clock() - timedelta(days=days))
+        except Exception:
+            log.exception("cannot delete old call records")
+            return 0
+        if deleted:
+            log.info("deleted %d call record(s) older than %d days", deleted, days)
+        self.purged += deleted
+        return deleted
+
     def _run(self) -> None:
         stop = False
+        next_purge = time.monotonic()
         while not stop:
-            item = self._queue.get()
+            if time.monotonic() >= next_purge:
+                self.purge()
+                next_purge = time.monotonic() + self.purge_every
+            try:
+                item = self._queue.get(timeout=max(0.0, next_purge - time.monotonic()))
+            except queue.Empty:
+                continue
             pending: dict[str, CallDetail] = {}
             while True:
                 if item is None:
@@ -92,11 +135,15 @@ class StoreRecorder:
                 fixed = {name: values.pop(name) for name in _FIXED}
                 record = self.db.calls.start(**fixed, **values)
                 self._ids[call.key] = record.id
+                if call.is_summary:  # updated while its minute lasts; remembered a while
+                    self._summary_keys.append(call.key)
+                    if len(self._summary_keys) > 4096:
+                        self._ids.pop(self._summary_keys.popleft(), None)
             else:
                 for name in _FIXED:
                     values.pop(name)
                 self.db.calls.update(record_id, **values)
-            if call.end_at is not None:
+            if call.end_at is not None and not call.is_summary:
                 self._ids.pop(call.key, None)
             self.written += 1
         except Exception:

@@ -3,7 +3,9 @@
 The layer hands every parsed message to one callback together with where it came from. Bad
 input never escapes: a malformed request gets a ``400`` with the parser's reason as the reason
 phrase (when a Via can be read), anything else is logged and dropped; a stream that cannot be
-framed any more is closed.
+framed any more is closed. Inbound TCP/TLS connections are accepted by our own loop and held to a
+``conntrack.ConnectionPolicy`` (caps per source and in total, first-message, idle and TLS
+handshake timeouts).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
+from guestjoin.conntrack import ConnectionPolicy, InboundTable
 from guestjoin.sip.headers import Via
 from guestjoin.sip.message import Message, Request, Response
 from guestjoin.sip.parser import (
@@ -140,18 +143,29 @@ def response_destination(via: Via) -> tuple[str, int]:
 
 
 class Connection(asyncio.Protocol):
-    """One TCP or TLS connection, framed by Content-Length (§18.3)."""
+    """One TCP or TLS connection, framed by Content-Length (§18.3).
 
-    def __init__(self, layer: TransportLayer, transport_name: str, key: tuple[object, ...] | None):
+    An inbound connection is created by the accept loop with its remote address, before any
+    TLS handshake, so that it counts against the ``ConnectionPolicy`` caps from the start."""
+
+    def __init__(
+        self,
+        layer: TransportLayer,
+        transport_name: str,
+        key: tuple[object, ...] | None,
+        remote: tuple[str, int] = ("", 0),
+    ):
         self.layer = layer
         self.name = transport_name
         self.key = key
         self.framer = StreamFramer(layer.limits)
         self.transport: asyncio.Transport | None = None
-        self.remote: tuple[str, int] = ("", 0)
+        self.remote = remote
         self.local: tuple[str, int] = ("", 0)
-        self.last_used = 0.0
-        self.closed = asyncio.get_running_loop().create_future()
+        self.last_used = layer.loop.time()
+        self.proven = False  # delivered a complete SIP message
+        self.opening: asyncio.Task[object] | None = None  # accepted, handshake under way
+        self.closed = layer.loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Remember the addresses and register the connection for reuse."""
@@ -176,6 +190,9 @@ class Connection(asyncio.Protocol):
             if frame is Keepalive.PING:
                 self.write(b"\r\n")
             elif isinstance(frame, bytes):
+                if not self.proven:
+                    self.proven = True
+                    self.layer.inbound.proven(self)
                 self.layer.deliver(frame, self.received(), stream=True)
 
     def received(self) -> Received:
@@ -184,24 +201,27 @@ class Connection(asyncio.Protocol):
 
     def write(self, data: bytes) -> bool:
         """Write when the connection is open; return whether it was."""
-        if self.transport is None or self.transport.is_closing():
+        if not self.alive:
             return False
+        assert self.transport is not None
         self.last_used = self.layer.loop.time()
         self.transport.write(data)
         return True
 
     @property
     def alive(self) -> bool:
-        """Open and not closing."""
+        """Open (past the TLS handshake) and not closing."""
         return self.transport is not None and not self.transport.is_closing()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (or abandon its TLS handshake)."""
         if self.transport is not None:
             self.transport.close()
+        elif self.opening is not None:
+            self.opening.cancel()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the connection."""
+        """Forget the connection (idempotent)."""
         self.layer.forget_connection(self)
         if not self.closed.done():
             self.closed.set_result(None)
@@ -252,24 +272,24 @@ class TransportLayer:
         tls_server: ssl.SSLContext | None = None,
         tls_client: ssl.SSLContext | None = None,
         connect_timeout: float = 5.0,
-        idle_timeout: float = 600.0,
+        policy: ConnectionPolicy | None = None,
         server_header: str = "otj-gateway",
         udp_buffer: int = 4 * 1024 * 1024,
-        max_connections: int = 4096,
     ) -> None:
         self.handler = handler
         self.limits = limits
         self.tls_server = tls_server
         self.tls_client = tls_client or ssl.create_default_context()
         self.connect_timeout = connect_timeout
-        self.idle_timeout = idle_timeout
+        self.policy = policy or ConnectionPolicy()
+        self.inbound: InboundTable[Connection] = InboundTable(self.policy)
+        self._refused: dict[str, int] = {}
         self.server_header = server_header
         self.udp_buffer = udp_buffer
-        self.max_connections = max_connections
-        self.loop = asyncio.get_running_loop()
+        self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
         self.listeners: list[Listener] = []
         self._udp: list[_Udp] = []
-        self._servers: list[asyncio.Server] = []
+        self._accepting: list[tuple[socket.socket, asyncio.Task[None]]] = []
         self._connections: dict[tuple[object, ...], Connection] = {}
         self._by_remote: dict[tuple[str, str, int], Connection] = {}
         self._connecting: dict[tuple[object, ...], asyncio.Future[Connection]] = {}
@@ -300,21 +320,17 @@ class TransportLayer:
                 if self.tls_server is None:
                     raise ValueError("TLS listener without a server certificate")
                 ctx = self.tls_server
-            server = await self.loop.create_server(
-                lambda: Connection(self, transport, None),
-                host,
-                port,
-                ssl=ctx,
-                reuse_address=True,
-            )
-            self._servers.append(server)
-            sock = server.sockets[0].getsockname()
+            listening = await self._stream_socket(host, port)
+            task = self.loop.create_task(self._accept_forever(listening, transport, ctx))
+            task.add_done_callback(_log_task_error)
+            self._accepting.append((listening, task))
+            sock = listening.getsockname()
             listener = Listener(transport=transport, host=str(sock[0]), port=int(sock[1]))
         else:
             raise ValueError(f"unknown transport {transport!r}")
         self.listeners.append(listener)
         if self._sweeper is None:
-            self._sweeper = self.loop.call_later(30.0, self._sweep)
+            self._sweeper = self.loop.call_later(self.policy.sweep_interval, self._sweep)
         log.info("listening on %s %s:%d", listener.transport, listener.host, listener.port)
         return listener
 
@@ -329,17 +345,72 @@ class TransportLayer:
         for udp in self._udp:
             if udp.transport is not None:
                 udp.transport.close()
-        for server in self._servers:
-            server.close()
+        for listening, task in self._accepting:
+            task.cancel()
+            listening.close()
         conns = list(self._connections.values()) + list(self._by_remote.values())
+        conns += self.inbound.connections()
         for conn in conns:
             conn.close()
         for conn in conns:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(conn.closed), 1.0)
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 1.0)
+
+    async def _stream_socket(self, host: str, port: int) -> socket.socket:
+        infos = await self.loop.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(1024)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    async def _accept_forever(
+        self, listening: socket.socket, transport: str, ctx: ssl.SSLContext | None
+    ) -> None:
+        """Accept, apply the per-source and total caps, then hand over (TLS: handshake)."""
+        while True:
+            try:
+                sock, addr = await self.loop.sock_accept(listening)
+            except OSError as exc:  # EMFILE and friends: try again shortly
+                log.warning("%s: cannot accept: %s", transport, exc)
+                await asyncio.sleep(0.1)
+                continue
+            conn = Connection(self, transport, None, remote=(str(addr[0]), int(addr[1])))
+            if not self.admit(conn):
+                sock.close()
+                continue
+            conn.opening = self.loop.create_task(self._open_accepted(conn, sock, ctx))
+            conn.opening.add_done_callback(_log_task_error)
+
+    async def _open_accepted(
+        self, conn: Connection, sock: socket.socket, ctx: ssl.SSLContext | None
+    ) -> object:
+        try:
+            if ctx is None:
+                return await self.loop.connect_accepted_socket(lambda: conn, sock)
+            return await self.loop.connect_accepted_socket(
+                lambda: conn,
+                sock,
+                ssl=ctx,
+                ssl_handshake_timeout=self.policy.tls_handshake_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, asyncio.CancelledError) as exc:
+            log.info("%s %s:%d: not opened: %s", conn.name, *conn.remote, exc or "abandoned")
+            sock.close()
+            conn.connection_lost(None)
+            return None
+        finally:
+            conn.opening = None
 
     # --- receiving -------------------------------------------------------------------------
     def deliver(
@@ -386,15 +457,24 @@ class TransportLayer:
             udp.transport.sendto(data, received.remote)
 
     # --- connections -----------------------------------------------------------------------
-    def register_connection(self, conn: Connection) -> None:
-        """Index a connection by remote address (and by target key for outgoing ones).
+    def admit(self, conn: Connection) -> bool:
+        """Whether an accepted connection passes the ``ConnectionPolicy`` caps.
 
-        Beyond ``max_connections`` a new inbound connection is closed at once (a peer cannot
-        exhaust our file descriptors)."""
-        if conn.key is None and len(self._by_remote) >= self.max_connections:
-            log.warning("%s %s:%d: too many connections, refused", conn.name, *conn.remote)
-            conn.close()
-            return
+        Refused, it is closed at once (a peer cannot exhaust our file descriptors); a silent
+        connection may be closed to make room for it."""
+        admission = self.inbound.admit(conn, conn.remote[0], self.loop.time())
+        if not admission.admitted:
+            log.debug("%s %s:%d: refused: %s", conn.name, *conn.remote, admission.reason)
+            self._refused[admission.reason] = self._refused.get(admission.reason, 0) + 1
+            return False
+        if admission.evicted is not None:
+            evicted = admission.evicted
+            log.info("%s %s:%d: closed to make room (silent)", evicted.name, *evicted.remote)
+            evicted.close()
+        return True
+
+    def register_connection(self, conn: Connection) -> None:
+        """Index an open connection by remote address (and by target key for outgoing ones)."""
         self._by_remote[(conn.name, conn.remote[0], conn.remote[1])] = conn
         if conn.key is not None:
             self._connections[conn.key] = conn
@@ -404,17 +484,26 @@ class TransportLayer:
         rkey = (conn.name, conn.remote[0], conn.remote[1])
         if self._by_remote.get(rkey) is conn:
             del self._by_remote[rkey]
-        if conn.key is not None and self._connections.get(conn.key) is conn:
+        if conn.key is None:
+            self.inbound.remove(conn)
+        elif self._connections.get(conn.key) is conn:
             del self._connections[conn.key]
 
     def _sweep(self) -> None:
-        """Close idle connections; reschedule."""
+        """Close connections past the policy's timeouts; report refusals; reschedule."""
         now = self.loop.time()
-        for conn in list(self._by_remote.values()):
-            if now - conn.last_used > self.idle_timeout:
+        for conn, reason in self.inbound.expired(now):
+            log.info("%s %s:%d: closing: %s", conn.name, *conn.remote, reason)
+            conn.close()
+            self.inbound.remove(conn)
+        for conn in list(self._connections.values()):
+            if now - conn.last_used > self.policy.idle_timeout:
                 log.debug("%s %s:%d: closing idle connection", conn.name, *conn.remote)
                 conn.close()
-        self._sweeper = self.loop.call_later(30.0, self._sweep)
+        for reason, count in self._refused.items():
+            log.warning("refused %d inbound connection(s): %s", count, reason)
+        self._refused.clear()
+        self._sweeper = self.loop.call_later(self.policy.sweep_interval, self._sweep)
 
     async def _connection(self, target: Target) -> Connection:
         """An open connection to ``target``: reused when one exists (§18.1.1)."""
@@ -563,6 +652,11 @@ class TransportLayer:
             ips.update(lst.host for lst in self.listeners)
             self._own_cache = (key, ips)
         return self._own_cache[1]
+
+
+def _log_task_error(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("connection task failed", exc_info=task.exception())
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -240,3 +240,4 @@ class GatewaySettings:
     max_outbound_kbps: int = 2000
     allowed_sources: tuple[str, ...] = ()
     max_calls_per_source: int = 20  # calls in progress per source address (0 = unlimited)
+    cdr_retention_days: int = 90  # call detail records older than this are deleted

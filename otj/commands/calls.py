@@ -38,6 +38,8 @@ def _duration(call: CallRecord, now: datetime) -> str:
 
 
 def _who(call: CallRecord) -> str:
+    if call.attempts > 1:  # a summary of refused calls (one source, cause and minute)
+        return f"{call.attempts} calls from {call.source_address}"
     return call.endpoint_name or call.caller_name or call.caller_uri
 
 

@@ -48,6 +48,37 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="how often the configuration is read again",
     )
+    limits = parser.add_argument_group(
+        "TCP/TLS connection limits", "what one peer may hold open (see guestjoin/README.md)"
+    )
+    limits.add_argument(
+        "--max-connections-per-source",
+        type=int,
+        default=128,
+        metavar="N",
+        help="inbound connections one address (IPv6: one /64) may hold (default 128)",
+    )
+    limits.add_argument(
+        "--first-message-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection without a complete SIP message this long (default 30)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=3900.0,
+        metavar="SECONDS",
+        help="close a connection without traffic this long (default 3900)",
+    )
+    limits.add_argument(
+        "--tls-handshake-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="close a TLS connection not handshaken this long (default 5)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -72,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from guestjoin.conntrack import ConnectionPolicy
     from guestjoin.gateway import Gateway, GatewayOptions, run
     from guestjoin.proxy import ProxyOptions
     from guestjoin.storage import StoreConfig, StoreRecorder
@@ -86,6 +118,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.timer_c < 180:
         echo("--timer-c must be at least 180 seconds (RFC 3261 §16.6)", err=True)
         return 2
+    for flag in ("first_message_timeout", "idle_timeout", "tls_handshake_timeout"):
+        if not getattr(args, flag) > 0:
+            echo(f"--{flag.replace('_', '-')} must be a positive number of seconds", err=True)
+            return 2
+    if args.max_connections_per_source < 1:
+        echo("--max-connections-per-source must be at least 1", err=True)
+        return 2
+    connections = ConnectionPolicy(
+        first_message_timeout=args.first_message_timeout,
+        idle_timeout=args.idle_timeout,
+        tls_handshake_timeout=args.tls_handshake_timeout,
+        max_per_source=args.max_connections_per_source,
+    )
     db = open_store(args, application_name="otj-gateway")
     try:
         # Record-Route tokens: an HMAC key from the store's secret key (guestjoin.dialog_token)
@@ -101,6 +146,7 @@ def _run(args: argparse.Namespace) -> int:
         proxy=ProxyOptions(
             timer_c=args.timer_c, lobby_window=args.lobby_window, dialog_key=dialog_key
         ),
+        connections=connections,
     )
     gateway = Gateway(StoreConfig(db), recorder, options=options)
 

@@ -78,6 +78,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("gateway", "call_licenses"): (0, 1_000_000),
     ("gateway", "max_outbound_kbps"): (64, 100_000),
     ("gateway", "max_calls_per_source"): (0, 100_000),
+    ("gateway", "cdr_retention_days"): (1, 36_500),
 }
 #: IANA time zone names (blank: the server's time zone).
 TIME_ZONES = {("profiles", "time_zone")}

@@ -42,9 +42,9 @@ def open_database(
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         from pathlib import Path
 
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not runtime.key_file.parent.exists():
-        runtime.key_file.parent.mkdir(parents=True, exist_ok=True)
+        runtime.key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(
         runtime.database_url,
         box=SecretBox(key_file=runtime.key_file, environ=environ),

@@ -6,7 +6,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, or_, select
 
 from otj.store.tables import CallRow
 from otj.store.values import CallRecord
@@ -109,6 +109,20 @@ class CallRepository:
                 query.order_by(CallRow.invite_at.desc(), CallRow.id.desc()).limit(limit)
             )
             return [_record(r) for r in rows]
+
+    def purge(self, *, before: datetime) -> int:
+        """Delete records that ended before ``before`` (and ones never ended that started
+        before it: a gateway stopped mid-call); return how many."""
+        with self._db.transaction() as session:
+            result = session.execute(
+                delete(CallRow).where(
+                    or_(
+                        CallRow.end_at < before,
+                        and_(CallRow.end_at.is_(None), CallRow.invite_at < before),
+                    )
+                )
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def live(self) -> list[CallRecord]:
         """Calls without an end time, grouped by conference (then oldest first)."""

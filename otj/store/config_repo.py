@@ -522,6 +522,7 @@ class ConfigRepository:
             "max_outbound_kbps": wanted.max_outbound_kbps,
             "allowed_sources": list(wanted.allowed_sources),
             "max_calls_per_source": wanted.max_calls_per_source,
+            "cdr_retention_days": wanted.cdr_retention_days,
         }
         changed = []
         for key, value in columns.items():
@@ -601,6 +602,7 @@ def _gateway_value(
         max_outbound_kbps=row.max_outbound_kbps,
         allowed_sources=tuple(row.allowed_sources),
         max_calls_per_source=row.max_calls_per_source,
+        cdr_retention_days=row.cdr_retention_days,
     )
 
 

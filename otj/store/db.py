@@ -9,9 +9,12 @@ dropped is replaced on checkout, and an ``application_name`` that identifies the
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -39,7 +42,29 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _create_private(database: str) -> None:
+    """Create the SQLite file readable by its owner only (its -wal/-shm files follow its mode)."""
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = Path(database).stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "database file %s is readable by others (mode %o): run chmod 600 %s",
+                database,
+                stat.S_IMODE(mode),
+                database,
+            )
+    except OSError:
+        return  # SQLite reports what is wrong with the path when it opens it
+    else:
+        os.close(fd)
+
+
 def _sqlite_engine(url: str, echo: bool) -> Engine:
+    database = make_url(url).database
+    if database not in (None, "", ":memory:") and not database.startswith("file:"):
+        _create_private(database)
     engine = create_engine(
         url,
         echo=echo,

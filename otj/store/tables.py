@@ -210,6 +210,7 @@ class GatewaySettingsRow(Base):
     max_calls_per_source: Mapped[int] = mapped_column(
         Integer, default=20, server_default=text("20")
     )
+    cdr_retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
 
 
 class SettingRow(Base):
@@ -380,3 +381,4 @@ class CallRow(Base):
     final_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause: Mapped[str] = mapped_column(String(32), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -275,6 +275,7 @@ class CallRecord:
     final_code: int | None = None
     cause: str = ""
     detail: str = ""
+    attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
 
     @property
     def live(self) -> bool:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from guestjoin.conntrack import ConnectionPolicy
+from guestjoin.gateway import run
 from guestjoin.sip import Message, Request, make_response, parse_message
 from guestjoin.tlscert import client_context, self_signed_pem, server_context
 from guestjoin.transport import Received, Target, TransportError, TransportLayer
@@ -243,17 +245,122 @@ async def test_local_host_resolves_a_wildcard_bind() -> None:
 
 async def test_connections_beyond_the_limit_are_refused() -> None:
     inbox = Inbox()
-    layer = TransportLayer(inbox, max_connections=2)
+    layer = TransportLayer(inbox, policy=ConnectionPolicy(max_connections=2))
     lst = await layer.listen("tcp", "127.0.0.1", 0)
     try:
         kept = [await asyncio.open_connection("127.0.0.1", lst.port) for _ in range(2)]
-        for _, writer in kept:
-            writer.write(b"\r\n\r\n")  # ping: answered while the connection is kept
-        for reader, _ in kept:
-            assert await asyncio.wait_for(reader.readexactly(2), 5) == b"\r\n"
+        for n, (_, writer) in enumerate(kept):
+            writer.write(invite(f"kept{n}", "TCP"))  # a SIP message: these speak SIP
+        for _ in kept:
+            await inbox.get()
         reader, writer = await asyncio.open_connection("127.0.0.1", lst.port)
         assert await asyncio.wait_for(reader.read(), 5) == b""  # closed at once
         for _, w in [*kept, (reader, writer)]:
             w.close()
     finally:
         await layer.close()
+
+
+async def test_at_the_limit_a_silent_connection_makes_room_for_a_new_one() -> None:
+    inbox = Inbox()
+    layer = TransportLayer(inbox, policy=ConnectionPolicy(max_connections=2))
+    lst = await layer.listen("tcp", "127.0.0.1", 0)
+    try:
+        silent_reader, silent = await asyncio.open_connection("127.0.0.1", lst.port)
+        speaking_reader, speaking = await asyncio.open_connection("127.0.0.1", lst.port)
+        speaking.write(invite("speaks", "TCP"))
+        await inbox.get()
+        _reader, writer = await asyncio.open_connection("127.0.0.1", lst.port)
+        assert await asyncio.wait_for(silent_reader.read(), 5) == b""  # evicted
+        writer.write(invite("new", "TCP"))
+        msg, _ = await inbox.get()
+        assert msg.call_id == "new@test"
+        speaking.write(b"\r\n\r\n")
+        assert await asyncio.wait_for(speaking_reader.readexactly(2), 5) == b"\r\n"
+        for w in (silent, speaking, writer):
+            w.close()
+    finally:
+        await layer.close()
+
+
+async def test_one_source_cannot_take_every_connection() -> None:
+    inbox = Inbox()
+    layer = TransportLayer(inbox, policy=ConnectionPolicy(max_per_source=3))
+    lst = await layer.listen("tcp", "0.0.0.0", 0)
+    try:
+        flood = [await asyncio.open_connection("127.0.0.1", lst.port) for _ in range(3)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", lst.port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # the fourth: closed at once
+        other_reader, other = await asyncio.open_connection(
+            "127.0.0.1", lst.port, local_addr=("127.0.0.2", 0)
+        )
+        other.write(invite("other", "TCP"))
+        msg, received = await inbox.get()
+        assert (msg.call_id, received.remote[0]) == ("other@test", "127.0.0.2")
+        for _, w in [*flood, (reader, writer), (other_reader, other)]:
+            w.close()
+    finally:
+        await layer.close()
+
+
+async def test_silent_and_idle_connections_are_closed() -> None:
+    inbox = Inbox()
+    policy = ConnectionPolicy(first_message_timeout=0.4, idle_timeout=1.2)
+    layer = TransportLayer(inbox, policy=policy)
+    lst = await layer.listen("tcp", "127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        silent_reader, silent = await asyncio.open_connection("127.0.0.1", lst.port)
+        pinging_reader, pinging = await asyncio.open_connection("127.0.0.1", lst.port)
+        speaking_reader, speaking = await asyncio.open_connection("127.0.0.1", lst.port)
+        speaking.write(invite("speaks", "TCP"))
+        await inbox.get()
+        pinging.write(b"\r\n\r\n")  # keep-alive pings are not SIP messages
+        assert await asyncio.wait_for(pinging_reader.readexactly(2), 5) == b"\r\n"
+        assert await asyncio.wait_for(silent_reader.read(), 5) == b""
+        assert await asyncio.wait_for(pinging_reader.read(), 5) == b""
+        assert loop.time() - started < 1.2
+        assert not speaking_reader.at_eof()  # a SIP peer stays until idle
+        assert await asyncio.wait_for(speaking_reader.read(), 5) == b""
+        assert loop.time() - started >= 1.2
+        for w in (silent, pinging, speaking):
+            w.close()
+    finally:
+        await layer.close()
+
+
+async def test_tls_without_a_handshake_is_closed_and_counts_against_the_source(
+    tls_pair: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    await _tls_handshake_limits(*tls_pair)
+
+
+def test_tls_handshake_limits_on_uvloop(tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    run(_tls_handshake_limits(*tls_pair))  # the event loop the gateway runs on
+
+
+async def _tls_handshake_limits(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> None:
+    inbox = Inbox()
+    policy = ConnectionPolicy(tls_handshake_timeout=0.3, max_per_source=2)
+    server = TransportLayer(inbox, tls_server=server_ctx, policy=policy)
+    lst = await server.listen("tls", "127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        raw = [await asyncio.open_connection("127.0.0.1", lst.port) for _ in range(3)]
+        assert await asyncio.wait_for(raw[2][0].read(), 5) == b""  # over the cap: at once
+        assert await asyncio.wait_for(raw[0][0].read(), 5) == b""  # no handshake: closed
+        assert loop.time() - started < 2
+        client = TransportLayer(Inbox(), tls_client=client_ctx)
+        try:
+            target = Target(transport="tls", host="127.0.0.1", port=lst.port, tls_name="127.0.0.1")
+            await client.send(invite("tls-after", "TLS"), target)
+            msg, _ = await inbox.get()
+            assert msg.call_id == "tls-after@test"
+        finally:
+            await client.close()
+        for _, w in raw:
+            w.close()
+    finally:
+        await server.close()
