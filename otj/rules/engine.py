@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import re2
@@ -29,11 +29,8 @@ from otj.model import (
     ReplaceSubject,
     TraceStep,
 )
-from otj.rules.filters import SEEDED_NAMES
 from otj.rules.limits import MAX_ALIAS_CHARS, REGEX_SECONDS
-from otj.rules.sandbox import compile_template, render
-from otj.rules.text import BODY, CONFERENCE, FREE_TEXT, LOCATION, EventText
-from otj.rules.types import (
+from otj.rules.meeting_types import (
     MEETING_TYPES,
     Found,
     Missed,
@@ -41,37 +38,15 @@ from otj.rules.types import (
     find_fallback,
     platform_of,
 )
+from otj.rules.sandbox import compile_template, render
+from otj.rules.text import FREE_TEXT, EventText
 
 FALLBACK = "fallback"
 
-_BLANK_EVENT = CalendarEvent(
-    id="",
-    room="",
-    start=datetime(2000, 1, 1, tzinfo=UTC),
-    end=datetime(2000, 1, 1, tzinfo=UTC),
-)
-"""An event without any text: what a gated type answers when none of its needles occurs."""
-
-
 _FALLBACK_MISS = TraceStep(
     rule=FALLBACK, meeting_type=FALLBACK, outcome="no_match",
-    detail="no sip:, sips: or h323: in body or location",
+    detail="no sip:, sips: or h323: URI in body or location",
 )  # fmt: skip
-
-_MISS_STEPS = 64
-"""No-match trace steps a rule keeps for reuse (its finder's details are nearly always fixed)."""
-
-
-def _minutes(count: int) -> timedelta:
-    delta = _DELTAS.get(count)
-    if delta is None:
-        if len(_DELTAS) > 64:
-            _DELTAS.clear()
-        delta = _DELTAS[count] = timedelta(minutes=count)
-    return delta
-
-
-_DELTAS: dict[int, timedelta] = {}
 
 
 class RuleError(Exception):
@@ -132,54 +107,10 @@ class CompiledRule:
         self._transform: Template | None = None
         self._regex: Any = None
         self._re2 = False
-        source = rule.custom_template if rule.meeting_type == "custom" else rule.transform_rule
-        self._seeded = any(name in source for name in SEEDED_NAMES)
         try:
             self._compile()
         except Exception as exc:  # noqa: BLE001 - any compile failure is reported per event
             self.error = _error_text(exc)
-        self._gate: frozenset[str] = frozenset()
-        self._gate_free_text = False
-        self._gate_conference = False
-        self.miss_step: TraceStep | None = None
-        if not self.error and rule.enabled:
-            self._compile_gate()
-        self._miss_steps: dict[str, TraceStep] = {}
-
-    def no_match(self, detail: str) -> TraceStep:
-        """The ``no_match`` trace step with ``detail`` (equal steps are shared: they are frozen)."""
-        step = self._miss_steps.get(detail)
-        if step is None:
-            if len(self._miss_steps) >= _MISS_STEPS:
-                self._miss_steps.clear()
-            step = self._miss_steps[detail] = TraceStep(
-                rule=self.name, meeting_type=self.meeting_type, outcome="no_match", detail=detail
-            )
-        return step
-
-    def _compile_gate(self) -> None:
-        """Precompute the fixed miss of a type whose needles are all absent (same trace text)."""
-        kind = self._type
-        if kind is None or kind.finder is None or not kind.gated(self._settings):
-            return
-        missed = kind.finder(self._settings, EventText(_BLANK_EVENT))
-        if not isinstance(missed, Missed):  # pragma: no cover - a blank event never matches
-            return
-        if set(kind.needle_sources) not in ({CONFERENCE, LOCATION, BODY}, {LOCATION, BODY}):
-            return  # pragma: no cover - every gated type searches all sources or the free text
-        self._gate = frozenset(kind.needles)
-        self._gate_free_text = CONFERENCE not in kind.needle_sources
-        self._gate_conference = kind.reads_conference
-        self.miss_step = TraceStep(
-            rule=self.name, meeting_type=self.meeting_type, outcome="no_match", detail=missed.detail
-        )
-
-    def cannot_match(self, text: EventText) -> bool:
-        """True when none of the type's needles occurs: ``miss_step`` is then the answer."""
-        if not self._gate or (self._gate_conference and text.event.conference is not None):
-            return False
-        hits = text.hits_free_text if self._gate_free_text else text.hits_anywhere
-        return hits.isdisjoint(self._gate)
 
     def _compile(self) -> None:
         rule = self.rule
@@ -224,7 +155,7 @@ class CompiledRule:
         detail = f"{found.summary} in {found.source}"
         if self._transform is not None:
             context: dict[str, Any] = {
-                "calendar_event": text.template_event,
+                "calendar_event": text.template_event(),
                 "domain": self.rule.domain,
                 "company_id": self.rule.company_id,
                 "default_alias": found.alias,
@@ -245,15 +176,14 @@ class CompiledRule:
         return _Hit(alias=alias, protocol=protocol, platform=platform, detail=detail)
 
     def _seed(self, text: EventText) -> str:
-        if not self._seeded:
-            return ""
+        """What makes ``pex_uuid4`` stable: the event and the rule."""
         event = text.event
         return hashlib.sha256(f"{event.id}\x00{event.ical_uid}\x00{self.name}".encode()).hexdigest()
 
     def _apply_custom(self, text: EventText, *, now: datetime) -> _Hit | str:
         assert self._template is not None
         context = {
-            "calendar_event": text.template_event,
+            "calendar_event": text.template_event(),
             "domain": self.rule.domain,
             "company_id": self.rule.company_id,
         }
@@ -295,35 +225,6 @@ class CompiledRule:
         return Missed(detail="match_string not found in location or body")
 
 
-def prepare(events: Sequence[CalendarEvent]) -> list[EventText]:
-    """The events' texts, normalised stage by stage over all of them (see ``process_many``).
-
-    A stage that fails for an event is left undone: ``process`` meets the same error there and
-    handles it exactly as it would have without preparation.
-    """
-    texts = [EventText(event) for event in events]
-    for stage in (_convert, _unwrap, _find_needles):
-        for text in texts:
-            try:
-                stage(text)
-            except Exception:  # noqa: BLE001, S112 - process() raises it again for this event
-                continue
-    return texts
-
-
-def _convert(text: EventText) -> None:
-    text.body_raw  # noqa: B018 - computes and caches the converted body
-
-
-def _unwrap(text: EventText) -> None:
-    text.body_lower  # noqa: B018 - computes and caches the decoded body and its lower case
-    text.location_lower  # noqa: B018
-
-
-def _find_needles(text: EventText) -> None:
-    text.hits_anywhere  # noqa: B018 - computes and caches the needle hits of every source
-
-
 class RuleSet:
     """Compiled meeting processing rules in evaluation order."""
 
@@ -337,44 +238,17 @@ class RuleSet:
         ordered = sorted(rules, key=lambda rule: (rule.priority, rule.name))
         return cls([CompiledRule(rule) for rule in ordered])
 
-    def process_many(
-        self, events: Sequence[CalendarEvent], profile: Profile, *, now: datetime
-    ) -> list[Meeting]:
-        """``[process(event) for event in events]``, with the text work done stage by stage.
-
-        Every body is converted, then every body's links are unwrapped, then every text's
-        needles are found, and only then are the rules applied: each stage runs over all the
-        events while its code and data are warm (a room's window of events is the natural
-        batch). The Meetings are the same; raises what ``process`` raises, for the first event
-        that fails (``prepare`` + ``process(…, text=)`` keep failures per event).
-        """
-        texts = prepare(events)
-        return [
-            self.process(event, profile, now=now, text=text)
-            for event, text in zip(events, texts, strict=True)
-        ]
-
-    def process(
-        self,
-        event: CalendarEvent,
-        profile: Profile,
-        *,
-        now: datetime,
-        text: EventText | None = None,
-    ) -> Meeting:
-        """Apply the rules, the fallback and the profile's privacy/listing settings to one event.
-
-        ``text`` is the event's ``EventText`` when ``prepare`` made it already.
-        """
-        if text is None or text.event is not event:
-            text = EventText(event)
+    def process(self, event: CalendarEvent, profile: Profile, *, now: datetime) -> Meeting:
+        """Apply the rules, the fallback and the profile's privacy/listing settings to one event."""
+        text = EventText.of(event)
         trace: list[TraceStep] = []
+        if text.cut:
+            trace.append(
+                TraceStep(rule="body", meeting_type="input", outcome="error", detail=text.cut)
+            )
         hit: _Hit | None = None
         rule_name: str | None = None
         for compiled in self.rules:
-            if compiled.miss_step is not None and compiled.cannot_match(text):
-                trace.append(compiled.miss_step)
-                continue
             step_rule, step_type = compiled.name, compiled.meeting_type
             if not compiled.rule.enabled:
                 trace.append(
@@ -395,7 +269,11 @@ class RuleSet:
                 )  # fmt: skip
                 continue
             if isinstance(result, str):
-                trace.append(compiled.no_match(result))
+                trace.append(
+                    TraceStep(
+                        rule=step_rule, meeting_type=step_type, outcome="no_match", detail=result
+                    )
+                )
                 continue
             trace.append(
                 TraceStep(
@@ -466,8 +344,8 @@ class RuleSet:
             organizer_email=event.organizer_email,
             start=event.start,
             end=event.end,
-            join_from=event.start - _minutes(profile.start_buffer),
-            join_until=event.end + _minutes(profile.end_buffer),
+            join_from=event.start - timedelta(minutes=profile.start_buffer),
+            join_until=event.end + timedelta(minutes=profile.end_buffer),
             alias=None if hit is None else hit.alias,
             protocol=CallProtocol.SIP if hit is None else hit.protocol,
             platform=Platform.OTHER if hit is None else hit.platform,
@@ -501,7 +379,7 @@ class RuleSet:
             if isinstance(template, Template):
                 try:
                     output, _ = render(
-                        template, {"calendar_event": text.template_event}, now=now,
+                        template, {"calendar_event": text.template_event()}, now=now,
                         seed=f"subject\x00{event.id}",
                     )  # fmt: skip
                     replacement = " ".join(output.split())

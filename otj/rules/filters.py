@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import wraps
 from typing import Any
@@ -37,9 +37,6 @@ from otj.rules.limits import (
 )
 from otj.rules.links import decode_safelinks, decode_urldefense
 
-_PATTERN_CACHE: dict[str, regex.Pattern[str]] = {}
-_PATTERN_CACHE_SIZE = 512
-
 PEXIP_BUILTINS = (
     "abs", "capitalize", "default", "first", "float", "format", "int", "join", "last",
     "length", "lower", "range", "replace", "round", "striptags", "trim", "truncate", "upper",
@@ -47,68 +44,21 @@ PEXIP_BUILTINS = (
 
 
 def compile_pattern(pattern: str) -> regex.Pattern[str]:
-    """Compile a template regex once (Python syntax, ``regex`` module, version 0 semantics)."""
-    compiled = _PATTERN_CACHE.get(pattern)
-    if compiled is None:
-        compiled = regex.compile(pattern, regex.VERSION0)
-        if len(_PATTERN_CACHE) >= _PATTERN_CACHE_SIZE:
-            _PATTERN_CACHE.clear()
-        _PATTERN_CACHE[pattern] = compiled
-    return compiled
+    """Compile a template regex (Python syntax, ``regex`` module, version 0 semantics).
 
-
-_QUANTIFIERS = frozenset("*?{+")
-_SPECIAL = frozenset(".^$*+?{}[]\\|()#")
-
-
-def literal_prefix(pattern: str) -> str:
-    """Text that every match of ``pattern`` starts with ("" when that is not evident).
-
-    Conservative: only a leading run of plain characters and escaped punctuation counts, a
-    character followed by a quantifier ends the run, and any alternation or ``(?`` group
-    (inline flags such as ``(?i)`` apply to the whole pattern) gives "".
+    The ``regex`` module keeps recently compiled patterns, so a template's patterns are compiled
+    once, not on every render.
     """
-    if "|" in pattern or "(?" in pattern:
-        return ""
-    chars: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        width = 1
-        if char == "\\":
-            escaped = pattern[index + 1 : index + 2]
-            if not escaped or not escaped.isascii() or escaped.isalnum():
-                break
-            char, width = escaped, 2
-        elif char in _SPECIAL or char.isspace():
-            break
-        following = pattern[index + width : index + width + 1]
-        if following in _QUANTIFIERS and following:
-            if following == "+":
-                chars.append(char)
-            break
-        chars.append(char)
-        index += width
-    return "".join(chars)
-
-
-_SEARCH_PLANS: dict[str, tuple[regex.Pattern[str], str]] = {}
-
-
-def _search_plan(pattern: str) -> tuple[regex.Pattern[str], str]:
-    """The compiled pattern and its literal prefix (cached)."""
-    plan = _SEARCH_PLANS.get(pattern)
-    if plan is None:
-        if len(_SEARCH_PLANS) >= _PATTERN_CACHE_SIZE:
-            _SEARCH_PLANS.clear()
-        plan = _SEARCH_PLANS[pattern] = (compile_pattern(pattern), literal_prefix(pattern))
-    return plan
+    return regex.compile(pattern, regex.VERSION0)
 
 
 def _text(value: Any) -> str:
     if value is None or isinstance(value, Undefined):
         return ""
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return value
+    check_size(value)  # str() of a container repeats its items: weigh it first
+    return str(value)
 
 
 _PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -228,12 +178,8 @@ def _format(value: Any, *args: Any, **kwargs: Any) -> str:
 
 def pex_regex_search(pattern: Any, string: Any) -> tuple[str, ...] | None:
     """Search ``string``; the tuple of the match's groups (or of the whole match), else None."""
-    source = pattern if type(pattern) is str else _text(pattern)
-    text = string if type(string) is str else _text(string)
-    compiled, prefix = _search_plan(source)
-    if prefix and prefix not in text:  # every match starts with it: nothing to search
-        return None
-    match = compiled.search(text, timeout=regex_timeout())
+    compiled = compile_pattern(_text(pattern))
+    match = compiled.search(_text(string), timeout=regex_timeout())
     if match is None:
         return None
     groups = match.groups()
@@ -250,6 +196,7 @@ def pex_regex_replace(value: Any, find: Any, replace: Any) -> str:
 
     def expand(match: regex.Match[str]) -> str:
         nonlocal total
+        check_budget()
         piece = match.expand(template)
         total += len(piece)
         if total > MAX_VALUE_CHARS:
@@ -361,11 +308,6 @@ def pex_now(tz: Any = "UTC") -> datetime:
     return budget.now.astimezone(zone)
 
 
-SEEDED_NAMES = ("pex_uuid4",)
-"""The template names that read the render's seed: a template whose source names none of them
-renders the same with any seed."""
-
-
 def pex_uuid4() -> str:
     """A version-4-shaped UUID, stable for the same event, rule and call position."""
     budget = CURRENT_BUDGET.get()
@@ -385,11 +327,13 @@ def pex_debug_log(*args: Any) -> str:
 
 
 def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Check the deadline before and the result size after every filter call."""
+    """Check the deadline and the arguments' size before, the result size after every call."""
 
     @wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         check_budget()
+        for argument in (*args, *kwargs.values()):
+            check_size(argument)
         result = function(*args, **kwargs)
         check_size(result)
         return result
@@ -442,13 +386,8 @@ def template_functions() -> dict[str, Callable[..., Any]]:
     """The functions (globals) of the sandbox besides Jinja's harmless ones."""
     return {
         "range": BoundedRange,
-        "pex_regex_search": pex_regex_search,
-        "pex_now": pex_now,
+        "pex_regex_search": _guarded(pex_regex_search),
+        "pex_now": _guarded(pex_now),
         "pex_uuid4": pex_uuid4,
-        "pex_debug_log": pex_debug_log,
+        "pex_debug_log": _guarded(pex_debug_log),
     }
-
-
-def sized_sequence(value: Any) -> Sequence[Any] | None:
-    """``value`` when it is a sized str/list/tuple (for the ``*`` size check), else None."""
-    return value if isinstance(value, (str, list, tuple)) else None

@@ -6,11 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from otj.model import CallProtocol, Platform
-from otj.rules import types
 from tests.unit.rules.helpers import conference, process, rule
 
 TEAMS_LINK = (
@@ -321,20 +318,3 @@ def test_pex_uuid4_is_seeded_by_event_and_rule() -> None:
         location="pexip://vmr",
     )
     assert transformed.alias == "43aca0a9-f546-437f-b256-a386d01b4eec@vmr"
-
-
-@settings(max_examples=300, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from("0123456789 \u00a0-٣²¹⁴½x"), max_size=30) | st.text())
-def test_digits_keeps_what_isdigit_keeps(text: str) -> None:
-    """``types._digits`` as it was written: a generator over ``str.isdigit``."""
-    assert types._digits(text) == "".join(ch for ch in text if ch.isdigit())
-
-
-def test_found_is_an_immutable_value_with_sip_by_default() -> None:
-    found = types.Found(alias="a@b", source="body", summary="s", variables={"x": 1})
-    assert found.protocol is CallProtocol.SIP
-    assert found == types.Found(
-        alias="a@b", source="body", summary="s", variables={"x": 1}, protocol=CallProtocol.SIP
-    )
-    with pytest.raises(AttributeError):
-        found.alias = "c@d"  # type: ignore[misc]
