@@ -5,9 +5,9 @@
 
 - every sandboxed call, attribute and item access checks the render's deadline;
 - every ``{% for %}`` iterates through a deadline-checking wrapper and ``range`` is bounded;
-- ``*``, ``**``, ``+`` and ``%`` are intercepted: repetition, huge powers and giant format widths
-  are refused before they allocate, sizes counted as the text a value makes (``[s] * 1000`` weighs
-  a thousand ``s``); ``~`` concatenation joins with a size check;
+- ``*``, ``**``, ``+`` and ``%`` are intercepted: repetition, huge products and powers and giant
+  format widths are refused before they allocate, sizes counted as the text a value makes
+  (``[s] * 1000`` weighs a thousand ``s``); ``~`` concatenation joins with a size check;
 - every ``{{ … }}`` value is weighed before it becomes text (``finalize``), every filter's and
   function's arguments before and result after the call;
 - ``str`` methods that pad or repeat (``center``, ``ljust``, ``zfill``, ``join``, ``replace``,
@@ -129,6 +129,7 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
         if operator == "*":
             _check_repeat(left, right)
             _check_repeat(right, left)
+            _check_product(left, right)
         elif operator == "**":
             _check_power(left, right)
         elif operator == "%" and isinstance(left, str):
@@ -183,6 +184,17 @@ def _check_repeat(sequence: Any, count: Any) -> None:
         and weight(sequence) * count > MAX_VALUE_CHARS
     ):
         raise LimitExceeded(f"repetition would exceed {MAX_VALUE_CHARS} characters")
+
+
+def _check_product(left: Any, right: Any) -> None:
+    """Refuse multiplying integers whose product would exceed ``_MAX_POWER_BITS`` bits
+    (squaring a number in a loop doubles its size each time, in one uninterruptible step)."""
+    if (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and left.bit_length() + right.bit_length() > _MAX_POWER_BITS
+    ):
+        raise LimitExceeded(f"product exceeds {_MAX_POWER_BITS} bits")
 
 
 def _check_power(base: Any, exponent: Any) -> None:

@@ -14,6 +14,9 @@ from calendars.base import CalendarEvent, Conference
 from otj.rules.html import convert, looks_like_html
 from otj.rules.links import decode_wrapped_links
 
+MAX_TEXT_CHARS = 512 * 1024
+"""A plain-text body or location beyond this many characters is cut (the trace says so)."""
+
 CONFERENCE, LOCATION, BODY = "conference data", "location", "body"
 ALL_SOURCES = (CONFERENCE, LOCATION, BODY)
 FREE_TEXT = (LOCATION, BODY)
@@ -37,17 +40,22 @@ class EventText:
     @classmethod
     def of(cls, event: CalendarEvent) -> EventText:
         """Normalise one event's texts."""
-        cut = ""
-        body = event.body.replace("\r\n", "\n").replace("\r", "\n")
+        cuts: list[str] = []
+        body = event.body
         html = event.body_html if event.body_html.strip() else ""
         if not html and looks_like_html(body):
             html = body
         if html:
             converted = convert(html)
-            body, cut = converted.text, converted.cut
+            body = converted.text
+            cuts += [converted.cut] if converted.cut else []
+        else:
+            body = _cut("body", body, cuts)
+        body = body.replace("\r\n", "\n").replace("\r", "\n")
+        location = _cut("location", event.location, cuts)
         conference = event.conference
         points = () if conference is None else conference.entry_points
-        decoded, location = decode_wrapped_links(body), decode_wrapped_links(event.location)
+        decoded, location = decode_wrapped_links(body), decode_wrapped_links(location)
         conference_text = "\n".join(point.uri for point in points if point.uri)
         return cls(
             event=event,
@@ -55,7 +63,7 @@ class EventText:
             body=decoded,
             location=location,
             conference_text=conference_text,
-            cut=cut,
+            cut="; ".join(cuts),
             lowered=(conference_text.lower(), location.lower(), decoded.lower()),
         )
 
@@ -101,6 +109,16 @@ class EventText:
             "recurring_id": event.recurring_id,
             "updated": event.updated,
         }
+
+
+def _cut(what: str, text: str, cuts: list[str]) -> str:
+    """``text`` up to ``MAX_TEXT_CHARS``; what was left out is said in ``cuts``."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    cuts.append(
+        f"the {what} has {len(text):,} characters: only the first {MAX_TEXT_CHARS:,} were read"
+    )
+    return text[:MAX_TEXT_CHARS]
 
 
 def _conference_dict(conference: Conference | None) -> dict[str, Any] | None:
