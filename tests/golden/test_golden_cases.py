@@ -1,4 +1,5 @@
-"""Every golden case of shared/testdata, through the library API and through `otj rules check`."""
+"""Every golden case (shared/testdata and tests/golden/data), through the library API and
+through `otj rules check`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.golden.conftest import CASE_FILES, REPO
 def _documents() -> dict[str, Any]:
     documents = {}
     for name, path in CASE_FILES.items():
-        assert path.is_file(), f"shared golden-case file missing: {path}"
+        assert path.is_file(), f"golden-case file missing: {path}"
         documents[name] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return documents
 

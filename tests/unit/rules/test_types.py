@@ -318,3 +318,23 @@ def test_pex_uuid4_is_seeded_by_event_and_rule() -> None:
         location="pexip://vmr",
     )
     assert transformed.alias == "43aca0a9-f546-437f-b256-a386d01b4eec@vmr"
+
+
+def test_trace_names_the_block_looked_in_and_where_values_came_from() -> None:
+    link_only = (
+        "Microsoft Teams meeting\n"
+        "Join <https://teams.microsoft.com/l/meetup-join/19%3ameeting_Q%40thread.v2/0>\n"
+        "________________\n"
+        "Join Zoom Meeting\nhttps://acme.zoom.us/j/8063787231\nMeeting ID: 806 378 7231\n"
+        "Passcode: 441905\n"
+    )
+    rules = [
+        rule("teamssipguestjoin", name="sgj", priority=1),
+        rule("zoom", name="zoom", priority=2, include_pin=True),
+    ]
+    meeting = process(rules, body=link_only)
+    assert "in its block: body lines 2-2" in meeting.trace[0].detail
+    assert meeting.trace[1].detail.startswith(
+        "Zoom link, meeting ID 8063787231, numeric passcode 441905 (from body) in body"
+    )
+    assert meeting.alias == "8063787231.441905@zoomcrc.com"
