@@ -117,9 +117,10 @@ def near(
     while position >= 0:
         end = text.find("\n", position + len(needle))
         end = len(text) if end < 0 else end
-        match = pattern.search(text, max(done, position - before), end)
+        window = pattern.finditer(text, max(done, position - before), end)
+        match = next((m for m in window if m.end() > position), None)
         if match is not None and match.end() >= end and end < len(text):
-            match = pattern.search(text, max(done, position - before))
+            match = pattern.match(text, match.start())  # cut by the window: match it whole
         if match is not None and match.start() <= position:
             yield match
             done = match.end()

@@ -1,3 +1,4 @@
+# ruff: noqa: E501, ISC004  (tables of invitation texts)
 """The examples of otj/rules/README.md's meeting-type table give the aliases it states."""
 
 from __future__ import annotations
