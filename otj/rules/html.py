@@ -39,7 +39,7 @@ _NOT_NESTING = frozenset(_VOID + _IMPLIED_END)
 """Elements that never deepen the tree for long: void ones, and those whose end is implied."""
 
 _LINE = "\x00"  # never in parsed text: the HTML parser drops U+0000
-_INLINE = "span,font,a,b,strong,i,em,u,o\\:p,small"
+_INLINE = ("span", "font", "a", "b", "strong", "i", "em", "u", "o:p", "small")
 
 _HTML_HINT = re.compile(
     r"<(?:a\s[^>]*href|br\s*/?>|p[\s>]|/p>|div[\s>]|/div>|span[\s>]|/span>|b>|/b>|i>|/i>|"
@@ -81,18 +81,21 @@ def convert(html: str) -> Converted:
     cut = "; ".join(cuts)
     if not html:
         return Converted(text="", cut=cut)
-    body = LexborHTMLParser(html).body
+    parser = LexborHTMLParser(html)
+    body = parser.body
     if body is None:  # pragma: no cover - Lexbor always creates <body>
         return Converted(text="", cut=cut)
-    for node in body.css("a[href],style,script"):  # one walk for both
-        if node.tag != "a":
-            node.decompose(recursive=False)  # nested matches stay valid
-            continue
-        href = (node.attributes.get("href") or "").strip()
+    # ``tags`` walks the document for one tag name; ``css`` would first build a selector engine
+    for name in ("style", "script"):
+        for node in parser.tags(name):
+            node.decompose(recursive=False)  # later matches inside it stay valid
+    for link in parser.tags("a"):
+        href = (link.attributes.get("href") or "").strip()
         if href and not href.startswith("#"):
-            node.insert_after(f" <{href}>")
-    for node in body.css(_INLINE):
-        node.unwrap()
+            link.insert_after(f" <{href}>")
+    for name in _INLINE:
+        for node in parser.tags(name):
+            node.unwrap()
     body.merge_text_nodes()
     raw = body.text(separator=_LINE, strip=True, skip_empty=True)
     return Converted(text=normalise_whitespace(raw), cut=cut)
