@@ -151,27 +151,39 @@ FORWARD_LABELS = ("from:", "von:", "de:", "fra:", "från:", "van:", "da:", "od:"
 """How quoted messages start in the languages of ``labels`` (a line beginning with one)."""
 
 
-_OTHERS: Mapping[str, tuple[tuple[str, ...], frozenset[str]]] = {
-    provider: (
-        tuple(
-            link for other, links in PROVIDER_LINKS.items() if other != provider for link in links
-        ),
-        frozenset(h for other, hs in PROVIDER_HEADINGS.items() if other != provider for h in hs),
+_OTHER_LINKS: Mapping[str, re.Pattern[str]] = {
+    provider: re.compile(
+        "|".join(
+            re.escape(link)
+            for other, ls in PROVIDER_LINKS.items()
+            if other != provider
+            for link in ls
+        )
     )
     for provider in PROVIDER_LINKS
 }
-"""Per provider: the other providers' links and headings."""
+"""Per provider: the other providers' links (searched in lower-case text)."""
+_OTHER_HEADINGS: Mapping[str, frozenset[str]] = {
+    provider: frozenset(
+        h for other, hs in PROVIDER_HEADINGS.items() if other != provider for h in hs
+    )
+    for provider in PROVIDER_HEADINGS
+}
 
 
-def ends_block(line: str, provider: str) -> bool:
-    """Whether ``line`` is a separator or belongs to another provider than ``provider``."""
+def separates(line: str, provider: str) -> bool:
+    """Whether ``line`` is a separator, a quoted message's start or another provider's heading."""
     low = line.strip().lower()
     if low.startswith(("________", *FORWARD_LABELS)):
         return True
     if low.startswith("---") and ("original" in low or "forward" in low):
         return True
-    links, headings = _OTHERS[provider]
-    return low.rstrip(":") in headings or any(link in low for link in links)
+    return low.rstrip(":") in _OTHER_HEADINGS[provider]
+
+
+def ends_block(line: str, provider: str) -> bool:
+    """Whether ``line`` separates (see ``separates``) or holds another provider's link."""
+    return separates(line, provider) or _OTHER_LINKS[provider].search(line.lower()) is not None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -196,25 +208,35 @@ class Block:
         return f"{self.source} lines {first}-{last} ({head!r})"
 
 
+def _line_end(text: str, position: int) -> int:
+    """The index of the line break that ends the line at ``position`` (or the text's end)."""
+    end = text.find("\n", position)
+    return len(text) if end < 0 else end
+
+
 def block_at(
     provider: str, source: str, text: str, position: int, *, before: bool = False
 ) -> Block:
     """The block of ``provider``'s meeting whose link or address starts at ``position``.
 
-    It is the rest of that line and the next lines up to a line that ``ends_block``, at most
+    It is the rest of that line and the next lines up to one that ``ends_block``, at most
     ``BLOCK_LINES`` in all; with ``before``, also up to ``BLOCK_LINES_BEFORE`` lines above that
     follow such a line (a meeting number written above its link).
     """
-    end = text.find("\n", position)
-    end = len(text) if end < 0 else end
+    end = _line_end(text, position)
+    limit = end
     for _ in range(BLOCK_LINES - 1):
-        if end >= len(text):
-            break
-        following = text.find("\n", end + 1)
-        following = len(text) if following < 0 else following
-        if ends_block(text[end + 1 : following], provider):
-            break
-        end = following
+        if limit < len(text):
+            limit = _line_end(text, limit + 1)
+    following = text[end:limit].lower()
+    other = _OTHER_LINKS[provider].search(following)
+    if other is not None:  # the block ends before the line of another provider's link
+        limit = end + max(0, following.rfind("\n", 0, other.start()))
+    if end < limit:
+        for line in text[end + 1 : limit].split("\n"):
+            if separates(line, provider):
+                break
+            end += len(line) + 1
     start = position
     if before:
         start = text.rfind("\n", 0, position) + 1
