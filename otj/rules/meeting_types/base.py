@@ -139,7 +139,20 @@ PROVIDER_LINKS: Mapping[str, tuple[str, ...]] = {
 """Lower-case parts of the links that open each provider's block."""
 
 PROVIDER_HEADINGS: Mapping[str, tuple[str, ...]] = {
-    "teams": ("microsoft teams meeting", "microsoft teams", "microsoft teams need help?"),
+    "teams": (
+        "microsoft teams meeting",
+        "microsoft teams",
+        "microsoft teams need help?",
+        "microsoft teams-besprechung",
+        "réunion microsoft teams",
+        "reunión de microsoft teams",
+        "microsoft teams-møte",
+        "microsoft teams-møde",
+        "microsoft teams-möte",
+        "microsoft teams-vergadering",
+        "microsoft teams 会議",
+        "microsoft teams 会议",
+    ),
     "zoom": ("join zoom meeting", "zoom meeting"),
     "webex": ("webex meeting", "join webex meeting", "join the webex meeting"),
     "google": ("join with google meet", "google meet"),

@@ -18,7 +18,7 @@ from otj.rules.meeting_types.labels import label_pattern
 from otj.rules.text import FREE_TEXT, EventText
 
 _INROOM = re.compile(r"inroomlink\.goto\.com", re.IGNORECASE)
-_ID = label_pattern("meeting_id", r"(\d(?:[ \u00a0-]?\d)*)", only=("meeting id", "access code"))
+_ID = label_pattern("meeting_id|access_code", r"(\d(?:[ \u00a0-]?\d)*)")
 _ROOM_HEADING = re.compile(
     r"cisco devices|room system|video ?conferencing (?:room|system)", re.IGNORECASE
 )

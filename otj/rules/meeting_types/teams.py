@@ -22,8 +22,7 @@ TEAMS_LINK = re.compile(
     r"https?://(?i:teams\.microsoft\.com|teams\.cloud\.microsoft|teams\.live\.com)/[^\s<>\"']*"
 )
 _MEETING_ID = label_pattern("meeting_id", r"(\d(?:[ \u00a0]?\d)*)")
-_PASSCODE = label_pattern("passcode", r"([A-Za-z0-9]+)", only=("passcode",))
-_PASSCODE_ANY = label_pattern("passcode", r"([A-Za-z0-9]+)")
+_PASSCODE = label_pattern("passcode", r"([A-Za-z0-9]+)")
 
 
 def find_teams_guest_join(settings: TypeSettings, text: EventText) -> Found | Missed:
@@ -45,7 +44,7 @@ def find_teams_guest_join(settings: TypeSettings, text: EventText) -> Found | Mi
             if meeting is None:
                 looked.append(block.describe())
                 continue
-            passcode = _PASSCODE.search(body, meeting.end(), block.end) or _PASSCODE_ANY.search(
+            passcode = _PASSCODE.search(body, meeting.end(), block.end) or _PASSCODE.search(
                 body, block.start, block.end
             )
             if passcode is None:

@@ -35,7 +35,7 @@ _WEBEX = re.compile(
     r"|https?://(?P<join_site>[a-z0-9-]+(?:\.[a-z0-9-]+)*)\.webex\.com/[\w.-]+/j\.php\?",
     re.IGNORECASE,
 )
-_NUMBER = label_pattern("meeting_number", r"(\d(?:[ \u00a0]?\d){5,13})(?!\d)")
+_NUMBER = label_pattern("meeting_number|access_code", r"(\d(?:[ \u00a0]?\d){5,13})(?!\d)")
 
 
 def _found(number: str, site: str, user: str, source: str, summary: str) -> Found:
