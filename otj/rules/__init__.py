@@ -8,7 +8,8 @@ administrators. Importing this package reads no environment variable and touches
 clock, database or file.
 """
 
-from otj.rules.engine import FALLBACK, CompiledRule, RuleSet
+from otj.rules.compiled import CompiledRule
+from otj.rules.engine import FALLBACK, RuleSet
 from otj.rules.meeting_types import MEETING_TYPES, platform_of
 from otj.rules.validation import RuleProblem, validate_profile, validate_rule, validate_rules
 
