@@ -39,7 +39,7 @@ _NOT_NESTING = frozenset(_VOID + _IMPLIED_END)
 """Elements that never deepen the tree for long: void ones, and those whose end is implied."""
 
 _LINE = "\x00"  # never in parsed text: the HTML parser drops U+0000
-_INLINE = ("span", "font", "a", "b", "strong", "i", "em", "u", "o:p", "small")
+_INLINE = ("span", "font", "b", "strong", "i", "em", "u", "o:p", "small")  # and "a", see convert
 
 _HTML_HINT = re.compile(
     r"<(?:a\s[^>]*href|br\s*/?>|p[\s>]|/p>|div[\s>]|/div>|span[\s>]|/span>|b>|/b>|i>|/i>|"
@@ -93,6 +93,7 @@ def convert(html: str) -> Converted:
         href = (link.attributes.get("href") or "").strip()
         if href and not href.startswith("#"):
             link.insert_after(f" <{href}>")
+        link.unwrap()
     for name in _INLINE:
         for node in parser.tags(name):
             node.unwrap()
@@ -136,5 +137,5 @@ def limit_depth(html: str) -> tuple[str, int]:
 
 def normalise_whitespace(text: str) -> str:
     """Collapse whitespace runs to one space, turn line markers into newlines, drop blank lines."""
-    parts = (" ".join(part.split()) for part in text.split(_LINE))
-    return "\n".join(part for part in parts if part)
+    parts = [" ".join(part.split()) for part in text.split(_LINE)]
+    return "\n".join([part for part in parts if part])

@@ -43,7 +43,7 @@ def _looks_like_url(value: str) -> bool:
     return bool(value) and ":" in value[:12] and value.split(None, 1) == [value]
 
 
-_URL_PARAMETER = re.compile(r"[?&](?:amp;)?url=([^&#]*)", re.IGNORECASE)
+_URL_PARAMETER = re.compile(r"[?&](?:amp;)?url=([^&#]*)")
 
 
 def _decode_safelink(match: re.Match[str]) -> str:

@@ -7,7 +7,8 @@ data's entry point URIs. Every rule of a rule set reads the same ``EventText``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from calendars.base import CalendarEvent, Conference
@@ -34,8 +35,8 @@ class EventText:
     """Entry point URIs of the conference data, one per line."""
     cut: str = ""
     """What the HTML conversion left out of a huge body ("" when nothing)."""
-    lowered: tuple[str, str, str] = ("", "", "")
-    """Conference text, location and body lower-cased (for the finders' substring checks)."""
+    lowered: Mapping[str, str] = field(default_factory=dict)
+    """Each source's text lower-cased (for the finders' substring checks)."""
 
     @classmethod
     def of(cls, event: CalendarEvent) -> EventText:
@@ -64,7 +65,11 @@ class EventText:
             location=location,
             conference_text=conference_text,
             cut="; ".join(cuts),
-            lowered=(conference_text.lower(), location.lower(), decoded.lower()),
+            lowered={
+                CONFERENCE: conference_text.lower(),
+                LOCATION: location.lower(),
+                BODY: decoded.lower(),
+            },
         )
 
     def text(self, source: str) -> str:
@@ -77,11 +82,12 @@ class EventText:
 
     def lower(self, source: str) -> str:
         """The lower-cased text of a source."""
-        return self.lowered[ALL_SOURCES.index(source)]
+        return self.lowered[source]
 
     def having(self, sources: tuple[str, ...], *needles: str) -> list[str]:
         """The sources whose text contains any of ``needles`` (lower case), in order."""
-        return [s for s in sources if any(needle in self.lower(s) for needle in needles)]
+        lowered = self.lowered
+        return [s for s in sources if any(needle in lowered[s] for needle in needles)]
 
     def template_event(self) -> dict[str, Any]:
         """The ``calendar_event`` value of templates: every event field, ``body`` as plain text."""

@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 
 from otj.rules.meeting_types.base import Found, Missed, TypeSettings, block_at, digits
-from otj.rules.meeting_types.labels import label_pattern
+from otj.rules.meeting_types.labels import Labelled
 from otj.rules.text import FREE_TEXT, EventText
 
 _INROOM = re.compile(r"inroomlink\.goto\.com", re.IGNORECASE)
-_ID = label_pattern("meeting_id|access_code", r"(\d(?:[ \u00a0-]?\d)*)")
+_ID = Labelled("meeting_id|access_code", r"(\d(?:[ \u00a0-]?\d)*)")
 _ROOM_HEADING = re.compile(
     r"cisco devices|room system|video ?conferencing (?:room|system)", re.IGNORECASE
 )
@@ -35,9 +35,9 @@ def find_gotomeeting(settings: TypeSettings, text: EventText) -> Found | Missed:
         link = _INROOM.search(body)
         if link is not None:
             block = block_at("goto", source, body, link.start(), before=True)
-            match = _ID.search(body, block.start, block.end)
-            if match is not None:
-                meeting_id = digits(match.group(1))
+            found = _ID.first(body, block.start, block.end)
+            if found is not None:
+                meeting_id = digits(found[0])
                 return Found(
                     alias=f"{meeting_id}@inroomlink.goto.com",
                     source=source,

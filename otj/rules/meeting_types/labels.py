@@ -2,10 +2,10 @@
 
 Each table maps a kind of value to the labels that vendors' invitation templates put before it
 (lower case, compared ignoring case; a label is followed by optional punctuation such as ``:``,
-``：`` or ``#``, then the value). ``label_pattern(kind, value)`` is the one regular expression
-of a kind over every language. Sources: English, the vendors' templates; other languages,
-invitations as Teams, Zoom and Webex localise them, seen in public calendar data (marked
-"seen"), and the vendors' localised wording where no invitation was at hand.
+``：`` or ``#``, then the value); ``Labelled`` reads the values after a kind's labels in every
+language. Sources: English, the vendors' templates; other languages, invitations as Teams,
+Zoom and Webex localise them, seen in public calendar data (marked "seen"), and the vendors'
+localised wording where no invitation was at hand.
 
 Kinds: ``meeting_id`` (Teams, Zoom and GoTo "Meeting ID"), ``passcode`` (Teams, Zoom),
 ``conference_id`` (Teams' video-device section: "Video ID" / "VTC Conference ID"),
@@ -154,16 +154,40 @@ def labels(*kinds: str) -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))
 
 
-def label_pattern(kind: str, value: str, *, only: tuple[str, ...] = ()) -> re.Pattern[str]:
-    """``<label> [:：#]* <value>`` for every label of ``kind`` (or only the given labels).
+_AFTER_LABEL = (
+    r"(?:\s*\([^)\n]{0,30}\))?[ \t\u00a0\u3000]*[:：#]?[ \t\u00a0\u3000]*(?:\n[ \t\u00a0\u3000]*)?"
+)
+"""Between a label and its value: an optional "(access code)", a colon, one line break."""
 
-    ``value`` is a regular expression with one group; label words may be separated by any
-    whitespace (or none, between CJK words), and the match is case-insensitive.
+
+class Labelled:
+    """The values that follow the labels of a kind: ``Labelled("passcode", r"(\\S+)")``.
+
+    Each label is looked up as written (ignoring case) and the value read right after it:
+    ``<label> [(…)] [:：#] <value>``, the value being a regular expression with one group.
     """
-    chosen = only or labels(*kind.split("|"))
-    alternatives = "|".join(r"\s*".join(map(re.escape, label.split())) for label in chosen)
-    return re.compile(
-        rf"(?<![^\W\d_])(?:{alternatives})(?:\s*\([^)\n]{{0,30}}\))?[ \t\u00a0\u3000]*[:：#]?"
-        rf"[ \t\u00a0\u3000]*(?:\n[ \t\u00a0\u3000]*)?{value}",
-        re.IGNORECASE,
-    )
+
+    def __init__(self, kind: str, value: str) -> None:
+        self.labels = labels(*kind.split("|"))
+        self._after = re.compile(_AFTER_LABEL + value)
+
+    def values(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[str, int]]:
+        """Every ``(value, end of its match)`` in ``text[start:end]``, in text order."""
+        segment = text[start:end]
+        lower = segment.lower()
+        if len(lower) != len(segment):  # case folding changed lengths: read the text as it is
+            lower = segment
+        found: dict[int, tuple[str, int]] = {}
+        for label in self.labels:  # longest first: a longer label at the same place wins
+            index = lower.find(label)
+            while index >= 0:
+                match = self._after.match(segment, index + len(label))
+                if match is not None and index not in found:
+                    found[index] = (match.group(1), start + match.end())
+                index = lower.find(label, index + 1)
+        return [found[index] for index in sorted(found)]
+
+    def first(self, text: str, start: int = 0, end: int | None = None) -> tuple[str, int] | None:
+        """The first ``(value, end of its match)`` in ``text[start:end]``, or None."""
+        values = self.values(text, start, end)
+        return values[0] if values else None

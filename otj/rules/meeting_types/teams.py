@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 
 from otj.rules.meeting_types.base import WHERE, Found, Missed, TypeSettings, block_at, digits
-from otj.rules.meeting_types.labels import label_pattern
+from otj.rules.meeting_types.labels import Labelled
 from otj.rules.text import ALL_SOURCES, FREE_TEXT, EventText
 
 TEAMS_LINK = re.compile(
     r"https?://(?i:teams\.microsoft\.com|teams\.cloud\.microsoft|teams\.live\.com)/[^\s<>\"']*"
 )
-_MEETING_ID = label_pattern("meeting_id", r"(\d(?:[ \u00a0]?\d)*)")
-_PASSCODE = label_pattern("passcode", r"([A-Za-z0-9]+)")
+_MEETING_ID = Labelled("meeting_id", r"(\d(?:[ \u00a0]?\d)*)")
+_PASSCODE = Labelled("passcode", r"([A-Za-z0-9]+)")
 
 
 def find_teams_guest_join(settings: TypeSettings, text: EventText) -> Found | Missed:
@@ -40,18 +40,18 @@ def find_teams_guest_join(settings: TypeSettings, text: EventText) -> Found | Mi
                 continue
             block = block_at("teams", source, body, start)
             done = block.end
-            meeting = _MEETING_ID.search(body, block.start, block.end)
+            meeting = _MEETING_ID.first(body, block.start, block.end)
             if meeting is None:
                 looked.append(block.describe())
                 continue
-            passcode = _PASSCODE.search(body, meeting.end(), block.end) or _PASSCODE.search(
+            passcode = _PASSCODE.first(body, meeting[1], block.end) or _PASSCODE.first(
                 body, block.start, block.end
             )
             if passcode is None:
                 looked.append(block.describe())
                 continue
             link = TEAMS_LINK.search(body, block.start, block.end) or any_link
-            meeting_id, code = digits(meeting.group(1)), passcode.group(1)
+            meeting_id, code = digits(meeting[0]), passcode[0]
             company = f".{settings.company_id}" if settings.company_id else ""
             return Found(
                 alias=f"{meeting_id}.{code}{company}@teams.pexip.me",

@@ -20,10 +20,10 @@ import re
 from collections.abc import Iterator
 
 from otj.rules.meeting_types.base import WHERE, Found, Missed, TypeSettings, digits, near, query
-from otj.rules.meeting_types.labels import label_pattern
+from otj.rules.meeting_types.labels import Labelled
 from otj.rules.text import ALL_SOURCES, EventText
 
-_CONFERENCE_ID = label_pattern("conference_id", r"(\d(?:[ \u00a0]?\d)*)")
+_CONFERENCE_ID = Labelled("conference_id", r"(\d(?:[ \u00a0]?\d)*)")
 _CVI_LINES = 3  # the ID label is on the same line or one of the next three
 
 
@@ -36,8 +36,8 @@ def _id_after(text: str, end: int) -> str:
             limit = len(text)
             break
         limit = newline
-    match = _CONFERENCE_ID.search(text, end, limit)
-    return "" if match is None else digits(match.group(1))
+    found = _CONFERENCE_ID.first(text, end, limit)
+    return "" if found is None else digits(found[0])
 
 
 def _tenants(

@@ -25,7 +25,7 @@ from otj.rules.meeting_types.base import (
     digits,
     near,
 )
-from otj.rules.meeting_types.labels import label_pattern
+from otj.rules.meeting_types.labels import Labelled
 from otj.rules.text import ALL_SOURCES, EventText
 
 _WEBEX = re.compile(
@@ -35,7 +35,7 @@ _WEBEX = re.compile(
     r"|https?://(?P<join_site>[a-z0-9-]+(?:\.[a-z0-9-]+)*)\.webex\.com/[\w.-]+/j\.php\?",
     re.IGNORECASE,
 )
-_NUMBER = label_pattern("meeting_number|access_code", r"(\d(?:[ \u00a0]?\d){5,13})(?!\d)")
+_NUMBER = Labelled("meeting_number|access_code", r"(\d(?:[ \u00a0]?\d){5,13})(?!\d)")
 
 
 def _found(number: str, site: str, user: str, source: str, summary: str) -> Found:
@@ -64,11 +64,11 @@ def find_webex(settings: TypeSettings, text: EventText) -> Found | Missed:
                 return _found("", site, user, source, f"personal room {site}.webex.com/meet/{user}")
             site = match.group("join_site")
             block = block_at("webex", source, body, match.start(), before=True)
-            label = _NUMBER.search(body, block.start, block.end)
+            label = _NUMBER.first(body, block.start, block.end)
             if label is None:
                 looked.append(block.describe())
                 continue
-            number = digits(label.group(1))
+            number = digits(label[0])
             summary = f"join link on {site}.webex.com, meeting number {number}"
             return _found(number, site, "", source, summary)
     extra = f" (join link without a meeting number in {'; '.join(looked)})" if looked else ""

@@ -28,7 +28,7 @@ from otj.rules.meeting_types.base import (
     digits,
     near,
 )
-from otj.rules.meeting_types.labels import label_pattern
+from otj.rules.meeting_types.labels import Labelled
 from otj.rules.text import ALL_SOURCES, BODY, CONFERENCE, EventText
 
 _ZOOM = re.compile(
@@ -38,8 +38,8 @@ _ZOOM = re.compile(
     r"|https?://(?:[a-z0-9-]+\.)*(?:zoom\.us|zoomgov\.com)/my/(?P<personal>[\w.-]+)",
     re.IGNORECASE,
 )
-_MEETING_ID = label_pattern("meeting_id", r"(\d(?:[ \u00a0]?\d){8,10})(?!\d)")
-_PASSCODE = label_pattern("passcode", r"(\S+)")
+_MEETING_ID = Labelled("meeting_id", r"(\d(?:[ \u00a0]?\d){8,10})(?!\d)")
+_PASSCODE = Labelled("passcode", r"(\S+)")
 _ZOOM_HOSTS = ("zoom.us/", "zoomgov.com/", "zoomcrc.com")
 
 
@@ -51,8 +51,8 @@ def is_zoom(conference: Conference | None) -> bool:
 
 
 def _numeric_passcode(block: Block) -> str:
-    for match in _PASSCODE.finditer(block.text, block.start, block.end):
-        value = match.group(1).rstrip(".,;")
+    for found, _ in _PASSCODE.values(block.text, block.start, block.end):
+        value = found.rstrip(".,;")
         if value.isdigit() and value.isascii():
             return value
     return ""
@@ -81,11 +81,11 @@ def find_zoom(settings: TypeSettings, text: EventText) -> Found | Missed:
                 meeting_id, host = match.group("crc_id"), match.group("host")
                 summary = f"room-system address {meeting_id}@{host}"
             else:
-                label = _MEETING_ID.search(body, block.start, block.end)
+                label = _MEETING_ID.first(body, block.start, block.end)
                 if label is None:
                     looked.append(block.describe())
                     continue
-                meeting_id = digits(label.group(1))
+                meeting_id = digits(label[0])
                 summary = f"personal link /my/{match.group('personal')}, Meeting ID {meeting_id}"
             passcode, where = _numeric_passcode(block), source
             if not passcode and source != BODY:
