@@ -164,18 +164,13 @@ FORWARD_LABELS = ("from:", "von:", "de:", "fra:", "från:", "van:", "da:", "od:"
 """How quoted messages start in the languages of ``labels`` (a line beginning with one)."""
 
 
-_OTHER_LINKS: Mapping[str, re.Pattern[str]] = {
-    provider: re.compile(
-        "|".join(
-            re.escape(link)
-            for other, ls in PROVIDER_LINKS.items()
-            if other != provider
-            for link in ls
-        )
+_OTHER_LINKS: Mapping[str, tuple[str, ...]] = {
+    provider: tuple(
+        link for other, ls in PROVIDER_LINKS.items() if other != provider for link in ls
     )
     for provider in PROVIDER_LINKS
 }
-"""Per provider: the other providers' links (searched in lower-case text)."""
+"""Per provider: the other providers' links."""
 _OTHER_HEADINGS: Mapping[str, frozenset[str]] = {
     provider: frozenset(
         h for other, hs in PROVIDER_HEADINGS.items() if other != provider for h in hs
@@ -196,7 +191,13 @@ def separates(line: str, provider: str) -> bool:
 
 def ends_block(line: str, provider: str) -> bool:
     """Whether ``line`` separates (see ``separates``) or holds another provider's link."""
-    return separates(line, provider) or _OTHER_LINKS[provider].search(line.lower()) is not None
+    return separates(line, provider) or _other_link(line.lower(), provider) >= 0
+
+
+def _other_link(lower: str, provider: str) -> int:
+    """Where the first other provider's link starts in ``lower`` (-1: nowhere)."""
+    found = [index for link in _OTHER_LINKS[provider] if (index := lower.find(link)) >= 0]
+    return min(found, default=-1)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -242,9 +243,9 @@ def block_at(
         if limit < len(text):
             limit = _line_end(text, limit + 1)
     following = text[end:limit].lower()
-    other = _OTHER_LINKS[provider].search(following)
-    if other is not None:  # the block ends before the line of another provider's link
-        limit = end + max(0, following.rfind("\n", 0, other.start()))
+    other = _other_link(following, provider)
+    if other >= 0:  # the block ends before the line of another provider's link
+        limit = end + max(0, following.rfind("\n", 0, other))
     if end < limit:
         for line in text[end + 1 : limit].split("\n"):
             if separates(line, provider):

@@ -31,11 +31,10 @@ from otj.rules.meeting_types.base import (
 from otj.rules.meeting_types.labels import Labelled
 from otj.rules.text import ALL_SOURCES, BODY, CONFERENCE, EventText
 
-_ZOOM = re.compile(
-    r"(?:https?://)?(?:[a-z0-9-]+\.)*(?:zoom\.us|zoomgov\.com)/[jw]/(?P<link_id>\d{9,11})(?!\d)"
+_ZOOM = re.compile(  # a link's match starts at its host name: the ID is all it needs
+    r"zoom(?:\.us|gov\.com)/(?:[jw]/(?P<link_id>\d{9,11})(?!\d)|my/(?P<personal>[\w.-]+))"
     r"|(?<![\w.+-])(?:sips?:)?(?P<crc_id>\d{9,11})(?:\.[\w-]+)*"
-    r"@(?P<host>(?:[a-z0-9-]+\.)*zoomcrc\.com)(?![\w-]|\.\w)"
-    r"|https?://(?:[a-z0-9-]+\.)*(?:zoom\.us|zoomgov\.com)/my/(?P<personal>[\w.-]+)",
+    r"@(?P<host>(?:[a-z0-9-]+\.)*zoomcrc\.com)(?![\w-]|\.\w)",
     re.IGNORECASE,
 )
 _MEETING_ID = Labelled("meeting_id", r"(\d(?:[ \u00a0]?\d){8,10})(?!\d)")
