@@ -7,22 +7,19 @@ Corpus: generated events with 2–20 KB HTML bodies written the way Outlook (Wor
 no-video meetings and ``sip:`` fallbacks. Rule set: 10 rules including the product
 documentation's custom SIP Guest Join template.
 
-OUR figures: ``RuleSet.process`` per event (HTML → text with link targets, link unwrapping,
-every rule until the first match, privacy, trace), and ``RuleSet.process_many`` over each slice
-(what a worker can do with a room's window of events). FLOOR: parse the same HTML with the same
-parser (selectolax/Lexbor) to text and run one compiled regex over it. All three are timed on
-the same 50-event slices back to back (rotating the order), single-threaded, in several passes;
-ratios and events/s are given as min/median/max over the passes, in CPU time (robust against
-other processes on this shared machine) and wall time. glibc's malloc thresholds are fixed
-(``--malloc default`` keeps the dynamic ones): see ``_fix_malloc``.
+OURS: ``RuleSet.process`` per event (HTML → text with link targets, link unwrapping, every
+rule until the first match, privacy, trace). FLOOR, printed beside it for context: parse the
+same HTML with the same parser (selectolax/Lexbor) to text and run one compiled regex over it.
+Both are timed on the same 50-event slices back to back (rotating the order), single-threaded,
+in several passes; events/s per core are min/median/max over the passes, in CPU time (robust
+against other processes on this shared machine). The requirement is ≥ 2,000 events/s per core.
 
-Usage: ``./dev bench rules [--events N] [--seed S] [--repeats R] [--malloc fixed|default]``.
+Usage: ``./dev bench rules [--events N] [--seed S] [--repeats R]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import random
 import re
 import resource
@@ -41,7 +38,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from calendars.base import CalendarEvent
 from otj.model import MeetingRule, Profile
-from otj.rules import RuleSet, html
+from otj.rules import RuleSet
 
 NOW = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -410,25 +407,6 @@ def _floor_side(chunk: Sequence[CalendarEvent]) -> object:
     return [floor(event) for event in chunk]
 
 
-def _fix_malloc() -> bool:
-    """Fix glibc's mmap and trim thresholds (1 GiB trim, 32 MiB mmap) for the whole run.
-
-    With glibc's dynamic thresholds, each Lexbor document (a few hundred KiB of arenas) may be
-    mmap'ed and unmapped, or the heap trimmed after it, depending on what was freed before: the
-    same parse then costs up to twice as much, page faults included, and which side of the
-    comparison pays depends on the interleaving. Fixed thresholds give both sides the warm heap
-    a long-running worker has (the floor gets faster, not slower).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(
-        libc.mallopt(m_trim_threshold, 1 << 30)
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -437,16 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--slices", type=int, default=0, help="interleaved slices (default: 50 events each)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the corpus")
-    parser.add_argument(
-        "--malloc",
-        choices=("fixed", "default"),
-        default="fixed",
-        help="glibc thresholds: fixed (stable, default) or glibc's dynamic ones",
-    )
     args = parser.parse_args(argv)
-    allocator = "glibc dynamic thresholds"
-    if args.malloc == "fixed":
-        allocator = "fixed glibc mmap/trim thresholds" if _fix_malloc() else "default (no glibc)"
 
     events = corpus(args.events, args.seed)
     sizes = [len(e.body_html) for e, _ in events]
@@ -456,28 +425,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     def ours(chunk: Sequence[CalendarEvent]) -> object:
         return [ruleset.process(event, profile, now=NOW) for event in chunk]
 
-    def ours_batched(chunk: Sequence[CalendarEvent]) -> object:
-        return ruleset.process_many(chunk, profile, now=NOW)
-
-    # correctness first; it also warms every side (imports, caches, allocator)
-    wrong = Counter()
+    # correctness first; it also warms both sides (imports, caches, allocator)
+    wrong: Counter[str] = Counter()
     plain = [event for event, _ in events]
     for event, expected in events:
         meeting = ruleset.process(event, profile, now=NOW)
         if meeting.alias != expected:
             wrong[event.subject.split()[0]] += 1
-    if any(
-        ruleset.process_many(plain[begin : begin + 50], profile, now=NOW)
-        != ours(plain[begin : begin + 50])
-        for begin in range(0, min(len(plain), 1000), 50)
-    ):
-        wrong["process_many differs from process"] += 1
     _floor_side(plain)
 
     slices = args.slices or max(1, len(plain) // 50)
     slices = max(1, min(slices, len(plain)))
-    sides = (ours, ours_batched, _floor_side)
-    runs = [_measure(sides, plain, slices) for _ in range(max(1, args.repeats))]
+    runs = [_measure((ours, _floor_side), plain, slices) for _ in range(max(1, args.repeats))]
 
     tracemalloc.start()
     for event in plain[: min(1000, len(plain))]:
@@ -495,43 +454,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"correct aliases: {count - sum(wrong.values())}/{count}"
         + (f"  WRONG: {dict(wrong)}" if wrong else "")
     )
+    print(f"timing: {len(runs)} passes, {slices} slices of ~{count // slices} events each")
     print(
-        f"timing: {len(runs)} passes, {slices} slices of ~{count // slices} events each, sides "
-        f"interleaved; allocator: {allocator}"
+        "  ours = RuleSet.process per event; floor = parse + text + one regex per event "
+        "(context, not a target)"
     )
-    conversion = "native walk" if html._native_body_texts is not None else "Python path"
-    print(f"HTML conversion: {conversion} (OTJ_NATIVE_HTML=0 selects the Python path)")
-    print(
-        "  ours = RuleSet.process per event; batched = RuleSet.process_many per slice (a room's"
-        " window); floor = parse + text + one regex per event"
-    )
-    for number, run in enumerate(runs, 1):
-        our_wall, our_cpu, batch_wall, batch_cpu, floor_wall, floor_cpu = run
-        print(
-            f"  pass {number}: ours {our_cpu / count * 1e6:6.1f} µs/event, "
-            f"batched {batch_cpu / count * 1e6:6.1f}, floor {floor_cpu / count * 1e6:6.1f} (CPU); "
-            f"ratios {our_cpu / floor_cpu:.2f}x / {batch_cpu / floor_cpu:.2f}x (CPU), "
-            f"{our_wall / floor_wall:.2f}x / {batch_wall / floor_wall:.2f}x (wall)"
-        )
 
-    def spread(values: list[float], digits: int, unit: str = "") -> str:
+    def spread(values: list[float], digits: int) -> str:
         values = sorted(values)
         return (
-            f"min {values[0]:.{digits}f}{unit} median {statistics.median(values):.{digits}f}{unit} "
-            f"max {values[-1]:.{digits}f}{unit}"
+            f"min {values[0]:.{digits}f} median {statistics.median(values):.{digits}f} "
+            f"max {values[-1]:.{digits}f}"
         )
 
-    for label, wall, cpu in (("ours   ", 0, 1), ("batched", 2, 3)):
-        print(f"{label} µs/event (CPU): {spread([run[cpu] / count * 1e6 for run in runs], 1)}")
-        print(
-            f"{label} events/s per core (CPU): {spread([count / run[cpu] for run in runs], 0)}; "
-            f"(wall): {spread([count / run[wall] for run in runs], 0)}"
-        )
-        print(
-            f"{label} ratio ours/floor (CPU): {spread([run[cpu] / run[5] for run in runs], 2, 'x')}"
-            f"; (wall): {spread([run[wall] / run[4] for run in runs], 2, 'x')}"
-        )
-    print(f"floor   µs/event (CPU): {spread([run[5] / count * 1e6 for run in runs], 1)}")
+    print(
+        f"ours  events/s per core (CPU): {spread([count / run[1] for run in runs], 0)}; "
+        f"µs/event {spread([run[1] / count * 1e6 for run in runs], 1)}"
+    )
+    print(
+        f"floor events/s per core (CPU): {spread([count / run[3] for run in runs], 0)}; "
+        f"µs/event {spread([run[3] / count * 1e6 for run in runs], 1)}"
+    )
     print(
         f"peak memory: {max_rss_kib / 1024:.1f} MiB max RSS (whole process incl. corpus), "
         f"{traced_peak / 1024:.0f} KiB traced peak while processing 1000 events"

@@ -2,14 +2,15 @@
 
 ``RuleSet.compile(rules)`` compiles regexes and templates once; ``ruleset.process(event,
 profile, now=...)`` applies them (first match wins, then the fallback, then privacy and listing)
-and records a trace step per rule; ``ruleset.process_many(events, profile, now=...)`` does the
-same for a room's events with the text work batched (faster, same Meetings).
-``validate_rules`` / ``validate_profile`` report problems to administrators. Importing this
-package touches no network, clock, database or file.
+and records a trace step per rule. The meeting types are in ``otj.rules.meeting_types``, one
+module per provider. ``validate_rules`` / ``validate_profile`` report problems to
+administrators. Importing this package reads no environment variable and touches no network,
+clock, database or file.
 """
 
-from otj.rules.engine import FALLBACK, CompiledRule, RuleSet, prepare
-from otj.rules.types import MEETING_TYPES, platform_of
+from otj.rules.compiled import CompiledRule
+from otj.rules.engine import FALLBACK, RuleSet
+from otj.rules.meeting_types import MEETING_TYPES, platform_of
 from otj.rules.validation import RuleProblem, validate_profile, validate_rule, validate_rules
 
 __all__ = [
@@ -19,7 +20,6 @@ __all__ = [
     "RuleProblem",
     "RuleSet",
     "platform_of",
-    "prepare",
     "validate_profile",
     "validate_rule",
     "validate_rules",

@@ -1,114 +1,54 @@
 """Template filters and functions of DESIGN.md §4.3: Pexip's 18 Jinja builtins and pex_*.
 
-Every filter is bounded: the result may not exceed ``MAX_VALUE_CHARS``, regular expressions run
-through the ``regex`` module with a timeout, and format strings with huge widths are refused.
-``pex_now`` reads the ``now`` the caller passed to ``RuleSet.process`` (never the clock) and
-``pex_uuid4`` derives a stable UUID from the event and rule, so that processing is deterministic:
-a random alias would change on every poll and re-deliver every booking.
+Every filter is bounded: its arguments and result may not exceed ``MAX_VALUE_CHARS`` (counted
+as text), loops and joins check the render's deadline, and format strings with huge widths are
+refused. The ``pex_*`` functions themselves are in ``otj.rules.pex``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import re
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 from typing import Any
-from urllib.parse import quote, unquote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import regex
 from jinja2 import filters as jinja_filters
-from jinja2.runtime import Undefined
 
 from otj.rules.limits import (
-    CURRENT_BUDGET,
     MAX_FORMAT_WIDTH,
     MAX_RANGE,
     MAX_VALUE_CHARS,
     LimitExceeded,
     check_budget,
     check_size,
-    regex_timeout,
 )
-from otj.rules.links import decode_safelinks, decode_urldefense
-
-_PATTERN_CACHE: dict[str, regex.Pattern[str]] = {}
-_PATTERN_CACHE_SIZE = 512
+from otj.rules.pex import (
+    as_text,
+    pex_base64,
+    pex_clean_phone_number,
+    pex_debug_log,
+    pex_find_first_match,
+    pex_hash,
+    pex_head,
+    pex_md5,
+    pex_now,
+    pex_regex_replace,
+    pex_regex_search,
+    pex_reverse,
+    pex_safelinks_decode,
+    pex_strlen,
+    pex_tail,
+    pex_to_json,
+    pex_url_decode,
+    pex_url_encode,
+    pex_urldefense_decode,
+    pex_uuid4,
+)
 
 PEXIP_BUILTINS = (
     "abs", "capitalize", "default", "first", "float", "format", "int", "join", "last",
     "length", "lower", "range", "replace", "round", "striptags", "trim", "truncate", "upper",
 )  # fmt: skip
-
-
-def compile_pattern(pattern: str) -> regex.Pattern[str]:
-    """Compile a template regex once (Python syntax, ``regex`` module, version 0 semantics)."""
-    compiled = _PATTERN_CACHE.get(pattern)
-    if compiled is None:
-        compiled = regex.compile(pattern, regex.VERSION0)
-        if len(_PATTERN_CACHE) >= _PATTERN_CACHE_SIZE:
-            _PATTERN_CACHE.clear()
-        _PATTERN_CACHE[pattern] = compiled
-    return compiled
-
-
-_QUANTIFIERS = frozenset("*?{+")
-_SPECIAL = frozenset(".^$*+?{}[]\\|()#")
-
-
-def literal_prefix(pattern: str) -> str:
-    """Text that every match of ``pattern`` starts with ("" when that is not evident).
-
-    Conservative: only a leading run of plain characters and escaped punctuation counts, a
-    character followed by a quantifier ends the run, and any alternation or ``(?`` group
-    (inline flags such as ``(?i)`` apply to the whole pattern) gives "".
-    """
-    if "|" in pattern or "(?" in pattern:
-        return ""
-    chars: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        width = 1
-        if char == "\\":
-            escaped = pattern[index + 1 : index + 2]
-            if not escaped or not escaped.isascii() or escaped.isalnum():
-                break
-            char, width = escaped, 2
-        elif char in _SPECIAL or char.isspace():
-            break
-        following = pattern[index + width : index + width + 1]
-        if following in _QUANTIFIERS and following:
-            if following == "+":
-                chars.append(char)
-            break
-        chars.append(char)
-        index += width
-    return "".join(chars)
-
-
-_SEARCH_PLANS: dict[str, tuple[regex.Pattern[str], str]] = {}
-
-
-def _search_plan(pattern: str) -> tuple[regex.Pattern[str], str]:
-    """The compiled pattern and its literal prefix (cached)."""
-    plan = _SEARCH_PLANS.get(pattern)
-    if plan is None:
-        if len(_SEARCH_PLANS) >= _PATTERN_CACHE_SIZE:
-            _SEARCH_PLANS.clear()
-        plan = _SEARCH_PLANS[pattern] = (compile_pattern(pattern), literal_prefix(pattern))
-    return plan
-
-
-def _text(value: Any) -> str:
-    if value is None or isinstance(value, Undefined):
-        return ""
-    return value if isinstance(value, str) else str(value)
 
 
 _PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -186,7 +126,7 @@ def bounded_join(values: Iterable[Any], separator: str = "") -> str:
     for index, value in enumerate(values):
         if not index & 255:
             check_budget()
-        piece = _text(value)
+        piece = as_text(value)
         total += len(piece) + (len(separator) if index else 0)
         if total > MAX_VALUE_CHARS:
             raise LimitExceeded(f"joined text exceeds {MAX_VALUE_CHARS} characters")
@@ -202,11 +142,11 @@ def _join(value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
         raise LimitExceeded("join(attribute=…) is not supported")
     if isinstance(value, str):
         value = list(value)
-    return bounded_join(value, _text(d))
+    return bounded_join(value, as_text(d))
 
 
 def _replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
-    text, old_text, new_text = _text(value), _text(old), _text(new)
+    text, old_text, new_text = as_text(value), as_text(old), as_text(new)
     occurrences = text.count(old_text) if old_text else len(text) + 1
     if count is not None and count >= 0:
         occurrences = min(occurrences, count)
@@ -217,179 +157,20 @@ def _replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
 
 
 def _format(value: Any, *args: Any, **kwargs: Any) -> str:
-    fmt = _text(value)
+    fmt = as_text(value)
     check_format_string(fmt)
     result: str = jinja_filters.do_format(fmt, *args, **kwargs)
     return result
 
 
-# --- pex_* -----------------------------------------------------------------------------------
-
-
-def pex_regex_search(pattern: Any, string: Any) -> tuple[str, ...] | None:
-    """Search ``string``; the tuple of the match's groups (or of the whole match), else None."""
-    source = pattern if type(pattern) is str else _text(pattern)
-    text = string if type(string) is str else _text(string)
-    compiled, prefix = _search_plan(source)
-    if prefix and prefix not in text:  # every match starts with it: nothing to search
-        return None
-    match = compiled.search(text, timeout=regex_timeout())
-    if match is None:
-        return None
-    groups = match.groups()
-    if not groups:
-        return (match.group(0),)
-    return tuple("" if group is None else group for group in groups)
-
-
-def pex_regex_replace(value: Any, find: Any, replace: Any) -> str:
-    """Replace every match of ``find`` in the value (``\\1`` groups in ``replace``)."""
-    pattern = compile_pattern(_text(find))
-    template = _text(replace)
-    total = 0
-
-    def expand(match: regex.Match[str]) -> str:
-        nonlocal total
-        piece = match.expand(template)
-        total += len(piece)
-        if total > MAX_VALUE_CHARS:
-            raise LimitExceeded(f"pex_regex_replace output exceeds {MAX_VALUE_CHARS} characters")
-        return piece
-
-    return pattern.sub(expand, _text(value), timeout=regex_timeout())
-
-
-def pex_find_first_match(values: Any, pattern: Any) -> Any:
-    """The first item of ``values`` in which ``pattern`` is found, else None."""
-    compiled = compile_pattern(_text(pattern))
-    if isinstance(values, str):
-        values = [values]
-    for index, item in enumerate(values):
-        if not index & 255:
-            check_budget()
-        if compiled.search(_text(item), timeout=regex_timeout()) is not None:
-            return item
-    return None
-
-
-def pex_clean_phone_number(value: Any) -> str:
-    """Digits only, keeping one leading ``+`` (``+47 (22) 12-34-56`` → ``+4722123456``)."""
-    text = _text(value).strip()
-    digits = "".join(ch for ch in text if ch.isdigit() and ch.isascii())
-    return f"+{digits}" if text.startswith("+") else digits
-
-
-def pex_url_decode(value: Any) -> str:
-    """Percent-decode (``%40`` → ``@``)."""
-    return unquote(_text(value))
-
-
-def pex_url_encode(value: Any) -> str:
-    """Percent-encode every reserved character."""
-    return quote(_text(value), safe="")
-
-
-def pex_safelinks_decode(value: Any) -> str:
-    """Replace Microsoft Safe Links wrappers by their targets."""
-    return decode_safelinks(_text(value))
-
-
-def pex_urldefense_decode(value: Any) -> str:
-    """Replace Proofpoint URL Defense (v1, v2, v3) wrappers by their targets."""
-    return decode_urldefense(_text(value))
-
-
-def pex_base64(value: Any) -> str:
-    """Base64 of the UTF-8 text."""
-    return base64.b64encode(_text(value).encode("utf-8")).decode("ascii")
-
-
-def pex_hash(value: Any) -> str:
-    """SHA-256 hex digest of the UTF-8 text."""
-    return hashlib.sha256(_text(value).encode("utf-8")).hexdigest()
-
-
-def pex_md5(value: Any) -> str:
-    """MD5 hex digest of the UTF-8 text (an identifier, not security)."""
-    return hashlib.md5(_text(value).encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def pex_head(value: Any, count: int = 1) -> Any:
-    """The first ``count`` characters (or items)."""
-    if isinstance(value, (list, tuple)):
-        return value[: max(0, int(count))]
-    return _text(value)[: max(0, int(count))]
-
-
-def pex_tail(value: Any, count: int = 1) -> Any:
-    """The last ``count`` characters (or items)."""
-    count = max(0, int(count))
-    if isinstance(value, (list, tuple)):
-        return value[len(value) - count :]
-    text = _text(value)
-    return text[len(text) - count :]
-
-
-def pex_strlen(value: Any) -> int:
-    """Length of the text."""
-    return len(_text(value))
-
-
-def pex_reverse(value: Any) -> Any:
-    """The text (or list) reversed."""
-    if isinstance(value, (list, tuple)):
-        return list(reversed(value))
-    return _text(value)[::-1]
-
-
-def pex_to_json(value: Any) -> str:
-    """JSON of the value (datetimes and other objects as strings)."""
-    result = json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
-    check_size(result)
-    return result
-
-
-def pex_now(tz: Any = "UTC") -> datetime:
-    """The processing time (``now`` given to ``RuleSet.process``) in the time zone ``tz``."""
-    budget = CURRENT_BUDGET.get()
-    if budget is None:
-        raise LimitExceeded("pex_now is only available while rendering")
-    try:
-        zone = ZoneInfo(_text(tz) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"pex_now: unknown time zone {tz!r}") from exc
-    return budget.now.astimezone(zone)
-
-
-SEEDED_NAMES = ("pex_uuid4",)
-"""The template names that read the render's seed: a template whose source names none of them
-renders the same with any seed."""
-
-
-def pex_uuid4() -> str:
-    """A version-4-shaped UUID, stable for the same event, rule and call position."""
-    budget = CURRENT_BUDGET.get()
-    if budget is None:
-        raise LimitExceeded("pex_uuid4 is only available while rendering")
-    budget.uuid_count += 1
-    digest = hashlib.sha256(f"{budget.seed}\x00{budget.uuid_count}".encode()).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
-
-
-def pex_debug_log(*args: Any) -> str:
-    """Record a message in the rule's trace entry; renders as nothing."""
-    budget = CURRENT_BUDGET.get()
-    if budget is not None and len(budget.debug) < 20:
-        budget.debug.append(" ".join(_text(arg) for arg in args)[:500])
-    return ""
-
-
 def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Check the deadline before and the result size after every filter call."""
+    """Check the deadline and the arguments' size before, the result size after every call."""
 
     @wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         check_budget()
+        for argument in (*args, *kwargs.values()):
+            check_size(argument)
         result = function(*args, **kwargs)
         check_size(result)
         return result
@@ -442,13 +223,8 @@ def template_functions() -> dict[str, Callable[..., Any]]:
     """The functions (globals) of the sandbox besides Jinja's harmless ones."""
     return {
         "range": BoundedRange,
-        "pex_regex_search": pex_regex_search,
-        "pex_now": pex_now,
+        "pex_regex_search": _guarded(pex_regex_search),
+        "pex_now": _guarded(pex_now),
         "pex_uuid4": pex_uuid4,
-        "pex_debug_log": pex_debug_log,
+        "pex_debug_log": _guarded(pex_debug_log),
     }
-
-
-def sized_sequence(value: Any) -> Sequence[Any] | None:
-    """``value`` when it is a sized str/list/tuple (for the ``*`` size check), else None."""
-    return value if isinstance(value, (str, list, tuple)) else None

@@ -74,7 +74,40 @@ def regex_timeout() -> float:
     return min(REGEX_SECONDS, budget.remaining())
 
 
+def weight(value: object, limit: int = MAX_VALUE_CHARS) -> int:
+    """About how many characters ``value`` makes as text, counted up to just past ``limit``.
+
+    Strings and bytes count their length, containers their items (each counts at least one:
+    ``str([s] * 1000)`` repeats ``s`` a thousand times), anything else one. Counting stops as
+    soon as ``limit`` is passed, so that weighing a huge value costs little.
+    """
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, (str, bytes)):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += 2 * len(item) + 2
+            if total <= limit:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += len(item) + 2
+            if total <= limit:
+                stack.extend(item)
+        else:
+            total += 1
+    return total
+
+
 def check_size(value: object) -> None:
-    """Raise ``LimitExceeded`` when a string or sequence is larger than ``MAX_VALUE_CHARS``."""
-    if isinstance(value, (str, bytes, list, tuple)) and len(value) > MAX_VALUE_CHARS:
-        raise LimitExceeded(f"value of {len(value)} items exceeds {MAX_VALUE_CHARS}")
+    """Raise ``LimitExceeded`` when ``value`` as text would exceed ``MAX_VALUE_CHARS``."""
+    if isinstance(value, (str, bytes)):
+        size = len(value)
+    elif isinstance(value, (list, tuple, dict, set, frozenset)):
+        size = weight(value)
+    else:
+        return
+    if size > MAX_VALUE_CHARS:
+        raise LimitExceeded(f"value of about {size} characters exceeds {MAX_VALUE_CHARS}")

@@ -5,8 +5,11 @@
 
 - every sandboxed call, attribute and item access checks the render's deadline;
 - every ``{% for %}`` iterates through a deadline-checking wrapper and ``range`` is bounded;
-- ``*``, ``**``, ``+`` and ``%`` are intercepted: repetition, huge powers and giant format widths
-  are refused before they allocate; ``~`` concatenation joins with a size check;
+- ``*``, ``**``, ``+`` and ``%`` are intercepted: repetition, huge products and powers and giant
+  format widths are refused before they allocate, sizes counted as the text a value makes
+  (``[s] * 1000`` weighs a thousand ``s``); ``~`` concatenation joins with a size check;
+- every ``{{ … }}`` value is weighed before it becomes text (``finalize``), every filter's and
+  function's arguments before and result after the call;
 - ``str`` methods that pad or repeat (``center``, ``ljust``, ``zfill``, ``join``, ``replace``,
   ``format`` …) are checked before they run;
 - the output is produced with ``generate()`` and rendering stops past ``MAX_OUTPUT_CHARS``;
@@ -18,7 +21,6 @@ from __future__ import annotations
 import math
 import types
 import warnings
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -28,7 +30,7 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context, Undefined, new_context
+from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from otj.rules.filters import (
@@ -46,12 +48,11 @@ from otj.rules.limits import (
     check_budget,
     check_size,
     new_budget,
+    weight,
 )
 
 _MAX_POWER_BITS = 4096
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
-_DICT_ATTRIBUTES = frozenset(dir(dict))
-"""The only names ``getattr`` finds on a plain ``dict``: any other name is an item lookup."""
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -87,25 +88,16 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
 
     def __init__(self) -> None:
-        super().__init__(autoescape=False, cache_size=0, auto_reload=False)
+        super().__init__(autoescape=False, cache_size=0, auto_reload=False, finalize=_finalize)
         self.filters = template_filters()
         functions = template_functions()
         self.globals = {
-            "range": functions["range"],
             "dict": self.globals["dict"],
             "namespace": self.globals["namespace"],
             "cycler": self.globals["cycler"],
             "joiner": self.globals["joiner"],
         }
         self.globals.update(functions)
-        self._plain_functions = frozenset(
-            function
-            for function in functions.values()
-            if isinstance(function, types.FunctionType)
-            and getattr(function, "jinja_pass_arg", None) is None
-            and self.is_safe_callable(function)
-        )
-        """Our own functions that Jinja's ``Context.call`` would call as they are."""
 
     # --- helpers referenced by generated code ------------------------------------------------
 
@@ -126,8 +118,6 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         check_budget()
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
-            return obj[attribute]  # what Jinja returns, without its AttributeError round trip
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -139,6 +129,7 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
         if operator == "*":
             _check_repeat(left, right)
             _check_repeat(right, left)
+            _check_product(left, right)
         elif operator == "**":
             _check_power(left, right)
         elif operator == "%" and isinstance(left, str):
@@ -147,9 +138,9 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
             operator == "+"
             and isinstance(left, (str, list, tuple))
             and isinstance(right, (str, list, tuple))
-            and len(left) + len(right) > MAX_VALUE_CHARS
+            and weight(left) + weight(right) > MAX_VALUE_CHARS
         ):
-            raise LimitExceeded(f"concatenation exceeds {MAX_VALUE_CHARS} items")
+            raise LimitExceeded(f"concatenation exceeds {MAX_VALUE_CHARS} characters")
         result = super().call_binop(context, operator, left, right)
         check_size(result)
         return result
@@ -170,15 +161,6 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         check_budget()
-        if not kwargs and type(__obj) is types.FunctionType and __obj in __self._plain_functions:
-            try:  # what Context.call does for a function without pass_context & co.
-                result = __obj(*args)
-            except StopIteration:
-                return __self.undefined(
-                    "value was undefined because a callable raised a StopIteration exception"
-                )
-            check_size(result)
-            return result
         owner = getattr(__obj, "__self__", None)
         if isinstance(__obj, types.BuiltinMethodType) and isinstance(owner, str):
             _check_str_method(owner, __obj.__name__, args)
@@ -187,13 +169,32 @@ class OtjSandbox(ImmutableSandboxedEnvironment):
         return result
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ … }}`` value, weighed before Jinja turns it into text."""
+    check_budget()
+    check_size(value)
+    return value
+
+
 def _check_repeat(sequence: Any, count: Any) -> None:
     if (
         isinstance(sequence, (str, list, tuple))
         and isinstance(count, int)
-        and len(sequence) * max(0, count) > MAX_VALUE_CHARS
+        and count > 0
+        and weight(sequence) * count > MAX_VALUE_CHARS
     ):
-        raise LimitExceeded(f"repetition would exceed {MAX_VALUE_CHARS} items")
+        raise LimitExceeded(f"repetition would exceed {MAX_VALUE_CHARS} characters")
+
+
+def _check_product(left: Any, right: Any) -> None:
+    """Refuse multiplying integers whose product would exceed ``_MAX_POWER_BITS`` bits
+    (squaring a number in a loop doubles its size each time, in one uninterruptible step)."""
+    if (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and left.bit_length() + right.bit_length() > _MAX_POWER_BITS
+    ):
+        raise LimitExceeded(f"product exceeds {_MAX_POWER_BITS} bits")
 
 
 def _check_power(base: Any, exponent: Any) -> None:
@@ -248,17 +249,6 @@ def compile_template(source: str) -> Template:
         return sandbox().from_string(source)
 
 
-_FLAT_GLOBALS: weakref.WeakKeyDictionary[Template, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def _flat_globals(template: Template) -> dict[str, Any]:
-    """The template's globals as one dict (``Template.globals`` is a ``ChainMap``)."""
-    flat = _FLAT_GLOBALS.get(template)
-    if flat is None:
-        flat = _FLAT_GLOBALS[template] = dict(template.globals)
-    return flat
-
-
 def render(
     template: Template,
     context: Mapping[str, Any],
@@ -269,32 +259,18 @@ def render(
     """Render within the limits; returns the output and the ``pex_debug_log`` messages.
 
     Raises ``LimitExceeded`` (time or size), ``SecurityError`` (sandbox) or whatever the template
-    raised; the caller records it in the trace. Does what ``Template.generate`` does, but hands
-    Jinja one ready dict of globals and variables (``shared=True``) instead of having it merge
-    the template's ``ChainMap`` of globals into a new dict (or iterate it) on every render.
+    raised; the caller records it in the trace.
     """
     budget = new_budget(now=now, seed=seed)
     token = CURRENT_BUDGET.set(budget)
     try:
-        flat = _flat_globals(template)
-        variables = flat.copy()
-        variables.update(context)
-        chunks = template.root_render_func(
-            new_context(template.environment, template.name, template.blocks, variables, True, flat)
-        )
         pieces: list[str] = []
         size = 0
-        try:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > MAX_OUTPUT_CHARS:
-                    break
-                pieces.append(chunk)
-        except Exception:  # raised by the template: re-raised with its line numbers
-            template.environment.handle_exception()
-            raise  # pragma: no cover - handle_exception always raises
-        if size > MAX_OUTPUT_CHARS:
-            raise LimitExceeded(f"template output exceeds {MAX_OUTPUT_CHARS} characters")
+        for chunk in template.generate(context):
+            size += len(chunk)
+            if size > MAX_OUTPUT_CHARS:
+                raise LimitExceeded(f"template output exceeds {MAX_OUTPUT_CHARS} characters")
+            pieces.append(chunk)
         budget.check()
         return "".join(pieces), budget.debug
     finally:

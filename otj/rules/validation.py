@@ -16,8 +16,8 @@ import regex
 from jinja2 import TemplateSyntaxError
 
 from otj.model import MeetingRule, Profile
+from otj.rules.meeting_types import MEETING_TYPES
 from otj.rules.sandbox import compile_template
-from otj.rules.types import MEETING_TYPES
 
 PRIORITY_MIN, PRIORITY_MAX = 1, 200
 LIMITS = {

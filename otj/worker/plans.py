@@ -22,8 +22,6 @@ from calendars.base import CalendarEvent, CalendarSource, IntegrationConfig
 from otj.model import Meeting, MeetingRule, Profile
 
 if TYPE_CHECKING:
-    from otj.rules import RuleSet
-    from otj.rules.text import EventText
     from otj.store import Database
     from otj.store.values import IntegrationSettings, RoomAssignment
 
@@ -34,21 +32,10 @@ DELIVERY_PREFIX = "endpoint_"
 
 
 class MeetingProcessor(Protocol):
-    """Compiled meeting processing rules: ``otj.rules.RuleSet`` with ``otj.rules.prepare``."""
+    """Compiled meeting processing rules (``otj.rules.RuleSet``)."""
 
-    def prepare(self, events: Sequence[CalendarEvent]) -> Sequence[EventText | None]:
-        """The events' texts, worked out in one batch (one per event, in order)."""
-        ...
-
-    def process(
-        self,
-        event: CalendarEvent,
-        profile: Profile,
-        *,
-        now: datetime,
-        text: EventText | None = None,
-    ) -> Meeting:
-        """The meeting an endpoint gets for one event (``text``: its prepared text)."""
+    def process(self, event: CalendarEvent, profile: Profile, *, now: datetime) -> Meeting:
+        """The meeting an endpoint gets for one event."""
         ...
 
 
@@ -56,59 +43,11 @@ ProcessorFactory = Callable[[Sequence[MeetingRule]], MeetingProcessor]
 SourceFactory = Callable[[IntegrationConfig], CalendarSource]
 
 
-#: Plain-text bodies shorter than this are left to ``process`` (see ``RulesProcessor``).
-BATCH_MIN_BODY = 2048
-
-
-class RulesProcessor:
-    """``otj.rules``: ``prepare`` normalises a room's texts stage by stage over its events
-    (each stage's code and data stay warm), then ``RuleSet.process`` applies the rules to one
-    event at a time, so a failure stays with its event.
-
-    Only events with text work worth batching are prepared: an HTML body, or a plain one of
-    ``BATCH_MIN_BODY`` characters or more. Preparation is eager (every stage for every text)
-    while ``process`` computes lazily only what its rules reach: for a short invitation found
-    by its conference data, eager preparation doubled the time per event (measured: 12 → 25
-    µs), while for Outlook/Google HTML invitations the batch saves 7-14 % (about 280 → 250 µs).
-    """
-
-    __slots__ = ("_prepare", "ruleset")
-
-    def __init__(self, ruleset: RuleSet) -> None:
-        from otj.rules import prepare
-
-        self.ruleset = ruleset
-        self._prepare = prepare
-
-    def prepare(self, events: Sequence[CalendarEvent]) -> Sequence[EventText | None]:
-        """``otj.rules.prepare`` of the events with HTML or long bodies; ``None`` for others."""
-        heavy = [
-            i for i, event in enumerate(events)
-            if event.body_html or len(event.body) >= BATCH_MIN_BODY
-        ]  # fmt: skip
-        texts: list[EventText | None] = [None] * len(events)
-        if heavy:
-            for index, text in zip(heavy, self._prepare([events[i] for i in heavy]), strict=True):
-                texts[index] = text
-        return texts
-
-    def process(
-        self,
-        event: CalendarEvent,
-        profile: Profile,
-        *,
-        now: datetime,
-        text: EventText | None = None,
-    ) -> Meeting:
-        """``RuleSet.process(event, profile, now=now, text=text)``."""
-        return self.ruleset.process(event, profile, now=now, text=text)
-
-
 def rules_processor(rules: Sequence[MeetingRule]) -> MeetingProcessor:
-    """``otj.rules.RuleSet.compile(rules)`` with ``otj.rules.prepare``."""
+    """``otj.rules.RuleSet.compile(rules)``."""
     from otj.rules import RuleSet
 
-    return RulesProcessor(RuleSet.compile(rules))
+    return RuleSet.compile(rules)
 
 
 def resolve_integration(

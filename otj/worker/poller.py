@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from calendars.base import (
     CalendarAuthError,
@@ -33,9 +33,6 @@ from otj.worker.backoff import plan_retry
 from otj.worker.clock import Clock
 from otj.worker.plans import PlanBook, RoomPlan
 from otj.worker.quota import TokenBucket, quota_alarm_due
-
-if TYPE_CHECKING:
-    from otj.rules.text import EventText
 
 log = logging.getLogger(__name__)
 
@@ -264,36 +261,14 @@ class RoomPoller:
     def _process_all(
         self, plan: RoomPlan, events: Sequence[CalendarEvent], now: datetime
     ) -> list[Meeting]:
-        """Prepare the texts of the room's events in one batch, then process them one by one.
+        """Process the room's events one by one; one that raises is kept unlisted with the
+        reason and the others are unaffected."""
+        return [self._process(plan, event, now) for event in events]
 
-        An event whose processing raises is kept unlisted with the reason and the others are
-        unaffected; if the batch preparation itself fails, every event is processed on its own.
-        """
-        assert plan.processor is not None
-        texts: Sequence[EventText | None] = ()
-        try:
-            texts = plan.processor.prepare(events)
-        except Exception:
-            log.exception("%s: batch text preparation failed, processing event by event", plan.room)
-        if len(texts) != len(events):
-            if texts:
-                log.warning(
-                    "%s: %d prepared texts for %d events, processing event by event",
-                    plan.room,
-                    len(texts),
-                    len(events),
-                )
-            texts = [None] * len(events)
-        return [
-            self._process(plan, event, now, text) for event, text in zip(events, texts, strict=True)
-        ]
-
-    def _process(
-        self, plan: RoomPlan, event: CalendarEvent, now: datetime, text: EventText | None = None
-    ) -> Meeting:
+    def _process(self, plan: RoomPlan, event: CalendarEvent, now: datetime) -> Meeting:
         assert plan.processor is not None
         try:
-            return plan.processor.process(event, plan.profile, now=now, text=text)
+            return plan.processor.process(event, plan.profile, now=now)
         except Exception as exc:
             log.exception("%s: event %s could not be processed", plan.room, event.id)
             return _unlisted(event, f"processing failed: {type(exc).__name__}: {exc}")

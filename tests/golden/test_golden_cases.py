@@ -1,4 +1,5 @@
-"""Every golden case of shared/testdata, through the library API and through `otj rules check`."""
+"""Every golden case (shared/testdata and tests/golden/data), through the library API and
+through `otj rules check`."""
 
 from __future__ import annotations
 

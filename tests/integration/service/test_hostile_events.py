@@ -3,7 +3,7 @@
 Events come from the Google fake through the real client and the real rules engine. Hostile
 data: a NUL in a subject (PostgreSQL text refuses it), a lone UTF-16 surrogate (UTF-8 cannot
 encode it), an organizer address and an event id longer than their columns, and an event whose
-processing raises (a fault injected into the rules engine's ``process``).
+processing raises (a fault injected around the rules engine's ``process``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import pytest
 
 from calendars.base import CalendarEvent
 from otj.model import Meeting, MeetingRule, Profile
-from otj.rules.text import EventText
+from otj.rules import RuleSet
 from otj.store import Database
 from otj.store.storable import storable_event_id
 from otj.worker.cycle import run_cycle
-from otj.worker.plans import MeetingProcessor, PlanBook, RulesProcessor, rules_processor
+from otj.worker.plans import MeetingProcessor, PlanBook, rules_processor
 from otj.worker.poller import PollerSettings, RoomPoller
 from otj.worker.setup import registry_source_factory
 from tests.conftest import FakeClock
@@ -38,32 +38,18 @@ LONG_ID = "b" * 1500
 
 
 class Faulty:
-    """The real rules processor, except that ``process`` raises for subjects with a bomb and
-    ``prepare`` raises when asked to; it records the texts ``process`` was given."""
+    """The real rules processor, except that ``process`` raises for subjects with a bomb; it
+    records the events it was given."""
 
-    def __init__(self, inner: MeetingProcessor, *, prepare_fails: bool = False) -> None:
+    def __init__(self, inner: MeetingProcessor) -> None:
         self.inner = inner
-        self.prepare_fails = prepare_fails
-        self.texts: list[tuple[str, EventText | None]] = []
+        self.seen: list[str] = []
 
-    def prepare(self, events: Sequence[CalendarEvent]) -> Sequence[EventText | None]:
-        if self.prepare_fails:
-            raise MemoryError("simulated: no memory for the batch")
-        return self.inner.prepare(events)
-
-    def process(
-        self,
-        event: CalendarEvent,
-        profile: Profile,
-        *,
-        now: datetime,
-        text: EventText | None = None,
-    ) -> Meeting:
-        assert text is None or text.event is event
-        self.texts.append((event.id, text))
+    def process(self, event: CalendarEvent, profile: Profile, *, now: datetime) -> Meeting:
+        self.seen.append(event.id)
         if BOMB in event.subject:
             raise RecursionError(f"simulated failure on {event.subject!r}")
-        return self.inner.process(event, profile, now=now, text=text)
+        return self.inner.process(event, profile, now=now)
 
 
 @pytest.fixture
@@ -72,11 +58,9 @@ def fake(clock: FakeClock) -> Iterator[GoogleCalendarFake]:
         yield server
 
 
-def poller_for(
-    db: Database, clock: FakeClock, processors: list[Faulty], *, prepare_fails: bool = False
-) -> RoomPoller:
+def poller_for(db: Database, clock: FakeClock, processors: list[Faulty]) -> RoomPoller:
     def factory(rules: Sequence[MeetingRule]) -> MeetingProcessor:
-        processor = Faulty(rules_processor(rules), prepare_fails=prepare_fails)
+        processor = Faulty(rules_processor(rules))
         processors.append(processor)
         return processor
 
@@ -89,8 +73,6 @@ def poller_for(
 
 
 HTML = '<p>Join with Google Meet: <a href="https://meet.google.com/abc-defg-hij">here</a></p>'
-#: Events whose text is prepared in the room's batch (HTML, or a plain body of 2 KB or more).
-PREPARED = {"good", "nul", LONG_ID}
 
 
 def hostile_room(fake: GoogleCalendarFake, clock: FakeClock, room: str) -> None:
@@ -142,11 +124,8 @@ def test_every_event_of_a_room_survives_its_hostile_neighbours(
     assert len(storable_event_id(LONG_ID)) <= 1024
     assert [m.event_id for m in db.meetings.list(calm)] == ["calm"]
 
-    # the batch path was taken: events with HTML or long bodies were processed with the text
-    # prepared for them in the room's batch, short ones lazily
-    seen = dict(t for p in processors for t in p.texts)
-    assert len(seen) == 7
-    assert {e for e, t in seen.items() if isinstance(t, EventText)} == PREPARED
+    # every event of both rooms went through the engine's public API
+    assert len({e for p in processors for e in p.seen}) == 7
 
     # the next poll finds the same ids (stable mapping): nothing changed, nothing duplicated
     for pending in db.rooms.pending_delivery():
@@ -170,20 +149,6 @@ def test_every_event_of_a_room_survives_its_hostile_neighbours(
     assert db.meetings.count(hostile) == 5
 
 
-def test_a_failing_batch_preparation_falls_back_to_one_event_at_a_time(
-    db: Database, fake: GoogleCalendarFake, clock: FakeClock
-) -> None:
-    room = room_name(0)
-    hostile_room(fake, clock, room)
-    apply(db, config_text(google_integration(fake), [room]))
-    processors: list[Faulty] = []
-    report = run_cycle(poller_for(db, clock, processors, prepare_fails=True))
-    assert report.ok, report.summary()
-    assert [t for p in processors for _, t in p.texts] == [None] * 6
-    listed = {m.event_id for m in db.meetings.list(room) if m.listed}
-    assert listed == {"good", "nul", "surrogate", "mail", storable_event_id(LONG_ID)}
-
-
-def test_the_default_processor_is_the_rules_engine_with_batch_preparation() -> None:
+def test_the_default_processor_is_the_rules_engine() -> None:
     processor = rules_processor([MeetingRule(name="Meet", meeting_type="googlemeetsipguestjoin")])
-    assert isinstance(processor, RulesProcessor)
+    assert isinstance(processor, RuleSet)

@@ -161,5 +161,5 @@ def test_bench_smoke() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "correct aliases: 200/200" in result.stdout
-    assert "ratio ours/floor (CPU)" in result.stdout
+    assert "floor events/s per core" in result.stdout
     assert "events/s per core" in result.stdout

@@ -6,11 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from otj.model import CallProtocol, Platform
-from otj.rules import types
 from tests.unit.rules.helpers import conference, process, rule
 
 TEAMS_LINK = (
@@ -323,18 +320,21 @@ def test_pex_uuid4_is_seeded_by_event_and_rule() -> None:
     assert transformed.alias == "43aca0a9-f546-437f-b256-a386d01b4eec@vmr"
 
 
-@settings(max_examples=300, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from("0123456789 \u00a0-٣²¹⁴½x"), max_size=30) | st.text())
-def test_digits_keeps_what_isdigit_keeps(text: str) -> None:
-    """``types._digits`` as it was written: a generator over ``str.isdigit``."""
-    assert types._digits(text) == "".join(ch for ch in text if ch.isdigit())
-
-
-def test_found_is_an_immutable_value_with_sip_by_default() -> None:
-    found = types.Found(alias="a@b", source="body", summary="s", variables={"x": 1})
-    assert found.protocol is CallProtocol.SIP
-    assert found == types.Found(
-        alias="a@b", source="body", summary="s", variables={"x": 1}, protocol=CallProtocol.SIP
+def test_trace_names_the_block_looked_in_and_where_values_came_from() -> None:
+    link_only = (
+        "Microsoft Teams meeting\n"
+        "Join <https://teams.microsoft.com/l/meetup-join/19%3ameeting_Q%40thread.v2/0>\n"
+        "________________\n"
+        "Join Zoom Meeting\nhttps://acme.zoom.us/j/8063787231\nMeeting ID: 806 378 7231\n"
+        "Passcode: 441905\n"
     )
-    with pytest.raises(AttributeError):
-        found.alias = "c@d"  # type: ignore[misc]
+    rules = [
+        rule("teamssipguestjoin", name="sgj", priority=1),
+        rule("zoom", name="zoom", priority=2, include_pin=True),
+    ]
+    meeting = process(rules, body=link_only)
+    assert "in its block: body lines 2-2" in meeting.trace[0].detail
+    assert meeting.trace[1].detail.startswith(
+        "Zoom link, meeting ID 8063787231, numeric passcode 441905 (from body) in body"
+    )
+    assert meeting.alias == "8063787231.441905@zoomcrc.com"
