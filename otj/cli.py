@@ -47,7 +47,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    return cast(Handler, func)(args)
+    try:
+        return cast(Handler, func)(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from otj.cli_errors import explain
+
+        message = explain(exc, args)
+        if message is None:
+            raise
+        sys.stderr.write(f"otj {args.command}: error: {message}\n")
+        return 2
 
 
 if __name__ == "__main__":

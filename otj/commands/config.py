@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.config.runtime import DATABASE_HELP, add_database_arguments, echo
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Create and update objects matched by name. With --prune, also delete the objects "
             "of the sections FILE names that FILE does not list. Nothing is written when any "
-            "error is found; every error names its YAML path and line."
+            "error is found; every error names its YAML path and line. --check validates "
+            "against the stored configuration and writes nothing, anywhere (no database or key "
+            "file is created). " + DATABASE_HELP
         ),
     )
     apply.add_argument("file", type=Path)
@@ -30,37 +32,34 @@ def register(subparsers: Any) -> None:
     add_database_arguments(apply)
     apply.set_defaults(func=_apply)
 
-    export = sub.add_parser("export", help="write the stored configuration as YAML")
+    export = sub.add_parser(
+        "export",
+        help="write the stored configuration as YAML",
+        description="Write the stored configuration as YAML (secrets as references). "
+        + DATABASE_HELP,
+    )
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     add_database_arguments(export)
     export.set_defaults(func=_export)
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from otj.config import apply_file, load_file, validate
-    from otj.config.runtime import open_store
+    from otj.config import apply_file, load_file
+    from otj.config.runtime import check_readable, open_store, warn_file_database
     from otj.config.yamlsrc import YamlError
 
     path: Path = args.file
-    if not path.is_file():
-        echo(f"error: {path}: no such file", err=True)
-        return 2
+    check_readable(path)
     try:
         load_file(path)
     except YamlError as exc:
         echo(f"{path}: {exc.problem}", err=True)
         return 1
-    db = open_store(args, config_file=path)
+    if args.check:
+        return _check(args, path)
+    db = open_store(args)
     try:
-        if args.check:
-            located, parse_problems = load_file(path)
-            checked = validate(
-                located, parse_problems, existing=db.config.snapshot(), prune=args.prune
-            )
-            for problem in checked.problems:
-                echo(f"{path}: {problem}", err=True)
-            echo("valid" if checked.configuration else "invalid")
-            return 0 if checked.configuration else 1
+        warn_file_database(path, db.url)
         result = apply_file(db, path, prune=args.prune)
         for problem in result.problems:
             echo(f"{path}: {problem}", err=True)
@@ -81,6 +80,22 @@ def _apply(args: argparse.Namespace) -> int:
         return 0
     finally:
         db.close()
+
+
+def _check(args: argparse.Namespace, path: Path) -> int:
+    """Validate against the stored configuration, opening the database only if it exists."""
+    from otj.config import load_file, validate
+    from otj.config.runtime import warn_file_database
+    from otj.store.readonly import stored_configuration
+
+    existing, url = stored_configuration(args.database, data_dir=args.data_dir)
+    warn_file_database(path, url)
+    located, parse_problems = load_file(path)
+    checked = validate(located, parse_problems, existing=existing, prune=args.prune)
+    for problem in checked.problems:
+        echo(f"{path}: {problem}", err=True)
+    echo("valid" if checked.configuration else "invalid")
+    return 0 if checked.configuration else 1
 
 
 def _export(args: argparse.Namespace) -> int:
