@@ -29,6 +29,7 @@ from otj.model import (
     ReplaceSubject,
     TraceStep,
 )
+from otj.rules.explain import subject_step, unlisted_step
 from otj.rules.filters import SEEDED_NAMES
 from otj.rules.limits import MAX_ALIAS_CHARS, REGEX_SECONDS
 from otj.rules.sandbox import compile_template, render
@@ -449,6 +450,15 @@ class RuleSet:
             listed, reason = False, "private meetings are disabled"
         elif hit is None and not profile.enable_non_video_meetings:
             listed, reason = False, "non-video meetings are disabled"
+        subject = self._subject(event, profile, text, now=now)
+        if subject != event.subject:
+            shown_as = (event.organizer_name, event.organizer_email)
+            trace.append(
+                subject_step(
+                    private=event.private, empty=not event.subject.strip(), profile=profile,
+                    template_used=subject not in shown_as,
+                )
+            )  # fmt: skip
         if hit is not None and event.private and not profile.process_alias_private_meetings:
             trace.append(
                 TraceStep(
@@ -458,10 +468,12 @@ class RuleSet:
                 )
             )  # fmt: skip
             hit, rule_name = None, None
+        if not listed:
+            trace.append(unlisted_step(reason, profile))
         return Meeting(
             room=event.room,
             event_id=event.id,
-            subject=self._subject(event, profile, text, now=now),
+            subject=subject,
             organizer_name=event.organizer_name,
             organizer_email=event.organizer_email,
             start=event.start,

@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from tests.integration.service.test_serve import Process, otj_env
+from tests.shared import EXAMPLE_CONFIG
 
-EXAMPLE = Path("/work/shared/examples/config.yaml")
+EXAMPLE = EXAMPLE_CONFIG
 
 
 def otj(

@@ -134,10 +134,15 @@ def test_test_config_profile_applies_privacy(
         == 0
     )
     meeting = json.loads(capsys.readouterr().out)["meeting"]
-    assert (meeting["subject"], meeting["alias"], len(meeting["trace"])) == (
+    rules = [step for step in meeting["trace"] if step["rule"] != "privacy"]
+    assert (meeting["subject"], meeting["alias"], len(rules)) == (
         "Busy",
         "9876543210@zoomcrc.com",
         1,
+    )
+    assert meeting["trace"][-1]["detail"] == (
+        "subject replaced by replace_subject_template: replace_subject_type is ALL "
+        "(profile 'Lobby')"
     )
 
 
