@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.config.runtime import add_database_arguments, echo, positive_float, positive_int
 
 if TYPE_CHECKING:
     from otj.config.runtime import Runtime
@@ -54,9 +54,11 @@ def register(subparsers: Any) -> None:
         help="base URL endpoints reach this service at, for Cisco HttpFeedback "
         "(default: $OTJ_PUBLIC_URL)",
     )
-    parser.add_argument("--threads", type=int, default=16, help="rooms polled at a time (16)")
     parser.add_argument(
-        "--timeout", type=float, default=20.0, help="seconds per calendar request (20)"
+        "--threads", type=positive_int, default=16, help="rooms polled at a time (16)"
+    )
+    parser.add_argument(
+        "--timeout", type=positive_float, default=20.0, help="seconds per calendar request (20)"
     )
     add_database_arguments(parser)
     parser.set_defaults(func=_serve)

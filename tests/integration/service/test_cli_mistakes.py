@@ -41,7 +41,11 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     """The error line of a failed command (asserting there is no traceback)."""
     assert result.returncode != 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and not line.startswith(("usage:", " ")) and " INFO " not in line
+    ]  # argparse's usage lines and the log's INFO lines aside, one line
     assert len(lines) == 1, result.stderr
     return lines[0]
 
@@ -99,6 +103,14 @@ def test_a_malformed_listen_address_is_refused_by_the_parser(tmp_path: Path, lis
             "cannot use the database postgresql+psycopg://u:***@127.0.0.1:9/x",
         ),
         (["tokens", "list", "--database", "sqlite:////proc/no/such/dir/otj.db"], "/proc/no"),
+        (["tokens", "create", "--admin", " "], "a token name is 1 to 100 printable characters"),
+        (["worker", "--once", "--threads", "0"], "--threads: must be at least 1, got 0"),
+        (["serve", "--timeout", "-5"], "--timeout: must be a number greater than 0, got -5"),
+        (["calls", "--limit", "many"], "--limit: expected a whole number, got 'many'"),
+        (
+            ["calendars", "read", "nosuch.yaml", "--integration", "X", "--room", "a@b"],
+            "otj calendars read: nosuch.yaml: no such file",
+        ),
     ],
 )
 def test_mistakes_are_one_line_without_traceback(
@@ -107,6 +119,31 @@ def test_mistakes_are_one_line_without_traceback(
     line = one_line_error(otj(*args, cwd=tmp_path))
     assert expected in line
     assert "secret" not in line
+
+
+def test_log_level_in_any_case(tmp_path: Path) -> None:
+    result = otj("--log-level", "debug", "status", "alarms", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "no alarms"
+
+
+def test_calendars_read_names_the_url_it_could_not_reach(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            "integrations:\n  - name: Lab\n    type: caldav\n"
+            f"    url: http://reader:pw@127.0.0.1:{port}/dav/\n"
+            "    username: reader\n    password: hunter2\n"
+        )
+        result = otj(
+            "calendars", "read", str(config), "--integration", "Lab", "--room", "a@b",
+            cwd=tmp_path,
+        )  # fmt: skip
+    line = one_line_error(result)
+    assert line.endswith(f"a@b: CalDAV http://127.0.0.1:{port}/dav/a@b/: connection refused")
+    assert "hunter2" not in result.stderr
 
 
 def test_an_unreadable_configuration_file_is_named(tmp_path: Path) -> None:
