@@ -99,7 +99,10 @@ class ListenError(OSError):
 
 def bind(text: str) -> socket.socket:
     """A listening-ready TCP socket bound to ``text`` (``ListenError`` with a hint when not)."""
-    host, port = listen_address(text)
+    try:
+        host, port = listen_address(text)
+    except ValueError as exc:
+        raise ListenError(f"cannot listen on {text!r}: {exc}") from None
     text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)

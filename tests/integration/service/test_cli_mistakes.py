@@ -244,3 +244,32 @@ def test_a_second_serve_on_the_same_data_directory_changes_nothing(tmp_path: Pat
         if first.proc.poll() is None:
             first.proc.kill()
             first.proc.wait()
+
+
+def test_db_current_creates_nothing(tmp_path: Path) -> None:
+    result = otj("db", "current", cwd=tmp_path)
+    assert result.returncode == 1
+    expected = (
+        f"sqlite:///{tmp_path / 'var' / 'otj.db'}: no database yet (otj db upgrade creates it)"
+    )
+    assert result.stdout.strip() == expected
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_listen_address_in_the_file_that_is_not_one_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("api:\n  listen: localhost\n")
+    line = one_line_error(otj("serve", "--config", str(config), cwd=tmp_path))
+    assert "cannot listen on 'localhost'" in line
+
+
+def test_a_bad_secret_key_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "integrations:\n  - name: Lab\n    type: caldav\n    url: http://127.0.0.1/dav/\n"
+        "    username: reader\n    password: inline-secret\n"
+    )
+    env = otj_env(tmp_path / "var") | {"OTJ_SECRET_KEY": "not-a-key"}
+    line = one_line_error(otj("config", "apply", str(config), cwd=tmp_path, env=env))
+    assert "not a valid Fernet key" in line
+    assert "otj db keygen" in line
