@@ -71,7 +71,7 @@ def _read(args: argparse.Namespace) -> int:
     from otj.config.runtime import UsageError, check_readable
 
     try:
-        check_readable(args.config)
+        check_readable(args.config, utf8=True)
         document = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
     except UsageError as exc:
         return _fail(str(exc))

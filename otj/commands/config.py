@@ -49,7 +49,7 @@ def _apply(args: argparse.Namespace) -> int:
     from otj.config.yamlsrc import YamlError
 
     path: Path = args.file
-    check_readable(path)
+    check_readable(path, utf8=True)
     try:
         load_file(path)
     except YamlError as exc:

@@ -175,7 +175,7 @@ def _serve(args: argparse.Namespace) -> int:
     from otj.worker.setup import WorkerLocked, database_lock
 
     if args.config is not None:
-        check_readable(args.config)
+        check_readable(args.config, utf8=True)
     runtime = resolve_runtime(data_dir=args.data_dir, database=args.database)
     try:
         with database_lock(runtime.database_url), contextlib.ExitStack() as stack:

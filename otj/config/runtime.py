@@ -106,11 +106,16 @@ def open_store(args: argparse.Namespace, *, application_name: str = "otj") -> Da
     )
 
 
-def check_readable(path: Path) -> None:
-    """``UsageError`` naming ``path`` unless it is a readable file."""
+def check_readable(path: Path, *, utf8: bool = False) -> None:
+    """``UsageError`` naming ``path`` unless it is a readable file (of UTF-8 text)."""
     try:
-        with path.open("rb"):
-            pass
+        with path.open("rb") as handle:
+            if utf8:
+                handle.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        ) from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory, not a file") from None
     except FileNotFoundError:

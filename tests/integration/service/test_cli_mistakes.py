@@ -273,3 +273,21 @@ def test_a_bad_secret_key_is_one_line(tmp_path: Path) -> None:
     line = one_line_error(otj("config", "apply", str(config), cwd=tmp_path, env=env))
     assert "not a valid Fernet key" in line
     assert "otj db keygen" in line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["config", "apply"],
+        ["config", "apply", "--check"],
+        ["serve", "--config"],
+        ["rules", "validate"],
+    ],
+)
+def test_a_file_that_is_not_text_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    binary = tmp_path / "config.yaml"
+    binary.write_bytes(b"profiles: []\n\xd0\x00\xff")
+    result = otj(*command, str(binary), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"{binary}: not UTF-8 text" in result.stderr
