@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 def _apply(args: argparse.Namespace) -> int:
     from otj.config import apply_file, load_file
-    from otj.config.runtime import check_readable, open_store, warn_file_database
+    from otj.config.runtime import check_readable, open_store
     from otj.config.yamlsrc import YamlError
 
     path: Path = args.file
@@ -57,9 +57,8 @@ def _apply(args: argparse.Namespace) -> int:
         return 1
     if args.check:
         return _check(args, path)
-    db = open_store(args)
+    db = open_store(args, config_file=path)
     try:
-        warn_file_database(path, db.url)
         result = apply_file(db, path, prune=args.prune)
         for problem in result.problems:
             echo(f"{path}: {problem}", err=True)

@@ -95,15 +95,21 @@ def add_database_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_store(args: argparse.Namespace, *, application_name: str = "otj") -> Database:
-    """Open and upgrade the store named by the command line."""
+def open_store(
+    args: argparse.Namespace, *, config_file: Path | None = None, application_name: str = "otj"
+) -> Database:
+    """Open and upgrade the store named by the command line (``config_file``: warn when its
+    ``database:`` names another database, see :func:`warn_file_database`)."""
     from otj.store import open_database
 
-    return open_database(
+    db = open_database(
         getattr(args, "database", None),
         data_dir=getattr(args, "data_dir", None),
         application_name=application_name,
     )
+    if config_file is not None:
+        warn_file_database(config_file, db.url)
+    return db
 
 
 def check_readable(path: Path, *, utf8: bool = False) -> None:
