@@ -13,6 +13,7 @@ drop occurrences that no href names.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -40,11 +41,13 @@ from calendars.base import (
 from calendars.edge import guarded_sync
 from calendars.ical import vevent_to_event
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
+from otj.netreason import one_line, reason, safe_url, status_text
 from otj.secret import Secret
 
 log = logging.getLogger(__name__)
 
 _KIND = "caldav"
+_STATUS = re.compile(r"\b([1-5]\d\d) [A-Z]")  # caldav's errmsg: "404 Not Found\n\n…"
 _counter = threading.local()
 
 
@@ -111,7 +114,7 @@ class CalDavCalendarSource:
         return guarded_sync(
             room,
             lambda: self._sync(room, start=start, end=end, state=state),
-            map_error=_map_error,
+            map_error=lambda room, exc: _map_error(room, exc, url=self.calendar_url(room)),
             requests=lambda: int(getattr(_counter, "requests", 0)),
         )
 
@@ -225,28 +228,29 @@ def expand_calendar(
     ]
 
 
-def _map_error(room: str, exc: BaseException) -> CalendarError:
-    """Map caldav and requests failures to ``CalendarError``s."""
+def _map_error(room: str, exc: BaseException, *, url: str) -> CalendarError:
+    """Map caldav and requests failures to ``CalendarError``s naming the room, URL and status."""
     if isinstance(exc, CalendarError):
         return exc
-    text = str(exc)
+    where = f"{room}: CalDAV {safe_url(url)}"
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int):
+        found = _STATUS.search(str(exc))
+        status = int(found.group(1)) if found else None
+    answered = f"{where} answered {status_text(status)}" if status else where
     if isinstance(exc, dav_error.RateLimitError):
-        return CalendarUnavailable(
-            f"{room}: CalDAV server busy", retry_after=exc.retry_after_seconds
-        )
-    if isinstance(exc, dav_error.AuthorizationError):
-        if "404" in text:
-            return CalendarNotFound(f"{room}: CalDAV calendar not found")
-        return CalendarAuthError(f"{room}: CalDAV refused the credentials ({text[:200]})")
-    if isinstance(exc, dav_error.NotFoundError) or " 404" in text or "Not Found" in text:
-        return CalendarNotFound(f"{room}: CalDAV calendar not found")
+        return CalendarUnavailable(f"{answered} (busy)", retry_after=exc.retry_after_seconds)
     if isinstance(exc, dav_error.DAVError):
-        if any(code in text for code in (" 500", " 502", " 503", " 504")):
-            return CalendarUnavailable(f"{room}: CalDAV server error ({text[:200]})")
-        return MalformedCalendarData(f"{room}: CalDAV error ({text[:200]})")
+        if status == 404 or isinstance(exc, dav_error.NotFoundError):
+            return CalendarNotFound(f"{answered}: no such calendar collection")
+        if isinstance(exc, dav_error.AuthorizationError) or status in (401, 403):
+            return CalendarAuthError(f"{answered}: the credentials were refused")
+        if status is not None and status >= 500:
+            return CalendarUnavailable(f"{answered}")
+        return MalformedCalendarData(f"{answered}: {one_line(exc.reason, 200)}")
     if isinstance(exc, (requests.RequestException, OSError)):
-        return CalendarUnavailable(f"{room}: CalDAV server unreachable or timed out: {exc}")
+        return CalendarUnavailable(f"{where}: {reason(exc)}")
     if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError, SyntaxError)):
         # lxml's XMLSyntaxError is a SyntaxError
-        return MalformedCalendarData(f"{room}: unreadable CalDAV response: {exc!r}")
-    return CalendarError(f"{room}: unexpected CalDAV failure: {exc!r}")
+        return MalformedCalendarData(f"{where}: unreadable response: {one_line(repr(exc))}")
+    return CalendarError(f"{where}: unexpected failure: {one_line(repr(exc))}")

@@ -19,11 +19,16 @@ def guarded_sync(
     map_error: Callable[[str, Exception], CalendarError],
     requests: Callable[[], int],
 ) -> SyncResult:
-    """Run ``work``; map any non-calendar exception; set ``requests`` to the count it made."""
+    """Run ``work``; map any non-calendar exception; set ``requests`` to the count it made.
+
+    Every error names the room (messages raised deep in an adapter get it as a prefix).
+    """
     before = requests()
     try:
         result = work()
-    except CalendarError:
+    except CalendarError as exc:
+        if exc.args and isinstance(exc.args[0], str) and room not in exc.args[0]:
+            exc.args = (f"{room}: {exc.args[0]}", *exc.args[1:])  # every message names its room
         raise
     except Exception as exc:
         raise map_error(room, exc) from exc

@@ -73,6 +73,7 @@ from calendars.base import (
 from calendars.edge import guarded_sync
 from calendars.normalise import midnight, truncate_body
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
+from otj.netreason import one_line, reason, safe_url
 from otj.secret import Secret
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,9 @@ class ExchangeCalendarSource:
             return guarded_sync(
                 room,
                 lambda: self._sync(room, start=start, end=end, state=state),
-                map_error=_map_error,
+                map_error=lambda room, exc: _map_error(
+                    room, exc, url=self._settings.service_endpoint
+                ),
                 requests=_requests_so_far,
             )
         except CalendarError as exc:
@@ -519,24 +522,25 @@ def _attendees(values: Iterable[Any], *, resource: bool) -> Iterable[Attendee]:
         )
 
 
-def _map_error(room: str, exc: BaseException) -> CalendarError:
+def _map_error(room: str, exc: BaseException, *, url: str = "") -> CalendarError:
     """Map exchangelib and requests failures to ``CalendarError``s."""
     if isinstance(exc, CalendarError):
         return exc
     name = type(exc).__name__
+    ews = f"EWS {safe_url(url)}" if url else "EWS"
     if isinstance(exc, ews_errors.ErrorInvalidSyncStateData):
-        return SyncStateExpired(f"{room}: EWS sync state rejected ({name})")
+        return SyncStateExpired(f"{room}: {ews} sync state rejected ({name})")
     if isinstance(exc, tuple(_AUTH)):
-        return CalendarAuthError(f"{room}: EWS refused access ({name}: {exc})")
+        return CalendarAuthError(f"{room}: {ews} refused access ({name}: {exc})")
     if isinstance(exc, tuple(_NOT_FOUND)):
-        return CalendarNotFound(f"{room}: EWS mailbox or calendar not found ({name})")
+        return CalendarNotFound(f"{room}: {ews} mailbox or calendar not found ({name})")
     if isinstance(exc, OAuth2Error):
         return _map_oauth_error(room, exc)
     if isinstance(exc, ews_errors.ErrorServerBusy):
-        return CalendarUnavailable(f"{room}: EWS server busy", retry_after=exc.back_off)
+        return CalendarUnavailable(f"{room}: {ews} server busy", retry_after=exc.back_off)
     if isinstance(exc, ews_errors.RateLimitError):
         return CalendarUnavailable(
-            f"{room}: EWS asked to back off longer than max_wait", retry_after=float(exc.wait)
+            f"{room}: {ews} asked to back off longer than max_wait", retry_after=float(exc.wait)
         )
     if isinstance(exc, (ews_errors.MalformedResponseError, ews_errors.SOAPError)):
         text = str(exc)
@@ -544,21 +548,21 @@ def _map_error(room: str, exc: BaseException) -> CalendarError:
             # exchangelib puts the response headers in the message: keep the server's back-off
             found = _RETRY_AFTER.search(text)
             return CalendarUnavailable(
-                f"{room}: EWS server error: {text[:120]}",
+                f"{room}: {ews} server error: {one_line(text, 160)}",
                 retry_after=float(found.group(1)) if found else None,
             )
-        return MalformedCalendarData(f"{room}: EWS answered with unreadable data ({name})")
+        return MalformedCalendarData(f"{room}: {ews} answered with unreadable data ({name})")
     if isinstance(exc, (ews_errors.ErrorTimeoutExpired, ews_errors.TransportError)):
-        return CalendarUnavailable(f"{room}: EWS unreachable or timed out ({name})")
+        return CalendarUnavailable(f"{room}: {ews} unreachable: {reason(exc)} ({name})")
     if isinstance(exc, ews_errors.CASError):
-        return CalendarUnavailable(f"{room}: EWS CAS error {exc}")
+        return CalendarUnavailable(f"{room}: {ews} CAS error {exc}")
     if isinstance(exc, (requests.RequestException, OSError)):
-        return CalendarUnavailable(f"{room}: EWS unreachable: {exc}")
+        return CalendarUnavailable(f"{room}: {ews} unreachable: {reason(exc)}")
     if isinstance(exc, ews_errors.EWSError):
-        return MalformedCalendarData(f"{room}: EWS error {name}: {exc}")
+        return MalformedCalendarData(f"{room}: {ews} error {name}: {exc}")
     if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
-        return MalformedCalendarData(f"{room}: unreadable EWS data: {exc!r}")
-    return CalendarError(f"{room}: unexpected EWS failure: {exc!r}")
+        return MalformedCalendarData(f"{room}: unreadable EWS data: {one_line(repr(exc))}")
+    return CalendarError(f"{room}: unexpected EWS failure: {one_line(repr(exc))}")
 
 
 def _map_oauth_error(room: str, exc: OAuth2Error) -> CalendarError:

@@ -53,11 +53,13 @@ from calendars.syncstate import (
     needs_full_read,
     split_incremental,
 )
+from otj.netreason import one_line, reason, safe_url, status_text
 
 log = logging.getLogger(__name__)
 
 SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
 DEFAULT_BATCH_URI = "https://www.googleapis.com/batch/calendar/v3"
+DEFAULT_API_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
 MAX_BATCH = 50
 _RATE_REASONS = frozenset(
     {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded"}
@@ -164,13 +166,17 @@ class GoogleCalendarSource:
             **params,
         )
 
+    def _shown_endpoint(self) -> str:
+        """The Calendar API base URL as error messages name it."""
+        return self._settings.api_endpoint or DEFAULT_API_ENDPOINT
+
     # CalendarSource ------------------------------------------------------------------------
     def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         """``events.list`` (Calendar API v3): full windowed read, or ``syncToken`` changes."""
         return guarded_sync(
             room,
             lambda: self._sync(room, start=start, end=end, state=state),
-            map_error=_map_error,
+            map_error=lambda room, exc: _map_error(room, exc, url=self._shown_endpoint()),
             requests=self._requests_so_far,
         )
 
@@ -324,7 +330,7 @@ class GoogleCalendarSource:
             if pending:
                 batch.execute(http=self._http())
         except Exception as exc:  # noqa: BLE001 - the whole batch failed: every room gets it
-            failed = _map_error("batch", exc)
+            failed = _map_error("batch", exc, url=self._shown_endpoint())
             return [o if o is not None else failed for o in out]
         shared = self._requests_so_far() - before  # the batch itself: charged to the first room
         for index in pending:
@@ -332,7 +338,7 @@ class GoogleCalendarSource:
             own_before = self._requests_so_far()
             error = errors.get(str(index))
             if error is not None:
-                out[index] = _map_error(req.room, error)
+                out[index] = _map_error(req.room, error, url=self._shown_endpoint())
                 continue
             try:
                 result = self._finish(req, plans[index], pages[str(index)])
@@ -340,7 +346,7 @@ class GoogleCalendarSource:
                 out[index] = exc
                 continue
             except Exception as exc:  # noqa: BLE001 - map at the edge, per room
-                out[index] = _map_error(req.room, exc)
+                out[index] = _map_error(req.room, exc, url=self._shown_endpoint())
                 continue
             out[index] = replace(result, requests=shared + self._requests_so_far() - own_before)
             shared = 0
@@ -402,37 +408,42 @@ def _reason(content: bytes) -> str:
         return ""
 
 
-def _map_error(room: str, exc: BaseException) -> CalendarError:
+def _map_error(room: str, exc: BaseException, *, url: str) -> CalendarError:
     """Map google-api-python-client, google-auth and socket failures to ``CalendarError``s."""
     if isinstance(exc, CalendarError):
         return exc
+    where = f"{room}: Google Calendar {safe_url(url)}"
     if isinstance(exc, HttpError):
         status = int(exc.resp.status)
-        reason = _reason(exc.content)
+        reason_code = _reason(exc.content)
         retry_after = _retry_after(exc.resp)
-        message = f"{room}: Google Calendar answered HTTP {status} {reason}".rstrip()
+        shown = safe_url(str(exc.uri)) if getattr(exc, "uri", None) else safe_url(url)
+        message = (
+            f"{room}: Google Calendar {shown} answered {status_text(status)} {reason_code}"
+        ).rstrip()
         if status == 410:
             return SyncStateExpired(message)
         if status == 404:
             return CalendarNotFound(message)
-        if status == 429 or status >= 500 or (status == 403 and reason in _RATE_REASONS):
+        if status == 429 or status >= 500 or (status == 403 and reason_code in _RATE_REASONS):
             return CalendarUnavailable(message, retry_after=retry_after)
         if status in (401, 403):
             return CalendarAuthError(message)
         return MalformedCalendarData(message)
     if isinstance(exc, google.auth.exceptions.RefreshError):
+        text = one_line(str(exc))
         if getattr(exc, "retryable", False):
-            return CalendarUnavailable(f"{room}: token endpoint unavailable: {exc}")
-        return CalendarAuthError(f"{room}: service account token refused: {exc}")
+            return CalendarUnavailable(f"{room}: token endpoint unavailable: {text}")
+        return CalendarAuthError(f"{room}: service account token refused: {text}")
     if isinstance(exc, google.auth.exceptions.TransportError):
-        return CalendarUnavailable(f"{room}: token endpoint unreachable: {exc}")
+        return CalendarUnavailable(f"{room}: token endpoint unreachable: {reason(exc)}")
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        return CalendarUnavailable(f"{room}: Google Calendar timed out")
+        return CalendarUnavailable(f"{where} timed out")
     if isinstance(exc, (OSError, ssl.SSLError, httplib2.HttpLib2Error)):
-        return CalendarUnavailable(f"{room}: Google Calendar unreachable: {exc}")
+        return CalendarUnavailable(f"{where} unreachable: {reason(exc)}")
     if isinstance(exc, (ValueError, KeyError, TypeError, GoogleApiClientError)):
-        return MalformedCalendarData(f"{room}: unreadable Google Calendar response: {exc!r}")
-    return CalendarError(f"{room}: unexpected Google Calendar failure: {exc!r}")
+        return MalformedCalendarData(f"{where}: unreadable response: {one_line(repr(exc))}")
+    return CalendarError(f"{where}: unexpected failure: {one_line(repr(exc))}")
 
 
 SourceFactory = Callable[[GoogleSettings], GoogleCalendarSource]

@@ -44,6 +44,7 @@ from calendars.syncstate import (
     needs_full_read,
     split_incremental,
 )
+from otj.netreason import one_line, reason, request_url, safe_url, status_text
 from otj.secret import Secret
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class GraphCalendarSource:
         return guarded_sync(
             room,
             lambda: self._sync(room, start=start, end=end, state=state, counter=counter),
-            map_error=_map_error,
+            map_error=lambda room, exc: _map_error(room, exc, url=self._endpoint),
             requests=lambda: counter[0],
         )
 
@@ -235,7 +236,7 @@ class GraphCalendarSource:
             counter[0] += 1
             response = self._client.get(url, headers=self._headers(self._token(fresh=True)))
         if response.status_code >= 400:
-            raise _http_error(room, response)
+            raise _http_error(room, response, url=url)
         try:
             data = response.json()
         except ValueError as exc:
@@ -282,7 +283,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _http_error(room: str, response: httpx.Response) -> CalendarError:
+def _http_error(room: str, response: httpx.Response, *, url: str) -> CalendarError:
     """Map a Graph error response (status and ``error.code``) to a ``CalendarError``."""
     status = response.status_code
     code = ""
@@ -290,7 +291,7 @@ def _http_error(room: str, response: httpx.Response) -> CalendarError:
         code = str(json.loads(response.content)["error"]["code"])
     except (ValueError, KeyError, TypeError):
         code = ""
-    message = f"{room}: Graph answered HTTP {status} {code}".rstrip()
+    message = f"{room}: Graph {safe_url(url)} answered {status_text(status)} {code}".rstrip()
     if status == 410 or code.lower() in _EXPIRED_CODES:
         return SyncStateExpired(message)
     if status == 429 or status >= 500:
@@ -302,15 +303,18 @@ def _http_error(room: str, response: httpx.Response) -> CalendarError:
     return MalformedCalendarData(message)
 
 
-def _map_error(room: str, exc: BaseException) -> CalendarError:
+def _map_error(room: str, exc: BaseException, *, url: str) -> CalendarError:
     if isinstance(exc, CalendarError):
         return exc
+    where = f"{room}: Graph {safe_url(url)}"
     if isinstance(exc, httpx.TimeoutException):
-        return CalendarUnavailable(f"{room}: Graph timed out")
+        return CalendarUnavailable(f"{where} timed out")
     if isinstance(exc, (httpx.TransportError, requests.RequestException, OSError)):
-        return CalendarUnavailable(f"{room}: Graph or Entra ID unreachable: {exc}")
+        target = request_url(exc)
+        shown = f"{room}: {safe_url(target)}" if target else f"{where} or Entra ID"
+        return CalendarUnavailable(f"{shown} unreachable: {reason(exc)}")
     if isinstance(exc, ValueError) and "authority" in str(exc).lower():
-        return CalendarAuthError(f"{room}: Entra ID tenant discovery failed: {exc}")
+        return CalendarAuthError(f"{room}: Entra ID tenant discovery failed: {one_line(str(exc))}")
     if isinstance(exc, (ValueError, KeyError, TypeError)):
-        return MalformedCalendarData(f"{room}: unreadable Graph response: {exc!r}")
-    return CalendarError(f"{room}: unexpected Graph failure: {exc!r}")
+        return MalformedCalendarData(f"{where}: unreadable response: {one_line(repr(exc))}")
+    return CalendarError(f"{where}: unexpected failure: {one_line(repr(exc))}")

@@ -29,6 +29,7 @@ from calendars.base import (
 )
 from calendars.caldav import expand_calendar
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
+from otj.netreason import one_line, reason, safe_url, status_text
 from otj.secret import Secret
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class IcsCalendarSource:
         except CalendarError:
             raise
         except Exception as exc:
-            raise _map_error(room, exc) from exc
+            raise _map_error(room, exc, where=self._shown(room)) from exc
         if stored is not None and (fetched.content is None or fetched.digest == stored.token):
             new_state = SyncState(
                 kind=_KIND,
@@ -139,6 +140,14 @@ class IcsCalendarSource:
 
     def close(self) -> None:
         self._client.close()
+
+    def _shown(self, room: str) -> str:
+        """The file or URL (without credentials) as error messages name it."""
+        try:
+            where = self.location(room)
+        except CalendarError:
+            return "(no location)"
+        return where if self._settings.path_template is not None else safe_url(where)
 
     # reading -------------------------------------------------------------------------------
     def _fetch(self, room: str, stored: SyncState | None) -> _Fetched:
@@ -178,14 +187,14 @@ class IcsCalendarSource:
                     content=None, digest=stored.token, validators=dict(stored.extra), requests=1
                 )
             if response.status_code >= 400:
-                raise _http_error(room, response)
+                raise _http_error(room, response, url=url)
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > MAX_ICS_BYTES:
                     raise MalformedCalendarData(
-                        f"{room}: {url} is larger than {MAX_ICS_BYTES} bytes"
+                        f"{room}: {safe_url(url)} is larger than {MAX_ICS_BYTES} bytes"
                     )
                 chunks.append(chunk)
             validators = {}
@@ -202,9 +211,9 @@ class IcsCalendarSource:
         )
 
 
-def _http_error(room: str, response: httpx.Response) -> CalendarError:
+def _http_error(room: str, response: httpx.Response, *, url: str) -> CalendarError:
     status = response.status_code
-    message = f"{room}: calendar URL answered HTTP {status}"
+    message = f"{room}: calendar URL {safe_url(url)} answered {status_text(status)}"
     if status in (401, 403):
         return CalendarAuthError(message)
     if status in (404, 410):
@@ -221,15 +230,15 @@ def _http_error(room: str, response: httpx.Response) -> CalendarError:
     return MalformedCalendarData(message)
 
 
-def _map_error(room: str, exc: BaseException) -> CalendarError:
+def _map_error(room: str, exc: BaseException, *, where: str) -> CalendarError:
     if isinstance(exc, CalendarError):
         return exc
     if isinstance(exc, httpx.TimeoutException):
-        return CalendarUnavailable(f"{room}: calendar URL timed out")
+        return CalendarUnavailable(f"{room}: calendar URL {where} timed out")
     if isinstance(exc, httpx.HTTPError):
-        return CalendarUnavailable(f"{room}: calendar URL unreachable: {exc}")
+        return CalendarUnavailable(f"{room}: calendar URL {where} unreachable: {reason(exc)}")
     if isinstance(exc, PermissionError):
-        return CalendarAuthError(f"{room}: calendar file not readable: {exc.strerror}")
+        return CalendarAuthError(f"{room}: calendar file {where} not readable: {exc.strerror}")
     if isinstance(exc, OSError):
-        return CalendarUnavailable(f"{room}: calendar file unreadable: {exc.strerror}")
-    return MalformedCalendarData(f"{room}: unreadable calendar: {exc!r}")
+        return CalendarUnavailable(f"{room}: calendar file {where} unreadable: {exc.strerror}")
+    return MalformedCalendarData(f"{room}: unreadable calendar {where}: {one_line(repr(exc))}")

@@ -21,7 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otj", description="One-Touch Join with SIP Guest Join")
     parser.add_argument("--version", action="version", version=f"otj {otj.__version__}")
     parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="DEBUG, INFO, WARNING or ERROR, in any case (default INFO)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(otj.commands.__path__), key=lambda m: m.name):
@@ -47,7 +51,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    return cast(Handler, func)(args)
+    try:
+        return cast(Handler, func)(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from otj.cli_errors import explain
+
+        message = explain(exc, args)
+        if message is None:
+            raise
+        sys.stderr.write(f"otj {args.command}: error: {message}\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from otj.config.runtime import positive_float
+
 DEFAULT_DAYS = 7
 
 
@@ -34,7 +36,7 @@ def register(subparsers: Any) -> None:
     read.add_argument(
         "--end", metavar="ISO", help=f"window end (default: start + {DEFAULT_DAYS} days)"
     )
-    read.add_argument("--timeout", type=float, default=20.0, help="seconds per request")
+    read.add_argument("--timeout", type=positive_float, default=20.0, help="seconds per request")
     read.set_defaults(func=_read)
 
 
@@ -66,10 +68,15 @@ def _read(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if end <= start:
         return _fail("--end must be after --start")
+    from otj.config.runtime import UsageError, check_readable
+
     try:
+        check_readable(args.config, utf8=True)
         document = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        return _fail(f"cannot read {args.config}: {exc}")
+    except UsageError as exc:
+        return _fail(str(exc))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return _fail(f"cannot read {args.config}: {' '.join(str(exc).split())}")
     entries = document.get("integrations") if isinstance(document, dict) else None
     matches = [
         e for e in entries or [] if isinstance(e, dict) and e.get("name") == args.integration

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.config.runtime import add_database_arguments, echo, positive_int
 
 if TYPE_CHECKING:
     from otj.store.values import CallRecord
@@ -20,7 +20,9 @@ def register(subparsers: Any) -> None:
         "calls", help="live gateway calls (grouped by meeting) and recent call records"
     )
     add_database_arguments(parser)
-    parser.add_argument("--limit", type=int, default=20, help="recent calls to show (default 20)")
+    parser.add_argument(
+        "--limit", type=positive_int, default=20, help="recent calls to show (default 20)"
+    )
     parser.add_argument("--live", action="store_true", help="live calls only")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=_run)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.config.runtime import DATABASE_HELP, add_database_arguments, echo
 
 
 def register(subparsers: Any) -> None:
@@ -23,7 +23,9 @@ def register(subparsers: Any) -> None:
             "of the sections FILE names that FILE does not list. Nothing is written when any "
             "error is found; every error names its YAML path and line. Each enabled meeting "
             "processing rule is rendered on its type's sample invitations: an alias that no "
-            "call routing rule routes is a warning (an error with --strict)."
+            "call routing rule routes is a warning (an error with --strict). --check validates "
+            "against the stored configuration and writes nothing, anywhere (no database or key "
+            "file is created). " + DATABASE_HELP
         ),
     )
     apply.add_argument("file", type=Path)
@@ -37,41 +39,33 @@ def register(subparsers: Any) -> None:
     add_database_arguments(apply)
     apply.set_defaults(func=_apply)
 
-    export = sub.add_parser("export", help="write the stored configuration as YAML")
+    export = sub.add_parser(
+        "export",
+        help="write the stored configuration as YAML",
+        description="Write the stored configuration as YAML (secrets as references). "
+        + DATABASE_HELP,
+    )
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     add_database_arguments(export)
     export.set_defaults(func=_export)
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from otj.config import apply_file, load_file, validate
-    from otj.config.runtime import open_store
+    from otj.config import apply_file, load_file
+    from otj.config.runtime import check_readable, open_store
     from otj.config.yamlsrc import YamlError
 
     path: Path = args.file
-    if not path.is_file():
-        echo(f"error: {path}: no such file", err=True)
-        return 2
+    check_readable(path, utf8=True)
     try:
         load_file(path)
     except YamlError as exc:
         echo(f"{path}: {exc.problem}", err=True)
         return 1
+    if args.check:
+        return _check(args, path)
     db = open_store(args, config_file=path)
     try:
-        if args.check:
-            located, parse_problems = load_file(path)
-            checked = validate(
-                located,
-                parse_problems,
-                existing=db.config.snapshot(),
-                prune=args.prune,
-                strict=args.strict,
-            )
-            for problem in checked.problems:
-                echo(f"{path}: {problem}", err=True)
-            echo("valid" if checked.configuration else "invalid")
-            return 0 if checked.configuration else 1
         result = apply_file(db, path, prune=args.prune, strict=args.strict)
         for problem in result.problems:
             echo(f"{path}: {problem}", err=True)
@@ -92,6 +86,24 @@ def _apply(args: argparse.Namespace) -> int:
         return 0
     finally:
         db.close()
+
+
+def _check(args: argparse.Namespace, path: Path) -> int:
+    """Validate against the stored configuration, opening the database only if it exists."""
+    from otj.config import load_file, validate
+    from otj.config.runtime import warn_file_database
+    from otj.store.readonly import stored_configuration
+
+    existing, url = stored_configuration(args.database, data_dir=args.data_dir)
+    warn_file_database(path, url)
+    located, parse_problems = load_file(path)
+    checked = validate(
+        located, parse_problems, existing=existing, prune=args.prune, strict=args.strict
+    )
+    for problem in checked.problems:
+        echo(f"{path}: {problem}", err=True)
+    echo("valid" if checked.configuration else "invalid")
+    return 0 if checked.configuration else 1
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -36,9 +36,20 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _current(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sqlalchemy import make_url
+
+    from otj.config.runtime import resolve_runtime
     from otj.store import open_database, redact_url
     from otj.store.migrate import current_revision, head_revision
 
+    url = resolve_runtime(data_dir=args.data_dir, database=args.database).database_url
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
+        echo(f"{redact_url(url)}: no database yet (otj db upgrade creates it)")  # none created
+        return 1
     db = open_database(args.database, data_dir=args.data_dir, upgrade=False)
     try:
         current = current_revision(db.engine)

@@ -39,7 +39,20 @@ def register(subparsers: Any) -> None:
     source.add_argument("--event", type=Path, metavar="EVENT.json")
     source.add_argument("--ics", type=Path, metavar="INVITE.ics")
     source.add_argument("--eml", type=Path, metavar="INVITE.eml")
-    source.add_argument("--example", metavar="NAME", help="a bundled example invitation")
+    examples = bundled_invitations()
+    source.add_argument(
+        "--example",
+        metavar="NAME",
+        choices=examples,
+        help=f"a bundled example invitation: {', '.join(examples)} (the default is the first)",
+    )
+    test.add_argument(
+        "invitation",
+        nargs="?",
+        type=Path,
+        metavar="INVITATION",
+        help="an invitation file, by its suffix: .eml, .ics or .json (as --eml, --ics, --event)",
+    )
     test.add_argument("--room", default="room@example.com", help="room resource e-mail")
     test.add_argument("--now", help="processing time, ISO 8601 (default: the current time)")
     test.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -102,61 +115,107 @@ def _check(args: argparse.Namespace) -> int:
 # --- validate ------------------------------------------------------------------------------------
 
 
+def _load_located(path: Path) -> Any:
+    """The document with the line of every value (``otj.config.yamlsrc``), or exit with one line."""
+    from otj.config.yamlsrc import YamlError, load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(_fail(f"{path}: {exc.strerror or exc}")) from exc
+    except UnicodeDecodeError as exc:
+        raise SystemExit(_fail(f"{path}: not UTF-8 text ({exc.reason})")) from exc
+    try:
+        return load_yaml(text, source=str(path))[0]
+    except YamlError as exc:
+        raise SystemExit(_fail(f"{path}: {exc.problem}")) from exc
+
+
 def _validate(args: argparse.Namespace) -> int:
+    """Every problem of every rule and profile, each with its YAML path and line."""
+    from otj.config.yamlsrc import Problem, format_path
     from otj.model import MeetingRule
     from otj.rules import validate_profile, validate_rules
     from otj.rules.loading import profile_from_mapping, rule_from_mapping
 
-    document = _load_yaml(args.file)
-    groups: list[tuple[str, list[Any]]] = []
-    profiles: list[tuple[str, Any]] = []
+    located = _load_located(args.file)
+    document = located.data
+    groups: list[tuple[tuple[str, ...], list[Any]]] = []
+    profiles: list[tuple[tuple[str | int, ...], str, Any]] = []
     if isinstance(document, list):
-        groups.append(("rules", document))
+        groups.append(((), document))
     elif isinstance(document, dict):
         if "meeting_processing_rules" in document:
-            groups.append(
-                ("meeting_processing_rules", document.get("meeting_processing_rules") or [])
-            )
+            items = document.get("meeting_processing_rules") or []
+            groups.append((("meeting_processing_rules",), items))
         if isinstance(document.get("rulesets"), dict):
             groups.extend(
-                (f"rulesets.{name}", items or []) for name, items in document["rulesets"].items()
+                (("rulesets", name), items or []) for name, items in document["rulesets"].items()
             )
         if "rules" in document:
-            groups.append(("rules", document.get("rules") or []))
+            groups.append((("rules",), document.get("rules") or []))
         raw_profiles = document.get("profiles")
         if isinstance(raw_profiles, list):
-            profiles = [(str(p.get("name", "")), p) for p in raw_profiles if isinstance(p, dict)]
+            profiles = [
+                (("profiles", i), str(p.get("name", "")), p)
+                for i, p in enumerate(raw_profiles)
+                if isinstance(p, dict)
+            ]
         elif isinstance(raw_profiles, dict):
-            profiles = list(raw_profiles.items())
+            profiles = [(("profiles", name), str(name), p) for name, p in raw_profiles.items()]
     if not groups and not profiles:
         return _fail(f"{args.file}: no meeting_processing_rules, rulesets, rules or profiles")
-    lines: list[str] = []
+    problems: list[Problem] = []
     count = 0
     for where, items in groups:
         if not isinstance(items, list):
-            lines.append(f"{where}: expected a list of rules")
+            problems.append(located.problem(where, "expected a list of rules"))
             continue
         rules: list[MeetingRule] = []
+        index_of: dict[str, int] = {}
         for index, item in enumerate(items):
             count += 1
             try:
-                rules.append(rule_from_mapping(item, f"{where}[{index}]"))
+                rule = rule_from_mapping(item, format_path((*where, index)))
             except ValueError as exc:
-                lines.append(str(exc))
-        lines.extend(f"{where}: {problem}" for problem in validate_rules(rules))
-    for name, settings in profiles:
+                problems.append(_loading_problem(located, (*where, index), exc))
+                continue
+            rules.append(rule)
+            index_of.setdefault(rule.name, index)
+        for problem in validate_rules(rules):
+            at = (*where, index_of[problem.rule]) if problem.rule in index_of else where
+            field = (problem.field,) if problem.field else ()
+            message = f"rule {problem.rule!r}: {problem.message}"
+            problems.append(located.problem((*at, *field), message))
+    for at, name, settings in profiles:
         values = {k: v for k, v in (settings or {}).items() if k != "name"}
         try:
-            profile = profile_from_mapping(values, str(name), f"profiles.{name}")
+            profile = profile_from_mapping(values, name, format_path(at))
         except ValueError as exc:
-            lines.append(str(exc))
+            problems.append(_loading_problem(located, at, exc))
             continue
-        lines.extend(f"profiles: {problem}" for problem in validate_profile(profile))
-    for line in lines:
-        _write(sys.stdout, f"{args.file}: {line}")
-    verdict = "valid" if not lines else f"{len(lines)} problem(s)"
+        for problem in validate_profile(profile):
+            field = (problem.field,) if problem.field else ()
+            message = f"profile {name!r}: {problem.message}"
+            problems.append(located.problem((*at, *field), message))
+    for found in problems:
+        _write(sys.stdout, f"{args.file}: {found}")
+    verdict = "valid" if not problems else f"{len(problems)} problem(s)"
     _write(sys.stdout, f"{count} rule(s), {len(profiles)} profile(s): {verdict}")
-    return EXIT_FAILED if lines else EXIT_OK
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _loading_problem(located: Any, at: tuple[str | int, ...], exc: ValueError) -> Any:
+    """A loading error (``"<where>[.field]: message"``) at its path and line."""
+    from otj.config.yamlsrc import format_path
+
+    text, where = str(exc), format_path(at)
+    if text.startswith(where + "."):
+        field, _, message = text[len(where) + 1 :].partition(": ")
+        return located.problem((*at, field), message)
+    if text.startswith(where + ": "):
+        return located.problem(at, text[len(where) + 2 :])
+    return located.problem(at, text)
 
 
 # --- test ----------------------------------------------------------------------------------------
@@ -186,6 +245,22 @@ def _test(args: argparse.Namespace) -> int:
         return _fail(f"--now: not an ISO 8601 date-time: {args.now!r}")
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    if args.invitation is not None:
+        if args.eml or args.ics or args.event or args.example:
+            return _fail("give the invitation once: as INVITATION or with --eml/--ics/--event")
+        suffix = args.invitation.suffix.lower()
+        option = {".eml": "eml", ".ics": "ics", ".json": "event"}.get(suffix)
+        if option is None:
+            return _fail(f"{args.invitation}: expected a .eml, .ics or .json file")
+        setattr(args, option, args.invitation)
+    from otj.config.runtime import UsageError, check_readable
+
+    for given in (args.eml, args.ics, args.event, args.rules):
+        if given is not None:
+            try:
+                check_readable(given)
+            except UsageError as exc:
+                return _fail(str(exc))
     rules_path = args.rules or _example_path("rules.yaml")
     document = _load_yaml(rules_path)
     try:
@@ -198,7 +273,7 @@ def _test(args: argparse.Namespace) -> int:
         elif args.event:
             event = read_event_json(args.event, room=args.room)
         else:
-            example = _example_path(args.example or "meet-invitation.eml")
+            example = _example_path(args.example or bundled_invitations()[0])
             if example.suffix == ".ics":
                 event = read_ics(example, room=args.room)
             elif example.suffix == ".json":
@@ -270,6 +345,21 @@ def _print_meeting(
         _write(out, "Problems")
         for problem in problems:
             _write(out, f"  {problem}")
+
+
+INVITATION_SUFFIXES = (".eml", ".ics", ".json")
+
+
+def bundled_invitations() -> list[str]:
+    """The example invitations shipped in ``otj.examples`` (not its rules file)."""
+    from importlib.resources import files
+
+    names = [
+        p.name
+        for p in files("otj.examples").iterdir()
+        if p.is_file() and p.name.endswith(INVITATION_SUFFIXES)
+    ]
+    return sorted(names, key=lambda n: (not n.startswith("meet-"), n))
 
 
 def _example_path(name: str) -> Path:

@@ -10,6 +10,8 @@ running polls finish, leases are released.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
 import re
 import signal
@@ -18,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.config.runtime import add_database_arguments, echo, positive_float, positive_int
 
 if TYPE_CHECKING:
+    from otj.config.runtime import Runtime
     from otj.store import Database
 
 log = logging.getLogger("otj.serve")
@@ -40,8 +43,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        help="HTTP address (default: the configuration's api.listen, else 127.0.0.1:8080; "
-        "port 0 picks a free port)",
+        type=_listen_argument,
+        help="HTTP address, e.g. 127.0.0.1:8081 (a bare port means 127.0.0.1:PORT; default: "
+        "the configuration's api.listen, else 127.0.0.1:8080; port 0 picks a free port)",
     )
     parser.add_argument("--no-demo", action="store_true", help="never install the demo")
     parser.add_argument(
@@ -50,9 +54,11 @@ def register(subparsers: Any) -> None:
         help="base URL endpoints reach this service at, for Cisco HttpFeedback "
         "(default: $OTJ_PUBLIC_URL)",
     )
-    parser.add_argument("--threads", type=int, default=16, help="rooms polled at a time (16)")
     parser.add_argument(
-        "--timeout", type=float, default=20.0, help="seconds per calendar request (20)"
+        "--threads", type=positive_int, default=16, help="rooms polled at a time (16)"
+    )
+    parser.add_argument(
+        "--timeout", type=positive_float, default=20.0, help="seconds per calendar request (20)"
     )
     add_database_arguments(parser)
     parser.set_defaults(func=_serve)
@@ -68,11 +74,76 @@ def uvicorn_settings() -> dict[str, Any]:
     return settings
 
 
-def _listen(text: str) -> tuple[str, int]:
-    match = re.fullmatch(r"(?P<host>\[[0-9a-fA-F:]+\]|[^:]+):(?P<port>\d{1,5})", text)
-    if match is None:
-        raise ValueError(f"--listen must be HOST:PORT, got {text!r}")
+def listen_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or a bare ``PORT`` (on 127.0.0.1); ``ValueError`` else."""
+    text = text.strip()
+    if text.isdigit():
+        text = f"127.0.0.1:{text}"
+    match = re.fullmatch(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(?P<port>\d{1,5})", text)
+    if match is None or int(match["port"]) > 65535:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:8081, got {text!r}")
     return match["host"].strip("[]"), int(match["port"])
+
+
+def _listen_argument(text: str) -> str:
+    try:
+        listen_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+class ListenError(OSError):
+    """The HTTP address cannot be bound (in use, not ours, no permission)."""
+
+
+def bind(text: str) -> socket.socket:
+    """A listening-ready TCP socket bound to ``text`` (``ListenError`` with a hint when not)."""
+    try:
+        host, port = listen_address(text)
+    except ValueError as exc:
+        raise ListenError(f"cannot listen on {text!r}: {exc}") from None
+    text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ListenError(
+            f"cannot listen on {text}: unknown host {host!r} ({exc.strerror})"
+        ) from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        reason = {
+            errno.EADDRINUSE: "the port is in use (another otj serve?)",
+            errno.EACCES: "permission denied (ports below 1024 need privileges)",
+            errno.EADDRNOTAVAIL: "not an address of this machine",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        raise ListenError(
+            f"cannot listen on {text}: {reason}; choose another address with "
+            f"--listen HOST:PORT, e.g. --listen {host if ':' not in host else '[' + host + ']'}:"
+            f"{port + 1 if 0 < port < 65535 else 8081}"
+        ) from None
+    return sock
+
+
+def _file_listen(path: Path | None) -> str | None:
+    """The ``api.listen`` of a configuration file, when it has one."""
+    from otj.config import load_file
+    from otj.config.yamlsrc import YamlError
+
+    if path is None:
+        return None
+    try:
+        data = load_file(path)[0].data
+    except (OSError, YamlError):
+        return None
+    api = data.get("api") if isinstance(data, dict) else None
+    listen = api.get("listen") if isinstance(api, dict) else None
+    return listen if isinstance(listen, str) else None
 
 
 def install_demo(db: Database, data_dir: Path) -> bool:
@@ -99,17 +170,45 @@ def install_demo(db: Database, data_dir: Path) -> bool:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Check the file, take the database lock and bind the port before touching the store."""
+    from otj.config.runtime import check_readable, resolve_runtime
+    from otj.worker.setup import WorkerLocked, database_lock
+
+    if args.config is not None:
+        check_readable(args.config, utf8=True)
+    runtime = resolve_runtime(data_dir=args.data_dir, database=args.database)
+    try:
+        with database_lock(runtime.database_url), contextlib.ExitStack() as stack:
+            listen = args.listen or _file_listen(args.config)
+            sock = bind(listen) if listen else None
+            if sock is not None:
+                stack.callback(sock.close)
+            return _serve_locked(args, runtime, sock, stack)
+    except (WorkerLocked, ListenError) as exc:
+        echo(f"otj serve: error: {exc}", err=True)
+        return 2
+
+
+def _serve_locked(
+    args: argparse.Namespace,
+    runtime: Runtime,
+    sock: socket.socket | None,
+    stack: contextlib.ExitStack,
+) -> int:
     import uvicorn
 
     from otj.api.app import create_app
     from otj.config import apply_file
-    from otj.config.runtime import open_store, resolve_runtime
+    from otj.config.runtime import open_store, warn_file_database
     from otj.worker.delivery import default_deliverer
     from otj.worker.service import WorkerService
-    from otj.worker.setup import WorkerLocked, make_poller, single_worker_lock
+    from otj.worker.setup import make_poller
 
-    runtime = resolve_runtime(data_dir=args.data_dir, database=args.database)
-    db = open_store(args, config_file=args.config, application_name="otj-serve")
+    db = open_store(args, application_name="otj-serve")
+    stack.callback(db.close)
+    if sock is None:
+        sock = bind(db.config.api_settings().listen)
+        stack.callback(sock.close)
     stopping: list[int] = []
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -117,72 +216,57 @@ def _serve(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
+    if args.config is not None:
+        warn_file_database(args.config, db.url)
+        result = apply_file(db, args.config)
+        for problem in result.problems:
+            echo(f"{args.config}: {problem}", err=True)
+        if not result.ok:
+            echo("configuration not applied; not starting", err=True)
+            return 1
+    demo = False if args.no_demo else install_demo(db, runtime.data_dir)
+    codecs: list[tuple[str, str]] = []
+    panels: list[tuple[str, str]] = []
+    if demo:
+        from datetime import UTC, datetime
+
+        from otj.delivery import demo_codecs
+        from otj.demo import panels as demo_panels
+
+        for room, codec_url, _ in demo_codecs.attach(db):
+            log.info("demo: simulated Cisco codec for %s at %s/ (its bookings)", room, codec_url)
+            codecs.append((room, codec_url))
+        panels = demo_panels.pair(db, now=datetime.now(UTC))
+    host, port = sock.getsockname()[:2]
+    poller = make_poller(db, timeout=args.timeout)
+    deliverer = default_deliverer(db, feedback_base_url=args.public_url)
+    service = WorkerService(poller, deliverer=deliverer, threads=args.threads)
+    if demo:
+        service.scheduler.add_job(
+            install_demo,
+            "interval",
+            hours=1,
+            args=(db, runtime.data_dir),
+            id="demo-calendars",
+            executor="service",
+        )
+    home: dict[str, Any] = {"demo": demo, "codecs": codecs, "panels": panels}
+    app = create_app(db, router_options={"otj.api.home": home})
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", **uvicorn_settings())
+    )
+    service.start()
+    base = f"http://{'[' + host + ']' if sock.family == socket.AF_INET6 else host}:{port}"
+    log.info("otj listening on %s (OpenAPI: %s/openapi.json)", base, base)
+    if demo:
+        log.info("demo: open %s/ to see the demo rooms and their Join aliases", base)
     try:
-        if args.config is not None:
-            result = apply_file(db, args.config)
-            for problem in result.problems:
-                echo(f"{args.config}: {problem}", err=True)
-            if not result.ok:
-                echo("configuration not applied; not starting", err=True)
-                return 1
-        demo = False if args.no_demo else install_demo(db, runtime.data_dir)
-        codecs: list[tuple[str, str]] = []
-        panels: list[tuple[str, str]] = []
-        if demo:
-            from datetime import UTC, datetime
-
-            from otj.delivery import demo_codecs
-            from otj.demo import panels as demo_panels
-
-            for room, codec_url, _ in demo_codecs.attach(db):
-                log.info(
-                    "demo: simulated Cisco codec for %s at %s/ (its bookings)", room, codec_url
-                )
-                codecs.append((room, codec_url))
-            panels = demo_panels.pair(db, now=datetime.now(UTC))
-        host, port = _listen(args.listen or db.config.api_settings().listen)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        port = sock.getsockname()[1]
-        with single_worker_lock(db):
-            poller = make_poller(db, timeout=args.timeout)
-            deliverer = default_deliverer(db, feedback_base_url=args.public_url)
-            service = WorkerService(poller, deliverer=deliverer, threads=args.threads)
-            if demo:
-                service.scheduler.add_job(
-                    install_demo,
-                    "interval",
-                    hours=1,
-                    args=(db, runtime.data_dir),
-                    id="demo-calendars",
-                    executor="service",
-                )
-            home: dict[str, Any] = {"demo": demo, "codecs": codecs, "panels": panels}
-            app = create_app(db, router_options={"otj.api.home": home})
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app, log_config=None, access_log=False, lifespan="off", **uvicorn_settings()
-                )
-            )
-            service.start()
-            base = f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
-            log.info("otj listening on %s (OpenAPI: %s/openapi.json)", base, base)
-            if demo:
-                log.info("demo: open %s/ to see the demo rooms and their Join aliases", base)
-            try:
-                if not stopping:
-                    server.run(sockets=[sock])
-            finally:
-                log.info("stopping")
-                service.stop()
-                if demo:
-                    demo_codecs.stop()
-        log.info("stopped cleanly")
-        return 0
-    except WorkerLocked as exc:
-        echo(f"error: {exc}", err=True)
-        return 2
+        if not stopping:
+            server.run(sockets=[sock])
     finally:
-        db.close()
+        log.info("stopping")
+        service.stop()
+        if demo:
+            demo_codecs.stop()
+    log.info("stopped cleanly")
+    return 0

@@ -6,9 +6,12 @@ import argparse
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otj.config.runtime import add_database_arguments, echo
+
+if TYPE_CHECKING:
+    from otj.store import Database
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +23,13 @@ def register(subparsers: Any) -> None:
     add_database_arguments(rooms)
     rooms.set_defaults(func=_rooms)
     meetings = sub.add_parser("meetings", help="a room's meetings as its endpoint shows them")
-    meetings.add_argument("--room", required=True, metavar="EMAIL")
+    meetings.add_argument(
+        "--room",
+        required=True,
+        metavar="ROOM",
+        help="the room's address, or the name of one of its endpoints (case-insensitive), "
+        "or the part of its address before @",
+    )
     meetings.add_argument("--trace", action="store_true", help="each rule's outcome")
     meetings.add_argument("--all", action="store_true", help="also meetings not shown")
     meetings.add_argument("--json", action="store_true", help="JSON instead of a table")
@@ -77,12 +86,36 @@ def _rooms(args: argparse.Namespace) -> int:
             _when(r.last_poll, now),
             str(r.meetings),
             "pending" if r.delivery_pending else "-",
-            (f"{r.last_error_kind}: {r.last_error}" if r.last_error else "-")[:80],
+            f"{r.last_error_kind or 'error'} (below)" if r.last_error else "-",
         ]
         for r in rooms
     ]
-    echo(table(["ROOM", "ENDPOINTS", "LAST POLL", "MEETINGS", "DELIVERY", "LAST ERROR"], rows))
+    headers = ["ROOM", "ENDPOINTS", "LAST POLL", "MEETINGS", "DELIVERY", "LAST ERROR"]
+    echo(table(headers, rows))
+    errors = [r for r in rooms if r.last_error]
+    if errors:
+        echo("")
+    for r in errors:  # whole, never cut: it is what the administrator acts on
+        echo(f"{r.room}: {r.last_error_kind or 'error'}: {r.last_error}")
     return 0
+
+
+def resolve_room(db: Database, given: str) -> tuple[str | None, dict[str, list[str]]]:
+    """The room ``given`` names (address, endpoint name or address before @), and every
+    known room with its endpoints' names."""
+    endpoints = db.config.snapshot(secrets="sealed").endpoints  # no secret is opened
+    known: dict[str, list[str]] = {room: [] for room in sorted(db.rooms.names())}
+    for endpoint in endpoints:
+        known.setdefault(endpoint.room_resource_email.lower(), []).append(endpoint.name)
+    wanted = given.strip().casefold()
+    if wanted in known:
+        return wanted, known
+    matches = {
+        room
+        for room, names in known.items()
+        if wanted in {n.casefold() for n in names} or room.split("@", 1)[0] == wanted
+    }
+    return (matches.pop() if len(matches) == 1 else None), known
 
 
 def _meetings(args: argparse.Namespace) -> int:
@@ -91,13 +124,24 @@ def _meetings(args: argparse.Namespace) -> int:
 
     db = open_store(args)
     try:
-        meetings = room_meetings(
-            db, args.room, now=datetime.now(UTC), include_unlisted=args.all, trace=args.trace
+        room, known = resolve_room(db, args.room)
+        meetings = (
+            room_meetings(
+                db, room, now=datetime.now(UTC), include_unlisted=args.all, trace=args.trace
+            )
+            if room
+            else None
         )
     finally:
         db.close()
     if meetings is None:
-        echo(f"error: no room {args.room}", err=True)
+        echo(f"error: no room {args.room!r}", err=True)
+        if known:
+            echo("known rooms (address: endpoint names):", err=True)
+            for address, names in known.items():
+                echo(f"  {address}: {', '.join(names) or '-'}", err=True)
+        else:
+            echo("no rooms yet: apply a configuration (otj config apply FILE)", err=True)
         return 1
     if args.json:
         echo(_dump(meetings))
@@ -135,9 +179,14 @@ def _alarms(args: argparse.Namespace) -> int:
     if args.json:
         echo(_dump(alarms))
         return 0
+    if not alarms:
+        echo("no alarms")
+        return 0
     now = datetime.now(UTC)
-    rows = [
-        [a.severity, a.kind, a.subject, _when(a.raised_at, now), a.message[:80]] for a in alarms
-    ]
-    echo(table(["SEVERITY", "KIND", "SUBJECT", "RAISED", "MESSAGE"], rows) if rows else "no alarms")
+    rows = [[a.severity, a.kind, a.subject, _when(a.raised_at, now)] for a in alarms]
+    lines = table(["SEVERITY", "KIND", "SUBJECT", "RAISED"], rows).splitlines()
+    echo(lines[0])
+    for line, alarm in zip(lines[1:], alarms, strict=True):
+        echo(line)
+        echo("    " + alarm.message.replace("\n", "\n    "))  # whole, on its own line
     return 0

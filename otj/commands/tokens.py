@@ -14,12 +14,22 @@ from typing import Any
 from otj.config.runtime import add_database_arguments, echo
 
 
+def _name(text: str) -> str:
+    """A token name: printable, not blank, at most 100 characters."""
+    name = text.strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise argparse.ArgumentTypeError("a token name is 1 to 100 printable characters")
+    return name
+
+
 def register(subparsers: Any) -> None:
     """Add ``otj tokens``."""
     parser = subparsers.add_parser("tokens", help="admin API tokens")
     sub = parser.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
     create = sub.add_parser("create", help="make a token (printed once)")
-    create.add_argument("--admin", metavar="NAME", required=True, help="admin token name")
+    create.add_argument(
+        "--admin", metavar="NAME", required=True, type=_name, help="admin token name"
+    )
     add_database_arguments(create)
     create.set_defaults(func=_create)
     listing = sub.add_parser("list", help="list tokens (never their values)")

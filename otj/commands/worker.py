@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.config.runtime import add_database_arguments, echo, positive_float, positive_int
 
 
 def register(subparsers: Any) -> None:
@@ -25,12 +25,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--force", action="store_true", help="with --once: poll every room, due or not"
     )
-    parser.add_argument("--threads", type=int, default=16, help="rooms polled at a time (16)")
     parser.add_argument(
-        "--timeout", type=float, default=20.0, help="seconds per calendar request (20)"
+        "--threads", type=positive_int, default=16, help="rooms polled at a time (16)"
     )
     parser.add_argument(
-        "--lease-ttl", type=float, default=120.0, help="seconds a room lease lasts (120)"
+        "--timeout", type=positive_float, default=20.0, help="seconds per calendar request (20)"
+    )
+    parser.add_argument(
+        "--lease-ttl", type=positive_float, default=120.0, help="seconds a room lease lasts (120)"
     )
     parser.add_argument(
         "--worker-id",

@@ -56,6 +56,7 @@ from otj.delivery.xapi import (
     parse_status_version,
 )
 from otj.model import Endpoint, EndpointAuth, Profile
+from otj.netreason import one_line, reason, status_text
 from otj.secret import Secret
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class CiscoConnection:
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     feedback_slot: int = 1
+    room: str = ""
 
 
 def connection_for(endpoint: Endpoint, defaults: CiscoDefaults | None = None) -> CiscoConnection:
@@ -137,6 +139,7 @@ def connection_for(endpoint: Endpoint, defaults: CiscoDefaults | None = None) ->
         connect_timeout=d.connect_timeout,
         read_timeout=d.read_timeout,
         feedback_slot=d.feedback_slot,
+        room=endpoint.room_resource_email,
     )
 
 
@@ -192,15 +195,21 @@ class CiscoXapiClient:
 
     # -- transport ------------------------------------------------------------------------------
 
+    def where(self, path: str) -> str:
+        """``POST http://host/putxml`` as error messages name a request (no credentials)."""
+        return f"{self.connection.base_url}{path}"
+
     async def _begin_session(self) -> None:
         """``POST /xmlapi/session/begin`` with Basic auth; the device sets a SessionId cookie."""
-        response = await self._send("POST", "/xmlapi/session/begin", auth=self._basic)
+        path = "/xmlapi/session/begin"
+        response = await self._send("POST", path, auth=self._basic)
+        answered = f"POST {self.where(path)} answered {status_text(response.status_code)}"
         if response.status_code in (401, 403):
-            raise EndpointUnauthorised(f"session/begin refused with HTTP {response.status_code}")
+            raise EndpointUnauthorised(f"{answered}: user {self.connection.username!r} refused")
         if response.status_code >= 300:
-            raise EndpointProtocolError(f"session/begin answered HTTP {response.status_code}")
+            raise EndpointProtocolError(answered)
         if "SessionId" not in self._client.cookies:
-            raise EndpointProtocolError("session/begin set no SessionId cookie")
+            raise EndpointProtocolError(f"POST {self.where(path)} set no SessionId cookie")
         self._session_open = True
 
     async def _send(
@@ -212,6 +221,7 @@ class CiscoXapiClient:
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
     ) -> httpx.Response:
+        tried = f"{method} {self.where(url)}"
         try:
             if auth is not None:
                 return await self._client.request(
@@ -219,13 +229,13 @@ class CiscoXapiClient:
                 )
             return await self._client.request(method, url, content=content, headers=headers)
         except httpx.TimeoutException as exc:
-            raise EndpointUnreachable(f"{method} {url}: timed out ({type(exc).__name__})") from exc
+            raise EndpointUnreachable(f"{tried}: timed out ({type(exc).__name__})") from exc
         except (httpx.ConnectError, httpx.NetworkError) as exc:
-            raise EndpointUnreachable(f"{method} {url}: {exc or type(exc).__name__}") from exc
+            raise EndpointUnreachable(f"{tried}: {reason(exc)}") from exc
         except httpx.RemoteProtocolError as exc:
-            raise EndpointProtocolError(f"{method} {url}: {exc}") from exc
+            raise EndpointProtocolError(f"{tried}: {one_line(str(exc))}") from exc
         except httpx.HTTPError as exc:
-            raise EndpointUnreachable(f"{method} {url}: {exc or type(exc).__name__}") from exc
+            raise EndpointUnreachable(f"{tried}: {reason(exc)}") from exc
 
     async def request(
         self, method: str, url: str, *, content: bytes | None = None
@@ -239,16 +249,20 @@ class CiscoXapiClient:
             self._session_open = False  # expired session (device reboot): begin again once
             await self._begin_session()
             response = await self._send(method, url, content=content, headers=headers)
+        answered = f"{method} {self.where(url)} answered {status_text(response.status_code)}"
         if response.status_code in (401, 403):
-            raise EndpointUnauthorised(f"{method} {url}: HTTP {response.status_code}")
+            raise EndpointUnauthorised(f"{answered}: user {self.connection.username!r} refused")
         if response.status_code != 200:
-            raise EndpointProtocolError(f"{method} {url}: HTTP {response.status_code}")
+            raise EndpointProtocolError(answered)
         return response
 
     async def command(self, document: bytes, *, name: str) -> bytes:
         """POST a command document to ``/putxml`` and check its result status."""
         response = await self.request("POST", "/putxml", content=document)
-        parse_command_result(response.content, command=name)
+        try:
+            parse_command_result(response.content, command=name)
+        except EndpointError as exc:
+            raise type(exc)(f"POST {self.where('/putxml')}: {exc}") from exc
         return response.content
 
     # -- xAPI operations ------------------------------------------------------------------------
@@ -273,7 +287,10 @@ class CiscoXapiClient:
         body = response.content.strip()
         if body and b"<success" not in body:
             # Older software answers <success/>; anything that is an xAPI error is reported.
-            parse_command_result(body, command="bookingsputxml")
+            try:
+                parse_command_result(body, command="bookingsputxml")
+            except EndpointError as exc:
+                raise type(exc)(f"POST {self.where('/bookingsputxml')}: {exc}") from exc
         return "legacy"
 
     async def list_bookings(self) -> tuple[Booking, ...]:
@@ -282,7 +299,8 @@ class CiscoXapiClient:
         try:
             return parse_bookings_list(document)
         except BookingsParseError as exc:
-            raise EndpointProtocolError(f"Bookings List: {exc}") from exc
+            where = self.where("/putxml")
+            raise EndpointProtocolError(f"POST {where}: Bookings List: {exc}") from exc
 
     async def clear_bookings(self) -> None:
         """``xCommand Bookings Clear``."""
@@ -412,12 +430,14 @@ async def deliver(
             mismatches=mismatches,
         )
     except EndpointError as exc:
-        log.warning("%s: delivery failed (%s): %s", name, exc.kind, exc)
-        failed = after_failure(state, kind=exc.kind, message=str(exc), now=now)
+        room = client.connection.room
+        message = f"room {room}: {exc}" if room else str(exc)
+        log.warning("%s: delivery failed (%s): %s", name, exc.kind, message)
+        failed = after_failure(state, kind=exc.kind, message=message, now=now)
         return DeliveryOutcome(
             endpoint=name,
             decision=decision,
             state=failed,
-            error=str(exc),
+            error=message,
             error_kind=exc.kind,
         )

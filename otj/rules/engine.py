@@ -24,6 +24,7 @@ from otj.model import (
     TraceStep,
 )
 from otj.rules.compiled import CompiledRule, Hit, error_text
+from otj.rules.explain import subject_step, unlisted_step
 from otj.rules.meeting_types import find_fallback, platform_of
 from otj.rules.sandbox import compile_template, render
 from otj.rules.text import EventText
@@ -138,6 +139,15 @@ class RuleSet:
             listed, reason = False, "private meetings are disabled"
         elif hit is None and not profile.enable_non_video_meetings:
             listed, reason = False, "non-video meetings are disabled"
+        subject = self._subject(event, profile, text, now=now)
+        if subject != event.subject:
+            shown_as = (event.organizer_name, event.organizer_email)
+            trace.append(
+                subject_step(
+                    private=event.private, empty=not event.subject.strip(), profile=profile,
+                    template_used=subject not in shown_as,
+                )
+            )  # fmt: skip
         if hit is not None and event.private and not profile.process_alias_private_meetings:
             trace.append(
                 TraceStep(
@@ -147,10 +157,12 @@ class RuleSet:
                 )
             )  # fmt: skip
             hit, rule_name = None, None
+        if not listed:
+            trace.append(unlisted_step(reason, profile))
         return Meeting(
             room=event.room,
             event_id=event.id,
-            subject=self._subject(event, profile, text, now=now),
+            subject=subject,
             organizer_name=event.organizer_name,
             organizer_email=event.organizer_email,
             start=event.start,

@@ -25,7 +25,6 @@ def open_database(
     url: str | None = None,
     *,
     data_dir: str | None = None,
-    config_database: str | None = None,
     environ: Mapping[str, str] | None = None,
     upgrade: bool = True,
     application_name: str = "otj",
@@ -35,8 +34,11 @@ def open_database(
 
     from otj.config.runtime import resolve_runtime
 
-    runtime = resolve_runtime(
-        data_dir=data_dir, database=url, config_database=config_database, environ=environ
+    runtime = resolve_runtime(data_dir=data_dir, database=url, environ=environ)
+    db = Database(
+        runtime.database_url,
+        box=SecretBox(key_file=runtime.key_file, environ=environ),
+        application_name=application_name,
     )
     parsed = make_url(runtime.database_url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -45,11 +47,6 @@ def open_database(
         Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not runtime.key_file.parent.exists():
         runtime.key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    db = Database(
-        runtime.database_url,
-        box=SecretBox(key_file=runtime.key_file, environ=environ),
-        application_name=application_name,
-    )
     if upgrade:
         db.upgrade()
     return db

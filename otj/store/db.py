@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 READ_ONLY = "otj_read_only"
 
 
+class UnsupportedDatabase(ValueError):
+    """The URL names neither SQLite nor PostgreSQL."""
+
+
 def redact_url(url: str) -> str:
     """The URL without its password, for logs and status output."""
     return make_url(url).render_as_string(hide_password=True)
@@ -124,7 +128,10 @@ class Database:
         elif backend == "postgresql":
             self.engine = _postgres_engine(url, echo, application_name)
         else:
-            raise ValueError(f"unsupported database {redact_url(url)}: use sqlite or postgresql")
+            raise UnsupportedDatabase(
+                f"unsupported database {redact_url(url)}: use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DBNAME"
+            )
         self.dialect = backend
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(

@@ -69,14 +69,20 @@ def single_worker_lock(db: Database) -> Iterator[None]:
 
     PostgreSQL needs no lock: workers share it by leasing rooms.
     """
-    if not db.is_sqlite:
+    with database_lock(db.url):
         yield
-        return
-    database = make_url(db.url).database
-    if not database or database == ":memory:":
+
+
+@contextmanager
+def database_lock(url: str) -> Iterator[None]:
+    """:func:`single_worker_lock` by URL, so a command can take it before opening the store."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         yield
         return
     path = Path(database + ".worker.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -32,12 +32,31 @@ def test_validate_reports_every_problem(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "r1: priority: 0 is outside 1–200" in out
-    assert "r1: match_string: invalid regular expression at position 4: missing )" in out
-    assert "r2: meeting_type: unknown meeting type 'zoomy'" in out
-    assert "r3: custom_template: template syntax error on line 2" in out
-    assert "meeting_processing_rules[3].priority: expected int, got str 'high'" in out
-    assert "P: replace_subject_template: template syntax error on line 1" in out
+    # each problem with its YAML path and line, as `otj config apply` reports them
+    assert (
+        f"{path}: error: meeting_processing_rules[0].priority (line 2): "
+        "rule 'r1': 0 is outside 1–200"
+    ) in out
+    assert (
+        f"{path}: error: meeting_processing_rules[0].match_string (line 2): rule 'r1': "
+        "invalid regular expression at position 4: missing )"
+    ) in out
+    assert (
+        f"{path}: error: meeting_processing_rules[1].meeting_type (line 3): rule 'r2': "
+        "unknown meeting type 'zoomy'"
+    ) in out
+    assert (
+        f"{path}: error: meeting_processing_rules[2].custom_template (line 4): rule 'r3': "
+        "template syntax error on line 2"
+    ) in out
+    assert (
+        f"{path}: error: meeting_processing_rules[3].priority (line 5): "
+        "expected int, got str 'high'"
+    ) in out
+    assert (
+        f"{path}: error: profiles[0].replace_subject_template (line 7): profile 'P': "
+        "template syntax error on line 1"
+    ) in out
     assert out.strip().endswith("4 rule(s), 1 profile(s): 6 problem(s)")
 
 
@@ -134,10 +153,15 @@ def test_test_config_profile_applies_privacy(
         == 0
     )
     meeting = json.loads(capsys.readouterr().out)["meeting"]
-    assert (meeting["subject"], meeting["alias"], len(meeting["trace"])) == (
+    rules = [step for step in meeting["trace"] if step["rule"] != "privacy"]
+    assert (meeting["subject"], meeting["alias"], len(rules)) == (
         "Busy",
         "9876543210@zoomcrc.com",
         1,
+    )
+    assert meeting["trace"][-1]["detail"] == (
+        "subject replaced by replace_subject_template: replace_subject_type is ALL "
+        "(profile 'Lobby')"
     )
 
 
@@ -163,3 +187,50 @@ def test_bench_smoke() -> None:
     assert "correct aliases: 200/200" in result.stdout
     assert "floor events/s per core" in result.stdout
     assert "events/s per core" in result.stdout
+
+
+def otj_rules(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "otj", "rules", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_example_help_lists_only_the_bundled_invitations() -> None:
+    text = " ".join(otj_rules("test", "--help").stdout.split())
+    assert (
+        "--example NAME a bundled example invitation: meet-invitation.eml, "
+        "teams-invitation.ics, zoom-event.json"
+    ) in text
+    refused = otj_rules("test", "--example", "rules.yaml")
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr
+    assert "invalid choice: 'rules.yaml'" in refused.stderr
+
+
+@pytest.mark.parametrize("name", ["meet-invitation.eml", "teams-invitation.ics", "zoom-event.json"])
+def test_every_offered_example_runs(name: str) -> None:
+    result = otj_rules("test", "--example", name)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Meeting (rules: ")
+
+
+def test_an_invitation_file_may_be_given_without_an_option(tmp_path: Path) -> None:
+    by_suffix = otj_rules("test", str(EXAMPLES / "zoom-event.json"), "--json")
+    assert by_suffix.returncode == 0, by_suffix.stderr
+    by_option = otj_rules("test", "--event", str(EXAMPLES / "zoom-event.json"), "--json")
+    assert (
+        json.loads(by_suffix.stdout)["meeting"]["alias"]
+        == (json.loads(by_option.stdout)["meeting"]["alias"])
+    )
+    for args, expected in [
+        (["nosuch.eml"], "otj rules: nosuch.eml: no such file"),
+        ([str(tmp_path)], f"otj rules: {tmp_path}: expected a .eml, .ics or .json file"),
+        (["--eml", str(tmp_path)], f"otj rules: {tmp_path}: is a directory, not a file"),
+    ]:
+        result = otj_rules("test", *args)
+        assert result.returncode == 2
+        assert result.stderr.strip() == expected
