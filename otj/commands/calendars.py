@@ -52,12 +52,11 @@ def parse_moment(text: str) -> datetime:
 
 
 def _read(args: argparse.Namespace) -> int:
-    import yaml
-
     from calendars.base import CalendarError
     from calendars.config import IntegrationConfigError, integration_from_mapping
     from calendars.registry import create_source
     from calendars.serialise import event_to_json
+    from otj.config.yamlsrc import YamlError, safe_load
 
     try:
         start = parse_moment(args.start) if args.start else datetime.now(UTC)
@@ -67,8 +66,8 @@ def _read(args: argparse.Namespace) -> int:
     if end <= start:
         return _fail("--end must be after --start")
     try:
-        document = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        document = safe_load(args.config.read_text(encoding="utf-8")) or {}
+    except (OSError, YamlError) as exc:
         return _fail(f"cannot read {args.config}: {exc}")
     entries = document.get("integrations") if isinstance(document, dict) else None
     matches = [
