@@ -35,6 +35,7 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.panel",
     "otj.api.home",
     "otj.api.docs",
+    "otj.api.metrics",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

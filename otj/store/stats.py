@@ -1,0 +1,139 @@
+"""Counts over the whole store for ``/metrics``: read at scrape time, so every process counts.
+
+One read per table, grouped in SQL; nothing here names a room, a meeting or a caller (the
+labels are integration names, outcomes, causes and alarm kinds).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from otj.store.tables import AlarmRow, CallRow, EndpointDeliveryRow, IntegrationUsageRow, MeetingRow
+
+if TYPE_CHECKING:
+    from otj.store.db import Database
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IntegrationStats:
+    """One calendar integration: its rooms' polls and its request use."""
+
+    name: str
+    kind: str
+    polls: int
+    rooms_by_outcome: tuple[tuple[str, int], ...]
+    requests_total: int
+    requests_today: int
+    daily_quota: int | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoreStats:
+    """Everything ``/metrics`` reports."""
+
+    integrations: tuple[IntegrationStats, ...]
+    deliveries_by_result: tuple[tuple[str, int], ...]
+    endpoints_failing: int
+    rooms_delivery_pending: int
+    meetings_listed: int
+    meetings_unlisted: int
+    calls_by_cause: tuple[tuple[str, int], ...]
+    calls_live: int
+    licences_total: int
+    alarms_by_kind: tuple[tuple[str, str, int], ...]
+
+
+def room_outcome(consecutive_failures: int, last_error_kind: str, polled: bool) -> str:
+    """How a room's last poll ended: ``ok``, ``never`` or the error kind (``auth``, …)."""
+    if not polled:
+        return "never"
+    if consecutive_failures == 0:
+        return "ok"
+    return last_error_kind or "error"
+
+
+def read_stats(db: Database, *, today: date) -> StoreStats:
+    """Read the counts (a handful of grouped queries)."""
+    settings = {i.name: i for i in db.config.snapshot(secrets="sealed").integrations}
+    polls: Counter[str] = Counter()
+    outcomes: Counter[tuple[str, str]] = Counter()
+    pending = 0
+    for status in db.rooms.status():
+        polls[status.integration] += status.polls
+        outcome = room_outcome(
+            status.consecutive_failures, status.last_error_kind, status.last_poll_at is not None
+        )
+        outcomes[(status.integration, outcome)] += 1
+        pending += status.delivery_pending
+    with db.reading() as session:
+        usage_total = dict(
+            session.execute(
+                select(
+                    IntegrationUsageRow.integration, func.sum(IntegrationUsageRow.requests)
+                ).group_by(IntegrationUsageRow.integration)
+            ).all()
+        )
+        usage_today = dict(
+            session.execute(
+                select(IntegrationUsageRow.integration, IntegrationUsageRow.requests).where(
+                    IntegrationUsageRow.day == today
+                )
+            ).all()
+        )
+        deliveries = session.execute(
+            select(EndpointDeliveryRow.last_result, func.count()).group_by(
+                EndpointDeliveryRow.last_result
+            )
+        ).all()
+        deliveries_by_result = tuple(sorted((r or "none", n) for r, n in deliveries))
+        failing = session.scalar(
+            select(func.count()).where(EndpointDeliveryRow.consecutive_failures > 0)
+        )
+        listed = dict(
+            session.execute(
+                select(MeetingRow.listed, func.count()).group_by(MeetingRow.listed)
+            ).all()
+        )
+        calls = session.execute(
+            select(CallRow.cause, func.count())
+            .where(CallRow.end_at.is_not(None))
+            .group_by(CallRow.cause)
+        ).all()
+        calls_by_cause = tuple(sorted((c or "unknown", n) for c, n in calls))
+        live = session.scalar(select(func.count()).where(CallRow.end_at.is_(None)))
+        alarms = session.execute(
+            select(AlarmRow.kind, AlarmRow.severity, func.count())
+            .where(AlarmRow.cleared_at.is_(None))
+            .group_by(AlarmRow.kind, AlarmRow.severity)
+        ).all()
+        alarms_by_kind = tuple(sorted((k, s, n) for k, s, n in alarms))
+    names = sorted(set(settings) | set(polls) | set(usage_total))
+    integrations = tuple(
+        IntegrationStats(
+            name=name,
+            kind=settings[name].type if name in settings else "",
+            polls=polls.get(name, 0),
+            rooms_by_outcome=tuple(sorted((o, n) for (i, o), n in outcomes.items() if i == name)),
+            requests_total=int(usage_total.get(name) or 0),
+            requests_today=int(usage_today.get(name) or 0),
+            daily_quota=settings[name].daily_request_quota if name in settings else None,
+        )
+        for name in names
+    )
+    return StoreStats(
+        integrations=integrations,
+        deliveries_by_result=deliveries_by_result,
+        endpoints_failing=int(failing or 0),
+        rooms_delivery_pending=pending,
+        meetings_listed=int(listed.get(True, 0)),
+        meetings_unlisted=int(listed.get(False, 0)),
+        calls_by_cause=calls_by_cause,
+        calls_live=int(live or 0),
+        licences_total=db.config.gateway_settings().call_licenses,
+        alarms_by_kind=alarms_by_kind,
+    )
