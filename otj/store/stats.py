@@ -1,7 +1,8 @@
 """Counts over the whole store for ``/metrics``: read at scrape time, so every process counts.
 
-One read per table, grouped in SQL; nothing here names a room, a meeting or a caller (the
-labels are integration names, outcomes, causes and alarm kinds).
+One read per table, grouped in SQL (rooms are read by column, without their sync state, and
+assigned to integrations through the configuration); nothing here names a room, a meeting or
+a caller (the labels are integration names, outcomes, causes and alarm kinds).
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from otj.store.tables import AlarmRow, CallRow, EndpointDeliveryRow, IntegrationUsageRow, MeetingRow
+from otj.store.tables import (
+    AlarmRow,
+    CallRow,
+    EndpointDeliveryRow,
+    IntegrationUsageRow,
+    MeetingRow,
+    RoomRow,
+)
 
 if TYPE_CHECKING:
     from otj.store.db import Database
@@ -60,17 +68,29 @@ def room_outcome(consecutive_failures: int, last_error_kind: str, polled: bool) 
 def read_stats(db: Database, *, today: date) -> StoreStats:
     """Read the counts (a handful of grouped queries)."""
     settings = {i.name: i for i in db.config.snapshot(secrets="sealed").integrations}
+    integration_of = {
+        a.room: a.integration.name if a.integration else ""
+        for a in db.config.room_assignments(secrets="sealed")
+    }
     polls: Counter[str] = Counter()
     outcomes: Counter[tuple[str, str]] = Counter()
     pending = 0
-    for status in db.rooms.status():
-        polls[status.integration] += status.polls
-        outcome = room_outcome(
-            status.consecutive_failures, status.last_error_kind, status.last_poll_at is not None
-        )
-        outcomes[(status.integration, outcome)] += 1
-        pending += status.delivery_pending
     with db.reading() as session:
+        rooms = session.execute(
+            select(
+                RoomRow.room,
+                RoomRow.polls,
+                RoomRow.consecutive_failures,
+                RoomRow.last_error_kind,
+                RoomRow.last_poll_at,
+                RoomRow.delivery_pending,
+            )
+        ).all()
+        for room, room_polls, failures, kind, last_poll_at, delivery_pending in rooms:
+            integration = integration_of.get(room, "")
+            polls[integration] += room_polls
+            outcomes[(integration, room_outcome(failures, kind, last_poll_at is not None))] += 1
+            pending += bool(delivery_pending)
         usage_total = dict(
             session.execute(
                 select(
