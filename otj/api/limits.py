@@ -95,8 +95,35 @@ _HEAD_TOO_LARGE = (
 )
 
 
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
+
+
+class _LingeringTransport:
+    """The transport as a request cycle sees it: closing while the request's body is still
+    arriving half-closes instead (the response, then FIN) and leaves the protocol to discard
+    what follows for at most ``LINGER_SECONDS``/``LINGER_BYTES``. Closing at once would make the
+    kernel answer the unread body with a reset that can destroy the response before the client
+    reads it (the lingering close of RFC 9112 §9.6, as in nginx and Apache)."""
+
+    def __init__(self, protocol: LimitedHttpToolsProtocol, cycle: Any) -> None:
+        self._protocol = protocol
+        self._cycle = cycle
+        self._transport = protocol.transport
+
+    def close(self) -> None:
+        if self._cycle.more_body and self._transport.can_write_eof():
+            self._protocol.linger()
+        else:
+            self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol refusing heads longer than ``HEAD_LIMIT`` with 431.
+    """uvicorn's httptools protocol refusing heads longer than ``HEAD_LIMIT`` with 431, and
+    closing connections whose request body went unread without a reset (``_LingeringTransport``).
 
     httptools buffers a header until its line ends, so the bytes of every chunk that ends
     inside a head are counted as they arrive (an estimate that never undercounts).
@@ -108,6 +135,19 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True
         self._head_bytes = 0
+        self._lingering: int | None = None
+
+    def linger(self) -> None:
+        """Send FIN after the response and discard the rest of the request for a while."""
+        if self.transport.is_closing():
+            return
+        self._lingering = 0
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self._stop_lingering)
+
+    def _stop_lingering(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -116,9 +156,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
+        before = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not before:
+            self.cycle.transport = _LingeringTransport(self, self.cycle)  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering is not None:
+            self._lingering += len(data)
+            if self._lingering > LINGER_BYTES:
+                self._stop_lingering()
+            return
         super().data_received(data)
         if self._in_head and not self.transport.is_closing():
             self._head_bytes += len(data)
