@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
@@ -24,6 +25,11 @@ ASSETS = {
     "swagger-ui.css": "text/css; charset=utf-8",
     "favicon-32x32.png": "image/png",
 }
+
+
+@cache
+def _asset(name: str) -> bytes:
+    return (swagger_ui_path / name).read_bytes()
 
 
 def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
@@ -45,9 +51,8 @@ def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
         media = ASSETS.get(name)
         if media is None:
             return Response(status_code=404)
-        content = (swagger_ui_path / name).read_bytes()
         return Response(
-            content, media_type=media, headers={"Cache-Control": "public, max-age=86400"}
+            _asset(name), media_type=media, headers={"Cache-Control": "public, max-age=86400"}
         )
 
     return api
