@@ -29,7 +29,7 @@ ASSETS = {
 
 @cache
 def _asset(name: str) -> bytes:
-    return (swagger_ui_path / name).read_bytes()
+    return bytes((swagger_ui_path / name).read_bytes())
 
 
 def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
