@@ -114,6 +114,8 @@ class Profile:
     endpoint_verify_cert: bool = True
     endpoint_api_auth: EndpointAuth = "basic"
     endpoint_feedback_slot: int = 1
+    #: The rooms' IANA time zone (``Europe/Oslo``) for the room panel; blank: the server's.
+    time_zone: str = ""
 
 
 DEFAULT_PROFILE = Profile(name="default")
@@ -137,6 +139,9 @@ class MeetingRule:
     transform_rule: str = ""
     default_processing_enabled: bool = True
     description: str = ""
+    route_check: bool = True
+    """False: ``otj config apply`` does not check this rule's aliases against the call routing
+    rules (its calls are not meant to go through the gateway)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

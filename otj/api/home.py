@@ -48,6 +48,7 @@ def render_home(
     rooms: Sequence[tuple[str, Sequence[Meeting]]],
     codecs: Sequence[tuple[str, str]],
     demo: bool,
+    panels: Sequence[tuple[str, str]] = (),
     admin: bool = False,
 ) -> str:
     """The page as HTML (pure); ``rooms`` are shown in the demo or to an administrator."""
@@ -66,20 +67,22 @@ def render_home(
             "</ul>"
         )
     ]
+    codec_of = dict(codecs)
+    panel_of = dict(panels)
     if admin:
-        codec_of = dict(codecs)
         parts.append("<h2>Rooms</h2><p>Every room's meetings (administrator view).</p>")
     elif demo:
-        codec_of = dict(codecs)
         parts.append(
             "<h2>Demo rooms</h2><p>Calendars generated around today, polled every "
-            "minute; each room's simulated Cisco codec shows the bookings it received."
-            "</p>"
+            "minute; each room's simulated Cisco codec shows the bookings it received and "
+            "the calls its room panel's Join button asked for.</p>"
         )
     if admin or demo:
         for room, meetings in rooms:
             codec = codec_of.get(room)
             link = f' — <a href="{escape(codec)}/">simulated codec</a>' if codec else ""
+            if room in panel_of:
+                link += f' — <a href="{escape(panel_of[room])}">room panel</a>'
             parts.append(f"<h3>{escape(room)}{link}</h3>")
             if not meetings:
                 parts.append('<p class="none">no meetings read yet</p>')
@@ -99,6 +102,7 @@ def router(
     clock: Callable[[], datetime],
     demo: bool = False,
     codecs: Sequence[tuple[str, str]] = (),
+    panels: Sequence[tuple[str, str]] = (),
 ) -> APIRouter:
     """``GET /``; with ``demo`` the demo rooms' meetings (never real rooms), every room's
     meetings for an administrator."""
@@ -122,7 +126,9 @@ def router(
                 with_trace=False,
             )
             rooms.append((room, meetings))
-        page = render_home(rooms=rooms, codecs=codecs, demo=demo, admin=admin is not None)
+        page = render_home(
+            rooms=rooms, codecs=codecs, demo=demo, panels=panels, admin=admin is not None
+        )
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     return api

@@ -5,8 +5,10 @@ A panel is paired once by opening ``/panel/{room}?token=<endpoint token>``: the 
 an HttpOnly, SameSite=Strict cookie scoped to the panel's path and the page reloads without it.
 The page polls ``/panel/{room}/state`` (ETag, 304) and reads the server's clock from the
 ``X-OTJ-Server-Time`` header, so the Join button follows the server's time; the server checks
-the join window again before it dials. Every asset is served from here (no external requests;
-the Content-Security-Policy forbids them).
+the join window again before it dials. The title is the room's name (the paired endpoint's
+name, as the gateway shows it to meeting hosts); times are shown in the room's time zone (its
+profile's ``time_zone``, else the server's) in the viewer's locale (``Intl.DateTimeFormat``).
+Every asset is served from here (no external requests; the Content-Security-Policy forbids them).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Cookie, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -103,17 +106,37 @@ def describe(exc: EndpointError) -> str:
     return "the room system gave an unexpected answer"
 
 
+def server_time_zone() -> str:
+    """The server's IANA time zone name (``$TZ``, ``/etc/localtime``, … read by tzlocal), or
+    ``UTC`` when it has none."""
+    import tzlocal
+
+    try:
+        name = tzlocal.get_localzone_name()
+        if name:
+            ZoneInfo(name)  # tzlocal may name what zoneinfo cannot load (a POSIX TZ string)
+    except (LookupError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        log.warning("the server's time zone is unknown (%s); the panel uses UTC", exc)
+        return "UTC"
+    return name or "UTC"
+
+
 def router(
     db: Database,
     *,
     clock: Clock,
     defaults: CiscoDefaults | None = None,
     poll_ms: int = 5000,
+    time_zone: str | None = None,
 ) -> APIRouter:
-    """The panel routes."""
+    """The panel routes; ``time_zone`` is the rooms' default (else the server's)."""
     api = APIRouter(tags=["panel"])
     cisco_defaults = defaults or CiscoDefaults()
     directory = DirectoryCache(db)
+    default_zone = time_zone or server_time_zone()
+
+    def room_zone(endpoint: Endpoint) -> str:
+        return directory.get().profile(endpoint.name).time_zone or default_zone
 
     def caller_endpoint(room: str, token: str, now: datetime) -> Endpoint | None:
         caller = authenticate(db, token, now=now)
@@ -169,7 +192,8 @@ def router(
             _templates()
             .get_template("panel.html")
             .render(
-                room_name=endpoint.description or endpoint.name,
+                room_name=endpoint.name,
+                time_zone=room_zone(endpoint),
                 static_url="/panel/static",
                 state_url=f"{path}/state",
                 dial_url=f"{path}/dial",
@@ -199,7 +223,8 @@ def router(
         body = json.dumps(
             {
                 "room": room,
-                "roomName": endpoint.description or endpoint.name,
+                "roomName": endpoint.name,
+                "timeZone": room_zone(endpoint),
                 "meetings": [meeting_json(m) for m in items],
             },
             ensure_ascii=False,

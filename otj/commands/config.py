@@ -21,12 +21,19 @@ def register(subparsers: Any) -> None:
         description=(
             "Create and update objects matched by name. With --prune, also delete the objects "
             "of the sections FILE names that FILE does not list. Nothing is written when any "
-            "error is found; every error names its YAML path and line."
+            "error is found; every error names its YAML path and line. Each enabled meeting "
+            "processing rule is rendered on its type's sample invitations: an alias that no "
+            "call routing rule routes is a warning (an error with --strict)."
         ),
     )
     apply.add_argument("file", type=Path)
     apply.add_argument("--prune", action="store_true", help="delete unlisted objects")
     apply.add_argument("--check", action="store_true", help="validate only, write nothing")
+    apply.add_argument(
+        "--strict",
+        action="store_true",
+        help="a meeting rule whose sample alias no call routing rule routes is an error",
+    )
     add_database_arguments(apply)
     apply.set_defaults(func=_apply)
 
@@ -55,13 +62,17 @@ def _apply(args: argparse.Namespace) -> int:
         if args.check:
             located, parse_problems = load_file(path)
             checked = validate(
-                located, parse_problems, existing=db.config.snapshot(), prune=args.prune
+                located,
+                parse_problems,
+                existing=db.config.snapshot(),
+                prune=args.prune,
+                strict=args.strict,
             )
             for problem in checked.problems:
                 echo(f"{path}: {problem}", err=True)
             echo("valid" if checked.configuration else "invalid")
             return 0 if checked.configuration else 1
-        result = apply_file(db, path, prune=args.prune)
+        result = apply_file(db, path, prune=args.prune, strict=args.strict)
         for problem in result.problems:
             echo(f"{path}: {problem}", err=True)
         if result.report is None:

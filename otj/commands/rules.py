@@ -43,6 +43,11 @@ def register(subparsers: Any) -> None:
     test.add_argument("--room", default="room@example.com", help="room resource e-mail")
     test.add_argument("--now", help="processing time, ISO 8601 (default: the current time)")
     test.add_argument("--json", action="store_true", help="print JSON instead of text")
+    test.add_argument(
+        "--database",
+        metavar="URL",
+        help="check the alias against this store's call routing rules (when RULES.yaml has none)",
+    )
     test.set_defaults(func=_test)
 
 
@@ -170,6 +175,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from otj.commands.route import meeting_route
     from otj.invitation import InvitationError, read_eml, read_event_json, read_ics
     from otj.rules import RuleSet, validate_profile, validate_rules
     from otj.rules.loading import profile_from_document, rules_from_document
@@ -203,18 +209,33 @@ def _test(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     problems = [*validate_rules(rules), *validate_profile(profile)]
     meeting = RuleSet.compile(rules).process(event, profile, now=now)
+    route = meeting_route(
+        meeting.alias,
+        meeting.protocol.value,
+        document=document,
+        rules_path=rules_path,
+        database=args.database,
+    )
     if args.json:
         payload = {
             "meeting": _jsonable(asdict(meeting)),
+            "route": route,
             "problems": [asdict(problem) for problem in problems],
         }
         _write(sys.stdout, json.dumps(payload, indent=2, ensure_ascii=False))
         return EXIT_OK
-    _print_meeting(meeting, rules_path, profile.name, problems)
+    _print_meeting(meeting, rules_path, profile.name, problems, route=route)
     return EXIT_OK
 
 
-def _print_meeting(meeting: Any, rules_path: Path, profile: str, problems: Sequence[Any]) -> None:
+def _print_meeting(
+    meeting: Any,
+    rules_path: Path,
+    profile: str,
+    problems: Sequence[Any],
+    *,
+    route: dict[str, Any] | None = None,
+) -> None:
     out = sys.stdout
     join = (
         f"{meeting.alias} ({meeting.protocol.value}, {meeting.platform.value})"
@@ -233,6 +254,7 @@ def _print_meeting(meeting: Any, rules_path: Path, profile: str, problems: Seque
         ("end", meeting.end.isoformat()),
         ("join", f"{meeting.join_from.isoformat()} … {meeting.join_until.isoformat()}"),
         ("alias", join),
+        *([("route", route["summary"])] if route is not None else []),
         ("rule", meeting.rule or "none"),
         ("private", "yes" if meeting.private else "no"),
         ("listed", listed),

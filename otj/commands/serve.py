@@ -133,14 +133,19 @@ def _serve(args: argparse.Namespace) -> int:
                 return 1
         demo = False if args.no_demo else install_demo(db, runtime.data_dir)
         codecs: list[tuple[str, str]] = []
+        panels: list[tuple[str, str]] = []
         if demo:
+            from datetime import UTC, datetime
+
             from otj.delivery import demo_codecs
+            from otj.demo import panels as demo_panels
 
             for room, codec_url, _ in demo_codecs.attach(db):
                 log.info(
                     "demo: simulated Cisco codec for %s at %s/ (its bookings)", room, codec_url
                 )
                 codecs.append((room, codec_url))
+            panels = demo_panels.pair(db, now=datetime.now(UTC))
         host, port = _listen(args.listen or db.config.api_settings().listen)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -160,7 +165,8 @@ def _serve(args: argparse.Namespace) -> int:
                     id="demo-calendars",
                     executor="service",
                 )
-            app = create_app(db, router_options={"otj.api.home": {"demo": demo, "codecs": codecs}})
+            home: dict[str, Any] = {"demo": demo, "codecs": codecs, "panels": panels}
+            app = create_app(db, router_options={"otj.api.home": home})
             server = uvicorn.Server(
                 uvicorn.Config(
                     app, log_config=None, access_log=False, lifespan="off", **uvicorn_settings()

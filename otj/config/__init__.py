@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,8 +56,16 @@ def validate(
     existing: Configuration,
     prune: bool = False,
     environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+    now: datetime | None = None,
 ) -> ValidatedConfig:
-    """Validate a parsed document against the current configuration (nothing is written)."""
+    """Validate a parsed document against the current configuration (nothing is written).
+
+    A valid document is also checked against the dial plan (``otj.config.dialplan``): each
+    meeting rule's sample alias that no call routing rule routes is a warning, or an error when
+    ``strict``.
+    """
+    from otj.config.dialplan import dial_plan_problems
     from otj.rules import validate_profile, validate_rules
 
     result = validate_document(
@@ -67,6 +76,25 @@ def validate(
         rules_validator=validate_rules,
         profile_validator=validate_profile,
     )
+    if result.configuration is not None and not parse_problems:
+        dial_plan = dial_plan_problems(
+            located,
+            result.configuration,
+            existing=existing,
+            prune=prune,
+            now=now or datetime.now(UTC),
+            strict=strict,
+        )
+        if dial_plan:
+            problems = tuple(
+                sorted((*result.problems, *dial_plan), key=lambda p: (p.line, p.path, p.warning))
+            )
+            failed = any(not p.warning for p in dial_plan)
+            return ValidatedConfig(
+                configuration=None if failed else result.configuration,
+                problems=problems,
+                database=result.database,
+            )
     if not parse_problems:
         return result
     problems = tuple(sorted((*parse_problems, *result.problems), key=lambda p: (p.line, p.path)))
@@ -93,14 +121,20 @@ def apply_text(
     source: str = "",
     prune: bool = False,
     environ: Mapping[str, str] | None = None,
+    strict: bool = False,
 ) -> ApplyResult:
-    """Validate a whole document, then apply it in one transaction (or write nothing)."""
+    """Validate a whole document, then apply it in one transaction (or write nothing).
+
+    With ``strict``, a sample alias no call routing rule routes is an error (see ``validate``).
+    """
     try:
         located, parse_problems = load_yaml(text, source=source)
     except YamlError as exc:
         return ApplyResult(problems=(exc.problem,), report=None)
     existing = db.config.snapshot(secrets="sealed")
-    checked = validate(located, parse_problems, existing=existing, prune=prune, environ=environ)
+    checked = validate(
+        located, parse_problems, existing=existing, prune=prune, environ=environ, strict=strict
+    )
     if checked.configuration is None:
         return ApplyResult(problems=checked.problems, report=None)
     report = db.config.apply(checked.configuration, prune=prune)
@@ -115,9 +149,19 @@ def apply_text(
 
 
 def apply_file(
-    db: Database, path: Path, *, prune: bool = False, environ: Mapping[str, str] | None = None
+    db: Database,
+    path: Path,
+    *,
+    prune: bool = False,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
 ) -> ApplyResult:
     """``apply_text`` of a file."""
     return apply_text(
-        db, path.read_text(encoding="utf-8"), source=str(path), prune=prune, environ=environ
+        db,
+        path.read_text(encoding="utf-8"),
+        source=str(path),
+        prune=prune,
+        environ=environ,
+        strict=strict,
     )

@@ -78,6 +78,8 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("gateway", "call_licenses"): (0, 1_000_000),
     ("gateway", "max_outbound_kbps"): (64, 100_000),
 }
+#: IANA time zone names (blank: the server's time zone).
+TIME_ZONES = {("profiles", "time_zone")}
 CASE_INSENSITIVE_CHOICES = {
     ("endpoints", "type"),
     ("profiles", "replace_subject_type"),
@@ -159,6 +161,9 @@ class _Checker:
         if hint is str:
             if isinstance(value, bool) or not isinstance(value, str | int):
                 self.error(path, f"must be a string, got {value!r}")
+                return INVALID
+            if (section, name) in TIME_ZONES and value and not _is_time_zone(str(value)):
+                self.error(path, f"must be an IANA time zone such as Europe/Oslo, got {value!r}")
                 return INVALID
             return str(value)
         if isinstance(hint, type) and issubclass(hint, Enum):
@@ -278,6 +283,16 @@ class _Checker:
                     self.error((*path, key), "must not be empty")
                     ok = False
         return cls(**values) if ok else INVALID
+
+
+def _is_time_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _optional(hint: Any) -> bool:

@@ -299,6 +299,8 @@ class SimulatedCodec:
         self.requests: list[tuple[str, str]] = []
         self.commands: list[str] = []
         self.dials: list[dict[str, str]] = []
+        #: When each of ``dials`` arrived (UTC, ISO 8601), for the overview page.
+        self.dialled_at: list[str] = []
         self.feedback: dict[int, Registration] = {}
         self.sessions: set[str] = set()
         self._call_ids = itertools.count(1)
@@ -532,7 +534,8 @@ class SimulatedCodec:
         return 404, b"", []
 
     def _overview(self) -> bytes:
-        """A small HTML page listing the stored bookings (for people watching the demo)."""
+        """A small HTML page listing the stored bookings and the dial requests received (a
+        room panel's Join), for people watching the demo; it reloads itself every 5 s."""
         from html import escape
 
         rows = "".join(
@@ -540,13 +543,30 @@ class SimulatedCodec:
             f"<td>{escape(b.number) or '(no Join button)'}</td><td>{escape(b.platform)}</td></tr>"
             for b in self.bookings
         )
+        titles = {b.id: b.title for b in self.bookings}
+        dials = "".join(
+            f"<tr><td>{escape(at)}</td><td>{escape(d['Number'])}</td>"
+            f"<td>{escape(d['Protocol'])}</td><td>{escape(d['BookingId'])}</td>"
+            f"<td>{escape(titles.get(d['BookingId'], ''))}</td></tr>"
+            for at, d in reversed(list(zip(self.dialled_at, self.dials, strict=True)))
+        )
         page = (
             "<!doctype html><html lang=en><meta charset=utf-8>"
+            '<meta http-equiv="refresh" content="5">'
             f"<title>{escape(self.name)}</title><h1>Simulated codec {escape(self.name)}</h1>"
             f"<p>{escape(self.software_version)} · {len(self.bookings)} booking(s), "
             f"{self.put_count} push(es), last update {escape(self.last_updated or 'never')}</p>"
             "<table border=1 cellpadding=4><tr><th>Start (UTC)</th><th>Length</th><th>Title</th>"
-            f"<th>Number</th><th>Platform</th></tr>{rows}</table></html>"
+            f"<th>Number</th><th>Platform</th></tr>{rows}</table>"
+            f"<h2>Dial requests ({len(self.dials)})</h2>"
+            + (
+                '<table id="dials" border=1 cellpadding=4><tr><th>Received (UTC)</th>'
+                "<th>Number</th><th>Protocol</th><th>Booking Id</th><th>Title</th></tr>"
+                f"{dials}</table>"
+                if self.dials
+                else "<p>None yet: press Join on the room's panel.</p>"
+            )
+            + "</html>"
         )
         return page.encode()
 
@@ -690,6 +710,7 @@ class SimulatedCodec:
                 "CallType": (params.get("CallType") or ["Video"])[0],
             }
         )
+        self.dialled_at.append(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         command = _result("DialResult")
         SubElement(command[0], "CallId").text = str(next(self._call_ids))
         SubElement(command[0], "ConferenceId").text = "1"

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from otj.model import CallProtocol, Platform
+from otj.rules.calluri import valid_call_target
 from otj.rules.text import ALL_SOURCES, BODY, FREE_TEXT, LOCATION, EventText
 
 
@@ -817,9 +818,9 @@ def find_fallback(text: EventText) -> Found | None:
     for source, body, lower, needles in text.candidates((BODY, LOCATION), _FALLBACK_NEEDLES):
         for match in _near(_FALLBACK, body, lower, needles, back=8, ahead=400):
             target = _trim_uri(match.group(2))
-            if not target:
-                continue
             scheme = match.group(1).lower()
+            if not valid_call_target(scheme, target):
+                continue  # e.g. "sip:(ask reception)": not an address
             protocol = CallProtocol.H323 if scheme == "h323" else CallProtocol.SIP
             return Found(
                 alias=target,

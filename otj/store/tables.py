@@ -83,6 +83,8 @@ class ProfileRow(Base):
     endpoint_feedback_slot: Mapped[int] = mapped_column(
         Integer, default=1, server_default=text("1")
     )
+    # the rooms' IANA time zone for the room panel, blank: the server's (revision 0004)
+    time_zone: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class IntegrationRow(Base):
@@ -153,6 +155,8 @@ class MeetingRuleRow(Base):
     transform_rule: Mapped[str] = mapped_column(Text)
     default_processing_enabled: Mapped[bool] = mapped_column(Boolean)
     description: Mapped[str] = mapped_column(Text, default="")
+    # false: not checked against the call routing rules (revision 0004)
+    route_check: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class SipProxyRow(Base):

@@ -18,7 +18,10 @@ from tests.golden.conftest import CASE_FILES, REPO
 def _documents() -> dict[str, Any]:
     documents = {}
     for name, path in CASE_FILES.items():
-        assert path.is_file(), f"shared golden-case file missing: {path}"
+        assert path.is_file(), (
+            f"shared golden-case file missing: {path} (the shared folder is ../shared beside "
+            "the repository, or $OTJ_SHARED_DIR)"
+        )
         documents[name] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return documents
 

@@ -1,7 +1,8 @@
 /* Room panel: polls the room's meetings with ETag, shows today's list and a Join button that is
  * enabled only inside the join window (judged by the server's clock), asks the endpoint to dial
- * and reports what happened. No framework, no external resources; all text goes in with
- * textContent, never as HTML. */
+ * and reports what happened. Times and "today" are the room's time zone (data-time-zone, an IANA
+ * name), written in the viewer's locale. No framework, no external resources; all text goes in
+ * with textContent, never as HTML. */
 (() => {
   "use strict";
 
@@ -17,12 +18,29 @@
   let busy = false;
   let heroId = null;
 
+  let zone = "";
+  let clockFormat = null; // hours and minutes in the room's zone, the viewer's locale
+  let dayFormat = null; // the calendar day in the room's zone (a comparable key)
+
+  function setZone(name) {
+    if (clockFormat && name === zone) return;
+    const options = { hour: "2-digit", minute: "2-digit" };
+    const day = { year: "numeric", month: "2-digit", day: "2-digit" };
+    try {
+      clockFormat = new Intl.DateTimeFormat(undefined, { ...options, timeZone: name || undefined });
+      dayFormat = new Intl.DateTimeFormat("en-CA", { ...day, timeZone: name || undefined });
+    } catch (_) { // a zone this browser does not know: its own
+      clockFormat = new Intl.DateTimeFormat(undefined, options);
+      dayFormat = new Intl.DateTimeFormat("en-CA", day);
+    }
+    zone = name;
+    body.dataset.zone = clockFormat.resolvedOptions().timeZone;
+  }
+  setZone(body.dataset.timeZone || "");
+
   const serverNow = () => Date.now() + offset;
-  const time = (iso) =>
-    new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  const sameDay = (a, b) =>
-    a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() &&
-    a.getDate() === b.getDate();
+  const time = (iso) => clockFormat.format(new Date(iso));
+  const sameDay = (a, b) => dayFormat.format(a) === dayFormat.format(b);
   const joinable = (m, now) =>
     Boolean(m.alias) && now >= Date.parse(m.joinFrom) && now < Date.parse(m.joinUntil);
 
@@ -106,9 +124,7 @@
 
   function tick() {
     const now = serverNow();
-    el("clock").textContent = new Date(now).toLocaleTimeString([], {
-      hour: "2-digit", minute: "2-digit",
-    });
+    el("clock").textContent = clockFormat.format(new Date(now));
     const byId = new Map(meetings.map((m) => [m.id, m]));
     const hero = heroId ? byId.get(heroId) : null;
     const join = el("join");
@@ -169,6 +185,7 @@
         etag = response.headers.get("ETag");
         body.dataset.etag = etag || "";
         if (data.roomName) el("room-name").textContent = data.roomName;
+        if (data.timeZone) setZone(data.timeZone);
         render();
       } else if (response.status === 304) {
         tick();

@@ -40,6 +40,21 @@ def test_demo_codecs_answer_and_show_bookings(demo: list[tuple[str, str]]) -> No
     assert endpoint.use_https is False
 
 
+def test_the_overview_lists_the_dial_requests_received(demo: list[tuple[str, str]]) -> None:
+    _, url = demo[0]
+    before = httpx.get(url + "/", auth=(demo_codecs.USERNAME, "demo-pw"))
+    assert "Dial requests (0)" in before.text
+    command = (
+        "<Command><Dial><Number>abc-defg-hij@google.pexip.me</Number><Protocol>Sip</Protocol>"
+        "<BookingId>meet-now&lt;1&gt;</BookingId></Dial></Command>"
+    )
+    answer = httpx.post(url + "/putxml", content=command, auth=(demo_codecs.USERNAME, "demo-pw"))
+    assert 'DialResult status="OK"' in answer.text
+    page = httpx.get(url + "/", auth=(demo_codecs.USERNAME, "demo-pw")).text
+    assert "Dial requests (1)" in page
+    assert "<td>abc-defg-hij@google.pexip.me</td><td>Sip</td><td>meet-now&lt;1&gt;</td>" in page
+
+
 async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
     db: Database,
 ) -> None:

@@ -58,6 +58,28 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
+def require_free(peer: str, *ports: int) -> None:
+    """Fail the test with a clear message when another process holds a port a peer is about
+    to listen on (ports are chosen at runtime, so a rerun picks others; nothing is stopped)."""
+    for port in ports:
+        for kind, name in ((socket.SOCK_DGRAM, "UDP"), (socket.SOCK_STREAM, "TCP")):
+            with socket.socket(socket.AF_INET, kind) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    pytest.fail(
+                        f"{peer} cannot listen on 127.0.0.1:{port}: {name} port {port} is taken "
+                        f"by another process ({exc.strerror})"
+                    )
+
+
+def _bind_failure(peer: str, port: int, output: str) -> str:
+    """The failure text of a peer that exited at start, naming a taken port when it was that."""
+    if "Address already in use" in output or "EADDRINUSE" in output:
+        return f"{peer} cannot listen on 127.0.0.1:{port}: taken by another process\n{output}"
+    return f"{peer} did not start on 127.0.0.1:{port}:\n{output}"
+
+
 @dataclass
 class PeerResult:
     """How a peer process ended, with its logs."""
@@ -86,6 +108,7 @@ class Sipp:
 
     async def start(self, *, listening: bool = False) -> Sipp:
         """Start sipp; with ``listening`` (a UAS) wait until its port is bound."""
+        require_free("sipp", self.port)
         binary = need("sipp")
         self.process = await asyncio.create_subprocess_exec(
             binary,
@@ -117,14 +140,14 @@ class Sipp:
         deadline = loop.time() + 10
         assert self.process is not None
         while loop.time() < deadline:
-            if await _udp_bound(self.port):
-                return
             if self.process.returncode is not None:
                 break
+            if await _udp_bound(self.port) and await _still_running(self.process):
+                return
             await asyncio.sleep(0.02)
         result = await self.wait(5)
         errors = "\n".join(p.read_text(errors="replace") for p in self.workdir.glob("*errors*"))
-        raise RuntimeError(f"sipp did not bind {self.port}:\n{result.output[-2000:]}\n{errors}")
+        pytest.fail(_bind_failure("sipp", self.port, f"{result.output[-2000:]}\n{errors}"))
 
     async def wait(self, timeout: float = 40) -> PeerResult:
         """Wait for sipp to finish."""
@@ -146,6 +169,13 @@ class Sipp:
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
+
+
+async def _still_running(process: asyncio.subprocess.Process) -> bool:
+    """Whether the process is alive a moment after its port became bound (a peer that failed
+    to bind exits at once; the port may be someone else's)."""
+    await asyncio.sleep(0.2)
+    return process.returncode is None
 
 
 async def _udp_bound(port: int) -> bool:
@@ -356,6 +386,7 @@ class Baresip:
     seen: bytes = field(default=b"", init=False)
 
     async def start(self) -> Baresip:
+        require_free("baresip", self.port, self.port + 1)
         binary = need("baresip")
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "accounts").write_text(self.account + "\n")
@@ -450,6 +481,7 @@ class Kamailio:
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
 
     async def start(self) -> Kamailio:
+        require_free("kamailio", self.port)
         binary = need("kamailio")
         self.workdir.mkdir(parents=True, exist_ok=True)
         text = (KAMAILIO_DIR / self.config).read_text()
@@ -479,13 +511,13 @@ class Kamailio:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 15
         while loop.time() < deadline:
-            if await _udp_bound(self.port):
-                return self
             if self.process.returncode is not None:
                 break
+            if await _udp_bound(self.port) and await _still_running(self.process):
+                return self
             await asyncio.sleep(0.05)
         out = await self.stop()
-        raise RuntimeError(f"kamailio did not start:\n{out[-3000:]}")
+        pytest.fail(_bind_failure("kamailio", self.port, out[-3000:]))
 
     async def stop(self) -> str:
         """Stop Kamailio and return its log."""

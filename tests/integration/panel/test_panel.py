@@ -6,36 +6,25 @@ Screenshots go to ``test-artifacts/`` (git-ignored) for people to look at.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from otj.api import panel
 from otj.model import Meeting
 from otj.store import Database
 from tests.conftest import FakeClock
-from tests.fakes.cisco_codec import CodecFarm, SimulatedCodec
+from tests.fakes.cisco_codec import SimulatedCodec
 from tests.integration.delivery.served import serve
 from tests.integration.delivery.storehelp import codec_endpoint, configure, store_meetings
+from tests.integration.panel.conftest import shot
 from tests.unit.delivery.meetings import meeting
 
 pytestmark = pytest.mark.peer
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 ROOM = "fjord@rooms.example.com"
 
 
@@ -75,31 +64,14 @@ def todays_meetings(clock: FakeClock, subject: str = "Design review <&> 🎨") -
 
 
 @pytest.fixture
-async def codec() -> AsyncIterator[SimulatedCodec]:
-    async with CodecFarm() as farm:
-        yield await farm.add("fjord")
-
-
-@pytest.fixture
 def site(db: Database, clock: FakeClock, codec: SimulatedCodec) -> Iterator[tuple[str, str]]:
     configure(db, [codec_endpoint("fjord", ROOM, port=codec.port)])
     store_meetings(db, ROOM, todays_meetings(clock), now=clock.now())
     token, _ = db.tokens.create("endpoint", "fjord", now=clock.now(), endpoint="fjord")
     app = FastAPI()
-    app.include_router(panel.router(db, clock=clock.now, poll_ms=200))
+    app.include_router(panel.router(db, clock=clock.now, poll_ms=200, time_zone="UTC"))
     with serve(app) as url:
         yield url, token
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (the CI script does)"
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def open_panel(browser: Browser, url: str, token: str) -> tuple[Page, list[str]]:
@@ -112,11 +84,6 @@ async def open_panel(browser: Browser, url: str, token: str) -> tuple[Page, list
     await page.goto(f"{url}/panel/{ROOM}?token={token}")
     await expect(page.locator("#meetings li")).to_have_count(3)
     return page, requests
-
-
-async def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"panel-{name}.png"))
 
 
 async def test_join_window_dial_and_failure(
