@@ -12,6 +12,7 @@ from typing import cast
 
 import otj
 import otj.commands
+import otj.logs
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -40,13 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``otj`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # one line per HTTP request from client libraries is noise at INFO
-    for noisy in ("httpx", "httpcore", "googleapiclient.discovery_cache"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
+    otj.logs.configure(getattr(logging, args.log_level))  # secrets redacted at every level
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -1,9 +1,11 @@
 """The FastAPI application factory.
 
 Every router module in ``ROUTERS`` exposes ``router(db, *, clock) -> APIRouter``; adding an
-API area is one line here. The OpenAPI document is served at ``/openapi.json`` (and the docs at
-``/docs``). Admin routes depend on ``otj.api.auth.AdminAuth`` (bearer tokens made with
-``otj tokens create --admin NAME``).
+API area is one line here; a module's ``BODY_LIMITS`` (route path → bytes) caps the request
+bodies its routes may read (``otj.api.limits``: every other route reads none). The OpenAPI
+document is served at ``/openapi.json`` and Swagger UI at ``/docs`` (``otj.api.docs``, no
+CDN). Admin routes depend on ``otj.api.auth.AdminAuth`` (bearer tokens made with ``otj tokens
+create --admin NAME``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 import otj
+from otj.api.limits import BodyLimit
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -31,6 +34,8 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.feedback",
     "otj.api.panel",
     "otj.api.home",
+    "otj.api.docs",
+    "otj.api.metrics",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 
@@ -55,12 +60,17 @@ def create_app(
             "and the pull API for endpoints. Admin routes need `Authorization: Bearer <token>` "
             "with a token from `otj tokens create --admin NAME`."
         ),
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.db = db
     app.state.clock = clock
     options = router_options or {}
+    body_limits: dict[str, int] = {}
     for name in routers:
         module = importlib.import_module(name)
         app.include_router(module.router(db, clock=clock, **options.get(name, {})))
+        body_limits.update(getattr(module, "BODY_LIMITS", {}))
+    app.add_middleware(BodyLimit, limits=body_limits)
 
     return app

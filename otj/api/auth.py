@@ -26,6 +26,14 @@ _bearer = HTTPBearer(
 )
 
 
+def admin_from_header(db: Database, authorization: str | None, *, now: datetime) -> ApiToken | None:
+    """The admin token record an ``Authorization: Bearer`` header value names, else None."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return db.tokens.verify(value.strip(), now=now, kind="admin")
+
+
 def admin_auth(db: Database, clock: Callable[[], datetime]) -> Callable[..., ApiToken]:
     """A FastAPI dependency that returns the caller's admin token record or answers 401."""
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+BODY_LIMITS = {"/api/v1/endpoints/{name}/feedback/{secret}": MAX_BODY}
+"""Request body caps by route (``otj.api.limits``); the secret is checked before the read."""
 
 
 def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:

@@ -1,8 +1,10 @@
 """The landing page at ``/``: what this service is and where its parts are.
 
-With the bundled demo running it also lists the demo rooms, their meetings and Join aliases and
-the simulated codecs, so a new user sees the product work. Outside the demo it shows no data:
-meetings are only served to authenticated endpoints and administrators.
+With the bundled demo running it also lists the demo rooms (only those: the rooms of
+``otj.demo``, whose addresses are under the reserved ``.example`` domain), their meetings and
+Join aliases and the simulated codecs, so a new user sees the product work. Real rooms' meetings
+are shown only to an administrator (``Authorization: Bearer`` with an admin token); without one,
+outside the demo, the page shows no data.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import HTMLResponse
 
 import otj
+from otj.api.auth import admin_from_header
+from otj.demo import demo_rooms
 
 if TYPE_CHECKING:
     from otj.model import Meeting
@@ -45,8 +49,9 @@ def render_home(
     codecs: Sequence[tuple[str, str]],
     demo: bool,
     panels: Sequence[tuple[str, str]] = (),
+    admin: bool = False,
 ) -> str:
-    """The page as HTML (pure)."""
+    """The page as HTML (pure); ``rooms`` are shown in the demo or to an administrator."""
     parts = [
         (
             f"<!doctype html><html lang=en><meta charset=utf-8><title>otj</title>"
@@ -62,14 +67,17 @@ def render_home(
             "</ul>"
         )
     ]
-    if demo:
-        codec_of = dict(codecs)
-        panel_of = dict(panels)
+    codec_of = dict(codecs)
+    panel_of = dict(panels)
+    if admin:
+        parts.append("<h2>Rooms</h2><p>Every room's meetings (administrator view).</p>")
+    elif demo:
         parts.append(
             "<h2>Demo rooms</h2><p>Calendars generated around today, polled every "
             "minute; each room's simulated Cisco codec shows the bookings it received and "
             "the calls its room panel's Join button asked for.</p>"
         )
+    if admin or demo:
         for room, meetings in rooms:
             codec = codec_of.get(room)
             link = f' — <a href="{escape(codec)}/">simulated codec</a>' if codec else ""
@@ -96,23 +104,31 @@ def router(
     codecs: Sequence[tuple[str, str]] = (),
     panels: Sequence[tuple[str, str]] = (),
 ) -> APIRouter:
-    """``GET /``; with ``demo`` the demo rooms' meetings (demo data only, never real rooms)."""
+    """``GET /``; with ``demo`` the demo rooms' meetings (never real rooms), every room's
+    meetings for an administrator."""
     api = APIRouter()
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> HTMLResponse:
+    def home(authorization: Annotated[str | None, Header()] = None) -> HTMLResponse:
         rooms: list[tuple[str, Sequence[Meeting]]] = []
-        if demo:
-            now = clock()
-            for room in db.rooms.names():
-                meetings = db.meetings.list(
-                    room,
-                    start=now - timedelta(hours=1),
-                    end=now + timedelta(days=7),
-                    listed_only=True,
-                    with_trace=False,
-                )
-                rooms.append((room, meetings))
-        return HTMLResponse(render_home(rooms=rooms, codecs=codecs, demo=demo, panels=panels))
+        now = clock()
+        admin = admin_from_header(db, authorization, now=now)
+        shown = db.rooms.names() if admin else []
+        if demo and not admin:
+            own = {room.email.lower() for room in demo_rooms(now)}
+            shown = [room for room in db.rooms.names() if room in own]
+        for room in shown:
+            meetings = db.meetings.list(
+                room,
+                start=now - timedelta(hours=1),
+                end=now + timedelta(days=7),
+                listed_only=True,
+                with_trace=False,
+            )
+            rooms.append((room, meetings))
+        page = render_home(
+            rooms=rooms, codecs=codecs, demo=demo, panels=panels, admin=admin is not None
+        )
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     return api

@@ -27,7 +27,7 @@ from fastapi import APIRouter, Cookie, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import FileSystemLoader, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from otj.api.pull import bearer_token, conditional
 from otj.delivery.access import DirectoryCache, authenticate, may_read_room
@@ -63,6 +63,8 @@ SECURITY_HEADERS = {
 #: What the panel receives around "now": enough to cover today in any time zone.
 BEFORE = timedelta(hours=14)
 AFTER = timedelta(hours=38)
+BODY_LIMITS = {"/panel/{room}/dial": 1024}
+"""Request body caps by route (``otj.api.limits``): a dial names one meeting id."""
 
 
 class DialIn(BaseModel):
@@ -233,7 +235,7 @@ def router(
     @api.post("/panel/{room}/dial", include_in_schema=False)
     async def dial(
         room: str,
-        wanted: DialIn,
+        request: Request,
         otj_panel: Annotated[str | None, Cookie()] = None,
         x_otj_panel: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
@@ -245,6 +247,10 @@ def router(
         endpoint = await run_in_threadpool(caller_endpoint, room, otj_panel or "", now)
         if endpoint is None:
             return _failed(401, "this panel is not paired with the room")
+        try:  # read only now: an unpaired caller's body is never read (otj.api.limits)
+            wanted = DialIn.model_validate_json(await request.body())
+        except ValidationError:
+            return _failed(422, "the request names no meeting")
         items = await run_in_threadpool(panel_meetings, endpoint, room, now)
         meeting = next((m for m in items if booking_id(m.event_id) == wanted.id), None)
         if meeting is None:

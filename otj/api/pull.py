@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 _T = TypeVar("_T")
 PAST_WINDOW = timedelta(hours=12)
+BODY_LIMITS = {"/oauth/token": 8 * 1024}
+"""Request body caps by route (``otj.api.limits``): the credentials are in the form."""
 READERS = 8
 """Worker threads reading the database for the pull API at a time (the pool keeps 8)."""
 

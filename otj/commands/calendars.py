@@ -54,12 +54,11 @@ def parse_moment(text: str) -> datetime:
 
 
 def _read(args: argparse.Namespace) -> int:
-    import yaml
-
     from calendars.base import CalendarError
     from calendars.config import IntegrationConfigError, integration_from_mapping
     from calendars.registry import create_source
     from calendars.serialise import event_to_json
+    from otj.config.yamlsrc import YamlError, safe_load
 
     try:
         start = parse_moment(args.start) if args.start else datetime.now(UTC)
@@ -72,10 +71,10 @@ def _read(args: argparse.Namespace) -> int:
 
     try:
         check_readable(args.config, utf8=True)
-        document = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
+        document = safe_load(args.config.read_text(encoding="utf-8")) or {}
     except UsageError as exc:
         return _fail(str(exc))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, YamlError) as exc:
         return _fail(f"cannot read {args.config}: {' '.join(str(exc).split())}")
     entries = document.get("integrations") if isinstance(document, dict) else None
     matches = [

@@ -69,15 +69,15 @@ def _write(stream: TextIO, line: str = "") -> None:
 
 
 def _load_yaml(path: Path) -> Any:
-    import yaml
+    from otj.config.yamlsrc import YamlError, safe_load
 
     try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+        return safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SystemExit(_fail(f"{path}: {exc.strerror or exc}")) from exc
-    except yaml.YAMLError as exc:
-        raise SystemExit(_fail(f"{path}: invalid YAML: {exc}")) from exc
+    except YamlError as exc:
+        where = f" (line {exc.problem.line})" if exc.problem.line else ""
+        raise SystemExit(_fail(f"{path}: invalid YAML{where}: {exc.problem.message}")) from exc
 
 
 def _fail(message: str) -> int:

@@ -68,7 +68,13 @@ def uvicorn_settings() -> dict[str, Any]:
     """How ``otj serve`` runs uvicorn: httptools' HTTP/1.1 parser and the uvloop event loop
     (C implementations: with h11 a warm pull API request took 0.40 ms of server time, with
     httptools 0.25 ms, bench/delivery.py), asyncio's loop where uvloop does not exist."""
-    settings: dict[str, Any] = {"http": "httptools", "loop": "asyncio"}
+    from otj.api.limits import HEAD_LIMIT, LimitedHttpToolsProtocol
+
+    settings: dict[str, Any] = {
+        "http": LimitedHttpToolsProtocol,  # httptools with a 431 for heads over HEAD_LIMIT
+        "h11_max_incomplete_event_size": HEAD_LIMIT,
+        "loop": "asyncio",
+    }
     if sys.platform != "win32":
         settings["loop"] = "uvloop"
     return settings

@@ -3,6 +3,11 @@
 ``load_yaml`` composes the node tree with PyYAML's safe loader, constructs the plain data from
 it, and walks the same tree to record where each path (``("endpoints", 0, "api_port")``)
 starts. Duplicate keys, which YAML loaders silently collapse, are reported as problems.
+
+Anchors and aliases (``&defaults`` / ``*defaults``, ``<<:`` merge keys) are allowed within a
+budget: a document whose aliases expand to more than ``MAX_VALUES`` values (the "billion
+laughs" shape, CVE-2003-1564's YAML form) or refer to themselves is refused before anything
+walks the expanded tree. ``safe_load`` is ``yaml.safe_load`` with the same budget.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import Any
 import yaml
 
 Path = tuple[str | int, ...]
+
+MAX_VALUES = 100_000
+"""Values a document may expand to through its aliases (a large configuration has ~10,000)."""
 
 
 def format_path(path: Path) -> str:
@@ -78,7 +86,13 @@ def load_yaml(text: str, *, source: str = "") -> tuple[Located, list[Problem]]:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        located = Located(data=None, source=source)
+        problems: list[Problem] = []
+        if node is not None:
+            _check_expansion(node)
+            # before construction, which flattens `<<:` merges into the mapping nodes
+            _walk(node, (), located.lines, problems)
+            located.data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -86,13 +100,68 @@ def load_yaml(text: str, *, source: str = "") -> tuple[Located, list[Problem]]:
         raise YamlError(Problem(path="(document)", line=line, message=reason)) from exc
     except yaml.YAMLError as exc:
         raise YamlError(Problem(path="(document)", line=0, message=str(exc))) from exc
+    except RecursionError as exc:
+        raise YamlError(
+            Problem(path="(document)", line=0, message="collections nested too deeply")
+        ) from exc
     finally:
         loader.dispose()
-    located = Located(data=data, source=source)
-    problems: list[Problem] = []
-    if node is not None:
-        _walk(node, (), located.lines, problems)
     return located, problems
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` of one document, refusing alias bombs (``YamlError``)."""
+    located, _ = load_yaml(text)
+    return located.data
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph that expands to more than ``MAX_VALUES`` values or has a cycle.
+
+    Each distinct node is sized once (aliases share nodes), so this is linear in the text.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_VALUES:
+                raise YamlError(
+                    Problem(
+                        path="(document)",
+                        line=node.start_mark.line + 1,
+                        message=(
+                            f"anchors and aliases expand to more than {MAX_VALUES:,} values "
+                            "(an alias bomb?); write the values out instead"
+                        ),
+                    )
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise YamlError(
+                Problem(
+                    path="(document)",
+                    line=node.start_mark.line + 1,
+                    message="an alias refers to the collection that contains it",
+                )
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _walk(node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[Problem]) -> None:

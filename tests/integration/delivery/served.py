@@ -22,13 +22,15 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` until the block ends; yields its base URL."""
+def serve(app: Any, **settings: Any) -> Iterator[str]:
+    """Run ``app`` until the block ends (``settings``: more ``uvicorn.Config``); yields its URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    server = _Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **settings)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     if not server.ready.wait(10):
