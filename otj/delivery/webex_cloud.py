@@ -99,7 +99,7 @@ def missing_webex_settings(endpoint: Endpoint, profile: Profile) -> str:
             ("endpoint_webex_client_secret", profile.endpoint_webex_client_secret),
             ("endpoint_webex_refresh_token", profile.endpoint_webex_refresh_token),
         )
-        if not value
+        if not (value.ref or value.reveal() if isinstance(value, Secret) else value)
     ]
     if not endpoint.webex_device_id:
         return "no webex_device_id: set the device id of the Webex Devices API on the endpoint"
