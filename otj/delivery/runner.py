@@ -1,4 +1,5 @@
-"""The worker's deliverer: push changed rooms to their Cisco codecs, keep state and alarms.
+"""The worker's deliverer: push changed rooms to their Cisco codecs (the local xAPI, or the
+Webex cloud xAPI for ``WEBEX`` endpoints), keep state and alarms.
 
 :class:`DeliveryRunner` reads the store (rooms marked for delivery, endpoint states, meetings),
 runs :func:`otj.delivery.fleet.deliver_fleet` on an event loop of its own (so httpx keeps its
