@@ -51,6 +51,9 @@ WEBEX_API = "https://webexapis.com"
 WEBEX_API_ENV = "OTJ_WEBEX_API_URL"
 #: A token is refreshed this long before the ``expires_in`` it came with.
 REFRESH_MARGIN = 300.0
+#: After Webex refused a refresh token, the other endpoints of the same authorisation fail
+#: with that answer for this long instead of asking again (one request, not one per device).
+REFUSAL_MEMORY = 300.0
 #: A 429 asking to wait longer than this fails the endpoint (the plan backs off) instead.
 MAX_RETRY_AFTER = 60.0
 #: 429 answers one request waits through before giving up.
@@ -157,6 +160,7 @@ class _TokenSource:
         #: Requests of this token wait until this (loop time) after a 429.
         self.paused_until = 0.0
         self.refreshes = 0
+        self._refused: tuple[float, EndpointUnauthorised] | None = None
 
     async def token(self, http: httpx.AsyncClient, *, stale: str = "") -> str:
         """A valid access token (a new one when ``stale`` was refused with 401)."""
@@ -166,7 +170,14 @@ class _TokenSource:
                 return self._token
             if self._token and stale and self._token != stale:
                 return self._token  # another request refreshed it meanwhile
-            await self._refresh(http, now)
+            if self._refused is not None and now < self._refused[0] + REFUSAL_MEMORY:
+                raise self._refused[1]
+            try:
+                await self._refresh(http, now)
+            except EndpointUnauthorised as exc:
+                self._refused = (now, exc)
+                raise
+            self._refused = None
             return self._token
 
     async def _refresh(self, http: httpx.AsyncClient, now: float) -> None:

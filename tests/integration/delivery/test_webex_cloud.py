@@ -220,6 +220,8 @@ async def test_refused_refresh_token_and_old_software_raise_alarms(
     [alarm] = db.alarms.active(subject="fjord", kind=ALARM_DELIVERY)
     assert alarm.message.startswith("unauthorised:")
     assert "refresh token" in alarm.message
+    # Webex was asked once for both endpoints of the same authorisation
+    assert fake.requests == [("POST", "/v1/access_token")]
 
     configure(db, [webex_endpoint(), webex_endpoint("berg", second, "dev-old")], profile=PROFILE)
     clock.advance(31)
