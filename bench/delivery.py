@@ -6,6 +6,8 @@ Prints, from one run:
   Bookings List read-back → state/alarms) next to a bare loop of the same Bookings Put POSTs
   with httpx (no store, no read-back) at the same concurrency;
 * a cycle with no change (idempotence: pushes and device requests should be ~0);
+* the same cycles to N Webex cloud devices through the cloud xAPI (``bench/delivery_cloud.py``,
+  the Webex fake over loopback HTTP): time and requests next to the local push's;
 * pull API requests/s and p50/p99 latency at C concurrent clients (our FastAPI app under
   uvicorn with ``otj serve``'s settings, in its own process: bearer token check, the room's
   cached JSON, ETag) next to the same JSON bodies served as static files by ``python -m
@@ -492,6 +494,9 @@ def main() -> int:
     parser.add_argument("--codecs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=100, help="codecs pushed at once")
     parser.add_argument("--clients", type=int, default=50, help="concurrent pull clients")
+    parser.add_argument(
+        "--cloud-concurrency", type=int, default=20, help="Webex cloud requests at once"
+    )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
     parser.add_argument(
         "--rooms",
@@ -569,9 +574,11 @@ def push_section(
     initial = time.perf_counter() - started
 
     commit_all(db, n, now, version=2)  # every room changes
+    change_before = sum(len(c.requests) for c in codecs)
     started = time.perf_counter()
     changed = runner.deliver_pending(now=now + timedelta(seconds=30))
     push_time = time.perf_counter() - started
+    change_requests = sum(len(c.requests) for c in codecs) - change_before
 
     requests_before = sum(len(c.requests) for c in codecs)
     started = time.perf_counter()
@@ -620,7 +627,29 @@ def push_section(
         f"considered={quiet.considered} device requests={quiet_requests}"
     )
     print(f"every codec holds its 4 bookings: {stored_ok}")
-    return db, not (changed.failed or quiet.pushed)
+
+    from bench.delivery_cloud import print_cloud, run_cloud
+
+    cloud_first, cloud_changed, cloud_quiet, held = run_cloud(
+        n=n,
+        concurrency=args.cloud_concurrency,
+        workdir=Path(db_url.removeprefix("sqlite:///")).parent,
+        now=now,
+        room_name=room_name,
+        commit_all=commit_all,
+    )
+    print_cloud(
+        n=n,
+        concurrency=args.cloud_concurrency,
+        first=cloud_first,
+        changed=cloud_changed,
+        quiet=cloud_quiet,
+        held=held,
+        local_seconds=push_time,
+        local_requests=change_requests,
+    )
+    cloud_ok = held and not (cloud_changed.failed or cloud_quiet.pushed or cloud_quiet.requests)
+    return db, not (changed.failed or quiet.pushed) and cloud_ok
 
 
 if __name__ == "__main__":

@@ -81,6 +81,9 @@ class Meeting:
     unlisted_reason: str = ""
     ical_uid: str = ""
     trace: tuple[TraceStep, ...] = ()
+    #: The Google Meet / Teams join URL for a RoomOS native (WebRTC) join, found only for a
+    #: meeting without an alias when its profile has ``webrtc_join`` (blank otherwise).
+    join_url: str = ""
 
 
 # --- configuration objects (Pexip OTJ model) -------------------------------------------------
@@ -116,6 +119,14 @@ class Profile:
     endpoint_feedback_slot: int = 1
     #: The rooms' IANA time zone (``Europe/Oslo``) for the room panel; blank: the server's.
     time_zone: str = ""
+    #: A Meet or Teams meeting without a SIP alias is sent to RoomOS 11+ devices as a native
+    #: (``Protocol: WebRTC``) booking with its join URL instead of one without a Join button.
+    webrtc_join: bool = False
+    #: Webex cloud xAPI authorisation for the profile's ``WEBEX`` endpoints: the integration's
+    #: (or service app's) client id and secret and a refresh token (OAuth refresh_token grant).
+    endpoint_webex_client_id: str = ""
+    endpoint_webex_client_secret: Secret | None = field(default=None, repr=False)
+    endpoint_webex_refresh_token: Secret | None = field(default=None, repr=False)
 
 
 DEFAULT_PROFILE = Profile(name="default")
@@ -177,6 +188,8 @@ class Endpoint:
     sip_username: str = ""
     sip_password: Secret | None = None
     description: str = ""
+    #: ``WEBEX`` endpoints: the device id of the Webex Devices API (cloud xAPI target).
+    webex_device_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

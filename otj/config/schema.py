@@ -49,6 +49,7 @@ from otj.model import (
 from otj.secret import Secret
 from otj.store.values import (
     INLINE_KEEP,
+    PROFILE_SECRETS,
     ApiSettings,
     Configuration,
     IntegrationSettings,
@@ -596,13 +597,14 @@ def _check_keep_markers(
 ) -> None:
     stored_profiles = {p.name: p for p in existing.profiles}
     for profile in desired.profiles:
-        secret = profile.endpoint_api_password
-        if secret is not None and secret.ref == INLINE_KEEP:
-            stored_profile = stored_profiles.get(profile.name)
-            current = stored_profile.endpoint_api_password if stored_profile else None
-            if current is None or current.ref != INLINE_KEEP:
-                path, _ = _where(positions, "profiles", profile.name, "endpoint_api_password")
-                check.error(path, f"{INLINE_KEEP} but no inline secret is stored for it")
+        for key in PROFILE_SECRETS:
+            secret = getattr(profile, key)
+            if secret is not None and secret.ref == INLINE_KEEP:
+                stored_profile = stored_profiles.get(profile.name)
+                current = getattr(stored_profile, key) if stored_profile else None
+                if current is None or current.ref != INLINE_KEEP:
+                    path, _ = _where(positions, "profiles", profile.name, key)
+                    check.error(path, f"{INLINE_KEEP} but no inline secret is stored for it")
     stored_endpoints = {e.name: e for e in existing.endpoints}
     for endpoint in desired.endpoints:
         for key in ("api_password", "sip_password"):
@@ -663,6 +665,9 @@ def _check_credentials(
     final = {s: _final(s, desired, existing, prune) for s in ("profiles", "endpoint_groups")}
     endpoints = _final("endpoints", desired, existing, prune)
     for name, endpoint in sorted(endpoints.items()):
+        if endpoint.type == "WEBEX":
+            _check_webex(check, endpoint, final, positions)
+            continue
         if endpoint.type not in CREDENTIAL_TYPES or endpoint.api_username:
             continue
         group = final["endpoint_groups"].get(endpoint.group)
@@ -678,6 +683,31 @@ def _check_credentials(
             f"endpoint_api_username on its profile {profile.name!r} (delivery to it fails "
             "until then)",
         )
+
+
+def _check_webex(
+    check: _Checker,
+    endpoint: Endpoint,
+    final: Mapping[str, Mapping[str, Any]],
+    positions: Mapping[tuple[str, str], Path],
+) -> None:
+    """Warn about a ``WEBEX`` endpoint without a device id or without its profile's Webex
+    authorisation (delivery to it fails with an alarm until the configuration gives them)."""
+    from otj.delivery.webex_cloud import missing_webex_settings
+
+    group = final["endpoint_groups"].get(endpoint.group)
+    profile = final["profiles"].get(group.profile) if group else None
+    if profile is None:
+        return
+    if ("endpoints", endpoint.name) not in positions and (
+        "profiles",
+        profile.name,
+    ) not in positions:
+        return
+    problem = missing_webex_settings(endpoint, profile)
+    if problem:
+        path, prefix = _where(positions, "endpoints", endpoint.name, "webex_device_id")
+        check.warn(path, f"{prefix}{problem} (delivery to it fails until then)")
 
 
 def _check_routing(

@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, SubElement, tostring
@@ -114,12 +114,34 @@ class Booking:
         return bool(self.number)
 
 
+#: ``Protocol`` of a RoomOS native join: ``Number`` is the meeting's URL.
+WEBRTC = "WebRTC"
+#: Platforms a RoomOS device joins natively from a WebRTC booking.
+WEBRTC_PLATFORMS = ("GoogleMeet", "MicrosoftTeams")
+#: Longest join URL sent (Teams links run to several hundred characters).
+MAX_URL = 1024
+
+
 def booking_from_meeting(meeting: Meeting, *, profile: Profile) -> Booking:
-    """The booking a codec gets for one listed meeting; buffers come from the profile."""
+    """The booking a codec gets for one listed meeting; buffers come from the profile.
+
+    A meeting without an alias but with a Meet/Teams ``join_url`` becomes a native join
+    (``Protocol: WebRTC``, the URL as ``Number``) when the profile has ``webrtc_join``;
+    :func:`for_software` takes its number away again for a device that cannot join natively.
+    """
     start = meeting.start.astimezone(UTC).replace(microsecond=0)
     seconds = (meeting.end - meeting.start).total_seconds()
     duration = max(1, math.ceil(seconds / 60))
     number = clean_text(meeting.alias or "")
+    protocol, platform = meeting.protocol.value, meeting.platform.value
+    if (
+        not number
+        and meeting.join_url
+        and profile.webrtc_join
+        and meeting.platform.value in WEBRTC_PLATFORMS
+    ):
+        number = clean_text(meeting.join_url, limit=MAX_URL)
+        protocol = WEBRTC
     name = clean_text(meeting.organizer_name) or clean_text(meeting.organizer_email)
     return Booking(
         id=booking_id(meeting.event_id),
@@ -132,8 +154,24 @@ def booking_from_meeting(meeting: Meeting, *, profile: Profile) -> Booking:
         start_buffer_seconds=max(0, profile.start_buffer) * 60,
         end_buffer_seconds=max(0, profile.end_buffer) * 60,
         number=number,
-        protocol=meeting.protocol.value,
-        platform=meeting.platform.value,
+        protocol=protocol,
+        platform=platform,
+    )
+
+
+def is_native_join(booking: Booking) -> bool:
+    """Whether a booking is a RoomOS native (WebRTC) join."""
+    return booking.protocol == WEBRTC and bool(booking.number)
+
+
+def for_software(bookings: Sequence[Booking], *, webrtc: bool) -> tuple[Booking, ...]:
+    """The list as a device gets it: native joins kept where its software joins natively
+    (``webrtc``), otherwise without a number (shown without a Join button, as before)."""
+    if webrtc:
+        return tuple(bookings)
+    return tuple(
+        replace(b, number="", protocol="SIP", platform="Other") if is_native_join(b) else b
+        for b in bookings
     )
 
 

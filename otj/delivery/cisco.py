@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Protocol
 
 import httpx
 
@@ -23,6 +24,8 @@ from otj.delivery.bookings import (
     BookingsMode,
     BookingsParseError,
     compare_lists,
+    for_software,
+    is_native_join,
     list_digest,
     parse_bookings_list,
     render_legacy_xml,
@@ -339,6 +342,41 @@ class CiscoXapiClient:
 # --- one delivery cycle for one endpoint --------------------------------------------------------
 
 
+class DeviceConnection(Protocol):
+    """What :func:`deliver` reads of a client's connection."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def feedback_slot(self) -> int: ...
+
+    @property
+    def room(self) -> str: ...
+
+
+class BookingsClient(Protocol):
+    """A device's booking list over some API: the local xAPI (:class:`CiscoXapiClient`) or the
+    Webex cloud xAPI (:class:`otj.delivery.webex_cloud.WebexDeviceClient`)."""
+
+    @property
+    def connection(self) -> DeviceConnection: ...
+
+    async def software_version(self) -> SoftwareVersion: ...
+
+    async def put_bookings(
+        self, bookings: Sequence[Booking], *, version: SoftwareVersion
+    ) -> BookingsMode: ...
+
+    async def list_bookings(self) -> tuple[Booking, ...]: ...
+
+    async def register_feedback(
+        self, *, slot: int, server_url: str, expressions: Sequence[str] = ...
+    ) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 def feedback_digest(url: str) -> str:
     """What the state remembers of the registered HttpFeedback URL (it contains a secret)."""
     return hashlib.sha256(url.encode()).hexdigest()
@@ -356,10 +394,12 @@ class DeliveryOutcome:
     mismatches: tuple[str, ...] = ()
     error: str = ""
     error_kind: str = ""
+    #: How many of the pushed bookings are RoomOS native (WebRTC) joins.
+    webrtc: int = 0
 
 
 async def deliver(
-    client: CiscoXapiClient,
+    client: BookingsClient,
     state: DeliveryState,
     bookings: Sequence[Booking],
     *,
@@ -369,13 +409,14 @@ async def deliver(
 ) -> DeliveryOutcome:
     """Run one cycle for one codec: decide, push or read back, and return the new state."""
     name = client.connection.endpoint
+    wanted_list = bookings
     mode_guess: BookingsMode = "put"
+    webrtc_guess = False
     if state.software_version:
-        mode_guess = (
-            "put"
-            if parse_software_version(state.software_version).supports_bookings_put
-            else "legacy"
-        )
+        known = parse_software_version(state.software_version)
+        mode_guess = "put" if known.supports_bookings_put else "legacy"
+        webrtc_guess = known.supports_webrtc_join
+    bookings = for_software(wanted_list, webrtc=webrtc_guess)
     digest = list_digest(bookings, mode=mode_guess)
     decision = decide(state, digest=digest, now=now, verify_every=verify_every)
     if decision.action == "skip":
@@ -398,6 +439,7 @@ async def deliver(
             if state.software_version and not (state.failures or state.sync_required)
             else await client.software_version()
         )
+        bookings = for_software(wanted_list, webrtc=version.supports_webrtc_join)
         mode = await client.put_bookings(bookings, version=version)
         listed = await client.list_bookings()
         mismatches = compare_lists(bookings, listed)
@@ -420,7 +462,15 @@ async def deliver(
                 state = replace(state, feedback_registered=wanted)
             except EndpointError as exc:
                 log.warning("%s: HttpFeedback registration failed: %s", name, exc)
-        log.info("%s: pushed %d bookings (%s, %s)", name, len(bookings), mode, decision.reason)
+        native = sum(1 for b in bookings if is_native_join(b))
+        log.info(
+            "%s: pushed %d bookings, %d of them native WebRTC joins (%s, %s)",
+            name,
+            len(bookings),
+            native,
+            mode,
+            decision.reason,
+        )
         return DeliveryOutcome(
             endpoint=name,
             decision=decision,
@@ -428,6 +478,7 @@ async def deliver(
             pushed=True,
             verified=verified,
             mismatches=mismatches,
+            webrtc=native,
         )
     except EndpointError as exc:
         room = client.connection.room

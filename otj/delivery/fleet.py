@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from otj.delivery.bookings import Booking
-from otj.delivery.cisco import CiscoXapiClient, DeliveryOutcome, deliver
+from otj.delivery.cisco import BookingsClient, DeliveryOutcome, deliver
 from otj.delivery.plan import DEFAULT_VERIFY_EVERY, Decision, DeliveryState, after_failure
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class DeliveryJob:
     """One endpoint's work for a cycle."""
 
-    client: CiscoXapiClient
+    client: BookingsClient
     state: DeliveryState
     bookings: tuple[Booking, ...]
     feedback_url: str = ""

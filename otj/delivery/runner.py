@@ -1,4 +1,5 @@
-"""The worker's deliverer: push changed rooms to their Cisco codecs, keep state and alarms.
+"""The worker's deliverer: push changed rooms to their Cisco codecs (the local xAPI, or the
+Webex cloud xAPI for ``WEBEX`` endpoints), keep state and alarms.
 
 :class:`DeliveryRunner` reads the store (rooms marked for delivery, endpoint states, meetings),
 runs :func:`otj.delivery.fleet.deliver_fleet` on an event loop of its own (so httpx keeps its
@@ -24,6 +25,7 @@ import httpx
 
 from otj.delivery.bookings import Booking, bookings_for_room
 from otj.delivery.cisco import (
+    BookingsClient,
     CiscoConnection,
     CiscoDefaults,
     CiscoXapiClient,
@@ -40,6 +42,13 @@ from otj.delivery.plan import (
     alarm_changes,
     backoff,
     with_sync_required,
+)
+from otj.delivery.webex_cloud import (
+    WEBEX_API,
+    WEBEX_API_ENV,
+    WebexCloud,
+    WebexDeviceClient,
+    credentials_for,
 )
 from otj.model import DEFAULT_PROFILE, Endpoint, Profile
 
@@ -133,6 +142,8 @@ class EndpointReport:
     reason: str
     bookings: int = 0
     error: str = ""
+    #: Bookings sent as RoomOS native (WebRTC) joins.
+    webrtc: int = 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -232,6 +243,11 @@ class DeliveryRunner:
     ``endpoint_*`` defaults; ``defaults`` contributes the service's timeouts. An endpoint with
     no username from either fails on its own (kind ``credentials``, with an alarm) until the
     configuration gives one, and is then pushed at once.
+
+    ``WEBEX`` endpoints go through the Webex cloud xAPI at ``webex_base_url`` (default
+    ``$OTJ_WEBEX_API_URL`` or https://webexapis.com) with their profile's Webex authorisation;
+    one without a device id or authorisation fails the same way. ``POLY`` and ``PULL``
+    endpoints read their meetings themselves and are not handled here.
     """
 
     def __init__(
@@ -244,6 +260,9 @@ class DeliveryRunner:
         deadline: float = 30.0,
         verify_every: timedelta | None = DEFAULT_VERIFY_EVERY,
         transport_factory: TransportFactory | None = None,
+        webex_base_url: str = "",
+        webex_transport: httpx.AsyncBaseTransport | None = None,
+        webex_concurrency: int = 20,
     ) -> None:
         self.db = db
         self.defaults = defaults or CiscoDefaults()
@@ -256,6 +275,13 @@ class DeliveryRunner:
         self.verify_every = verify_every
         self._transport_factory = transport_factory
         self._clients: dict[str, CiscoXapiClient] = {}
+        self.webex_base_url = (
+            webex_base_url or os.environ.get(WEBEX_API_ENV, "") or WEBEX_API
+        ).rstrip("/")
+        self._webex_transport = webex_transport
+        self._webex_concurrency = webex_concurrency
+        self.webex: WebexCloud | None = None
+        self._webex_clients: dict[str, WebexDeviceClient] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._config: tuple[int, list[Endpoint], Mapping[str, Profile]] | None = None
         self._loop: _LoopThread | None = None
@@ -322,6 +348,43 @@ class DeliveryRunner:
             self._clients[endpoint.name] = client
         return client, moved
 
+    def _webex_client(self, endpoint: Endpoint, profile: Profile) -> tuple[WebexDeviceClient, bool]:
+        """A cloud device's client, and whether its device id or authorisation changed.
+
+        Raises ``MissingCredentials`` (naming what is missing) without a device id or without
+        the profile's Webex client id, secret and refresh token.
+        """
+        try:
+            credentials = credentials_for(endpoint, profile)
+        except MissingCredentials:
+            self._webex_clients.pop(endpoint.name, None)
+            raise
+        if self.webex is None:
+            self.webex = WebexCloud(
+                self.webex_base_url,
+                transport=self._webex_transport,
+                concurrency=self._webex_concurrency,
+            )
+        client = self._webex_clients.get(endpoint.name)
+        moved = client is not None and (
+            client.connection.device_id != endpoint.webex_device_id
+            or client.connection.credentials != credentials
+        )
+        if client is None or moved:
+            client = self.webex.device(
+                endpoint.name,
+                endpoint.webex_device_id,
+                credentials,
+                room=endpoint.room_resource_email,
+            )
+            self._webex_clients[endpoint.name] = client
+        return client, moved
+
+    def _device_client(self, endpoint: Endpoint, profile: Profile) -> tuple[BookingsClient, bool]:
+        if endpoint.type == "WEBEX":
+            return self._webex_client(endpoint, profile)
+        return self._client(endpoint, profile)
+
     def _close_later(self, client: CiscoXapiClient) -> None:
         task = asyncio.get_running_loop().create_task(client.aclose())
         self._closing.add(task)
@@ -330,6 +393,10 @@ class DeliveryRunner:
     async def _close_clients(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        self._webex_clients = {}
+        if self.webex is not None:
+            await self.webex.aclose()
+            self.webex = None
 
     def _configuration(self) -> tuple[list[Endpoint], Mapping[str, Profile]]:
         """Endpoints and each endpoint's profile (secrets resolved: the profile holds the
@@ -368,8 +435,10 @@ class DeliveryRunner:
         skipped: list[EndpointReport] = []
         blocked_rooms: set[str] = set()
         for endpoint in endpoints:
-            if endpoint.type != "CISCO" or not endpoint.api_address:
-                continue
+            if not (
+                endpoint.type == "WEBEX" or (endpoint.type == "CISCO" and endpoint.api_address)
+            ):
+                continue  # POLY and PULL endpoints read their meetings themselves
             room = endpoint.room_resource_email.lower()
             if room not in read_rooms:
                 blocked_rooms.add(room)
@@ -388,7 +457,7 @@ class DeliveryRunner:
             )
             profile = profiles.get(endpoint.name, DEFAULT_PROFILE)
             try:
-                client, moved = self._client(endpoint, profile)
+                client, moved = self._device_client(endpoint, profile)
             except MissingCredentials as exc:
                 refused.append(_Refused(endpoint=endpoint, state=state, error=exc, now=now))
                 continue
@@ -415,7 +484,11 @@ class DeliveryRunner:
                     with_trace=False,
                 )
                 lists[room] = bookings_for_room(meetings, profile=profile)
-            feedback = await asyncio.to_thread(self.feedback_url, endpoint.name, now=now)
+            feedback = (
+                await asyncio.to_thread(self.feedback_url, endpoint.name, now=now)
+                if endpoint.type == "CISCO"
+                else ""
+            )
             jobs.append(
                 (
                     endpoint,
@@ -493,6 +566,7 @@ class DeliveryRunner:
                     reason=outcome.decision.reason,
                     bookings=item.bookings,
                     error=outcome.error,
+                    webrtc=outcome.webrtc,
                 )
             )
         if changes:

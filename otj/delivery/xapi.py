@@ -113,6 +113,13 @@ class SoftwareVersion:
         """Whether the Put payload may carry ``MeetingPlatform`` (RoomOS 11 and later)."""
         return self.family != "tc" and self.major >= 11
 
+    @property
+    def supports_webrtc_join(self) -> bool:
+        """Whether a booking with ``Protocol: WebRTC`` and a Meet/Teams URL gives a native Join
+        button: RoomOS 11 and later (the release whose Bookings Put carries MeetingPlatform,
+        which the device needs to pick Google Meet or Microsoft Teams)."""
+        return self.supports_meeting_platform
+
 
 def parse_software_version(text: str) -> SoftwareVersion:
     """Parse a version string; TC software and unknown text count as legacy (0.0)."""

@@ -43,6 +43,7 @@ from otj.store.tables import (
 )
 from otj.store.values import (
     INLINE_KEEP,
+    PROFILE_SECRETS,
     ApiSettings,
     Change,
     ChangeReport,
@@ -102,7 +103,8 @@ def _profile_value(row: ProfileRow, open_: Callable[[Envelope], Secret | None]) 
     data = _row_dict(row, (f.name for f in fields(Profile)))
     data["integration"] = data["integration"] or ""
     data["replace_subject_type"] = ReplaceSubject(data["replace_subject_type"])
-    data["endpoint_api_password"] = open_(row.endpoint_api_password)
+    for name in PROFILE_SECRETS:
+        data[name] = open_(getattr(row, name))
     return Profile(**data)
 
 
@@ -152,7 +154,7 @@ SPECS: tuple[_Spec, ...] = (
     _Spec(
         "profiles",
         ProfileRow,
-        ("endpoint_api_password",),
+        PROFILE_SECRETS,
         lambda v: _columns(v, nulls=("integration",)),
         _profile_value,
     ),
@@ -617,7 +619,13 @@ def without_secrets(config: Configuration) -> Configuration:
     return replace(
         config,
         profiles=tuple(
-            replace(p, endpoint_api_password=seal(p.endpoint_api_password)) for p in config.profiles
+            replace(
+                p,
+                endpoint_api_password=seal(p.endpoint_api_password),
+                endpoint_webex_client_secret=seal(p.endpoint_webex_client_secret),
+                endpoint_webex_refresh_token=seal(p.endpoint_webex_refresh_token),
+            )
+            for p in config.profiles
         ),
         endpoints=tuple(
             replace(e, api_password=seal(e.api_password), sip_password=seal(e.sip_password))

@@ -41,6 +41,8 @@ def meeting_content_hash(meeting: Meeting) -> str:
         meeting.listed,
         meeting.unlisted_reason,
     ]
+    if meeting.join_url:  # only then: the hashes of meetings without one stay as they were
+        data.append(meeting.join_url)
     return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -84,6 +86,7 @@ def meeting_columns(meeting: Meeting) -> dict[str, Any]:
         "unlisted_reason": meeting.unlisted_reason,
         "trace": trace_to_json(meeting.trace),
         "content_hash": meeting_content_hash(meeting),
+        "join_url": meeting.join_url,
     }
 
 
@@ -121,6 +124,7 @@ def row_to_meeting(row: MeetingRow, *, with_trace: bool = True) -> Meeting:
         listed=row.listed,
         unlisted_reason=row.unlisted_reason,
         trace=trace,
+        join_url=row.join_url or "",
     )
 
 

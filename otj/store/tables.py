@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -85,6 +86,13 @@ class ProfileRow(Base):
     )
     # the rooms' IANA time zone for the room panel, blank: the server's (revision 0004)
     time_zone: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # native (WebRTC) joins and Webex cloud delivery (revision 0007)
+    webrtc_join: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    endpoint_webex_client_id: Mapped[str] = mapped_column(
+        String(255), default="", server_default=""
+    )
+    endpoint_webex_client_secret: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    endpoint_webex_refresh_token: Mapped[Json | None] = mapped_column(JSON, nullable=True)
 
 
 class IntegrationRow(Base):
@@ -132,6 +140,8 @@ class EndpointRow(Base):
     sip_username: Mapped[str] = mapped_column(String(255), index=True)
     sip_password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # WEBEX endpoints: the Webex device id (revision 0007)
+    webex_device_id: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class MeetingRuleRow(Base):
@@ -284,6 +294,8 @@ class MeetingRow(Base):
     trace: Mapped[list[Json]] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime]
+    # the native (WebRTC) join URL, blank without one (revision 0007)
+    join_url: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class EndpointDeliveryRow(Base):

@@ -21,6 +21,12 @@ from otj.secret import Secret
 
 INLINE_KEEP = "stored:inline"
 """What ``otj config export`` writes for an inline secret: ``apply`` keeps the stored value."""
+#: The secret fields of a profile (sealed in the store, resolved for delivery).
+PROFILE_SECRETS = (
+    "endpoint_api_password",
+    "endpoint_webex_client_secret",
+    "endpoint_webex_refresh_token",
+)
 
 IntegrationType = Literal["google", "graph", "exchange", "caldav", "ics"]
 

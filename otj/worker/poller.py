@@ -25,6 +25,7 @@ from calendars.base import (
     SyncResult,
     SyncStateExpired,
 )
+from otj.delivery.native_join import with_native_join
 from otj.model import CallProtocol, Meeting, Platform, TraceStep
 from otj.store import Database
 from otj.store.rooms import LeaseLost
@@ -268,7 +269,8 @@ class RoomPoller:
     def _process(self, plan: RoomPlan, event: CalendarEvent, now: datetime) -> Meeting:
         assert plan.processor is not None
         try:
-            return plan.processor.process(event, plan.profile, now=now)
+            meeting = plan.processor.process(event, plan.profile, now=now)
+            return with_native_join(meeting, event, plan.profile)
         except Exception as exc:
             log.exception("%s: event %s could not be processed", plan.room, event.id)
             return _unlisted(event, f"processing failed: {type(exc).__name__}: {exc}")

@@ -39,6 +39,10 @@ def test_delivery_bench_smoke() -> None:
     assert "cycle without change:" in out
     assert "pushed=0 considered=0 device requests=0" in out
     assert "every codec holds its 4 bookings: True" in out
+    assert "== Webex cloud xAPI to 3 devices" in out
+    assert "requests=6 pushed=3 failed=0" in out  # after a change: Put + List per device
+    assert "cloud cycle without change:" in out
+    assert "every cloud device holds its 4 bookings: True" in out
     assert "ours: GET /api/v1/rooms/{room}/meetings" in out
     assert "static: python -m http.server" in out
     assert "in memory: uvicorn + a bare ASGI function" in out
