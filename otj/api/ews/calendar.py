@@ -1,0 +1,448 @@
+"""One room's calendar as Exchange Web Services answer it, for a Poly endpoint (pure).
+
+The operations a calendar client such as a Poly endpoint's calendaring service makes against
+its room mailbox: ``GetFolder`` (the ``calendar`` distinguished folder, whose ``ChangeKey``
+changes whenever a meeting changes, so polling it tells the device to read again),
+``FindItem`` with a ``CalendarView``, ``GetItem`` (with the body) and ``SyncFolderItems``
+(Create/Update/Delete since a ``SyncState``). Anything else is answered ``ErrorInvalidRequest``.
+
+The folder holds the room's listed meetings of the window the pull API serves, with the
+subject already replaced by the privacy settings. The dial string is the alias as a URI
+(``sip:alias``, ``h323:alias``): it is the ``Location``, and the body says ``Join: <uri>`` on
+a line of its own; Poly endpoints find a SIP URI in either and show it as the Join button.
+Private meetings are marked ``Sensitivity`` ``Private``; nothing else of the invitation (no
+description, no attendees) is ever served.
+
+One credential reads one room: a request naming another mailbox (``Mailbox``, impersonation)
+or an id of another room's folder or item gets ``ErrorAccessDenied``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+from xml.etree.ElementTree import Element, SubElement
+
+from otj.api.ews.soap import M, T, error, q, response_messages, success
+from otj.delivery.bookings import booking_id, clean_text
+from otj.delivery.feeds import dial_uri
+from otj.model import Meeting
+
+FOLDERS = {"root": "", "msgfolderroot": "Top of Information Store", "calendar": "Calendar"}
+MAX_SYNC_CHANGES = 512
+
+
+class EwsFailure(Exception):
+    """An operation-level error: its ``ResponseCode`` and text."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise EwsFailure("ErrorSchemaValidation", f"not an xs:dateTime: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _count(text: str | None, default: int) -> int:
+    if not text or not text.strip():
+        return default
+    try:
+        return max(1, int(text))
+    except ValueError:
+        raise EwsFailure("ErrorSchemaValidation", f"not a count: {text!r}") from None
+
+
+def _encode(data: Any) -> str:
+    raw = zlib.compress(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _decode(text: str) -> Any:
+    try:
+        return json.loads(zlib.decompress(base64.b64decode(text.strip(), validate=True)))
+    except (binascii.Error, zlib.error, ValueError):
+        return None
+
+
+def _digest(*parts: str) -> str:
+    return base64.b64encode(hashlib.sha256("\x1f".join(parts).encode()).digest()[:12]).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One meeting as the room's calendar item."""
+
+    key: str
+    meeting: Meeting
+    change_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What an ``ItemShape`` asks for."""
+
+    base: str
+    extra: frozenset[str]
+    body_type: str
+
+    @classmethod
+    def parse(cls, shape: Element | None) -> Shape:
+        """``IdOnly``/``Default``/``AllProperties``, ``AdditionalProperties``, ``BodyType``."""
+        if shape is None:
+            return cls("Default", frozenset(), "Text")
+        extra = frozenset(
+            uri.get("FieldURI", "").split(":", 1)[-1]
+            for uri in shape.iter(q(T, "FieldURI"))
+            if uri.get("FieldURI")
+        )
+        body_type = (shape.findtext(q(T, "BodyType")) or "Text").strip()
+        return cls((shape.findtext(q(T, "BaseShape")) or "Default").strip(), extra, body_type)
+
+    def wants(self, name: str, *, body: bool = False) -> bool:
+        """Whether the element ``name`` is to be sent."""
+        if name in self.extra:
+            return True
+        if body:
+            return self.base in ("Default", "AllProperties")
+        return self.base != "IdOnly"
+
+
+class RoomCalendar:
+    """The room's calendar folder over its listed meetings, answering EWS operations."""
+
+    def __init__(self, room: str, meetings: Iterable[Meeting]) -> None:
+        self.room = room.lower()
+        entries = []
+        for meeting in sorted(meetings, key=lambda m: (m.start, m.event_id)):
+            if not meeting.listed:
+                continue
+            key = booking_id(meeting.event_id)
+            fingerprint = (
+                meeting.subject,
+                _iso(meeting.start),
+                _iso(meeting.end),
+                meeting.alias or "",
+                meeting.protocol.value,
+                str(meeting.private),
+                meeting.organizer_name,
+                meeting.organizer_email,
+            )
+            entries.append(Entry(key=key, meeting=meeting, change_key=_digest(*fingerprint)))
+        self.entries: dict[str, Entry] = {e.key: e for e in entries}
+        self.change_key = _digest(self.room, *(f"{e.key}={e.change_key}" for e in entries))
+
+    # ids ---------------------------------------------------------------------------------
+    def folder_id(self, name: str) -> str:
+        """The opaque id of one of the room's folders."""
+        return _encode({"r": self.room, "f": name})
+
+    def item_id(self, key: str) -> str:
+        """The opaque id of one of the room's items."""
+        return _encode({"r": self.room, "i": key})
+
+    def _own(self, text: str, field: str) -> str:
+        decoded = _decode(text)
+        if not isinstance(decoded, dict) or not isinstance(decoded.get(field), str):
+            raise EwsFailure("ErrorInvalidIdMalformed", "Id is malformed.")
+        if decoded.get("r") != self.room:
+            raise EwsFailure(
+                "ErrorAccessDenied", "Access is denied: these credentials read one room only."
+            )
+        return str(decoded[field])
+
+    def check_mailbox(self, address: str | None) -> None:
+        """``ErrorAccessDenied`` unless ``address`` (when given) is this room's."""
+        if address and address.strip().lower() != self.room:
+            raise EwsFailure(
+                "ErrorAccessDenied",
+                f"Access is denied: these credentials read {self.room} only, not {address}.",
+            )
+
+    def _folder_name(self, ref: Element) -> str:
+        if ref.tag == q(T, "DistinguishedFolderId"):
+            mailbox = ref.find(q(T, "Mailbox"))
+            if mailbox is not None:
+                self.check_mailbox(mailbox.findtext(q(T, "EmailAddress")))
+            name = ref.get("Id", "")
+        elif ref.tag == q(T, "FolderId"):
+            name = self._own(ref.get("Id", ""), "f")
+        else:
+            raise EwsFailure("ErrorInvalidRequest", f"unexpected folder reference {ref.tag}")
+        if name not in FOLDERS:
+            raise EwsFailure(
+                "ErrorFolderNotFound", "The specified folder could not be found in the store."
+            )
+        return name
+
+    def _folders(self, request: Element, container: str) -> list[Element]:
+        refs = request.find(q(M, container))
+        return list(refs) if refs is not None else []
+
+    # operations --------------------------------------------------------------------------
+    def get_folder(self, request: Element) -> Element:
+        """``GetFolder``: root, msgfolderroot or calendar (the calendar's ``ChangeKey`` is the
+        digest of its items)."""
+        response, messages = response_messages("GetFolder")
+        for ref in self._folders(request, "FolderIds"):
+            try:
+                name = self._folder_name(ref)
+            except EwsFailure as failure:
+                error(messages, "GetFolder", failure.code, failure.text)
+                continue
+            message = success(messages, "GetFolder")
+            folders = SubElement(message, q(M, "Folders"))
+            calendar = name == "calendar"
+            folder = SubElement(folders, q(T, "CalendarFolder" if calendar else "Folder"))
+            SubElement(
+                folder,
+                q(T, "FolderId"),
+                Id=self.folder_id(name),
+                ChangeKey=self.change_key if calendar else _digest(self.room, name),
+            )
+            if name != "root":
+                parent = "msgfolderroot" if calendar else "root"
+                SubElement(
+                    folder,
+                    q(T, "ParentFolderId"),
+                    Id=self.folder_id(parent),
+                    ChangeKey=_digest(self.room, parent),
+                )
+            if calendar:
+                SubElement(folder, q(T, "FolderClass")).text = "IPF.Appointment"
+            SubElement(folder, q(T, "DisplayName")).text = FOLDERS[name]
+            SubElement(folder, q(T, "TotalCount")).text = str(len(self.entries) if calendar else 0)
+            SubElement(folder, q(T, "ChildFolderCount")).text = "0"
+            rights = SubElement(folder, q(T, "EffectiveRights"))
+            for right in ("CreateAssociated", "CreateContents", "CreateHierarchy", "Delete"):
+                SubElement(rights, q(T, right)).text = "false"
+            SubElement(rights, q(T, "Modify")).text = "false"
+            SubElement(rights, q(T, "Read")).text = "true"
+            SubElement(rights, q(T, "ViewPrivateItems")).text = "true"
+            if not calendar:
+                SubElement(folder, q(T, "UnreadCount")).text = "0"
+        return response
+
+    def find_item(self, request: Element) -> Element:
+        """``FindItem`` with a ``CalendarView`` on the calendar (no body, as Exchange)."""
+        response, messages = response_messages("FindItem")
+        try:
+            start, end, limit = self._calendar_view(request)
+        except EwsFailure as failure:
+            error(messages, "FindItem", failure.code, failure.text)
+            return response
+        shape = Shape.parse(request.find(q(M, "ItemShape")))
+        found = [
+            e for e in self.entries.values() if e.meeting.start < end and e.meeting.end > start
+        ]
+        message = success(messages, "FindItem")
+        root = SubElement(
+            message,
+            q(M, "RootFolder"),
+            TotalItemsInView=str(len(found)),
+            IncludesLastItemInRange="true" if len(found) <= limit else "false",
+        )
+        items = SubElement(root, q(T, "Items"))
+        for entry in found[:limit]:
+            items.append(self.item(entry, shape, with_body=False))
+        return response
+
+    def _calendar_view(self, request: Element) -> tuple[datetime, datetime, int]:
+        names = [self._folder_name(ref) for ref in self._folders(request, "ParentFolderIds")]
+        if names != ["calendar"]:
+            raise EwsFailure("ErrorInvalidRequest", "FindItem reads the calendar folder only.")
+        view = request.find(q(M, "CalendarView"))
+        if view is None:
+            raise EwsFailure("ErrorInvalidRequest", "FindItem on a calendar needs a CalendarView.")
+        start = _parse_time(view.get("StartDate", ""))
+        end = _parse_time(view.get("EndDate", ""))
+        if end < start:
+            raise EwsFailure(
+                "ErrorCalendarEndDateIsEarlierThanStartDate", "EndDate is earlier than StartDate"
+            )
+        return start, end, _count(view.get("MaxEntriesReturned"), len(self.entries) or 1)
+
+    def _entry(self, ref: Element) -> Entry:
+        entry = self.entries.get(self._own(ref.get("Id", ""), "i"))
+        if entry is None:
+            raise EwsFailure(
+                "ErrorItemNotFound", "The specified object was not found in the store."
+            )
+        return entry
+
+    def get_item(self, request: Element) -> Element:
+        """``GetItem`` by the ids ``FindItem``/``SyncFolderItems`` gave (with the body)."""
+        response, messages = response_messages("GetItem")
+        shape = Shape.parse(request.find(q(M, "ItemShape")))
+        for ref in self._folders(request, "ItemIds"):
+            try:
+                entry = self._entry(ref)
+            except EwsFailure as failure:
+                error(messages, "GetItem", failure.code, failure.text)
+                continue
+            message = success(messages, "GetItem")
+            SubElement(message, q(M, "Items")).append(self.item(entry, shape, with_body=True))
+        return response
+
+    def sync_folder_items(self, request: Element) -> Element:
+        """``SyncFolderItems`` on the calendar: Create/Update/Delete since the ``SyncState``
+        (which carries the item keys and change keys the client holds)."""
+        response, messages = response_messages("SyncFolderItems")
+        try:
+            held, limit = self._sync_request(request)
+        except EwsFailure as failure:
+            error(messages, "SyncFolderItems", failure.code, failure.text)
+            return response
+        limit = max(1, min(limit, MAX_SYNC_CHANGES))
+        changes: list[tuple[str, str]] = []
+        for key, entry in self.entries.items():
+            if key not in held:
+                changes.append(("Create", key))
+            elif held[key] != entry.change_key:
+                changes.append(("Update", key))
+        changes += [("Delete", key) for key in held if key not in self.entries]
+        batch = changes[:limit]
+        state = dict(held)
+        for kind, key in batch:
+            if kind == "Delete":
+                state.pop(key, None)
+            else:
+                state[key] = self.entries[key].change_key
+        shape = Shape.parse(request.find(q(M, "ItemShape")))
+        message = success(messages, "SyncFolderItems")
+        SubElement(message, q(M, "SyncState")).text = _encode({"r": self.room, "s": state})
+        SubElement(message, q(M, "IncludesLastItemInRange")).text = (
+            "true" if len(changes) <= limit else "false"
+        )
+        container = SubElement(message, q(M, "Changes"))
+        for kind, key in batch:
+            change = SubElement(container, q(T, kind))
+            if kind == "Delete":
+                SubElement(change, q(T, "ItemId"), Id=self.item_id(key), ChangeKey=held[key])
+            else:
+                change.append(self.item(self.entries[key], shape, with_body=False))
+        return response
+
+    def _sync_request(self, request: Element) -> tuple[dict[str, str], int]:
+        folder = request.find(q(M, "SyncFolderId"))
+        names = [self._folder_name(ref) for ref in (list(folder) if folder is not None else [])]
+        if names != ["calendar"]:
+            raise EwsFailure("ErrorInvalidRequest", "SyncFolderItems syncs the calendar only.")
+        held = self._sync_state(request.findtext(q(M, "SyncState")) or "")
+        return held, _count(request.findtext(q(M, "MaxChangesReturned")), 100)
+
+    def _sync_state(self, text: str) -> dict[str, str]:
+        if not text.strip():
+            return {}
+        decoded = _decode(text)
+        if (
+            not isinstance(decoded, dict)
+            or decoded.get("r") != self.room
+            or not isinstance(decoded.get("s"), dict)
+        ):
+            raise EwsFailure(
+                "ErrorInvalidSyncStateData",
+                "Synchronization state data is corrupt or otherwise invalid.",
+            )
+        return {str(k): str(v) for k, v in decoded["s"].items()}
+
+    # items -------------------------------------------------------------------------------
+    def item(self, entry: Entry, shape: Shape, *, with_body: bool) -> Element:
+        """One ``t:CalendarItem`` with the fields ``shape`` asks for, in the schema's order."""
+        meeting = entry.meeting
+        uri = dial_uri(meeting.alias, meeting.protocol) if meeting.alias else ""
+        item = Element(q(T, "CalendarItem"))
+        SubElement(item, q(T, "ItemId"), Id=self.item_id(entry.key), ChangeKey=entry.change_key)
+
+        def add(name: str, text: str, *, body: bool = False) -> Element | None:
+            if not shape.wants(name, body=body):
+                return None
+            element = SubElement(item, q(T, name))
+            element.text = text
+            return element
+
+        if shape.wants("ParentFolderId"):
+            SubElement(item, q(T, "ParentFolderId"), Id=self.folder_id("calendar"), ChangeKey="")
+        add("ItemClass", "IPM.Appointment")
+        add("Subject", clean_text(meeting.subject))
+        add("Sensitivity", "Private" if meeting.private else "Normal")
+        if with_body:
+            html = shape.body_type.upper() == "HTML"
+            body = add("Body", body_html(uri) if html else body_text(uri), body=True)
+            if body is not None:
+                body.set("BodyType", "HTML" if html else "Text")
+        add("ReminderIsSet", "false")
+        add("UID", meeting.ical_uid or f"{entry.key}@otj")
+        add("Start", _iso(meeting.start))
+        add("End", _iso(meeting.end))
+        add("IsAllDayEvent", "false")
+        add("LegacyFreeBusyStatus", "Busy")
+        add("Location", uri)
+        add("IsMeeting", "true")
+        add("IsCancelled", "false")
+        add("IsRecurring", "false")
+        add("CalendarItemType", "Single")
+        add("MyResponseType", "Accept")
+        if shape.wants("Organizer") and (meeting.organizer_email or meeting.organizer_name):
+            mailbox = SubElement(SubElement(item, q(T, "Organizer")), q(T, "Mailbox"))
+            SubElement(mailbox, q(T, "Name")).text = clean_text(meeting.organizer_name)
+            if meeting.organizer_email:
+                SubElement(mailbox, q(T, "EmailAddress")).text = meeting.organizer_email
+                SubElement(mailbox, q(T, "RoutingType")).text = "SMTP"
+        return item
+
+
+def body_text(uri: str) -> str:
+    """The text body: the dial URI on its own line (nothing else of the invitation)."""
+    return f"Join: {uri}\r\n" if uri else ""
+
+
+def body_html(uri: str) -> str:
+    """The HTML body: the dial URI as text and as a link."""
+    if not uri:
+        return "<html><body></body></html>"
+    safe = escape(uri, quote=True)
+    return f'<html><body><p>Join: <a href="{safe}">{safe}</a></p></body></html>'
+
+
+def answer(calendar: RoomCalendar, operation: str, request: Element) -> Element:
+    """The response element of one operation (``EwsFailure`` for unsupported ones)."""
+    handlers = {
+        "GetFolder": calendar.get_folder,
+        "FindItem": calendar.find_item,
+        "GetItem": calendar.get_item,
+        "SyncFolderItems": calendar.sync_folder_items,
+    }
+    handler = handlers.get(operation)
+    if handler is None:
+        raise EwsFailure(
+            "ErrorInvalidRequest",
+            f"{operation} is not served: this is One-Touch Join's read-only room calendar "
+            f"(GetFolder, FindItem, GetItem, SyncFolderItems)",
+        )
+    return handler(request)
+
+
+def operations() -> Sequence[str]:
+    """The operations served."""
+    return ("GetFolder", "FindItem", "GetItem", "SyncFolderItems")
