@@ -244,7 +244,8 @@ class RoomCalendar:
         return response
 
     def find_item(self, request: Element) -> Element:
-        """``FindItem`` with a ``CalendarView`` on the calendar (no body, as Exchange)."""
+        """``FindItem`` on the calendar, with a ``CalendarView`` or without (every item), no
+        body (as Exchange)."""
         response, messages = response_messages("FindItem")
         try:
             start, end, limit = self._calendar_view(request)
@@ -272,8 +273,8 @@ class RoomCalendar:
         if names != ["calendar"]:
             raise EwsFailure("ErrorInvalidRequest", "FindItem reads the calendar folder only.")
         view = request.find(q(M, "CalendarView"))
-        if view is None:
-            raise EwsFailure("ErrorInvalidRequest", "FindItem on a calendar needs a CalendarView.")
+        if view is None:  # every item of the folder (they are all single meetings)
+            return datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC), 1000
         start = _parse_time(view.get("StartDate", ""))
         end = _parse_time(view.get("EndDate", ""))
         if end < start:
