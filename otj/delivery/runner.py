@@ -41,6 +41,7 @@ from otj.delivery.plan import (
     backoff,
     with_sync_required,
 )
+from otj.delivery.poly import PolyCheck
 from otj.model import DEFAULT_PROFILE, Endpoint, Profile
 
 if TYPE_CHECKING:
@@ -260,6 +261,7 @@ class DeliveryRunner:
         self._config: tuple[int, list[Endpoint], Mapping[str, Profile]] | None = None
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
+        self._poly = PolyCheck()  # POLY endpoints pull over EWS: alarm when they cannot
 
     # -- public ------------------------------------------------------------------------------
 
@@ -353,6 +355,7 @@ class DeliveryRunner:
 
     async def _cycle(self, now: datetime) -> DeliveryReport:
         db = self.db
+        await asyncio.to_thread(self._poly.run, db, now=now)
         pending = {p.room: p.generation for p in await asyncio.to_thread(db.rooms.pending_delivery)}
         endpoints, profiles = await asyncio.to_thread(self._configuration)
         stored = {s.endpoint: s for s in await asyncio.to_thread(db.delivery.all)}
