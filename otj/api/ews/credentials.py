@@ -5,8 +5,9 @@ The user name is the endpoint's name, its own ``api_username``, or its room's em
 calendaring settings have a separate Domain field). The password is the endpoint's token
 from ``otj endpoints token NAME`` or the endpoint's own ``api_password`` from the
 configuration (never the profile's shared default: one room's credentials must not read
-another). Failures are counted per user name; ``FAILURES_FOR_ALARM`` of them within
-``FAILURE_WINDOW`` raise the ``ews_auth`` alarm, cleared by the next success.
+another). Failures are counted per endpoint (unknown user names together);
+``FAILURES_FOR_ALARM`` of them within ``FAILURE_WINDOW`` raise the ``ews_auth`` alarm, cleared
+by the endpoint's next success.
 """
 
 from __future__ import annotations
@@ -82,15 +83,14 @@ def password_matches(db: Database, endpoint: Endpoint, password: str, *, now: da
 
 
 class FailureCounter:
-    """Recent failed logons per user name (bounded; no I/O, times passed in)."""
+    """Recent failed logons per key (bounded; no I/O, times passed in)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._failures: OrderedDict[str, list[datetime]] = OrderedDict()
 
-    def fail(self, user: str, *, now: datetime) -> int:
+    def fail(self, key: str, *, now: datetime) -> int:
         """Count a failure; returns how many there were within ``FAILURE_WINDOW``."""
-        key = user.strip().lower()[:128]
         with self._lock:
             recent = [t for t in self._failures.pop(key, []) if now - t < FAILURE_WINDOW]
             recent.append(now)
@@ -99,7 +99,7 @@ class FailureCounter:
                 self._failures.popitem(last=False)
             return len(recent)
 
-    def succeed(self, user: str) -> None:
-        """Forget a user name's failures."""
+    def succeed(self, key: str) -> None:
+        """Forget a key's failures."""
         with self._lock:
-            self._failures.pop(user.strip().lower()[:128], None)
+            self._failures.pop(key, None)

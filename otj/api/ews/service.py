@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAST_WINDOW = timedelta(hours=12)
+UNKNOWN_USER = "ews:unknown-user"
+"""The alarm subject of refused logons whose user name names no POLY endpoint."""
 READ_NOTE_EVERY = timedelta(minutes=1)
 """``last_read_at`` is written at most this often per endpoint."""
 AUTODISCOVER_REQUEST = (
@@ -81,20 +83,24 @@ class EwsService:
         now = self._clock()
         endpoint = poly_endpoint(self.directory.get(), user)
         if endpoint is not None and password_matches(self._db, endpoint, password, now=now):
-            self.failures.succeed(user)
+            self.failures.succeed(endpoint.name)
             if endpoint.name in self._alarmed:
                 self._db.alarms.clear(ALARM_EWS_AUTH, endpoint.name, now=now)
                 self._alarmed.discard(endpoint.name)
             return endpoint
-        count = self.failures.fail(user, now=now)
-        subject = endpoint.name if endpoint is not None else f"ews:{user.strip()[:64]}"
+        # counted per endpoint; unknown user names share one count and one alarm, so that
+        # guessing names neither escapes the count nor makes an alarm each
+        subject = endpoint.name if endpoint is not None else UNKNOWN_USER
+        count = self.failures.fail(subject, now=now)
         log.warning("EWS: logon refused for user %r (%d recent failures)", user[:64], count)
-        if count >= FAILURES_FOR_ALARM:
+        if count >= FAILURES_FOR_ALARM and (
+            subject not in self._alarmed or count % FAILURES_FOR_ALARM == 0
+        ):
             self._db.alarms.raise_alarm(
                 ALARM_EWS_AUTH,
                 subject,
-                f"{count} refused EWS logons as {user.strip()[:64]!r} within 15 minutes "
-                f"(a Poly endpoint with a wrong password, or someone guessing)",
+                f"{count} refused EWS logons (last as {user.strip()[:64]!r}) within 15 minutes: "
+                "a Poly endpoint with a wrong password, or someone guessing",
                 now=now,
                 severity="warning",
             )
