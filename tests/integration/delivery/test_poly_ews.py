@@ -381,3 +381,28 @@ def test_autodiscover_gives_the_ews_url_for_the_own_room_only(site: Site) -> Non
         assert b"<ErrorCode>500</ErrorCode>" in other.content
         assert b"EwsUrl" not in other.content
         assert client.post(url, content=request(FJORD)).status_code == 401
+
+
+def test_a_private_invitation_shows_only_what_the_profile_allows(
+    site: Site, db: Database, clock: FakeClock
+) -> None:
+    from calendars.base import CalendarEvent
+    from otj.model import MeetingRule, Profile
+    from otj.rules import RuleSet
+
+    rules = RuleSet.compile([MeetingRule(name="Meet", meeting_type="googlemeetsipguestjoin")])
+    start = clock.now() + timedelta(hours=1)
+    secret = CalendarEvent(
+        id="p1", room=FJORD, start=start, end=start + timedelta(hours=1),
+        subject="Layoffs 2026", private=True, organizer_email="ceo@example.com",
+        body="Confidential agenda https://meet.google.com/abc-defg-hij",
+    )  # fmt: skip
+    processed = rules.process(secret, Profile(name="Head office"), now=clock.now())
+    assert processed.subject != "Layoffs 2026"
+    store_meetings(db, FJORD, [processed], now=clock.now())
+    items = list(account(site, "fjord-poly", "fjord-pass", FJORD).calendar.all())
+    assert [(i.subject, i.sensitivity) for i in items] == [(processed.subject, "Private")]
+    assert items[0].location == "sip:abc-defg-hij@google.pexip.me"
+    served = b"".join(site.recorder.bodies)
+    assert b"Layoffs" not in served
+    assert b"Confidential" not in served
