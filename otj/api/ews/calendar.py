@@ -4,7 +4,8 @@ The operations a calendar client such as a Poly endpoint's calendaring service m
 its room mailbox: ``GetFolder`` (the ``calendar`` distinguished folder, whose ``ChangeKey``
 changes whenever a meeting changes, so polling it tells the device to read again),
 ``FindItem`` with a ``CalendarView``, ``GetItem`` (with the body) and ``SyncFolderItems``
-(Create/Update/Delete since a ``SyncState``). Anything else is answered ``ErrorInvalidRequest``.
+(Create/Update/Delete since a ``SyncState``); ``otj.api.ews.operations`` adds pull
+notifications and dispatches.
 
 The folder holds the room's listed meetings of the window the pull API serves, with the
 subject already replaced by the privacy settings. The dial string is the alias as a URI
@@ -24,7 +25,7 @@ import binascii
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -73,12 +74,12 @@ def _count(text: str | None, default: int) -> int:
         raise EwsFailure("ErrorSchemaValidation", f"not a count: {text!r}") from None
 
 
-def _encode(data: Any) -> str:
+def encode_opaque(data: Any) -> str:
     raw = zlib.compress(json.dumps(data, separators=(",", ":")).encode("utf-8"))
     return base64.b64encode(raw).decode("ascii")
 
 
-def _decode(text: str) -> Any:
+def decode_opaque(text: str) -> Any:
     try:
         return json.loads(zlib.decompress(base64.b64decode(text.strip(), validate=True)))
     except (binascii.Error, zlib.error, ValueError):
@@ -155,14 +156,14 @@ class RoomCalendar:
     # ids ---------------------------------------------------------------------------------
     def folder_id(self, name: str) -> str:
         """The opaque id of one of the room's folders."""
-        return _encode({"r": self.room, "f": name})
+        return encode_opaque({"r": self.room, "f": name})
 
     def item_id(self, key: str) -> str:
         """The opaque id of one of the room's items."""
-        return _encode({"r": self.room, "i": key})
+        return encode_opaque({"r": self.room, "i": key})
 
     def _own(self, text: str, field: str) -> str:
-        decoded = _decode(text)
+        decoded = decode_opaque(text)
         if not isinstance(decoded, dict) or not isinstance(decoded.get(field), str):
             raise EwsFailure("ErrorInvalidIdMalformed", "Id is malformed.")
         if decoded.get("r") != self.room:
@@ -179,7 +180,8 @@ class RoomCalendar:
                 f"Access is denied: these credentials read {self.room} only, not {address}.",
             )
 
-    def _folder_name(self, ref: Element) -> str:
+    def folder_name(self, ref: Element) -> str:
+        """The folder a ``DistinguishedFolderId``/``FolderId`` names (one of the room's)."""
         if ref.tag == q(T, "DistinguishedFolderId"):
             mailbox = ref.find(q(T, "Mailbox"))
             if mailbox is not None:
@@ -206,7 +208,7 @@ class RoomCalendar:
         response, messages = response_messages("GetFolder")
         for ref in self._folders(request, "FolderIds"):
             try:
-                name = self._folder_name(ref)
+                name = self.folder_name(ref)
             except EwsFailure as failure:
                 error(messages, "GetFolder", failure.code, failure.text)
                 continue
@@ -269,7 +271,7 @@ class RoomCalendar:
         return response
 
     def _calendar_view(self, request: Element) -> tuple[datetime, datetime, int]:
-        names = [self._folder_name(ref) for ref in self._folders(request, "ParentFolderIds")]
+        names = [self.folder_name(ref) for ref in self._folders(request, "ParentFolderIds")]
         if names != ["calendar"]:
             raise EwsFailure("ErrorInvalidRequest", "FindItem reads the calendar folder only.")
         view = request.find(q(M, "CalendarView"))
@@ -331,7 +333,7 @@ class RoomCalendar:
                 state[key] = self.entries[key].change_key
         shape = Shape.parse(request.find(q(M, "ItemShape")))
         message = success(messages, "SyncFolderItems")
-        SubElement(message, q(M, "SyncState")).text = _encode({"r": self.room, "s": state})
+        SubElement(message, q(M, "SyncState")).text = encode_opaque({"r": self.room, "s": state})
         SubElement(message, q(M, "IncludesLastItemInRange")).text = (
             "true" if len(changes) <= limit else "false"
         )
@@ -346,7 +348,7 @@ class RoomCalendar:
 
     def _sync_request(self, request: Element) -> tuple[dict[str, str], int]:
         folder = request.find(q(M, "SyncFolderId"))
-        names = [self._folder_name(ref) for ref in (list(folder) if folder is not None else [])]
+        names = [self.folder_name(ref) for ref in (list(folder) if folder is not None else [])]
         if names != ["calendar"]:
             raise EwsFailure("ErrorInvalidRequest", "SyncFolderItems syncs the calendar only.")
         held = self._sync_state(request.findtext(q(M, "SyncState")) or "")
@@ -355,7 +357,7 @@ class RoomCalendar:
     def _sync_state(self, text: str) -> dict[str, str]:
         if not text.strip():
             return {}
-        decoded = _decode(text)
+        decoded = decode_opaque(text)
         if (
             not isinstance(decoded, dict)
             or decoded.get("r") != self.room
@@ -424,26 +426,3 @@ def body_html(uri: str) -> str:
         return "<html><body></body></html>"
     safe = escape(uri, quote=True)
     return f'<html><body><p>Join: <a href="{safe}">{safe}</a></p></body></html>'
-
-
-def answer(calendar: RoomCalendar, operation: str, request: Element) -> Element:
-    """The response element of one operation (``EwsFailure`` for unsupported ones)."""
-    handlers = {
-        "GetFolder": calendar.get_folder,
-        "FindItem": calendar.find_item,
-        "GetItem": calendar.get_item,
-        "SyncFolderItems": calendar.sync_folder_items,
-    }
-    handler = handlers.get(operation)
-    if handler is None:
-        raise EwsFailure(
-            "ErrorInvalidRequest",
-            f"{operation} is not served: this is One-Touch Join's read-only room calendar "
-            f"(GetFolder, FindItem, GetItem, SyncFolderItems)",
-        )
-    return handler(request)
-
-
-def operations() -> Sequence[str]:
-    """The operations served."""
-    return ("GetFolder", "FindItem", "GetItem", "SyncFolderItems")

@@ -19,7 +19,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 
-from otj.api.ews.calendar import EwsFailure, RoomCalendar, answer
+from otj.api.ews.calendar import EwsFailure, RoomCalendar
 from otj.api.ews.credentials import (
     ALARM_EWS_AUTH,
     FAILURES_FOR_ALARM,
@@ -28,6 +28,7 @@ from otj.api.ews.credentials import (
     password_matches,
     poly_endpoint,
 )
+from otj.api.ews.operations import answer
 from otj.api.ews.soap import SoapError, envelope, fault, parse_request
 from otj.delivery.access import DirectoryCache
 from otj.model import DEFAULT_PROFILE, Endpoint
@@ -134,7 +135,7 @@ class EwsService:
         )
         calendar = RoomCalendar(room, meetings)
         try:
-            response = answer(calendar, request.operation, request.body)
+            response = answer(calendar, request.operation, request.body, now=now)
         except EwsFailure as failure:
             return Reply(500, fault(failure.code, failure.text))
         if request.operation in ("FindItem", "GetItem", "SyncFolderItems"):

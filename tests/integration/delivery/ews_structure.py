@@ -81,7 +81,14 @@ MESSAGE_CHILDREN = {
     "FindItem": ("RootFolder",),
     "GetItem": ("Items",),
     "SyncFolderItems": ("SyncState", "IncludesLastItemInRange", "Changes"),
+    "Subscribe": ("SubscriptionId", "Watermark"),
+    "GetEvents": ("Notification",),
+    "Unsubscribe": (),
 }
+# types.xsd NotificationType, and the events' sequences (BaseNotificationEventType, then
+# BaseObjectChangedEventType: TimeStamp, FolderId|ItemId, ParentFolderId; ModifiedEventType)
+NOTIFICATION_ORDER = ["SubscriptionId", "PreviousWatermark", "MoreEvents"]
+EVENT_ORDER = ["Watermark", "TimeStamp", "FolderId", "ItemId", "ParentFolderId", "UnreadCount"]
 
 
 def _local(element: Element, namespace: str) -> str:
@@ -155,6 +162,14 @@ def check_response(body: bytes) -> str:
             assert root.get("TotalItemsInView") is not None
             assert root.get("IncludesLastItemInRange") in ("true", "false")
             assert [_local(c, T) for c in root] == ["Items"]
+        if operation == "GetEvents":
+            notification = message[1]
+            names = [_local(c, T) for c in notification]
+            assert names[:3] == NOTIFICATION_ORDER, names
+            assert names[3:], "a notification has at least one event"
+            for event in list(notification)[3:]:
+                assert _local(event, T) in ("StatusEvent", "ModifiedEvent")
+                _ordered(event, EVENT_ORDER, T)
         if operation == "SyncFolderItems":
             for change in message[3]:
                 assert _local(change, T) in ("Create", "Update", "Delete")

@@ -406,3 +406,23 @@ def test_a_private_invitation_shows_only_what_the_profile_allows(
     served = b"".join(site.recorder.bodies)
     assert b"Layoffs" not in served
     assert b"Confidential" not in served
+
+
+def test_pull_notifications_say_when_the_meetings_changed(
+    site: Site, db: Database, clock: FakeClock
+) -> None:
+    calendar = account(site, "fjord-poly", "fjord-pass", FJORD).calendar
+    subscription, watermark = calendar.subscribe_to_pull()
+    (quiet,) = calendar.get_events(subscription, watermark)
+    assert [type(e).__name__ for e in quiet.events] == ["StatusEvent"]
+    watermark = quiet.events[-1].watermark
+    moved = meetings_for(FJORD, clock)[:1]
+    store_meetings(db, FJORD, moved, now=clock.now())
+    (changed,) = calendar.get_events(subscription, watermark)
+    assert [type(e).__name__ for e in changed.events] == ["ModifiedEvent"]
+    assert changed.events[0].folder_id.id == calendar.id
+    (after,) = calendar.get_events(subscription, changed.events[-1].watermark)
+    assert [type(e).__name__ for e in after.events] == ["StatusEvent"]
+    assert calendar.unsubscribe(subscription) is True
+    operations = [check_response(body) for body in site.recorder.bodies]
+    assert {"Subscribe", "GetEvents", "Unsubscribe"} <= set(operations)

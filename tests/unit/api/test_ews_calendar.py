@@ -8,7 +8,8 @@ from xml.etree.ElementTree import Element, tostring
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from otj.api.ews.calendar import EwsFailure, RoomCalendar, answer, body_html
+from otj.api.ews.calendar import EwsFailure, RoomCalendar, body_html
+from otj.api.ews.operations import answer
 from otj.api.ews.soap import SoapError, envelope, parse_request
 from otj.model import CallProtocol
 from tests.integration.delivery.ews_structure import check_response
@@ -31,7 +32,7 @@ def request(body: str) -> Element:
 
 def run(calendar: RoomCalendar, body: str) -> Element:
     element = request(body)
-    response = answer(calendar, element.tag.split("}")[1], element)
+    response = answer(calendar, element.tag.split("}")[1], element, now=T0)
     check_response(envelope(response))
     parsed: Element = fromstring(tostring(response))
     return parsed
@@ -133,7 +134,7 @@ def test_h323_aliases_and_html_bodies() -> None:
 
 def test_unsupported_operations_and_non_soap_are_refused() -> None:
     with pytest.raises(EwsFailure, match="not served"):
-        answer(calendar(), "CreateItem", Element("x"))
+        answer(calendar(), "CreateItem", Element("x"), now=T0)
     with pytest.raises(SoapError):
         parse_request(b"<not-soap/>")
     with pytest.raises(SoapError):
