@@ -4,11 +4,15 @@ Autodiscover at ``/autodiscover/autodiscover.xml``.
 A Poly endpoint's calendaring service is pointed at otj as if it were Exchange, with one
 ``POLY`` endpoint's credentials (HTTP Basic; serve it over TLS), and reads its room's meetings
 with the Join alias as a SIP URI. The credentials are checked from the headers alone, before
-any of the body is read; a body over ``MAX_BODY`` is refused (413).
+any of the body is read; a body over ``MAX_BODY`` is refused (413). Basic credentials are only
+taken over HTTPS: a plain-HTTP request from anywhere but the host itself (a reverse proxy there
+that terminates TLS) is refused with 403 before its credentials are looked at; a proxy on
+another host must set ``X-Forwarded-Proto`` and be in uvicorn's ``FORWARDED_ALLOW_IPS``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -44,6 +48,25 @@ async def capped_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
     return b"".join(chunks)
 
 
+def over_tls(request: Request) -> bool:
+    """Whether the request came over HTTPS, or from the host itself (a local TLS proxy)."""
+    if request.url.scheme == "https":
+        return True
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _plain_http() -> Response:
+    return Response(
+        b"Exchange credentials are only accepted over HTTPS",
+        status_code=403,
+        media_type="text/plain",
+    )
+
+
 def _xml(reply: Reply) -> Response:
     return Response(reply.body, status_code=reply.status, media_type=XML_MEDIA_TYPE)
 
@@ -54,6 +77,8 @@ def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
     service = EwsService(db, clock=clock)
 
     async def exchange(request: Request) -> Response:
+        if not over_tls(request):
+            return _plain_http()
         endpoint = await anyio.to_thread.run_sync(
             service.authenticate, request.headers.get("authorization")
         )
@@ -65,6 +90,8 @@ def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
         return _xml(await anyio.to_thread.run_sync(service.answer, endpoint, body))
 
     async def autodiscover(request: Request) -> Response:
+        if not over_tls(request):
+            return _plain_http()
         endpoint = await anyio.to_thread.run_sync(
             service.authenticate, request.headers.get("authorization")
         )

@@ -426,3 +426,20 @@ def test_pull_notifications_say_when_the_meetings_changed(
     assert calendar.unsubscribe(subscription) is True
     operations = [check_response(body) for body in site.recorder.bodies]
     assert {"Subscribe", "GetEvents", "Unsubscribe"} <= set(operations)
+
+
+async def test_plain_http_from_another_host_is_refused_before_the_credentials(
+    db: Database, clock: FakeClock
+) -> None:
+    configure(db, [poly("fjord-poly", FJORD, "fjord-pass")])
+    app = create_app(db, clock=clock.now)
+    auth = basic("fjord-poly", "fjord-pass")
+    remote = httpx.ASGITransport(app=app, client=("203.0.113.5", 40000))
+    async with httpx.AsyncClient(transport=remote, base_url="http://otj.example.com") as client:
+        refused = await client.post("/EWS/Exchange.asmx", content=GET_CALENDAR, headers=auth)
+        assert refused.status_code == 403
+        assert "HTTPS" in refused.text
+    async with httpx.AsyncClient(transport=remote, base_url="https://otj.example.com") as client:
+        served = await client.post("/EWS/Exchange.asmx", content=GET_CALENDAR, headers=auth)
+        assert served.status_code == 200
+        check_response(served.content)
