@@ -52,7 +52,8 @@ def _token(args: argparse.Namespace) -> int:
 
     db = open_store(args)
     try:
-        if db.config.endpoint(args.name) is None:
+        endpoint = db.config.endpoint(args.name)
+        if endpoint is None:
             echo(f"no endpoint named {args.name!r}", err=True)
             return 1
         now = _now()
@@ -63,6 +64,15 @@ def _token(args: argparse.Namespace) -> int:
             echo(str(exc), err=True)
             return 1
         echo(token)
+        if endpoint.type == "POLY":
+            echo(
+                f"{'replaced the old token; ' if replaced else ''}this token is shown once: in "
+                f"the Poly calendaring service settings enter User Name {endpoint.name}, Email "
+                f"{endpoint.room_resource_email}, this token as Password, and otj's HTTPS host "
+                "as the Microsoft Exchange Server",
+                err=True,
+            )
+            return 0
         echo(
             f"{'replaced the old token; ' if replaced else ''}this token is shown once: "
             f"use it as 'Authorization: Bearer <token>' for /api/v1/rooms/<room>/meetings, or "

@@ -108,7 +108,8 @@ def test_list_has_headings_and_says_why_a_poly_endpoint_cannot_read(
     )
     db.close()
     assert main(["endpoints", "token", "Fjord"]) == 0
-    capsys.readouterr()
+    told = capsys.readouterr().err
+    assert "User Name Fjord, Email fjord@example.com, this token as Password" in told
     assert main(["endpoints", "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["Fjord"]["problem"] == ""
