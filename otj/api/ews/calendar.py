@@ -10,7 +10,7 @@ notifications and dispatches.
 The folder holds the room's listed meetings of the window the pull API serves, with the
 subject already replaced by the privacy settings. The dial string is the alias as a URI
 (``sip:alias``, ``h323:alias``): it is the ``Location``, and the body says ``Join: <uri>`` on
-a line of its own; Poly endpoints find a SIP URI in either and show it as the Join button.
+a line of its own: the places a calendar client looks for a dialable address.
 Private meetings are marked ``Sensitivity`` ``Private``; nothing else of the invitation (no
 description, no attendees) is ever served.
 
@@ -28,13 +28,12 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
+from otj.api.ews.items import Shape, calendar_item, iso
 from otj.api.ews.soap import M, T, error, q, response_messages, success
-from otj.delivery.bookings import booking_id, clean_text
-from otj.delivery.feeds import dial_uri
+from otj.delivery.bookings import booking_id
 from otj.model import Meeting
 
 FOLDERS = {"root": "", "msgfolderroot": "Top of Information Store", "calendar": "Calendar"}
@@ -48,10 +47,6 @@ class EwsFailure(Exception):
         super().__init__(text)
         self.code = code
         self.text = text
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(text: str) -> datetime:
@@ -99,36 +94,6 @@ class Entry:
     change_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class Shape:
-    """What an ``ItemShape`` asks for."""
-
-    base: str
-    extra: frozenset[str]
-    body_type: str
-
-    @classmethod
-    def parse(cls, shape: Element | None) -> Shape:
-        """``IdOnly``/``Default``/``AllProperties``, ``AdditionalProperties``, ``BodyType``."""
-        if shape is None:
-            return cls("Default", frozenset(), "Text")
-        extra = frozenset(
-            uri.get("FieldURI", "").split(":", 1)[-1]
-            for uri in shape.iter(q(T, "FieldURI"))
-            if uri.get("FieldURI")
-        )
-        body_type = (shape.findtext(q(T, "BodyType")) or "Text").strip()
-        return cls((shape.findtext(q(T, "BaseShape")) or "Default").strip(), extra, body_type)
-
-    def wants(self, name: str, *, body: bool = False) -> bool:
-        """Whether the element ``name`` is to be sent."""
-        if name in self.extra:
-            return True
-        if body:
-            return self.base in ("Default", "AllProperties")
-        return self.base != "IdOnly"
-
-
 class RoomCalendar:
     """The room's calendar folder over its listed meetings, answering EWS operations."""
 
@@ -141,8 +106,8 @@ class RoomCalendar:
             key = booking_id(meeting.event_id)
             fingerprint = (
                 meeting.subject,
-                _iso(meeting.start),
-                _iso(meeting.end),
+                iso(meeting.start),
+                iso(meeting.end),
                 meeting.alias or "",
                 meeting.protocol.value,
                 str(meeting.private),
@@ -371,58 +336,13 @@ class RoomCalendar:
 
     # items -------------------------------------------------------------------------------
     def item(self, entry: Entry, shape: Shape, *, with_body: bool) -> Element:
-        """One ``t:CalendarItem`` with the fields ``shape`` asks for, in the schema's order."""
-        meeting = entry.meeting
-        uri = dial_uri(meeting.alias, meeting.protocol) if meeting.alias else ""
-        item = Element(q(T, "CalendarItem"))
-        SubElement(item, q(T, "ItemId"), Id=self.item_id(entry.key), ChangeKey=entry.change_key)
-
-        def add(name: str, text: str, *, body: bool = False) -> Element | None:
-            if not shape.wants(name, body=body):
-                return None
-            element = SubElement(item, q(T, name))
-            element.text = text
-            return element
-
-        if shape.wants("ParentFolderId"):
-            SubElement(item, q(T, "ParentFolderId"), Id=self.folder_id("calendar"), ChangeKey="")
-        add("ItemClass", "IPM.Appointment")
-        add("Subject", clean_text(meeting.subject))
-        add("Sensitivity", "Private" if meeting.private else "Normal")
-        if with_body:
-            html = shape.body_type.upper() == "HTML"
-            body = add("Body", body_html(uri) if html else body_text(uri), body=True)
-            if body is not None:
-                body.set("BodyType", "HTML" if html else "Text")
-        add("ReminderIsSet", "false")
-        add("UID", meeting.ical_uid or f"{entry.key}@otj")
-        add("Start", _iso(meeting.start))
-        add("End", _iso(meeting.end))
-        add("IsAllDayEvent", "false")
-        add("LegacyFreeBusyStatus", "Busy")
-        add("Location", uri)
-        add("IsMeeting", "true")
-        add("IsCancelled", "false")
-        add("IsRecurring", "false")
-        add("CalendarItemType", "Single")
-        add("MyResponseType", "Accept")
-        if shape.wants("Organizer") and (meeting.organizer_email or meeting.organizer_name):
-            mailbox = SubElement(SubElement(item, q(T, "Organizer")), q(T, "Mailbox"))
-            SubElement(mailbox, q(T, "Name")).text = clean_text(meeting.organizer_name)
-            if meeting.organizer_email:
-                SubElement(mailbox, q(T, "EmailAddress")).text = meeting.organizer_email
-                SubElement(mailbox, q(T, "RoutingType")).text = "SMTP"
-        return item
-
-
-def body_text(uri: str) -> str:
-    """The text body: the dial URI on its own line (nothing else of the invitation)."""
-    return f"Join: {uri}\r\n" if uri else ""
-
-
-def body_html(uri: str) -> str:
-    """The HTML body: the dial URI as text and as a link."""
-    if not uri:
-        return "<html><body></body></html>"
-    safe = escape(uri, quote=True)
-    return f'<html><body><p>Join: <a href="{safe}">{safe}</a></p></body></html>'
+        """One ``t:CalendarItem`` of the calendar (``otj.api.ews.items.calendar_item``)."""
+        return calendar_item(
+            entry.meeting,
+            shape,
+            item_id=self.item_id(entry.key),
+            change_key=entry.change_key,
+            uid=entry.meeting.ical_uid or f"{entry.key}@otj",
+            folder_id=self.folder_id("calendar"),
+            with_body=with_body,
+        )

@@ -8,7 +8,8 @@ from xml.etree.ElementTree import Element, tostring
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from otj.api.ews.calendar import EwsFailure, RoomCalendar, body_html
+from otj.api.ews.calendar import EwsFailure, RoomCalendar
+from otj.api.ews.items import body_html
 from otj.api.ews.operations import answer
 from otj.api.ews.soap import SoapError, envelope, parse_request
 from otj.model import CallProtocol
