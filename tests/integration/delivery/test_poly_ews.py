@@ -259,6 +259,11 @@ def test_wrong_password_is_401_and_repeated_failures_raise_an_alarm(
             refused = client.post(site.ews, content=GET_CALENDAR, headers=basic("fjord-poly", "x"))
             assert refused.status_code == 401
             assert refused.headers["www-authenticate"].startswith("Basic ")
+        # guessing user names: counted together, one alarm
+        for guess in range(5):
+            headers = basic(f"guess{guess}", "x")
+            assert client.post(site.ews, content=GET_CALENDAR, headers=headers).status_code == 401
+        assert len(db.alarms.active(subject="ews:unknown-user", kind="ews_auth")) == 1
         alarms = db.alarms.active(subject="fjord-poly", kind="ews_auth")
         assert len(alarms) == 1
         assert "refused EWS logons" in alarms[0].message
