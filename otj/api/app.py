@@ -36,6 +36,7 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.home",
     "otj.api.docs",
     "otj.api.metrics",
+    "otj.api.ews",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

@@ -3,9 +3,10 @@
 ``BodyLimit`` (ASGI middleware) never reads a body itself: it wraps ``receive`` so that the
 route reads at most its route's cap (``Content-Length`` above the cap is refused at the first
 read, a chunked body once it passes the cap). A route authenticates before it reads, so an
-unauthenticated caller gets 401 whatever it sends, and a response sent while a body is still
-unread carries ``Connection: close`` so that uvicorn drops the connection instead of reading
-the rest (RFC 9112 §9.6). Routes without a cap may not read a body at all.
+unauthenticated caller gets 401 whatever it sends. A response sent while a body within the cap is
+still unread first drains it (the connection stays usable); one sent while a larger or chunked
+body is unread carries ``Connection: close`` so that uvicorn drops the connection instead of
+reading the rest (RFC 9112 §9.6). Routes without a cap may not read a body at all.
 
 ``LimitedHttpToolsProtocol`` is uvicorn's httptools protocol with a cap on the request line
 plus headers (httptools has none): past ``HEAD_LIMIT`` bytes it answers 431 (RFC 6585 §5) and
@@ -80,6 +81,13 @@ class BodyLimit:
             return message
 
         async def closing_send(message: Message) -> None:
+            starting = message["type"] == "http.response.start"
+            if starting and not done and length is not None and length <= limit:
+                # an unread body within the route's cap is drained, so the connection stays
+                # open: clients such as exchangelib treat a 401 with "Connection: close" as a
+                # busy server instead of a refusal
+                while not done:
+                    await limited_receive()
             if message["type"] == "http.response.start" and not done:
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"connection"]
                 message = {**message, "headers": [*headers, (b"connection", b"close")]}

@@ -52,7 +52,8 @@ def _token(args: argparse.Namespace) -> int:
 
     db = open_store(args)
     try:
-        if db.config.endpoint(args.name) is None:
+        endpoint = db.config.endpoint(args.name)
+        if endpoint is None:
             echo(f"no endpoint named {args.name!r}", err=True)
             return 1
         now = _now()
@@ -63,6 +64,15 @@ def _token(args: argparse.Namespace) -> int:
             echo(str(exc), err=True)
             return 1
         echo(token)
+        if endpoint.type == "POLY":
+            echo(
+                f"{'replaced the old token; ' if replaced else ''}this token is shown once: in "
+                f"the Poly calendaring service settings enter User Name {endpoint.name}, Email "
+                f"{endpoint.room_resource_email}, this token as Password, and otj's HTTPS host "
+                "as the Microsoft Exchange Server",
+                err=True,
+            )
+            return 0
         echo(
             f"{'replaced the old token; ' if replaced else ''}this token is shown once: "
             f"use it as 'Authorization: Bearer <token>' for /api/v1/rooms/<room>/meetings, or "
@@ -88,46 +98,72 @@ def _revoke(args: argparse.Namespace) -> int:
         db.close()
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def _list(args: argparse.Namespace) -> int:
     from otj.config.runtime import open_store
+    from otj.delivery.poly import read_problems
 
     db = open_store(args)
     try:
         states = {s.endpoint: s for s in db.delivery.all()}
-        tokens = {t.endpoint for t in db.tokens.list() if t.kind == "endpoint"}
-        rows = []
+        tokens = {t.endpoint: t for t in db.tokens.list() if t.kind == "endpoint" and t.endpoint}
+        problems = read_problems(db)
+        rows: list[dict[str, Any]] = []
         for endpoint in db.config.endpoints():
             state = states.get(endpoint.name)
+            token = tokens.get(endpoint.name)
+            # pulling devices: a Poly's last EWS read; a PULL device's token use (per minute)
+            last_read = state.last_read_at if state else None
+            if endpoint.type == "PULL" and token is not None:
+                last_read = token.last_used_at
             rows.append(
                 {
                     "name": endpoint.name,
                     "type": endpoint.type,
                     "room": endpoint.room_resource_email,
-                    "token": endpoint.name in tokens,
-                    "last_push": state.last_push_at.isoformat()
-                    if state and state.last_push_at
-                    else None,
+                    "token": token is not None,
+                    "last_push": _iso(state.last_push_at if state else None),
+                    "last_read": _iso(last_read),
                     "result": state.last_result if state else "",
                     "failures": state.consecutive_failures if state else 0,
                     "error": state.last_error if state else "",
                     "software": state.software_version if state else "",
                     "mismatch": state.mismatch_detail if state else "",
+                    "problem": problems.get(endpoint.name, ""),
                 }
             )
         if args.json:
             echo(json.dumps(rows, indent=2))
             return 0
+        line = "{:<24} {:<5} {:<36} {:<5} {:<25} {:<25} {}"
+        echo(line.format("NAME", "TYPE", "ROOM", "TOKEN", "LAST PUSH", "LAST READ", "STATUS"))
         for row in rows:
-            status = row["result"] or "never delivered"
-            if row["failures"]:
-                status = f"{row['result']} ×{row['failures']}: {row['error']}"
+            status = row["problem"] or _status(row)
             echo(
-                f"{row['name']:<24} {row['type']:<5} {row['room']:<36} "
-                f"{'token' if row['token'] else '-':<5} {row['last_push'] or '-':<32} {status}"
+                line.format(
+                    row["name"],
+                    row["type"],
+                    row["room"],
+                    "token" if row["token"] else "-",
+                    (row["last_push"] or "-")[:25],
+                    (row["last_read"] or "-")[:25],
+                    status,
+                )
             )
         return 0
     finally:
         db.close()
+
+
+def _status(row: dict[str, Any]) -> str:
+    if row["type"] in ("POLY", "PULL"):
+        return "reads its meetings" if row["last_read"] else "never read its meetings"
+    if row["failures"]:
+        return f"{row['result']} ×{row['failures']}: {row['error']}"
+    return str(row["result"] or "never delivered")
 
 
 def _deliver(args: argparse.Namespace) -> int:

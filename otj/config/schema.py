@@ -646,7 +646,8 @@ def _check_endpoint_rules(
         path = positions[("endpoints", endpoint.name)]
         if not EMAIL.match(endpoint.room_resource_email):
             check.error((*path, "room_resource_email"), "must be an email address")
-        if endpoint.type in ("CISCO", "POLY") and not endpoint.api_address:
+        # POLY endpoints read their calendar from otj (EWS): only CISCO ones are contacted
+        if endpoint.type == "CISCO" and not endpoint.api_address:
             check.error(path, f"{endpoint.type} endpoints need 'api_address'")
 
 

@@ -43,6 +43,7 @@ from otj.delivery.plan import (
     backoff,
     with_sync_required,
 )
+from otj.delivery.poly import PolyCheck
 from otj.delivery.webex_cloud import (
     WEBEX_API,
     WEBEX_API_ENV,
@@ -286,6 +287,7 @@ class DeliveryRunner:
         self._config: tuple[int, list[Endpoint], Mapping[str, Profile]] | None = None
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
+        self._poly = PolyCheck()  # POLY endpoints pull over EWS: alarm when they cannot
 
     # -- public ------------------------------------------------------------------------------
 
@@ -420,6 +422,7 @@ class DeliveryRunner:
 
     async def _cycle(self, now: datetime) -> DeliveryReport:
         db = self.db
+        await asyncio.to_thread(self._poly.run, db, now=now)
         pending = {p.room: p.generation for p in await asyncio.to_thread(db.rooms.pending_delivery)}
         endpoints, profiles = await asyncio.to_thread(self._configuration)
         stored = {s.endpoint: s for s in await asyncio.to_thread(db.delivery.all)}

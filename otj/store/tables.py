@@ -320,6 +320,8 @@ class EndpointDeliveryRow(Base):
     # URL registered on the device (re-registered when the URL changes).
     feedback_secret: Mapped[Json | None] = mapped_column(JSON, nullable=True)
     feedback_registered: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # when a pulling device (Poly over EWS) last read its meetings
+    last_read_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ApiTokenRow(Base):

@@ -305,6 +305,8 @@ class DeliveryState:
     software_version: str = ""
     updated_at: datetime | None = None
     feedback_registered: str = ""
+    last_read_at: datetime | None = None
+    """When a pulling device (a Poly endpoint over EWS) last read its meetings."""
 
 
 TokenKind = Literal["admin", "endpoint"]

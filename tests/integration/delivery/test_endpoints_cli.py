@@ -63,3 +63,59 @@ def test_token_lifecycle_and_list(
 
     assert main(["endpoints", "revoke", "Fjord"]) == 0
     assert main(["endpoints", "revoke", "Fjord"]) == 1
+
+
+POLY_CONFIG = """
+profiles: [{name: P}]
+endpoint_groups: [{name: G, profile: P}]
+endpoints:
+  - {name: Fjord, group: G, room_resource_email: fjord@example.com, type: POLY}
+  - {name: Berg, group: G, room_resource_email: berg@example.com, type: POLY,
+     api_password: berg-pass}
+"""
+
+
+def test_list_has_headings_and_says_why_a_poly_endpoint_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTJ_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("OTJ_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OTJ_SECRET_KEY", raising=False)
+    monkeypatch.delenv("OTJ_SECRET_KEY_FILE", raising=False)
+    (tmp_path / "c.yaml").write_text(POLY_CONFIG)
+    assert main(["config", "apply", str(tmp_path / "c.yaml")]) == 0  # no api_address needed
+    capsys.readouterr()
+    assert main(["endpoints", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "NAME", "TYPE", "ROOM", "TOKEN", "LAST", "PUSH", "LAST", "READ", "STATUS"
+    ]  # fmt: skip
+    fjord = next(line for line in lines if line.startswith("Fjord"))
+    assert "no EWS credentials: run 'otj endpoints token Fjord'" in fjord
+    berg = next(line for line in lines if line.startswith("Berg"))
+    assert "never read its meetings" in berg
+
+    # a delivery cycle raises the alarm; a token clears it on the next check
+    assert main(["endpoints", "deliver"]) == 0
+    capsys.readouterr()
+    db = open_database(data_dir=tmp_path)
+    alarms = db.alarms.active(kind="poly_delivery")
+    assert [a.subject for a in alarms] == ["Fjord"]
+    db.delivery.update(
+        "Berg",
+        now=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        last_read_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )
+    db.close()
+    assert main(["endpoints", "token", "Fjord"]) == 0
+    told = capsys.readouterr().err
+    assert "User Name Fjord, Email fjord@example.com, this token as Password" in told
+    assert main(["endpoints", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["Fjord"]["problem"] == ""
+    assert rows["Berg"]["last_read"] == "2026-03-02T09:00:00+00:00"
+    assert main(["endpoints", "deliver"]) == 0
+    capsys.readouterr()
+    db = open_database(data_dir=tmp_path)
+    assert db.alarms.active(kind="poly_delivery") == []
+    db.close()
