@@ -31,6 +31,7 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.feedback",
     "otj.api.panel",
     "otj.api.home",
+    "otj.api.notifications",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

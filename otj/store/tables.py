@@ -85,6 +85,10 @@ class ProfileRow(Base):
     )
     # the rooms' IANA time zone for the room panel, blank: the server's (revision 0004)
     time_zone: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # poll interval while the room's push subscription is healthy (revision 0008)
+    notification_safety_poll: Mapped[int] = mapped_column(
+        Integer, default=900, server_default=text("900")
+    )
 
 
 class IntegrationRow(Base):

@@ -160,6 +160,11 @@ class RoomPlan:
         """The poll interval in seconds (the profile's ``poll_interval``)."""
         return float(self.profile.poll_interval)
 
+    @property
+    def safety_interval(self) -> float:
+        """The poll interval while push notifications are healthy (``notification_safety_poll``)."""
+        return float(self.profile.notification_safety_poll)
+
 
 @dataclass(slots=True)
 class _Built:
