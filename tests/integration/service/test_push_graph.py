@@ -197,3 +197,23 @@ def test_a_room_removed_from_the_configuration_is_unsubscribed(
         run.push.tick()
         assert [s.room for s in fake.subscriptions.active()] == [ROOM]
         assert run.push.subscription(other) is None
+
+
+def test_a_subscription_that_expired_while_otj_was_down_is_replaced(
+    db: Any, fake: GraphFake, tls: tuple[Path, Path]
+) -> None:
+    item = fake.add_event(ROOM, meeting("Planning"))
+    with running(db, fake, tls, rooms=[ROOM]) as run:
+        subscribed(run)
+        (first,) = fake.subscriptions.active(ROOM)
+        first.expires = datetime.now(UTC) - timedelta(seconds=1)  # Graph dropped it meanwhile
+        assert fake.subscriptions.active(ROOM) == []
+        # the next renewal (here asked for at once) finds it gone: a new subscription replaces it
+        run.push.lifecycle(ROOM, "reauthorizationRequired")
+        run.push.tick()  # PATCH → 404: failed, retry now
+        run.push.tick()  # subscribe again
+        (second,) = fake.subscriptions.active(ROOM)
+        assert second.id != first.id
+        assert run.push.subscription(ROOM).healthy(datetime.now(UTC))  # type: ignore[union-attr]
+        fake.store.update(ROOM, item, subject="Planning (after the outage)")
+        eventually(lambda: subject_of(run, item) == "Planning (after the outage)", timeout=10)
