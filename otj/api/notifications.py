@@ -1,12 +1,16 @@
-"""Push notification endpoints: ``POST /notifications/graph`` (and ``…/graph/lifecycle``).
+"""Push notification endpoints: ``POST /notifications/graph`` (and ``…/graph/lifecycle``),
+``POST /notifications/google``.
 
 Microsoft Graph change notifications (https://learn.microsoft.com/graph/change-notifications-
 delivery-webhooks): the validation request (``?validationToken=…``, answered with the token as
 ``text/plain`` within 10 s) is answered only while this process is opening a subscription;
 every notification must name a subscription this process opened and carry its
-``clientState``. Bodies are capped at ``MAX_BODY`` bytes. The answer (202) comes at once; the
-room's sync runs on the worker's threads. Mounted only when the worker runs in this process
-(``otj serve``); otherwise no route exists and nothing is accepted.
+``clientState``. Google Calendar (https://developers.google.com/calendar/api/guides/push):
+``X-Goog-Channel-ID`` must name a channel this process opened and ``X-Goog-Channel-Token``
+carry its token; ``sync`` messages (the channel opened) are acknowledged and ignored. Bodies
+are capped. The answer comes at once; the room's sync runs on the worker's threads. Mounted
+only when the worker runs in this process (``otj serve``); otherwise no route exists and
+nothing is accepted.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+GOOGLE_MAX_BODY = 4096
 MAX_VALIDATION_TOKEN = 1024
 LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
 
@@ -111,6 +116,24 @@ def router(
             )
             return _error(403, "no notification for a subscription of this process")
         return Response(status_code=202)
+
+    @api.post("/notifications/google", status_code=200, response_class=Response)
+    async def google_changes(request: Request) -> Response:
+        """Google Calendar ``events.watch`` notifications (headers only, no body)."""
+        try:
+            await read_capped(request, GOOGLE_MAX_BODY)
+        except _TooLarge:
+            return _error(413, f"notification body larger than {GOOGLE_MAX_BODY} bytes")
+        headers = request.headers
+        room = hub.authenticate(
+            "google", headers.get("x-goog-channel-id"), headers.get("x-goog-channel-token")
+        )
+        if room is None:
+            log.warning("Google notification refused: not a channel of this process")
+            return _error(403, "not a channel of this process")
+        if headers.get("x-goog-resource-state") != "sync":
+            hub.changed(room)
+        return Response(status_code=200)
 
     @api.post("/notifications/graph", status_code=202, response_class=Response)
     async def graph_changes(request: Request) -> Response:

@@ -144,6 +144,9 @@ class PushManager:
                 self._forget(sub)
                 self._set(failed(sub, now=now, reason=f"renewal failed: {exc}", retry_now=True))
                 return
+            if channel.id != sub.channel.id:  # Google: a new channel replaced the old one
+                self.hub.register(source.push_kind, channel.id, room, sub.token)
+                self.hub.unregister(source.push_kind, sub.channel.id)
             self._set(renewed(sub, channel))
             log.info("%s: subscription renewed until %s", room, channel.expires_at)
             return

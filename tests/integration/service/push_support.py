@@ -102,7 +102,7 @@ def graph_config(fake: GraphFake, ca: Path, rooms: list[str], *, poll_interval: 
 @dataclass
 class Running:
     db: Database
-    fake: GraphFake
+    fake: Any
     hub: NotificationHub
     push: PushManager
     service: WorkerService
@@ -112,15 +112,17 @@ class Running:
 @contextmanager
 def running(
     db: Database,
-    fake: GraphFake,
+    fake: Any,
     tls: tuple[Path, Path],
     *,
     rooms: list[str],
     public_url: str | None = None,
     poll_interval: int = 600,
+    config: str | None = None,
 ) -> Iterator[Running]:
-    """Configure the rooms, serve the API over TLS and start a worker with push enabled."""
-    apply(db, graph_config(fake, tls[0], rooms, poll_interval=poll_interval))
+    """Configure the rooms (``config``, else Graph's), serve the API over TLS and start a
+    worker with push enabled."""
+    apply(db, config or graph_config(fake, tls[0], rooms, poll_interval=poll_interval))
     hub = NotificationHub()
     app = create_app(db, router_options={"otj.api.notifications": {"hub": hub}})
     with serve_tls(app, tls) as base_url:
