@@ -12,10 +12,12 @@ import logging
 import secrets
 import threading
 from datetime import timedelta
+from typing import Any
 
 from calendars.push import PushSource, channel_expiry
 from otj.store import Database
 from otj.worker.clock import Clock
+from otj.worker.intervals import PUSH_SETTING
 from otj.worker.notifications import NotificationHub
 from otj.worker.plans import PlanBook, RoomPlan
 from otj.worker.push import (
@@ -60,6 +62,7 @@ class PushManager:
         self._sources: dict[str, PushSource] = {}
         self._lock = threading.Lock()
         self._tick_lock = threading.Lock()
+        self._published: dict[str, Any] | None = None
 
     # --- state --------------------------------------------------------------------------------
 
@@ -88,18 +91,23 @@ class PushManager:
     def tick(self) -> bool:
         """Subscribe, renew, unsubscribe as due; True when a room's health changed."""
         with self._tick_lock:
-            before = self.healthy()
-            plans = self.plans.plans()
-            for room in sorted(set(self._subs) - set(plans)):
-                self._drop(room, "room no longer configured")
-            for room, plan in sorted(plans.items()):
-                source = plan.source
-                if not isinstance(source, PushSource) or plan.error:
-                    if room in self._subs:
-                        self._drop(room, "calendar source cannot push")
-                    continue
-                self._step(room, source)
-            return self.healthy() != before
+            changed = self._tick()
+            self._publish()
+            return changed
+
+    def _tick(self) -> bool:
+        before = self.healthy()
+        plans = self.plans.plans()
+        for room in sorted(set(self._subs) - set(plans)):
+            self._drop(room, "room no longer configured")
+        for room, plan in sorted(plans.items()):
+            source = plan.source
+            if not isinstance(source, PushSource) or plan.error:
+                if room in self._subs:
+                    self._drop(room, "calendar source cannot push")
+                continue
+            self._step(room, source)
+        return self.healthy() != before
 
     def lifecycle(self, room: str, event: str) -> None:
         """A lifecycle notification (Graph ``lifecycleEvent``) for ``room``."""
@@ -125,6 +133,27 @@ class PushManager:
         with self._tick_lock:
             for room in sorted(self._subs):
                 self._drop(room, "worker stopping", alarm_clear=False)
+            self._publish()
+
+    def _publish(self) -> None:
+        """Store each room's push state for ``otj status rooms`` (when it changed)."""
+        with self._lock:
+            snapshot = {
+                room: {
+                    "kind": sub.kind,
+                    "state": str(sub.state),
+                    "expires_at": sub.channel.expires_at.isoformat() if sub.channel else None,
+                    "reason": sub.reason,
+                }
+                for room, sub in sorted(self._subs.items())
+            }
+        if snapshot == self._published:
+            return
+        try:
+            self.db.config.set_setting(PUSH_SETTING, snapshot)
+            self._published = snapshot
+        except Exception:
+            log.exception("cannot store the push subscription states")
 
     # --- one room -----------------------------------------------------------------------------
 

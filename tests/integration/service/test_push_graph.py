@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from otj.worker.intervals import room_intervals
 from otj.worker.push import PushState
 from tests.fakes.google_calendar_http import self_signed_certificate
 from tests.fakes.graph import GraphFake
@@ -77,6 +78,11 @@ def test_a_change_reaches_the_store_within_seconds_and_polling_relaxes(
         assert all(status == 200 for _, status in fake.subscriptions.log.validations)
         jobs = {job["id"]: job for job in run.service.jobs()}
         assert jobs[f"room:{ROOM}"]["trigger"].interval == 1200  # the safety net
+        in_force = room_intervals(db, now=datetime.now(UTC))[ROOM]  # as otj status rooms shows
+        assert (in_force.seconds, in_force.reason) == (
+            1200,
+            "push notifications healthy: notification_safety_poll 1200 s",
+        )
 
         fake.store.update(ROOM, item, subject="Planning (moved)")
         seconds = eventually(lambda: subject_of(run, item) == "Planning (moved)", timeout=10)
@@ -87,6 +93,7 @@ def test_a_change_reaches_the_store_within_seconds_and_polling_relaxes(
         fake.store.delete(ROOM, created)
         eventually(lambda: subject_of(run, created) is None, timeout=10)
     assert fake.subscriptions.active(ROOM) == []  # the worker stopping deleted it
+    assert room_intervals(db, now=datetime.now(UTC))[ROOM].seconds == 600
 
 
 def test_forged_notifications_change_nothing(
