@@ -128,10 +128,15 @@ def router(
         room = hub.authenticate(
             "google", headers.get("x-goog-channel-id"), headers.get("x-goog-channel-token")
         )
+        state = headers.get("x-goog-resource-state")
         if room is None:
-            log.warning("Google notification refused: not a channel of this process")
+            # the sync message of a channel may race its registration: not worth a warning
+            log.log(
+                logging.DEBUG if state == "sync" else logging.WARNING,
+                "Google notification refused: not a channel of this process",
+            )
             return _error(403, "not a channel of this process")
-        if headers.get("x-goog-resource-state") != "sync":
+        if state != "sync":
             hub.changed(room)
         return Response(status_code=200)
 
