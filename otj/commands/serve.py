@@ -110,7 +110,7 @@ def _push(
     from otj.worker.notifications import NotificationHub
     from otj.worker.subscriptions import PushManager
 
-    url = (public_url or os.environ.get(PUBLIC_URL_ENV, "")).strip()
+    url = (public_url or os.environ.get(PUBLIC_URL_ENV, "")).strip().rstrip("/")
     if not url:
         log.info("no public URL (%s): calendars are polled, no push notifications", PUBLIC_URL_ENV)
         return None, {}
