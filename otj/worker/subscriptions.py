@@ -14,7 +14,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from calendars.push import PushSource, channel_expiry
+from calendars.base import CalendarNotFound
+from calendars.push import PushRefused, PushSource, channel_expiry
 from otj.store import Database
 from otj.worker.clock import Clock
 from otj.worker.intervals import PUSH_SETTING
@@ -168,10 +169,13 @@ class PushManager:
                 channel = source.renew(
                     room, sub.channel, expires=channel_expiry(now, source.push_lifetime)
                 )
-            except Exception as exc:  # noqa: BLE001 (any failure: resubscribe, keep polling)
+            except (CalendarNotFound, PushRefused) as exc:  # gone or refused: a new one
                 log.warning("%s: renewing the subscription failed: %s", room, exc)
                 self._forget(sub)
                 self._set(failed(sub, now=now, reason=f"renewal failed: {exc}", retry_now=True))
+                return
+            except Exception as exc:  # noqa: BLE001 (service down: it still runs, try again)
+                log.warning("%s: renewing the subscription failed, retrying: %s", room, exc)
                 return
             if channel.id != sub.channel.id:  # Google: a new channel replaced the old one
                 self.hub.register(source.push_kind, channel.id, room, sub.token)

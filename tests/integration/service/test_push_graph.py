@@ -224,3 +224,25 @@ def test_a_subscription_that_expired_while_otj_was_down_is_replaced(
         assert run.push.subscription(ROOM).healthy(datetime.now(UTC))  # type: ignore[union-attr]
         fake.store.update(ROOM, item, subject="Planning (after the outage)")
         eventually(lambda: subject_of(run, item) == "Planning (after the outage)", timeout=10)
+
+
+def test_renewal_while_graph_is_down_keeps_the_subscription_and_retries(
+    db: Any, fake: GraphFake, tls: tuple[Path, Path]
+) -> None:
+    item = fake.add_event(ROOM, meeting("Planning"))
+    with running(db, fake, tls, rooms=[ROOM]) as run:
+        subscribed(run)
+        (sub,) = fake.subscriptions.active(ROOM)
+        sub.expires -= timedelta(days=3)  # as if created days ago
+        before = sub.expires
+        fake.fail(status=503, path_contains="/subscriptions/", times=1)
+        run.push.lifecycle(ROOM, "reauthorizationRequired")
+        run.push.tick()  # PATCH → 503: still subscribed, renewal pending
+        assert sub.expires == before
+        assert run.push.subscription(ROOM).healthy(datetime.now(UTC))  # type: ignore[union-attr]
+        assert not db.alarms.active(subject=ROOM, kind="push_subscription")
+        run.push.tick()  # Graph is back: renewed, the same subscription
+        assert [s.id for s in fake.subscriptions.active(ROOM)] == [sub.id]
+        assert sub.expires > before
+        fake.store.update(ROOM, item, subject="Planning (still pushed)")
+        eventually(lambda: subject_of(run, item) == "Planning (still pushed)", timeout=10)
