@@ -108,6 +108,7 @@ class PushManager:
                     self._drop(room, "calendar source cannot push")
                 continue
             self._step(room, source)
+        self._keep_alarms()
         return self.healthy() != before
 
     def lifecycle(self, room: str, event: str) -> None:
@@ -203,11 +204,7 @@ class PushManager:
         except Exception as exc:  # noqa: BLE001 (any failure: alarm, keep polling)
             after = failed(sub, now=now, reason=str(exc) or type(exc).__name__)
             log.warning("%s: cannot subscribe to notifications at %s: %s", room, url, exc)
-            self._alarm(
-                room,
-                f"{room}: push notifications to {url} could not be subscribed ({after.reason}); "
-                f"polling at the normal interval, next attempt at {after.retry_at:%H:%M:%S} UTC",
-            )
+            self._alarm(room, self._message(after))
             self._set(after)
             return
         self.hub.register(source.push_kind, channel.id, room, token)
@@ -242,6 +239,30 @@ class PushManager:
     def _set(self, sub: Subscription) -> None:
         with self._lock:
             self._subs[sub.room] = sub
+
+    def _message(self, sub: Subscription) -> str:
+        url = f"{self.public_url}/notifications/{sub.kind}"
+        retry = f"{sub.retry_at:%H:%M:%S} UTC" if sub.retry_at else "soon"
+        return (
+            f"{sub.room}: push notifications to {url} could not be subscribed ({sub.reason}); "
+            f"polling at the normal interval, next attempt at {retry}"
+        )
+
+    def _keep_alarms(self) -> None:
+        """Raise the alarm again for failed rooms whose alarm was cleared (a recovered poll
+        clears a room's alarms while its subscription may still fail)."""
+        with self._lock:
+            failing = [s for s in self._subs.values() if s.state is PushState.FAILED]
+        if not failing:
+            return
+        try:
+            active = {a.subject for a in self.db.alarms.active(kind=ALARM)}
+        except Exception:
+            log.exception("cannot read the %s alarms", ALARM)
+            return
+        for sub in failing:
+            if sub.room not in active:
+                self._alarm(sub.room, self._message(sub))
 
     def _alarm(self, room: str, message: str) -> None:
         try:

@@ -142,6 +142,10 @@ def test_unreachable_notification_url_raises_an_alarm_and_keeps_polling(
         jobs = {job["id"]: job for job in run.service.jobs()}
         assert jobs[f"room:{ROOM}"]["trigger"].interval == 60  # normal interval
         assert fake.subscriptions.active(ROOM) == []
+        db.alarms.clear(None, ROOM, now=datetime.now(UTC))  # as a recovered poll does
+        run.push.tick()  # not yet time to retry, but the failure is still alarmed
+        (again,) = db.alarms.active(subject=ROOM, kind="push_subscription")
+        assert "could not be subscribed" in again.message
 
 
 def test_a_burst_of_1000_notifications_is_one_or_few_syncs(
