@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class Registered:
     kind: str
     subscription_id: str
     room: str
-    token: str
+    token: str = field(repr=False)
 
 
 class NotificationHub:

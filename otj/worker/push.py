@@ -8,7 +8,7 @@ poll interval relaxes to the profile's ``notification_safety_poll``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -38,7 +38,7 @@ class Subscription:
     kind: str
     state: PushState = PushState.UNSUBSCRIBED
     channel: Channel | None = None
-    token: str = ""
+    token: str = field(default="", repr=False)
     reason: str = ""
     failures: int = 0
     retry_at: datetime | None = None

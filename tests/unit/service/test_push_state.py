@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from calendars.push import Channel
-from otj.worker.notifications import Debouncer, NotificationHub
+from otj.worker.notifications import Debouncer, NotificationHub, Registered
 from otj.worker.push import (
     PushState,
     Subscription,
@@ -139,3 +139,10 @@ def test_the_hub_accepts_only_its_subscriptions_with_their_token() -> None:
         assert hub.expects_validation("graph")
         assert not hub.expects_validation("google")
     assert not hub.expects_validation("graph")
+
+
+def test_the_secret_tokens_stay_out_of_reprs_and_logs() -> None:
+    sub = subscribed(Subscription(room=ROOM, kind="graph"), channel(), token="secret-token")
+    assert "secret-token" not in repr(sub)
+    registered = Registered(kind="graph", subscription_id="sub-1", room=ROOM, token="secret-token")
+    assert "secret-token" not in repr(registered)
