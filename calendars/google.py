@@ -47,6 +47,7 @@ from calendars.base import (
 from calendars.batch import SyncRequest
 from calendars.edge import guarded_sync
 from calendars.google_events import google_event_to_event
+from calendars.google_push import GoogleWatch
 from calendars.syncstate import (
     DEFAULT_FULL_RESYNC_AFTER,
     SyncState,
@@ -96,10 +97,12 @@ class GoogleSettings:
     batch_size: int = MAX_BATCH
 
 
-class GoogleCalendarSource:
-    """``CalendarSource`` for Google Calendar (see the module docstring)."""
+class GoogleCalendarSource(GoogleWatch):
+    """``CalendarSource`` for Google Calendar (see the module docstring); ``PushSource``
+    through ``events.watch`` channels (``calendars.google_push``)."""
 
     def __init__(self, settings: GoogleSettings) -> None:
+        super().__init__()
         self._settings = settings
         info = dict(settings.service_account_info)
         if settings.token_uri:
@@ -145,6 +148,9 @@ class GoogleCalendarSource:
             )
             self._local.service = service
         return service
+
+    def _push_error(self, room: str, exc: BaseException) -> CalendarError:
+        return _map_error(room, exc, url=self._shown_endpoint())
 
     def _requests_so_far(self) -> int:
         return int(getattr(self._counter, "requests", 0))

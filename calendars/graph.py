@@ -7,7 +7,9 @@ window and the sync state come from one pass. An incremental read GETs the store
 outlook.timezone="UTC"``, ``outlook.body-content-type="html"`` (link targets kept) and
 ``odata.maxpagesize``. 429/503 honour ``Retry-After``; 410 ``SyncStateNotFound`` raises
 ``SyncStateExpired``. Links are only followed on the configured Graph endpoint (the token never
-leaves it). Sovereign clouds: set ``authority_host`` and ``graph_endpoint``.
+leaves it). Sovereign clouds: set ``authority_host`` and ``graph_endpoint``. Change
+notifications: ``subscribe``/``renew``/``unsubscribe`` manage ``/subscriptions`` on
+``/users/{room}/events`` (``calendars.push.PushSource``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from calendars.base import (
 )
 from calendars.edge import guarded_sync
 from calendars.graph_events import graph_event_to_event
+from calendars.push import Channel, PushRefused
 from calendars.syncstate import (
     DEFAULT_FULL_RESYNC_AFTER,
     SyncState,
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 
 _KIND = "graph"
 _EXPIRED_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
+PUSH_LIFETIME = timedelta(minutes=10_080)
+"""The longest lifetime of a subscription to Outlook events (Graph: under 7 days)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -71,7 +76,13 @@ class GraphSettings:
 
 
 class GraphCalendarSource:
-    """``CalendarSource`` for Microsoft Graph (see the module docstring). Thread-safe."""
+    """``CalendarSource`` and ``PushSource`` for Microsoft Graph (see the module docstring).
+
+    Thread-safe.
+    """
+
+    push_kind = "graph"
+    push_lifetime = PUSH_LIFETIME
 
     def __init__(self, settings: GraphSettings) -> None:
         self._settings = settings
@@ -129,6 +140,73 @@ class GraphCalendarSource:
 
     def close(self) -> None:
         self._client.close()
+
+    # PushSource: change notifications (https://learn.microsoft.com/graph/api/resources/subscription)
+    def subscribe(
+        self,
+        room: str,
+        *,
+        notification_url: str,
+        lifecycle_url: str,
+        token: str,
+        expires: datetime,
+    ) -> Channel:
+        """``POST /subscriptions`` on ``/users/{room}/events`` (Graph validates the URLs first)."""
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": lifecycle_url,
+            "resource": f"/users/{quote(room, safe='@')}/events",
+            "expirationDateTime": _graph_time(expires),
+            "clientState": token,
+            "latestSupportedTlsVersion": "v1_2",
+        }
+        return self._channel(room, "POST", f"{self._endpoint}/subscriptions", body)
+
+    def renew(self, room: str, channel: Channel, *, expires: datetime) -> Channel:
+        """``PATCH /subscriptions/{id}`` with a new ``expirationDateTime`` (reauthorises too)."""
+        url = f"{self._endpoint}/subscriptions/{quote(channel.id, safe='')}"
+        return self._channel(room, "PATCH", url, {"expirationDateTime": _graph_time(expires)})
+
+    def unsubscribe(self, room: str, channel: Channel) -> None:
+        """``DELETE /subscriptions/{id}``; a subscription already gone is fine."""
+        url = f"{self._endpoint}/subscriptions/{quote(channel.id, safe='')}"
+        try:
+            self._request(room, "DELETE", url, None)
+        except CalendarNotFound:
+            return
+
+    def _channel(self, room: str, method: str, url: str, body: Mapping[str, Any]) -> Channel:
+        data = self._request(room, method, url, body)
+        try:
+            expires = datetime.fromisoformat(str(data["expirationDateTime"]))
+            return Channel(id=str(data["id"]), expires_at=expires.astimezone(UTC))
+        except (KeyError, ValueError) as exc:
+            raise MalformedCalendarData(f"{room}: unreadable Graph subscription: {exc!r}") from exc
+
+    def _request(
+        self, room: str, method: str, url: str, body: Mapping[str, Any] | None
+    ) -> Mapping[str, Any]:
+        try:
+            response = self._client.request(
+                method, url, headers=self._headers(self._token()), json=body
+            )
+            if response.status_code == 401:
+                response = self._client.request(
+                    method, url, headers=self._headers(self._token(fresh=True)), json=body
+                )
+        except Exception as exc:
+            raise _map_error(room, exc, url=url) from exc
+        if response.status_code == 400:
+            raise PushRefused(f"{room}: Graph refused the subscription: {_error_text(response)}")
+        if response.status_code >= 400:
+            raise _http_error(room, response, url=url)
+        if response.status_code == 204 or not response.content:
+            return {}
+        data = response.json()
+        if not isinstance(data, Mapping):
+            raise MalformedCalendarData(f"{room}: Graph answered with a non-object")
+        return data
 
     def _sync(
         self, room: str, *, start: datetime, end: datetime, state: str | None, counter: list[int]
@@ -301,6 +379,15 @@ def _http_error(room: str, response: httpx.Response, *, url: str) -> CalendarErr
     if status in (401, 403):
         return CalendarAuthError(message)
     return MalformedCalendarData(message)
+
+
+def _error_text(response: httpx.Response) -> str:
+    """``HTTP 400 InvalidRequest: Subscription validation request failed…``."""
+    try:
+        error = json.loads(response.content)["error"]
+        return f"HTTP {response.status_code} {error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
 
 
 def _map_error(room: str, exc: BaseException, *, url: str) -> CalendarError:

@@ -109,6 +109,8 @@ class Profile:
     process_alias_private_meetings: bool = True
     enable_non_video_meetings: bool = True
     poll_interval: int = 60
+    #: Seconds between polls while the room's push subscription is healthy (safety net).
+    notification_safety_poll: int = 900
     integration: str = ""
     description: str = ""
     endpoint_api_username: str = ""

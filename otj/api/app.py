@@ -37,6 +37,7 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.docs",
     "otj.api.metrics",
     "otj.api.ews",
+    "otj.api.notifications",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

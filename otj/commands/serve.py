@@ -25,6 +25,8 @@ from otj.config.runtime import add_database_arguments, echo, positive_float, pos
 if TYPE_CHECKING:
     from otj.config.runtime import Runtime
     from otj.store import Database
+    from otj.worker.poller import RoomPoller
+    from otj.worker.subscriptions import PushManager
 
 log = logging.getLogger("otj.serve")
 
@@ -175,6 +177,26 @@ def install_demo(db: Database, data_dir: Path) -> bool:
     return True
 
 
+def _push(
+    db: Database, poller: RoomPoller, public_url: str
+) -> tuple[PushManager | None, dict[str, dict[str, Any]]]:
+    """Push notifications when the service has a public URL (``OTJ_PUBLIC_URL``), else None."""
+    import os
+
+    from otj.delivery.runner import PUBLIC_URL_ENV
+    from otj.worker.notifications import NotificationHub
+    from otj.worker.subscriptions import PushManager
+
+    url = (public_url or os.environ.get(PUBLIC_URL_ENV, "")).strip().rstrip("/")
+    if not url:
+        log.info("no public URL (%s): calendars are polled, no push notifications", PUBLIC_URL_ENV)
+        return None, {}
+    hub = NotificationHub()
+    manager = PushManager(db, poller.plans, hub, public_url=url, clock=poller.clock)
+    log.info("push notifications to %s/notifications/… where the calendar service can push", url)
+    return manager, {"otj.api.notifications": {"hub": hub}}
+
+
 def _serve(args: argparse.Namespace) -> int:
     """Check the file, take the database lock and bind the port before touching the store."""
     from otj.config.runtime import check_readable, resolve_runtime
@@ -246,7 +268,8 @@ def _serve_locked(
     host, port = sock.getsockname()[:2]
     poller = make_poller(db, timeout=args.timeout)
     deliverer = default_deliverer(db, feedback_base_url=args.public_url)
-    service = WorkerService(poller, deliverer=deliverer, threads=args.threads)
+    push, options = _push(db, poller, args.public_url)
+    service = WorkerService(poller, deliverer=deliverer, threads=args.threads, push=push)
     if demo:
         service.scheduler.add_job(
             install_demo,
@@ -257,7 +280,7 @@ def _serve_locked(
             executor="service",
         )
     home: dict[str, Any] = {"demo": demo, "codecs": codecs, "panels": panels}
-    app = create_app(db, router_options={"otj.api.home": home})
+    app = create_app(db, router_options={"otj.api.home": home, **options})
     server = uvicorn.Server(
         uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", **uvicorn_settings())
     )

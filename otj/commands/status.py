@@ -69,29 +69,40 @@ def _dump(items: Sequence[Any]) -> str:
 def _rooms(args: argparse.Namespace) -> int:
     from otj.api.status import room_out
     from otj.config.runtime import open_store
+    from otj.worker.intervals import room_intervals
 
+    now = datetime.now(UTC)
     db = open_store(args)
     try:
         rooms = [room_out(s) for s in db.rooms.status()]
+        intervals = room_intervals(db, now=now)
     finally:
         db.close()
     if args.json:
-        echo(_dump(rooms))
+        out = []
+        for r in rooms:
+            item = r.model_dump(mode="json")
+            if r.room in intervals:
+                item["poll_interval"] = intervals[r.room].seconds
+                item["poll_interval_reason"] = intervals[r.room].reason
+            out.append(item)
+        echo(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
-    now = datetime.now(UTC)
     rows = [
         [
             r.room,
             ", ".join(r.endpoints),
             _when(r.last_poll, now),
+            f"{intervals[r.room].seconds:.0f} s" if r.room in intervals else "-",
             str(r.meetings),
             "pending" if r.delivery_pending else "-",
             f"{r.last_error_kind or 'error'} (below)" if r.last_error else "-",
+            intervals[r.room].reason if r.room in intervals else "-",
         ]
         for r in rooms
     ]
-    headers = ["ROOM", "ENDPOINTS", "LAST POLL", "MEETINGS", "DELIVERY", "LAST ERROR"]
-    echo(table(headers, rows))
+    headers = ["ROOM", "ENDPOINTS", "LAST POLL", "POLL EVERY", "MEETINGS", "DELIVERY"]
+    echo(table([*headers, "LAST ERROR", "WHY THAT INTERVAL"], rows))
     errors = [r for r in rooms if r.last_error]
     if errors:
         echo("")

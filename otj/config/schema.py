@@ -71,6 +71,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("profiles", "start_buffer"): (0, 240),
     ("profiles", "end_buffer"): (0, 240),
     ("profiles", "poll_interval"): (10, 86_400),
+    ("profiles", "notification_safety_poll"): (60, 86_400),
     ("profiles", "endpoint_feedback_slot"): (1, 4),  # xCommand HttpFeedback FeedbackSlot
     ("meeting_processing_rules", "priority"): (1, 200),
     ("call_routing_rules", "priority"): (1, 200),

@@ -35,16 +35,17 @@ def open_database(
     from otj.config.runtime import resolve_runtime
 
     runtime = resolve_runtime(data_dir=data_dir, database=url, environ=environ)
+    parsed = make_url(runtime.database_url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        # before the engine: it creates the database file private (0600) in this directory
+        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(
         runtime.database_url,
         box=SecretBox(key_file=runtime.key_file, environ=environ),
         application_name=application_name,
     )
-    parsed = make_url(runtime.database_url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        from pathlib import Path
-
-        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not runtime.key_file.parent.exists():
         runtime.key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if upgrade:

@@ -93,6 +93,10 @@ class ProfileRow(Base):
     )
     endpoint_webex_client_secret: Mapped[Json | None] = mapped_column(JSON, nullable=True)
     endpoint_webex_refresh_token: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    # poll interval while the room's push subscription is healthy (revision 0008)
+    notification_safety_poll: Mapped[int] = mapped_column(
+        Integer, default=900, server_default=text("900")
+    )
 
 
 class IntegrationRow(Base):

@@ -12,14 +12,16 @@ import hashlib
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import otj
 from calendars.base import CalendarEvent, CalendarSource, IntegrationConfig
 from otj.model import Meeting, MeetingRule, Profile
+from otj.worker.quota import PollInterval, interval_in_force, quota_floor
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -93,11 +95,34 @@ class RoomPlan:
     source: CalendarSource | None = None
     error: str = ""
     error_subject: str = ""
+    integration_rooms: int = 0
+    """Rooms sharing the integration (and its daily quota) with this one."""
+
+    @property
+    def quota_floor(self) -> float:
+        """The shortest interval the integration's daily quota allows for its rooms."""
+        return quota_floor(self.daily_quota, self.integration_rooms)
+
+    @property
+    def in_force(self) -> PollInterval:
+        """The poll interval (the profile's, never below the quota floor) and why."""
+        return interval_in_force(
+            poll_interval=float(self.profile.poll_interval),
+            floor=self.quota_floor,
+            integration=self.integration or "",
+            rooms=self.integration_rooms,
+            daily_quota=self.daily_quota,
+        )
 
     @property
     def interval(self) -> float:
-        """The poll interval in seconds (the profile's ``poll_interval``)."""
-        return float(self.profile.poll_interval)
+        """The poll interval in seconds: ``poll_interval``, or longer when the quota says so."""
+        return self.in_force.seconds
+
+    @property
+    def safety_interval(self) -> float:
+        """The poll interval while push notifications are healthy (``notification_safety_poll``)."""
+        return float(self.profile.notification_safety_poll)
 
 
 @dataclass(slots=True)
@@ -168,6 +193,10 @@ class PlanBook:
         configs: dict[str, IntegrationConfig | str] = {}
         for assignment in self._db.config.room_assignments():
             built.plans[assignment.room] = self._plan(assignment, built, old, processors, configs)
+        rooms = Counter(plan.integration for plan in built.plans.values() if plan.integration)
+        for room, plan in built.plans.items():
+            if plan.integration:
+                built.plans[room] = replace(plan, integration_rooms=rooms[plan.integration])
         return built
 
     def _plan(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -133,6 +133,8 @@ class RoomPoller:
         self._quotas = _Quotas()
         self._alarmed_integrations: set[str] = set()
         self._alarm_lock = threading.Lock()
+        #: The room's poll interval in force (a push subscription relaxes it); default: the plan's.
+        self.interval_of: Callable[[RoomPlan], float] = _plan_interval
 
     @property
     def owner(self) -> str:
@@ -228,7 +230,7 @@ class RoomPoller:
                 window_start=start,
                 window_end=end,
                 display_end=end,
-                next_poll_at=now + timedelta(seconds=plan.interval),
+                next_poll_at=now + timedelta(seconds=self.interval_of(plan)),
                 requests=requests,
                 duration_ms=int((self.clock.monotonic() - started) * 1000),
                 integration=integration or None,
@@ -448,6 +450,10 @@ class RoomPoller:
                 return
             self._alarmed_integrations.discard(integration)
         self.db.alarms.clear("calendar_auth", integration, now=now)
+
+
+def _plan_interval(plan: RoomPlan) -> float:
+    return plan.interval
 
 
 def summarise(results: Mapping[str, PollResult]) -> str:

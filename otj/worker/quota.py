@@ -69,3 +69,48 @@ class TokenBucket:
 def quota_alarm_due(used: int, quota: int) -> bool:
     """True when the day's usage reached 80 % of the quota."""
     return quota > 0 and used >= quota * ALARM_SHARE
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PollInterval:
+    """The poll interval in force for a room, and why."""
+
+    seconds: float
+    reason: str
+
+
+def quota_floor(daily_quota: int, rooms: int, *, share: float = ALARM_SHARE) -> float:
+    """The shortest poll interval (s) at which ``rooms`` rooms polled once a request each stay
+    within ``share`` of the daily quota (below the 80 % alarm, leaving room for full reads and
+    syncs after notifications)."""
+    if rooms <= 0 or daily_quota <= 0:
+        return 0.0
+    return SECONDS_PER_DAY * rooms / (daily_quota * share)
+
+
+def interval_in_force(
+    *,
+    poll_interval: float,
+    floor: float,
+    integration: str,
+    rooms: int,
+    daily_quota: int,
+    safety: float | None = None,
+) -> PollInterval:
+    """The room's interval: the profile's, raised to the quota floor, relaxed to the safety
+    net (``safety``, given while its push subscription is healthy)."""
+    if floor > poll_interval:
+        seconds = floor
+        reason = (
+            f"quota: {daily_quota:,} requests/day of {integration} for {rooms} room(s) allow "
+            f"one poll per {floor:.0f} s (poll_interval {poll_interval:.0f} s)"
+        )
+    else:
+        seconds = poll_interval
+        reason = f"profile poll_interval {poll_interval:.0f} s"
+    if safety is not None and safety > seconds:
+        return PollInterval(
+            seconds=safety,
+            reason=f"push notifications healthy: notification_safety_poll {safety:.0f} s",
+        )
+    return PollInterval(seconds=seconds, reason=reason)

@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from otj.worker.backoff import JitteredInterval, jitter_for
 from otj.worker.delivery import Deliverer
 from otj.worker.poller import PollResult, RoomPoller, summarise
+from otj.worker.subscriptions import PUSH_EVERY, PushManager
 
 log = logging.getLogger(__name__)
 if logging.getLogger("apscheduler").level == logging.NOTSET:
@@ -56,9 +57,14 @@ class WorkerService:
         deliverer: Deliverer | None = None,
         threads: int = 16,
         rng: random.Random | None = None,
+        push: PushManager | None = None,
     ) -> None:
         self.poller = poller
         self.deliverer = deliverer
+        self.push = push
+        self._room_locks: dict[str, threading.Lock] = {}
+        if push is not None:
+            poller.interval_of = push.interval
         self.rng = rng or random.Random()  # noqa: S311 (spreading load, not security)
         self.scheduler = BackgroundScheduler(
             executors={
@@ -99,6 +105,16 @@ class WorkerService:
                 executor="service",
                 misfire_grace_time=None,
             )
+        if self.push is not None:
+            self.push.hub.start(self._push_poll, lifecycle=self._lifecycle)
+            self.scheduler.add_job(
+                self._push_tick,
+                IntervalTrigger(seconds=PUSH_EVERY),
+                id="push",
+                executor="service",
+                misfire_grace_time=None,
+                next_run_time=self.poller.clock.now(),
+            )
         self.scheduler.add_job(
             self._summary,
             IntervalTrigger(seconds=self._summary_every),
@@ -115,6 +131,9 @@ class WorkerService:
             self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self.push is not None:
+            self.push.hub.stop()
+            self.push.close()
         released = self.poller.db.rooms.release_all(owner=self.poller.owner)
         if released:
             log.info("released %d lease(s)", released)
@@ -140,16 +159,19 @@ class WorkerService:
                     self.scheduler.remove_job(self._job_id(room))
                 del self._intervals[room]
             for room, plan in plans.items():
-                if self._intervals.get(room) == plan.interval:
+                interval = self.push.interval(plan) if self.push is not None else plan.interval
+                if self._intervals.get(room) == interval:
                     continue
                 first = now + timedelta(
-                    seconds=self.rng.uniform(0, min(FIRST_SPREAD, plan.interval))
+                    seconds=self.rng.uniform(
+                        0, min(FIRST_SPREAD, interval) if room not in self._intervals else interval
+                    )
                 )
                 self.scheduler.add_job(
                     self._poll_job,
                     JitteredInterval(
-                        interval=plan.interval,
-                        jitter=jitter_for(plan.interval),
+                        interval=interval,
+                        jitter=jitter_for(interval),
                         first=first,
                         rng=self.rng,
                     ),
@@ -159,9 +181,9 @@ class WorkerService:
                     replace_existing=True,
                     coalesce=True,
                     max_instances=1,
-                    misfire_grace_time=int(plan.interval),
+                    misfire_grace_time=int(interval),
                 )
-                self._intervals[room] = plan.interval
+                self._intervals[room] = interval
             if plans:
                 self._summary_every = min(p.interval for p in plans.values())
 
@@ -173,8 +195,42 @@ class WorkerService:
         except Exception:
             log.exception("reconciling the room jobs failed")
 
+    def _room_lock(self, room: str) -> threading.Lock:
+        with self._lock:
+            return self._room_locks.setdefault(room, threading.Lock())
+
     def _poll_job(self, room: str) -> None:
-        result = self.poller.poll(room)
+        lock = self._room_lock(room)
+        if not lock.acquire(blocking=False):
+            return  # a sync after a notification is reading this room right now
+        try:
+            result = self.poller.poll(room)
+        finally:
+            lock.release()
+        self._after_poll(room, result)
+
+    def _push_poll(self, room: str) -> None:
+        """A notification arrived: sync the room now (after any poll of it in progress)."""
+        with self._room_lock(room):
+            result = self.poller.poll(room, force=True)
+        log.debug("%s: synced after a notification: %s", room, result.outcome)
+        self._after_poll(room, result)
+
+    def _push_tick(self) -> None:
+        assert self.push is not None
+        try:
+            if self.push.tick():
+                self._reconcile_jobs()
+        except Exception:
+            log.exception("push subscriptions: tick failed")
+
+    def _lifecycle(self, room: str, event: str) -> None:
+        assert self.push is not None
+        self.push.lifecycle(room, event)
+        if event != "missed":
+            self._modify_job("push", self.poller.clock.now())
+
+    def _after_poll(self, room: str, result: PollResult) -> None:
         if result.outcome == "skipped":
             return
         if result.retry_in is not None:

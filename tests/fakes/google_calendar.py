@@ -13,6 +13,8 @@ whose ``token_uri`` is ``fake.token_uri``. What it implements, as documented by 
   ``pageToken``/``nextPageToken``, ``syncToken``/``nextSyncToken`` (changes only, deleted ones as
   ``status: cancelled``, 400 when combined with a window, 410 ``fullSyncRequired`` once expired).
 - ``POST /batch/calendar/v3``: ``multipart/mixed`` batches of the above (each part counted).
+- ``events.watch`` and ``channels.stop`` push channels (``tests.fakes.google_watch``): a
+  notification POSTed on every change, as Google sends them.
 - Errors in Google's JSON error format: 401, 403 ``rateLimitExceeded``, 404 ``notFound``, 429, 5xx.
 """
 
@@ -30,6 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -40,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from dateutil.rrule import rruleset, rrulestr
 
 from tests.fakes.google_calendar_http import Response, ScriptedHTTPServer
+from tests.fakes.google_watch import GoogleChannels
 
 CALENDAR_SCOPE_PREFIX = "https://www.googleapis.com/auth/calendar"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # what google-auth always sends
@@ -127,6 +131,7 @@ class GoogleCalendarFake(ScriptedHTTPServer):
         now: Callable[[], datetime] | None = None,
         default_page_size: int = 250,
         expansion_horizon: timedelta = timedelta(days=730),
+        notification_ca: Path | None = None,
     ) -> None:
         super().__init__()
         self._now = now or (lambda: datetime.now(UTC))
@@ -139,6 +144,7 @@ class GoogleCalendarFake(ScriptedHTTPServer):
         self.token_requests = 0
         self.subjects_seen: list[str] = []
         self.token_lifetime = 3600
+        self.channels = GoogleChannels(now=now, ca_file=notification_ca)
 
     # addresses -----------------------------------------------------------------------------
     @property
@@ -213,7 +219,8 @@ class GoogleCalendarFake(ScriptedHTTPServer):
             data["etag"] = f'"{cal.seq}"'
             data["sequence"] = int(data.get("sequence", 0))
             cal.events[event_id] = _Record(resource=data, seq=cal.seq)
-            return event_id
+        self.channels.changed(room)
+        return event_id
 
     def patch_event(self, room: str, event_id: str, **changes: Any) -> None:
         """Change fields of an event (like ``events.patch``)."""
@@ -232,6 +239,7 @@ class GoogleCalendarFake(ScriptedHTTPServer):
             cal.seq += 1
             record.deleted = True
             record.seq = cal.seq
+        self.channels.changed(room)
 
     def override_instance(
         self, room: str, master_id: str, original_start: datetime | date, changes: Mapping[str, Any]
@@ -247,7 +255,8 @@ class GoogleCalendarFake(ScriptedHTTPServer):
             cal.exceptions.setdefault(master_id, {})[instance["id"]] = _Record(
                 resource=instance, seq=cal.seq
             )
-            return str(instance["id"])
+        self.channels.changed(room)
+        return str(instance["id"])
 
     def cancel_instance(self, room: str, master_id: str, original_start: datetime | date) -> str:
         """Cancel one instance of a series (``status: cancelled`` exception)."""
@@ -291,6 +300,12 @@ class GoogleCalendarFake(ScriptedHTTPServer):
             return self._token(body)
         if split.path == "/batch/calendar/v3" and method == "POST":
             return self._batch(headers, body)
+        if method == "POST" and split.path in ("/calendar/v3/channels/stop", "/channels/stop"):
+            if self._authorised(headers) is None:
+                return _json(401, google_error(401, "authError", "Invalid Credentials"))
+            return self.channels.stop(body)
+        if split.path.startswith(_EVENTS_PREFIX) and split.path.endswith("/events/watch"):
+            return self._watch(split.path, headers, body)
         if split.path.startswith(_EVENTS_PREFIX) and split.path.endswith("/events"):
             if method != "GET":
                 return _json(405, google_error(405, "methodNotAllowed", "Method not allowed"))
@@ -359,6 +374,15 @@ class GoogleCalendarFake(ScriptedHTTPServer):
             return None
         with self._data_lock:
             return self._tokens.get(value[7:])
+
+    def _watch(self, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        if self._authorised(headers) is None:
+            return _json(401, google_error(401, "authError", "Invalid Credentials"))
+        room = unquote(path[len(_EVENTS_PREFIX) : -len("/events/watch")])
+        with self._data_lock:
+            if room.lower() not in self._calendars:
+                return _json(404, google_error(404))
+        return self.channels.watch(room, body)
 
     def _events_list(self, path: str, query: str, headers: Mapping[str, str]) -> Response:
         who = self._authorised(headers)

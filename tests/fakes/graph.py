@@ -11,6 +11,8 @@ with that certificate as CA. Implemented as Microsoft documents them:
   ``$skiptoken`` pages and a ``$deltatoken`` ``@odata.deltaLink``; deleted items as ``@removed``).
 - ``Prefer: outlook.timezone="…"``, ``outlook.body-content-type="text|html"`` and
   ``odata.maxpagesize=N`` honoured and echoed in ``Preference-Applied``.
+- Change notification subscriptions (``tests.fakes.graph_subscriptions``): validation
+  handshake, notifications POSTed on every change, lifecycle events, renewal, deletion.
 - Errors in Graph's format: 401 ``InvalidAuthenticationToken``, 404 ``ErrorInvalidUser``, 410
   ``SyncStateNotFound``, 429 ``TooManyRequests`` with ``Retry-After``, 5xx.
 """
@@ -34,6 +36,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from tests.fakes.google_calendar_http import Response, ScriptedHTTPServer
 from tests.fakes.graph_store import FakeEvent, MailboxStore, Occurrence
+from tests.fakes.graph_subscriptions import GraphSubscriptions
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _USERS = re.compile(r"^/v1\.0/users/([^/]+)/calendarView(/delta)?$")
@@ -77,6 +80,7 @@ class GraphFake(ScriptedHTTPServer):
         client_secret: str = "fake-graph-secret",
         now: Callable[[], datetime] | None = None,
         default_page_size: int = 10,
+        notification_ca: Path | None = None,
     ) -> None:
         super().__init__(tls=tls)
         self.tenant_id = tenant_id
@@ -88,6 +92,11 @@ class GraphFake(ScriptedHTTPServer):
         self._token_lock = threading.Lock()
         self.token_requests = 0
         self.prefer_seen: list[str] = []
+        self.subscriptions = GraphSubscriptions(
+            tenant_id=tenant_id, client_id=client_id, now=now, ca_file=notification_ca
+        )
+        self.subscriptions.has_mailbox = self.store.has_mailbox
+        self.store.on_change(self.subscriptions.changed)
 
     @property
     def url(self) -> str:
@@ -128,6 +137,10 @@ class GraphFake(ScriptedHTTPServer):
             return self._openid(parts[0])
         if method == "POST" and split.path.endswith("/oauth2/v2.0/token"):
             return self._token(parts[0], body)
+        if split.path.startswith("/v1.0/subscriptions"):
+            if not self._authorised(headers):
+                return _json(401, graph_error(401, "InvalidAuthenticationToken"))
+            return self.subscriptions.route(method, split.path, body)
         match = _USERS.match(split.path)
         if method == "GET" and match:
             return self._calendar_view(
@@ -185,13 +198,15 @@ class GraphFake(ScriptedHTTPServer):
         }
         return _json(200, json.dumps(payload).encode())
 
+    def _authorised(self, headers: Mapping[str, str]) -> bool:
+        auth = headers.get("Authorization") or headers.get("authorization") or ""
+        with self._token_lock:
+            return auth.startswith("Bearer ") and auth[7:] in self._tokens
+
     def _calendar_view(
         self, room: str, delta: bool, query: str, headers: Mapping[str, str]
     ) -> Response:
-        auth = headers.get("Authorization") or headers.get("authorization") or ""
-        with self._token_lock:
-            valid = auth.startswith("Bearer ") and auth[7:] in self._tokens
-        if not valid:
+        if not self._authorised(headers):
             return _json(
                 401,
                 graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid."),

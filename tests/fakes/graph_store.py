@@ -90,6 +90,16 @@ class MailboxStore:
         self._now = now or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._boxes: dict[str, _Mailbox] = {}
+        self._listeners: list[Callable[[str, str, str], None]] = []
+
+    def on_change(self, listener: Callable[[str, str, str], None]) -> None:
+        """Call ``listener(room, item_id, change_type)`` after every change (Graph's
+        ``created``/``updated``/``deleted``), outside the store's lock."""
+        self._listeners.append(listener)
+
+    def _changed(self, room: str, item_id: str, change_type: str) -> None:
+        for listener in list(self._listeners):
+            listener(room, item_id, change_type)
 
     def add_mailbox(self, room: str) -> None:
         with self._lock:
@@ -132,7 +142,8 @@ class MailboxStore:
             box.items[item_id] = _Stored(
                 event=stored, seq=self._bump(box), exceptions=old.exceptions if old else {}
             )
-            return item_id
+        self._changed(room, item_id, "updated" if old else "created")
+        return item_id
 
     def update(self, room: str, item_id: str, **changes: Any) -> None:
         with self._lock:
@@ -140,6 +151,7 @@ class MailboxStore:
             stored = box.items[item_id]
             stored.event = replace(stored.event, **changes, modified=self._now())
             stored.seq = self._bump(box)
+        self._changed(room, item_id, "updated")
 
     def delete(self, room: str, item_id: str) -> None:
         with self._lock:
@@ -147,6 +159,7 @@ class MailboxStore:
             stored = box.items[item_id]
             stored.deleted = True
             stored.seq = self._bump(box)
+        self._changed(room, item_id, "deleted")
 
     def modify_occurrence(
         self, room: str, item_id: str, original_start: datetime | date, **changes: Any
@@ -162,7 +175,8 @@ class MailboxStore:
             )
             changed = replace(base, **changes, rrule=None, exdates=[], modified=self._now())
             stored.exceptions[occurrence_id] = (changed, self._bump(box))
-            return occurrence_id
+        self._changed(room, item_id, "updated")
+        return occurrence_id
 
     def cancel_occurrence(self, room: str, item_id: str, original_start: datetime | date) -> str:
         """The organizer cancelled one occurrence: it stays in the room's view as cancelled."""
@@ -176,7 +190,8 @@ class MailboxStore:
             original = _as_datetime(original_start, stored.event)
             occurrence_id = _occurrence_id(item_id, original)
             stored.exceptions[occurrence_id] = (None, self._bump(box))
-            return occurrence_id
+        self._changed(room, item_id, "updated")
+        return occurrence_id
 
     # views ---------------------------------------------------------------------------------
     def item(self, room: str, item_id: str) -> tuple[FakeEvent, int, bool] | None:

@@ -6,12 +6,14 @@ Time is injected: the fake clock drives the worker's "now", back-off sleeps and 
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from otj.cli import main
 from otj.store import Database
 from otj.worker.cycle import run_cycle
 from otj.worker.plans import PlanBook
@@ -208,10 +210,35 @@ def test_quota_alarm_at_80_percent_and_deferral_when_exhausted(
     assert first.ok
     assert [a.subject for a in db.alarms.active(kind="quota")] == ["Workspace"]
     clock.advance(61)
-    second = run_cycle(poller)
+    # the rooms are not due (5 rooms on 5 requests a day: one poll per 30 h at most); forced,
+    # the token bucket still refuses what the quota cannot pay
+    second = run_cycle(poller, force=True)
     assert {r.outcome for r in second.results.values()} == {"deferred"}
     assert db.alarms.active(kind="quota_exhausted")
     assert len(rooms) == 5
+
+
+def test_quota_aware_interval_never_polls_faster_than_the_quota_allows(
+    db: Database, fake: GoogleCalendarFake, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 8 rooms on 7,200 requests a day, 80 % of it for polling: one poll per 120 s per room
+    rooms = setup_rooms(db, fake, clock, n=8, quota=7_200)
+    poller = make_poller(db, clock)
+    plan = poller.plans.get(rooms[0])
+    assert plan is not None
+    assert plan.interval == 120
+    assert "7,200 requests/day of Workspace for 8 room(s)" in plan.in_force.reason
+    assert run_cycle(poller).ok
+    clock.advance(61)  # the profile's poll_interval (60 s) passed, the quota's did not
+    assert run_cycle(poller).results == {}
+    clock.advance(60)
+    assert len(run_cycle(poller).results) == 8
+    assert main(["status", "rooms", "--json", "--database", db.url]) == 0
+    listed = {r["room"]: r for r in json.loads(capsys.readouterr().out)}
+    assert listed[rooms[0]]["poll_interval"] == 120
+    assert listed[rooms[0]]["poll_interval_reason"].startswith("quota: 7,200 requests/day")
+    assert main(["status", "rooms", "--database", db.url]) == 0
+    assert "120 s" in capsys.readouterr().out
 
 
 def test_token_bucket_spreads_a_burst(
