@@ -633,21 +633,35 @@ class Proxy:
             return
 
     # --- in-dialog requests ------------------------------------------------------------------
-    def _find_call(self, request: Request) -> Call | None:
+    def _find_call(self, request: Request, tokens: tuple[str, ...]) -> Call | None:
+        """The call of a request's dialog whose own token the request carries (two callers
+        may share a Call-ID: one's token must not open the other's dialog)."""
         calls = self._calls.get(request.call_id)
         if not calls:
             return None
         tags = {request.from_.tag or "", request.to.tag or ""}
+        key = self._dialog_key
         for call in reversed(calls):
-            if call.caller_tag in tags:
+            mine = (call.caller_tag,)
+            if call.caller_tag in tags and all(
+                token_valid(key, call.call_id, mine, t) for t in tokens
+            ):
                 return call
         return None
+
+    def _from_callee_side(self, call: Call, received: Received) -> bool:
+        """Whether a request came from the callee's side of ``call`` (its targets, its route
+        set, the address we sent the INVITE to): only those may send toward the caller, whose
+        route set and Contact the caller chose itself."""
+        host = received.remote[0]
+        far = call.target
+        return host in call.path.callee_hosts() or (far is not None and host == far.host)
 
     def _in_dialog(
         self, request: Request, received: Received, st: ServerTransaction, tokens: tuple[str, ...]
     ) -> None:
         problem = self._dialog_check(request, tokens)
-        call = self._find_call(request) if problem is None else None
+        call = self._find_call(request, tokens) if problem is None else None
         if call is None:
             status, reason = problem or (481, "Call/Transaction Does Not Exist")
             log.info(
@@ -662,6 +676,8 @@ class Proxy:
             return
         from_caller = (request.from_.tag or "") == call.caller_tag
         refusal = self._path_refusal(request, call, from_caller)
+        if not from_caller and not self._from_callee_side(call, received):
+            refusal = "in the callee's name, not from the callee's side"
         if refusal is not None:
             log.info(
                 "%s: %s from %s refused: %s",
@@ -674,9 +690,7 @@ class Proxy:
             return
         if from_caller:
             call.path = call.path.with_target(request.get("Contact"), caller=True)
-        elif received.remote[0] in call.path.callee_hosts() or (
-            call.target is not None and received.remote[0] == call.target.host
-        ):
+        else:
             call.path = call.path.with_target(request.get("Contact"), caller=False)
         target = self._next_hop_target(request, call, toward_caller=not from_caller)
         if target is None:
@@ -779,13 +793,15 @@ class Proxy:
             return
         ack, tokens = self._preprocess_route(ack)
         problem = self._dialog_check(ack, tokens)
-        call = self._find_call(ack) if problem is None else None
+        call = self._find_call(ack, tokens) if problem is None else None
         if call is None:
             # also every ACK for a stateless refusal: debug, not info
             log.debug("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], problem)
             return
         from_caller = (ack.from_.tag or "") == call.caller_tag
         refusal = self._path_refusal(ack, call, from_caller)
+        if not from_caller and not self._from_callee_side(call, received):
+            refusal = "in the callee's name, not from the callee's side"
         if refusal is not None:
             log.info("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], refusal)
             return

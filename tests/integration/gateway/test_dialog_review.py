@@ -1,0 +1,129 @@
+"""A second attacker against a live gateway on loopback (issue 11 review): a caller with one
+legitimate call tries to steer the dialog elsewhere through its own Record-Route while posing
+as the callee, and to borrow its token for another caller's dialog with the same Call-ID.
+
+The room (the attacker) sends from 127.0.0.2, the far end and the victim listen on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .dns_server import ZoneServer
+from .peers import running_gateway
+from .test_dialog_security import (
+    MEET_URI,
+    OPTIONS,
+    PSTN,
+    FarEnd,
+    config,
+    gw_address,
+    peer,
+    request,
+    settle,
+)
+
+pytestmark = [pytest.mark.peer]
+
+
+def posing_as_callee(
+    method: str, uri: str, room_host: str, room_port: int, *, call_id: str, far_tag: str
+) -> list[str]:
+    """Header lines of a request in the callee's name: From has the far end's tag."""
+    return [
+        f"{method} {uri} SIP/2.0",
+        f"Via: SIP/2.0/UDP {room_host}:{room_port};branch=z9hG4bK-pose{method};rport",
+        "Max-Forwards: 70",
+        f"From: <sip:abc-defg-hij@google.pexip.me>;tag={far_tag}",
+        f"To: <sip:room@{room_host}>;tag=from-{call_id}",
+        f"Call-ID: {call_id}",
+        f"CSeq: 7 {method}",
+    ]
+
+
+async def test_the_callers_own_record_route_does_not_steer_requests_posing_as_the_callee(
+    zone: ZoneServer,
+) -> None:
+    """The caller's Record-Route is the caller's to choose: a request toward the caller must
+    come from the callee's side, or a caller could send INVITEs to any host in our name."""
+    async with (
+        peer(FarEnd) as far,
+        peer(host="127.0.0.2") as room,
+        peer() as victim,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        steer = f"Record-Route: <sip:127.0.0.1:{victim.port};lr>"
+        room.send(request("INVITE", MEET_URI, room, call_id="steer-1", extra=steer), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("steer-1")))
+        ok = next(r for r in room.responses("steer-1") if r.status == 200)
+        far_tag = ok.to.tag or ""
+        # the callee's route set toward the caller: the Record-Route in order (ours, then the
+        # entry the caller planted)
+        routes = ok.values("Record-Route")
+        assert routes[-1] == f"<sip:127.0.0.1:{victim.port};lr>"
+        contact = f"sip:far@127.0.0.1:{far.port}"
+        ours = tuple(v for v in reversed(routes) if "otj-dlg=" in v)  # its planted hop skipped
+        room.send(
+            request("ACK", contact, room, call_id="steer-1", to_tag=far_tag, routes=ours), gw_addr
+        )
+        await far.until(lambda: far.requests("ACK"))
+        elsewhere = PSTN.format(port=victim.port)
+        for method in ("INVITE", "MESSAGE", "ACK"):
+            lines = posing_as_callee(
+                method, elsewhere, room.host, room.port, call_id="steer-1", far_tag=far_tag
+            )
+            lines += [f"Route: {v}" for v in routes]
+            room.send("\r\n".join([*lines, "Content-Length: 0", "", ""]), gw_addr)
+        await settle(1.0)
+        assert victim.inbox == [], "a request posing as the callee reached the caller's host"
+        await room.until(
+            lambda: len([r for r in room.responses("steer-1") if r.cseq.number == 7]) == 2
+        )
+        refused = [r for r in room.responses("steer-1") if r.cseq.number == 7]
+        assert {r.status for r in refused} == {403}
+
+
+async def test_a_token_does_not_open_another_callers_dialog_with_the_same_call_id(
+    zone: ZoneServer,
+) -> None:
+    """Two callers may use one Call-ID; the token of the first must not pass a request into
+    the second's dialog (the token is checked against the dialog it is used for)."""
+    async with (
+        peer(FarEnd) as far,
+        peer(host="127.0.0.2") as attacker,
+        peer() as victim,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        own = request("INVITE", MEET_URI, attacker, call_id="shared-1").replace(
+            "tag=from-shared-1", "tag=attacker"
+        )
+        attacker.send(own, gw_addr)
+        await attacker.until(lambda: any(r.status == 200 for r in attacker.responses("shared-1")))
+        ok = next(r for r in attacker.responses("shared-1") if r.status == 200)
+        token_routes = tuple(reversed(ok.values("Record-Route")))
+        victim.send(request("INVITE", MEET_URI, victim, call_id="shared-1"), gw_addr)
+        await victim.until(lambda: any(r.status == 200 for r in victim.responses("shared-1")))
+        # a BYE in the victim's name (its From tag), carrying the attacker's token (its To tag)
+        bye = request(
+            "BYE",
+            f"sip:far@127.0.0.1:{far.port}",
+            attacker,
+            call_id="shared-1",
+            to_tag="attacker",
+            routes=token_routes,
+            cseq=5,
+        )
+        assert ";tag=from-shared-1" in bye
+        assert ";tag=attacker" in bye
+        attacker.send(bye, gw_addr)
+        await attacker.until(
+            lambda: any(r.cseq.method == "BYE" for r in attacker.responses("shared-1"))
+        )
+        await settle()
+        assert far.requests("BYE") == [], "the attacker's token ended the victim's call"
+        answer = next(r for r in attacker.responses("shared-1") if r.cseq.method == "BYE")
+        assert answer.status == 403
+        live = [c for c in gw.recorder.calls.values() if c.call_id == "shared-1" and c.live]
+        assert len(live) == 2
