@@ -100,8 +100,10 @@ class DialogPath:
         got = hops(routes)
         if got != expected:
             return "Route is not the dialog's route set"
-        if expected or uri is None:
-            return None  # the next hop is the dialog's; the Request-URI is its business
+        if uri is None:
+            return None  # the caller's own flow
+        # with a route set too: a loose router on the way sends the request to its Request-URI
+        # (§16.12), which must therefore be the dialog's remote target (§12.2.1.1)
         try:
             hop = hop_of(parse_uri(uri))
         except UriError:

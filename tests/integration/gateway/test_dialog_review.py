@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from guestjoin.sip import Message, Request, make_response
+
 from .dns_server import ZoneServer
 from .peers import running_gateway
 from .test_dialog_security import (
@@ -16,6 +18,7 @@ from .test_dialog_security import (
     OPTIONS,
     PSTN,
     FarEnd,
+    Peer,
     config,
     gw_address,
     peer,
@@ -24,6 +27,20 @@ from .test_dialog_security import (
 )
 
 pytestmark = [pytest.mark.peer]
+
+
+class RecordRoutingFarEnd(Peer):
+    """A far end behind its own record-routing proxy (a loose router that forwards by the
+    Request-URI once its Route entry is gone, as an SBC in front of a trunk does)."""
+
+    def on_message(self, msg: Message, addr: tuple[str | int, int]) -> None:
+        if not isinstance(msg, Request) or msg.method == "ACK":
+            return
+        headers = [("Record-Route", f"<sip:127.0.0.1:{self.port};lr>")]
+        headers += [("Record-Route", v) for v in msg.values("Record-Route")]
+        headers.append(("Contact", f"<sip:far@127.0.0.1:{self.port}>"))
+        response = make_response(msg, 200, to_tag="far-rr", headers=tuple(headers))
+        self.send(response.to_bytes(), (str(addr[0]), int(addr[1])))
 
 
 def posing_as_callee(
@@ -127,3 +144,49 @@ async def test_a_token_does_not_open_another_callers_dialog_with_the_same_call_i
         assert answer.status == 403
         live = [c for c in gw.recorder.calls.values() if c.call_id == "shared-1" and c.live]
         assert len(live) == 2
+
+
+async def test_a_callee_side_route_set_does_not_carry_another_request_uri(
+    zone: ZoneServer,
+) -> None:
+    """With a route set toward the callee, the Request-URI must still be the dialog's remote
+    target: the loose router on that route set would forward to whatever it names."""
+    async with (
+        peer(RecordRoutingFarEnd) as far,
+        peer(host="127.0.0.2") as room,
+        peer() as victim,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        room.send(request("INVITE", MEET_URI, room, call_id="sbc-1"), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("sbc-1")))
+        ok = next(r for r in room.responses("sbc-1") if r.status == 200)
+        routes = tuple(reversed(ok.values("Record-Route")))
+        assert routes[-1] == f"<sip:127.0.0.1:{far.port};lr>"
+        contact = f"sip:far@127.0.0.1:{far.port}"
+        room.send(
+            request("ACK", contact, room, call_id="sbc-1", to_tag="far-rr", routes=routes),
+            gw_addr,
+        )
+        await far.until(lambda: far.requests("ACK"))
+        for n, method in enumerate(("INVITE", "MESSAGE"), start=2):
+            uri = PSTN.format(port=victim.port)
+            data = request(
+                method, uri, room, call_id="sbc-1", to_tag="far-rr", routes=routes, cseq=n
+            )
+            room.send(data, gw_addr)
+        await room.until(
+            lambda: len([r for r in room.responses("sbc-1") if r.cseq.number > 1]) == 2
+        )
+        refused = [r for r in room.responses("sbc-1") if r.cseq.number > 1]
+        assert {r.status for r in refused} == {403}
+        assert [r.uri for r in far.requests()] == [MEET_URI, contact], "another Request-URI passed"
+        # the dialog itself still works along that route set
+        room.send(
+            request("BYE", contact, room, call_id="sbc-1", to_tag="far-rr", routes=routes, cseq=4),
+            gw_addr,
+        )
+        await room.until(lambda: any(r.cseq.method == "BYE" for r in room.responses("sbc-1")))
+        bye = far.requests("BYE")[0]
+        assert bye.get("Route") == f"<sip:127.0.0.1:{far.port};lr>"
+        assert (await gw.ended("sbc-1")).cause == "completed"

@@ -38,7 +38,12 @@ def test_the_route_sets_on_each_side() -> None:
 def test_toward_the_callee_only_along_its_route_set() -> None:
     path = answered()
     routes = ["<sip:q1.example:5080;lr>", "<sip:q2.example;lr>"]
-    assert path.refusal(toward_caller=False, routes=routes, uri="sip:anything@x") is None
+    target = "sip:conf@203.0.113.5;transport=tls"
+    assert path.refusal(toward_caller=False, routes=routes, uri=target) is None
+    # a loose router on the route set forwards to the Request-URI: it must be the target
+    assert (
+        path.refusal(toward_caller=False, routes=routes, uri="sip:+1555@pstn.example") is not None
+    )
     assert path.refusal(toward_caller=False, routes=routes[:1], uri="sip:x") is not None
     assert path.refusal(toward_caller=False, routes=[], uri="sip:x") is not None
     assert (
