@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from guestjoin import cdr
-from guestjoin.admission import SourceCounter
+from guestjoin.admission import SourceCounter, source_key
 from guestjoin.call import Branching, Call, InDialog
 from guestjoin.cdr import CallDetail, CallRecorder, conference_of, utc
 from guestjoin.clock import Clock
@@ -401,14 +401,15 @@ class Proxy:
             conference=conference_of(decision.alias),
         )
         limit = config.settings.max_calls_per_source
-        if not self.sources.acquire(source, call.key, limit):
+        if not self.sources.acquire(source_key(source), call.key, limit):
             self._reject(
                 call,
                 503,
                 "Too Many Calls From This Source",
                 cdr.SOURCE_LIMIT,
                 headers=(("Retry-After", str(self.options.retry_after)),),
-                detail=f"{limit} calls in progress from {source} (gateway.max_calls_per_source)",
+                detail=f"{limit} calls in progress from {source_key(source)} "
+                "(gateway.max_calls_per_source)",
                 stateless=True,
             )
             return
