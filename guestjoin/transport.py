@@ -374,7 +374,9 @@ class TransportLayer:
         if not via_for_reply(exc):
             return
         reason = exc.reason[:1].upper() + exc.reason[1:]
-        headers = [(k, v) for k, v in exc.headers if k in ("Via", "From", "To", "Call-ID", "CSeq")]
+        headers = [(k, v) for k, v in exc.headers if k == "Via"]
+        for name in ("From", "To", "Call-ID", "CSeq"):  # once each, even when repeated
+            headers += [(k, v) for k, v in exc.headers if k == name][:1]
         headers.append(("Server", self.server_header))
         try:
             data = Response(status=exc.status, reason=reason, headers=tuple(headers)).to_bytes()

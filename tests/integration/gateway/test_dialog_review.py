@@ -190,3 +190,29 @@ async def test_a_callee_side_route_set_does_not_carry_another_request_uri(
         bye = far.requests("BYE")[0]
         assert bye.get("Route") == f"<sip:127.0.0.1:{far.port};lr>"
         assert (await gw.ended("sbc-1")).cause == "completed"
+
+
+async def test_a_second_call_id_or_to_header_is_refused_not_forwarded(zone: ZoneServer) -> None:
+    """The gateway checks the token against the first Call-ID and To; a next hop reading the
+    last would act on another dialog: a repeated single-valued header is a 400 (§7.3.1)."""
+    async with (
+        peer(FarEnd) as far,
+        peer(host="127.0.0.2") as room,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        room.send(request("INVITE", MEET_URI, room, call_id="dup-1"), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("dup-1")))
+        ok = next(r for r in room.responses("dup-1") if r.status == 200)
+        routes = tuple(reversed(ok.values("Record-Route")))
+        tag = ok.to.tag or ""
+        contact = f"sip:far@127.0.0.1:{far.port}"
+        for n, extra in enumerate(("i: victim-call", f"t: <sip:x@y>;tag={tag}x"), start=2):
+            data = request(
+                "MESSAGE", contact, room, call_id="dup-1", to_tag=tag, routes=routes, cseq=n
+            )
+            room.send(data.replace("Content-Length: 0", f"{extra}\r\nContent-Length: 0"), gw_addr)
+        await room.until(lambda: len([r for r in room.responses() if r.cseq.number > 1]) == 2)
+        await settle()
+        assert [r.status for r in room.responses() if r.cseq.number > 1] == [400, 400]
+        assert far.requests("MESSAGE") == []
