@@ -11,6 +11,7 @@ addresses, §12.2: target refresh), and an in-dialog request is forwarded only a
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -23,6 +24,21 @@ def hop_of(uri: SipUri) -> Hop:
     """The host and port a URI leads to (5061 for ``sips`` or TLS, else 5060, §19.1.2)."""
     default = 5061 if uri.secure or uri.transport == "tls" else 5060
     return uri.host_lower, uri.port or default
+
+
+def same_address(a: str, b: str) -> bool:
+    """Whether two hosts are one address (an IPv4-mapped IPv6 address is its IPv4 address)."""
+
+    def norm(host: str) -> str:
+        try:
+            ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        except ValueError:
+            return host.lower()
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ip)
+
+    return norm(a) == norm(b)
 
 
 def hops(values: Iterable[str]) -> tuple[Hop, ...] | None:

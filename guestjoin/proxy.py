@@ -28,6 +28,7 @@ from guestjoin.call import Branching, Call, InDialog
 from guestjoin.cdr import CallDetail, CallRecorder, conference_of, utc
 from guestjoin.clock import Clock
 from guestjoin.config import GatewayConfig
+from guestjoin.dialog_path import same_address
 from guestjoin.dialog_token import PARAM, dialog_token, token_valid
 from guestjoin.dns import DnsFailure, SipResolver
 from guestjoin.licences import Licences
@@ -759,9 +760,27 @@ class Proxy:
             return None
         return cached[0] if cached else None
 
+    def _elsewhere(self, request: Request, call: Call, target: Target, from_caller: bool) -> bool:
+        """Whether a request toward the caller would leave for another address than the one
+        the caller's INVITE came from: its route set and Contact are the caller's own choice,
+        so only its own address may receive (even from a forged callee source address)."""
+        if from_caller or same_address(target.host, call.flow.host):
+            return False
+        log.info(
+            "%s: %s toward the caller would go to %s, not the caller's %s: refused",
+            call.call_id,
+            request.method,
+            target.host,
+            call.flow.host,
+        )
+        return True
+
     def _forward_in_dialog(
         self, request: Request, st: ServerTransaction, call: Call, target: Target, from_caller: bool
     ) -> None:
+        if self._elsewhere(request, call, target, from_caller):
+            self._reply_stateless(st, 403, "Not Along The Dialog's Route")
+            return
         mf = request.max_forwards
         out = request.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
         if out.body and out.content_type == "application/sdp":
@@ -813,7 +832,8 @@ class Proxy:
             task = asyncio.get_running_loop().create_task(self._ack_async(ack, call, from_caller))
             task.add_done_callback(_log_task)
             return
-        self._send_ack(ack, target)
+        if not self._elsewhere(ack, call, target, from_caller):
+            self._send_ack(ack, target)
 
     async def _ack_async(self, ack: Request, call: Call, from_caller: bool) -> None:
         try:
@@ -821,7 +841,8 @@ class Proxy:
         except (DnsFailure, UriError) as exc:
             log.info("%s: ACK not forwarded: %s", ack.call_id, exc)
             return
-        self._send_ack(ack, targets[0])
+        if not self._elsewhere(ack, call, targets[0], from_caller):
+            self._send_ack(ack, targets[0])
 
     def _send_ack(self, ack: Request, target: Target) -> None:
         mf = ack.max_forwards

@@ -216,3 +216,48 @@ async def test_a_second_call_id_or_to_header_is_refused_not_forwarded(zone: Zone
         await settle()
         assert [r.status for r in room.responses() if r.cseq.number > 1] == [400, 400]
         assert far.requests("MESSAGE") == []
+
+
+async def test_requests_toward_the_caller_go_to_the_callers_address_only(
+    zone: ZoneServer,
+) -> None:
+    """Even from the callee's own address (a forged UDP source address: here another socket on
+    the far end's host), a request in the callee's name goes to the caller's address only,
+    never where the caller's planted Record-Route points."""
+    async with (
+        peer(FarEnd) as far,
+        peer(host="127.0.0.2") as room,
+        peer() as forger,  # 127.0.0.1, the far end's address
+        peer(host="127.0.0.3") as victim,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        # the caller plants both its route set and its Contact on the victim
+        steer = f"Record-Route: <sip:127.0.0.3:{victim.port};lr>"
+        invite = request("INVITE", MEET_URI, room, call_id="forge-1", extra=steer).replace(
+            f"Contact: <sip:room@{room.host}:{room.port}>",
+            f"Contact: <sip:+15551234567@127.0.0.3:{victim.port}>",
+        )
+        assert "127.0.0.3" in invite.split("Contact:")[1]
+        room.send(invite, gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("forge-1")))
+        ok = next(r for r in room.responses("forge-1") if r.status == 200)
+        far_tag = ok.to.tag or ""
+        routes = ok.values("Record-Route")
+        ours = tuple(v for v in reversed(routes) if "otj-dlg=" in v)
+        contact = f"sip:far@127.0.0.1:{far.port}"
+        room.send(
+            request("ACK", contact, room, call_id="forge-1", to_tag=far_tag, routes=ours), gw_addr
+        )
+        await far.until(lambda: far.requests("ACK"))
+        elsewhere = f"sip:+15551234567@127.0.0.3:{victim.port}"
+        for method in ("INVITE", "MESSAGE", "ACK"):
+            lines = posing_as_callee(
+                method, elsewhere, forger.host, forger.port, call_id="forge-1", far_tag=far_tag
+            )
+            lines += [f"Route: {v}" for v in routes]
+            forger.send("\r\n".join([*lines, "Content-Length: 0", "", ""]), gw_addr)
+        await settle(1.0)
+        assert victim.inbox == [], "a forged callee request reached the caller's planted host"
+        await forger.until(lambda: len(forger.responses("forge-1")) == 2)
+        assert {r.status for r in forger.responses("forge-1")} == {403}

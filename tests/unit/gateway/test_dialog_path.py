@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guestjoin.dialog_path import DialogPath, hop_of
+from guestjoin.dialog_path import DialogPath, hop_of, same_address
 from guestjoin.sip.uri import SipUri, parse_uri
 
 OURS = "<sip:192.0.2.1:5060;transport=udp;lr;otj-dlg=00>"
@@ -77,3 +77,10 @@ def test_a_target_refresh_adds_a_remote_target() -> None:
     assert path.callee_targets == {("203.0.113.6", 5060)}
     assert path.caller_targets == frozenset()
     assert path.callee_hosts() == {"203.0.113.6"}
+
+
+def test_same_address_sees_through_spellings() -> None:
+    assert same_address("::ffff:192.0.2.7", "192.0.2.7")
+    assert same_address("[2001:DB8::1]", "2001:db8:0::1")
+    assert same_address("Edge.Example", "edge.example")
+    assert not same_address("192.0.2.7", "192.0.2.8")
