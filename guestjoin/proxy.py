@@ -786,14 +786,14 @@ class Proxy:
         if out.body and out.content_type == "application/sdp":
             out = out.with_body(cap_bandwidth(out.body, self.config().settings.max_outbound_kbps))
         out = out.prepend("Via", self._via(target.transport, target.host, self._branch(request)))
-        if request.method == "BYE":
-            self._bye(call, request, from_caller)
         forward = InDialog(self, st, call, from_caller=from_caller)
         self._by_st[st] = forward
         forward.forward(out, target)
 
-    def _bye(self, call: Call, request: Request, from_caller: bool) -> None:
-        """A BYE ends the call record: the far end hanging up during the lobby = not admitted."""
+    def bye_passed(self, call: Call, request: Request, from_caller: bool) -> None:
+        """A BYE that ended the dialog (a 2xx, 481 or 408, or no answer, RFC 3261 §15.1.2) ends
+        the call record: the far end hanging up during the lobby = not admitted. A BYE refused
+        otherwise (a 500 for an old CSeq) leaves the call, its licences and its share up."""
         if call.ended:
             return
         reason = request.get("Reason") or ""

@@ -7,6 +7,8 @@ The room (the attacker) sends from 127.0.0.2, the far end and the victim listen 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pytest
 
 from guestjoin.sip import Message, Request, make_response
@@ -261,3 +263,75 @@ async def test_requests_toward_the_caller_go_to_the_callers_address_only(
         assert victim.inbox == [], "a forged callee request reached the caller's planted host"
         await forger.until(lambda: len(forger.responses("forge-1")) == 2)
         assert {r.status for r in forger.responses("forge-1")} == {403}
+
+
+@dataclass
+class StrictFarEnd(Peer):
+    """A far end that keeps its dialogs' remote CSeq: a request out of order gets a 500 and
+    changes nothing (RFC 3261 §12.2.2), so a BYE with an old CSeq does not end the call."""
+
+    cseqs: dict[str, int] = field(default_factory=dict)
+
+    def on_message(self, msg: Message, addr: tuple[str | int, int]) -> None:
+        if not isinstance(msg, Request) or msg.method == "ACK":
+            return
+        last = self.cseqs.get(msg.call_id)
+        number = msg.cseq.number
+        status = 500 if last is not None and number <= last else 200
+        if status == 200:
+            self.cseqs[msg.call_id] = number
+        headers = [("Record-Route", v) for v in msg.values("Record-Route")]
+        headers.append(("Contact", f"<sip:far@127.0.0.1:{self.port}>"))
+        response = make_response(msg, status, to_tag="far-strict", headers=tuple(headers))
+        self.send(response.to_bytes(), (str(addr[0]), int(addr[1])))
+
+
+async def test_a_bye_the_far_end_refuses_does_not_give_the_licences_back(
+    zone: ZoneServer,
+) -> None:
+    """A caller that sends a BYE the far end refuses (500 for an old CSeq) still has its call:
+    the gateway must not give its licences and its per-source share back, or one source
+    could keep any number of calls up."""
+    async with (
+        peer(StrictFarEnd) as far,
+        peer(host="127.0.0.2") as room,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        proxy = gw.gateway.proxy
+        assert proxy is not None
+        gw_addr = gw_address(gw)
+        room.send(request("INVITE", MEET_URI, room, call_id="keep-1"), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("keep-1")))
+        ok = next(r for r in room.responses("keep-1") if r.status == 200)
+        routes = tuple(reversed(ok.values("Record-Route")))
+        contact = f"sip:far@127.0.0.1:{far.port}"
+
+        def in_dialog(method: str, cseq: int) -> str:
+            return request(
+                method,
+                contact,
+                room,
+                call_id="keep-1",
+                to_tag="far-strict",
+                routes=routes,
+                cseq=cseq,
+            )
+
+        room.send(in_dialog("ACK", 1), gw_addr)
+        room.send(in_dialog("MESSAGE", 5), gw_addr)
+        await room.until(lambda: any(r.cseq.number == 5 for r in room.responses("keep-1")))
+        assert proxy.licences.in_use == 2
+        room.send(in_dialog("BYE", 2), gw_addr)  # out of order: the far end answers 500
+        await room.until(lambda: any(r.cseq.method == "BYE" for r in room.responses("keep-1")))
+        assert [r.status for r in room.responses("keep-1") if r.cseq.method == "BYE"] == [500]
+        await settle()
+        assert proxy.licences.in_use == 2, "the call is up at the far end but holds no licence"
+        assert proxy.sources.held("127.0.0.2") == 1
+        assert [c.live for c in gw.recorder.calls.values() if c.call_id == "keep-1"] == [True]
+        room.send(in_dialog("BYE", 6), gw_addr)  # in order: the call ends
+        await room.until(
+            lambda: len([r for r in room.responses("keep-1") if r.cseq.method == "BYE"]) == 2
+        )
+        assert (await gw.ended("keep-1")).cause == "completed"
+        assert proxy.licences.in_use == 0
+        assert proxy.sources.held("127.0.0.2") == 0
