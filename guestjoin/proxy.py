@@ -606,7 +606,7 @@ class Proxy:
             task = asyncio.get_running_loop().create_task(self._teardown_async(bye, call))
             task.add_done_callback(_log_task)
             return
-        self._send_teardown(bye, target)
+        self._send_teardown(bye, target, call)
 
     async def _teardown_async(self, bye: Request, call: Call) -> None:
         try:
@@ -614,9 +614,11 @@ class Proxy:
         except (DnsFailure, UriError) as exc:
             log.info("%s: BYE not sent: %s", call.call_id, exc)
             return
-        self._send_teardown(bye, targets[0])
+        self._send_teardown(bye, targets[0], call)
 
-    def _send_teardown(self, bye: Request, target: Target) -> None:
+    def _send_teardown(self, bye: Request, target: Target, call: Call) -> None:
+        if self._elsewhere(bye, call, target, from_caller=True):
+            return
         out = bye.prepend("Via", self._via(target.transport, target.host, self._branch(bye)))
         self.transactions.start_client(out, target, lambda _c, _r: None, lambda _c, _r: None)
 
@@ -761,17 +763,26 @@ class Proxy:
         return cached[0] if cached else None
 
     def _elsewhere(self, request: Request, call: Call, target: Target, from_caller: bool) -> bool:
-        """Whether a request toward the caller would leave for another address than the one
-        the caller's INVITE came from: its route set and Contact are the caller's own choice,
-        so only its own address may receive (even from a forged callee source address)."""
-        if from_caller or same_address(target.host, call.flow.host):
+        """Whether a request would leave for another address than its side's own: toward the
+        caller the one its INVITE came from (its route set and Contact are its own choice; a
+        callee source address can be forged), toward a registered device the one it registered
+        from (its Contact is its own choice too)."""
+        if from_caller:
+            decision, far = call.decision, call.target
+            if decision is None or not decision.registered_device or far is None:
+                return False
+            own = far.host
+        else:
+            own = call.flow.host
+        if same_address(target.host, own):
             return False
         log.info(
-            "%s: %s toward the caller would go to %s, not the caller's %s: refused",
+            "%s: %s would go to %s, not to the %s at %s: refused",
             call.call_id,
             request.method,
             target.host,
-            call.flow.host,
+            "registered device" if from_caller else "caller",
+            own,
         )
         return True
 

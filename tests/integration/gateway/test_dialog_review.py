@@ -7,15 +7,19 @@ The room (the attacker) sends from 127.0.0.2, the far end and the victim listen 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
-from guestjoin.sip import Message, Request, make_response
+from guestjoin.sip import Message, Request, Response, make_response
+from guestjoin.sip.digest import DigestCredentials, expected_response, parse_auth_params
+from otj.model import CallRoutingRule, Endpoint
+from otj.secret import Secret
 
 from .dns_server import ZoneServer
 from .peers import running_gateway
 from .test_dialog_security import (
+    MEET,
     MEET_URI,
     OPTIONS,
     PSTN,
@@ -335,3 +339,117 @@ async def test_a_bye_the_far_end_refuses_does_not_give_the_licences_back(
         assert (await gw.ended("keep-1")).cause == "completed"
         assert proxy.licences.in_use == 0
         assert proxy.sources.held("127.0.0.2") == 0
+
+
+@dataclass
+class Device(Peer):
+    """A registered room device (its credentials stolen) that answers with a planted Contact."""
+
+    contact: str = ""
+
+    def on_message(self, msg: Message, addr: tuple[str | int, int]) -> None:
+        if not isinstance(msg, Request) or msg.method == "ACK":
+            return
+        headers = [("Record-Route", v) for v in msg.values("Record-Route")]
+        headers.append(("Contact", f"<{self.contact}>"))
+        response = make_response(msg, 200, to_tag="dev", headers=tuple(headers))
+        self.send(response.to_bytes(), (str(addr[0]), int(addr[1])))
+
+
+def register(device: Peer, user: str, auth: str = "") -> str:
+    lines = [
+        "REGISTER sip:otj.example.com SIP/2.0",
+        f"Via: SIP/2.0/UDP {device.host}:{device.port};branch=z9hG4bK-reg{len(auth)};rport",
+        f"From: <sip:{user}@otj.example.com>;tag=reg",
+        f"To: <sip:{user}@otj.example.com>",
+        "Call-ID: reg-dev",
+        f"CSeq: {2 if auth else 1} REGISTER",
+        f"Contact: <sip:{user}@{device.host}:{device.port}>",
+        "Expires: 600",
+        *([f"Authorization: {auth}"] if auth else []),
+    ]
+    return "\r\n".join([*lines, "Content-Length: 0", "", ""])
+
+
+def digest(challenge: Response, user: str, password: str) -> str:
+    """The client's answer to the MD5 challenge (RFC 2617 / 7616)."""
+    for value in challenge.get_all("WWW-Authenticate"):
+        params = parse_auth_params(value.removeprefix("Digest "))
+        if params.get("algorithm", "MD5") == "MD5":
+            break
+    creds = DigestCredentials(
+        username=user,
+        realm=params["realm"],
+        nonce=params["nonce"],
+        uri="sip:otj.example.com",
+        response="",
+        algorithm="MD5",
+        cnonce="c0ffee",
+        qop="auth",
+        nc="00000001",
+    )
+    answer = expected_response(creds, method="REGISTER", password=password)
+    return (
+        f'Digest username="{user}", realm="{creds.realm}", nonce="{creds.nonce}", '
+        f'uri="sip:otj.example.com", response="{answer}", algorithm=MD5, '
+        'cnonce="c0ffee", qop=auth, nc=00000001'
+    )
+
+
+async def test_a_registered_devices_contact_does_not_take_the_dialog_elsewhere(
+    zone: ZoneServer,
+) -> None:
+    """A registered device is reached at the address it registered from; its 2xx Contact
+    (anything it likes) must not send the caller's in-dialog requests to another host."""
+    fjord = Endpoint(
+        name="Oslo Fjord",
+        group="g",
+        room_resource_email="fjord@r.example.com",
+        sip_username="fjord",
+        sip_password=Secret("pw-fjord"),
+    )
+    rooms = CallRoutingRule(
+        name="Rooms", priority=5, match_string=r"fjord@.*", called_device_type="registered"
+    )
+    async with (
+        peer(FarEnd) as far,
+        peer(Device, host="127.0.0.3") as device,
+        peer(host="127.0.0.2") as room,
+        peer() as victim,
+    ):
+        assert isinstance(device, Device)
+        device.contact = f"sip:+15551234567@127.0.0.1:{victim.port}"
+        cfg = replace(config(zone, far), rules=(rooms, MEET), endpoints=(fjord,))
+        async with running_gateway(cfg, OPTIONS) as gw:
+            gw_addr = gw_address(gw)
+            device.send(register(device, "fjord"), gw_addr)
+            await device.until(lambda: any(r.status == 401 for r in device.responses("reg-dev")))
+            challenge = next(r for r in device.responses("reg-dev") if r.status == 401)
+            device.send(register(device, "fjord", digest(challenge, "fjord", "pw-fjord")), gw_addr)
+            await device.until(lambda: any(r.status == 200 for r in device.responses("reg-dev")))
+            room.send(
+                request("INVITE", "sip:fjord@otj.example.com", room, call_id="dev-1"), gw_addr
+            )
+            await room.until(lambda: any(r.status == 200 for r in room.responses("dev-1")))
+            assert device.requests("INVITE")
+            ok = next(r for r in room.responses("dev-1") if r.status == 200)
+            routes = tuple(reversed(ok.values("Record-Route")))
+            for n, method in enumerate(("MESSAGE", "INVITE"), start=2):
+                room.send(
+                    request(
+                        method,
+                        device.contact,
+                        room,
+                        call_id="dev-1",
+                        to_tag="dev",
+                        routes=routes,
+                        cseq=n,
+                    ),
+                    gw_addr,
+                )
+            await settle(1.0)
+            assert victim.inbox == [], "the device's Contact took the dialog to another host"
+            await room.until(
+                lambda: len([r for r in room.responses("dev-1") if r.cseq.number > 1]) == 2
+            )
+            assert {r.status for r in room.responses("dev-1") if r.cseq.number > 1} == {403}
