@@ -130,13 +130,22 @@ def stamp_via(request: Request, remote: tuple[str, int]) -> Request:
 
 
 def response_destination(via: Via) -> tuple[str, int]:
-    """Where a response goes over an unreliable transport (§18.2.2, RFC 3581 §4)."""
+    """Where a response goes over an unreliable transport (§18.2.2, RFC 3581 §4). A Via
+    ``maddr`` counts only when multicast (its one use, §18.1.1): a unicast one would let anyone
+    aim our responses at any host and port."""
     host = via.received or host_of(via.host)
     maddr = next((v for k, v in via.params if k.lower() == "maddr" and v), None)
-    if maddr and not via.received:
+    if maddr and not via.received and _multicast(maddr):
         host = maddr
     port = via.rport or via.port or (5061 if via.transport == "TLS" else 5060)
     return host_of(host), port
+
+
+def _multicast(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host_of(host)).is_multicast
+    except ValueError:
+        return False
 
 
 class Connection(asyncio.Protocol):

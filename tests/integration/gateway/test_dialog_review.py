@@ -7,6 +7,8 @@ The room (the attacker) sends from 127.0.0.2, the far end and the victim listen 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -453,3 +455,45 @@ async def test_a_registered_devices_contact_does_not_take_the_dialog_elsewhere(
                 lambda: len([r for r in room.responses("dev-1") if r.cseq.number > 1]) == 2
             )
             assert {r.status for r in room.responses("dev-1") if r.cseq.number > 1} == {403}
+
+
+async def test_a_via_maddr_does_not_aim_responses_at_another_host(zone: ZoneServer) -> None:
+    """A unicast ``maddr`` in the top Via would let a TCP client that hung up make us connect to
+    any host and port (no source address forged): responses go where the request came from
+    (maddr is for multicast only, RFC 3261 §18.1.1)."""
+    reached: list[bytes] = []
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, TimeoutError):
+            reached.append(await asyncio.wait_for(reader.read(4096), 3))
+        writer.close()
+
+    victim = await asyncio.start_server(on_connect, "127.0.0.3", 0)
+    victim_port = victim.sockets[0].getsockname()[1]
+    async with (
+        victim,
+        peer() as silent,  # the far end never answers: the final response comes 2 s later
+        running_gateway(config(zone, silent), OPTIONS) as gw,
+    ):
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", gw.tcp_port, local_addr=("127.0.0.2", 0)
+        )
+        me = writer.get_extra_info("sockname")
+        lines = [
+            f"INVITE {MEET_URI} SIP/2.0",
+            f"Via: SIP/2.0/TCP {me[0]}:{victim_port};branch=z9hG4bK-maddr;maddr=127.0.0.3",
+            "Max-Forwards: 70",
+            f"From: <sip:room@{me[0]}>;tag=maddr",
+            "To: <sip:abc-defg-hij@google.pexip.me>",
+            "Call-ID: maddr-1",
+            "CSeq: 1 INVITE",
+            f"Contact: <sip:room@{me[0]}:{me[1]};transport=tcp>",
+            "Content-Length: 0",
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        assert b"100 Trying" in await asyncio.wait_for(reader.read(4096), 5)
+        writer.close()  # gone before the final response
+        await gw.ended("maddr-1")
+        await settle(0.5)
+        assert reached == [], "a response was aimed at the maddr of a Via"
