@@ -657,9 +657,10 @@ class Proxy:
         """Whether a request came from the callee's side of ``call`` (its targets, its route
         set, the address we sent the INVITE to): only those may send toward the caller, whose
         route set and Contact the caller chose itself."""
-        host = received.remote[0]
-        far = call.target
-        return host in call.path.callee_hosts() or (far is not None and host == far.host)
+        hosts = set(call.path.callee_hosts())
+        if call.target is not None:
+            hosts.add(call.target.host)
+        return any(same_address(received.remote[0], host) for host in hosts)
 
     def _in_dialog(
         self, request: Request, received: Received, st: ServerTransaction, tokens: tuple[str, ...]
