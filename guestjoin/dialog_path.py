@@ -21,9 +21,11 @@ Hop = tuple[str, int]  # host (lower case, no IPv6 brackets) and port (the defau
 
 
 def hop_of(uri: SipUri) -> Hop:
-    """The host and port a URI leads to (5061 for ``sips`` or TLS, else 5060, §19.1.2)."""
+    """The host and port a URI leads to (5061 for ``sips`` or TLS, else 5060, §19.1.2); its
+    ``maddr`` when it has one, as the resolver goes there (RFC 3263 §4)."""
     default = 5061 if uri.secure or uri.transport == "tls" else 5060
-    return uri.host_lower, uri.port or default
+    host = uri.maddr.strip("[]").lower() if uri.maddr else uri.host_lower
+    return host, uri.port or default
 
 
 def same_address(a: str, b: str) -> bool:

@@ -497,3 +497,52 @@ async def test_a_via_maddr_does_not_aim_responses_at_another_host(zone: ZoneServ
         await gw.ended("maddr-1")
         await settle(0.5)
         assert reached == [], "a response was aimed at the maddr of a Via"
+
+
+@dataclass
+class ElsewhereFarEnd(Peer):
+    """A far end whose Contact names another address than the one the INVITE reached (a
+    conferencing node behind the edge the DNS named)."""
+
+    contact: str = ""
+
+    def on_message(self, msg: Message, addr: tuple[str | int, int]) -> None:
+        if not isinstance(msg, Request) or msg.method == "ACK":
+            return
+        headers = [("Record-Route", v) for v in msg.values("Record-Route")]
+        headers.append(("Contact", f"<{self.contact}>"))
+        response = make_response(msg, 200, to_tag="far-node", headers=tuple(headers))
+        self.send(response.to_bytes(), (str(addr[0]), int(addr[1])))
+
+
+async def test_a_maddr_in_the_request_uri_does_not_take_the_dialog_elsewhere(
+    zone: ZoneServer,
+) -> None:
+    """``maddr`` overrides the host when a URI is resolved (RFC 3263): a Request-URI that is
+    the callee's Contact plus ``;maddr=`` must not lead anywhere else."""
+    async with (
+        peer(ElsewhereFarEnd) as far,
+        peer(host="127.0.0.2") as room,
+        peer(host="127.0.0.3") as victim,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        assert isinstance(far, ElsewhereFarEnd)
+        node = f"sip:far@127.0.0.4:{victim.port}"  # nobody there; the victim shares the port
+        far.contact = node
+        gw_addr = gw_address(gw)
+        room.send(request("INVITE", MEET_URI, room, call_id="node-1"), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("node-1")))
+        ok = next(r for r in room.responses("node-1") if r.status == 200)
+        routes = tuple(reversed(ok.values("Record-Route")))
+        uri = f"sip:+15551234567@127.0.0.4:{victim.port};maddr=127.0.0.3"
+        for n, method in enumerate(("INVITE", "MESSAGE"), start=2):
+            data = request(
+                method, uri, room, call_id="node-1", to_tag="far-node", routes=routes, cseq=n
+            )
+            room.send(data, gw_addr)
+        await settle(1.0)
+        assert victim.inbox == [], "a maddr took the dialog to another host"
+        await room.until(
+            lambda: len([r for r in room.responses("node-1") if r.cseq.number > 1]) == 2
+        )
+        assert {r.status for r in room.responses("node-1") if r.cseq.number > 1} == {403}

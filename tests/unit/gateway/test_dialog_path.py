@@ -25,6 +25,8 @@ def test_hops_fill_in_default_ports() -> None:
     assert hop_of(parse_uri("sip:A.Example")) == ("a.example", 5060)
     assert hop_of(parse_uri("sips:a.example")) == ("a.example", 5061)
     assert hop_of(parse_uri("sip:[2001:db8::1];transport=TLS")) == ("2001:db8::1", 5061)
+    # the resolver goes to the maddr (RFC 3263 §4): so does the hop
+    assert hop_of(parse_uri("sip:x@a.example:5070;maddr=192.0.2.66")) == ("192.0.2.66", 5070)
 
 
 def test_the_route_sets_on_each_side() -> None:
