@@ -802,7 +802,7 @@ class Proxy:
         self._by_st[st] = forward
         forward.forward(out, target)
 
-    def bye_passed(self, call: Call, request: Request, from_caller: bool) -> None:
+    def bye_passed(self, call: Call, request: Request, from_caller: bool, sent_at: float) -> None:
         """A BYE that ended the dialog (a 2xx, 481 or 408, or no answer, RFC 3261 §15.1.2) ends
         the call record: the far end hanging up during the lobby = not admitted. A BYE refused
         otherwise (a 500 for an old CSeq) leaves the call, its licences and its share up."""
@@ -813,9 +813,7 @@ class Proxy:
             call.end(cause=cdr.COMPLETED, detail=f"caller hung up {reason}".strip())
             return
         answered = call.answered_at
-        in_lobby = answered is not None and (
-            self.clock.now() - answered <= self.options.lobby_window
-        )
+        in_lobby = answered is not None and (sent_at - answered <= self.options.lobby_window)
         cause = cdr.NOT_ADMITTED if in_lobby else cdr.COMPLETED
         call.end(cause=cause, detail=f"far end hung up {reason}".strip())
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from guestjoin.clock import ManualClock
 from guestjoin.sip import Message, Request, Response, make_response
 from guestjoin.sip.digest import DigestCredentials, expected_response, parse_auth_params
 from otj.model import CallRoutingRule, Endpoint
@@ -546,3 +547,52 @@ async def test_a_maddr_in_the_request_uri_does_not_take_the_dialog_elsewhere(
             lambda: len([r for r in room.responses("node-1") if r.cseq.number > 1]) == 2
         )
         assert {r.status for r in room.responses("node-1") if r.cseq.number > 1} == {403}
+
+
+async def test_a_far_end_bye_in_the_lobby_to_a_vanished_caller_is_not_admitted(
+    zone: ZoneServer,
+) -> None:
+    """The call ends when the BYE's transaction does (here Timer F: the caller is gone), but
+    whether the guest was admitted is decided by when the far end hung up."""
+    clock = ManualClock()
+    async with (
+        peer(FarEnd) as far,
+        peer(host="127.0.0.2") as room,  # never answers the BYE
+        running_gateway(config(zone, far), OPTIONS, clock=clock) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        room.send(request("INVITE", MEET_URI, room, call_id="gone-1"), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("gone-1")))
+        ok = next(r for r in room.responses("gone-1") if r.status == 200)
+        tag = ok.to.tag or ""
+        routes = tuple(reversed(ok.values("Record-Route")))
+        contact = f"sip:far@127.0.0.1:{far.port}"
+        room.send(
+            request("ACK", contact, room, call_id="gone-1", to_tag=tag, routes=routes), gw_addr
+        )
+        await far.until(lambda: far.requests("ACK"))
+        clock.advance(10)
+        invite_at_far = far.requests("INVITE")[0]
+        bye = "\r\n".join(
+            [
+                f"BYE sip:room@{room.host}:{room.port} SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{far.port};branch=z9hG4bK-gone;rport",
+                "Max-Forwards: 70",
+                *(f"Route: {v}" for v in invite_at_far.values("Record-Route")),
+                f"From: <sip:abc-defg-hij@google.pexip.me>;tag={tag}",
+                f"To: <sip:room@{room.host}>;tag=from-gone-1",
+                "Call-ID: gone-1",
+                "CSeq: 1 BYE",
+                "Content-Length: 0",
+                "",
+                "",
+            ]
+        )
+        far.send(bye, gw_addr)
+        await room.until(lambda: room.requests("BYE"))
+        assert [c.live for c in gw.recorder.calls.values() if c.call_id == "gone-1"] == [True]
+        for _ in range(17):  # Timer F (64*T1) runs out: nobody answered the BYE
+            clock.advance(2)
+            await settle(0.02)
+        call = await gw.ended("gone-1")
+        assert call.cause == "not_admitted"
