@@ -197,7 +197,9 @@ class Proxy:
         except Exception:
             log.exception("%s: error while handling %s", request.call_id, request.method)
             last = st.last_response if st is not None else None
-            if st is not None and (last is None or last.status < 200):
+            if st is not None and last is None:
+                self._reply_stateless(st, 500)  # nothing sent yet: never amplified
+            elif st is not None and last is not None and last.status < 200:
                 st.respond(self.local_response(request, 500))
 
     def _on_request(
@@ -304,10 +306,10 @@ class Proxy:
         if ruri is not None and self.is_ours(ruri) and ruri.lr and request.get("Route"):
             # a strict router put our Record-Route into the Request-URI (§16.4)
             routes = request.values("Route")
-            last = parse_name_addr(routes[-1]).uri
-            request = request.with_uri(last).with_headers(request.headers)
-            request = _drop_last_route(request)
-            tokens.append(param(ruri.params, PARAM) or "")
+            last = _uri_of(routes[-1])  # None: not a URI; the Request-URI stays ours → refused
+            if last is not None:
+                request = _drop_last_route(request.with_uri(last))
+                tokens.append(param(ruri.params, PARAM) or "")
         while True:
             top = request.first_value("Route")
             if top is None:
@@ -869,6 +871,15 @@ class Proxy:
             return
         task = asyncio.get_running_loop().create_task(self.transport.send(data, target))
         task.add_done_callback(_log_task)
+
+
+def _uri_of(value: str) -> str | None:
+    try:
+        uri = parse_name_addr(value).uri
+        parse_uri(uri)
+    except UriError:
+        return None
+    return uri
 
 
 def _drop_last_route(request: Request) -> Request:

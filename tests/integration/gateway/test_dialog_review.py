@@ -596,3 +596,32 @@ async def test_a_far_end_bye_in_the_lobby_to_a_vanished_caller_is_not_admitted(
             await settle(0.02)
         call = await gw.ended("gone-1")
         assert call.cause == "not_admitted"
+
+
+async def test_a_strict_route_to_garbage_draws_one_response(zone: ZoneServer) -> None:
+    """A Request-URI naming us as a strict router with a last Route that is no URI must be
+    refused like any other bad in-dialog request: one response, never retransmitted."""
+    clock = ManualClock()
+    async with (
+        peer(FarEnd) as far,
+        peer(host="127.0.0.2") as attacker,
+        running_gateway(config(zone, far), OPTIONS, clock=clock) as gw,
+    ):
+        gw_host, gw_port = gw_address(gw)
+        data = request(
+            "INVITE",
+            f"sip:{gw_host}:{gw_port};lr",
+            attacker,
+            call_id="strict-1",
+            to_tag="x",
+            routes=("<garbage>",),
+        )
+        attacker.send(data, (gw_host, gw_port))
+        await attacker.until(attacker.responses)
+        for _ in range(8):  # Timers G and H, never ACKed: nothing more may come
+            clock.advance(5)
+            await settle(0.05)
+        await settle()
+        assert len(attacker.responses()) == 1
+        assert attacker.responses()[0].status in (403, 481)
+        assert far.requests() == []
