@@ -625,3 +625,37 @@ async def test_a_strict_route_to_garbage_draws_one_response(zone: ZoneServer) ->
         assert len(attacker.responses()) == 1
         assert attacker.responses()[0].status in (403, 481)
         assert far.requests() == []
+
+
+async def test_a_strict_router_reaches_the_dialog_and_nothing_else(zone: ZoneServer) -> None:
+    """A strict router (RFC 2543) puts our Record-Route URI, token and all, into the
+    Request-URI and the remote target into the last Route (§16.4): that reaches the dialog's
+    far end; a last Route naming another host does not."""
+    async with (
+        peer(FarEnd) as far,
+        peer(host="127.0.0.2") as room,
+        peer(host="127.0.0.3") as victim,
+        running_gateway(config(zone, far), OPTIONS) as gw,
+    ):
+        gw_addr = gw_address(gw)
+        room.send(request("INVITE", MEET_URI, room, call_id="strict-2"), gw_addr)
+        await room.until(lambda: any(r.status == 200 for r in room.responses("strict-2")))
+        ok = next(r for r in room.responses("strict-2") if r.status == 200)
+        tag = ok.to.tag or ""
+        ours = ok.values("Record-Route")[-1].strip("<>")
+        contact = f"sip:far@127.0.0.1:{far.port}"
+        elsewhere = f"<sip:+15551234567@127.0.0.3:{victim.port}>"
+        for n, last in enumerate((elsewhere, f"<{contact}>"), start=2):
+            data = request(
+                "MESSAGE", ours, room, call_id="strict-2", to_tag=tag, routes=(last,), cseq=n
+            )
+            room.send(data, gw_addr)
+        await room.until(
+            lambda: len([r for r in room.responses("strict-2") if r.cseq.number > 1]) == 2
+        )
+        answers = {r.cseq.number: r.status for r in room.responses("strict-2") if r.cseq.number > 1}
+        assert answers == {2: 403, 3: 200}
+        assert victim.inbox == []
+        message = far.requests("MESSAGE")
+        assert [m.uri for m in message] == [contact]
+        assert message[0].get("Route") is None
