@@ -2,10 +2,28 @@
 
 A source that sends INVITEs and never ends them (no ACK, no BYE) would otherwise hold every
 call licence; ``gateway.max_calls_per_source`` bounds what one address can hold. The gateway's
-first line of defence stays ``gateway.allowed_sources``.
+first line of defence stays ``gateway.allowed_sources``. A source is an address, never a port,
+and an IPv6 source is its /64: one subscriber gets a whole /64 (RFC 6177), so counting single
+IPv6 addresses would give an attacker 2**64 shares.
 """
 
 from __future__ import annotations
+
+import ipaddress
+
+
+def source_key(address: str) -> str:
+    """The source a call counts against: an IPv4 address, an IPv6 /64 (an IPv4-mapped IPv6
+    address counts as its IPv4 address); anything else (a name) as it is."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class SourceCounter:

@@ -367,9 +367,11 @@ class InDialog(Branching):
         super().__init__(proxy, st)
         self.call = call
         self.from_caller = from_caller
+        self.sent_at = proxy.clock.now()
 
     def forward(self, out: Request, target: Target) -> None:
         self.out = out
+        self.sent_at = self.proxy.clock.now()  # a BYE's time decides "not admitted"
         self.ct = self.proxy.transactions.start_client(
             out, target, self._on_response, self._on_failure
         )
@@ -395,6 +397,9 @@ class InDialog(Branching):
         if call is not None and response.status < 300:
             # a target refresh answered (§12.2): the Contact of the side that answered
             call.path = call.path.with_target(response.get("Contact"), caller=not self.from_caller)
+        ended = response.status < 300 or response.status in (408, 481)  # §15.1.2
+        if call is not None and self.st.request.method == "BYE" and ended:
+            self.proxy.bye_passed(call, self.st.request, self.from_caller, self.sent_at)
         self.st.respond(self.proxy.upstream(response, self.call))
         self.proxy.forget_forward(self.st)
 
@@ -403,6 +408,8 @@ class InDialog(Branching):
             return
         self.done = True
         self._stop_timer_c()
+        if self.call is not None and self.st.request.method == "BYE":
+            self.proxy.bye_passed(self.call, self.st.request, self.from_caller, self.sent_at)
         code = 408 if reason == "timeout" else 503
         self.st.respond(self.proxy.local_response(self.st.request, code))
         self.proxy.forget_forward(self.st)

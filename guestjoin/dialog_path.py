@@ -11,6 +11,7 @@ addresses, §12.2: target refresh), and an in-dialog request is forwarded only a
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -20,9 +21,26 @@ Hop = tuple[str, int]  # host (lower case, no IPv6 brackets) and port (the defau
 
 
 def hop_of(uri: SipUri) -> Hop:
-    """The host and port a URI leads to (5061 for ``sips`` or TLS, else 5060, §19.1.2)."""
+    """The host and port a URI leads to (5061 for ``sips`` or TLS, else 5060, §19.1.2); its
+    ``maddr`` when it has one, as the resolver goes there (RFC 3263 §4)."""
     default = 5061 if uri.secure or uri.transport == "tls" else 5060
-    return uri.host_lower, uri.port or default
+    host = uri.maddr.strip("[]").lower() if uri.maddr else uri.host_lower
+    return host, uri.port or default
+
+
+def same_address(a: str, b: str) -> bool:
+    """Whether two hosts are one address (an IPv4-mapped IPv6 address is its IPv4 address)."""
+
+    def norm(host: str) -> str:
+        try:
+            ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        except ValueError:
+            return host.lower()
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ip)
+
+    return norm(a) == norm(b)
 
 
 def hops(values: Iterable[str]) -> tuple[Hop, ...] | None:
@@ -100,8 +118,10 @@ class DialogPath:
         got = hops(routes)
         if got != expected:
             return "Route is not the dialog's route set"
-        if expected or uri is None:
-            return None  # the next hop is the dialog's; the Request-URI is its business
+        if uri is None:
+            return None  # the caller's own flow
+        # with a route set too: a loose router on the way sends the request to its Request-URI
+        # (§16.12), which must therefore be the dialog's remote target (§12.2.1.1)
         try:
             hop = hop_of(parse_uri(uri))
         except UriError:

@@ -23,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from guestjoin import cdr
-from guestjoin.admission import SourceCounter
+from guestjoin.admission import SourceCounter, source_key
 from guestjoin.call import Branching, Call, InDialog
 from guestjoin.cdr import CallDetail, CallRecorder, conference_of, utc
 from guestjoin.clock import Clock
 from guestjoin.config import GatewayConfig
+from guestjoin.dialog_path import same_address
 from guestjoin.dialog_token import PARAM, dialog_token, token_valid
 from guestjoin.dns import DnsFailure, SipResolver
 from guestjoin.licences import Licences
@@ -196,7 +197,9 @@ class Proxy:
         except Exception:
             log.exception("%s: error while handling %s", request.call_id, request.method)
             last = st.last_response if st is not None else None
-            if st is not None and (last is None or last.status < 200):
+            if st is not None and last is None:
+                self._reply_stateless(st, 500)  # nothing sent yet: never amplified
+            elif st is not None and last is not None and last.status < 200:
                 st.respond(self.local_response(request, 500))
 
     def _on_request(
@@ -303,10 +306,10 @@ class Proxy:
         if ruri is not None and self.is_ours(ruri) and ruri.lr and request.get("Route"):
             # a strict router put our Record-Route into the Request-URI (§16.4)
             routes = request.values("Route")
-            last = parse_name_addr(routes[-1]).uri
-            request = request.with_uri(last).with_headers(request.headers)
-            request = _drop_last_route(request)
-            tokens.append(param(ruri.params, PARAM) or "")
+            last = _uri_of(routes[-1])  # None: not a URI; the Request-URI stays ours → refused
+            if last is not None:
+                request = _drop_last_route(request.with_uri(last))
+                tokens.append(param(ruri.params, PARAM) or "")
         while True:
             top = request.first_value("Route")
             if top is None:
@@ -401,14 +404,15 @@ class Proxy:
             conference=conference_of(decision.alias),
         )
         limit = config.settings.max_calls_per_source
-        if not self.sources.acquire(source, call.key, limit):
+        if not self.sources.acquire(source_key(source), call.key, limit):
             self._reject(
                 call,
                 503,
                 "Too Many Calls From This Source",
                 cdr.SOURCE_LIMIT,
                 headers=(("Retry-After", str(self.options.retry_after)),),
-                detail=f"{limit} calls in progress from {source} (gateway.max_calls_per_source)",
+                detail=f"{limit} calls in progress from {source_key(source)} "
+                "(gateway.max_calls_per_source)",
                 stateless=True,
             )
             return
@@ -604,7 +608,7 @@ class Proxy:
             task = asyncio.get_running_loop().create_task(self._teardown_async(bye, call))
             task.add_done_callback(_log_task)
             return
-        self._send_teardown(bye, target)
+        self._send_teardown(bye, target, call)
 
     async def _teardown_async(self, bye: Request, call: Call) -> None:
         try:
@@ -612,9 +616,11 @@ class Proxy:
         except (DnsFailure, UriError) as exc:
             log.info("%s: BYE not sent: %s", call.call_id, exc)
             return
-        self._send_teardown(bye, targets[0])
+        self._send_teardown(bye, targets[0], call)
 
-    def _send_teardown(self, bye: Request, target: Target) -> None:
+    def _send_teardown(self, bye: Request, target: Target, call: Call) -> None:
+        if self._elsewhere(bye, call, target, from_caller=True):
+            return
         out = bye.prepend("Via", self._via(target.transport, target.host, self._branch(bye)))
         self.transactions.start_client(out, target, lambda _c, _r: None, lambda _c, _r: None)
 
@@ -633,21 +639,36 @@ class Proxy:
             return
 
     # --- in-dialog requests ------------------------------------------------------------------
-    def _find_call(self, request: Request) -> Call | None:
+    def _find_call(self, request: Request, tokens: tuple[str, ...]) -> Call | None:
+        """The call of a request's dialog whose own token the request carries (two callers
+        may share a Call-ID: one's token must not open the other's dialog)."""
         calls = self._calls.get(request.call_id)
         if not calls:
             return None
         tags = {request.from_.tag or "", request.to.tag or ""}
+        key = self._dialog_key
         for call in reversed(calls):
-            if call.caller_tag in tags:
+            mine = (call.caller_tag,)
+            if call.caller_tag in tags and all(
+                token_valid(key, call.call_id, mine, t) for t in tokens
+            ):
                 return call
         return None
+
+    def _from_callee_side(self, call: Call, received: Received) -> bool:
+        """Whether a request came from the callee's side of ``call`` (its targets, its route
+        set, the address we sent the INVITE to): only those may send toward the caller, whose
+        route set and Contact the caller chose itself."""
+        hosts = set(call.path.callee_hosts())
+        if call.target is not None:
+            hosts.add(call.target.host)
+        return any(same_address(received.remote[0], host) for host in hosts)
 
     def _in_dialog(
         self, request: Request, received: Received, st: ServerTransaction, tokens: tuple[str, ...]
     ) -> None:
         problem = self._dialog_check(request, tokens)
-        call = self._find_call(request) if problem is None else None
+        call = self._find_call(request, tokens) if problem is None else None
         if call is None:
             status, reason = problem or (481, "Call/Transaction Does Not Exist")
             log.info(
@@ -662,6 +683,8 @@ class Proxy:
             return
         from_caller = (request.from_.tag or "") == call.caller_tag
         refusal = self._path_refusal(request, call, from_caller)
+        if not from_caller and not self._from_callee_side(call, received):
+            refusal = "in the callee's name, not from the callee's side"
         if refusal is not None:
             log.info(
                 "%s: %s from %s refused: %s",
@@ -674,9 +697,7 @@ class Proxy:
             return
         if from_caller:
             call.path = call.path.with_target(request.get("Contact"), caller=True)
-        elif received.remote[0] in call.path.callee_hosts() or (
-            call.target is not None and received.remote[0] == call.target.host
-        ):
+        else:
             call.path = call.path.with_target(request.get("Contact"), caller=False)
         target = self._next_hop_target(request, call, toward_caller=not from_caller)
         if target is None:
@@ -744,22 +765,49 @@ class Proxy:
             return None
         return cached[0] if cached else None
 
+    def _elsewhere(self, request: Request, call: Call, target: Target, from_caller: bool) -> bool:
+        """Whether a request would leave for another address than its side's own: toward the
+        caller the one its INVITE came from (its route set and Contact are its own choice; a
+        callee source address can be forged), toward a registered device the one it registered
+        from (its Contact is its own choice too)."""
+        if from_caller:
+            decision, far = call.decision, call.target
+            if decision is None or not decision.registered_device or far is None:
+                return False
+            own = far.host
+        else:
+            own = call.flow.host
+        if same_address(target.host, own):
+            return False
+        log.info(
+            "%s: %s would go to %s, not to the %s at %s: refused",
+            call.call_id,
+            request.method,
+            target.host,
+            "registered device" if from_caller else "caller",
+            own,
+        )
+        return True
+
     def _forward_in_dialog(
         self, request: Request, st: ServerTransaction, call: Call, target: Target, from_caller: bool
     ) -> None:
+        if self._elsewhere(request, call, target, from_caller):
+            self._reply_stateless(st, 403, "Not Along The Dialog's Route")
+            return
         mf = request.max_forwards
         out = request.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
         if out.body and out.content_type == "application/sdp":
             out = out.with_body(cap_bandwidth(out.body, self.config().settings.max_outbound_kbps))
         out = out.prepend("Via", self._via(target.transport, target.host, self._branch(request)))
-        if request.method == "BYE":
-            self._bye(call, request, from_caller)
         forward = InDialog(self, st, call, from_caller=from_caller)
         self._by_st[st] = forward
         forward.forward(out, target)
 
-    def _bye(self, call: Call, request: Request, from_caller: bool) -> None:
-        """A BYE ends the call record: the far end hanging up during the lobby = not admitted."""
+    def bye_passed(self, call: Call, request: Request, from_caller: bool, sent_at: float) -> None:
+        """A BYE that ended the dialog (a 2xx, 481 or 408, or no answer, RFC 3261 §15.1.2) ends
+        the call record: the far end hanging up during the lobby = not admitted. A BYE refused
+        otherwise (a 500 for an old CSeq) leaves the call, its licences and its share up."""
         if call.ended:
             return
         reason = request.get("Reason") or ""
@@ -767,9 +815,7 @@ class Proxy:
             call.end(cause=cdr.COMPLETED, detail=f"caller hung up {reason}".strip())
             return
         answered = call.answered_at
-        in_lobby = answered is not None and (
-            self.clock.now() - answered <= self.options.lobby_window
-        )
+        in_lobby = answered is not None and (sent_at - answered <= self.options.lobby_window)
         cause = cdr.NOT_ADMITTED if in_lobby else cdr.COMPLETED
         call.end(cause=cause, detail=f"far end hung up {reason}".strip())
 
@@ -779,13 +825,15 @@ class Proxy:
             return
         ack, tokens = self._preprocess_route(ack)
         problem = self._dialog_check(ack, tokens)
-        call = self._find_call(ack) if problem is None else None
+        call = self._find_call(ack, tokens) if problem is None else None
         if call is None:
             # also every ACK for a stateless refusal: debug, not info
             log.debug("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], problem)
             return
         from_caller = (ack.from_.tag or "") == call.caller_tag
         refusal = self._path_refusal(ack, call, from_caller)
+        if not from_caller and not self._from_callee_side(call, received):
+            refusal = "in the callee's name, not from the callee's side"
         if refusal is not None:
             log.info("%s: ACK from %s dropped: %s", ack.call_id, received.remote[0], refusal)
             return
@@ -796,7 +844,8 @@ class Proxy:
             task = asyncio.get_running_loop().create_task(self._ack_async(ack, call, from_caller))
             task.add_done_callback(_log_task)
             return
-        self._send_ack(ack, target)
+        if not self._elsewhere(ack, call, target, from_caller):
+            self._send_ack(ack, target)
 
     async def _ack_async(self, ack: Request, call: Call, from_caller: bool) -> None:
         try:
@@ -804,7 +853,8 @@ class Proxy:
         except (DnsFailure, UriError) as exc:
             log.info("%s: ACK not forwarded: %s", ack.call_id, exc)
             return
-        self._send_ack(ack, targets[0])
+        if not self._elsewhere(ack, call, targets[0], from_caller):
+            self._send_ack(ack, targets[0])
 
     def _send_ack(self, ack: Request, target: Target) -> None:
         mf = ack.max_forwards
@@ -821,6 +871,15 @@ class Proxy:
             return
         task = asyncio.get_running_loop().create_task(self.transport.send(data, target))
         task.add_done_callback(_log_task)
+
+
+def _uri_of(value: str) -> str | None:
+    try:
+        uri = parse_name_addr(value).uri
+        parse_uri(uri)
+    except UriError:
+        return None
+    return uri
 
 
 def _drop_last_route(request: Request) -> Request:

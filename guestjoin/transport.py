@@ -133,13 +133,22 @@ def stamp_via(request: Request, remote: tuple[str, int]) -> Request:
 
 
 def response_destination(via: Via) -> tuple[str, int]:
-    """Where a response goes over an unreliable transport (§18.2.2, RFC 3581 §4)."""
+    """Where a response goes over an unreliable transport (§18.2.2, RFC 3581 §4). A Via
+    ``maddr`` counts only when multicast (its one use, §18.1.1): a unicast one would let anyone
+    aim our responses at any host and port."""
     host = via.received or host_of(via.host)
     maddr = next((v for k, v in via.params if k.lower() == "maddr" and v), None)
-    if maddr and not via.received:
+    if maddr and not via.received and _multicast(maddr):
         host = maddr
     port = via.rport or via.port or (5061 if via.transport == "TLS" else 5060)
     return host_of(host), port
+
+
+def _multicast(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host_of(host)).is_multicast
+    except ValueError:
+        return False
 
 
 class Connection(asyncio.Protocol):
@@ -445,7 +454,9 @@ class TransportLayer:
         if not via_for_reply(exc):
             return
         reason = exc.reason[:1].upper() + exc.reason[1:]
-        headers = [(k, v) for k, v in exc.headers if k in ("Via", "From", "To", "Call-ID", "CSeq")]
+        headers = [(k, v) for k, v in exc.headers if k == "Via"]
+        for name in ("From", "To", "Call-ID", "CSeq"):  # once each, even when repeated
+            headers += [(k, v) for k, v in exc.headers if k == name][:1]
         headers.append(("Server", self.server_header))
         try:
             data = Response(status=exc.status, reason=reason, headers=tuple(headers)).to_bytes()

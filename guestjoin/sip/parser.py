@@ -48,6 +48,7 @@ class SipParseError(ValueError):
 
 
 _REQUIRED_REQUEST = ("Via", "From", "To", "Call-ID", "CSeq")
+_SINGLE = ("From", "To", "Call-ID", "CSeq", "Max-Forwards")
 
 
 def _find_head_end(data: bytes) -> tuple[int, int]:
@@ -299,6 +300,16 @@ def _validate(msg: Message, headers: HeaderList) -> None:
         if name not in present:
             raise SipParseError(
                 f"missing {name} header", is_request=is_request, method=method, headers=headers
+            )
+    for name in _SINGLE:
+        if sum(1 for k, _ in headers if k == name) > 1:
+            # §7.3.1: only list headers may repeat; two Call-IDs (or To tags) would let us check
+            # one dialog while the next hop acts on another
+            raise SipParseError(
+                f"more than one {name} header",
+                is_request=is_request,
+                method=method,
+                headers=headers,
             )
     if not msg.call_id.strip():
         raise SipParseError("empty Call-ID", is_request=is_request, method=method, headers=headers)

@@ -301,4 +301,8 @@ def parse_name_addr(text: str) -> NameAddr:
         raise UriError(f"invalid URI in address {text[:60]!r}")
     if rest and not rest.startswith(";"):
         raise UriError("garbage after address")
-    return NameAddr(display=display, uri=uri, params=parse_params(rest[1:]), angle=angle)
+    params = parse_params(rest[1:])
+    if sum(1 for k, _ in params if k.lower() == "tag") > 1:
+        # one dialog checked here, another acted on by a next hop reading the other tag
+        raise UriError("more than one tag parameter")
+    return NameAddr(display=display, uri=uri, params=params, angle=angle)

@@ -249,6 +249,23 @@ MALFORMED: list[tuple[str, bytes, int, bool]] = [
         True,
     ),
     ("header name with space", INVITE.replace(b"Max-Forwards:", b"Max Forwards:"), 400, True),
+    # §7.3.1: only list headers repeat; the proxy checks one dialog, the next hop another
+    ("two To tags", INVITE.replace(b"pexip.me>\r\n", b"pexip.me>;tag=a;TAG=b\r\n", 1), 400, True),
+    ("two Call-IDs", INVITE.replace(b"CSeq:", b"i: other@x\r\nCSeq:"), 400, True),
+    ("two To", INVITE.replace(b"CSeq:", b"t: <sip:x@y>;tag=2\r\nCSeq:"), 400, True),
+    ("two From", INVITE.replace(b"CSeq:", b"From: <sip:x@y>;tag=3\r\nCSeq:"), 400, True),
+    (
+        "two CSeq",
+        INVITE.replace(b"Max-Forwards: 70", b"CSeq: 1 INVITE\r\nMax-Forwards: 70"),
+        400,
+        True,
+    ),
+    (
+        "two Max-Forwards",
+        INVITE.replace(b"Max-Forwards: 70", b"Max-Forwards: 70\r\nMax-Forwards: 9"),
+        400,
+        True,
+    ),
     (
         "bare CR in value (injection)",
         INVITE.replace(b"Max-Forwards: 70", b"Max-Forwards: 70\rVia: x"),
