@@ -24,6 +24,7 @@ from otj.api.ews.service import EwsService, Reply
 from otj.api.ews.soap import XML_MEDIA_TYPE
 
 if TYPE_CHECKING:
+    from otj.model import Endpoint
     from otj.store import Database
 
 MAX_BODY = 256 * 1024
@@ -78,7 +79,9 @@ def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
     api = APIRouter(tags=["ews"])
     service = EwsService(db, clock=clock)
 
-    async def exchange(request: Request) -> Response:
+    async def admitted(request: Request) -> tuple[Endpoint, bytes] | Response:
+        """The caller's endpoint and the request body, or the refusal: HTTPS only, credentials
+        checked before the body is read, the body capped."""
         if not over_tls(request):
             return _plain_http()
         endpoint = await anyio.to_thread.run_sync(
@@ -89,19 +92,20 @@ def router(db: Database, *, clock: Callable[[], datetime]) -> APIRouter:
         body = await capped_body(request)
         if body is None:
             return Response(status_code=413)
+        return endpoint, body
+
+    async def exchange(request: Request) -> Response:
+        caller = await admitted(request)
+        if isinstance(caller, Response):
+            return caller
+        endpoint, body = caller
         return _xml(await anyio.to_thread.run_sync(service.answer, endpoint, body))
 
     async def autodiscover(request: Request) -> Response:
-        if not over_tls(request):
-            return _plain_http()
-        endpoint = await anyio.to_thread.run_sync(
-            service.authenticate, request.headers.get("authorization")
-        )
-        if endpoint is None:
-            return Response(status_code=401, headers=CHALLENGE)
-        body = await capped_body(request)
-        if body is None:
-            return Response(status_code=413)
+        caller = await admitted(request)
+        if isinstance(caller, Response):
+            return caller
+        endpoint, body = caller
         ews_url = str(request.url.replace(path=EWS_PATHS[0], query=""))
         reply = await anyio.to_thread.run_sync(
             lambda: service.autodiscover(endpoint, body, ews_url=ews_url)
