@@ -162,7 +162,8 @@ CHINESE: Table = {
 # Korean. Seen: Zoom "Zoom 회의 참가" / "회의 ID: 970 7991 7004" / "암호: 10871" (several pasted
 # invitations, find_string ids 13088578285, 1582747535, 25234494277, 36754850973). MS docs:
 # Microsoft's ko-KR Teams articles call the meeting ID "모임 ID"
-# (MicrosoftDocs/OfficeDocs-SkypeForBusiness-pr.ko-KR, Teams audio conferencing pages) and
+# (MicrosoftDocs/OfficeDocs-SkypeForBusiness-pr.ko-KR, Teams audio conferencing pages,
+# "모임 ID를 입력하여", find_string id 40002503855) and
 # Microsoft ko-KR docs write "테넌트 키" for a tenant key (find_string id 29151770440). No source:
 # Teams' passcode label, the video-device section's ID, Webex and GoTo in Korean.
 KOREAN: Table = {
