@@ -3,9 +3,12 @@
 Each table maps a kind of value to the labels that vendors' invitation templates put before it
 (lower case, compared ignoring case; a label is followed by optional punctuation such as ``:``,
 ``：`` or ``#``, then the value); ``Labelled`` reads the values after a kind's labels in every
-language. Sources: English, the vendors' templates; other languages, invitations as Teams,
-Zoom and Webex localise them, seen in public calendar data (marked "seen"), and the vendors'
-localised wording where no invitation was at hand.
+language. Each table's comments say what backs which label: "seen" is an invitation as the
+vendor localised it, found in public data; "MS docs" is Microsoft's own localised documentation
+using the term (not the invitation template itself); "third party" is another project's parser;
+"no source" means nobody has checked the label against the vendor's wording (issue 12 §2 stays
+open for those). ``find_string id`` numbers name public GitHub files in the search index whose
+repository was not shown.
 
 Kinds: ``meeting_id`` (Teams, Zoom and GoTo "Meeting ID"), ``passcode`` (Teams, Zoom),
 ``conference_id`` (Teams' video-device section: "Video ID" / "VTC Conference ID"),
@@ -19,6 +22,11 @@ from collections.abc import Mapping
 
 Table = Mapping[str, tuple[str, ...]]
 
+# English, Teams video-device section: "Join with a video conferencing device", then
+# "<tenant key>@t.plcm.vc VTC Conference ID: 017920684" (seen: an OpenBMC mailing-list archive,
+# find_string id 30385947001) and "att@m.webex.com" / "Video Conference ID: 114 213 415 0"
+# (seen: find_string id 9270501156). Teams writes no "tenant key" label: the key is the address's
+# user part; the tenant_key labels of every table only serve other write-ups.
 ENGLISH: Table = {
     "meeting_id": ("meeting id",),
     "passcode": ("passcode", "password"),
@@ -27,7 +35,12 @@ ENGLISH: Table = {
     "meeting_number": ("meeting number",),
     "access_code": ("access code",),
 }
-GERMAN: Table = {  # seen: "Besprechungs-ID: 371 519 285 955", "Passcode: pvHjhQ"
+# German: seen "Besprechungs-ID: 371 519 285 955", "Passcode: pvHjhQ" (golden case). MS docs:
+# Microsoft's de-DE Teams CVI articles (MicrosoftDocs/OfficeDocs-SkypeForBusiness.de-DE,
+# find_string ids 43751391047, 44100206317) call the VTC conference ID "VTC-Konferenz-ID" and the
+# tenant key "Mandantenschlüssel". No source: "Kenncode", "Video-ID", and the Zoom, Webex and
+# GoTo labels.
+GERMAN: Table = {
     "meeting_id": ("besprechungs-id", "meeting-id"),
     "passcode": ("kenncode", "passcode", "passwort"),
     "conference_id": ("video-id", "vtc-konferenz-id"),
@@ -35,6 +48,9 @@ GERMAN: Table = {  # seen: "Besprechungs-ID: 371 519 285 955", "Passcode: pvHjhQ
     "meeting_number": ("meeting-kennnummer", "meetingnummer"),
     "access_code": ("zugriffscode",),
 }
+# French to Japanese below: the "seen" lines are the previous author's record. No source for their
+# tenant_key labels, nor for their conference_id labels (except Danish "Video-id", seen), nor for
+# the Webex and GoTo labels, nor for the Teams labels where the "seen" line is a Zoom invitation.
 FRENCH: Table = {  # seen: "ID de la réunion : 319 560 123 45", "Code secret : CTYa9"
     "meeting_id": ("id de la réunion", "id de réunion"),
     "passcode": ("code secret", "mot de passe"),
@@ -59,7 +75,9 @@ ITALIAN: Table = {  # seen (Zoom): "ID riunione: 834 4346 0156", "Passcode: 0833
     "meeting_number": ("numero riunione",),
     "access_code": ("codice di accesso",),
 }
-DUTCH: Table = {  # seen: "Vergaderings-id:"
+# Dutch: "Vergaderings-id" only as the previous author recorded it (no invitation re-found);
+# no source for any other Dutch label.
+DUTCH: Table = {
     "meeting_id": ("vergaderings-id", "vergader-id"),
     "passcode": ("wachtwoordcode", "wachtwoord", "toegangscode"),
     "conference_id": ("video-id", "vtc-conferentie-id"),
@@ -99,6 +117,9 @@ DANISH: Table = {  # seen: "Møde-id: 320 012 355 657", "Adgangskode: L5upfx", "
     "meeting_number": ("mødenummer",),
     "access_code": ("adgangskode",),
 }
+# Finnish: third party only: a mail tool's Teams-invitation hint regex lists "kokouksen tunnus"
+# beside "meeting id" and "liity kokoukseen" (find_string id 66548218493). No source for
+# "tunnuskoodi" (Teams passcode), the video-device section, or Zoom, Webex and GoTo in Finnish.
 FINNISH: Table = {
     "meeting_id": ("kokouksen tunnus", "kokoustunnus"),
     "passcode": ("tunnuskoodi", "salasana"),
@@ -123,6 +144,13 @@ JAPANESE: Table = {  # seen: "会議 ID: 418 208 460 406", "パスコード: SzC
     "meeting_number": ("ミーティング番号", "会議番号"),
     "access_code": ("アクセス コード", "アクセスコード"),
 }
+# Chinese (simplified). Seen: Zoom "加入 Zoom 会议" / "会议号: 817 3894 3299" / "密码: 378822"
+# (find_string id 30241566635); Webex "会议号（访问码）： 182 325 056" / "会议密码： 1234" with a
+# j.php?MTID= link (find_string ids 11268368649, 15501237038; full-width brackets and colon).
+# MS docs: Microsoft Graph zh-CN onlineMeeting pages write "VTC 会议 ID" and call joinMeetingId
+# the "会议 ID" (find_string id 3489831657); Microsoft zh-CN docs write "租户密钥" for a tenant key
+# (Azure Information Protection, find_string id 7884967463). No source: Teams' "密码" passcode
+# label, "视频 ID", GoTo in Chinese.
 CHINESE: Table = {
     "meeting_id": ("会议 id", "会议id", "会议号"),
     "passcode": ("密码", "会议密码"),
@@ -131,6 +159,13 @@ CHINESE: Table = {
     "meeting_number": ("会议号",),
     "access_code": ("访问码",),
 }
+# Korean. Seen: Zoom "Zoom 회의 참가" / "회의 ID: 970 7991 7004" / "암호: 10871" (several pasted
+# invitations, find_string ids 13088578285, 1582747535, 25234494277, 36754850973). MS docs:
+# Microsoft's ko-KR Teams articles call the meeting ID "모임 ID"
+# (MicrosoftDocs/OfficeDocs-SkypeForBusiness-pr.ko-KR, Teams audio conferencing pages,
+# "모임 ID를 입력하여", find_string id 40002503855) and
+# Microsoft ko-KR docs write "테넌트 키" for a tenant key (find_string id 29151770440). No source:
+# Teams' passcode label, the video-device section's ID, Webex and GoTo in Korean.
 KOREAN: Table = {
     "meeting_id": ("회의 id", "모임 id", "회의id"),
     "passcode": ("암호", "passcode", "비밀번호"),
@@ -155,9 +190,11 @@ def labels(*kinds: str) -> tuple[str, ...]:
 
 
 _AFTER_LABEL = (
-    r"(?:\s*\([^)\n]{0,30}\))?[ \t\u00a0\u3000]*[:：#]?[ \t\u00a0\u3000]*(?:\n[ \t\u00a0\u3000]*)?"
+    r"(?:\s*[(（][^)）\n]{0,30}[)）])?[ \t\u00a0\u3000]*[:：#]?[ \t\u00a0\u3000]*"
+    r"(?:\n[ \t\u00a0\u3000]*)?"
 )
-"""Between a label and its value: an optional "(access code)", a colon, one line break."""
+"""Between a label and its value: an optional "(access code)" (ASCII or full-width brackets, as
+Webex's Chinese "会议号（访问码）：" writes it), a colon, one line break."""
 
 
 class Labelled:

@@ -2,10 +2,12 @@
 """Localised invitations (issue 12 §2): every language's labels, for every provider.
 
 Each language's invitation lines follow the shape of the localised invitations of
-``otj/rules/meeting_types/labels.py`` (the labels as Teams, Zoom, Webex and GoTo write them,
-with made-up numbers): a Teams block with meeting ID and passcode, the Teams video-device
-section, a Zoom personal link with its meeting ID and numeric passcode, a Webex join link with
-its meeting number, and GoTo's room-system section.
+``otj/rules/meeting_types/labels.py`` (made-up numbers): a Teams block with meeting ID and
+passcode, the Teams video-device section, a Zoom personal link with its meeting ID and numeric
+passcode, a Webex join link with its meeting number, and GoTo's room-system section. The comment
+on each language's row says which labels a source backs (the sources are named in
+``labels.py``); the others are the table's unverified wording, tested so that the table keeps
+working, not as evidence. The tests after the matrix rebuild invitations as they were seen.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ TEAMS = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Q%40thread.v2/0"
 #: (Teams meeting ID label, Teams passcode label, video ID label, Zoom meeting ID label,
 #: Zoom passcode label, Webex meeting number label, GoTo meeting ID label)
 WORDING = {
+    # en: Teams and Zoom seen; "Video ID" no source (seen: "Video Conference ID", tested below)
     "en": (
         "Meeting ID",
         "Passcode",
@@ -29,6 +32,7 @@ WORDING = {
         "Meeting number (access code)",
         "Meeting ID",
     ),
+    # de: Teams meeting ID and "Passcode" seen; the rest no source
     "de": (
         "Besprechungs-ID",
         "Kenncode",
@@ -38,6 +42,8 @@ WORDING = {
         "Meeting-Kennnummer (Zugriffscode)",
         "Meeting-ID",
     ),
+    # fr, es, it, pt, nb, sv, da, pl, ja: meeting ID and passcode as recorded "seen" in labels.py;
+    # the video ID (except Danish "Video-id"), Webex and GoTo labels no source
     "fr": (
         "ID de la réunion",
         "Code secret",
@@ -65,6 +71,7 @@ WORDING = {
         "Numero riunione (codice di accesso)",
         "ID riunione",
     ),
+    # nl: Teams "Vergaderings-id" as recorded before; the rest no source
     "nl": (
         "Vergaderings-id",
         "Wachtwoordcode",
@@ -110,6 +117,7 @@ WORDING = {
         "Mødenummer (adgangskode)",
         "Møde-id",
     ),
+    # fi: "Kokouksen tunnus" third party only; the rest no source
     "fi": (
         "Kokouksen tunnus",
         "Tunnuskoodi",
@@ -137,8 +145,10 @@ WORDING = {
         "ミーティング番号 (アクセス コード)",
         "会議 ID",
     ),
-    "zh": ("会议 ID", "密码", "视频 ID", "会议号", "密码", "会议号 (访问码)", "会议 ID"),
-    "ko": ("회의 ID", "암호", "비디오 ID", "회의 ID", "암호", "회의 번호 (액세스 코드)", "회의 ID"),
+    # zh: Teams "会议 ID" and "VTC 会议 ID" MS docs; Zoom and Webex seen; Teams "密码", GoTo no source
+    "zh": ("会议 ID", "密码", "VTC 会议 ID", "会议号", "密码", "会议号（访问码）", "会议 ID"),
+    # ko: Teams "모임 ID" MS docs; Zoom seen; the Teams passcode, video ID, Webex, GoTo no source
+    "ko": ("모임 ID", "암호", "비디오 ID", "회의 ID", "암호", "회의 번호 (액세스 코드)", "회의 ID"),
 }
 
 
@@ -184,3 +194,60 @@ def test_goto_room_system_section(language: str) -> None:
     meeting_id = WORDING[language][6]
     body = f"GoTo\n67.217.95.2 / inroomlink.goto.com\n{meeting_id}: 123 456 789\n"
     assert process(rule("gotomeeting"), body=body).alias == "123456789@inroomlink.goto.com"
+
+
+def test_chinese_zoom_invitation_as_seen() -> None:
+    """Zoom's Chinese invitation: "加入 Zoom 会议", "会议号:", "密码:" (labels.py, CHINESE)."""
+    body = "加入 Zoom 会议\nhttps://us06web.zoom.us/j/81738943299?pwd=Q2xvc2VkRm9yVGVzdA\n会议号: 817 3894 3299\n密码: 378822\n"
+    meeting = process(rule("zoom", include_pin=True), body=body)
+    assert meeting.alias == "81738943299.378822@zoomcrc.com", meeting.trace
+
+
+def test_korean_zoom_invitation_as_seen() -> None:
+    """Zoom's Korean invitation: "Zoom 회의 참가", "회의 ID:", "암호:" (labels.py, KOREAN)."""
+    body = "Zoom 회의 참가\nhttps://zoom.us/j/97079917004?pwd=Q2xvc2VkRm9yVGVzdA\n\n회의 ID: 970 7991 7004\n암호: 10871\n"
+    meeting = process(rule("zoom", include_pin=True), body=body)
+    assert meeting.alias == "97079917004.10871@zoomcrc.com", meeting.trace
+
+
+def test_chinese_webex_meeting_number_in_full_width_brackets() -> None:
+    """Webex's Chinese invitation writes "会议号（访问码）：" with full-width brackets and colon."""
+    body = (
+        "您好，\nacme 邀请您加入以下 WebEx 会议。\n会议号（访问码）： 182 325 056\n会议密码： 1234\n"
+        "到时间后，请加入会议。 https://acme.webex.com/acme/j.php?MTID=mdafae37f1bc\n"
+    )
+    meeting = process(rule("webex"), body=body)
+    assert meeting.alias == "182325056@acme.webex.com", meeting.trace
+
+
+@pytest.mark.parametrize(
+    ("line", "meeting_type", "alias"),
+    [
+        # seen (English): Poly's and Cisco's addresses under "Join with a video conferencing device"
+        (
+            "813878896@t.plcm.vc VTC Conference ID: 017920684",
+            "polyteamsbody",
+            "813878896.017920684@t.plcm.vc",
+        ),
+        (
+            "att@m.webex.com\nVideo Conference ID: 114 213 415 0",
+            "ciscoteamsbody",
+            "1142134150.att@m.webex.com",
+        ),
+        # MS docs: Microsoft's German and Chinese names of the VTC conference ID
+        (
+            "813878896@t.plcm.vc VTC-Konferenz-ID: 017920684",
+            "polyteamsbody",
+            "813878896.017920684@t.plcm.vc",
+        ),
+        (
+            "813878896@t.plcm.vc VTC 会议 ID: 017920684",
+            "polyteamsbody",
+            "813878896.017920684@t.plcm.vc",
+        ),
+    ],
+)
+def test_video_device_section_as_seen(line: str, meeting_type: str, alias: str) -> None:
+    body = f"Microsoft Teams meeting\n<{TEAMS}>\nJoin with a video conferencing device\n{line}\nAlternate VTC instructions\n"
+    meeting = process(rule(meeting_type), body=body)
+    assert meeting.alias == alias, meeting.trace
