@@ -149,7 +149,9 @@ def site(
         yield Site(f"https://127.0.0.1:{port}", ca_file, recorder, berg_token[0])
     finally:
         server.should_exit = True
+        server.force_exit = True  # exchangelib keeps its pooled connections open
         thread.join(10)
+        assert not thread.is_alive(), "uvicorn did not stop"
         sock.close()
 
 
