@@ -11,6 +11,8 @@ app-only token must come with ``ExchangeImpersonation``). It answers:
 - ``FindItem`` with ``CalendarView`` (server-side expansion of series, ``MaxEntriesReturned``),
 - ``GetItem`` (``BaseShape``/``AdditionalProperties``/``BodyType``),
 - ``SyncFolderItems`` (Create/Update/Delete since a ``SyncState``; ``MaxChangesReturned``),
+- ``Subscribe`` (``StreamingSubscriptionRequest``), ``GetStreamingEvents`` (a chunked stream of
+  envelopes) and ``Unsubscribe``: see ``tests.fakes.ews_streaming``,
 - SOAP faults: ``ErrorServerBusy`` with ``BackOffMilliseconds``, ``ErrorNonExistentMailbox``,
   ``ErrorImpersonateUserDenied``, ``ErrorInvalidSyncStateData``, ``ErrorSchemaValidation``.
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,14 @@ from tests.fakes.ews_auth import (
     Verdict,
     bearer_challenge,
     unauthorized,
+)
+from tests.fakes.ews_streaming import (
+    StreamingHub,
+    StreamingRefused,
+    streaming_response,
+    subscribe_error,
+    subscribe_response,
+    unsubscribe_response,
 )
 from tests.fakes.google_calendar_http import Response, ScriptedHTTPServer
 from tests.fakes.graph_store import FakeEvent, MailboxStore, Occurrence
@@ -140,6 +150,8 @@ class EwsFake(ScriptedHTTPServer):
             self.impersonators.add(f"app:{client_id}".lower())
         self.delegates: dict[str, set[str]] = {}
         self.store = MailboxStore(now=now)
+        self.streaming = StreamingHub()
+        self.store.on_change(self.streaming.changed)
         self.request_bodies: list[str] = []
         self.operations: list[tuple[str, str]] = []
         self._lock2 = threading.Lock()
@@ -183,6 +195,11 @@ class EwsFake(ScriptedHTTPServer):
                 1 for op, r in self.operations if op == name and (room is None or r == room.lower())
             )
 
+    def stop(self) -> None:
+        """End the open notification streams, then stop serving."""
+        self.streaming.stop()
+        super().stop()
+
     def error_body(self, status: int) -> bytes:
         if status >= 500:
             return soap_fault("ErrorInternalServerError", "An internal server error occurred.")
@@ -207,9 +224,12 @@ class EwsFake(ScriptedHTTPServer):
         except ParseError:
             return _fault_response("ErrorSchemaValidation", "The request failed schema validation.")
         try:
-            return Response(status=200, body=self._handle(user, envelope), content_type=XML)
+            answer = self._handle(user, envelope)
         except _Fault as fault:
             return _fault_response(fault.code, fault.message, back_off_ms=fault.back_off_ms)
+        if isinstance(answer, bytes):
+            return Response(status=200, body=answer, content_type=XML)
+        return Response(status=200, stream=answer, content_type=XML)
 
     def _challenge(self) -> str:
         """Every offered scheme as IIS lists them: one header, comma-separated (RFC 9110 11.6.1)."""
@@ -247,7 +267,7 @@ class EwsFake(ScriptedHTTPServer):
             return Verdict(user=self.ntlm.connection_user)
         return Verdict(challenge=self._challenge())
 
-    def _handle(self, user: str, envelope: Element) -> bytes:
+    def _handle(self, user: str, envelope: Element) -> bytes | Iterator[bytes]:
         header = envelope.find(_q(S, "Header"))
         body = envelope.find(_q(S, "Body"))
         if body is None or len(body) == 0:
@@ -262,7 +282,7 @@ class EwsFake(ScriptedHTTPServer):
             sid = header.find(f"{_q(T, 'ExchangeImpersonation')}/{_q(T, 'ConnectingSID')}")
             if sid is not None and len(sid):
                 impersonated = (sid[0].text or "").strip().lower()
-        room = impersonated or self._mailbox_in(request)
+        room = impersonated or self._mailbox_in(request) or self._subscriber(request)
         with self._lock2:
             self.operations.append((operation, (room or "").lower()))
             busy = None
@@ -305,7 +325,11 @@ class EwsFake(ScriptedHTTPServer):
             "FindItem": self._find_item,
             "GetItem": self._get_item,
             "SyncFolderItems": self._sync_folder_items,
+            "Subscribe": self._subscribe,
+            "Unsubscribe": self._unsubscribe,
         }.get(operation)
+        if operation == "GetStreamingEvents":
+            return self._streaming_events(request)
         if handler is None:
             raise _Fault("ErrorInvalidRequest", f"The fake does not implement {operation}.")
         return _envelope(handler(room, request))
@@ -321,6 +345,44 @@ class EwsFake(ScriptedHTTPServer):
                 if decoded and decoded.get("r"):
                     return str(decoded["r"])
         return None
+
+    def _subscriber(self, request: Element) -> str | None:
+        """The mailbox of the first subscription a streaming request names."""
+        for elem in request.iter(_q(M, "SubscriptionId")):
+            return self.streaming.room_of((elem.text or "").strip())
+        for elem in request.iter(_q(T, "SubscriptionId")):
+            return self.streaming.room_of((elem.text or "").strip())
+        return None
+
+    # streaming notifications ---------------------------------------------------------------
+    def _subscribe(self, room: str, request: Element) -> Element:
+        streaming = request.find(_q(M, "StreamingSubscriptionRequest"))
+        if streaming is None:
+            raise _Fault("ErrorInvalidRequest", "The fake supports streaming subscriptions only.")
+        folder = streaming.find(f"{_q(T, 'FolderIds')}/{_q(T, 'FolderId')}")
+        folder_id = folder.get("Id", "") if folder is not None else _folder_id(room, "calendar")
+        try:
+            sid = self.streaming.subscribe(room, folder_id, lambda i: _item_id(room, i))
+        except StreamingRefused as refused:
+            return subscribe_error(refused.code, refused.message)
+        return subscribe_response(sid)
+
+    def _unsubscribe(self, room: str, request: Element) -> Element:
+        del room
+        return unsubscribe_response(
+            self.streaming.unsubscribe(_text(request, _q(M, "SubscriptionId")))
+        )
+
+    def _streaming_events(self, request: Element) -> Iterator[bytes]:
+        ids = request.find(_q(M, "SubscriptionIds"))
+        sids = [(e.text or "").strip() for e in ids] if ids is not None else []
+        try:
+            minutes = int(_text(request, _q(M, "ConnectionTimeout")))
+        except ValueError as exc:
+            raise _Fault("ErrorSchemaValidation", "ConnectionTimeout must be 1-30.") from exc
+        if not sids or not 1 <= minutes <= 30:
+            raise _Fault("ErrorSchemaValidation", "SubscriptionIds and a 1-30 minute timeout.")
+        return (_envelope(streaming_response(m)) for m in self.streaming.stream(sids, minutes))
 
     # operations ----------------------------------------------------------------------------
     def _get_folder(self, room: str, request: Element) -> Element:

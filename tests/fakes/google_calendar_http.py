@@ -10,11 +10,12 @@ a hang (held until the client gives up or the fake stops).
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,6 +93,8 @@ class Response:
     body: bytes = b""
     content_type: str = "application/json; charset=UTF-8"
     headers: Mapping[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None
+    """Sent after ``body`` with chunked transfer coding (RFC 9112 7.1), one chunk each, flushed."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -118,15 +121,28 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
+            if response.stream is None:
+                self.send_header("Content-Length", str(len(response.body)))
+            else:
+                self.send_header("Transfer-Encoding", "chunked")
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            if self.command != "HEAD":
+            if response.stream is not None:
+                self._chunked(response.body, response.stream)
+            elif self.command != "HEAD":
                 self.wfile.write(response.body)
         except OSError:
             self.close_connection = True
         fake._add_time(time.perf_counter() - began)
+
+    def _chunked(self, first: bytes, rest: Iterable[bytes]) -> None:
+        for chunk in itertools.chain((first,), rest):
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
     do_PROPFIND = do_REPORT = do_MKCALENDAR = do_PROPPATCH = _serve  # noqa: N815 (WebDAV)
