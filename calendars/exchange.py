@@ -71,6 +71,7 @@ from calendars.base import (
     SyncStateExpired,
 )
 from calendars.edge import guarded_sync
+from calendars.ews_stream import EwsStreaming
 from calendars.normalise import midnight, truncate_body
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
 from otj.netreason import one_line, reason, safe_url
@@ -171,7 +172,7 @@ class ExchangeSettings:
     sync_page_size: int = 512
 
 
-class ExchangeCalendarSource:
+class ExchangeCalendarSource(EwsStreaming):
     """``CalendarSource`` for Exchange Web Services (see the module docstring). Thread-safe."""
 
     def __init__(self, settings: ExchangeSettings) -> None:
@@ -179,6 +180,7 @@ class ExchangeCalendarSource:
             raise ValueError(f"EWS auth must be basic, ntlm or oauth, not {settings.auth!r}")
         if settings.auth == "oauth" and settings.access != "impersonation":
             raise ValueError("EWS OAuth (app-only token) needs impersonation access")
+        super().__init__()
         self._settings = settings
         self._accounts: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -268,7 +270,11 @@ class ExchangeCalendarSource:
                 del Protocol[config]
                 protocol.close()
 
+    def _stream_error(self, room: str, exc: BaseException) -> CalendarError:
+        return _map_error(room, exc, url=self._settings.service_endpoint)
+
     def close(self) -> None:
+        self.stop_streams()
         with self._lock:
             accounts = list(self._accounts.values())
             self._accounts.clear()

@@ -8,6 +8,7 @@ closes it when the room goes. ``token`` is the secret the service echoes in ever
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -56,6 +57,18 @@ class PushSource(Protocol):
 
     def unsubscribe(self, room: str, channel: Channel) -> None:
         """Close the channel (gone already is fine)."""
+        ...
+
+
+@runtime_checkable
+class StreamingPush(Protocol):
+    """A ``PushSource`` whose notifications arrive on connections it holds itself (EWS
+    streaming), not at the notification URL: it reports to the callbacks given here."""
+
+    def attach_push(
+        self, *, changed: Callable[[str], None], failed: Callable[[str, str], None]
+    ) -> None:
+        """``changed(room)`` on a notification, ``failed(room, reason)`` when its stream ends."""
         ...
 
 

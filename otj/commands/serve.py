@@ -180,7 +180,8 @@ def install_demo(db: Database, data_dir: Path) -> bool:
 def _push(
     db: Database, poller: RoomPoller, public_url: str
 ) -> tuple[PushManager | None, dict[str, dict[str, Any]]]:
-    """Push notifications when the service has a public URL (``OTJ_PUBLIC_URL``), else None."""
+    """Push notifications when the service has a public URL (``OTJ_PUBLIC_URL``); without one
+    only the sources that hold their own connections (EWS streaming) push."""
     import os
 
     from otj.delivery.runner import PUBLIC_URL_ENV
@@ -188,10 +189,14 @@ def _push(
     from otj.worker.subscriptions import PushManager
 
     url = (public_url or os.environ.get(PUBLIC_URL_ENV, "")).strip().rstrip("/")
-    if not url:
-        log.info("no public URL (%s): calendars are polled, no push notifications", PUBLIC_URL_ENV)
-        return None, {}
     hub = NotificationHub()
+    if not url:
+        log.info(
+            "no public URL (%s): Graph and Google calendars are polled, no push notifications "
+            "(Exchange rooms use EWS streaming notifications)",
+            PUBLIC_URL_ENV,
+        )
+        return PushManager(db, poller.plans, hub, public_url="", clock=poller.clock), {}
     manager = PushManager(db, poller.plans, hub, public_url=url, clock=poller.clock)
     log.info("push notifications to %s/notifications/… where the calendar service can push", url)
     return manager, {"otj.api.notifications": {"hub": hub}}

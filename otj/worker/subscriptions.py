@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from calendars.base import CalendarNotFound
-from calendars.push import PushRefused, PushSource, channel_expiry
+from calendars.push import PushRefused, PushSource, StreamingPush, channel_expiry
 from otj.store import Database
 from otj.worker.clock import Clock
 from otj.worker.intervals import PUSH_SETTING
@@ -64,6 +64,8 @@ class PushManager:
         self._lock = threading.Lock()
         self._tick_lock = threading.Lock()
         self._published: dict[str, Any] | None = None
+        self._reported: frozenset[str] = frozenset()
+        self._streaming: set[str] = set()
 
     # --- state --------------------------------------------------------------------------------
 
@@ -90,26 +92,32 @@ class PushManager:
     # --- jobs ---------------------------------------------------------------------------------
 
     def tick(self) -> bool:
-        """Subscribe, renew, unsubscribe as due; True when a room's health changed."""
+        """Subscribe, renew, unsubscribe as due; True when a room's health changed since the
+        last tick (here or in between: a lifecycle event, a stream that ended)."""
         with self._tick_lock:
             changed = self._tick()
             self._publish()
             return changed
 
     def _tick(self) -> bool:
-        before = self.healthy()
         plans = self.plans.plans()
         for room in sorted(set(self._subs) - set(plans)):
             self._drop(room, "room no longer configured")
         for room, plan in sorted(plans.items()):
             source = plan.source
-            if not isinstance(source, PushSource) or plan.error:
+            if (
+                not isinstance(source, PushSource)
+                or plan.error
+                or not (self.public_url or isinstance(source, StreamingPush))
+            ):
                 if room in self._subs:
                     self._drop(room, "calendar source cannot push")
                 continue
             self._step(room, source)
         self._keep_alarms()
-        return self.healthy() != before
+        healthy = self.healthy()
+        changed, self._reported = healthy != self._reported, healthy
+        return changed
 
     def lifecycle(self, room: str, event: str) -> None:
         """A lifecycle notification (Graph ``lifecycleEvent``) for ``room``."""
@@ -129,6 +137,19 @@ class PushManager:
         if event == "missed":
             log.info("%s: notifications were missed: syncing", room)
             self.hub.changed(room)
+
+    def stream_failed(self, room: str, reason: str) -> None:
+        """A source's own notification stream for ``room`` ended (EWS): poll, alarm, retry."""
+        now = self.clock.now()
+        with self._lock:
+            sub = self._subs.get(room)
+            if sub is None or sub.state is not PushState.HEALTHY:
+                return
+            self._forget(sub)
+            after = failed(sub, now=now, reason=reason)
+            self._subs[room] = after
+        self._alarm(room, self._message(after))
+        self.hub.lifecycle(room, "streamEnded")  # the worker runs ``tick`` now
 
     def close(self) -> None:
         """Unsubscribe every room (worker stopping)."""
@@ -192,6 +213,9 @@ class PushManager:
         now = self.clock.now()
         url = f"{self.public_url}/notifications/{source.push_kind}"
         token = secrets.token_urlsafe(32)
+        if isinstance(source, StreamingPush):
+            self._streaming.add(source.push_kind)
+            source.attach_push(changed=self.hub.changed, failed=self.stream_failed)
         try:
             with self.hub.validating(source.push_kind):
                 channel = source.subscribe(
@@ -241,10 +265,14 @@ class PushManager:
             self._subs[sub.room] = sub
 
     def _message(self, sub: Subscription) -> str:
-        url = f"{self.public_url}/notifications/{sub.kind}"
+        what = (
+            f"{sub.kind} streaming notifications"
+            if sub.kind in self._streaming
+            else f"push notifications to {self.public_url}/notifications/{sub.kind}"
+        )
         retry = f"{sub.retry_at:%H:%M:%S} UTC" if sub.retry_at else "soon"
         return (
-            f"{sub.room}: push notifications to {url} could not be subscribed ({sub.reason}); "
+            f"{sub.room}: {what} could not be subscribed ({sub.reason}); "
             f"polling at the normal interval, next attempt at {retry}"
         )
 

@@ -104,7 +104,9 @@ class StreamingHub:
 
     def unsubscribe(self, sid: str) -> bool:
         with self._cond:
-            return self._subs.pop(sid, None) is not None
+            found = self._subs.pop(sid, None) is not None
+            self._cond.notify_all()  # its open stream ends with ErrorInvalidSubscription
+            return found
 
     def room_of(self, sid: str) -> str | None:
         with self._cond:
