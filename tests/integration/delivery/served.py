@@ -35,8 +35,9 @@ def serve(app: Any, **settings: Any) -> Iterator[str]:
     thread.start()
     if not server.ready.wait(10):
         raise RuntimeError("uvicorn did not start")
+    scheme = "https" if "ssl_certfile" in settings else "http"
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 import yaml
 
 from otj.api.app import create_app
@@ -21,48 +18,19 @@ from otj.worker.service import WorkerService
 from otj.worker.setup import make_poller
 from otj.worker.subscriptions import PushManager
 from tests.fakes.graph import GraphFake
+from tests.integration.delivery.served import serve
 from tests.integration.service.support import apply
 
 ROOM = "fjord@example.com"
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-
 @contextmanager
 def serve_tls(app: Any, tls: tuple[Path, Path]) -> Iterator[str]:
     """Run ``app`` over HTTPS on 127.0.0.1 until the block ends; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        lifespan="off",
-        access_log=False,
-        ssl_certfile=str(tls[0]),
-        ssl_keyfile=str(tls[1]),
-        timeout_graceful_shutdown=2,
-    )
-    server = _Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    if not server.ready.wait(10):
-        raise RuntimeError("uvicorn did not start")
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve(
+        app, ssl_certfile=str(tls[0]), ssl_keyfile=str(tls[1]), timeout_graceful_shutdown=2
+    ) as url:
+        yield url
 
 
 def graph_config(fake: GraphFake, ca: Path, rooms: list[str], *, poll_interval: int) -> str:
