@@ -5,9 +5,10 @@ Each language's invitation lines follow the shape of the localised invitations o
 ``otj/rules/meeting_types/labels.py`` (made-up numbers): a Teams block with meeting ID and
 passcode, the Teams video-device section, a Zoom personal link with its meeting ID and numeric
 passcode, a Webex join link with its meeting number, and GoTo's room-system section. The comment
-on each language's row says which labels a source backs (the sources are named in
-``labels.py``); the others are the table's unverified wording, tested so that the table keeps
-working, not as evidence. The tests after the matrix rebuild invitations as they were seen.
+on each language's row says which labels a source backs (each label's source keys are in
+``labels.py``, the sources in ``label_sources.py``); the others are the tables' unsourced
+wording, tested so that the tables keep working, not as evidence. ``test_languages_seen.py``
+rebuilds invitations as they were found.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ TEAMS = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Q%40thread.v2/0"
 #: (Teams meeting ID label, Teams passcode label, video ID label, Zoom meeting ID label,
 #: Zoom passcode label, Webex meeting number label, GoTo meeting ID label)
 WORDING = {
-    # en: Teams and Zoom seen; "Video ID" no source (seen: "Video Conference ID", tested below)
+    # en: all seen (teams-en, zoom-en, webex-en, goto-en)
     "en": (
         "Meeting ID",
         "Passcode",
@@ -32,7 +33,7 @@ WORDING = {
         "Meeting number (access code)",
         "Meeting ID",
     ),
-    # de: Teams meeting ID and "Passcode" seen; the rest no source
+    # de: Zoom "Meeting-ID"/"Kenncode", Webex "Meeting-Kennnummer (Zugriffscode)" seen; "Video-ID" unsourced
     "de": (
         "Besprechungs-ID",
         "Kenncode",
@@ -42,8 +43,7 @@ WORDING = {
         "Meeting-Kennnummer (Zugriffscode)",
         "Meeting-ID",
     ),
-    # fr, es, it, pt, nb, sv, da, pl, ja: meeting ID and passcode as recorded "seen" in labels.py;
-    # the video ID (except Danish "Video-id"), Webex and GoTo labels no source
+    # fr: Teams and Zoom "ID de la réunion"/"Code secret" seen; the rest unsourced
     "fr": (
         "ID de la réunion",
         "Code secret",
@@ -53,6 +53,7 @@ WORDING = {
         "Numéro de réunion (code d'accès)",
         "ID de réunion",
     ),
+    # es: Teams "Id. de reunión"/"Código de acceso" seen; the rest unsourced
     "es": (
         "Id. de reunión",
         "Código de acceso",
@@ -62,6 +63,7 @@ WORDING = {
         "Número de reunión (código de acceso)",
         "ID de reunión",
     ),
+    # it: Teams and Zoom "ID riunione", Teams "Passcode" seen; the rest unsourced
     "it": (
         "ID riunione",
         "Passcode",
@@ -71,7 +73,7 @@ WORDING = {
         "Numero riunione (codice di accesso)",
         "ID riunione",
     ),
-    # nl: Teams "Vergaderings-id" as recorded before; the rest no source
+    # nl: Teams "Vergaderings-id" third party; the rest unsourced
     "nl": (
         "Vergaderings-id",
         "Wachtwoordcode",
@@ -81,6 +83,7 @@ WORDING = {
         "Vergadernummer (toegangscode)",
         "Vergader-ID",
     ),
+    # pt: Zoom "ID da reunião"/"Senha" third party; the rest unsourced
     "pt": (
         "ID da Reunião",
         "Senha",
@@ -90,6 +93,7 @@ WORDING = {
         "Número da reunião (código de acesso)",
         "ID da reunião",
     ),
+    # nb: Teams "Møte-ID"/"Passord" third party; the rest unsourced
     "nb": (
         "Møte-ID",
         "Passord",
@@ -99,6 +103,7 @@ WORDING = {
         "Møtenummer (tilgangskode)",
         "Møte-ID",
     ),
+    # sv: Teams "Mötes-ID"/"Lösenord" third party, Zoom "Lösenkod" seen; the rest unsourced
     "sv": (
         "Mötes-ID",
         "Lösenord",
@@ -108,6 +113,7 @@ WORDING = {
         "Mötesnummer (åtkomstkod)",
         "Mötes-ID",
     ),
+    # da: Teams "Møde-id"/"Adgangskode"/"Video-id" seen; the rest unsourced
     "da": (
         "Møde-id",
         "Adgangskode",
@@ -117,7 +123,7 @@ WORDING = {
         "Mødenummer (adgangskode)",
         "Møde-id",
     ),
-    # fi: "Kokouksen tunnus" third party only; the rest no source
+    # fi: "Kokouksen tunnus" third party only; the rest unsourced
     "fi": (
         "Kokouksen tunnus",
         "Tunnuskoodi",
@@ -127,6 +133,7 @@ WORDING = {
         "Kokouksen numero (käyttökoodi)",
         "Kokouksen tunnus",
     ),
+    # pl: Teams "Identyfikator spotkania"/"Kod dostępu" third party; the rest unsourced
     "pl": (
         "Identyfikator spotkania",
         "Kod dostępu",
@@ -136,6 +143,7 @@ WORDING = {
         "Numer spotkania (kod dostępu)",
         "Identyfikator spotkania",
     ),
+    # ja: Teams "会議 ID" seen, "パスコード" third party; the rest unsourced
     "ja": (
         "会議 ID",
         "パスコード",
@@ -145,9 +153,9 @@ WORDING = {
         "ミーティング番号 (アクセス コード)",
         "会議 ID",
     ),
-    # zh: Teams "会议 ID" and "VTC 会议 ID" MS docs; Zoom and Webex seen; Teams "密码", GoTo no source
+    # zh: Teams "会议 ID" and "VTC 会议 ID" vendor docs; Zoom and Webex seen; "密码" seen only in Zoom's invitation; GoTo unsourced
     "zh": ("会议 ID", "密码", "VTC 会议 ID", "会议号", "密码", "会议号（访问码）", "会议 ID"),
-    # ko: Teams "모임 ID" MS docs; Zoom seen; the Teams passcode, video ID, Webex, GoTo no source
+    # ko: Teams "모임 ID" vendor docs; Zoom seen ("암호" only in Zoom's invitation); video ID, Webex, GoTo unsourced
     "ko": ("모임 ID", "암호", "비디오 ID", "회의 ID", "암호", "회의 번호 (액세스 코드)", "회의 ID"),
 }
 
