@@ -91,6 +91,10 @@ SOURCES: Mapping[str, str] = {
     "ms-ko": "vendor docs: Microsoft's ko-KR Teams audio-conferencing pages "
     "(MicrosoftDocs/OfficeDocs-SkypeForBusiness-pr.ko-KR, search-index id 40002503855): "
     "'모임 ID를 입력하여'; Microsoft ko-KR docs write '테넌트 키' (id 29151770440)",
+    "ms-nl": "vendor docs: Microsoft's nl-NL Azure Information Protection pages write "
+    "'tenantsleutel' for the tenant key (search-index ids 1472978117, 9885973149); not Teams",
+    "ms-fi": "vendor docs: Microsoft's fi-FI Azure Key Vault BYOK page, machine-translated, "
+    "writes 'vuokraajan avainta' for the tenant key (search-index id 35925847046); not Teams",
     # Zoom
     "zoom-en": "seen: the invitation text Zoom's API returns, kept in a Moodle plugin's test "
     "(search-index id 35116246): 'Join Zoom Meeting' / 'Meeting ID: 123 1234 1234' / "

@@ -102,7 +102,7 @@ DUTCH: Table = {
     "meeting_id": (_l("vergaderings-id", "teams-nl"), _l("vergader-id")),
     "passcode": (_l("wachtwoordcode"), _l("wachtwoord"), _l("toegangscode")),
     "conference_id": (_l("video-id"), _l("vtc-conferentie-id")),
-    "tenant_key": (_l("tenantsleutel"),),
+    "tenant_key": (_l("tenantsleutel", "ms-nl"),),
     "meeting_number": (_l("vergadernummer"),),
     "access_code": (_l("toegangscode"),),
 }
@@ -142,7 +142,7 @@ FINNISH: Table = {
     "meeting_id": (_l("kokouksen tunnus", "teams-fi"), _l("kokoustunnus")),
     "passcode": (_l("tunnuskoodi"), _l("salasana")),
     "conference_id": (_l("videotunnus"), _l("vtc-neuvottelun tunnus")),
-    "tenant_key": (_l("vuokraajan avain"),),
+    "tenant_key": (_l("vuokraajan avain", "ms-fi"),),
     "meeting_number": (_l("kokouksen numero"),),
     "access_code": (_l("käyttökoodi"),),
 }
