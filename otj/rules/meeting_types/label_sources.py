@@ -4,13 +4,16 @@ Each text starts with how strong the evidence is:
 
 - "seen": an invitation as the vendor wrote it (or its own API returned it), found in public
   data; the text quotes the lines that carry the label;
+- "vendor strings": the vendor's own localised string resources, published by the vendor in a
+  public repository: its invitation template, or the labels its client shows for the same values;
 - "vendor docs": the vendor's own localised documentation uses the term (not the invitation);
 - "third party": another project's parser or test data reads the label from such invitations;
 - ``UNSOURCED``: nobody has checked the label against the vendor's wording; it stays because
   it is a plausible translation and harmless, and issue 12 §2 stays open for it.
 
 "search-index id N" names a public GitHub file in the project's search index whose repository
-the index did not show; the quoted lines let anyone find it again.
+the index did not show; the quoted lines let anyone find it again. GitHub sources name the
+repository, path and commit.
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ SOURCES: Mapping[str, str] = {
     "216 444 363 987' / 'Kod dostępu: KY3kJ9PY'",
     "teams-nl": "third party: a Dutch mail tool cuts Teams blocks at 'Vergaderings-id:' "
     "(search-index id 56943555491)",
+    "teams-nl-parser": "third party: a Dutch agenda formatter's list of Teams invitation lines "
+    "(search-index id 52914124965): 'Heeft u hulp nodig', 'Nu deelnemen aan de vergadering', "
+    "'Vergadering-id:', 'Wachtwoordcode:', 'Telefonische vergadering-id', 'Vergaderopties'",
+    "teams-pt-parser": "third party: a mail cleaner's Teams patterns (search-index id "
+    "28444358858): 'Participe pelo computador', 'ID da reunião:', 'Saiba mais'",
     "teams-fi": "third party: a mail tool's Teams hint regex lists 'kokouksen tunnus' beside "
     "'meeting id' and 'liity kokoukseen' (search-index id 66548218493)",
     # Microsoft: localised documentation (not the invitation template)
@@ -105,6 +113,31 @@ SOURCES: Mapping[str, str] = {
     "'ID de la réunion : 835 7630 2110' / 'Code secret : 040383' (us02web.zoom.us link)",
     "zoom-it": "seen: Italian Zoom webinar invitation (search-index id 10289660683): "
     "'ID riunione: 862 4856 8208' / 'Codice d'accesso: 559597' (us06web.zoom.us link)",
+    # Zoom: its own string resources (strongest after invitations seen)
+    "zoom-ios-sdk": "vendor strings: Zoom's invitation e-mail template in its iOS SDK "
+    "(zoom/zoom-sdk-ios, lib/MobileRTCResources.bundle/<lang>.lproj/Localizable.strings, "
+    "commit eb77ff4f87324b7cc7755b2ffe348d5f85fcb84a), IDS_INVITATION_EMAIL_BODY_323_1 "
+    "('Join from a H.323/SIP room system: IP Address: %@ Meeting ID: %qu') and 'Password: %@': "
+    "de 'Meeting-ID:' / 'Passwort:', fr 'Nº de réunion :' / 'Mot de passe :', es 'ID de la "
+    "reunión:' / 'Contraseña:', pt-PT 'ID da reunião:' / 'Senha:', it 'ID riunione:', "
+    "ja 'ミーティング ID:' / 'パスワード:', zh-Hans '会议ID:' / '密码:', "
+    "ko '회의 ID:' / '비밀번호:'; the "
+    "2020 resources (commit a2e2e3248e64671f7ec5eb65333e7d4eb0b5a09d) keep those meeting-ID "
+    "labels and write 'Passcode' as de 'Kenncode', fr 'Code secret', es 'Código de acceso', "
+    "it 'Passcode', pt-PT 'Senha', ja 'パスコード', zh-Hans '密码', ko '암호' ('Password' as it "
+    "'Password', ko '비밀번호')",
+    "zoom-web-sdk": "vendor strings: the labels Zoom's Meeting SDK for Web shows "
+    "(zoom/meetingsdk-web, dist/lib/lang/<lang>.json, commit "
+    "ce0bc3f2a14a52e275f0c4dbad548e285952f1d0, keys apac.wc_meetingid / apac.wc_tel_password): "
+    "de 'Meeting-ID' / 'Kenncode', fr 'ID de réunion' / 'Code secret' (apac.preview.meeting_id "
+    "'N° de réunion'), es 'ID de reunión' / 'Código de acceso', it 'ID riunione' / 'Passcode', "
+    "nl-NL 'Vergadering-ID' / 'Wachtwoord', pt-PT 'ID da reunião' / 'Senha', sv-SE 'Mötes-ID' / "
+    "'Lösenkod', pl-PL 'Identyfikator spotkania' / 'Kod dostępu', ja-JP 'ミーティング ID' / "
+    "'パスコード', zh-CN '会议号' / '密码', ko-KR '회의 ID' / '암호'; no Danish, Norwegian or "
+    "Finnish pack",
+    "zoom-pt-parser": "third party: Portuguese Zoom invitation readers (search-index id "
+    "12298308773: 'está convidando você', 'ID da reunião:', 'Senha de acesso:'; id 61637066032: "
+    "'ID da reunião:' / 'Senha de acesso:' under a Zoom link)",
     "zoom-pt": "third party: a Portuguese Zoom invitation pasted into seed data (search-index "
     "id 56034794856): 'ID da reunião: 830 6726 7308 / Senha: 704878'",
     "zoom-sv": "seen: Zoom's Swedish 'Lösenkod:' under Zoom recording-share links (search-index "
@@ -122,9 +155,27 @@ SOURCES: Mapping[str, str] = {
     "the Webex block (id 59104280402): 'Meeting-Kennnummer (Zugriffscode): 2731 234 5678'",
     "webex-zh": "seen: Chinese WebEx invitations (search-index ids 11268368649, 15501237038): "
     "'会议号（访问码）： 182 325 056' / '会议密码： 1234' with a j.php?MTID= link",
+    "webex-es": "third party: Spanish Webex join details copied from invitations (search-index "
+    "id 26044669749, a library's page: casevents.webex.com/casevents/j.php?MTID=… / 'Reunión "
+    "número (código de acceso): 620 607 781' / 'Contraseña de reunión: UNMSM'; id 42530772846, "
+    "a course site's template: 'Número de la reunión (código de acceso):' / 'Contraseña de la "
+    "reunión:')",
+    "webex-ja-docs": "vendor docs: Cisco WebEx Meetings Server 2.8 user guide, Japanese "
+    "(quoted at https://fdocuments.fr/document/microsoft-outlook-c-webex-ffff-microsoft-outlook"
+    ".html): 'ミーティング番号による参加' (joining by meeting number)",
     # GoTo
     "goto-en": "seen: GoTo Meeting invitations in public repositories (search-index ids "
     "59548560454, 3826509664): 'Access Code: 193-053-677' / 'Joining from a video-conferencing "
     "room or system? Dial: 67.217.95.2##193053677'",
+    "goto-docs": "vendor docs: GoTo's support article 'Host a meeting online (Web App)' "
+    "(g2m090008) in the languages GoTo's support site has (English, French, Italian, German, "
+    "Spanish, Portuguese): de 'Zunächst müssen Sie sich die Meeting-ID merken' "
+    "(https://support.logmeininc.com/de/gotomeeting/help/host-a-meeting-online-web-app-g2m090008), "
+    "es 'Primero, anote el ID de reunión' / 'Introduzca el ID de la reunión' "
+    "(https://support.logmeininc.com/es/gotomeeting/help/organizar-una-reuni-oacute-n-en-l-iacute"
+    "-nea-web-app-g2m090008), it 'prendi nota dell'ID riunione' "
+    "(https://support.goto.com/it/meeting/help/host-a-meeting-online-web-app-g2m090008), pt "
+    "'anote a ID de reunião' (https://support.goto.com/pt/meeting/help/host-a-meeting-online-web"
+    "-app-g2m090008)",
 }
 """Source key → what backs the labels that name it."""

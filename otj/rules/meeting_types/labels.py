@@ -3,8 +3,9 @@
 Each table maps a kind of value to the labels that vendors' invitation templates put before it
 (lower case, compared ignoring case; a label is followed by optional punctuation such as ``:``,
 ``：`` or ``#``, then the value), each with the keys of ``label_sources.SOURCES`` that back it:
-an invitation seen as the vendor wrote it, the vendor's localised documentation, another
-project's parser, or ``UNSOURCED`` (kept as a plausible translation; issue 12 §2 stays open for
+an invitation seen as the vendor wrote it, the vendor's own string resources (its invitation
+template or client labels), the vendor's localised documentation, another project's parser, or
+``UNSOURCED`` (kept as a plausible translation; issue 12 §2 stays open for
 those). A label serves every provider whose type reads that kind, whichever vendor backs it.
 ``Labelled`` reads the values after a kind's labels in every language.
 
@@ -38,9 +39,11 @@ def _l(text: str, *sources: str) -> Label:
 
 Table = Mapping[str, tuple[Label, ...]]
 
+ZI, ZW = "zoom-ios-sdk", "zoom-web-sdk"  # Zoom's own string resources (label_sources)
+
 ENGLISH: Table = {
-    "meeting_id": (_l("meeting id", "teams-en", "zoom-en"),),
-    "passcode": (_l("passcode", "teams-en", "zoom-en"), _l("password", "webex-en")),
+    "meeting_id": (_l("meeting id", "teams-en", "zoom-en", ZI, ZW),),
+    "passcode": (_l("passcode", "teams-en", "zoom-en", ZI, ZW), _l("password", "webex-en", ZI)),
     "conference_id": (
         _l("video conference id", "teams-en"),
         _l("vtc conference id", "teams-en-poly"),
@@ -51,11 +54,14 @@ ENGLISH: Table = {
     "access_code": (_l("access code", "webex-en", "goto-en"),),
 }
 GERMAN: Table = {
-    "meeting_id": (_l("besprechungs-id", "teams-de"), _l("meeting-id", "zoom-de")),
+    "meeting_id": (
+        _l("besprechungs-id", "teams-de"),
+        _l("meeting-id", "zoom-de", ZI, ZW, "goto-docs"),
+    ),
     "passcode": (
-        _l("kenncode", "zoom-de"),
+        _l("kenncode", "zoom-de", ZI, ZW),
         _l("passcode", "teams-de"),
-        _l("passwort", "webex-de"),
+        _l("passwort", "webex-de", ZI),
     ),
     "conference_id": (_l("video-id"), _l("vtc-konferenz-id", "ms-de")),
     "tenant_key": (_l("mandantenschlüssel", "ms-de"),),
@@ -63,8 +69,13 @@ GERMAN: Table = {
     "access_code": (_l("zugriffscode", "webex-de"),),
 }
 FRENCH: Table = {
-    "meeting_id": (_l("id de la réunion", "teams-fr", "zoom-fr"), _l("id de réunion")),
-    "passcode": (_l("code secret", "teams-fr", "zoom-fr"), _l("mot de passe")),
+    "meeting_id": (
+        _l("id de la réunion", "teams-fr", "zoom-fr"),
+        _l("id de réunion", ZW),
+        _l("nº de réunion", ZI),
+        _l("n° de réunion", ZW),
+    ),
+    "passcode": (_l("code secret", "teams-fr", "zoom-fr", ZI, ZW), _l("mot de passe", ZI)),
     "conference_id": (_l("id vidéo"), _l("id de conférence vtc", "ms-fr")),
     "tenant_key": (_l("clé du locataire"),),
     "meeting_number": (_l("numéro de réunion"),),
@@ -73,25 +84,32 @@ FRENCH: Table = {
 SPANISH: Table = {
     "meeting_id": (
         _l("id. de reunión", "teams-es"),
-        _l("id de reunión"),
-        _l("id de la reunión", "teams-es"),
+        _l("id de reunión", ZW, "goto-docs"),
+        _l("id de la reunión", "teams-es", ZI, "goto-docs"),
     ),
-    "passcode": (_l("código de acceso", "teams-es"), _l("contraseña")),
+    "passcode": (_l("código de acceso", "teams-es", ZI, ZW), _l("contraseña", ZI)),
     "conference_id": (
         _l("id. de vídeo"),
         _l("id. de conferencia vtc"),
         _l("identificador de conferencia vtc", "ms-es"),
     ),
     "tenant_key": (_l("clave de inquilino"),),
-    "meeting_number": (_l("número de reunión"),),
+    "meeting_number": (
+        _l("número de reunión"),
+        _l("número de la reunión", "webex-es"),
+        _l("reunión número", "webex-es"),
+    ),
     "access_code": (_l("código de acceso"),),
 }
 ITALIAN: Table = {
-    "meeting_id": (_l("id riunione", "teams-it", "zoom-it"), _l("id della riunione")),
+    "meeting_id": (
+        _l("id riunione", "teams-it", "zoom-it", ZI, ZW, "goto-docs"),
+        _l("id della riunione"),
+    ),
     "passcode": (
-        _l("passcode", "teams-it"),
+        _l("passcode", "teams-it", ZI, ZW),
         _l("codice d'accesso", "zoom-it"),
-        _l("password"),
+        _l("password", ZI),
     ),
     "conference_id": (_l("id video"), _l("id conferenza vtc", "ms-it")),
     "tenant_key": (_l("chiave tenant"),),
@@ -99,16 +117,31 @@ ITALIAN: Table = {
     "access_code": (_l("codice di accesso"),),
 }
 DUTCH: Table = {
-    "meeting_id": (_l("vergaderings-id", "teams-nl"), _l("vergader-id")),
-    "passcode": (_l("wachtwoordcode"), _l("wachtwoord"), _l("toegangscode")),
+    "meeting_id": (
+        _l("vergaderings-id", "teams-nl"),
+        _l("vergadering-id", "teams-nl-parser", ZW),
+        _l("vergader-id"),
+    ),
+    "passcode": (
+        _l("wachtwoordcode", "teams-nl-parser"),
+        _l("wachtwoord", ZW),
+        _l("toegangscode"),
+    ),
     "conference_id": (_l("video-id"), _l("vtc-conferentie-id")),
     "tenant_key": (_l("tenantsleutel", "ms-nl"),),
     "meeting_number": (_l("vergadernummer"),),
     "access_code": (_l("toegangscode"),),
 }
 PORTUGUESE: Table = {
-    "meeting_id": (_l("id da reunião", "zoom-pt"), _l("id de reunião")),
-    "passcode": (_l("senha de acesso"), _l("código de acesso"), _l("senha", "zoom-pt")),
+    "meeting_id": (
+        _l("id da reunião", "zoom-pt", "zoom-pt-parser", "teams-pt-parser", ZI, ZW),
+        _l("id de reunião", "goto-docs"),
+    ),
+    "passcode": (
+        _l("senha de acesso", "zoom-pt-parser"),
+        _l("código de acesso"),
+        _l("senha", "zoom-pt", ZI, ZW),
+    ),
     "conference_id": (_l("id de vídeo"), _l("id da conferência vtc", "ms-pt")),
     "tenant_key": (_l("chave do locatário"),),
     "meeting_number": (_l("número da reunião"),),
@@ -123,8 +156,8 @@ NORWEGIAN: Table = {
     "access_code": (_l("tilgangskode"),),
 }
 SWEDISH: Table = {
-    "meeting_id": (_l("mötes-id", "teams-sv"),),
-    "passcode": (_l("lösenord", "teams-sv"), _l("lösenkod", "zoom-sv")),
+    "meeting_id": (_l("mötes-id", "teams-sv", ZW),),
+    "passcode": (_l("lösenord", "teams-sv"), _l("lösenkod", "zoom-sv", ZW)),
     "conference_id": (_l("video-id"), _l("vtc-konferens-id")),
     "tenant_key": (_l("klientnyckel"),),
     "meeting_number": (_l("mötesnummer"),),
@@ -147,8 +180,8 @@ FINNISH: Table = {
     "access_code": (_l("käyttökoodi"),),
 }
 POLISH: Table = {
-    "meeting_id": (_l("identyfikator spotkania", "teams-pl"),),
-    "passcode": (_l("kod dostępu", "teams-pl"), _l("hasło")),
+    "meeting_id": (_l("identyfikator spotkania", "teams-pl", ZW),),
+    "passcode": (_l("kod dostępu", "teams-pl", ZW), _l("hasło")),
     "conference_id": (_l("identyfikator wideo"), _l("identyfikator konferencji vtc")),
     "tenant_key": (_l("klucz dzierżawy"),),
     "meeting_number": (_l("numer spotkania"),),
@@ -158,26 +191,26 @@ JAPANESE: Table = {
     "meeting_id": (
         _l("会議 id", "teams-ja", "teams-ja-tests"),
         _l("会議id"),
-        _l("ミーティング id"),
+        _l("ミーティング id", ZI, ZW),
         _l("ミーティングid"),
     ),
-    "passcode": (_l("パスコード", "teams-ja-tests"), _l("パスワード")),
+    "passcode": (_l("パスコード", "teams-ja-tests", ZI, ZW), _l("パスワード", ZI)),
     "conference_id": (_l("ビデオ id"), _l("ビデオid"), _l("vtc 会議 id", "teams-ja-graph")),
     "tenant_key": (_l("テナント キー"), _l("テナントキー")),
-    "meeting_number": (_l("ミーティング番号"), _l("会議番号")),
+    "meeting_number": (_l("ミーティング番号", "webex-ja-docs"), _l("会議番号")),
     "access_code": (_l("アクセス コード"), _l("アクセスコード")),
 }
 CHINESE: Table = {  # simplified
-    "meeting_id": (_l("会议 id", "ms-zh"), _l("会议id"), _l("会议号", "zoom-zh")),
-    "passcode": (_l("密码", "zoom-zh"), _l("会议密码", "webex-zh")),
+    "meeting_id": (_l("会议 id", "ms-zh"), _l("会议id", ZI), _l("会议号", "zoom-zh", ZW)),
+    "passcode": (_l("密码", "zoom-zh", ZI, ZW), _l("会议密码", "webex-zh")),
     "conference_id": (_l("视频 id"), _l("视频id"), _l("vtc 会议 id", "ms-zh")),
     "tenant_key": (_l("租户密钥", "ms-zh"),),
     "meeting_number": (_l("会议号", "webex-zh"),),
     "access_code": (_l("访问码", "webex-zh"),),
 }
 KOREAN: Table = {
-    "meeting_id": (_l("회의 id", "zoom-ko"), _l("모임 id", "ms-ko"), _l("회의id")),
-    "passcode": (_l("암호", "zoom-ko"), _l("비밀번호")),
+    "meeting_id": (_l("회의 id", "zoom-ko", ZI, ZW), _l("모임 id", "ms-ko"), _l("회의id")),
+    "passcode": (_l("암호", "zoom-ko", ZI, ZW), _l("비밀번호", ZI)),
     "conference_id": (_l("비디오 id"), _l("vtc 회의 id")),
     "tenant_key": (_l("테넌트 키", "ms-ko"),),
     "meeting_number": (_l("회의 번호"),),

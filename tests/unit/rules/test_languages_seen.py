@@ -180,7 +180,7 @@ def test_every_label_names_known_sources() -> None:
 
 def test_unsourced_labels_say_so_and_sourced_ones_say_how() -> None:
     assert SOURCES[UNSOURCED].startswith("unsourced:")
-    tiers = ("seen:", "vendor docs:", "third party:")
+    tiers = ("seen:", "vendor strings:", "vendor docs:", "third party:")
     for key, text in SOURCES.items():
         if key != UNSOURCED:
             assert text.startswith(tiers), key
