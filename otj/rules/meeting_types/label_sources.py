@@ -42,6 +42,11 @@ SOURCES: Mapping[str, str] = {
     "teams-de": "seen: German Teams invitation as Microsoft Graph returned it (bodyPreview, "
     "search-index id 3202869519): 'Microsoft Teams-Besprechung' / 'Besprechungs-ID: 371 519 285 "
     "955'; with 'Passcode: AAAA1111' in a project's test (id 60276940134)",
+    "teams-de-typo": "seen: German Teams invitations wrote 'Besprchungs-ID' for the meeting ID in "
+    "mid-2022 (a screenshot in MicrosoftDocs/office-docs-powershell issue #9696, "
+    "https://github.com/MicrosoftDocs/office-docs-powershell/issues/9696: 'Besprchungs-ID needs "
+    "to be Besprechungs-ID'; a commenter reports the Microsoft 365 Service Health advisory); "
+    "meetings created then keep that body",
     "teams-es": "seen: Spanish Teams invitations (search-index ids 60571455663, 28773083689): "
     "'Reunión de Microsoft Teams' / 'Id. de reunión: 212 271 718 708 27' / 'Código de acceso: "
     "hD9qe2aE'; joinInformation fetched from Microsoft Graph in Spanish, kept as test data by "

@@ -56,6 +56,7 @@ ENGLISH: Table = {
 GERMAN: Table = {
     "meeting_id": (
         _l("besprechungs-id", "teams-de"),
+        _l("besprchungs-id", "teams-de-typo"),
         _l("meeting-id", "zoom-de", ZI, ZW, "goto-docs"),
     ),
     "passcode": (

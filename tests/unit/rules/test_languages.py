@@ -24,140 +24,61 @@ TEAMS = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Q%40thread.v2/0"
 #: Zoom passcode label, Webex meeting number label, GoTo meeting ID label)
 WORDING = {
     # en: all seen (teams-en, zoom-en, webex-en, goto-en)
-    "en": (
-        "Meeting ID",
-        "Passcode",
-        "Video ID",
-        "Meeting ID",
-        "Passcode",
-        "Meeting number (access code)",
-        "Meeting ID",
-    ),
-    # de: Zoom "Meeting-ID"/"Kenncode", Webex "Meeting-Kennnummer (Zugriffscode)" seen; "Video-ID" unsourced
-    "de": (
-        "Besprechungs-ID",
-        "Kenncode",
-        "Video-ID",
-        "Meeting-ID",
-        "Kenncode",
-        "Meeting-Kennnummer (Zugriffscode)",
-        "Meeting-ID",
-    ),
-    # fr: Teams and Zoom "ID de la réunion"/"Code secret" seen; the rest unsourced
-    "fr": (
-        "ID de la réunion",
-        "Code secret",
-        "ID vidéo",
-        "ID de réunion",
-        "Code secret",
-        "Numéro de réunion (code d'accès)",
-        "ID de réunion",
-    ),
-    # es: Teams "Id. de reunión"/"Código de acceso" seen; the rest unsourced
-    "es": (
-        "Id. de reunión",
-        "Código de acceso",
-        "Id. de vídeo",
-        "ID de reunión",
-        "Código de acceso",
-        "Número de reunión (código de acceso)",
-        "ID de reunión",
-    ),
-    # it: Teams and Zoom "ID riunione", Teams "Passcode" seen; the rest unsourced
-    "it": (
-        "ID riunione",
-        "Passcode",
-        "ID video",
-        "ID riunione",
-        "Passcode",
-        "Numero riunione (codice di accesso)",
-        "ID riunione",
-    ),
-    # nl: Teams "Vergaderings-id" third party; the rest unsourced
-    "nl": (
-        "Vergaderings-id",
-        "Wachtwoordcode",
-        "Video-id",
-        "Vergader-ID",
-        "Toegangscode",
-        "Vergadernummer (toegangscode)",
-        "Vergader-ID",
-    ),
-    # pt: Zoom "ID da reunião"/"Senha" third party; the rest unsourced
-    "pt": (
-        "ID da Reunião",
-        "Senha",
-        "ID de vídeo",
-        "ID da reunião",
-        "Senha",
-        "Número da reunião (código de acesso)",
-        "ID da reunião",
-    ),
-    # nb: Teams "Møte-ID"/"Passord" third party; the rest unsourced
-    "nb": (
-        "Møte-ID",
-        "Passord",
-        "Video-ID",
-        "Møte-ID",
-        "Passkode",
-        "Møtenummer (tilgangskode)",
-        "Møte-ID",
-    ),
-    # sv: Teams "Mötes-ID"/"Lösenord" third party, Zoom "Lösenkod" seen; the rest unsourced
-    "sv": (
-        "Mötes-ID",
-        "Lösenord",
-        "Video-ID",
-        "Mötes-ID",
-        "Lösenkod",
-        "Mötesnummer (åtkomstkod)",
-        "Mötes-ID",
-    ),
-    # da: Teams "Møde-id"/"Adgangskode"/"Video-id" seen; the rest unsourced
-    "da": (
-        "Møde-id",
-        "Adgangskode",
-        "Video-id",
-        "Møde-id",
-        "Adgangskode",
-        "Mødenummer (adgangskode)",
-        "Møde-id",
-    ),
+    "en": ("Meeting ID", "Passcode", "Video ID", "Meeting ID", "Passcode",
+           "Meeting number (access code)", "Meeting ID"),
+    # de: Teams "Besprechungs-ID"/"Passcode", Zoom "Meeting-ID"/"Kenncode", Webex seen; Zoom also
+    # vendor strings; GoTo "Meeting-ID" vendor docs; "Video-ID" unsourced
+    "de": ("Besprechungs-ID", "Passcode", "Video-ID", "Meeting-ID", "Kenncode",
+           "Meeting-Kennnummer (Zugriffscode)", "Meeting-ID"),
+    # fr: Teams and Zoom "ID de la réunion"/"Code secret" seen, Zoom "Nº de réunion" vendor
+    # strings; video ID, Webex, GoTo unsourced
+    "fr": ("ID de la réunion", "Code secret", "ID vidéo", "Nº de réunion", "Code secret",
+           "Numéro de réunion (code d'accès)", "ID de réunion"),
+    # es: Teams seen; Zoom "ID de reunión"/"Código de acceso" vendor strings; Webex "Número de la
+    # reunión (código de acceso)" third party; GoTo "ID de reunión" vendor docs; video ID unsourced
+    "es": ("Id. de reunión", "Código de acceso", "Id. de vídeo", "ID de reunión",
+           "Código de acceso", "Número de la reunión (código de acceso)", "ID de reunión"),
+    # it: Teams and Zoom seen, Zoom vendor strings; GoTo "ID riunione" vendor docs; video ID and
+    # Webex unsourced
+    "it": ("ID riunione", "Passcode", "ID video", "ID riunione", "Passcode",
+           "Numero riunione (codice di accesso)", "ID riunione"),
+    # nl: Teams "Vergadering-id"/"Wachtwoordcode" third party; Zoom "Vergadering-ID"/"Wachtwoord"
+    # vendor strings; video ID, Webex, GoTo unsourced
+    "nl": ("Vergadering-id", "Wachtwoordcode", "Video-id", "Vergadering-ID", "Wachtwoord",
+           "Vergadernummer (toegangscode)", "Vergader-ID"),
+    # pt: Teams "ID da reunião" third party; Zoom "ID da reunião"/"Senha" vendor strings; GoTo
+    # "ID de reunião" vendor docs; Teams passcode, video ID, Webex unsourced
+    "pt": ("ID da Reunião", "Senha", "ID de vídeo", "ID da reunião", "Senha",
+           "Número da reunião (código de acesso)", "ID de reunião"),
+    # nb: Teams "Møte-ID"/"Passord" third party; the rest unsourced (Zoom has no Norwegian strings)
+    "nb": ("Møte-ID", "Passord", "Video-ID", "Møte-ID", "Passkode",
+           "Møtenummer (tilgangskode)", "Møte-ID"),
+    # sv: Teams "Mötes-ID"/"Lösenord" third party; Zoom "Mötes-ID"/"Lösenkod" vendor strings and
+    # seen; video ID, Webex, GoTo unsourced
+    "sv": ("Mötes-ID", "Lösenord", "Video-ID", "Mötes-ID", "Lösenkod",
+           "Mötesnummer (åtkomstkod)", "Mötes-ID"),
+    # da: Teams seen; the rest unsourced (Zoom has no Danish strings)
+    "da": ("Møde-id", "Adgangskode", "Video-id", "Møde-id", "Adgangskode",
+           "Mødenummer (adgangskode)", "Møde-id"),
     # fi: "Kokouksen tunnus" third party only; the rest unsourced
-    "fi": (
-        "Kokouksen tunnus",
-        "Tunnuskoodi",
-        "Videotunnus",
-        "Kokouksen tunnus",
-        "Salasana",
-        "Kokouksen numero (käyttökoodi)",
-        "Kokouksen tunnus",
-    ),
-    # pl: Teams "Identyfikator spotkania"/"Kod dostępu" third party; the rest unsourced
-    "pl": (
-        "Identyfikator spotkania",
-        "Kod dostępu",
-        "Identyfikator wideo",
-        "Identyfikator spotkania",
-        "Kod dostępu",
-        "Numer spotkania (kod dostępu)",
-        "Identyfikator spotkania",
-    ),
-    # ja: Teams "会議 ID" seen, "パスコード" third party; the rest unsourced
-    "ja": (
-        "会議 ID",
-        "パスコード",
-        "ビデオ ID",
-        "ミーティングID",
-        "パスコード",
-        "ミーティング番号 (アクセス コード)",
-        "会議 ID",
-    ),
-    # zh: Teams "会议 ID" and "VTC 会议 ID" vendor docs; Zoom and Webex seen; "密码" seen only in Zoom's invitation; GoTo unsourced
+    "fi": ("Kokouksen tunnus", "Tunnuskoodi", "Videotunnus", "Kokouksen tunnus", "Salasana",
+           "Kokouksen numero (käyttökoodi)", "Kokouksen tunnus"),
+    # pl: Teams third party; Zoom "Identyfikator spotkania"/"Kod dostępu" vendor strings; video
+    # ID, Webex, GoTo unsourced
+    "pl": ("Identyfikator spotkania", "Kod dostępu", "Identyfikator wideo",
+           "Identyfikator spotkania", "Kod dostępu", "Numer spotkania (kod dostępu)",
+           "Identyfikator spotkania"),
+    # ja: Teams "会議 ID" seen, "パスコード" third party; Zoom "ミーティング ID"/"パスコード" vendor
+    # strings; Webex "ミーティング番号" vendor docs; video ID, GoTo unsourced
+    "ja": ("会議 ID", "パスコード", "ビデオ ID", "ミーティング ID", "パスコード",
+           "ミーティング番号 (アクセス コード)", "会議 ID"),
+    # zh: Teams "会议 ID" and "VTC 会议 ID" vendor docs; Zoom and Webex seen, Zoom vendor strings;
+    # Teams passcode, GoTo unsourced
     "zh": ("会议 ID", "密码", "VTC 会议 ID", "会议号", "密码", "会议号（访问码）", "会议 ID"),
-    # ko: Teams "모임 ID" vendor docs; Zoom seen ("암호" only in Zoom's invitation); video ID, Webex, GoTo unsourced
+    # ko: Teams "모임 ID" vendor docs; Zoom seen and vendor strings; Teams passcode, video ID,
+    # Webex, GoTo unsourced
     "ko": ("모임 ID", "암호", "비디오 ID", "회의 ID", "암호", "회의 번호 (액세스 코드)", "회의 ID"),
-}
+}  # fmt: skip
 
 
 def test_every_language_of_the_tables_is_tested() -> None:

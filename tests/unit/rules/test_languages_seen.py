@@ -88,6 +88,16 @@ SEEN = [
         "Link di accesso al Webinar: https://us06web.zoom.us/j/86248568208\n\nID riunione: 862 4856 8208\nCodice d'accesso: 559597",
         "86248568208.559597@zoomcrc.com",
     ),
+    # German Teams, 2022: Microsoft's template misspelt the label for a while
+    (
+        "teams-de-typo",
+        "meeting_id",
+        "besprchungs-id",
+        "teamssipguestjoin",
+        {},
+        f"Microsoft Teams-Besprechung\n<{TEAMS}>\nBesprchungs-ID: 371 519 285 955\nPasscode: AAAA1111\n",
+        "371519285955.AAAA1111@teams.pexip.me",
+    ),
     # German Zoom
     (
         "zoom-de",
