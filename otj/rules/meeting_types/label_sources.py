@@ -80,6 +80,25 @@ SOURCES: Mapping[str, str] = {
     "'Vergadering-id:', 'Wachtwoordcode:', 'Telefonische vergadering-id', 'Vergaderopties'",
     "teams-pt-parser": "third party: a mail cleaner's Teams patterns (search-index id "
     "28444358858): 'Participe pelo computador', 'ID da reunião:', 'Saiba mais'",
+    "cisco-cvi-docs": "third party: Cisco's localised help article on its Teams video "
+    "integration describes the Teams invitation's video-device section (help.webex.com "
+    "article nffx8kj): de 'im Abschnitt An einem Videokonferenzgerät teilnehmen die "
+    'SIP-Videoadresse als "Mandantenschlüssel" … die "Video-ID"\' '
+    "(https://help.webex.com/de-de/article/nffx8kj/Deploy-the-Cisco-Webex-Video-Integration-for"
+    "-Microsoft-Teams); nl '\"Tenantsleutel\" … de 'video-ID'' "
+    '(https://help.webex.com/nl-nl/article/nffx8kj); it \'"Chiave tenant" nella sezione '
+    "Partecipa a un dispositivo di videoconferenza … l'\"ID video\"' "
+    "(https://help.webex.com/it-it/article/nffx8kj/Deploy-the-Cisco-Webex-Video-Integration-for"
+    '-Microsoft-Teams); pt-BR \'"Chave do locatário" na seção Entrar em um dispositivo de '
+    'videoconferência … a "ID de vídeo"\' (https://help.webex.com/pt-br/article/nffx8kj); '
+    'nb \'"Leiernøkkel" under delen Bli med på en videokonferanseenhet … "Video-ID"\' '
+    "(https://help.webex.com/no-no/article/nffx8kj); sv 'Klientnyckeln … \"Video-ID\"' "
+    "(https://help.webex.com/sv-se/article/nffx8kj); ja 'SIP ビデオアドレス「テナントキー」' "
+    "(https://help.webex.com/ja-jp/article/nffx8kj/Bereitstellen-der-Webex-Videointegration-f"
+    "%C3%BCr-Microsoft-Teams); the older pl version 'Dołącz za pomocą urządzenia do "
+    "wideokonferencji … identyfikator konferencji VTC' "
+    "(https://help.webex.com/pl-pl/article/nffx8kj/Deploy-the-Cisco-Webex-Video-Integration-for"
+    "-Microsoft-Teams). Cisco's translations of Microsoft's labels, not Microsoft's template",
     "teams-fi": "third party: a mail tool's Teams hint regex lists 'kokouksen tunnus' beside "
     "'meeting id' and 'liity kokoukseen' (search-index id 66548218493)",
     # Microsoft: localised documentation (not the invitation template)

@@ -64,8 +64,8 @@ GERMAN: Table = {
         _l("passcode", "teams-de"),
         _l("passwort", "webex-de", ZI),
     ),
-    "conference_id": (_l("video-id"), _l("vtc-konferenz-id", "ms-de")),
-    "tenant_key": (_l("mandantenschlüssel", "ms-de"),),
+    "conference_id": (_l("video-id", "cisco-cvi-docs"), _l("vtc-konferenz-id", "ms-de")),
+    "tenant_key": (_l("mandantenschlüssel", "ms-de", "cisco-cvi-docs"),),
     "meeting_number": (_l("meeting-kennnummer", "webex-de"), _l("meetingnummer")),
     "access_code": (_l("zugriffscode", "webex-de"),),
 }
@@ -112,8 +112,8 @@ ITALIAN: Table = {
         _l("codice d'accesso", "zoom-it"),
         _l("password", ZI),
     ),
-    "conference_id": (_l("id video"), _l("id conferenza vtc", "ms-it")),
-    "tenant_key": (_l("chiave tenant"),),
+    "conference_id": (_l("id video", "cisco-cvi-docs"), _l("id conferenza vtc", "ms-it")),
+    "tenant_key": (_l("chiave tenant", "cisco-cvi-docs"),),
     "meeting_number": (_l("numero riunione"),),
     "access_code": (_l("codice di accesso"),),
 }
@@ -128,8 +128,8 @@ DUTCH: Table = {
         _l("wachtwoord", ZW),
         _l("toegangscode"),
     ),
-    "conference_id": (_l("video-id"), _l("vtc-conferentie-id")),
-    "tenant_key": (_l("tenantsleutel", "ms-nl"),),
+    "conference_id": (_l("video-id", "cisco-cvi-docs"), _l("vtc-conferentie-id")),
+    "tenant_key": (_l("tenantsleutel", "ms-nl", "cisco-cvi-docs"),),
     "meeting_number": (_l("vergadernummer"),),
     "access_code": (_l("toegangscode"),),
 }
@@ -143,24 +143,24 @@ PORTUGUESE: Table = {
         _l("código de acesso"),
         _l("senha", "zoom-pt", ZI, ZW),
     ),
-    "conference_id": (_l("id de vídeo"), _l("id da conferência vtc", "ms-pt")),
-    "tenant_key": (_l("chave do locatário"),),
+    "conference_id": (_l("id de vídeo", "cisco-cvi-docs"), _l("id da conferência vtc", "ms-pt")),
+    "tenant_key": (_l("chave do locatário", "cisco-cvi-docs"),),
     "meeting_number": (_l("número da reunião"),),
     "access_code": (_l("código de acesso"),),
 }
 NORWEGIAN: Table = {
     "meeting_id": (_l("møte-id", "teams-nb"),),
     "passcode": (_l("passord", "teams-nb"), _l("passkode")),
-    "conference_id": (_l("video-id"), _l("vtc-konferanse-id")),
-    "tenant_key": (_l("leietakernøkkel"),),
+    "conference_id": (_l("video-id", "cisco-cvi-docs"), _l("vtc-konferanse-id")),
+    "tenant_key": (_l("leiernøkkel", "cisco-cvi-docs"), _l("leietakernøkkel")),
     "meeting_number": (_l("møtenummer"),),
     "access_code": (_l("tilgangskode"),),
 }
 SWEDISH: Table = {
     "meeting_id": (_l("mötes-id", "teams-sv", ZW),),
     "passcode": (_l("lösenord", "teams-sv"), _l("lösenkod", "zoom-sv", ZW)),
-    "conference_id": (_l("video-id"), _l("vtc-konferens-id")),
-    "tenant_key": (_l("klientnyckel"),),
+    "conference_id": (_l("video-id", "cisco-cvi-docs"), _l("vtc-konferens-id")),
+    "tenant_key": (_l("klientnyckel", "cisco-cvi-docs"),),
     "meeting_number": (_l("mötesnummer"),),
     "access_code": (_l("åtkomstkod"),),
 }
@@ -183,7 +183,10 @@ FINNISH: Table = {
 POLISH: Table = {
     "meeting_id": (_l("identyfikator spotkania", "teams-pl", ZW),),
     "passcode": (_l("kod dostępu", "teams-pl", ZW), _l("hasło")),
-    "conference_id": (_l("identyfikator wideo"), _l("identyfikator konferencji vtc")),
+    "conference_id": (
+        _l("identyfikator wideo"),
+        _l("identyfikator konferencji vtc", "cisco-cvi-docs"),
+    ),
     "tenant_key": (_l("klucz dzierżawy"),),
     "meeting_number": (_l("numer spotkania"),),
     "access_code": (_l("kod dostępu"),),
@@ -197,7 +200,7 @@ JAPANESE: Table = {
     ),
     "passcode": (_l("パスコード", "teams-ja-tests", ZI, ZW), _l("パスワード", ZI)),
     "conference_id": (_l("ビデオ id"), _l("ビデオid"), _l("vtc 会議 id", "teams-ja-graph")),
-    "tenant_key": (_l("テナント キー"), _l("テナントキー")),
+    "tenant_key": (_l("テナント キー"), _l("テナントキー", "cisco-cvi-docs")),
     "meeting_number": (_l("ミーティング番号", "webex-ja-docs"), _l("会議番号")),
     "access_code": (_l("アクセス コード"), _l("アクセスコード")),
 }

@@ -35,6 +35,15 @@ def _room_section(heading: str, ip_label: str, id_label: str, sep: str = ":") ->
     return f"{MY}\n\n{heading}{sep}\n\n    {ip_label}{sep} 162.255.37.11\n    {id_label}{sep} 806 378 7231\n"
 
 
+CISCO = "1112223334.acme@m.webex.com"
+
+
+def _cvi(heading: str, key_label: str, id_label: str) -> str:
+    """A Teams block's video-device section with Cisco's tenant key (labels as Cisco names them)."""
+    key = f"{key_label}: " if key_label else ""
+    return f"Microsoft Teams\n<{TEAMS}>\n________________\n{heading}\n{key}acme@m.webex.com\n{id_label}: 111 222 333 4\n"
+
+
 #: (source key, label kind, label, meeting type, rule settings, fragment, alias)
 VENDOR = [
     # Zoom's invitation template (iOS SDK), the room-system section
@@ -108,6 +117,17 @@ VENDOR = [
     ("teams-pt-parser", "meeting_id", "id da reunião", "teamssipguestjoin", {},
      f"Reunião do Microsoft Teams\nParticipe pelo computador\n<{TEAMS}>\nID da reunião: 351 772 904 188\nSenha: Xa9bQ2\n",
      "351772904188.Xa9bQ2@teams.pexip.me"),
+    # The Teams video-device section as Cisco's localised docs name its lines (third party)
+    ("cisco-cvi-docs", "conference_id", "video-id", "ciscoteamsbody", {},
+     _cvi("An einem Videokonferenzgerät teilnehmen", "Mandantenschlüssel", "Video-ID"), CISCO),
+    ("cisco-cvi-docs", "conference_id", "id video", "ciscoteamsbody", {},
+     _cvi("Partecipa a un dispositivo di videoconferenza", "Chiave tenant", "ID video"), CISCO),
+    ("cisco-cvi-docs", "conference_id", "id de vídeo", "ciscoteamsbody", {},
+     _cvi("Entrar em um dispositivo de videoconferência", "Chave do locatário", "ID de vídeo"), CISCO),
+    ("cisco-cvi-docs", "conference_id", "video-id", "ciscoteamsbody", {},
+     _cvi("Bli med på en videokonferanseenhet", "Leiernøkkel", "Video-ID"), CISCO),
+    ("cisco-cvi-docs", "conference_id", "identyfikator konferencji vtc", "ciscoteamsbody", {},
+     _cvi("Dołącz za pomocą urządzenia do wideokonferencji", "", "Identyfikator konferencji VTC"), CISCO),
     # Spanish Webex join details copied from invitations (third party), as found
     ("webex-es", "meeting_number", "reunión número", "webex", {},
      "https://casevents.webex.com/casevents/j.php?MTID=m1049fba6017d76fac055024336916b69\nReunión número (código de acceso):\n620 607 781\nContraseña de reunión:\nUNMSM\n",
@@ -170,3 +190,35 @@ def test_the_fragment_needs_its_label(
     blanked = body[:index] + "Xyzzy" + body[index + len(label) :]
     meeting = process(rule(meeting_type, **settings), body=blanked)
     assert meeting.alias != alias, meeting.trace
+
+
+#: Tenant-key labels: recorded (the finders read the key from its address), so a fragment does
+#: not need them; each must name its source and leave the section readable.
+TENANT_KEYS = [
+    ("cisco-cvi-docs", "mandantenschlüssel", "An einem Videokonferenzgerät teilnehmen", "Mandantenschlüssel", "Video-ID"),
+    ("cisco-cvi-docs", "tenantsleutel", "Samenvoegen op een apparaat voor videoconferencing", "Tenantsleutel", "Video-ID"),
+    ("cisco-cvi-docs", "chiave tenant", "Partecipa a un dispositivo di videoconferenza", "Chiave tenant", "ID video"),
+    ("cisco-cvi-docs", "chave do locatário", "Entrar em um dispositivo de videoconferência", "Chave do locatário", "ID de vídeo"),
+    ("cisco-cvi-docs", "leiernøkkel", "Bli med på en videokonferanseenhet", "Leiernøkkel", "Video-ID"),
+    ("cisco-cvi-docs", "klientnyckel", "Join on a video conferencing device", "Klientnyckel", "Video-ID"),
+    ("cisco-cvi-docs", "テナントキー", "ビデオ会議デバイスで参加", "テナントキー", "VTC 会議 ID"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "label", "heading", "key_label", "id_label"),
+    TENANT_KEYS,
+    ids=[f"{case[0]}-{case[1]}" for case in TENANT_KEYS],
+)
+def test_tenant_key_label_is_recorded(
+    source: str, label: str, heading: str, key_label: str, id_label: str
+) -> None:
+    backed = {entry.text for _, kind, entry in entries() if kind == "tenant_key"}
+    assert label in backed
+    assert any(
+        entry.text == label and source in entry.sources
+        for _, kind, entry in entries()
+        if kind == "tenant_key"
+    )
+    meeting = process(rule("ciscoteamsbody"), body=_cvi(heading, key_label, id_label))
+    assert meeting.alias == CISCO, meeting.trace
