@@ -10,7 +10,9 @@ from what a vendor publishes without a whole invitation behind it (``label_sourc
 - the labels Zoom's Meeting SDK for Web shows (``zoom-web-sdk``): each value under its label
   below a Zoom link (Zoom's client wording, the invitation's own lines not being published);
 - other projects' readers of Dutch and Portuguese Teams invitations and of Spanish Webex join
-  details (``third party``), and GoTo's and Cisco's localised documentation (``vendor docs``).
+  details, and Cisco's localised article on its Teams video integration, which names the Teams
+  video-device section's lines (``third party``);
+- GoTo's and Cisco's localised documentation of their own products (``vendor docs``).
 
 Each case names the label it depends on: the label must name that source in ``labels.py`` and
 the fragment must need it (with the label's words replaced the alias changes), so removing the
