@@ -1,27 +1,30 @@
-"""One proxied call and one in-dialog forward (RFC 3261 §16.6–16.10): the state machines.
+"""One proxied call (RFC 3261 §16.6–16.8): serial forking with failover, Timer C, the CDR.
 
 ``Call`` is the response context of an initial INVITE: it forwards to one resolved target at a
-time, fails over (RFC 3263 §4.3), keeps Timer C, picks the best response and keeps the CDR up
-to date. ``InDialog`` forwards one request inside an established dialog.
+time, fails over on a timeout, a transport error or a 503 (RFC 3263 §4.3), keeps Timer C,
+picks the best response (§16.7 step 6), and keeps its CDR up to date. It talks to the rest of
+the core only through ``CallEnv``; every effect goes to the ``Outbox``.
+
+Extension point, CDR: ``Call.stage(**fields)`` changes the record without writing it,
+``Call.update(**fields)`` changes and records it; a new field is a new ``CallDetail`` field
+(``guestjoin.cdr``) set from here or from the admission step (``guestjoin.core.invite``).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from guestjoin import cdr
 from guestjoin.cdr import CallDetail, utc
-from guestjoin.clock import TimerHandle
+from guestjoin.core.actions import ClientRef, Outbox, ServerRef, TimerRef
+from guestjoin.core.messages import ANSWER, INITIAL_OFFER, MessageBuilder, SdpContext
+from guestjoin.core.options import ProxyOptions
 from guestjoin.dialog_path import DialogPath
 from guestjoin.routing import RouteDecision
 from guestjoin.sip.message import Request, Response, make_response
-from guestjoin.transaction import ClientTransaction, ServerTransaction, State
-from guestjoin.transport import Received, Target, TransportError, render_host
-
-if TYPE_CHECKING:
-    from guestjoin.proxy import Proxy
+from guestjoin.values import Received, StreamConnection, Target, render_host
 
 log = logging.getLogger("guestjoin.proxy")
 
@@ -35,42 +38,65 @@ class Flow:
     port: int
 
 
+class CallEnv(Protocol):
+    """What a call needs from the core around it."""
+
+    fx: Outbox
+    build: MessageBuilder
+    options: ProxyOptions
+    timer_b: float  # 64*T1: how long a 2xx waits for its ACK
+
+    def now(self) -> float:
+        """Monotonic seconds."""
+
+    def wall(self) -> float:
+        """Epoch seconds (CDR times)."""
+
+    def call_ended(self, call: Call) -> None:
+        """Licences and per-source share back; the call leaves the tables later."""
+
+    def teardown(self, call: Call) -> None:
+        """BYE the far end of a call whose caller never ACKed the 2xx."""
+
+
 class Branching:
     """One stateful forward: a server transaction and the current client transaction."""
 
-    def __init__(self, proxy: Proxy, st: ServerTransaction) -> None:
-        self.proxy = proxy
-        self.st = st
-        self.ct: ClientTransaction | None = None
+    def __init__(self, env: CallEnv, server: ServerRef) -> None:
+        self.env = env
+        self.server = server
+        self.ct: ClientRef | None = None
         self.out: Request | None = None
         self.provisional = False
         self.cancel_pending = False
         self.cancelled = False
         self.done = False
-        self.timer_c: TimerHandle | None = None
+        self.timer_c: TimerRef | None = None
 
     @property
     def call_id(self) -> str:
-        return self.st.request.call_id
+        return self.server.request.call_id
 
     def cancel(self) -> None:
         """CANCEL from upstream (§16.10)."""
         self.cancelled = True
-        self._cancel_branch()
-
-    def _cancel_branch(self) -> None:
         ct = self.ct
-        if ct is None or self.done or ct.state in (State.COMPLETED, State.TERMINATED):
+        if ct is None or self.done:
             return
         if not self.provisional:
             self.cancel_pending = True  # send it when the first provisional arrives (§9.1)
             return
-        self.proxy.send_cancel(ct)
+        self.send_cancel(ct)
+
+    def send_cancel(self, ct: ClientRef) -> None:
+        """CANCEL the pending client transaction; its answer is of no interest (§16.10)."""
+        fx = self.env.fx
+        fx.start_client(self.env.build.cancel_for(ct.request), ct.target, _ignore, _ignore)
 
     def _arm_timer_c(self) -> None:
         if self.timer_c is not None:
             self.timer_c.cancel()
-        self.timer_c = self.proxy.clock.call_later(self.proxy.options.timer_c, self._on_timer_c)
+        self.timer_c = self.env.fx.later(self.env.options.timer_c, self._on_timer_c)
 
     def _on_timer_c(self) -> None:
         raise NotImplementedError
@@ -82,17 +108,17 @@ class Branching:
 
 
 class Call(Branching):
-    """An initial INVITE: admission, routing, serial failover over the resolved targets, CDR."""
+    """An initial INVITE: serial failover over the resolved targets, the answer, the CDR."""
 
     def __init__(
         self,
-        proxy: Proxy,
-        st: ServerTransaction,
+        env: CallEnv,
+        server: ServerRef,
         request: Request,
         received: Received,
         detail: CallDetail,
     ) -> None:
-        super().__init__(proxy, st)
+        super().__init__(env, server)
         self.request = request
         self.received = received
         self.detail = detail
@@ -102,7 +128,7 @@ class Call(Branching):
         self.index = 0
         self.target: Target | None = None
         self.responses: list[tuple[Response, bool]] = []  # (response, from downstream)
-        self.failover: TimerHandle | None = None
+        self.failover: TimerRef | None = None
         self.timer_c_fired = False
         self.caller_tag = request.from_.tag or ""
         self.callee_tag = ""
@@ -112,11 +138,21 @@ class Call(Branching):
         self.flow = Flow(
             transport=received.transport, host=received.remote[0], port=received.remote[1]
         )
-        self.connection = received.connection
-        self.expiry: TimerHandle | None = None
+        self.connection: StreamConnection | None = received.connection
+        self.expiry: TimerRef | None = None
         self.answer: Response | None = None  # the 2xx forwarded upstream
         self.path = DialogPath.from_invite(request.values("Record-Route"), request.get("Contact"))
-        self.ack_timer: TimerHandle | None = None
+        self.ack_timer: TimerRef | None = None
+
+    def sdp_context(self, kind: str, *, toward_caller: bool, method: str) -> SdpContext:
+        """Where an SDP body of this call is going (for the SDP steps)."""
+        return SdpContext(
+            call_key=self.key,
+            call_id=self.call_id,
+            kind=kind,
+            toward_caller=toward_caller,
+            method=method,
+        )
 
     # --- CDR ---------------------------------------------------------------------------------
     def stage(self, **changes: object) -> None:
@@ -126,39 +162,58 @@ class Call(Branching):
     def update(self, **changes: object) -> None:
         """Change the record and hand it to the recorder."""
         self.detail = replace(self.detail, **changes)  # type: ignore[arg-type]
-        self.proxy.record(self.detail)
+        self.env.fx.record(self.detail)
 
     def end(self, *, cause: str, code: int | None = None, detail: str = "") -> None:
         """Finish the record and give the licences back (idempotent)."""
         if self.ended:
             return
         self.ended = True
-        self.proxy.licences.release(self.key)
-        self.proxy.sources.release(self.key)
-        if self.expiry is not None:
-            self.expiry.cancel()
-        if self.ack_timer is not None:
-            self.ack_timer.cancel()
-        changes: dict[str, object] = {"end_at": utc(self.proxy.clock.wall()), "cause": cause}
+        for timer in (self.expiry, self.ack_timer, self.failover, self.timer_c):
+            if timer is not None:
+                timer.cancel()
+        changes: dict[str, object] = {"end_at": utc(self.env.wall()), "cause": cause}
         if code is not None:
             changes["final_code"] = code
         if detail:
             changes["detail"] = detail[:500]
         self.update(**changes)
-        self.proxy.call_ended(self)
+        self.env.call_ended(self)
 
     # --- forwarding --------------------------------------------------------------------------
     def start(self, targets: list[Target]) -> None:
+        """Forward to the first of ``targets`` (RFC 3263 order)."""
         self.targets = targets
         self.try_next()
+
+    def outbound(self, target: Target) -> tuple[Request, Target]:
+        """The initial INVITE as forwarded to ``target`` (§16.6 steps 1–8)."""
+        decision = self.decision
+        assert decision is not None
+        req = self.request.with_uri(decision.destination)
+        mf = req.max_forwards
+        req = req.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
+        if self.display:
+            req = req.set("From", str(req.from_.with_display(self.display)))
+        if not decision.trusted:
+            # RFC 3325 §5: identity assertions only travel inside the trust domain; a rule's
+            # treat_as_trusted puts its destination inside it
+            req = req.remove("P-Asserted-Identity").remove("P-Preferred-Identity")
+        build = self.env.build
+        req = build.with_sdp(
+            req, self.sdp_context(INITIAL_OFFER, toward_caller=False, method="INVITE")
+        )
+        inbound = (self.received.transport, self.received.remote[0])
+        return build.outbound_invite(req, self.request, inbound, self.caller_tag, target)
 
     def try_next(self) -> None:
         """Forward to the next target, or answer with the best response when none is left."""
         self._stop_failover()
+        env = self.env
         while not self.cancelled and self.index < len(self.targets):
             target = self.targets[self.index]
             self.index += 1
-            if self.proxy.transport.is_local(target.host, target.port, target.transport):
+            if env.build.locality.is_local(target.host, target.port, target.transport):
                 log.warning(
                     "%s: target %s:%d is this gateway: skipped",
                     self.call_id,
@@ -168,8 +223,8 @@ class Call(Branching):
                 self.responses.append((make_response(self.request, 482), False))
                 continue
             try:
-                out, target = self.proxy.outbound_invite(self, target)
-            except (TransportError, ValueError) as exc:
+                out, target = self.outbound(target)
+            except (OSError, ValueError) as exc:
                 log.info(
                     "%s: cannot forward to %s:%d: %s", self.call_id, target.host, target.port, exc
                 )
@@ -179,12 +234,8 @@ class Call(Branching):
             self.provisional = False
             self.cancel_pending = False
             self.update(target=describe_target(target, self.decision))
-            self.ct = self.proxy.transactions.start_client(
-                out, target, self._on_response, self._on_failure
-            )
-            self.failover = self.proxy.clock.call_later(
-                self.proxy.options.failover_timeout, self._on_silence
-            )
+            self.ct = env.fx.start_client(out, target, self._on_response, self._on_failure)
+            self.failover = env.fx.later(env.options.failover_timeout, self._on_silence)
             self._arm_timer_c()
             return
         self._finish_best()
@@ -206,11 +257,11 @@ class Call(Branching):
             ct.target.host,
             ct.target.port,
         )
-        ct.abandon()
+        self.env.fx.abandon(ct)
         self.responses.append((make_response(self.request, 408), False))
         self.try_next()
 
-    def _on_failure(self, ct: ClientTransaction, reason: str) -> None:
+    def _on_failure(self, ct: ClientRef, reason: str) -> None:
         if ct is not self.ct or self.done:
             return
         log.info("%s: %s:%d failed: %s", self.call_id, ct.target.host, ct.target.port, reason)
@@ -224,13 +275,18 @@ class Call(Branching):
         else:
             self.try_next()
 
-    def _on_response(self, ct: ClientTransaction, response: Response) -> None:
+    def _upstream(self, response: Response) -> Response:
+        context = self.sdp_context(ANSWER, toward_caller=True, method="INVITE")
+        return self.env.build.upstream(response, context)
+
+    def _on_response(self, ct: ClientRef, response: Response) -> None:
         if ct is not self.ct:
             return
+        fx = self.env.fx
         if self.done:
             if 200 <= response.status < 300 and self.answer is not None:
                 # a 2xx retransmission (or another fork's 2xx) in the Accepted state (RFC 6026)
-                self.st.respond(self.proxy.upstream(response, self))
+                fx.respond(self.server, self._upstream(response))
             return
         self._stop_failover()
         status = response.status
@@ -240,36 +296,20 @@ class Call(Branching):
             self._arm_timer_c()
             if first and self.cancel_pending:
                 self.cancel_pending = False
-                self.proxy.send_cancel(ct)
+                self.send_cancel(ct)
             if status == 100:
                 return
             if status in (180, 183) and self.detail.ringing_at is None:
-                self.update(ringing_at=utc(self.proxy.clock.wall()))
+                self.update(ringing_at=utc(self.env.wall()))
             tag = response.to.tag
             if tag:
                 self.callee_tag = tag
                 self._learn(response)  # an early dialog (RFC 3261 §12.1)
-            self.st.respond(self.proxy.upstream(response, self))
+            fx.respond(self.server, self._upstream(response))
             return
         self._stop_timer_c()
         if status < 300:
-            self.done = True
-            self.callee_tag = response.to.tag or ""
-            self.answered_at = self.proxy.clock.now()
-            self.answer = response
-            self._learn(response)
-            self.st.respond(self.proxy.upstream(response, self))
-            # RFC 3261 §13.3.1.4: no ACK within 64*T1 and the caller is gone
-            self.ack_timer = self.proxy.clock.call_later(
-                self.proxy.transactions.timers.b, self._on_no_ack
-            )
-            self.update(
-                answer_at=utc(self.proxy.clock.wall()), final_code=status, detail="answered"
-            )
-            self.expiry = self.proxy.clock.call_later(
-                self.proxy.options.max_call_duration,
-                lambda: self.end(cause=cdr.EXPIRED, detail="no BYE seen"),
-            )
+            self._answered(response)
             return
         self.responses.append((response, True))
         if status in (503, 408) and not self.cancelled and not self.timer_c_fired:
@@ -277,10 +317,29 @@ class Call(Branching):
             return
         self._finish_best()
 
+    def _answered(self, response: Response) -> None:
+        env = self.env
+        self.done = True
+        self.callee_tag = response.to.tag or ""
+        self.answered_at = env.now()
+        self.answer = response
+        self._learn(response)
+        env.fx.respond(self.server, self._upstream(response))
+        # RFC 3261 §13.3.1.4: no ACK within 64*T1 and the caller is gone
+        self.ack_timer = env.fx.later(env.timer_b, self._on_no_ack)
+        self.update(answer_at=utc(env.wall()), final_code=response.status, detail="answered")
+        self.expiry = env.fx.later(
+            env.options.max_call_duration,
+            lambda: self.end(cause=cdr.EXPIRED, detail="no BYE seen"),
+        )
+
     def _learn(self, response: Response) -> None:
         """The callee's route set and remote target, from a response to the INVITE."""
+        locality = self.env.build.locality
         self.path = self.path.answered(
-            response.values("Record-Route"), response.get("Contact"), self.proxy.is_ours
+            response.values("Record-Route"),
+            response.get("Contact"),
+            lambda uri: locality.is_local(uri.host, uri.port),
         )
 
     def acked(self) -> None:
@@ -294,9 +353,9 @@ class Call(Branching):
         self.ack_timer = None
         if self.ended:
             return
-        seconds = self.proxy.transactions.timers.b
+        seconds = self.env.timer_b
         log.info("%s: no ACK for the 2xx within %g s: ending the call", self.call_id, seconds)
-        self.proxy.send_teardown(self)
+        self.env.teardown(self)
         self.end(
             cause=cdr.NO_ACK,
             detail=f"no ACK for the 2xx within {seconds:g} s (RFC 3261 §13.3.1.4): BYE sent",
@@ -310,11 +369,32 @@ class Call(Branching):
         self.timer_c_fired = True
         if self.provisional:
             log.info("%s: Timer C fired: cancelling", self.call_id)
-            self.proxy.send_cancel(self.ct)
+            self.send_cancel(self.ct)
             return
-        self.ct.abandon()
+        self.env.fx.abandon(self.ct)
         self.responses.append((make_response(self.request, 408), False))
         self._finish_best()
+
+    def finish(
+        self,
+        status: int,
+        reason: str | None,
+        cause: str,
+        *,
+        headers: tuple[tuple[str, str], ...] = (),
+        detail: str = "",
+        stateless: bool = False,
+    ) -> None:
+        """Answer with a locally generated final response and end the record."""
+        self.done = True
+        build = self.env.build
+        if stateless:
+            response = build.stateless_response(self.request, status, reason, headers)
+            self.env.fx.respond_statelessly(self.server, response)
+        else:
+            response = build.local_response(self.request, status, reason, headers)
+            self.env.fx.respond(self.server, response)
+        self.end(cause=cause, code=status, detail=detail or f"{status} {reason or ''}".strip())
 
     def _finish_best(self) -> None:
         """Send the best final response (§16.7 step 6) and finish the record."""
@@ -324,104 +404,38 @@ class Call(Branching):
         self._stop_failover()
         self._stop_timer_c()
         picked = best_response(self.responses)
-        proxy = self.proxy
+        build = self.env.build
         if self.cancelled:
             cause = cdr.CANCELLED
             if picked is not None and picked[1] and picked[0].status == 487:
-                upstream = proxy.upstream(picked[0], self)
+                upstream = self._upstream(picked[0])
             else:
-                upstream = proxy.local_response(self.request, 487)
+                upstream = build.local_response(self.request, 487)
         elif self.timer_c_fired:
             cause = cdr.TIMEOUT
-            upstream = proxy.local_response(self.request, 408, "No Final Response (Timer C)")
+            upstream = build.local_response(self.request, 408, "No Final Response (Timer C)")
         elif picked is None:
             cause = cdr.UNAVAILABLE
-            upstream = proxy.local_response(
-                self.request,
-                503,
-                "No Reachable Target",
-                (("Retry-After", str(proxy.options.retry_after)),),
-            )
+            retry = (("Retry-After", str(self.env.options.retry_after)),)
+            upstream = build.local_response(self.request, 503, "No Reachable Target", retry)
         else:
             response, downstream = picked
             cause = cdr.cause_for(response.status)
             if response.status == 503:
                 # §16.7 step 6: a 503 is not passed upstream; it only says that target failed
-                upstream = proxy.local_response(self.request, 500, "All Targets Unavailable")
+                upstream = build.local_response(self.request, 500, "All Targets Unavailable")
             elif downstream:
-                upstream = proxy.upstream(response, self)
+                upstream = self._upstream(response)
             else:
-                upstream = proxy.local_response(self.request, response.status)
-        self.st.respond(upstream)
+                upstream = build.local_response(self.request, response.status)
+        self.env.fx.respond(self.server, upstream)
         last = self.responses[-1][0] if self.responses else upstream
         detail = last.get("Reason") or f"{last.status} {last.reason}"
         self.end(cause=cause, code=upstream.status, detail=detail)
 
 
-class InDialog(Branching):
-    """An in-dialog request (BYE, re-INVITE, UPDATE, INFO, …) forwarded along the route set."""
-
-    def __init__(
-        self, proxy: Proxy, st: ServerTransaction, call: Call | None, *, from_caller: bool = True
-    ) -> None:
-        super().__init__(proxy, st)
-        self.call = call
-        self.from_caller = from_caller
-        self.sent_at = proxy.clock.now()
-
-    def forward(self, out: Request, target: Target) -> None:
-        self.out = out
-        self.sent_at = self.proxy.clock.now()  # a BYE's time decides "not admitted"
-        self.ct = self.proxy.transactions.start_client(
-            out, target, self._on_response, self._on_failure
-        )
-        if out.method == "INVITE":
-            self._arm_timer_c()
-
-    def _on_response(self, ct: ClientTransaction, response: Response) -> None:
-        if self.done:
-            if self.out is not None and self.out.method == "INVITE" and response.status < 300:
-                self.st.respond(self.proxy.upstream(response, self.call))  # 2xx retransmission
-            return
-        if response.status < 200:
-            first = not self.provisional
-            self.provisional = True
-            if first and self.cancel_pending:
-                self.proxy.send_cancel(ct)
-            if response.status != 100:
-                self.st.respond(self.proxy.upstream(response, self.call))
-            return
-        self.done = True
-        self._stop_timer_c()
-        call = self.call
-        if call is not None and response.status < 300:
-            # a target refresh answered (§12.2): the Contact of the side that answered
-            call.path = call.path.with_target(response.get("Contact"), caller=not self.from_caller)
-        ended = response.status < 300 or response.status in (408, 481)  # §15.1.2
-        if call is not None and self.st.request.method == "BYE" and ended:
-            self.proxy.bye_passed(call, self.st.request, self.from_caller, self.sent_at)
-        self.st.respond(self.proxy.upstream(response, self.call))
-        self.proxy.forget_forward(self.st)
-
-    def _on_failure(self, ct: ClientTransaction, reason: str) -> None:
-        if self.done:
-            return
-        self.done = True
-        self._stop_timer_c()
-        if self.call is not None and self.st.request.method == "BYE":
-            self.proxy.bye_passed(self.call, self.st.request, self.from_caller, self.sent_at)
-        code = 408 if reason == "timeout" else 503
-        self.st.respond(self.proxy.local_response(self.st.request, code))
-        self.proxy.forget_forward(self.st)
-
-    def _on_timer_c(self) -> None:
-        if self.done or self.ct is None:
-            return
-        if self.provisional:
-            self.proxy.send_cancel(self.ct)
-        else:
-            self.ct.abandon()
-            self._on_failure(self.ct, "timeout")
+def _ignore(_client: ClientRef, _what: object) -> None:
+    """Fire-and-forget requests (CANCEL, teardown BYE): their answers are not used."""
 
 
 def best_response(responses: list[tuple[Response, bool]]) -> tuple[Response, bool] | None:
@@ -438,6 +452,7 @@ def best_response(responses: list[tuple[Response, bool]]) -> tuple[Response, boo
 
 
 def describe_target(target: Target, decision: RouteDecision | None) -> str:
+    """The CDR's target text: transport, address, port, and the proxy or TLS name."""
     text = f"{target.transport}:{render_host(target.host)}:{target.port}"
     if decision is not None and decision.proxy:
         return f"{text} via proxy {decision.proxy}"
