@@ -215,9 +215,27 @@ class CallRoutingRule:
     sip_proxy: str = "dns"
     treat_as_trusted: bool = False
     description: str = ""
+    # source networks (CIDR) the call must come from; empty = any source
+    match_source: tuple[str, ...] = ()
+    # a ``sip_credentials`` name: answer the far end's 401/407 challenges with it
+    outbound_credentials: str = ""
 
 
 SipTransport = Literal["udp", "tcp", "tls"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SipCredential:
+    """A username and password the gateway answers a far end's digest challenge with.
+
+    ``realm`` empty: answer any realm the far end names; otherwise only that realm (RFC 3261
+    §22.2: a UAC answers a challenge for a realm it holds credentials for).
+    """
+
+    name: str
+    username: str
+    password: Secret | None = None
+    realm: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

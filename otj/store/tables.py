@@ -184,6 +184,17 @@ class SipProxyRow(Base):
     transport: Mapped[str] = mapped_column(String(8))
 
 
+class SipCredentialRow(Base):
+    """A SIP credential the gateway answers far ends' challenges with (revision 0011)."""
+
+    __tablename__ = "sip_credentials"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    username: Mapped[str] = mapped_column(String(255))
+    password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    realm: Mapped[str] = mapped_column(String(255), default="")
+
+
 class CallRoutingRuleRow(Base):
     """A gateway call routing rule; ``sip_proxy`` is ``dns`` or a proxy name."""
 
@@ -206,6 +217,9 @@ class CallRoutingRuleRow(Base):
     sip_proxy: Mapped[str] = mapped_column(String(NAME))
     treat_as_trusted: Mapped[bool] = mapped_column(Boolean)
     description: Mapped[str] = mapped_column(Text, default="")
+    # revision 0011: source networks (CIDR list) and the sip_credentials answering challenges
+    match_source: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    outbound_credentials: Mapped[str] = mapped_column(String(NAME), default="", server_default="")
 
 
 class GatewaySettingsRow(Base):
