@@ -39,7 +39,8 @@ class CallContext:
     protocol: Protocol = "sip"
     direction: Direction = "incoming"
     registered: bool = False
-    source: str = ""  # the caller's IP address ("" = unknown: rules with match_source skip)
+    # the caller's IP address; None: not known (what-if checks), so match_source is not checked
+    source: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -132,7 +133,11 @@ def _eligible(rule: CallRoutingRule, ctx: CallContext) -> str | None:
         return "outgoing protocol is not SIP"
     if not rule.match_string:
         return "empty match string"
-    if rule.match_source and not _from_networks(ctx.source, rule.match_source):
+    if (
+        rule.match_source
+        and ctx.source is not None
+        and not _from_networks(ctx.source, rule.match_source)
+    ):
         return f"source {ctx.source or 'unknown'} is not in {', '.join(rule.match_source)}"
     return None
 

@@ -420,11 +420,12 @@ def _trust_rules() -> list[CallRoutingRule]:
         ("10.21.0.1", "Everyone else", None),
         ("2001:db8:21::5", "Everyone else", None),
         ("", "Everyone else", None),
+        (None, "Trusted offices", "office-token"),
         ("not-an-address", "Everyone else", None),
     ],
 )
 def test_match_source_picks_the_trusted_rule_by_network(
-    source: str, rule: str, credentials: str | None
+    source: str | None, rule: str, credentials: str | None
 ) -> None:
     ctx = CallContext(uri="sip:abc-defg-hij@google.pexip.me", source=source)
     result = route_call(_trust_rules(), ctx)
