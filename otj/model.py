@@ -189,6 +189,8 @@ class Endpoint:
     api_password: Secret | None = None
     sip_username: str = ""
     sip_password: Secret | None = None
+    #: the SIP URI the endpoint calls from (From header): attributes its calls to this room
+    sip_uri: str = ""
     description: str = ""
     #: ``WEBEX`` endpoints: the device id of the Webex Devices API (cloud xAPI target).
     webex_device_id: str = ""
@@ -274,3 +276,7 @@ class GatewaySettings:
     allowed_sources: tuple[str, ...] = ()
     max_calls_per_source: int = 20  # calls in progress per source address (0 = unlimited)
     cdr_retention_days: int = 90  # call detail records older than this are deleted
+    # the name the meeting host sees (guestjoin.attribution): sandboxed Jinja templates
+    caller_display_name: str = "{{ room_name }}"
+    unattributed_display_name: str = "{{ caller_name }} (unverified)"
+    organisation: str = ""

@@ -31,6 +31,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path as FsPath
 from typing import Any, Literal, get_args, get_origin
@@ -741,6 +742,12 @@ def _check_routing(
 
 
 def _check_gateway(check: _Checker, gateway: GatewaySettings) -> None:
+    from guestjoin.attribution import template_problem
+
+    for key in ("caller_display_name", "unattributed_display_name"):
+        problem = template_problem(getattr(gateway, key), now=datetime.now(UTC))
+        if problem:
+            check.error(("gateway", key), problem)
     for index, address in enumerate(gateway.listen):
         path: Path = ("gateway", "listen", index)
         try:

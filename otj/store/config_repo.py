@@ -552,6 +552,9 @@ class ConfigRepository:
             "allowed_sources": list(wanted.allowed_sources),
             "max_calls_per_source": wanted.max_calls_per_source,
             "cdr_retention_days": wanted.cdr_retention_days,
+            "caller_display_name": wanted.caller_display_name,
+            "unattributed_display_name": wanted.unattributed_display_name,
+            "organisation": wanted.organisation,
         }
         changed = []
         for key, value in columns.items():
@@ -632,6 +635,9 @@ def _gateway_value(
         allowed_sources=tuple(row.allowed_sources),
         max_calls_per_source=row.max_calls_per_source,
         cdr_retention_days=row.cdr_retention_days,
+        caller_display_name=row.caller_display_name,
+        unattributed_display_name=row.unattributed_display_name,
+        organisation=row.organisation,
     )
 
 

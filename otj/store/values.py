@@ -286,6 +286,7 @@ class CallRecord:
     cause: str = ""
     detail: str = ""
     attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
+    attribution: str = ""  # registration | from_uri | address | "" (not attributed)
 
     @property
     def live(self) -> bool:
