@@ -432,6 +432,7 @@ def main() -> int:
             port = free_port()
             cmd = [
                 sys.executable,
+                "-P",  # bench/ first on sys.path would shadow packages (bench/calendars.py)
                 str(BENCH / "gateway_server.py"),
                 "--port",
                 str(port),

@@ -83,6 +83,7 @@ class CallDetail:
     cause: str = ""
     detail: str = ""
     attempts: int = 1  # above one: a summary of refused calls (see RejectionSummary)
+    attribution: str = ""  # how the caller was attributed to endpoint_name (guestjoin.attribution)
 
     @property
     def live(self) -> bool:

@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipProxy
+from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipCredential, SipProxy
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -23,6 +23,11 @@ class GatewayConfig:
     proxies: tuple[SipProxy, ...] = ()
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     endpoints: tuple[Endpoint, ...] = ()
+    credentials: tuple[SipCredential, ...] = ()  # passwords resolved: never logged
+
+    def credential(self, name: str) -> SipCredential | None:
+        """A ``sip_credentials`` entry by name."""
+        return next((c for c in self.credentials if c.name == name), None)
 
     def proxy(self, name: str) -> SipProxy | None:
         """A configured SIP proxy by name."""

@@ -12,6 +12,7 @@ answers 404 and is never an open relay.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class CallContext:
     protocol: Protocol = "sip"
     direction: Direction = "incoming"
     registered: bool = False
+    # the caller's IP address; None: not known (what-if checks), so match_source is not checked
+    source: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -50,6 +53,7 @@ class RouteDecision:
     proxy: str | None = None
     registered_device: bool = False
     trusted: bool = False
+    credentials: str | None = None  # sip_credentials answering the far end's challenges
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -129,7 +133,39 @@ def _eligible(rule: CallRoutingRule, ctx: CallContext) -> str | None:
         return "outgoing protocol is not SIP"
     if not rule.match_string:
         return "empty match string"
+    if (
+        rule.match_source
+        and ctx.source is not None
+        and not _from_networks(ctx.source, rule.match_source)
+    ):
+        return f"source {ctx.source or 'unknown'} is not in {', '.join(rule.match_source)}"
     return None
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=256)
+def _networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    """Parsed ``match_source`` (entries that do not parse match nothing; saving refuses them)."""
+    out: list[Network] = []
+    for cidr in cidrs:
+        try:
+            out.append(ipaddress.ip_network(cidr.strip(), strict=False))
+        except ValueError:
+            continue
+    return tuple(out)
+
+
+def _from_networks(source: str, cidrs: tuple[str, ...]) -> bool:
+    """Whether ``source`` (an IP address, IPv4-mapped IPv6 unwrapped) is in one of ``cidrs``."""
+    try:
+        address = ipaddress.ip_address(source.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address.version == net.version and address in net for net in _networks(cidrs))
 
 
 def sorted_rules(rules: Iterable[CallRoutingRule]) -> list[CallRoutingRule]:
@@ -181,6 +217,7 @@ def route_call(
                 proxy=None if rule.sip_proxy in ("", "dns") or registered else rule.sip_proxy,
                 registered_device=registered,
                 trusted=rule.treat_as_trusted,
+                credentials=rule.outbound_credentials or None,
             ),
             trace=tuple(trace),
         )
@@ -223,6 +260,17 @@ def validate_call_routing_rules(
             problems.append(
                 Problem(rule=rule.name, field="priority", message="must be between 1 and 200")
             )
+        for cidr in rule.match_source:
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                problems.append(
+                    Problem(
+                        rule=rule.name,
+                        field="match_source",
+                        message=f"{cidr!r} is not an IP network (e.g. 192.0.2.0/24)",
+                    )
+                )
         if not rule.match_string:
             problems.append(
                 Problem(rule=rule.name, field="match_string", message="must not be empty")

@@ -189,6 +189,8 @@ class Endpoint:
     api_password: Secret | None = None
     sip_username: str = ""
     sip_password: Secret | None = None
+    #: the SIP URI the endpoint calls from (From header): attributes its calls to this room
+    sip_uri: str = ""
     description: str = ""
     #: ``WEBEX`` endpoints: the device id of the Webex Devices API (cloud xAPI target).
     webex_device_id: str = ""
@@ -215,9 +217,27 @@ class CallRoutingRule:
     sip_proxy: str = "dns"
     treat_as_trusted: bool = False
     description: str = ""
+    # source networks (CIDR) the call must come from; empty = any source
+    match_source: tuple[str, ...] = ()
+    # a ``sip_credentials`` name: answer the far end's 401/407 challenges with it
+    outbound_credentials: str = ""
 
 
 SipTransport = Literal["udp", "tcp", "tls"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SipCredential:
+    """A username and password the gateway answers a far end's digest challenge with.
+
+    ``realm`` empty: answer any realm the far end names; otherwise only that realm (RFC 3261
+    §22.2: a UAC answers a challenge for a realm it holds credentials for).
+    """
+
+    name: str
+    username: str
+    password: Secret | None = None
+    realm: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -256,3 +276,7 @@ class GatewaySettings:
     allowed_sources: tuple[str, ...] = ()
     max_calls_per_source: int = 20  # calls in progress per source address (0 = unlimited)
     cdr_retention_days: int = 90  # call detail records older than this are deleted
+    # the name the meeting host sees (guestjoin.attribution): sandboxed Jinja templates
+    caller_display_name: str = "{{ room_name }}"
+    unattributed_display_name: str = "{{ caller_name }} (unverified)"
+    organisation: str = ""

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from guestjoin import cdr
 from guestjoin.cdr import CallDetail, utc
+from guestjoin.core import auth
 from guestjoin.core.actions import ClientRef, ServerRef, TimerRef
 from guestjoin.core.forward import (
     Branching,
@@ -29,6 +30,7 @@ from guestjoin.core.forward import (
 from guestjoin.core.messages import ANSWER, INITIAL_OFFER, SdpContext
 from guestjoin.dialog_path import DialogPath
 from guestjoin.routing import RouteDecision
+from guestjoin.sip.digest_client import DialogAuth
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.values import Received, StreamConnection, Target
 
@@ -73,6 +75,10 @@ class Call(Branching):
         self.answer: Response | None = None  # the 2xx forwarded upstream
         self.path = DialogPath.from_invite(request.values("Record-Route"), request.get("Contact"))
         self.ack_timer: TimerRef | None = None
+        # the far end's digest challenge (guestjoin.core.auth): the answer and the CSeq shift
+        self.auth: DialogAuth | None = None
+        self.cseq_offset = 0
+        self.auth_retried = False
 
     def sdp_context(self, kind: str, *, toward_caller: bool, method: str) -> SdpContext:
         """Where an SDP body of this call is going (for the SDP steps)."""
@@ -125,6 +131,8 @@ class Call(Branching):
         req = req.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
         if self.display:
             req = req.set("From", str(req.from_.with_display(self.display)))
+        if self.cseq_offset:
+            req = req.set("CSeq", f"{req.cseq.number + self.cseq_offset} INVITE")
         if not decision.trusted:
             # RFC 3325 §5: identity assertions only travel inside the trust domain; a rule's
             # treat_as_trusted puts its destination inside it
@@ -160,6 +168,7 @@ class Call(Branching):
                 )
                 continue
             self.target = target
+            self.auth_retried = False
             self.out = out
             self.provisional = False
             self.cancel_pending = False
@@ -207,7 +216,25 @@ class Call(Branching):
 
     def _upstream(self, response: Response) -> Response:
         context = self.sdp_context(ANSWER, toward_caller=True, method="INVITE")
-        return self.env.build.upstream(response, context)
+        return self.env.build.upstream(auth.toward_caller(self.request, response), context)
+
+    def _answer_challenge(self, response: Response) -> bool:
+        """401/407 for a rule with ``outbound_credentials``: send the INVITE again, once."""
+        target, sent = self.target, self.out
+        if self.auth_retried or self.cancelled or target is None or sent is None:
+            return False
+        again = auth.answer_challenge(self, sent, response)
+        if again is None:
+            return False
+        self.auth_retried = True
+        build, fx = self.env.build, self.env.fx
+        out = again.prepend("Via", build.via(target.transport, target.host, build.branch(sent)))
+        self.out = out
+        self.provisional = False
+        self.ct = fx.start_client(out, target, self._on_response, self._on_failure)
+        self.failover = fx.later(self.env.options.failover_timeout, self._on_silence)
+        self._arm_timer_c()
+        return True
 
     def _on_response(self, ct: ClientRef, response: Response) -> None:
         if ct is not self.ct:
@@ -240,6 +267,8 @@ class Call(Branching):
         self._stop_timer_c()
         if status < 300:
             self._answered(response)
+            return
+        if status in (401, 407) and self._answer_challenge(response):
             return
         self.responses.append((response, True))
         if status in (503, 408) and not self.cancelled and not self.timer_c_fired:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from guestjoin.core import indialog
+from guestjoin.core import auth, indialog
 from guestjoin.core.actions import DnsResult, ServerRef
 from guestjoin.core.branch import Call, ignore
 from guestjoin.core.checks import dialog_check, next_hop_uri, preprocess_route, validate
@@ -113,6 +113,8 @@ def forward_in_dialog(
         core.refuse(server, 403, "Not Along The Dialog's Route")
         return
     context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method=request.method)
+    if from_caller:
+        request = auth.toward_callee(call, request)
     out = core.build.forward(request, target, context)
     forward = InDialog(core, server, call, from_caller=from_caller)
     core.by_server[server.handle] = forward
@@ -153,6 +155,8 @@ def send_ack(core: ProxyCore, ack: Request, call: Call, target: Target, from_cal
     if indialog.elsewhere(ack, call, target, from_caller):
         return
     context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method="ACK")
+    if from_caller:
+        ack = auth.toward_callee(call, ack)
     core.fx.add_send(core.build.forward(ack, target, context), target)
 
 

@@ -12,6 +12,7 @@ from guestjoin.core.options import ProxyOptions
 from guestjoin.routing import RouteDecision
 from guestjoin.sip.message import Request, Response
 from guestjoin.values import Target, render_host
+from otj.model import SipCredential
 
 if TYPE_CHECKING:
     from guestjoin.core.branch import Call
@@ -45,6 +46,9 @@ class CallEnv(Protocol):
 
     def teardown(self, call: Call) -> None:
         """BYE the far end of a call whose caller never ACKed the 2xx."""
+
+    def credential(self, name: str) -> SipCredential | None:
+        """A ``sip_credentials`` entry by name (password resolved)."""
 
 
 class Branching:

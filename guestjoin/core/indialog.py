@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from guestjoin.core import auth
 from guestjoin.core.actions import ClientRef, ServerRef
 from guestjoin.core.branch import Branching, Call, CallEnv
 from guestjoin.core.checks import next_hop_uri
@@ -127,10 +128,13 @@ class InDialog(Branching):
         self.call = call
         self.from_caller = from_caller
         self.sent_at = env.now()
+        self.target: Target | None = None
+        self.auth_retried = False
 
     def forward(self, out: Request, target: Target) -> None:
         """Start the client transaction (Timer C for a re-INVITE, §16.6 step 11)."""
         self.out = out
+        self.target = target
         self.sent_at = self.env.now()  # a BYE's time decides "not admitted"
         self.ct = self.env.fx.start_client(out, target, self._on_response, self._on_failure)
         if out.method == "INVITE":
@@ -141,7 +145,24 @@ class InDialog(Branching):
         context = self.call.sdp_context(
             IN_DIALOG_ANSWER, toward_caller=self.from_caller, method=method
         )
+        if self.from_caller:
+            response = auth.toward_caller(self.server.request, response)
         return self.env.build.upstream(response, context)
+
+    def _answer_challenge(self, response: Response) -> bool:
+        """A caller's request challenged by the far end: send it again with credentials, once."""
+        sent, target = self.out, self.target
+        if not self.from_caller or self.auth_retried or sent is None or target is None:
+            return False
+        again = auth.answer_challenge(self.call, sent, response)
+        if again is None:
+            return False
+        self.auth_retried = True
+        self.provisional = False
+        build = self.env.build
+        out = again.prepend("Via", build.via(target.transport, target.host, build.branch(sent)))
+        self.forward(out, target)
+        return True
 
     def _on_response(self, ct: ClientRef, response: Response) -> None:
         fx = self.env.fx
@@ -156,6 +177,8 @@ class InDialog(Branching):
                 self.send_cancel(ct)
             if response.status != 100:
                 fx.respond(self.server, self._upstream(response))
+            return
+        if response.status in (401, 407) and self._answer_challenge(response):
             return
         self.done = True
         self._stop_timer_c()

@@ -1,8 +1,9 @@
 """An initial INVITE: admission, the routing decision and where it goes (RFC 3261 §16.5–16.6).
 
-Order: source allow list (403), ASCII-only Request-URI (404, no look-alike hosts), the room
-(registration or API address), the call routing rules (404: never an open relay), the
-per-source share (503), the licences (503). Every refusal is stateless (one response, no
+Order: source allow list (403), ASCII-only Request-URI (404, no look-alike hosts), the room and
+the name shown for it (``guestjoin.attribution``), the call routing rules (404: never an open
+relay; a rule's ``match_source`` sees the source address), the per-source share (503), the
+licences (503). Every refusal is stateless (one response, no
 100 Trying). An admitted call gets 100 Trying and its targets: the bindings of a registered
 device, a configured SIP proxy, or the RFC 3263 resolution of the rule's destination.
 
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from guestjoin import cdr
 from guestjoin.admission import source_key
+from guestjoin.attribution import attribute
 from guestjoin.cdr import CallDetail, conference_of, utc
 from guestjoin.core.actions import DnsResult, Outbox, ServerRef
 from guestjoin.core.branch import Call
@@ -79,13 +81,19 @@ def initial_invite(
         return
     username = user_of(from_addr.uri)
     binding = core.registrar.binding_for(username, source) if username else None
-    endpoint = config.endpoint_by_username(username) if binding is not None else None
-    if endpoint is None:
-        endpoint = config.endpoint_by_address(source)
-    if endpoint is not None:
-        call.display = endpoint.name
-        call.stage(endpoint_name=endpoint.name, caller_name=endpoint.name)
-    result = route_call(config.rules, CallContext(uri=request.uri, registered=binding is not None))
+    who = attribute(
+        config,
+        from_uri=from_addr.uri,
+        from_display=from_addr.display or "",
+        source=source,
+        registered_user=username if binding is not None else None,
+        now=detail.invite_at,
+    )
+    call.display = who.display
+    if who.endpoint is not None:
+        call.stage(endpoint_name=who.endpoint.name, caller_name=who.display, attribution=who.how)
+    context = CallContext(uri=request.uri, registered=binding is not None, source=source)
+    result = route_call(config.rules, context)
     decision = result.decision
     if decision is None:
         log.info("%s: no call routing rule matches %s", request.call_id, detail.dialled_alias)

@@ -39,6 +39,7 @@ from guestjoin.licences import Licences
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.values import Received
+from otj.model import SipCredential
 
 log = logging.getLogger("guestjoin.proxy")
 
@@ -117,6 +118,10 @@ class ProxyCore:
                     del self.calls[call.call_id]
 
         self.fx.later(self.options.forget_after, forget)
+
+    def credential(self, name: str) -> SipCredential | None:
+        """A ``sip_credentials`` entry by name (password resolved)."""
+        return self.config().credential(name)
 
     def forget_forward(self, server: ServerRef) -> None:
         """An in-dialog forward got its final response (an INVITE's stays reachable for 2xx

@@ -48,10 +48,16 @@ def sip_uri(alias: str) -> str:
 
 
 def route_alias(
-    alias: str, routing_rules: Sequence[CallRoutingRule], *, registered: bool = True
+    alias: str,
+    routing_rules: Sequence[CallRoutingRule],
+    *,
+    registered: bool = True,
+    source: str | None = None,
 ) -> RoutingResult:
-    """Route an alias as an incoming SIP call (a registered room by default: the widest case)."""
-    return route_call(routing_rules, CallContext(uri=sip_uri(alias), registered=registered))
+    """Route an alias as an incoming SIP call (a registered room from anywhere by default: the
+    widest case; ``source`` checks the rules' ``match_source`` too)."""
+    context = CallContext(uri=sip_uri(alias), registered=registered, source=source)
+    return route_call(routing_rules, context)
 
 
 def sample_routes(

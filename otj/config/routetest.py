@@ -77,7 +77,7 @@ def explain_route(
         )
     if endpoint is None and source:
         endpoint = config.endpoint_by_address(source)
-    result = route_alias(uri, config.rules, registered=registered)
+    result = route_alias(uri, config.rules, registered=registered, source=source or None)
     steps = _steps(config, result.trace)
     decision = result.decision
     report = RouteReport(
@@ -115,6 +115,11 @@ def explain_route(
         host = decision.alias.rpartition("@")[2]
         tls = " (sips: TLS only)" if decision.destination.lower().startswith("sips:") else ""
         target = f"DNS: RFC 3263 lookup of {host}{tls}"
+    if decision.credentials:
+        answer = (
+            f"a 401/407 from the far end is answered with sip_credentials {decision.credentials!r}"
+        )
+        report = replace(report, notes=(*report.notes, answer))
     return replace(
         report,
         rule=decision.rule,

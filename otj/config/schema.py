@@ -31,6 +31,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path as FsPath
 from typing import Any, Literal, get_args, get_origin
@@ -44,6 +45,7 @@ from otj.model import (
     ListenAddress,
     MeetingRule,
     Profile,
+    SipCredential,
     SipProxy,
 )
 from otj.secret import Secret
@@ -63,6 +65,7 @@ LIST_SECTIONS: dict[str, type[Any]] = {
     "meeting_processing_rules": MeetingRule,
     "call_routing_rules": CallRoutingRule,
     "sip_proxies": SipProxy,
+    "sip_credentials": SipCredential,
 }
 TOP_LEVEL = (*LIST_SECTIONS, "gateway", "api", "database")
 
@@ -528,6 +531,7 @@ def _check_references(
         ("endpoint_groups", "profile", "profiles", False),
         ("endpoints", "group", "endpoint_groups", False),
         ("meeting_processing_rules", "profile", "profiles", True),
+        ("call_routing_rules", "outbound_credentials", "sip_credentials", True),
     )
     for section, key, target, optional in links:
         for name, obj in final[section].items():
@@ -721,7 +725,7 @@ def _check_routing(
     rules = {rule.name: rule for rule in desired.call_routing_rules}
     for problem in validate_call_routing_rules(desired.call_routing_rules):
         rule = rules.get(problem.rule)
-        if rule is None or problem.field not in ("match_string", "replace_string"):
+        if rule is None or problem.field not in ("match_string", "replace_string", "match_source"):
             continue  # names, priorities and proxies are checked with the other references
         if problem.field == "match_string" and not rule.match_string and not rule.enabled:
             continue  # a disabled rule may be kept without a pattern
@@ -729,9 +733,21 @@ def _check_routing(
     for proxy in desired.sip_proxies:
         if not proxy.address:
             check.error((*positions[("sip_proxies", proxy.name)], "address"), "must not be empty")
+    for credential in desired.sip_credentials:
+        path = positions[("sip_credentials", credential.name)]
+        if not credential.username:
+            check.error((*path, "username"), "username must not be empty")
+        if credential.password is None:
+            check.error((*path, "password"), "password is required (inline, env:NAME or file:PATH)")
 
 
 def _check_gateway(check: _Checker, gateway: GatewaySettings) -> None:
+    from guestjoin.attribution import template_problem
+
+    for key in ("caller_display_name", "unattributed_display_name"):
+        problem = template_problem(getattr(gateway, key), now=datetime.now(UTC))
+        if problem:
+            check.error(("gateway", key), problem)
     for index, address in enumerate(gateway.listen):
         path: Path = ("gateway", "listen", index)
         try:

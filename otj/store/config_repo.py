@@ -25,6 +25,7 @@ from otj.model import (
     MeetingRule,
     Profile,
     ReplaceSubject,
+    SipCredential,
     SipProxy,
 )
 from otj.secret import Secret, SecretRefError
@@ -39,6 +40,7 @@ from otj.store.tables import (
     ProfileRow,
     RoomRow,
     SettingRow,
+    SipCredentialRow,
     SipProxyRow,
 )
 from otj.store.values import (
@@ -133,10 +135,26 @@ def _proxy_value(row: SipProxyRow, _open: Callable[[Envelope], Secret | None]) -
     )
 
 
+def _credential_value(
+    row: SipCredentialRow, open_: Callable[[Envelope], Secret | None]
+) -> SipCredential:
+    return SipCredential(
+        name=row.name, username=row.username, password=open_(row.password), realm=row.realm
+    )
+
+
 def _routing_value(
     row: CallRoutingRuleRow, _open: Callable[[Envelope], Secret | None]
 ) -> CallRoutingRule:
-    return CallRoutingRule(**_row_dict(row, (f.name for f in fields(CallRoutingRule))))
+    data = _row_dict(row, (f.name for f in fields(CallRoutingRule)))
+    data["match_source"] = tuple(data["match_source"] or ())
+    return CallRoutingRule(**data)
+
+
+def _routing_columns(value: CallRoutingRule) -> dict[str, Any]:
+    columns = _columns(value)
+    columns["match_source"] = list(value.match_source)
+    return columns
 
 
 def _integration_columns(value: IntegrationSettings) -> dict[str, Any]:
@@ -168,7 +186,8 @@ SPECS: tuple[_Spec, ...] = (
         _rule_value,
     ),
     _Spec("sip_proxies", SipProxyRow, (), _columns, _proxy_value),
-    _Spec("call_routing_rules", CallRoutingRuleRow, (), _columns, _routing_value),
+    _Spec("sip_credentials", SipCredentialRow, ("password",), _columns, _credential_value),
+    _Spec("call_routing_rules", CallRoutingRuleRow, (), _routing_columns, _routing_value),
 )
 SPEC_BY_SECTION = {s.section: s for s in SPECS}
 
@@ -251,6 +270,7 @@ class ConfigRepository:
             endpoints=lists["endpoints"],
             meeting_processing_rules=lists["meeting_processing_rules"],
             sip_proxies=lists["sip_proxies"],
+            sip_credentials=lists["sip_credentials"],
             call_routing_rules=lists["call_routing_rules"],
             gateway=_gateway_value(gateway_row, open_) if gateway_row else None,
             api=ApiSettings(**api_row.value) if api_row else None,
@@ -350,6 +370,13 @@ class ConfigRepository:
         with self._db.reading() as session:
             rows = session.scalars(select(SipProxyRow).order_by(SipProxyRow.name))
             return [_proxy_value(r, self._opener("sealed")) for r in rows]
+
+    def sip_credentials(self) -> dict[str, SipCredential]:
+        """SIP credentials by name, passwords resolved (for the gateway's outbound digest)."""
+        with self._db.reading() as session:
+            rows = session.scalars(select(SipCredentialRow).order_by(SipCredentialRow.name))
+            open_ = self._opener("resolve")
+            return {r.name: _credential_value(r, open_) for r in rows}
 
     def gateway_settings(self) -> GatewaySettings:
         """The ``gateway:`` section (defaults when never configured), secrets resolved."""
@@ -525,6 +552,9 @@ class ConfigRepository:
             "allowed_sources": list(wanted.allowed_sources),
             "max_calls_per_source": wanted.max_calls_per_source,
             "cdr_retention_days": wanted.cdr_retention_days,
+            "caller_display_name": wanted.caller_display_name,
+            "unattributed_display_name": wanted.unattributed_display_name,
+            "organisation": wanted.organisation,
         }
         changed = []
         for key, value in columns.items():
@@ -605,6 +635,9 @@ def _gateway_value(
         allowed_sources=tuple(row.allowed_sources),
         max_calls_per_source=row.max_calls_per_source,
         cdr_retention_days=row.cdr_retention_days,
+        caller_display_name=row.caller_display_name,
+        unattributed_display_name=row.unattributed_display_name,
+        organisation=row.organisation,
     )
 
 

@@ -143,6 +143,7 @@ class EndpointRow(Base):
     api_password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
     sip_username: Mapped[str] = mapped_column(String(255), index=True)
     sip_password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    sip_uri: Mapped[str] = mapped_column(String(320), default="", server_default="")  # 0012
     description: Mapped[str] = mapped_column(Text, default="")
     # WEBEX endpoints: the Webex device id (revision 0007)
     webex_device_id: Mapped[str] = mapped_column(String(255), default="", server_default="")
@@ -184,6 +185,17 @@ class SipProxyRow(Base):
     transport: Mapped[str] = mapped_column(String(8))
 
 
+class SipCredentialRow(Base):
+    """A SIP credential the gateway answers far ends' challenges with (revision 0011)."""
+
+    __tablename__ = "sip_credentials"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    username: Mapped[str] = mapped_column(String(255))
+    password: Mapped[Json | None] = mapped_column(JSON, nullable=True)
+    realm: Mapped[str] = mapped_column(String(255), default="")
+
+
 class CallRoutingRuleRow(Base):
     """A gateway call routing rule; ``sip_proxy`` is ``dns`` or a proxy name."""
 
@@ -206,6 +218,9 @@ class CallRoutingRuleRow(Base):
     sip_proxy: Mapped[str] = mapped_column(String(NAME))
     treat_as_trusted: Mapped[bool] = mapped_column(Boolean)
     description: Mapped[str] = mapped_column(Text, default="")
+    # revision 0011: source networks (CIDR list) and the sip_credentials answering challenges
+    match_source: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    outbound_credentials: Mapped[str] = mapped_column(String(NAME), default="", server_default="")
 
 
 class GatewaySettingsRow(Base):
@@ -225,6 +240,16 @@ class GatewaySettingsRow(Base):
         Integer, default=20, server_default=text("20")
     )
     cdr_retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    # revision 0012: the name the meeting host sees
+    caller_display_name: Mapped[str] = mapped_column(
+        Text, default="{{ room_name }}", server_default="{{ room_name }}"
+    )
+    unattributed_display_name: Mapped[str] = mapped_column(
+        Text,
+        default="{{ caller_name }} (unverified)",
+        server_default="{{ caller_name }} (unverified)",
+    )
+    organisation: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class SettingRow(Base):
@@ -400,3 +425,4 @@ class CallRow(Base):
     cause: Mapped[str] = mapped_column(String(32), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    attribution: Mapped[str] = mapped_column(String(16), default="", server_default="")  # 0012

@@ -15,6 +15,7 @@ from otj.model import (
     Meeting,
     MeetingRule,
     Profile,
+    SipCredential,
     SipProxy,
 )
 from otj.secret import Secret
@@ -71,6 +72,7 @@ SECTIONS = (
     "endpoints",
     "meeting_processing_rules",
     "sip_proxies",
+    "sip_credentials",
     "call_routing_rules",
     "gateway",
     "api",
@@ -82,6 +84,7 @@ Section = Literal[
     "endpoints",
     "meeting_processing_rules",
     "sip_proxies",
+    "sip_credentials",
     "call_routing_rules",
     "gateway",
     "api",
@@ -99,6 +102,7 @@ class Configuration:
     endpoints: tuple[Endpoint, ...] = ()
     meeting_processing_rules: tuple[MeetingRule, ...] = ()
     sip_proxies: tuple[SipProxy, ...] = ()
+    sip_credentials: tuple[SipCredential, ...] = ()
     call_routing_rules: tuple[CallRoutingRule, ...] = ()
     gateway: GatewaySettings | None = None
     api: ApiSettings | None = None
@@ -282,6 +286,7 @@ class CallRecord:
     cause: str = ""
     detail: str = ""
     attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
+    attribution: str = ""  # registration | from_uri | address | "" (not attributed)
 
     @property
     def live(self) -> bool:

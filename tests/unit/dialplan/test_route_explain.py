@@ -124,3 +124,22 @@ def test_callers_are_identified_as_the_gateway_identifies_them() -> None:
             "are never registered ones"
         ),
     )
+
+
+TRUST = GatewayConfig(
+    rules=(
+        CallRoutingRule(name="Trusted", priority=5, match_string=r".+@google\.pexip\.me",
+                        match_source=("10.20.0.0/16",), outbound_credentials="office-token"),
+        CallRoutingRule(name="Untrusted", priority=10, match_string=r".+@google\.pexip\.me"),
+    ),
+)  # fmt: skip
+
+
+def test_the_source_picks_the_trusted_rule_and_the_report_names_its_credentials() -> None:
+    inside = explain_route("abc-defg-hij@google.pexip.me", TRUST, source="10.20.1.1")
+    assert inside.rule == "Trusted"
+    assert any("sip_credentials 'office-token'" in note for note in inside.notes)
+    outside = explain_route("abc-defg-hij@google.pexip.me", TRUST, source="198.51.100.7")
+    assert outside.rule == "Untrusted"
+    assert outside.steps[0].detail == "source 198.51.100.7 is not in 10.20.0.0/16"
+    assert not any("sip_credentials" in note for note in outside.notes)

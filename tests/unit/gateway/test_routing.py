@@ -344,6 +344,7 @@ def test_routing_module_is_pure() -> None:
     }
     assert imported <= {
         "__future__",
+        "ipaddress",
         "re",
         "collections",
         "dataclasses",
@@ -395,3 +396,49 @@ def test_rules_fold_case_in_ascii_only(pattern: str, subject: str) -> None:
 def test_ascii_case_insensitive_match_still_works() -> None:
     result = route_call([MEET], CallContext(uri="sip:ABC-DEFG-HIJ@Google.PEXIP.me"))
     assert result.decision is not None
+
+
+def _trust_rules() -> list[CallRoutingRule]:
+    return [
+        CallRoutingRule(
+            name="Trusted offices",
+            priority=10,
+            match_string=r".+@google\.pexip\.me",
+            match_source=("10.20.0.0/16", "2001:db8:20::/48"),
+            outbound_credentials="office-token",
+        ),
+        CallRoutingRule(name="Everyone else", priority=20, match_string=r".+@google\.pexip\.me"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "rule", "credentials"),
+    [
+        ("10.20.3.4", "Trusted offices", "office-token"),
+        ("::ffff:10.20.3.4", "Trusted offices", "office-token"),
+        ("2001:db8:20:1::5", "Trusted offices", "office-token"),
+        ("10.21.0.1", "Everyone else", None),
+        ("2001:db8:21::5", "Everyone else", None),
+        ("", "Everyone else", None),
+        (None, "Trusted offices", "office-token"),
+        ("not-an-address", "Everyone else", None),
+    ],
+)
+def test_match_source_picks_the_trusted_rule_by_network(
+    source: str | None, rule: str, credentials: str | None
+) -> None:
+    ctx = CallContext(uri="sip:abc-defg-hij@google.pexip.me", source=source)
+    result = route_call(_trust_rules(), ctx)
+    assert result.decision is not None
+    assert result.decision.rule == rule
+    assert result.decision.credentials == credentials
+    if rule == "Everyone else":
+        assert any("is not in 10.20.0.0/16" in line for line in result.trace)
+
+
+def test_match_source_entries_are_validated() -> None:
+    bad = CallRoutingRule(name="r", match_string="x", match_source=("10.0.0.0/8", "office-lan"))
+    problems = validate_call_routing_rules([bad])
+    assert [(p.field, p.message) for p in problems] == [
+        ("match_source", "'office-lan' is not an IP network (e.g. 192.0.2.0/24)")
+    ]
