@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from guestjoin.identity import TlsIdentity
 from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipProxy
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -17,12 +18,14 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GatewayConfig:
-    """Routing rules, proxies, gateway settings and the endpoints (with SIP credentials)."""
+    """Routing rules, proxies, gateway settings, the endpoints (with SIP credentials) and the
+    gateway's identity certificate."""
 
     rules: tuple[CallRoutingRule, ...] = ()
     proxies: tuple[SipProxy, ...] = ()
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     endpoints: tuple[Endpoint, ...] = ()
+    identity: TlsIdentity | None = None  # the uploaded certificate (otj gateway identity)
 
     def proxy(self, name: str) -> SipProxy | None:
         """A configured SIP proxy by name."""
