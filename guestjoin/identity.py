@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -75,12 +76,21 @@ class IdentityStatus:
     chain_length: int
 
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"(\*\.)?({_LABEL}\.)*{_LABEL}")  # RFC 1123 host names, one wildcard
+
+
 def _general_names(names: Sequence[str]) -> list[x509.GeneralName]:
     out: list[x509.GeneralName] = []
     for name in names:
         try:
             out.append(x509.IPAddress(ipaddress.ip_address(name)))
         except ValueError:
+            if len(name) > 253 or not _DNS_NAME.fullmatch(name):
+                raise IdentityError(
+                    f"{name!r} is neither a DNS name (ASCII letters, digits, hyphens and dots; "
+                    "IDNs in their xn-- form) nor an IP address"
+                ) from None
             out.append(x509.DNSName(name))
     return out
 
@@ -94,6 +104,8 @@ def new_request(
     common_name = common_name.strip()
     if not common_name:
         raise IdentityError("the certificate request needs a common name (--common-name)")
+    sans = list(dict.fromkeys([common_name, *(n.strip() for n in names if n.strip())]))
+    general_names = _general_names(sans)
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     if key_type == "ec-p256":
         key = ec.generate_private_key(ec.SECP256R1())
@@ -101,13 +113,12 @@ def new_request(
         key = rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
     else:
         raise IdentityError(f"unknown key type {key_type!r}: use one of {', '.join(KEY_TYPES)}")
-    sans = list(dict.fromkeys([common_name, *(n.strip() for n in names if n.strip())]))
     try:
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         request = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(subject)
-            .add_extension(x509.SubjectAlternativeName(_general_names(sans)), critical=False)
+            .add_extension(x509.SubjectAlternativeName(general_names), critical=False)
             .sign(key, hashes.SHA256())
         )
     except ValueError as exc:

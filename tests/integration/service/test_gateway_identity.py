@@ -86,3 +86,23 @@ def test_expiry_alarms_in_the_status_api(db: Database, clock: FakeClock) -> None
         ALARM_EXPIRING,
         ALARM_EXPIRED,
     }
+
+
+def test_the_gateway_config_reload_raises_the_alarm_at_most_once_a_minute(
+    db: Database, clock: FakeClock
+) -> None:
+    ca = ScratchCA()
+    _install(db, ca, clock, days=10)
+    provider = StoreConfig(db, clock=clock.now)
+    assert provider.load().identity is not None
+    assert [a.kind for a in db.alarms.active(subject="gateway")] == [ALARM_EXPIRING]
+    clock.advance(timedelta(days=10).total_seconds())
+    provider.load()
+    assert [a.kind for a in db.alarms.active(subject="gateway")] == [ALARM_EXPIRED]
+    _install(db, ca, clock, days=90)
+    clock.advance(30)
+    provider.load()  # checked 30 s ago: not yet again
+    assert [a.kind for a in db.alarms.active(subject="gateway")] == [ALARM_EXPIRED]
+    clock.advance(30)
+    provider.load()
+    assert db.alarms.active(subject="gateway") == []

@@ -134,3 +134,11 @@ def test_status_and_alarms_follow_the_expiry(ca: ScratchCA) -> None:
     assert alarm.kind == ALARM_EXPIRED
     assert describe(chain, now=expiry + dt.timedelta(hours=1)).days_left == -1
     assert expiry_alarm(None, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["gw example.com", "gw.example.com/x", "-gw.example.com", "a" * 64]
+)
+def test_names_that_are_neither_dns_names_nor_addresses_are_refused(name: str) -> None:
+    with pytest.raises(IdentityError, match=r"neither a DNS name|cannot make a request"):
+        new_request("gw.example.com" if len(name) < 64 else name, [name], key_type="ec-p256")
