@@ -104,13 +104,17 @@ class ClusterLicences(Licences):
         if not admits(len(self._held), self.others, self.total):
             return False
         self._held.add(key)
-        self._changed.set()
+        self._mark_changed()
         return True
 
     def release(self, key: str) -> None:
         """Give a call's licences back (idempotent)."""
         if key in self._held:
             self._held.discard(key)
+            self._mark_changed()
+
+    def _mark_changed(self) -> None:
+        if not self._changed.is_set():  # a flag read; set() takes a lock and notifies
             self._changed.set()
 
     @property
