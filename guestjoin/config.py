@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from guestjoin.identity import TlsIdentity
 from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipCredential, SipProxy
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -17,13 +18,15 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GatewayConfig:
-    """Routing rules, proxies, gateway settings and the endpoints (with SIP credentials)."""
+    """Routing rules, proxies, gateway settings, the endpoints (with SIP credentials) and the
+    gateway's identity certificate."""
 
     rules: tuple[CallRoutingRule, ...] = ()
     proxies: tuple[SipProxy, ...] = ()
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     endpoints: tuple[Endpoint, ...] = ()
     credentials: tuple[SipCredential, ...] = ()  # passwords resolved: never logged
+    identity: TlsIdentity | None = None  # the uploaded certificate (otj gateway identity)
 
     def credential(self, name: str) -> SipCredential | None:
         """A ``sip_credentials`` entry by name."""

@@ -15,12 +15,13 @@ from guestjoin.clock import Clock, LoopClock
 from guestjoin.config import ConfigProvider, GatewayConfig
 from guestjoin.conntrack import ConnectionPolicy
 from guestjoin.dns import SipResolver
+from guestjoin.identity import TlsIdentity
 from guestjoin.licences import Licences
 from guestjoin.lockout import LockoutPolicy
 from guestjoin.proxy import Proxy, ProxyOptions
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Message
-from guestjoin.tlscert import client_context, self_signed_pem, server_context
+from guestjoin.tlscert import client_context, load_pair, self_signed_pem
 from guestjoin.transaction import Timers, TransactionLayer
 from guestjoin.transport import Listener, Received, TransportLayer
 from otj.model import GatewaySettings, ListenAddress
@@ -56,15 +57,36 @@ class GatewayOptions:
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
 
-def tls_server_context(settings: GatewaySettings, names: Sequence[str]) -> ssl.SSLContext:
-    """The configured certificate, or a self-signed one generated for the embedded default."""
+def server_certificate(
+    settings: GatewaySettings, names: Sequence[str], identity: TlsIdentity | None
+) -> tuple[bytes, bytes]:
+    """The chain and key presented on inbound TLS: the uploaded identity (``otj gateway
+    identity``), else the configured certificate, else a self-signed one for ``names``."""
+    if identity is not None:
+        return identity.chain_pem, identity.key.reveal().encode()
     if settings.tls_certificate and settings.tls_private_key:
-        return server_context(
-            settings.tls_certificate.reveal().encode(), settings.tls_private_key.reveal().encode()
+        return (
+            settings.tls_certificate.reveal().encode(),
+            settings.tls_private_key.reveal().encode(),
         )
     log.warning("no gateway TLS certificate configured: using a generated self-signed one")
-    cert, key = self_signed_pem(tuple(names))
-    return server_context(cert, key)
+    return self_signed_pem(tuple(names))
+
+
+def tls_server_context(
+    settings: GatewaySettings, names: Sequence[str], identity: TlsIdentity | None = None
+) -> ssl.SSLContext:
+    """A TLS 1.2+ server context with ``server_certificate``'s chain."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    load_pair(ctx, *server_certificate(settings, names, identity))
+    return ctx
+
+
+def tls_client_context(ca_file: str | None, identity: TlsIdentity | None) -> ssl.SSLContext:
+    """The verifying client context, presenting the identity when the server asks for one."""
+    pair = (identity.chain_pem, identity.key.reveal().encode()) if identity else None
+    return client_context(ca_file, certificate=pair)
 
 
 def _unwired(msg: Message, received: Received) -> None:
@@ -81,11 +103,14 @@ class Gateway:
         *,
         options: GatewayOptions | None = None,
         clock: Clock | None = None,
+        licences: Licences | None = None,
     ) -> None:
         self.provider = provider
         self.recorder = recorder
         self.options = options or GatewayOptions()
         self._clock = clock
+        self._licences = licences  # e.g. ClusterLicences; a process-local count by default
+        self._tls_server: ssl.SSLContext | None = None
         self.config = GatewayConfig()
         self._reloader: asyncio.Task[None] | None = None
         self.transport: TransportLayer | None = None
@@ -101,17 +126,20 @@ class Gateway:
         addresses = tuple(listen) if listen is not None else settings.listen
         tls_server = None
         if any(a.transport == "tls" for a in addresses):
-            tls_server = tls_server_context(settings, self.options.tls_names)
+            tls_server = tls_server_context(settings, self.options.tls_names, self.config.identity)
+        self._tls_server = tls_server
         transport = TransportLayer(
             _unwired,
             tls_server=tls_server,
-            tls_client=client_context(self.options.tls_ca_file),
+            tls_client=tls_client_context(self.options.tls_ca_file, self.config.identity),
             server_header=self.options.proxy.server_name,
             policy=self.options.connections,
         )
         transactions = TransactionLayer(transport, clock, self.options.timers)
         transport.handler = transactions.handle
         resolver = SipResolver(clock, settings.dns_servers, timeout=self.options.dns_timeout)
+        licences = self._licences or Licences(settings.call_licenses)
+        licences.total = settings.call_licenses
         self.proxy = Proxy(
             transport=transport,
             transactions=transactions,
@@ -122,7 +150,7 @@ class Gateway:
                 algorithms=self.options.digest_algorithms,
                 lockout=self.options.lockout,
             ),
-            licences=Licences(settings.call_licenses),
+            licences=licences,
             recorder=self.recorder,
             clock=clock,
             config=lambda: self.config,
@@ -142,17 +170,39 @@ class Gateway:
         return self.listeners
 
     def apply(self, config: GatewayConfig) -> None:
-        """Use a new configuration snapshot (licence total and DNS servers follow it)."""
+        """Use a new configuration snapshot (licence total, DNS servers and the identity
+        certificate follow it)."""
         old = self.config.settings
+        old_identity = self.config.identity
         self.config = config
         proxy = self.proxy
         if proxy is None:
             return
+        if config.identity != old_identity:
+            self._use_identity(config)
         proxy.licences.total = config.settings.call_licenses
         if config.settings.dns_servers != old.dns_servers:
             proxy.resolver = SipResolver(
                 proxy.clock, config.settings.dns_servers, timeout=self.options.dns_timeout
             )
+
+    def _use_identity(self, config: GatewayConfig) -> None:
+        """Present the new identity on connections opened from now on (no restart)."""
+        if self.transport is None:
+            return
+        try:
+            if self._tls_server is not None:
+                names = self.options.tls_names
+                load_pair(
+                    self._tls_server, *server_certificate(config.settings, names, config.identity)
+                )
+            self.transport.tls_client = tls_client_context(
+                self.options.tls_ca_file, config.identity
+            )
+        except (ssl.SSLError, ValueError):
+            log.exception("cannot use the new gateway certificate, keeping the old one")
+            return
+        log.info("gateway TLS identity changed: new connections present the new certificate")
 
     async def reload(self) -> None:
         """Read the configuration again (in a worker thread: the provider may block)."""

@@ -32,26 +32,53 @@ _COLUMNS = tuple(f.name for f in fields(CallDetail) if f.name != "key")
 _FIXED = ("call_id", "direction", "caller_uri", "invite_at")
 
 
-class StoreConfig:
-    """Reads rules, proxies, gateway settings and endpoints (secrets resolved) from the store."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, db: Database) -> None:
+
+class StoreConfig:
+    """Reads rules, proxies, gateway settings, endpoints (secrets resolved) and the identity
+    certificate from the store; raises and clears the certificate's expiry alarms on the way
+    (at most once per ``alarm_every`` seconds)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        alarm_every: float = 60.0,
+    ) -> None:
         self.db = db
+        self.clock = clock
+        self.alarm_every = timedelta(seconds=alarm_every)
+        self._alarms_checked: datetime | None = None
 
     def load(self) -> GatewayConfig:
         """One consistent snapshot for the gateway."""
         repo = self.db.config
-        return GatewayConfig(
+        config = GatewayConfig(
             rules=tuple(repo.call_routing_rules()),
             proxies=tuple(repo.sip_proxies()),
             settings=repo.gateway_settings(),
             endpoints=tuple(repo.endpoints()),
             credentials=tuple(repo.sip_credentials().values()),
+            identity=self.db.identity.active(),
         )
+        self._check_alarms()
+        return config
 
+    def _check_alarms(self) -> None:
+        from otj.store.identity import check_certificate_alarms
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+        now = self.clock()
+        last = self._alarms_checked
+        if last is not None and last <= now < last + self.alarm_every:
+            return
+        self._alarms_checked = now
+        try:
+            check_certificate_alarms(self.db, now=now)
+        except Exception:
+            log.exception("cannot update the gateway certificate alarms")
 
 
 class StoreRecorder:

@@ -50,10 +50,11 @@ def self_signed_pem(
     )
 
 
-def server_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
-    """A TLS server context (TLS 1.2+) from PEM bytes (loaded through a private temp dir)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+def load_pair(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """Load a certificate chain and its key (PEM) into ``ctx``, through a private temp dir.
+
+    Loading into a context already in use is how the gateway changes its certificate without a
+    restart: connections opened afterwards present the new one."""
     with tempfile.TemporaryDirectory(prefix="otj-tls-") as tmp:
         cert_path = Path(tmp) / "cert.pem"
         key_path = Path(tmp) / "key.pem"
@@ -62,11 +63,23 @@ def server_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
         with os.fdopen(fd, "wb") as fh:
             fh.write(key_pem)
         ctx.load_cert_chain(cert_path, key_path)
+
+
+def server_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    """A TLS server context (TLS 1.2+) from PEM bytes."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    load_pair(ctx, cert_pem, key_pem)
     return ctx
 
 
-def client_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A verifying client context: certificate chain and host name checked (RFC 5922 §7)."""
+def client_context(
+    ca_file: str | None = None, *, certificate: tuple[bytes, bytes] | None = None
+) -> ssl.SSLContext:
+    """A verifying client context: certificate chain and host name checked (RFC 5922 §7); with
+    ``certificate`` (chain and key, PEM) it is presented when the server asks for one."""
     ctx = ssl.create_default_context(cafile=ca_file)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if certificate is not None:
+        load_pair(ctx, *certificate)
     return ctx

@@ -238,6 +238,9 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         responses=unauthorized,
     )
     def alarms() -> list[AlarmOut]:
+        from otj.store.identity import check_certificate_alarms
+
+        check_certificate_alarms(db, now=clock())  # expiry is a matter of time: never stale
         return [alarm_out(a) for a in db.alarms.active()]
 
     return api

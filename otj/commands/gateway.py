@@ -48,6 +48,15 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="how often the configuration is read again",
     )
+    parser.add_argument(
+        "--licence-heartbeat",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often this process publishes its licence count to the other gateway "
+        "processes sharing the database (default 5; a process that stops publishing counts "
+        "for six heartbeats, at most 10 s each)",
+    )
     limits = parser.add_argument_group(
         "TCP/TLS connection limits", "what one peer may hold open (see guestjoin/README.md)"
     )
@@ -80,6 +89,9 @@ def register(subparsers: Any) -> None:
         help="close a TLS connection not handshaken this long (default 5)",
     )
     parser.set_defaults(func=_run)
+    from otj.commands.gateway_identity import add_to
+
+    add_to(parser)
 
 
 def parse_listen(values: list[str]) -> tuple[Any, ...]:
@@ -131,6 +143,7 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from guestjoin.cluster_licences import ClusterLicences, HeartbeatPolicy
     from guestjoin.conntrack import ConnectionPolicy
     from guestjoin.gateway import Gateway, GatewayOptions, run
     from guestjoin.proxy import ProxyOptions
@@ -150,6 +163,9 @@ def _run(args: argparse.Namespace) -> int:
         if not getattr(args, flag) > 0:
             echo(f"--{flag.replace('_', '-')} must be a positive number of seconds", err=True)
             return 2
+    if not 0 < args.licence_heartbeat <= 10:
+        echo("--licence-heartbeat must be more than 0 and at most 10 seconds", err=True)
+        return 2
     if args.max_connections_per_source < 1:
         echo("--max-connections-per-source must be at least 1", err=True)
         return 2
@@ -176,13 +192,22 @@ def _run(args: argparse.Namespace) -> int:
         ),
         connections=connections,
     )
-    gateway = Gateway(StoreConfig(db), recorder, options=options)
+    heartbeat = args.licence_heartbeat
+    licences = ClusterLicences(
+        0,
+        db.licences,
+        policy=HeartbeatPolicy(
+            interval=heartbeat, expiry=6 * heartbeat, min_gap=min(0.2, heartbeat)
+        ),
+    )
+    gateway = Gateway(StoreConfig(db), recorder, options=options, licences=licences)
 
     async def serve() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        await loop.run_in_executor(None, licences.start)  # first heartbeat: the others' count
         try:
             listeners = await gateway.start(listen)
         except OSError as exc:
@@ -203,5 +228,6 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return run(serve())
     finally:
+        licences.stop()  # the row goes: this process's licences are free for the others
         recorder.close()
         db.close()

@@ -181,9 +181,11 @@ def _meetings(args: argparse.Namespace) -> int:
 def _alarms(args: argparse.Namespace) -> int:
     from otj.api.status import alarm_out
     from otj.config.runtime import open_store
+    from otj.store.identity import check_certificate_alarms
 
     db = open_store(args)
     try:
+        check_certificate_alarms(db, now=datetime.now(UTC))  # the gateway certificate's expiry
         alarms = [alarm_out(a) for a in db.alarms.active()]
     finally:
         db.close()

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from otj.store.calls import CallRepository
     from otj.store.config_repo import ConfigRepository
     from otj.store.delivery import DeliveryStateRepository
+    from otj.store.identity import IdentityRepository
+    from otj.store.licences import LicenceBoard
     from otj.store.meetings import MeetingRepository
     from otj.store.rooms import RoomRepository
     from otj.store.tokens import TokenRepository
@@ -218,3 +220,17 @@ class Database:
         from otj.store.tokens import TokenRepository
 
         return TokenRepository(self)
+
+    @cached_property
+    def identity(self) -> IdentityRepository:
+        """The gateway's TLS identity (key, request, certificate chain)."""
+        from otj.store.identity import IdentityRepository
+
+        return IdentityRepository(self)
+
+    @cached_property
+    def licences(self) -> LicenceBoard:
+        """Licences each running gateway process holds (heartbeat rows)."""
+        from otj.store.licences import LicenceBoard
+
+        return LicenceBoard(self)

@@ -426,3 +426,28 @@ class CallRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     attribution: Mapped[str] = mapped_column(String(16), default="", server_default="")  # 0012
+
+
+class GatewayIdentityRow(Base):
+    """The gateway's TLS identity: slot ``pending`` (a request awaiting its certificate) and
+    slot ``active`` (the installed certificate chain); the private key is a secret envelope."""
+
+    __tablename__ = "gateway_identity"
+
+    slot: Mapped[str] = mapped_column(String(16), primary_key=True)
+    common_name: Mapped[str] = mapped_column(String(255))
+    private_key: Mapped[Json] = mapped_column(JSON)
+    request_pem: Mapped[str] = mapped_column(Text, default="")
+    chain_pem: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime]
+
+
+class GatewayLicenceRow(Base):
+    """Licences one gateway process holds, published by its heartbeat until ``expires_at``."""
+
+    __tablename__ = "gateway_licences"
+
+    process: Mapped[str] = mapped_column(String(255), primary_key=True)
+    in_use: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]

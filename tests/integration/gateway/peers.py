@@ -15,7 +15,7 @@ import pytest
 
 from guestjoin.cdr import CallDetail, MemoryRecorder
 from guestjoin.clock import Clock
-from guestjoin.config import GatewayConfig, StaticConfig
+from guestjoin.config import ConfigProvider, GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions
 from otj.model import ListenAddress
 
@@ -307,10 +307,17 @@ class GatewayUnderTest:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    config: GatewayConfig, options: GatewayOptions, *, clock: Clock | None = None
+    config: GatewayConfig,
+    options: GatewayOptions,
+    *,
+    clock: Clock | None = None,
+    provider: ConfigProvider | None = None,
 ) -> AsyncIterator[GatewayUnderTest]:
-    """Start a gateway on free ports for UDP, TCP and TLS; stop it afterwards."""
+    """Start a gateway on free ports for UDP, TCP and TLS; stop it afterwards (``provider``:
+    read the configuration from there, e.g. a store, instead of ``config``)."""
     gut = GatewayUnderTest(config, options, clock)
+    if provider is not None:
+        gut.gateway.provider = provider
     listen = (
         ListenAddress(transport="udp", address="127.0.0.1", port=0),
         ListenAddress(transport="tcp", address="127.0.0.1", port=0),

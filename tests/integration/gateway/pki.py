@@ -108,3 +108,36 @@ class ScratchCA:
             .sign(self.key, hashes.SHA256())
         )
         return Issued(cert=cert.public_bytes(serialization.Encoding.PEM), key=_pem_key(key))
+
+    def sign(
+        self,
+        request_pem: bytes,
+        *,
+        not_before: dt.datetime | None = None,
+        days: float = 1,
+        encoding: serialization.Encoding = serialization.Encoding.PEM,
+    ) -> bytes:
+        """Sign a certificate request as a CA does: the request's subject, names and key,
+        for client and server use, valid ``days`` from ``not_before`` (default: an hour ago)."""
+        request = x509.load_pem_x509_csr(request_pem)
+        assert request.is_signature_valid
+        start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(request.subject)
+            .issuer_name(self.name)
+            .public_key(request.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+        )
+        for extension in request.extensions:
+            builder = builder.add_extension(extension.value, critical=extension.critical)
+        return builder.sign(self.key, hashes.SHA256()).public_bytes(encoding)
