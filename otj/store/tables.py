@@ -400,3 +400,4 @@ class CallRow(Base):
     cause: Mapped[str] = mapped_column(String(32), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    room_notified_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -282,6 +282,7 @@ class CallRecord:
     cause: str = ""
     detail: str = ""
     attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
+    room_notified_at: datetime | None = None  # when the room was told why the call ended
 
     @property
     def live(self) -> bool:
