@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from otj.delivery.lobby import (
     NOTICE_CAUSES,
     NOTICE_MAX_AGE,
+    PANEL_NOTICE_FOR,
     RoomNotice,
     display_command,
     endpoint_for_call,
@@ -87,3 +88,26 @@ async def redial(
     if refusal or record is None:
         return refusal or "no such call"
     return await client.dial(number=record.dialled_alias, protocol="SIP")
+
+
+def panel_notice(
+    db: Database, endpoints: Sequence[Endpoint], *, now: datetime
+) -> dict[str, object] | None:
+    """The room panel's ``notice``: how the room's latest call (of any of its ``endpoints``)
+    ended, when it ended in the lobby or was refused no longer than ``PANEL_NOTICE_FOR`` ago."""
+    if not endpoints:
+        return None
+    latest = db.calls.search(
+        limit=1, since=now - PANEL_NOTICE_FOR, endpoints=[e.name for e in endpoints]
+    )
+    endpoint = endpoint_for_call(latest[0], endpoints) if latest else None
+    notice = notice_for(latest[0], room_name=endpoint.name) if endpoint else None
+    if notice is None or now - notice.ended_at > PANEL_NOTICE_FOR:
+        return None
+    return {
+        "call": notice.call,
+        "cause": notice.cause,
+        "title": notice.title,
+        "text": notice.text,
+        "retry": bool(notice.retry_alias),
+    }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from guestjoin.config import GatewayConfig, StaticConfig
@@ -48,6 +49,19 @@ class Site:
     codec: SimulatedCodec
     gateway: Gateway
     runner: DeliveryRunner
+    api: str
+
+    async def panel_notice(self) -> object:
+        """The ``notice`` the room's panel reads with its endpoint token."""
+        token, _ = self.db.tokens.create(
+            "endpoint", "panel", now=datetime.now(UTC), endpoint="Oslo Fjord"
+        )
+        async with httpx.AsyncClient(trust_env=False) as http:
+            response = await http.get(
+                f"{self.api}/panel/{ROOM}/state", headers={"Authorization": f"Bearer {token}"}
+            )
+        assert response.status_code == 200
+        return response.json()["notice"]
 
     @property
     def udp(self) -> str:
@@ -96,7 +110,7 @@ async def site(db: Database, zone: ZoneServer, api: str) -> AsyncIterator[Site]:
         await gateway.start((ListenAddress(transport="udp", address="127.0.0.1", port=0),))
         notifier = asyncio.create_task(_notify_forever(runner))
         try:
-            yield Site(db=db, codec=codec, gateway=gateway, runner=runner)
+            yield Site(db=db, codec=codec, gateway=gateway, runner=runner, api=api)
         finally:
             notifier.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -133,6 +147,13 @@ async def test_lobby_timeout_prompts_the_room_and_try_again_redials(
     assert prompt.feedback_id == f"otj-lobby-{call.id}"
     assert site.codec.commands.count("UserInterface Message Prompt Display") == 1
     assert site.db.calls.get(call.id).room_notified_at is not None  # type: ignore[union-attr]
+    assert await site.panel_notice() == {
+        "call": call.id,
+        "cause": "not_admitted",
+        "title": prompt.title,
+        "text": prompt.text,
+        "retry": True,
+    }
 
     # a person taps "Try again": the codec posts the Prompt Response, otj makes it dial again
     assert await site.codec.choose(1) == [204]
@@ -172,4 +193,7 @@ async def test_480_from_the_host_shows_an_alert(
     assert (alert.title, alert.text) == ("Call declined", "The meeting host declined the call.")
     assert alert.duration == 20
     assert site.codec.screen.prompt is None  # nothing to try again
+    notice = await site.panel_notice()
+    assert isinstance(notice, dict)
+    assert (notice["text"], notice["retry"]) == (alert.text, False)
     assert site.codec.dials == []
