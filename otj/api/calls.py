@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+MAX_ID = 2**63 - 1  # the largest record id either database stores
 CSV_MEDIA = "text/csv; charset=utf-8"
 FormatQuery = Annotated[
     Literal["json", "csv"] | None,
@@ -94,10 +96,20 @@ def wants_csv(format_: str | None, accept: str | None) -> bool:
     return "text/csv" in (accept or "").lower()
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)  # a time without an offset is read as UTC
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    """``value`` in UTC (read as UTC without an offset); 422 when UTC cannot hold it."""
+    if value is None:
+        return None
+    try:
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        error = {
+            "type": "value_error",
+            "loc": ("query", name),
+            "msg": "Value error, the time is out of range in UTC",
+            "input": value.isoformat(),
+        }
+        raise RequestValidationError([error]) from None
 
 
 def endpoints_of(db: Database, room: str) -> list[str]:
@@ -165,7 +177,7 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[
-            int | None, Query(ge=1, description="next_cursor of the previous page")
+            int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the previous page")
         ] = None,
         format_: FormatQuery = None,
         accept: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -173,8 +185,8 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         now = clock()
         records = db.calls.search(
             limit=limit + 1,
-            since=_utc(since),
-            until=_utc(until),
+            since=_utc(since, "since"),
+            until=_utc(until, "until"),
             endpoints=endpoints_of(db, room) if room else None,
             before_id=cursor,
         )

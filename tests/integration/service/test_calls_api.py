@@ -170,7 +170,17 @@ def test_pages_are_bounded_and_continue_with_the_cursor(
         url = link[1 : link.index(">")]
     assert pages == 3
     assert seen == sorted(calls.values(), reverse=True)
-    for bad in ("limit=0", "limit=1001", "cursor=0", "since=yesterday", "format=xml"):
+    for bad in (
+        "limit=0",
+        "limit=1001",
+        "cursor=0",
+        f"cursor={2**63}",
+        "since=yesterday",
+        "since=0001-01-01T00:00:00%2B01:00",  # before year 1 in UTC
+        "until=9999-12-31T23:59:59-14:00",
+        "room=" + "x" * 321,
+        "format=xml",
+    ):
         response = client.get(f"/api/v1/calls?{bad}", headers=admin)
         assert response.status_code == 422, bad
 
@@ -241,3 +251,28 @@ def test_the_cli_prints_the_same_records(
     assert [int(r["id"]) for r in rows] == sorted(calls.values(), reverse=True)[:2]
     assert main(["calls", *url, "--since", "2999-01-01T00:00:00"]) == 0
     assert "Recent calls" not in capsys.readouterr().out
+
+
+def test_generated_requests_get_documented_answers(
+    db: Database, clock: FakeClock, calls: dict[str, int], admin: dict[str, str]
+) -> None:
+    """schemathesis: generated queries against uvicorn, every answer as documented."""
+    import schemathesis
+
+    from otj.api.app import create_app as make_app
+    from tests.integration.delivery import test_openapi
+    from tests.integration.delivery.served import serve
+
+    with serve(make_app(db, clock=clock.now)) as url:
+        schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+        operations = [
+            op
+            for op in (result.ok() for result in schema.get_all_operations())  # type: ignore[union-attr]
+            if op.path.startswith("/api/v1/calls")
+        ]
+        assert {op.path for op in operations} == {"/api/v1/calls", "/api/v1/calls/live"}
+        test_openapi.STATUSES.clear()
+        for operation in operations:
+            test_openapi.check_operation(operation, url, admin)
+        assert set(test_openapi.STATUSES) == {200}  # the 422s: test_pages_are_bounded…
+        assert len(test_openapi.STATUSES) >= 20
