@@ -6,7 +6,8 @@ The gateway's call detail records are the only input: :func:`endpoint_for_call` 
 place that says which endpoint (room) a record belongs to. A ``not_admitted`` ending gets
 ``xCommand UserInterface Message Prompt Display`` with a "Try again" option (the codec answers
 ``xEvent UserInterface Message Prompt Response`` with our ``FeedbackId``); a refusal gets
-``xCommand UserInterface Message Alert Display`` (Cisco xAPI reference, UserInterface Message).
+``xCommand UserInterface Message Alert Display`` (Cisco xAPI reference, UserInterface Message);
+a Webex cloud device gets the alert through the cloud xAPI for both.
 """
 
 from __future__ import annotations
@@ -118,6 +119,17 @@ def display_command(notice: RoomNotice) -> tuple[bytes, str]:
         path = ["UserInterface", "Message", "Alert", "Display"]
         params = {"Title": notice.title, "Text": notice.text, "Duration": ALERT_SECONDS}
     return command_document(path, params), " ".join(path)
+
+
+def cloud_alert(notice: RoomNotice) -> tuple[str, dict[str, str | int]]:
+    """The Webex cloud xAPI command (name, arguments) that shows ``notice`` on a cloud device:
+    always an alert, since a cloud device posts no HttpFeedback for a prompt's Try again."""
+    arguments: dict[str, str | int] = {
+        "Title": notice.title,
+        "Text": notice.text,
+        "Duration": PROMPT_SECONDS if notice.retry_alias else ALERT_SECONDS,
+    }
+    return "UserInterface.Message.Alert.Display", arguments
 
 
 def call_of_feedback(feedback_id: str) -> int | None:

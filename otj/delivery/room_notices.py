@@ -47,7 +47,10 @@ class MessageClient(Protocol):
 
 
 def shows_messages(endpoint: Endpoint) -> bool:
-    """Whether otj can put a message on this endpoint's screen (a Cisco codec's local xAPI)."""
+    """Whether otj can put a message on this endpoint's screen: a Cisco codec's local xAPI, or
+    a Webex cloud device's through the cloud xAPI."""
+    if endpoint.type == "WEBEX":
+        return bool(endpoint.webex_device_id)
     return endpoint.type == "CISCO" and bool(endpoint.api_address)
 
 

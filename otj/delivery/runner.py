@@ -34,7 +34,7 @@ from otj.delivery.cisco import (
 )
 from otj.delivery.errors import EndpointError, MissingCredentials
 from otj.delivery.fleet import DeliveryJob, deliver_fleet
-from otj.delivery.lobby import RoomNotice
+from otj.delivery.lobby import RoomNotice, cloud_alert
 from otj.delivery.plan import (
     DEFAULT_VERIFY_EVERY,
     Decision,
@@ -340,9 +340,15 @@ class DeliveryRunner:
         claimed = await asyncio.to_thread(claim_notices, self.db, endpoints, now=now)
 
         async def tell(endpoint: Endpoint, notice: RoomNotice) -> bool:
+            profile = profiles.get(endpoint.name, DEFAULT_PROFILE)
             try:
-                client, _ = self._client(endpoint, profiles.get(endpoint.name, DEFAULT_PROFILE))
-                await asyncio.wait_for(show_notice(client, notice), self.deadline)
+                if endpoint.type == "WEBEX":
+                    name, arguments = cloud_alert(notice)
+                    cloud, _ = self._webex_client(endpoint, profile)
+                    await asyncio.wait_for(cloud.command(name, arguments=arguments), self.deadline)
+                else:
+                    client, _ = self._client(endpoint, profile)
+                    await asyncio.wait_for(show_notice(client, notice), self.deadline)
             except (EndpointError, TimeoutError) as exc:
                 log.warning(
                     "%s: cannot show why call %d ended: %s",
