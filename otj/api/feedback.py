@@ -67,7 +67,7 @@ def router(
 
     @api.post(
         "/api/v1/endpoints/{name}/feedback/{secret}",
-        summary="HttpFeedback events from a Cisco codec (xEvent Bookings)",
+        summary="HttpFeedback events from a Cisco codec (Bookings, Message Prompt Response)",
         status_code=204,
         responses={
             400: {"description": "Not an xAPI event"},
@@ -97,6 +97,7 @@ def router(
             call = call_of_feedback(response.feedback_id)
             if call is not None and response.option_id == TRY_AGAIN:
                 background.add_task(try_again, name, call)
+                break  # one tap, one call: never several dials from one event
         return Response(status_code=204)
 
     return api

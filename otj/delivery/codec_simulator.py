@@ -568,8 +568,9 @@ class SimulatedCodec:
         return 404, b"", []
 
     def _overview(self) -> bytes:
-        """A small HTML page listing the stored bookings and the dial requests received (a
-        room panel's Join), for people watching the demo; it reloads itself every 5 s."""
+        """A small HTML page listing the stored bookings, the dial requests received (a room
+        panel's Join) and the messages shown (why a call ended), for people watching the demo;
+        it reloads itself every 5 s."""
         from html import escape
 
         rows = "".join(
@@ -599,6 +600,13 @@ class SimulatedCodec:
                 f"{dials}</table>"
                 if self.dials
                 else "<p>None yet: press Join on the room's panel.</p>"
+            )
+            + f"<h2>Messages shown ({len(self.screen.shown)})</h2>"
+            + "".join(
+                f"<p>{escape(m.shown_at.strftime('%H:%M:%S'))} {escape(m.kind)}: "
+                f"<b>{escape(m.title)}</b> {escape(m.text)}"
+                f"{' [' + escape(' | '.join(m.options.values())) + ']' if m.options else ''}</p>"
+                for m in reversed(self.screen.shown)
             )
             + "</html>"
         )

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from otj.delivery.runner import DeliveryRunner
@@ -66,6 +67,11 @@ async def test_each_ending_is_told_once_by_one_of_several_workers(
         assert fjord.screen.prompt.feedback_id == f"otj-lobby-{told}"
         assert bay.screen.alert is not None
         assert [len(c.screen.shown) for c in (fjord, bay)] == [1, 1]
+        async with httpx.AsyncClient(auth=("admin", "secret"), trust_env=False) as http:
+            overview = (await http.get(f"{fjord.url}/")).text  # what the demo's page shows
+        assert "Messages shown (1)" in overview
+        assert "Prompt: <b>Not admitted to the meeting</b>" in overview
+        assert "[Try again | Close]" in overview
         clock.advance(NOTICE_EVERY)
         assert await asyncio.to_thread(first.notify_rooms, now=clock.now()) == 0
         # an unreachable codec: logged, never retried (the notice would come too late)
