@@ -30,6 +30,7 @@ Clock = Callable[[], datetime]
 
 ROUTERS: tuple[str, ...] = (
     "otj.api.status",
+    "otj.api.calls",
     "otj.api.pull",
     "otj.api.feedback",
     "otj.api.panel",

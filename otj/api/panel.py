@@ -5,7 +5,10 @@ A panel is paired once by opening ``/panel/{room}?token=<endpoint token>``: the 
 an HttpOnly, SameSite=Strict cookie scoped to the panel's path and the page reloads without it.
 The page polls ``/panel/{room}/state`` (ETag, 304) and reads the server's clock from the
 ``X-OTJ-Server-Time`` header, so the Join button follows the server's time; the server checks
-the join window again before it dials. The title is the room's name (the paired endpoint's
+the join window again before it dials. When the room's latest call ended in the meeting's lobby
+or was refused by the host (within ``PANEL_NOTICE_FOR``), the state carries a ``notice`` that
+says so, and "Try again" (``/panel/{room}/retry``) dials that meeting again
+(:mod:`otj.delivery.lobby`). The title is the room's name (the paired endpoint's
 name, as the gateway shows it to meeting hosts); times are shown in the room's time zone (its
 profile's ``time_zone``, else the server's) in the viewer's locale (``Intl.DateTimeFormat``).
 Every asset is served from here (no external requests; the Content-Security-Policy forbids them).
@@ -41,6 +44,7 @@ from otj.delivery.errors import (
     MissingCredentials,
 )
 from otj.delivery.feeds import listed, meeting_json
+from otj.delivery.room_notices import panel_notice, redial
 from otj.model import Endpoint, Meeting, Profile
 
 if TYPE_CHECKING:
@@ -63,14 +67,21 @@ SECURITY_HEADERS = {
 #: What the panel receives around "now": enough to cover today in any time zone.
 BEFORE = timedelta(hours=14)
 AFTER = timedelta(hours=38)
-BODY_LIMITS = {"/panel/{room}/dial": 1024}
-"""Request body caps by route (``otj.api.limits``): a dial names one meeting id."""
+BODY_LIMITS = {"/panel/{room}/dial": 1024, "/panel/{room}/retry": 1024}
+"""Request body caps by route (``otj.api.limits``): a dial names one meeting id, a retry one
+call record."""
 
 
 class DialIn(BaseModel):
     """Which meeting to join (its ``id`` from the state document)."""
 
     id: str
+
+
+class RetryIn(BaseModel):
+    """Which call to try again (the ``call`` of the state's ``notice``)."""
+
+    call: int
 
 
 class DialOut(BaseModel):
@@ -197,6 +208,7 @@ def router(
                 static_url="/panel/static",
                 state_url=f"{path}/state",
                 dial_url=f"{path}/dial",
+                retry_url=f"{path}/retry",
                 poll_ms=poll_ms,
             )
         )
@@ -226,6 +238,7 @@ def router(
                 "roomName": endpoint.name,
                 "timeZone": room_zone(endpoint),
                 "meetings": [meeting_json(m) for m in items],
+                "notice": panel_notice(db, directory.get().room_endpoints(room), now=now),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -281,6 +294,45 @@ def router(
             log.warning("%s: panel dial of %s failed: %s", codec.name, meeting.alias, exc)
             return _failed(502, describe(exc))
         log.info("%s: panel dialled %s (call %d)", codec.name, meeting.alias, outcome.call_id)
+        return JSONResponse({"status": "dialling", "callId": outcome.call_id, "reason": ""})
+
+    @api.post("/panel/{room}/retry", include_in_schema=False)
+    async def retry(
+        room: str,
+        request: Request,
+        otj_panel: Annotated[str | None, Cookie()] = None,
+        x_otj_panel: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        from starlette.concurrency import run_in_threadpool
+
+        now = clock()
+        if x_otj_panel != "1":
+            return _failed(403, "missing panel header")
+        endpoint = await run_in_threadpool(caller_endpoint, room, otj_panel or "", now)
+        if endpoint is None:
+            return _failed(401, "this panel is not paired with the room")
+        try:
+            wanted = RetryIn.model_validate_json(await request.body())
+        except ValidationError:
+            return _failed(422, "the request names no call")
+        record = await run_in_threadpool(db.calls.get, wanted.call)
+        names = [e.name for e in directory.get().room_endpoints(room)]
+        found = await run_in_threadpool(_codec_for_room, db, endpoint, room)
+        if found is None:
+            return _failed(409, "no room system here can be asked to dial")
+        codec, profile = found
+        try:
+            connection = connection_for(
+                codec, cisco_defaults.for_profile(profile) if profile else cisco_defaults
+            )
+            async with CiscoXapiClient(connection) as client:
+                outcome = await redial(client, record, endpoints=names, now=now)
+        except EndpointError as exc:
+            log.warning("%s: panel Try again failed: %s", codec.name, exc)
+            return _failed(502, describe(exc))
+        if isinstance(outcome, str):
+            return _failed(409, outcome)
+        log.info("%s: panel Try again: dialling call %d again", codec.name, wanted.call)
         return JSONResponse({"status": "dialling", "callId": outcome.call_id, "reason": ""})
 
     return api

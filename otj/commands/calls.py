@@ -1,17 +1,25 @@
-"""``otj calls``: live gateway calls grouped by external conference, and recent calls."""
+"""``otj calls``: live gateway calls grouped by external conference, and recent calls.
+
+The same records and fields as ``GET /api/v1/calls/live`` and ``GET /api/v1/calls``
+(:mod:`otj.callview`): ``--json`` prints the API's objects, ``--csv`` its CSV export.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from otj.callview import call_json, call_state, duration_seconds, group_live, room_of, to_csv
 from otj.config.runtime import add_database_arguments, echo, positive_int
 
 if TYPE_CHECKING:
     from otj.store.values import CallRecord
+
+__all__ = ["group_live", "register", "render"]
 
 
 def register(subparsers: Any) -> None:
@@ -23,9 +31,29 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--limit", type=positive_int, default=20, help="recent calls to show (default 20)"
     )
+    parser.add_argument(
+        "--since",
+        type=_since,
+        help="recent calls started at or after this time (ISO 8601, UTC when bare)",
+    )
+    parser.add_argument(
+        "--room", default="", help="recent calls of one room (resource email) or endpoint"
+    )
     parser.add_argument("--live", action="store_true", help="live calls only")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument("--csv", action="store_true", help="the calls as CSV (as the API)")
     parser.set_defaults(func=_run)
+
+
+def _since(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a time such as 2026-12-07T09:00:00Z, got {text!r}"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _time(value: datetime | None) -> str:
@@ -33,24 +61,10 @@ def _time(value: datetime | None) -> str:
 
 
 def _duration(call: CallRecord, now: datetime) -> str:
-    if call.answer_at is None:
+    seconds = duration_seconds(call, now)
+    if seconds is None:
         return "-"
-    seconds = int(((call.end_at or now) - call.answer_at).total_seconds())
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def _who(call: CallRecord) -> str:
-    if call.attempts > 1:  # a summary of refused calls (one source, cause and minute)
-        return f"{call.attempts} calls from {call.source_address}"
-    return call.endpoint_name or call.caller_name or call.caller_uri
-
-
-def group_live(calls: Sequence[CallRecord]) -> dict[str, list[CallRecord]]:
-    """Live calls by external conference (the Meet code); calls without one under ''."""
-    groups: dict[str, list[CallRecord]] = {}
-    for call in calls:
-        groups.setdefault(call.conference, []).append(call)
-    return groups
 
 
 def render(live: Sequence[CallRecord], recent: Sequence[CallRecord], now: datetime) -> list[str]:
@@ -58,59 +72,63 @@ def render(live: Sequence[CallRecord], recent: Sequence[CallRecord], now: dateti
     lines = [f"Live calls: {len(live)}"]
     for conference, calls in sorted(group_live(live).items()):
         lines.append(f"  {conference or '(no conference)'}: {len(calls)} call(s)")
-        for call in calls:
-            state = (
-                "in call" if call.answer_at else ("ringing" if call.ringing_at else "setting up")
-            )
-            lines.append(
-                f"    {_who(call)} → {call.routed_alias or call.dialled_alias} "
-                f"[{state}, since {_time(call.invite_at)}, {_duration(call, now)}] "
-                f"via {call.target or '-'} (rule {call.rule or '-'})"
-            )
+        lines.extend(
+            f"    {room_of(call)} → {call.routed_alias or call.dialled_alias} "
+            f"[{call_state(call)}, since {_time(call.invite_at)}, {_duration(call, now)}] "
+            f"via {call.target or '-'} (rule {call.rule or '-'})"
+            for call in calls
+        )
     if recent:
         lines.append("")
         lines.append(f"Recent calls: {len(recent)}")
         for call in recent:
             outcome = f"{call.final_code or ''} {call.cause or 'live'}".strip()
             lines.append(
-                f"  {_time(call.invite_at)}  {_who(call)} → {call.dialled_alias}  "
+                f"  {_time(call.invite_at)}  {room_of(call)} → {call.dialled_alias}  "
                 f"{outcome}  {_duration(call, now)}  rule {call.rule or '-'}"
                 + (f"  ({call.detail})" if call.detail and call.cause != "completed" else "")
             )
     return lines
 
 
-def _as_json(call: CallRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in call.__dataclass_fields__:
-        value = getattr(call, name)
-        out[name] = value.isoformat() if isinstance(value, datetime) else value
-    return out
+def live_json(live: Sequence[CallRecord], now: datetime) -> dict[str, Any]:
+    """Live calls as ``GET /api/v1/calls/live`` answers them."""
+    return {
+        "total": len(live),
+        "conferences": [
+            {"conference": conference, "calls": [call_json(c, now) for c in calls]}
+            for conference, calls in sorted(group_live(live).items())
+        ],
+    }
 
 
 def _run(args: argparse.Namespace) -> int:
+    from otj.api.calls import endpoints_of
     from otj.config.runtime import open_store
 
     db = open_store(args)
     try:
         live = db.calls.live()
-        recent = [] if args.live else db.calls.recent(limit=args.limit)
-    finally:
-        db.close()
-    if args.json:
-        echo(
-            json.dumps(
-                {
-                    "live": {
-                        conf: [_as_json(c) for c in calls]
-                        for conf, calls in group_live(live).items()
-                    },
-                    "recent": [_as_json(c) for c in recent],
-                },
-                indent=2,
+        recent = (
+            []
+            if args.live
+            else db.calls.search(
+                limit=args.limit,
+                since=args.since,
+                endpoints=endpoints_of(db, args.room) if args.room else None,
             )
         )
+    finally:
+        db.close()
+    now = datetime.now(UTC)
+    if args.csv:
+        sys.stdout.write(to_csv(live if args.live else recent, now))  # as the API sends it
+        sys.stdout.flush()
         return 0
-    for line in render(live, recent, datetime.now(UTC)):
+    if args.json:
+        document = {"live": live_json(live, now), "recent": [call_json(c, now) for c in recent]}
+        echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return 0
+    for line in render(live, recent, now):
         echo(line)
     return 0

@@ -65,6 +65,9 @@ from otj.secret import Secret
 log = logging.getLogger(__name__)
 
 AuthMode = EndpointAuth
+#: What codecs post to our HttpFeedback URL: booking events, and the answers to our prompts
+#: ("Try again" after a call ended in the meeting's lobby, :mod:`otj.delivery.lobby`).
+FEEDBACK_EXPRESSIONS = ("/Event/Bookings", "/Event/UserInterface/Message/Prompt/Response")
 XML_CONTENT = {"Content-Type": "text/xml; charset=utf-8"}
 
 
@@ -309,22 +312,21 @@ class CiscoXapiClient:
         """``xCommand Bookings Clear``."""
         await self.command(command_document(["Bookings", "Clear"]), name="Bookings Clear")
 
-    async def dial(self, *, number: str, protocol: str, booking_id: str) -> DialOutcome:
-        """``xCommand Dial Number: … Protocol: … CallType: Video BookingId: …``."""
-        document = command_document(
-            ["Dial"],
-            {
-                "Number": number,
-                "Protocol": dial_protocol(protocol),
-                "CallType": "Video",
-                "BookingId": booking_id,
-            },
-        )
+    async def dial(self, *, number: str, protocol: str, booking_id: str = "") -> DialOutcome:
+        """``xCommand Dial Number: … Protocol: … CallType: Video [BookingId: …]``."""
+        params: dict[str, str] = {
+            "Number": number,
+            "Protocol": dial_protocol(protocol),
+            "CallType": "Video",
+        }
+        if booking_id:
+            params["BookingId"] = booking_id
+        document = command_document(["Dial"], params)
         response = await self.request("POST", "/putxml", content=document)
         return parse_dial_result(response.content)
 
     async def register_feedback(
-        self, *, slot: int, server_url: str, expressions: Sequence[str] = ("/Event/Bookings",)
+        self, *, slot: int, server_url: str, expressions: Sequence[str] = FEEDBACK_EXPRESSIONS
     ) -> None:
         """``xCommand HttpFeedback Register FeedbackSlot: N ServerUrl: … Expression: …``."""
         document = command_document(
@@ -377,9 +379,10 @@ class BookingsClient(Protocol):
     async def aclose(self) -> None: ...
 
 
-def feedback_digest(url: str) -> str:
-    """What the state remembers of the registered HttpFeedback URL (it contains a secret)."""
-    return hashlib.sha256(url.encode()).hexdigest()
+def feedback_digest(url: str, expressions: Sequence[str] = FEEDBACK_EXPRESSIONS) -> str:
+    """What the state remembers of the registered HttpFeedback URL (it contains a secret) and
+    expressions: a codec registered with other expressions is registered again."""
+    return hashlib.sha256("\n".join((url, *expressions)).encode()).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,7 +1,8 @@
 """A Cisco codec simulator: the HTTP xAPI of RoomOS/CE as a real server on 127.0.0.1 (h11).
 
 It speaks what :mod:`otj.delivery.cisco` needs from a codec — ``/putxml`` with
-``Bookings Put/List/Clear``, ``Dial`` and ``HttpFeedback Register``, the legacy
+``Bookings Put/List/Clear``, ``Dial``, ``HttpFeedback Register`` and the screen's
+``UserInterface Message Prompt|Alert Display|Clear`` (:mod:`otj.delivery.codec_screen`), the legacy
 ``/bookingsputxml``, ``/status.xml``, ``/xmlapi/session/begin|end`` and Basic auth — and
 validates what it receives against the xAPI rules (required fields Id, Title, Number, Protocol,
 Organizer/Name, Time/StartTime, Time/Duration; enum values), answering errors the way a codec
@@ -9,7 +10,8 @@ does. It deliberately shares no parsing or rendering code with the client it tes
 
 Behaviour is scriptable per codec (slow, hanging, offline = connection refused, unauthorised,
 garbage answers, dropped connections) and a codec can post HttpFeedback ``Bookings
-SyncRequired`` events to the URL registered with it. Thousands of codecs run in one event loop
+SyncRequired`` events, and a person's choice on a prompt (``UserInterface Message Prompt
+Response``), to the URLs registered with it. Thousands of codecs run in one event loop
 (one listening socket each); the demo of ``otj serve`` and ``bench/delivery.py`` use it too.
 """
 
@@ -25,6 +27,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +39,14 @@ import httpx
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError as XMLParseError
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
+
+from otj.delivery.codec_screen import (
+    RESPONSE_EXPRESSIONS,
+    SCREEN_COMMANDS,
+    Screen,
+    ScreenRejected,
+    response_event,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +64,7 @@ COMMANDS = {
     ("Dial",),
     ("HttpFeedback", "Register"),
     ("HttpFeedback", "Deregister"),
+    *SCREEN_COMMANDS,
 }
 _UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 
@@ -303,6 +315,7 @@ class SimulatedCodec:
         self.dialled_at: list[str] = []
         self.feedback: dict[int, Registration] = {}
         self.sessions: set[str] = set()
+        self.screen = Screen()
         self._call_ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -363,10 +376,8 @@ class SimulatedCodec:
 
     # -- HttpFeedback -----------------------------------------------------------------------
 
-    def event_document(self, event: str) -> bytes:
-        """The XML an HttpFeedback slot receives for ``xEvent Bookings <event>``."""
-        root = Element("Event")
-        ident = SubElement(root, "Identification")
+    def _identification(self) -> Element:
+        ident = Element("Identification")
         for tag, value in (
             ("SystemName", self.name),
             ("MACAddress", "00:00:5E:00:53:" + f"{self.port % 256:02X}"),
@@ -377,9 +388,32 @@ class SimulatedCodec:
             ("SerialNumber", f"SIM{self.port:08d}"),
         ):
             SubElement(ident, tag).text = value
+        return ident
+
+    def event_document(self, event: str) -> bytes:
+        """The XML an HttpFeedback slot receives for ``xEvent Bookings <event>``."""
+        root = Element("Event")
+        root.append(self._identification())
         bookings = SubElement(root, "Bookings", {"item": "1"})
         SubElement(bookings, event, {"item": "1"})
         return _xml(root)
+
+    async def choose(self, option: int) -> list[int]:
+        """A person taps ``option`` on the prompt on screen: POST ``xEvent UserInterface
+        Message Prompt Response`` to every slot registered for it; the answers' statuses."""
+        prompt = self.screen.choose(option)
+        document = _xml(response_event(self._identification(), prompt.feedback_id, option))
+        statuses = []
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
+            for registration in self.feedback.values():
+                wanted = {e.rstrip("/") for e in registration.expressions}
+                if wanted.isdisjoint(RESPONSE_EXPRESSIONS):
+                    continue
+                response = await client.post(
+                    registration.url, content=document, headers={"Content-Type": "text/xml"}
+                )
+                statuses.append(response.status_code)
+        return statuses
 
     async def emit_booking_event(self, event: str = "SyncRequired") -> list[int]:
         """POST ``xEvent Bookings <event>`` to every slot registered for /Event/Bookings."""
@@ -534,8 +568,9 @@ class SimulatedCodec:
         return 404, b"", []
 
     def _overview(self) -> bytes:
-        """A small HTML page listing the stored bookings and the dial requests received (a
-        room panel's Join), for people watching the demo; it reloads itself every 5 s."""
+        """A small HTML page listing the stored bookings, the dial requests received (a room
+        panel's Join) and the messages shown (why a call ended), for people watching the demo;
+        it reloads itself every 5 s."""
         from html import escape
 
         rows = "".join(
@@ -565,6 +600,13 @@ class SimulatedCodec:
                 f"{dials}</table>"
                 if self.dials
                 else "<p>None yet: press Join on the room's panel.</p>"
+            )
+            + f"<h2>Messages shown ({len(self.screen.shown)})</h2>"
+            + "".join(
+                f"<p>{escape(m.shown_at.strftime('%H:%M:%S'))} {escape(m.kind)}: "
+                f"<b>{escape(m.title)}</b> {escape(m.text)}"
+                f"{' [' + escape(' | '.join(m.options.values())) + ']' if m.options else ''}</p>"
+                for m in reversed(self.screen.shown)
             )
             + "</html>"
         )
@@ -613,6 +655,12 @@ class SimulatedCodec:
         params: dict[str, list[str]] = {}
         for child in node:
             params.setdefault(child.tag, []).append(child.text or "")
+        if tuple(path) in SCREEN_COMMANDS:
+            try:
+                name = self.screen.handle(tuple(path), params, time.monotonic())
+            except ScreenRejected as exc:
+                return _xml(_result(f"Message{path[2]}{path[3]}Result", "Error", str(exc)))
+            return _xml(_result(name))
         handlers: dict[str, Callable[[dict[str, list[str]]], Element]] = {
             "Bookings List": self._bookings_list,
             "Bookings Clear": self._bookings_clear,

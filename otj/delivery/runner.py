@@ -34,6 +34,7 @@ from otj.delivery.cisco import (
 )
 from otj.delivery.errors import EndpointError, MissingCredentials
 from otj.delivery.fleet import DeliveryJob, deliver_fleet
+from otj.delivery.lobby import RoomNotice, cloud_alert
 from otj.delivery.plan import (
     DEFAULT_VERIFY_EVERY,
     Decision,
@@ -44,6 +45,7 @@ from otj.delivery.plan import (
     with_sync_required,
 )
 from otj.delivery.poly import PolyCheck
+from otj.delivery.room_notices import claim_notices, show_notice
 from otj.delivery.webex_cloud import (
     WEBEX_API,
     WEBEX_API_ENV,
@@ -287,6 +289,7 @@ class DeliveryRunner:
         self._config: tuple[int, list[Endpoint], Mapping[str, Profile]] | None = None
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
+        self._loop_lock = threading.Lock()
         self._poly = PolyCheck()  # POLY endpoints pull over EWS: alarm when they cannot
 
     # -- public ------------------------------------------------------------------------------
@@ -294,21 +297,28 @@ class DeliveryRunner:
     def deliver_pending(self, *, now: datetime) -> DeliveryReport:
         """Run one delivery cycle (blocking; safe to call from a scheduler thread)."""
         with self._lock:
+            return self._running_loop().submit(self._cycle(now)).result()
+
+    def notify_rooms(self, *, now: datetime) -> int:
+        """Tell rooms whose calls just ended in the lobby or were refused (blocking; runs
+        beside a delivery cycle, never waits for one); returns how many were told."""
+        return self._running_loop().submit(self._notify_rooms(now)).result()
+
+    def _running_loop(self) -> _LoopThread:
+        with self._loop_lock:
             if self._loop is None:
                 self._loop = _LoopThread()
-            return self._loop.submit(self._cycle(now)).result()
+            return self._loop
 
     async def deliver_pending_async(self, *, now: datetime) -> DeliveryReport:
         """Run one delivery cycle from async code (on the runner's own loop)."""
         with self._lock:
-            if self._loop is None:
-                self._loop = _LoopThread()
-            future = self._loop.submit(self._cycle(now))
+            future = self._running_loop().submit(self._cycle(now))
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:
         """Close every codec connection and stop the loop."""
-        with self._lock:
+        with self._lock, self._loop_lock:
             if self._loop is None:
                 return
             self._loop.submit(self._close_clients()).result(timeout=30)
@@ -324,6 +334,34 @@ class DeliveryRunner:
             f"{self.feedback_base_url}/api/v1/endpoints/{quote(endpoint, safe='')}"
             f"/feedback/{secret}"
         )
+
+    async def _notify_rooms(self, now: datetime) -> int:
+        endpoints, profiles = await asyncio.to_thread(self._configuration)
+        claimed = await asyncio.to_thread(claim_notices, self.db, endpoints, now=now)
+
+        async def tell(endpoint: Endpoint, notice: RoomNotice) -> bool:
+            profile = profiles.get(endpoint.name, DEFAULT_PROFILE)
+            try:
+                if endpoint.type == "WEBEX":
+                    name, arguments = cloud_alert(notice)
+                    cloud, _ = self._webex_client(endpoint, profile)
+                    await asyncio.wait_for(cloud.command(name, arguments=arguments), self.deadline)
+                else:
+                    client, _ = self._client(endpoint, profile)
+                    await asyncio.wait_for(show_notice(client, notice), self.deadline)
+            except (EndpointError, TimeoutError) as exc:
+                log.warning(
+                    "%s: cannot show why call %d ended: %s",
+                    endpoint.name,
+                    notice.call,
+                    exc or f"no answer within {self.deadline:g} s",
+                )
+                return False
+            log.info("%s: told the room its call ended (%s)", endpoint.name, notice.cause)
+            return True
+
+        told = await asyncio.gather(*(tell(e, n) for e, n in claimed))
+        return sum(told)
 
     # -- one cycle ---------------------------------------------------------------------------
 

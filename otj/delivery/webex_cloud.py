@@ -367,9 +367,14 @@ class WebexDeviceClient:
     async def aclose(self) -> None:
         """Nothing to close: the pool belongs to :class:`WebexCloud`."""
 
-    async def command(self, name: str, *, body: Any = None) -> Mapping[str, Any]:
+    async def command(
+        self, name: str, *, body: Any = None, arguments: Mapping[str, Any] | None = None
+    ) -> Mapping[str, Any]:
         """``POST /v1/xapi/command/<name>``; the ``result`` object of the answer."""
-        payload: dict[str, Any] = {"deviceId": self.connection.device_id, "arguments": {}}
+        payload: dict[str, Any] = {
+            "deviceId": self.connection.device_id,
+            "arguments": dict(arguments or {}),
+        }
         if body is not None:
             payload["body"] = body
         data = await self.cloud.call(

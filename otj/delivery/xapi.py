@@ -181,11 +181,21 @@ def dial_protocol(protocol: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PromptResponse:
+    """``xEvent UserInterface Message Prompt Response``: an option chosen on a prompt."""
+
+    feedback_id: str
+    option_id: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class FeedbackEvent:
-    """What a device posted to our HttpFeedback URL: the booking events it names."""
+    """What a device posted to our HttpFeedback URL: the booking events it names, and the
+    answers to our prompts."""
 
     booking_events: tuple[str, ...]
     identification: Mapping[str, str]
+    prompt_responses: tuple[PromptResponse, ...] = ()
 
     @property
     def sync_required(self) -> bool:
@@ -202,6 +212,46 @@ def _json_find(node: Any, key: str) -> Iterable[Any]:
     elif isinstance(node, list):
         for value in node:
             yield from _json_find(value, key)
+
+
+def _value(node: Any) -> str:
+    """A JSON feedback leaf: ``"x"``, ``1`` or ``{"Value": …}``."""
+    if isinstance(node, dict):
+        node = node.get("Value", "")
+    return str(node).strip()
+
+
+def _response(feedback_id: str, option: str) -> PromptResponse | None:
+    try:
+        return PromptResponse(feedback_id=feedback_id, option_id=int(option))
+    except ValueError:
+        return None
+
+
+def _json_responses(data: Any) -> tuple[PromptResponse, ...]:
+    found: list[PromptResponse] = []
+    for prompt in _json_find(data, "Prompt"):
+        for response in _json_find(prompt, "Response"):
+            if isinstance(response, dict):
+                parsed = _response(
+                    _value(response.get("FeedbackId", "")), _value(response.get("OptionId", ""))
+                )
+                if parsed is not None:
+                    found.append(parsed)
+    return tuple(found)
+
+
+def _xml_responses(root: Element) -> tuple[PromptResponse, ...]:
+    found: list[PromptResponse] = []
+    for prompt in root.iter("Prompt"):
+        for response in prompt.iter("Response"):
+            parsed = _response(
+                (response.findtext("FeedbackId") or "").strip(),
+                (response.findtext("OptionId") or "").strip(),
+            )
+            if parsed is not None:
+                found.append(parsed)
+    return tuple(found)
 
 
 def parse_feedback(document: bytes, *, content_type: str = "") -> FeedbackEvent:
@@ -225,7 +275,11 @@ def parse_feedback(document: bytes, *, content_type: str = "") -> FeedbackEvent:
                         for k, v in ident.items()
                     }
                 )
-        return FeedbackEvent(booking_events=tuple(events), identification=identification)
+        return FeedbackEvent(
+            booking_events=tuple(events),
+            identification=identification,
+            prompt_responses=_json_responses(data),
+        )
     root = parse_xml(document, what="feedback")
     events = []
     for bookings in root.iter("Bookings"):
@@ -236,4 +290,8 @@ def parse_feedback(document: bytes, *, content_type: str = "") -> FeedbackEvent:
         if ident_node is not None
         else {}
     )
-    return FeedbackEvent(booking_events=tuple(events), identification=identification)
+    return FeedbackEvent(
+        booking_events=tuple(events),
+        identification=identification,
+        prompt_responses=_xml_responses(root),
+    )

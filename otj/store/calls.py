@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 
 from otj.store.tables import CallRow
 from otj.store.values import CallRecord
@@ -109,6 +110,60 @@ class CallRepository:
                 query.order_by(CallRow.invite_at.desc(), CallRow.id.desc()).limit(limit)
             )
             return [_record(r) for r in rows]
+
+    def search(
+        self,
+        *,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        endpoints: Collection[str] | None = None,
+        before_id: int | None = None,
+    ) -> list[CallRecord]:
+        """Calls started in ``[since, until)`` by any of ``endpoints`` (None: any caller),
+        newest first by id; ``before_id`` continues a listing after its last record."""
+        query = select(CallRow)
+        if since is not None:
+            query = query.where(CallRow.invite_at >= since)
+        if until is not None:
+            query = query.where(CallRow.invite_at < until)
+        if endpoints is not None:
+            query = query.where(CallRow.endpoint_name.in_(list(endpoints)))
+        if before_id is not None:
+            query = query.where(CallRow.id < before_id)
+        with self._db.reading() as session:
+            rows = session.scalars(query.order_by(CallRow.id.desc()).limit(limit))
+            return [_record(r) for r in rows]
+
+    def ended_unnoticed(
+        self, *, causes: Collection[str], since: datetime, limit: int = 100
+    ) -> list[CallRecord]:
+        """Calls of a known endpoint that ended at or after ``since`` with one of ``causes``
+        and whose room was not told yet (oldest first)."""
+        with self._db.reading() as session:
+            rows = session.scalars(
+                select(CallRow)
+                .where(
+                    CallRow.end_at >= since,
+                    CallRow.cause.in_(list(causes)),
+                    CallRow.room_notified_at.is_(None),
+                    CallRow.endpoint_name != "",
+                )
+                .order_by(CallRow.end_at, CallRow.id)
+                .limit(limit)
+            )
+            return [_record(r) for r in rows]
+
+    def claim_notice(self, record_id: int, *, now: datetime) -> bool:
+        """Mark that the room of a call is being told how it ended; False when another
+        process did first (several workers share the database: one tells the room)."""
+        with self._db.transaction() as session:
+            result = session.execute(
+                update(CallRow)
+                .where(CallRow.id == record_id, CallRow.room_notified_at.is_(None))
+                .values(room_notified_at=now)
+            )
+            return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
     def purge(self, *, before: datetime) -> int:
         """Delete records that ended before ``before`` (and ones never ended that started

@@ -426,6 +426,7 @@ class CallRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     attribution: Mapped[str] = mapped_column(String(16), default="", server_default="")  # 0012
+    room_notified_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class GatewayIdentityRow(Base):

@@ -287,6 +287,7 @@ class CallRecord:
     detail: str = ""
     attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
     attribution: str = ""  # registration | from_uri | address | "" (not attributed)
+    room_notified_at: datetime | None = None  # when the room was told why the call ended
 
     @property
     def live(self) -> bool:

@@ -5,7 +5,9 @@ Each room job fires every ``poll_interval`` seconds with jitter (``coalesce``,
 several worker processes on one PostgreSQL database share the rooms (the database, not a shared
 job store, decides who polls). A failed room is retried early when the back-off plan allows.
 A reconcile job follows configuration changes; a delivery job runs after rooms changed and
-every 30 s; a summary of each poll cycle is logged.
+every 30 s; a room-notices job tells rooms, within about a second, that their call ended in a
+meeting's lobby or was refused (when the deliverer can: ``RoomNotifier``); a summary of each
+poll cycle is logged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -34,6 +36,19 @@ if logging.getLogger("apscheduler").level == logging.NOTSET:
 
 RECONCILE_EVERY = 10.0
 DELIVER_EVERY = 30.0
+NOTICE_EVERY = 1.0
+"""Seconds between looks for calls whose room is to be told how they ended."""
+
+
+@runtime_checkable
+class RoomNotifier(Protocol):
+    """A deliverer that can also tell rooms how their calls ended (``DeliveryRunner``)."""
+
+    def notify_rooms(self, *, now: datetime) -> int:
+        """Tell the rooms of calls that just ended in the lobby or were refused."""
+        ...
+
+
 FIRST_SPREAD = 3.0
 """Seconds over which the first polls are spread at start (a new user sees meetings quickly)."""
 
@@ -70,6 +85,7 @@ class WorkerService:
             executors={
                 "default": ThreadPoolExecutor(max_workers=threads),
                 "service": ThreadPoolExecutor(max_workers=2),
+                "notices": ThreadPoolExecutor(max_workers=1),  # never behind a long delivery
             },
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
@@ -103,6 +119,14 @@ class WorkerService:
                 IntervalTrigger(seconds=DELIVER_EVERY),
                 id="deliver",
                 executor="service",
+                misfire_grace_time=None,
+            )
+        if isinstance(self.deliverer, RoomNotifier):
+            self.scheduler.add_job(
+                self._notify_rooms,
+                IntervalTrigger(seconds=NOTICE_EVERY),
+                id="room-notices",
+                executor="notices",
                 misfire_grace_time=None,
             )
         if self.push is not None:
@@ -259,6 +283,13 @@ class WorkerService:
             return
         if report.pushed or report.failed:
             log.info("delivery: %d pushed, %d failed", report.pushed, report.failed)
+
+    def _notify_rooms(self) -> None:
+        assert isinstance(self.deliverer, RoomNotifier)
+        try:
+            self.deliverer.notify_rooms(now=self.poller.clock.now())
+        except Exception:
+            log.exception("telling rooms how their calls ended failed")
 
     # --- cycle summaries ----------------------------------------------------------------------
 

@@ -5,7 +5,8 @@
   client or refresh token is 400 ``invalid_grant``-style JSON as Webex answers it.
 * ``GET /v1/xapi/status?deviceId=…&name=…`` and ``POST /v1/xapi/command/<Name>`` with
   ``{"deviceId", "arguments", "body"}`` for ``Bookings.Put`` / ``Bookings.List`` /
-  ``Bookings.Clear``; the Put body is checked with the codec simulator's Bookings Put rules.
+  ``Bookings.Clear`` and ``UserInterface.Message.Alert.Display``; the Put body is checked with
+  the codec simulator's Bookings Put rules.
 * Errors are Webex's JSON ``{"message", "errors": [{"description"}], "trackingId"}``: 401 for a
   missing, unknown or expired token, 404 for an unknown device, 502 for an offline device, 429
   with ``Retry-After`` when told to throttle, 400 for a bad command or body.
@@ -45,6 +46,7 @@ class FakeDevice:
     bookings: list[StoredBooking] = field(default_factory=list)
     put_count: int = 0
     list_count: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -210,6 +212,8 @@ class WebexFake:
             elif name == "Bookings.Clear":
                 device.bookings = []
                 result = {}
+            elif name == "UserInterface.Message.Alert.Display":
+                result = self._alert(device, payload["arguments"])
             else:
                 return self._error(400, f"Unknown command: {name}")
         except XapiRejected as exc:
@@ -221,6 +225,21 @@ class WebexFake:
                 "result": result,
             }
         )
+
+    @staticmethod
+    def _alert(device: FakeDevice, arguments: dict[str, Any]) -> dict[str, Any]:
+        """``UserInterface.Message.Alert.Display``: Text required, Title and Text up to 255,
+        Duration 0..3600 (as the device checks them)."""
+        text, title = arguments.get("Text"), arguments.get("Title", "")
+        duration = arguments.get("Duration", 0)
+        if not isinstance(text, str) or not isinstance(title, str):
+            raise XapiRejected("Text (required) and Title must be strings")
+        if len(text) > 255 or len(title) > 255:
+            raise XapiRejected("Title and Text are at most 255 characters")
+        if not isinstance(duration, int) or not 0 <= duration <= 3600:
+            raise XapiRejected("Duration must be an integer 0..3600")
+        device.alerts.append({"Title": title, "Text": text, "Duration": duration})
+        return {}
 
     @staticmethod
     def _put(device: FakeDevice, body: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 /* Room panel: polls the room's meetings with ETag, shows today's list and a Join button that is
  * enabled only inside the join window (judged by the server's clock), asks the endpoint to dial
- * and reports what happened. Times and "today" are the room's time zone (data-time-zone, an IANA
+ * and reports what happened. When the room's last call ended in the meeting's lobby or was
+ * declined, a notice says so, with "Try again" (the same meeting, dialled again). Times and "today" are the room's time zone (data-time-zone, an IANA
  * name), written in the viewer's locale. No framework, no external resources; all text goes in
  * with textContent, never as HTML. */
 (() => {
@@ -9,6 +10,7 @@
   const body = document.body;
   const stateUrl = body.dataset.stateUrl;
   const dialUrl = body.dataset.dialUrl;
+  const retryUrl = body.dataset.retryUrl;
   const pollMs = Math.max(200, Number(body.dataset.pollMs) || 5000);
   const el = (id) => document.getElementById(id);
 
@@ -17,6 +19,8 @@
   let offset = 0; // server clock minus browser clock, in ms
   let busy = false;
   let heroId = null;
+  let notice = null; // the state's notice, unless this panel closed it
+  const closed = new Set(); // calls whose notice was closed here
 
   let zone = "";
   let clockFormat = null; // hours and minutes in the room's zone, the viewer's locale
@@ -143,22 +147,21 @@
     }
   }
 
-  async function dial(meeting) {
-    if (busy || !meeting || !joinable(meeting, serverNow())) return;
+  async function post(url, payload, calling, dialling) {
     busy = true;
     tick();
-    setStatus("dialling", `Calling ${meeting.subject || "the meeting"}…`);
+    setStatus("dialling", calling);
     try {
-      const response = await fetch(dialUrl, {
+      const response = await fetch(url, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-OTJ-Panel": "1" },
-        body: JSON.stringify({ id: meeting.id }),
+        body: JSON.stringify(payload),
       });
       let data = {};
       try { data = await response.json(); } catch (_) { data = {}; }
       if (response.ok) {
-        setStatus("dialling", `Dialling ${meeting.alias}`);
+        setStatus("dialling", dialling);
       } else {
         setStatus("failed", `Could not join: ${data.reason || data.error || response.statusText}`);
       }
@@ -168,6 +171,34 @@
       busy = false;
       tick();
     }
+  }
+
+  async function dial(meeting) {
+    if (busy || !meeting || !joinable(meeting, serverNow())) return;
+    await post(dialUrl, { id: meeting.id }, `Calling ${meeting.subject || "the meeting"}…`,
+               `Dialling ${meeting.alias}`);
+  }
+
+  function showNotice(next) {
+    notice = next && !closed.has(next.call) ? next : null;
+    const box = el("notice");
+    box.hidden = !notice;
+    box.dataset.cause = notice ? notice.cause : "";
+    el("notice-title").textContent = notice ? notice.title : "";
+    el("notice-text").textContent = notice ? notice.text : "";
+    el("notice-retry").hidden = !(notice && notice.retry);
+  }
+
+  function closeNotice() {
+    if (notice) closed.add(notice.call);
+    showNotice(null);
+  }
+
+  async function tryAgain() {
+    if (busy || !notice || !notice.retry) return;
+    const call = notice.call;
+    closeNotice();
+    await post(retryUrl, { call }, "Calling the meeting again…", "Dialling the meeting again");
   }
 
   async function poll() {
@@ -186,6 +217,7 @@
         body.dataset.etag = etag || "";
         if (data.roomName) el("room-name").textContent = data.roomName;
         if (data.timeZone) setZone(data.timeZone);
+        showNotice(data.notice || null);
         render();
       } else if (response.status === 304) {
         tick();
@@ -204,6 +236,8 @@
     const m = meetings.find((x) => x.id === heroId);
     if (m) dial(m);
   });
+  el("notice-retry").addEventListener("click", tryAgain);
+  el("notice-close").addEventListener("click", closeNotice);
   window.setInterval(tick, 1000);
   poll();
 })();

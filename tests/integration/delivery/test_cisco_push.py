@@ -12,6 +12,7 @@ import pytest
 
 from otj.delivery.bookings import bookings_for_room
 from otj.delivery.cisco import (
+    FEEDBACK_EXPRESSIONS,
     CiscoConnection,
     CiscoDefaults,
     CiscoXapiClient,
@@ -243,7 +244,7 @@ async def test_feedback_registered_after_push(farm: CodecFarm) -> None:
         )
     assert outcome.state.feedback_registered == feedback_digest(url)
     assert codec.feedback[2].url == url
-    assert codec.feedback[2].expressions == ("/Event/Bookings",)
+    assert codec.feedback[2].expressions == FEEDBACK_EXPRESSIONS
 
 
 async def test_one_hanging_codec_never_delays_the_others(farm: CodecFarm) -> None:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from otj.api import feedback, pull
 from otj.delivery.access import NeedsRead
+from otj.delivery.cisco import FEEDBACK_EXPRESSIONS
 from otj.delivery.feeds import strong_etag
 from otj.delivery.runner import DeliveryRunner
 from otj.model import Meeting
@@ -254,7 +255,7 @@ async def test_sync_required_from_a_codec_triggers_a_repush(
         try:
             first = await runner.deliver_pending_async(now=clock.now())
             assert first.pushed == 1
-            assert codec.feedback[1].expressions == ("/Event/Bookings",)
+            assert codec.feedback[1].expressions == FEEDBACK_EXPRESSIONS
             codec.bookings = []  # the device lost its list and says so
             assert await codec.emit_booking_event("SyncRequired") == [204]
             clock.advance(10)

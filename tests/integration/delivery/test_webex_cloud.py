@@ -3,6 +3,7 @@ Webex fake served over HTTP on loopback (OAuth refresh, 401, 429, offline device
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -233,3 +234,30 @@ async def test_refused_refresh_token_and_old_software_raise_alarms(
     [old] = db.alarms.active(subject="berg", kind=ALARM_DELIVERY)
     assert old.message.startswith("unsupported:")
     assert "ce9.12.4" in old.message
+
+
+async def test_a_lobby_ending_is_shown_as_an_alert_on_a_cloud_device(
+    db: Database, fake: WebexFake, runner: DeliveryRunner, clock: FakeClock
+) -> None:
+    device = fake.add_device("dev-fjord")
+    configure(db, [webex_endpoint()], profile=PROFILE)
+    record = db.calls.start(
+        call_id="lobby@10.0.0.7",
+        direction="inbound",
+        caller_uri="sip:fjord@rooms.example.com",
+        invite_at=clock.now() - timedelta(seconds=31),
+        endpoint_name="fjord",
+        answer_at=clock.now() - timedelta(seconds=30),
+        dialled_alias="abc-defg-hij@google.pexip.me",
+    )
+    db.calls.finish(record.id, end_at=clock.now(), cause="not_admitted", final_code=200)
+    assert await asyncio.to_thread(runner.notify_rooms, now=clock.now()) == 1
+    assert device.alerts == [
+        {
+            "Title": "Not admitted to the meeting",
+            "Text": "Nobody let you into the meeting within 30 seconds. "
+            "Try again, or ask the host to admit 'fjord'.",
+            "Duration": 60,
+        }
+    ]
+    assert await asyncio.to_thread(runner.notify_rooms, now=clock.now()) == 0

@@ -108,11 +108,12 @@ async def test_gateway_command_serves_the_stored_configuration_and_records_calls
     for _ in range(100):
         code, out = await otj("calls", "--json", "--live", env=env)
         assert code == 0, out
-        live = json.loads(out)["live"]
+        live = {g["conference"]: g["calls"] for g in json.loads(out)["live"]["conferences"]}
         if live.get("abc-defg-hij") and live["abc-defg-hij"][0]["answer_at"]:
             break
         await asyncio.sleep(0.1)
     assert list(live) == ["abc-defg-hij"]
+    assert live["abc-defg-hij"][0]["state"] == "in call"
     (await call).check()
     (
         await uac(

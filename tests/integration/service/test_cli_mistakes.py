@@ -108,6 +108,11 @@ def test_a_malformed_listen_address_is_refused_by_the_parser(tmp_path: Path, lis
         (["serve", "--timeout", "-5"], "--timeout: must be a number greater than 0, got -5"),
         (["calls", "--limit", "many"], "--limit: expected a whole number, got 'many'"),
         (
+            ["calls", "--since", "yesterday"],
+            "--since: expected a time such as 2026-12-07T09:00:00Z, got 'yesterday'",
+        ),
+        (["calls", "--json", "--csv"], "--csv: not allowed with argument --json"),
+        (
             ["calendars", "read", "nosuch.yaml", "--integration", "X", "--room", "a@b"],
             "otj calendars read: nosuch.yaml: no such file",
         ),
