@@ -39,6 +39,14 @@ def _duration(call: CallRecord, now: datetime) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _reception(call: CallRecord) -> str:
+    """`` reception Join: id → refer`` for calls a Virtual Reception answered."""
+    if not call.reception:
+        return ""
+    steps = " → ".join(s for s in (call.digits_outcome, call.transfer_method) if s)
+    return f"  reception {call.reception}" + (f": {steps}" if steps else "")
+
+
 def _who(call: CallRecord) -> str:
     if call.attempts > 1:  # a summary of refused calls (one source, cause and minute)
         return f"{call.attempts} calls from {call.source_address}"
@@ -65,7 +73,7 @@ def render(live: Sequence[CallRecord], recent: Sequence[CallRecord], now: dateti
             lines.append(
                 f"    {_who(call)} → {call.routed_alias or call.dialled_alias} "
                 f"[{state}, since {_time(call.invite_at)}, {_duration(call, now)}] "
-                f"via {call.target or '-'} (rule {call.rule or '-'})"
+                f"via {call.target or '-'} (rule {call.rule or '-'})" + _reception(call)
             )
     if recent:
         lines.append("")
@@ -75,6 +83,7 @@ def render(live: Sequence[CallRecord], recent: Sequence[CallRecord], now: dateti
             lines.append(
                 f"  {_time(call.invite_at)}  {_who(call)} → {call.dialled_alias}  "
                 f"{outcome}  {_duration(call, now)}  rule {call.rule or '-'}"
+                + _reception(call)
                 + (f"  ({call.detail})" if call.detail and call.cause != "completed" else "")
             )
     return lines

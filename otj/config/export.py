@@ -32,6 +32,7 @@ ORDER = (
     "meeting_processing_rules",
     "call_routing_rules",
     "sip_proxies",
+    "virtual_receptions",
 )
 
 

@@ -21,11 +21,13 @@ from otj.model import (
     Endpoint,
     EndpointGroup,
     GatewaySettings,
+    IdRule,
     ListenAddress,
     MeetingRule,
     Profile,
     ReplaceSubject,
     SipProxy,
+    VirtualReception,
 )
 from otj.secret import Secret, SecretRefError
 from otj.store.tables import (
@@ -40,6 +42,7 @@ from otj.store.tables import (
     RoomRow,
     SettingRow,
     SipProxyRow,
+    VirtualReceptionRow,
 )
 from otj.store.values import (
     INLINE_KEEP,
@@ -139,6 +142,22 @@ def _routing_value(
     return CallRoutingRule(**_row_dict(row, (f.name for f in fields(CallRoutingRule))))
 
 
+def _reception_columns(value: VirtualReception) -> dict[str, Any]:
+    out = _columns(value)
+    out["aliases"] = list(value.aliases)
+    out["id_rules"] = [{"match": r.match, "replace": r.replace} for r in value.id_rules]
+    return out
+
+
+def _reception_value(
+    row: VirtualReceptionRow, _open: Callable[[Envelope], Secret | None]
+) -> VirtualReception:
+    data = _row_dict(row, (f.name for f in fields(VirtualReception)))
+    data["aliases"] = tuple(row.aliases)
+    data["id_rules"] = tuple(IdRule(match=r["match"], replace=r["replace"]) for r in row.id_rules)
+    return VirtualReception(**data)
+
+
 def _integration_columns(value: IntegrationSettings) -> dict[str, Any]:
     return {
         "name": value.name,
@@ -169,6 +188,7 @@ SPECS: tuple[_Spec, ...] = (
     ),
     _Spec("sip_proxies", SipProxyRow, (), _columns, _proxy_value),
     _Spec("call_routing_rules", CallRoutingRuleRow, (), _columns, _routing_value),
+    _Spec("virtual_receptions", VirtualReceptionRow, (), _reception_columns, _reception_value),
 )
 SPEC_BY_SECTION = {s.section: s for s in SPECS}
 
@@ -252,6 +272,7 @@ class ConfigRepository:
             meeting_processing_rules=lists["meeting_processing_rules"],
             sip_proxies=lists["sip_proxies"],
             call_routing_rules=lists["call_routing_rules"],
+            virtual_receptions=lists["virtual_receptions"],
             gateway=_gateway_value(gateway_row, open_) if gateway_row else None,
             api=ApiSettings(**api_row.value) if api_row else None,
         )
@@ -350,6 +371,12 @@ class ConfigRepository:
         with self._db.reading() as session:
             rows = session.scalars(select(SipProxyRow).order_by(SipProxyRow.name))
             return [_proxy_value(r, self._opener("sealed")) for r in rows]
+
+    def virtual_receptions(self) -> list[VirtualReception]:
+        """Virtual Receptions, by name."""
+        with self._db.reading() as session:
+            rows = session.scalars(select(VirtualReceptionRow).order_by(VirtualReceptionRow.name))
+            return [_reception_value(r, self._opener("sealed")) for r in rows]
 
     def gateway_settings(self) -> GatewaySettings:
         """The ``gateway:`` section (defaults when never configured), secrets resolved."""

@@ -16,6 +16,7 @@ from otj.model import (
     MeetingRule,
     Profile,
     SipProxy,
+    VirtualReception,
 )
 from otj.secret import Secret
 
@@ -72,6 +73,7 @@ SECTIONS = (
     "meeting_processing_rules",
     "sip_proxies",
     "call_routing_rules",
+    "virtual_receptions",
     "gateway",
     "api",
 )
@@ -83,6 +85,7 @@ Section = Literal[
     "meeting_processing_rules",
     "sip_proxies",
     "call_routing_rules",
+    "virtual_receptions",
     "gateway",
     "api",
 ]
@@ -100,6 +103,7 @@ class Configuration:
     meeting_processing_rules: tuple[MeetingRule, ...] = ()
     sip_proxies: tuple[SipProxy, ...] = ()
     call_routing_rules: tuple[CallRoutingRule, ...] = ()
+    virtual_receptions: tuple[VirtualReception, ...] = ()
     gateway: GatewaySettings | None = None
     api: ApiSettings | None = None
 
@@ -282,6 +286,9 @@ class CallRecord:
     cause: str = ""
     detail: str = ""
     attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
+    reception: str = ""  # the Virtual Reception that answered the call
+    digits_outcome: str = ""  # calendar_join | id | invalid | timeout
+    transfer_method: str = ""  # refer | 3pcc
 
     @property
     def live(self) -> bool:
