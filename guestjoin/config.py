@@ -10,19 +10,20 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipProxy
+from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipProxy, VirtualReception
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GatewayConfig:
-    """Routing rules, proxies, gateway settings and the endpoints (with SIP credentials)."""
+    """Routing rules, proxies, gateway settings, endpoints (with SIP credentials), receptions."""
 
     rules: tuple[CallRoutingRule, ...] = ()
     proxies: tuple[SipProxy, ...] = ()
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     endpoints: tuple[Endpoint, ...] = ()
+    receptions: tuple[VirtualReception, ...] = ()
 
     def proxy(self, name: str) -> SipProxy | None:
         """A configured SIP proxy by name."""

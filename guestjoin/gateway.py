@@ -19,6 +19,8 @@ from guestjoin.dns import SipResolver
 from guestjoin.licences import Licences
 from guestjoin.lockout import LockoutPolicy
 from guestjoin.proxy import Proxy, ProxyOptions
+from guestjoin.reception.calendar import Calendar
+from guestjoin.reception.service import ReceptionService
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Message
 from guestjoin.tlscert import client_context, self_signed_pem, server_context
@@ -83,8 +85,10 @@ class Gateway:
         *,
         options: GatewayOptions | None = None,
         clock: Clock | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
         self.provider = provider
+        self.calendar = calendar  # where Virtual Receptions find a calling room's meeting
         self.recorder = recorder
         self.options = options or GatewayOptions()
         self._clock = clock
@@ -130,6 +134,7 @@ class Gateway:
             config=lambda: self.config,
             options=self.options.proxy,
         )
+        self.proxy.receptions = ReceptionService(self.proxy, self.calendar)
         self.transport = transport
         try:
             for address in addresses:

@@ -21,6 +21,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from guestjoin import cdr
 from guestjoin.admission import SourceCounter, source_key
@@ -49,6 +50,9 @@ from guestjoin.transport import (
     host_of,
     render_host,
 )
+
+if TYPE_CHECKING:
+    from guestjoin.reception.service import ReceptionService
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,8 @@ class Proxy:
         self._counter = itertools.count(1)
         self._calls: dict[str, list[Call]] = {}  # by Call-ID
         self._by_st: dict[ServerTransaction, Branching] = {}
+        # the Virtual Receptions answering their aliases (guestjoin.reception.service)
+        self.receptions: ReceptionService | None = None
         transactions.user = self
 
     # --- small helpers -----------------------------------------------------------------------
@@ -206,6 +212,8 @@ class Proxy:
         self, request: Request, received: Received, st: ServerTransaction | None
     ) -> None:
         method = request.method
+        if self.receptions is not None and self.receptions.dispatch(request, st):
+            return
         if st is None:
             if method == "ACK":
                 self._forward_ack(request, received)
@@ -382,6 +390,10 @@ class Proxy:
         if endpoint is not None:
             call.display = endpoint.name
             call.stage(endpoint_name=endpoint.name, caller_name=endpoint.name)
+        if self.receptions is not None and self.receptions.answer(
+            request, received, st, call.detail, endpoint.room_resource_email if endpoint else ""
+        ):
+            return
         result = route_call(
             config.rules, CallContext(uri=request.uri, registered=binding is not None)
         )

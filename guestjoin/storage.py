@@ -46,6 +46,7 @@ class StoreConfig:
             proxies=tuple(repo.sip_proxies()),
             settings=repo.gateway_settings(),
             endpoints=tuple(repo.endpoints()),
+            receptions=tuple(repo.virtual_receptions()),
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from guestjoin.reception.machine import CalendarOffer
 from otj.model import Meeting
@@ -40,6 +40,13 @@ def offer_for(meetings: Iterable[Meeting], now: datetime) -> CalendarOffer | Non
     return CalendarOffer(
         alias=chosen.alias, subject=chosen.subject, platform=chosen.platform, start=chosen.start
     )
+
+
+class Calendar(Protocol):
+    """Where the reception finds a room's meeting (blocking: called from a worker thread)."""
+
+    def offer(self, room: str, now: datetime) -> CalendarOffer | None:
+        """The room's meeting to offer at ``now``, or None."""
 
 
 class StoreCalendar:

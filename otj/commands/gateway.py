@@ -106,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     from guestjoin.conntrack import ConnectionPolicy
     from guestjoin.gateway import Gateway, GatewayOptions, run
     from guestjoin.proxy import ProxyOptions
+    from guestjoin.reception.calendar import StoreCalendar
     from guestjoin.storage import StoreConfig, StoreRecorder
     from otj.config.runtime import open_store
     from otj.store import SecretKeyError
@@ -148,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         ),
         connections=connections,
     )
-    gateway = Gateway(StoreConfig(db), recorder, options=options)
+    gateway = Gateway(StoreConfig(db), recorder, options=options, calendar=StoreCalendar(db))
 
     async def serve() -> int:
         stop = asyncio.Event()
