@@ -213,7 +213,7 @@ class ReceptionLeg:
         self.transferring = False
         self.detail = replace(self.detail, detail=why[:500])
         if self.state is not None and not self.finished:
-            self.state, actions = machine.unreachable(self.state, self.now())
+            self.state, actions = machine.unreachable(self.state, self.now(), why)
             self._run(actions)
 
     # --- transfer -----------------------------------------------------------------------------

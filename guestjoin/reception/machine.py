@@ -146,10 +146,12 @@ def tick(state: ReceptionState, now: float) -> tuple[ReceptionState, list[Action
     return _fail(state, Outcome.TIMEOUT, now, "no digits")
 
 
-def unreachable(state: ReceptionState, now: float) -> tuple[ReceptionState, list[Action]]:
+def unreachable(
+    state: ReceptionState, now: float, why: str = "cannot be reached"
+) -> tuple[ReceptionState, list[Action]]:
     """The chosen alias matched no call routing rule (or the transfer failed): try again."""
     state = replace(state, finished=False)
-    return _fail(state, Outcome.INVALID, now, "cannot be reached", phrase=Phrase.UNREACHABLE)
+    return _fail(state, Outcome.INVALID, now, why, phrase=Phrase.UNREACHABLE)
 
 
 def _complete(state: ReceptionState, now: float) -> tuple[ReceptionState, list[Action]]:

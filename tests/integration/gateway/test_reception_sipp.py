@@ -204,13 +204,24 @@ THIRD_PARTY = (
 )
 
 
+REFUSE_REFER = '  <recv request="REFER"/>\n' + _reply("405 Method Not Allowed") + THIRD_PARTY
+GOODBYE = '  <recv request="BYE"/>\n' + _reply("200 OK")
+
+
 async def caller(
-    tmp_path: Path, gw: GatewayUnderTest, rtp_port: int, *, info: str = "", refer: bool = True
+    tmp_path: Path,
+    gw: GatewayUnderTest,
+    rtp_port: int,
+    *,
+    info: str = "",
+    refer: bool = True,
+    then: str | None = None,
 ) -> Sipp:
     text = (SCENARIOS / "reception_caller.xml").read_text()
     text = text.replace("@ALLOW@", "REFER" if refer else "OPTIONS").replace("@INFO@", info)
     path = tmp_path / f"reception_caller-{free_port()}.xml"
-    path.write_text(text.replace("@TRANSFER@", REFER if refer else THIRD_PARTY))
+    transfer = then if then is not None else (REFER if refer else THIRD_PARTY)
+    path.write_text(text.replace("@TRANSFER@", transfer))
     sub = tmp_path / f"caller-{free_port()}"
     sub.mkdir()
     args = ("-s", "join", "-key", "domain", "vc.example.com", "-key", "caller", "room1")
@@ -298,3 +309,68 @@ async def test_a_room_without_refer_is_connected_by_3pcc_to_the_far_end_found_by
     call = await gw.ended()
     assert (call.digits_outcome, call.transfer_method, call.cause) == ("id", "3pcc", "completed")
     assert call.target == f"udp:127.0.0.1:{far.port}"
+
+
+async def test_a_room_refusing_refer_with_405_is_connected_by_3pcc(
+    gw: GatewayUnderTest, zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    _, port = media
+    far = await uas(tmp_path, "reception_far_3pcc.xml")
+    zone.set_zone(meet_zone([("127.0.0.1", far.port)], domain="zoomcrc.com"))
+    sipp = await caller(
+        tmp_path, gw, port, info=info_keys("987654321#", "application/dtmf"), then=REFUSE_REFER
+    )
+    result = (await sipp.wait(40)).check()
+    (await far.wait()).check()
+    assert "re-INVITE offer=o=far 7 7" in result.logs
+    call = await gw.ended()
+    assert (call.transfer_method, call.cause) == ("3pcc", "completed")
+
+
+async def test_unroutable_and_unknown_ids_use_up_the_attempts_then_goodbye(
+    gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    _, port = media
+    # 12 digits and 2 digits: no ID rule matches; "#" alone: this room has no meeting now.
+    # Three failures end the call.
+    keys = info_keys("123456789012#12#", "application/dtmf") + info_keys_from(18, "#")
+    sipp = await caller(tmp_path, gw, port, info=keys, then=GOODBYE)
+    result = (await sipp.wait(40)).check()
+    assert "answer m=audio" in result.logs
+    call = await gw.ended()
+    assert (call.cause, call.digits_outcome, call.transfer_method) == (
+        "reception_gave_up",
+        "invalid",
+        "",
+    )
+    assert "3 attempts" in call.detail
+    assert gw.gateway.proxy is not None
+    assert gw.gateway.proxy.licences.in_use == 0
+
+
+def info_keys_from(first_cseq: int, keys: str) -> str:
+    return "".join(
+        _request("INFO", first_cseq + n, key, "application/dtmf") + '  <recv response="200"/>\n'
+        for n, key in enumerate(keys)
+    )
+
+
+async def test_an_id_no_routing_rule_reaches_is_an_attempt(
+    zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    _, port = media
+    reception = VirtualReception(
+        name="Join",
+        aliases=(r"join@vc\.example\.com",),
+        id_rules=(IdRule(match=r"(\d{4})", replace=r"\1@nowhere.example.com"),),
+        attempts=1,
+    )
+    config = GatewayConfig(rules=(ZOOM,), endpoints=(ROOM,), receptions=(reception,))
+    async with running_gateway(config, GatewayOptions(reload_interval=0)) as gw:
+        sipp = await caller(
+            tmp_path, gw, port, info=info_keys("1234#", "application/dtmf"), then=GOODBYE
+        )
+        (await sipp.wait(40)).check()
+        call = await gw.ended()
+    assert call.cause == "reception_gave_up"
+    assert "no call routing rule matches 1234@nowhere.example.com" in call.detail
