@@ -16,6 +16,7 @@ import sys
 from guestjoin.cdr import MemoryRecorder
 from guestjoin.config import GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions, run
+from otj.commands.gateway import tune_gc
 from otj.model import CallRoutingRule, GatewaySettings, ListenAddress
 
 RULE = CallRoutingRule(
@@ -34,6 +35,7 @@ async def serve(port: int, dns: str, profile: str | None) -> None:
     recorder = MemoryRecorder(keep=200)
     gateway = Gateway(StaticConfig(config), recorder, options=GatewayOptions(reload_interval=0))
     await gateway.start((ListenAddress(transport="udp", address="127.0.0.1", port=port),))
+    tune_gc()  # as ``otj gateway`` does
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -9,7 +9,7 @@ from guestjoin.cdr import CallDetail
 from guestjoin.reception.machine import CalendarOffer
 from guestjoin.routing import RouteDecision
 from guestjoin.sip import Request, Response
-from guestjoin.transport import Target
+from guestjoin.values import Target
 
 
 class ReceptionHost(Protocol):
@@ -45,5 +45,6 @@ class ReceptionHost(Protocol):
     def track(self, call_id: str, leg: object) -> None:
         """Requests with ``call_id`` belong to ``leg`` from now on."""
 
-    def ended(self, call_ids: tuple[str, ...]) -> None:
-        """The reception call is over: forget its Call-IDs, release its licence."""
+    def finish(self, call_ids: tuple[str, ...], detail: CallDetail) -> None:
+        """The reception call is over (``detail`` has its cause): record it, release its
+        licences, forget its Call-IDs."""

@@ -40,7 +40,7 @@ from guestjoin.reception.transfer import (
 )
 from guestjoin.routing import RouteDecision
 from guestjoin.sip import Request, Response, Via, make_response
-from guestjoin.transport import Received, Target, render_host
+from guestjoin.values import Received, Target, render_host
 from otj.model import VirtualReception
 
 log = logging.getLogger(__name__)
@@ -324,13 +324,11 @@ class ReceptionLeg:
             why = "transferred by 3pcc; " + why
         self.detail = replace(
             self.detail,
-            end_at=utc(_wall()),
             cause=cause,
             final_code=code if code is not None else self.detail.final_code,
             detail=why[:500],
         )
-        self.host.record(self.detail)
-        self.host.ended(self.call_ids)
+        self.host.finish(self.call_ids, self.detail)
         self._spawn(self.media.close())
         for task in self._tasks:
             if task is not asyncio.current_task():

@@ -1,9 +1,11 @@
-"""The Virtual Receptions inside the proxy: which calls they answer, and their SIP plumbing.
+"""The Virtual Receptions as a local application of the proxy core (``guestjoin.core``).
 
-``ReceptionService`` implements ``ReceptionHost`` on the proxy's transaction layer, transport,
-resolver, registrar and recorder, and owns the live reception legs by Call-ID. The proxy asks
-it twice: ``answer`` for an admitted initial INVITE (true when a reception alias matched), and
-``dispatch`` for every other request (true when it belonged to a reception leg).
+``ReceptionService`` is a ``LocalApplication``: it decides on reception aliases before the call
+routing rules (``decide``), takes the admitted call (licences held, 100 Trying sent) and hands
+it to a ``ReceptionLeg`` (``start``), and receives the requests of its dialogs (``in_dialog``).
+It is also the legs' ``ReceptionHost``: their responses, client transactions and ACKs become
+the core's actions (``Outbox``), carried out at once by the asyncio driver (``Proxy.run``);
+their CDR changes and their end go through the core's ``Call`` (which gives the licences back).
 """
 
 from __future__ import annotations
@@ -15,16 +17,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from guestjoin.cdr import CallDetail
+from guestjoin.core import Call, ClientRef, Outbox, ServerRef
 from guestjoin.dns import DnsFailure
 from guestjoin.reception.aliases import find_reception
 from guestjoin.reception.calendar import Calendar
 from guestjoin.reception.leg import ReceptionLeg
 from guestjoin.reception.machine import CalendarOffer
-from guestjoin.routing import CallContext, RouteDecision, route_call
-from guestjoin.sip import Request, Response, make_response
+from guestjoin.routing import CallContext, RouteDecision, alias_of, route_call
+from guestjoin.sip import Request, Response
 from guestjoin.sip.uri import SipUri, UriError, parse_uri
-from guestjoin.transaction import ClientTransaction, ServerTransaction
-from guestjoin.transport import Received, Target, TransportError
+from guestjoin.values import Received, Target
 
 if TYPE_CHECKING:
     from guestjoin.proxy import Proxy
@@ -33,61 +35,73 @@ log = logging.getLogger(__name__)
 
 
 class ReceptionService:
-    """Reception legs of one proxy, and the host services they use."""
+    """The reception legs of one proxy, and the host services they use."""
 
     def __init__(self, proxy: Proxy, calendar: Calendar | None = None) -> None:
         self.proxy = proxy
         self.calendar = calendar
-        self.legs: dict[str, ReceptionLeg] = {}
-        self._licence: dict[str, str] = {}  # Call-ID of the caller → licence key
+        self.legs: dict[str, ReceptionLeg] = {}  # by Call-ID (the caller's, a 3pcc far end's)
+        self.calls: dict[ReceptionLeg, Call] = {}
+        proxy.core.applications.append(self)
 
-    # --- called by the proxy ------------------------------------------------------------------
-    def answer(
-        self,
-        request: Request,
-        received: Received,
-        st: ServerTransaction,
-        detail: CallDetail,
-        room: str,
-    ) -> bool:
-        """Answer an admitted initial INVITE when it dials a reception alias."""
-        config = self.proxy.config()
-        reception = find_reception(config.receptions, request.uri)
+    @property
+    def fx(self) -> Outbox:
+        """The core's outbox."""
+        return self.proxy.core.fx
+
+    def flush(self) -> None:
+        """Carry out what the legs queued outside a core event."""
+        self.proxy.run(self.fx.take())
+
+    # --- LocalApplication ---------------------------------------------------------------------
+    def decide(self, request: Request) -> RouteDecision | None:
+        """Reception aliases are answered here, whatever the call routing rules say."""
+        reception = find_reception(self.proxy.core.config().receptions, request.uri)
         if reception is None:
-            return False
-        if not self.proxy.licences.acquire(detail.key):
-            st.respond(make_response(request, 503, "Call Licence Limit Reached"))
-            return True
-        st.respond(make_response(request, 100))
+            return None
+        return RouteDecision(rule="", destination=request.uri, alias=alias_of(request.uri))
+
+    def claims(self, decision: RouteDecision, request: Request) -> bool:
+        """The decisions ``decide`` made."""
+        return decision.rule == "" and self.decide(request) is not None
+
+    def start(self, call: Call) -> None:
+        """Hand the admitted call to a new leg."""
+        config = self.proxy.core.config()
+        reception = find_reception(config.receptions, call.request.uri)
+        assert reception is not None
+        endpoint = next((e for e in config.endpoints if e.name == call.detail.endpoint_name), None)
+        server = call.server
+
+        def respond(response: Response) -> None:
+            self.fx.respond(server, response)
+            self.flush()
+
         leg = ReceptionLeg(
             host=self,
             reception=reception,
-            invite=request,
-            received=received,
-            respond=st.respond,
-            detail=detail,
-            room=room,
+            invite=call.request,
+            received=call.received,
+            respond=respond,
+            detail=call.detail,
+            room=endpoint.room_resource_email if endpoint is not None else "",
         )
-        self.legs[request.call_id] = leg
-        self._licence[request.call_id] = detail.key
+        self.legs[call.call_id] = leg
+        self.calls[leg] = call
         task = asyncio.get_running_loop().create_task(leg.start())
         task.add_done_callback(_log_failure)
-        return True
 
-    def dispatch(self, request: Request, st: ServerTransaction | None) -> bool:
-        """Hand a request of a reception dialog to its leg (ACKs come without a transaction)."""
+    def in_dialog(
+        self, request: Request, received: Received, server: ServerRef | None, fx: Outbox
+    ) -> bool:
+        """A request of a reception dialog (``server`` None: an ACK)."""
         leg = self.legs.get(request.call_id)
         if leg is None:
             return False
         if request.method == "ACK":
             leg.on_ack(request)
-            return True
-        if st is None:
-            return True
-        if request.method == "CANCEL":
-            st.respond(make_response(request, 200))  # the INVITE was answered at once
-            return True
-        leg.on_request(request, st.respond)
+        elif server is not None:
+            leg.on_request(request, lambda response: fx.respond(server, response))
         return True
 
     # --- ReceptionHost ------------------------------------------------------------------------
@@ -98,28 +112,21 @@ class ReceptionService:
         on_response: Callable[[Response], None],
         on_failure: Callable[[str], None],
     ) -> None:
-        """A client transaction on the proxy's transaction layer."""
+        """A client transaction, started by the driver."""
 
-        def response(_ct: ClientTransaction, message: Response) -> None:
+        def response(_client: ClientRef, message: Response) -> None:
             on_response(message)
 
-        def failure(_ct: ClientTransaction, why: str) -> None:
+        def failure(_client: ClientRef, why: str) -> None:
             on_failure(why)
 
-        self.proxy.transactions.start_client(request, target, response, failure)
+        self.fx.start_client(request, target, response, failure)
+        self.flush()
 
     def send_ack(self, ack: Request, target: Target) -> None:
-        """An ACK for a 2xx, sent on its own."""
-        data = ack.to_bytes()
-        try:
-            if target.transport == "udp":
-                self.proxy.transport.send_datagram(data, target.host, target.port)
-                return
-        except TransportError as exc:
-            log.info("%s: ACK not sent: %s", ack.call_id, exc)
-            return
-        task = asyncio.get_running_loop().create_task(self.proxy.transport.send(data, target))
-        task.add_done_callback(_log_failure)
+        """An ACK for a 2xx, sent on its own (§13.2.2.4)."""
+        self.fx.add_send(ack, target)
+        self.flush()
 
     def local(self, transport: str, toward: str) -> tuple[str, int]:
         """The listener's address for ``transport`` toward ``toward``."""
@@ -127,7 +134,8 @@ class ReceptionService:
 
     def route(self, alias: str) -> RouteDecision | None:
         """The call routing rules' decision for ``alias``."""
-        return route_call(self.proxy.config().rules, CallContext(uri=f"sip:{alias}")).decision
+        rules = self.proxy.core.config().rules
+        return route_call(rules, CallContext(uri=f"sip:{alias}")).decision
 
     async def targets(self, decision: RouteDecision) -> Sequence[Target]:
         """Registered device bindings, the rule's configured proxy, or RFC 3263 DNS."""
@@ -139,24 +147,28 @@ class ReceptionService:
             ]
         uri: SipUri
         if decision.proxy:
-            proxy = self.proxy.config().proxy(decision.proxy)
+            proxy = self.proxy.core.config().proxy(decision.proxy)
             if proxy is None:
                 return []
-            uri = SipUri(
-                host=proxy.address, port=proxy.port, params=(("transport", proxy.transport),)
-            )
+            params = (("transport", proxy.transport),)
+            uri = SipUri(host=proxy.address, port=proxy.port, params=params)
         else:
             try:
                 uri = parse_uri(decision.destination)
             except UriError as exc:
-                raise DnsFailure(
-                    f"unusable destination {decision.destination}: {exc}", not_found=True
-                ) from exc
+                why = f"unusable destination {decision.destination}: {exc}"
+                raise DnsFailure(why, not_found=True) from exc
         return await self.proxy.resolver.resolve(uri)
 
     def record(self, detail: CallDetail) -> None:
-        """Through the proxy's recorder."""
-        self.proxy.record(detail)
+        """The leg's record becomes the call's, and is written."""
+        leg = self.legs.get(detail.call_id)
+        call = self.calls.get(leg) if leg is not None else None
+        if call is None or call.ended:
+            return
+        call.detail = detail
+        self.fx.record(detail)
+        self.flush()
 
     async def calendar_offer(self, room: str) -> CalendarOffer | None:
         """The room's meeting from the store, read on a worker thread."""
@@ -171,13 +183,16 @@ class ReceptionService:
         assert isinstance(leg, ReceptionLeg)
         self.legs[call_id] = leg
 
-    def ended(self, call_ids: tuple[str, ...]) -> None:
-        """Forget the leg and release its licence."""
-        for call_id in call_ids:
-            self.legs.pop(call_id, None)
-            key = self._licence.pop(call_id, None)
-            if key is not None:
-                self.proxy.licences.release(key)
+    def finish(self, call_ids: tuple[str, ...], detail: CallDetail) -> None:
+        """End the call (its record, its licences) and forget the leg."""
+        legs = {self.legs.pop(call_id, None) for call_id in call_ids}
+        for leg in legs:
+            call = self.calls.pop(leg, None) if leg is not None else None
+            if call is None:
+                continue
+            call.detail = detail
+            call.end(cause=detail.cause, code=detail.final_code, detail=detail.detail)
+        self.flush()
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -19,7 +19,7 @@ from guestjoin.dns import DnsFailure
 from guestjoin.reception.transfer import Dialog, ack_for, far_invite, in_dialog, uac_dialog
 from guestjoin.routing import RouteDecision
 from guestjoin.sip import Request, Response, make_response
-from guestjoin.transport import Target
+from guestjoin.values import Target
 
 if TYPE_CHECKING:
     from guestjoin.reception.leg import ReceptionLeg
