@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from aiortc.codecs import get_decoder
+from aiortc.codecs import depayload, get_decoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
 
@@ -68,6 +68,8 @@ class RoomMedia(asyncio.DatagramProtocol):
         self.source: tuple[str, int] | None = None
         self.first = asyncio.Event()
         self.transport: asyncio.DatagramTransport | None = None
+        self.port = 0
+        self.video: RoomMedia | None = None  # the room's video socket
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -94,9 +96,19 @@ class RoomMedia(asyncio.DatagramProtocol):
 @pytest.fixture
 async def media() -> AsyncIterator[tuple[RoomMedia, int]]:
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(RoomMedia, local_addr=("127.0.0.1", 0))
-    yield proto, transport.get_extra_info("sockname")[1]
-    transport.close()
+    transports = []
+    protos = []
+    for _ in range(2):
+        transport, proto = await loop.create_datagram_endpoint(
+            RoomMedia, local_addr=("127.0.0.1", 0)
+        )
+        proto.port = transport.get_extra_info("sockname")[1]
+        transports.append(transport)
+        protos.append(proto)
+    protos[0].video = protos[1]
+    yield protos[0], protos[0].port
+    for transport in transports:
+        transport.close()
 
 
 CALENDAR = RoomCalendar()
@@ -211,7 +223,7 @@ GOODBYE = '  <recv request="BYE"/>\n' + _reply("200 OK")
 async def caller(
     tmp_path: Path,
     gw: GatewayUnderTest,
-    rtp_port: int,
+    room: RoomMedia,
     *,
     info: str = "",
     refer: bool = True,
@@ -225,7 +237,9 @@ async def caller(
     sub = tmp_path / f"caller-{free_port()}"
     sub.mkdir()
     args = ("-s", "join", "-key", "domain", "vc.example.com", "-key", "caller", "room1")
-    args += ("-key", "rtp_port", str(rtp_port), "-m", "1", gw.udp)
+    assert room.video is not None
+    args += ("-key", "rtp_port", str(room.port), "-key", "video_port", str(room.video.port))
+    args += ("-m", "1", gw.udp)
     return await Sipp(path, free_port(), sub, args).start()
 
 
@@ -239,11 +253,24 @@ def not_silence(packets: list[RtpPacket]) -> float:
     return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
 
 
+def splash_sizes(packets: list[RtpPacket]) -> list[tuple[int, int]]:
+    """The size of the first splash frame the room got (VP8, decoded by aiortc)."""
+    assert packets, "no video reached the room"
+    assert {p.payload_type for p in packets} == {97}
+    first = packets[0].timestamp
+    frame = sorted((p for p in packets if p.timestamp == first), key=lambda p: p.sequence_number)
+    assert frame[-1].marker == 1
+    params = codec_parameters(Codec(payload_type=97, name="VP8", clock_rate=90000))
+    data = b"".join(depayload(params, p.payload) for p in frame)
+    decoded = get_decoder(params).decode(JitterFrame(data=data, timestamp=first))
+    return [(f.width, f.height) for f in decoded]  # type: ignore[attr-defined]
+
+
 async def test_rfc4733_id_then_refer(
     gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
     room, port = media
-    sipp = await caller(tmp_path, gw, port)
+    sipp = await caller(tmp_path, gw, room)
     await asyncio.wait_for(room.first.wait(), 10)
     await asyncio.sleep(0.5)  # a moment of the prompt
     room.press("123456789#")
@@ -262,6 +289,8 @@ async def test_rfc4733_id_then_refer(
     assert len(audio) >= 100  # 20 ms packets over the 2 s the call lasted at least
     assert {p.payload_type for p in audio} == {0}
     assert not_silence(audio[:150]) > 300
+    assert room.video is not None
+    assert splash_sizes(room.video.packets) == [(1280, 720)]
     assert CALENDAR.asked == ["fjord@example.com"]
     assert gw.gateway.proxy is not None
     assert gw.gateway.proxy.licences.in_use == 0
@@ -271,14 +300,14 @@ async def test_rfc4733_id_then_refer(
 async def test_sip_info_hash_joins_the_rooms_meeting(
     gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path, kind: str
 ) -> None:
-    _room, port = media
+    room, port = media
     CALENDAR.offers["fjord@example.com"] = CalendarOffer(
         alias="abc-defg-hij@google.pexip.me",
         subject="Weekly sync",
         platform=Platform.GOOGLE_MEET,
         start=datetime.now(UTC),
     )
-    sipp = await caller(tmp_path, gw, port, info=info_keys("#", kind))
+    sipp = await caller(tmp_path, gw, room, info=info_keys("#", kind))
     result = (await sipp.wait(40)).check()
     assert "<sip:abc-defg-hij@google.pexip.me?Route=" in unquote(result.logs)
     call = await gw.ended()
@@ -293,11 +322,11 @@ async def test_sip_info_hash_joins_the_rooms_meeting(
 async def test_a_room_without_refer_is_connected_by_3pcc_to_the_far_end_found_by_dns(
     gw: GatewayUnderTest, zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
-    _room, port = media
+    room, port = media
     far = await uas(tmp_path, "reception_far_3pcc.xml")
     zone.set_zone(meet_zone([("127.0.0.1", far.port)], domain="zoomcrc.com"))
     sipp = await caller(
-        tmp_path, gw, port, info=info_keys("987654321#", "application/dtmf"), refer=False
+        tmp_path, gw, room, info=info_keys("987654321#", "application/dtmf"), refer=False
     )
     result = (await sipp.wait(40)).check()
     far_result = (await far.wait()).check()
@@ -314,11 +343,11 @@ async def test_a_room_without_refer_is_connected_by_3pcc_to_the_far_end_found_by
 async def test_a_room_refusing_refer_with_405_is_connected_by_3pcc(
     gw: GatewayUnderTest, zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
-    _, port = media
+    room, port = media
     far = await uas(tmp_path, "reception_far_3pcc.xml")
     zone.set_zone(meet_zone([("127.0.0.1", far.port)], domain="zoomcrc.com"))
     sipp = await caller(
-        tmp_path, gw, port, info=info_keys("987654321#", "application/dtmf"), then=REFUSE_REFER
+        tmp_path, gw, room, info=info_keys("987654321#", "application/dtmf"), then=REFUSE_REFER
     )
     result = (await sipp.wait(40)).check()
     (await far.wait()).check()
@@ -330,11 +359,11 @@ async def test_a_room_refusing_refer_with_405_is_connected_by_3pcc(
 async def test_unroutable_and_unknown_ids_use_up_the_attempts_then_goodbye(
     gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
-    _, port = media
+    room, port = media
     # 12 digits and 2 digits: no ID rule matches; "#" alone: this room has no meeting now.
     # Three failures end the call.
     keys = info_keys("123456789012#12#", "application/dtmf") + info_keys_from(18, "#")
-    sipp = await caller(tmp_path, gw, port, info=keys, then=GOODBYE)
+    sipp = await caller(tmp_path, gw, room, info=keys, then=GOODBYE)
     result = (await sipp.wait(40)).check()
     assert "answer m=audio" in result.logs
     call = await gw.ended()
@@ -358,7 +387,7 @@ def info_keys_from(first_cseq: int, keys: str) -> str:
 async def test_an_id_no_routing_rule_reaches_is_an_attempt(
     zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
-    _, port = media
+    room, port = media
     reception = VirtualReception(
         name="Join",
         aliases=(r"join@vc\.example\.com",),
@@ -368,7 +397,7 @@ async def test_an_id_no_routing_rule_reaches_is_an_attempt(
     config = GatewayConfig(rules=(ZOOM,), endpoints=(ROOM,), receptions=(reception,))
     async with running_gateway(config, GatewayOptions(reload_interval=0)) as gw:
         sipp = await caller(
-            tmp_path, gw, port, info=info_keys("1234#", "application/dtmf"), then=GOODBYE
+            tmp_path, gw, room, info=info_keys("1234#", "application/dtmf"), then=GOODBYE
         )
         (await sipp.wait(40)).check()
         call = await gw.ended()
