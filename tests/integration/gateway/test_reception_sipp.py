@@ -269,7 +269,7 @@ def splash_sizes(packets: list[RtpPacket]) -> list[tuple[int, int]]:
 async def test_rfc4733_id_then_refer(
     gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
-    room, port = media
+    room, _ = media
     sipp = await caller(tmp_path, gw, room)
     await asyncio.wait_for(room.first.wait(), 10)
     await asyncio.sleep(0.5)  # a moment of the prompt
@@ -300,7 +300,7 @@ async def test_rfc4733_id_then_refer(
 async def test_sip_info_hash_joins_the_rooms_meeting(
     gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path, kind: str
 ) -> None:
-    room, port = media
+    room, _ = media
     CALENDAR.offers["fjord@example.com"] = CalendarOffer(
         alias="abc-defg-hij@google.pexip.me",
         subject="Weekly sync",
@@ -343,7 +343,7 @@ async def test_a_room_without_refer_is_connected_by_3pcc_to_the_far_end_found_by
 async def test_a_room_refusing_refer_with_405_is_connected_by_3pcc(
     gw: GatewayUnderTest, zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
-    room, port = media
+    room, _ = media
     far = await uas(tmp_path, "reception_far_3pcc.xml")
     zone.set_zone(meet_zone([("127.0.0.1", far.port)], domain="zoomcrc.com"))
     sipp = await caller(
@@ -359,7 +359,7 @@ async def test_a_room_refusing_refer_with_405_is_connected_by_3pcc(
 async def test_unroutable_and_unknown_ids_use_up_the_attempts_then_goodbye(
     gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
-    room, port = media
+    room, _ = media
     # 12 digits and 2 digits: no ID rule matches; "#" alone: this room has no meeting now.
     # Three failures end the call.
     keys = info_keys("123456789012#12#", "application/dtmf") + info_keys_from(18, "#")
@@ -387,7 +387,7 @@ def info_keys_from(first_cseq: int, keys: str) -> str:
 async def test_an_id_no_routing_rule_reaches_is_an_attempt(
     zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
 ) -> None:
-    room, port = media
+    room, _ = media
     reception = VirtualReception(
         name="Join",
         aliases=(r"join@vc\.example\.com",),
