@@ -27,14 +27,12 @@ from guestjoin.reception.dtmf import DtmfError, parse_info
 from guestjoin.reception.host import ReceptionHost
 from guestjoin.reception.machine import Action, Hangup, Play, Transfer
 from guestjoin.reception.media import MediaSession
+from guestjoin.reception.refer import Referral
 from guestjoin.reception.sdp import Answer, SdpError, build_answer, parse_offer
 from guestjoin.reception.thirdparty import ThirdParty
 from guestjoin.reception.transfer import (
-    REFER_REFUSED,
     Dialog,
-    build_refer,
     in_dialog,
-    sipfrag_status,
     supports_refer,
     uas_dialog,
 )
@@ -63,8 +61,10 @@ class ReceptionLeg:
         respond: Callable[[Response], None],
         detail: CallDetail,
         room: str = "",
+        cancelled: Callable[[], bool] = lambda: False,
     ) -> None:
         self.host = host
+        self.cancelled = cancelled  # a CANCEL arrived before our answer
         self.reception = reception
         self.invite = invite
         self.received = received
@@ -89,6 +89,7 @@ class ReceptionLeg:
         self.finished = False
         self.transferring = False
         self.thirdparty: ThirdParty | None = None
+        self.referral: Referral | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._hangup_after_prompt: Hangup | None = None
 
@@ -114,8 +115,12 @@ class ReceptionLeg:
         if self.reception.calendar_join and self.room:
             try:
                 offer_meeting = await asyncio.wait_for(self.host.calendar_offer(self.room), 2.0)
-            except (TimeoutError, OSError, RuntimeError) as exc:
+            except Exception as exc:  # noqa: BLE001 - no calendar is no reason to drop the call
                 log.warning("%s: calendar of %s: %s", self.invite.call_id, self.room, exc)
+        if self.cancelled():
+            self.respond(make_response(self.invite, 487, to_tag=self.tag))
+            self._end(cdr.CANCELLED, 487, "cancelled before the reception answered")
+            return
         await self.media.open()
         answer = build_answer(
             offer, address=self.local[0], ports=self.media.ports, session_id=secrets.randbits(31)
@@ -140,7 +145,7 @@ class ReceptionLeg:
         self.respond(ok)
         self.detail = replace(self.detail, answer_at=utc(_wall()), final_code=200)
         self.host.record(self.detail)
-        self._spawn(self._retransmit_ok(ok))
+        self.spawn(self._retransmit_ok(ok))
         image = splash.render(
             splash.splash_lines(self.reception.name, offer_meeting, tzlocal.get_localzone())
         )
@@ -149,7 +154,7 @@ class ReceptionLeg:
         self.state, actions = machine.start(self.reception, offer_meeting)
         self._run(actions)
         self.media.start(answer, image)
-        self._spawn(self._ticker())
+        self.spawn(self._ticker())
 
     def _refuse(self, status: int, why: str) -> None:
         self.respond(make_response(self.invite, status, to_tag=self.tag))
@@ -204,13 +209,15 @@ class ReceptionLeg:
                 )
                 self.host.record(self.detail)
                 self.transferring = True
-                self._spawn(self._transfer(action))
+                self.spawn(self._transfer(action))
             elif isinstance(action, Hangup):
                 self._hangup_after_prompt = action
 
-    def _unreachable(self, why: str) -> None:
+    def unreachable(self, why: str) -> None:
+        """The transfer failed: say so and count an attempt."""
         log.info("%s: transfer failed: %s", self.invite.call_id, why)
         self.transferring = False
+        self.referral = None
         self.detail = replace(self.detail, detail=why[:500])
         if self.state is not None and not self.finished:
             self.state, actions = machine.unreachable(self.state, self.now(), why)
@@ -220,7 +227,7 @@ class ReceptionLeg:
     async def _transfer(self, action: Transfer) -> None:
         decision = self.host.route(action.alias)
         if decision is None:
-            self._unreachable(f"no call routing rule matches {action.alias}")
+            self.unreachable(f"no call routing rule matches {action.alias}")
             return
         self.detail = replace(
             self.detail, rule=decision.rule, conference=cdr.conference_of(decision.alias)
@@ -228,30 +235,20 @@ class ReceptionLeg:
         while self.media.playing:  # "Connecting you…" first
             await asyncio.sleep(TICK)
         if supports_refer(self.invite):
-            self._refer(action.alias)
+            self.detail = replace(self.detail, transfer_method="refer")
+            self.referral = Referral(self, action.alias)
+            self.referral.send()
         else:
             await self._third_party(action.alias, decision)
 
-    def _refer(self, alias: str) -> None:
-        self.dialog, cseq = self.dialog.next()
-        gateway = f"{render_host(self.local[0])}:{self.local[1]}"
-        refer = build_refer(
-            self.dialog, cseq, self._via(), alias=alias, gateway=gateway, transport=self.transport
-        )
-        self.detail = replace(self.detail, transfer_method="refer")
-
-        def answered(response: Response) -> None:
-            if response.status < 200:
-                return
-            if response.status in REFER_REFUSED:
-                decision = self.host.route(alias)
-                if decision is not None:
-                    self._spawn(self._third_party(alias, decision))
-                return
-            if response.status >= 300:
-                self._unreachable(f"REFER answered {response.status}")
-
-        self.host.send_request(refer, self.peer, answered, self._unreachable)
+    def third_party_instead(self, alias: str) -> None:
+        """The caller refused the REFER: connect it by 3pcc (when the alias still routes)."""
+        self.referral = None
+        decision = self.host.route(alias)
+        if decision is None:
+            self.unreachable(f"no call routing rule matches {alias}")
+            return
+        self.spawn(self._third_party(alias, decision))
 
     async def _third_party(self, alias: str, decision: RouteDecision) -> None:
         self.detail = replace(self.detail, transfer_method="3pcc")
@@ -261,7 +258,7 @@ class ReceptionLeg:
         error = await party.run()
         if error is not None:
             self.thirdparty = None
-            self._unreachable(error)
+            self.unreachable(error)
             return
         await self.media.close()  # media now flows between the caller and the far end
         self.detail = replace(self.detail, target=party.target_text)
@@ -283,7 +280,8 @@ class ReceptionLeg:
             respond(make_response(request, 200))
             if self.thirdparty is not None:
                 self.thirdparty.hang_up_far()
-            self._end(cdr.COMPLETED, None, "caller hung up")
+            cause = self.referral.hung_up() if self.referral is not None else cdr.COMPLETED
+            self._end(cause, None, "caller hung up")
         elif method == "INFO":
             try:
                 key = parse_info(request.content_type, request.body)
@@ -295,12 +293,8 @@ class ReceptionLeg:
             self.key(key)
         elif method == "NOTIFY":
             respond(make_response(request, 200))
-            status = sipfrag_status(request.body)
-            if status is not None and status >= 200:
-                if status < 300:
-                    self.bye(cdr.TRANSFERRED, f"transferred by REFER ({status})")
-                else:
-                    self._unreachable(f"the caller's transfer INVITE got {status}")
+            if self.referral is not None:
+                self.referral.on_notify(request)
         elif method == "OPTIONS":
             respond(make_response(request, 200, headers=(("Allow", ALLOW),)))
         else:
@@ -329,7 +323,7 @@ class ReceptionLeg:
             detail=why[:500],
         )
         self.host.finish(self.call_ids, self.detail)
-        self._spawn(self.media.close())
+        self.spawn(self.media.close())
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -347,7 +341,8 @@ class ReceptionLeg:
             params=(("branch", branch), ("rport", None)),
         )
 
-    def _spawn(self, coro: object) -> None:
+    def spawn(self, coro: object) -> None:
+        """Run ``coro`` as one of this call's tasks (cancelled when the call ends)."""
         assert asyncio.iscoroutine(coro)
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)

@@ -85,6 +85,7 @@ class ReceptionService:
             respond=respond,
             detail=call.detail,
             room=endpoint.room_resource_email if endpoint is not None else "",
+            cancelled=lambda: call.cancelled,
         )
         self.legs[call.call_id] = leg
         self.calls[leg] = call

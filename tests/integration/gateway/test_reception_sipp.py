@@ -217,6 +217,12 @@ THIRD_PARTY = (
 
 
 REFUSE_REFER = '  <recv request="REFER"/>\n' + _reply("405 Method Not Allowed") + THIRD_PARTY
+ACCEPT_THEN_LEAVE = (
+    '  <recv request="REFER"/>\n'
+    + _reply("202 Accepted")
+    + _request("BYE", 30)
+    + '  <recv response="200"/>\n'
+)
 GOODBYE = '  <recv request="BYE"/>\n' + _reply("200 OK")
 
 
@@ -403,3 +409,18 @@ async def test_an_id_no_routing_rule_reaches_is_an_attempt(
         call = await gw.ended()
     assert call.cause == "reception_gave_up"
     assert "no call routing rule matches 1234@nowhere.example.com" in call.detail
+
+
+async def test_a_room_that_accepts_the_refer_then_hangs_up_was_transferred(
+    gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    room, _ = media
+    keys = info_keys("123456789#", "application/dtmf")
+    sipp = await caller(tmp_path, gw, room, info=keys, then=ACCEPT_THEN_LEAVE)
+    (await sipp.wait(40)).check()
+    call = await gw.ended()
+    assert (call.cause, call.transfer_method, call.detail) == (
+        "transferred",
+        "refer",
+        "caller hung up",
+    )
