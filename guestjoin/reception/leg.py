@@ -25,7 +25,7 @@ from guestjoin.cdr import CallDetail, utc
 from guestjoin.reception import machine, prompts, splash
 from guestjoin.reception.dtmf import DtmfError, parse_info
 from guestjoin.reception.host import ReceptionHost
-from guestjoin.reception.machine import Action, Hangup, Play, Transfer
+from guestjoin.reception.machine import Action, Hangup, Phrase, Play, Transfer
 from guestjoin.reception.media import MediaSession
 from guestjoin.reception.refer import Referral
 from guestjoin.reception.sdp import Answer, SdpError, build_answer, parse_offer
@@ -90,6 +90,7 @@ class ReceptionLeg:
         self.transferring = False
         self.thirdparty: ThirdParty | None = None
         self.referral: Referral | None = None
+        self.spoken: dict[Phrase, bytes] = {}  # run-time phrases (the meeting, by espeak-ng)
         self._tasks: list[asyncio.Task[None]] = []
         self._hangup_after_prompt: Hangup | None = None
 
@@ -117,6 +118,13 @@ class ReceptionLeg:
                 offer_meeting = await asyncio.wait_for(self.host.calendar_offer(self.room), 2.0)
             except Exception as exc:  # noqa: BLE001 - no calendar is no reason to drop the call
                 log.warning("%s: calendar of %s: %s", self.invite.call_id, self.room, exc)
+        if offer_meeting is not None:
+            zone = tzlocal.get_localzone()
+            text = splash.spoken_meeting(offer_meeting, zone)
+            loop = asyncio.get_running_loop()
+            speak = loop.run_in_executor(None, prompts.synthesize, text, self.reception.language)
+            with contextlib.suppress(TimeoutError):
+                self.spoken[Phrase.MEETING] = await asyncio.wait_for(speak, 3.0)
         if self.cancelled():
             self.respond(make_response(self.invite, 487, to_tag=self.tag))
             self._end(cdr.CANCELLED, 487, "cancelled before the reception answered")
@@ -200,7 +208,7 @@ class ReceptionLeg:
         for action in actions:
             if isinstance(action, Play):
                 self.media.play(
-                    prompts.compose(action.phrases, self.reception.language),
+                    prompts.compose(action.phrases, self.reception.language, self.spoken),
                     interrupt=action.interrupt,
                 )
             elif isinstance(action, Transfer):

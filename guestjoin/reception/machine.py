@@ -37,6 +37,7 @@ class Phrase(StrEnum):
 
     WELCOME = "welcome"
     PRESS_HASH = "press_hash"  # "Press hash to join this room's meeting"
+    MEETING = "meeting"  # the meeting spoken at run time ("Weekly sync, on Zoom, at 9:30")
     ENTER_ID = "enter_id"  # "Please enter a meeting ID, followed by hash"
     OR_ENTER_ID = "or_enter_id"  # "or enter a meeting ID, followed by hash"
     INVALID = "invalid"
@@ -102,7 +103,7 @@ class ReceptionState:
 def menu(state: ReceptionState) -> tuple[Phrase, ...]:
     """The phrases that ask for input: the calendar key when there is a meeting, then the ID."""
     if state.offer is not None and state.reception.calendar_join:
-        return (Phrase.PRESS_HASH, Phrase.OR_ENTER_ID)
+        return (Phrase.PRESS_HASH, Phrase.MEETING, Phrase.OR_ENTER_ID)
     return (Phrase.ENTER_ID,)
 
 

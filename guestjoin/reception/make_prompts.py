@@ -9,29 +9,12 @@ to 8 kHz mono 16-bit and written to ``prompts/en/<phrase>.wav`` (a few kB per ph
 from __future__ import annotations
 
 import argparse
-import io
 import subprocess
 import sys
 import wave
 from pathlib import Path
 
-import av
-from av.audio.resampler import AudioResampler
-
-from guestjoin.reception.prompts import ENGLISH, PROMPTS_DIR, RATE
-
-
-def to_8k(wav_bytes: bytes) -> bytes:
-    """Resample any WAV to 8 kHz mono s16 PCM with PyAV."""
-    resampler = AudioResampler(format="s16", layout="mono", rate=RATE)
-    out = bytearray()
-    with av.open(io.BytesIO(wav_bytes), mode="r", format="wav") as container:
-        for frame in container.decode(audio=0):
-            for resampled in resampler.resample(frame):
-                out += bytes(resampled.planes[0])[: resampled.samples * 2]
-    for resampled in resampler.resample(None):
-        out += bytes(resampled.planes[0])[: resampled.samples * 2]
-    return bytes(out)
+from guestjoin.reception.prompts import ENGLISH, PROMPTS_DIR, RATE, to_8k
 
 
 def main() -> None:

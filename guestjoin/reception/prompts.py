@@ -3,18 +3,33 @@
 The English files are generated once by ``python -m guestjoin.reception.make_prompts`` (espeak-ng)
 from ``ENGLISH`` and committed; a language is added by adding its directory with the same file
 names. A language without a file for a phrase falls back to English for that phrase.
+
+``Phrase.MEETING`` has no file: the calling room's meeting ("Weekly sync, on Zoom, at 09:30") is
+spoken at run time by espeak-ng when the gateway's machine has it (``synthesize``), and left
+out otherwise (the splash shows it either way).
 """
 
 from __future__ import annotations
 
+import io
+import logging
+import shutil
+import subprocess
 import wave
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
+import av
+from av.audio.resampler import AudioResampler
+
 from guestjoin.reception.machine import Phrase
 
+log = logging.getLogger(__name__)
+
 PROMPTS_DIR = Path(__file__).parent / "prompts"
+ESPEAK = "espeak-ng"
+VOICES = {"en": "en-gb"}  # espeak-ng voice per prompt language (else the language code)
 RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_BYTES = FRAME_SAMPLES * 2
@@ -57,10 +72,49 @@ def read_wav(path: Path) -> bytes:
         return wav.readframes(wav.getnframes())
 
 
-def compose(phrases: Iterable[Phrase], language: str = "en") -> bytes:
-    """The phrases' PCM one after another with a short pause, padded to whole 20 ms frames."""
-    pcm = PAUSE.join(load(p, language) for p in phrases)
+def compose(
+    phrases: Iterable[Phrase], language: str = "en", spoken: Mapping[Phrase, bytes] | None = None
+) -> bytes:
+    """The phrases' PCM one after another with a short pause, padded to whole 20 ms frames;
+    ``spoken`` gives the run-time ones (``Phrase.MEETING``), left out when missing."""
+    extra = spoken or {}
+    parts = [extra.get(p, b"") if p is Phrase.MEETING else load(p, language) for p in phrases]
+    pcm = PAUSE.join(part for part in parts if part)
     return pcm + b"\x00" * (-len(pcm) % FRAME_BYTES)
+
+
+def to_8k(wav_bytes: bytes) -> bytes:
+    """Any WAV resampled with PyAV to 8 kHz mono s16 PCM."""
+    resampler = AudioResampler(format="s16", layout="mono", rate=RATE)
+    out = bytearray()
+    with av.open(io.BytesIO(wav_bytes), mode="r", format="wav") as container:
+        for frame in container.decode(audio=0):
+            for resampled in resampler.resample(frame):
+                out += bytes(resampled.planes[0])[: resampled.samples * 2]
+    for resampled in resampler.resample(None):
+        out += bytes(resampled.planes[0])[: resampled.samples * 2]
+    return bytes(out)
+
+
+@lru_cache(maxsize=128)
+def synthesize(text: str, language: str = "en", program: str = ESPEAK) -> bytes:
+    """``text`` spoken by espeak-ng as 8 kHz PCM; empty when espeak-ng is not installed or
+    fails (blocking: call from a worker thread)."""
+    binary = shutil.which(program)
+    if binary is None or not text.strip():
+        return b""
+    voice = VOICES.get(language, language)
+    try:
+        spoken = subprocess.run(  # noqa: S603 - a fixed program; the text is one argument
+            [binary, "-v", voice, "-s", "150", "--stdout", "--", text],
+            check=True,
+            capture_output=True,
+            timeout=5,
+        ).stdout
+        return to_8k(spoken)
+    except (OSError, subprocess.SubprocessError, av.error.FFmpegError) as exc:
+        log.warning("espeak-ng could not speak %r: %s", text, exc)
+        return b""
 
 
 def frames(pcm: bytes) -> list[bytes]:

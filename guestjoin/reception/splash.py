@@ -49,6 +49,16 @@ def splash_lines(
     return lines
 
 
+def spoken_meeting(offer: CalendarOffer, zone: tzinfo | None) -> str:
+    """The meeting as the prompt says it: "Weekly sync, on Google Meet, at 09:30."."""
+    platform = PLATFORM_NAMES.get(offer.platform, "")
+    words = [_clip(offer.subject, 80) or "your meeting"]
+    if platform:
+        words.append(f"on {platform}")
+    words.append(f"at {offer.start.astimezone(zone).strftime('%H:%M')}")
+    return ", ".join(words) + "."
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

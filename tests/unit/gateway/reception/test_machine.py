@@ -46,7 +46,9 @@ def keys(state: ReceptionState, text: str, now: float) -> tuple[ReceptionState, 
 def test_the_prompt_offers_the_calendar_key_only_when_there_is_a_meeting() -> None:
     _, with_offer = machine.start(RECEPTION, OFFER)
     _, without = machine.start(RECEPTION, None)
-    assert with_offer == [Play(phrases=(Phrase.WELCOME, Phrase.PRESS_HASH, Phrase.OR_ENTER_ID))]
+    assert with_offer == [
+        Play(phrases=(Phrase.WELCOME, Phrase.PRESS_HASH, Phrase.MEETING, Phrase.OR_ENTER_ID))
+    ]
     assert without == [Play(phrases=(Phrase.WELCOME, Phrase.ENTER_ID))]
 
 
@@ -128,7 +130,9 @@ def test_unknown_ids_are_reprompted_then_the_call_ends_invalid() -> None:
     state, _ = machine.start(RECEPTION, OFFER)
     for _ in range(2):
         state, actions = keys(state, "12#", 1.0)
-        assert actions == [Play(phrases=(Phrase.INVALID, Phrase.PRESS_HASH, Phrase.OR_ENTER_ID))]
+        assert actions == [
+            Play(phrases=(Phrase.INVALID, Phrase.PRESS_HASH, Phrase.MEETING, Phrase.OR_ENTER_ID))
+        ]
     state, actions = keys(state, "12#", 1.0)
     assert actions[-1] == Hangup(
         outcome=Outcome.INVALID, detail="no ID rule matches 12 (3 attempts)"
@@ -142,7 +146,9 @@ def test_an_unreachable_alias_counts_as_an_attempt() -> None:
     state, _ = machine.start(RECEPTION, OFFER)
     state, _ = machine.digit(state, "#", 1.0)
     state, actions = machine.unreachable(state, 2.0)
-    assert actions == [Play(phrases=(Phrase.UNREACHABLE, Phrase.PRESS_HASH, Phrase.OR_ENTER_ID))]
+    assert actions == [
+        Play(phrases=(Phrase.UNREACHABLE, Phrase.PRESS_HASH, Phrase.MEETING, Phrase.OR_ENTER_ID))
+    ]
     assert not state.finished
     assert state.failures == 1
 

@@ -284,3 +284,34 @@ def test_3pcc_messages() -> None:
     )
     assert reinvite.get("Contact") == "<sip:rcp@198.51.100.5>"
     assert reinvite.get("CSeq") == "1 INVITE"
+
+
+def test_the_meeting_is_spoken_by_espeak_ng_when_installed_else_left_out() -> None:
+    import math
+    import shutil
+    import struct
+    from datetime import timezone
+
+    from guestjoin.reception import prompts, splash
+    from guestjoin.reception.machine import CalendarOffer, Phrase
+
+    offer = CalendarOffer(
+        alias="a@b",
+        subject="Weekly sync",
+        platform=Platform.GOOGLE_MEET,
+        start=datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+    )
+    oslo = timezone(timedelta(hours=1))
+    assert splash.spoken_meeting(offer, oslo) == "Weekly sync, on Google Meet, at 10:30."
+    assert prompts.synthesize("Weekly sync", "en", program="no-such-espeak") == b""
+    phrases = (Phrase.PRESS_HASH, Phrase.MEETING, Phrase.OR_ENTER_ID)
+    without = prompts.compose(phrases)
+    assert without == prompts.compose((Phrase.PRESS_HASH, Phrase.OR_ENTER_ID))
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed here: the fallback above is what runs")
+    pcm = prompts.synthesize(splash.spoken_meeting(offer, oslo))
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    assert len(samples) > prompts.RATE  # more than a second of speech at 8 kHz
+    assert math.sqrt(sum(s * s for s in samples) / len(samples)) > 300
+    spoken = prompts.compose(phrases, spoken={Phrase.MEETING: pcm})
+    assert len(spoken) > len(without) + len(pcm)  # the meeting and a pause in between
