@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from aiortc import RTCRtpCodecParameters
 from aiortc.codecs import get_encoder
 from aiortc.rtp import RtpPacket
-from av import AudioFrame
+from av import AudioFrame, VideoFrame
 from PIL import Image
 
 from guestjoin.reception import prompts, splash
@@ -33,8 +33,8 @@ from guestjoin.reception.sdp import Answer, Codec, Stream
 log = logging.getLogger(__name__)
 
 AUDIO_TICK = 0.02
-VIDEO_FPS = 5
-KEYFRAME_EVERY = 2 * VIDEO_FPS
+VIDEO_FPS = 2
+KEYFRAME_EVERY = 2 * VIDEO_FPS  # a key frame every 2 s (no RTCP feedback is read)
 SILENCE = b"\x00" * prompts.FRAME_BYTES
 
 
@@ -234,10 +234,14 @@ class MediaSession:
         loop = asyncio.get_running_loop()
         due = loop.time()
         index = 0
+        shown: Image.Image | None = None
+        yuv: VideoFrame | None = None
         while True:
             image = self._splash
             if image is not None:
-                frame = splash.video_frame(image, index, VIDEO_FPS)
+                if image is not shown or yuv is None:
+                    shown, yuv = image, await loop.run_in_executor(None, splash.to_yuv, image)
+                frame = splash.video_frame(yuv, index, VIDEO_FPS)
                 payloads, timestamp = await loop.run_in_executor(
                     None, encoder.encode, frame, index % KEYFRAME_EVERY == 0
                 )

@@ -77,11 +77,19 @@ def render(lines: list[tuple[str, int, tuple[int, int, int]]]) -> Image.Image:
     return image
 
 
-def video_frame(image: Image.Image, index: int, fps: int) -> VideoFrame:
-    """Frame ``index`` of the splash at ``fps`` (yuv420p, pts in the 90 kHz RTP clock)."""
+def to_yuv(image: Image.Image) -> VideoFrame:
+    """The image as a 1280×720 yuv420p frame (converted once per splash, not per frame)."""
     rgb = VideoFrame(WIDTH, HEIGHT, "rgb24")
     rgb.planes[0].update(image.convert("RGB").resize((WIDTH, HEIGHT)).tobytes())
-    frame = rgb.reformat(format="yuv420p")
+    return rgb.reformat(format="yuv420p")
+
+
+def video_frame(yuv: VideoFrame, index: int, fps: int) -> VideoFrame:
+    """Frame ``index`` of the splash at ``fps`` (pts in the 90 kHz RTP clock): a fresh frame
+    with the converted picture copied in (an encoder must not see one frame object twice)."""
+    frame = VideoFrame(WIDTH, HEIGHT, "yuv420p")
+    for source, target in zip(yuv.planes, frame.planes, strict=True):
+        target.update(bytes(source))
     frame.pts = index * (VIDEO_CLOCK // fps)
     frame.time_base = TIME_BASE
     return frame
