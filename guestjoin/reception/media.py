@@ -6,7 +6,7 @@ carries their ports). aiortc does the codec work (``aiortc.codecs.get_encoder``)
 prompts, so the caller's media path stays open); the splash is re-encoded at a few frames a
 second with a key frame every two seconds. Packets from the caller are parsed as RTP; telephone
 events become keys. Symmetric RTP: once the caller sends from another address than its SDP
-says (NAT), we send there.
+says (NAT), we send there; packets from any other source are then ignored.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class MediaSession:
         self._sockets: dict[str, _Socket] = {}
         self._streams: dict[str, Stream] = {}
         self._remote: dict[str, tuple[str, int]] = {}
+        self._latched: dict[str, tuple[str, int]] = {}  # the caller's RTP source, per kind
         self._queue: deque[bytes] = deque()
         self._prompting = False
         self._splash: Image.Image | None = None
@@ -165,6 +166,9 @@ class MediaSession:
             packet = RtpPacket.parse(data)
         except ValueError:
             return  # RTCP or junk
+        if kind in self._latched and self._latched[kind] != addr:
+            return  # only the source that spoke first (no injection into a latched stream)
+        self._latched.setdefault(kind, addr)
         self.stats.received += 1
         if kind in self._remote and self._remote[kind] != addr:
             self._remote[kind] = addr  # symmetric RTP (NAT)

@@ -39,9 +39,18 @@ class Referral:
         leg = self.leg
         leg.dialog, cseq = leg.dialog.next()
         gateway = f"{render_host(leg.local[0])}:{leg.local[1]}"
-        refer = build_refer(
-            leg.dialog, cseq, leg.via(), alias=self.alias, gateway=gateway, transport=leg.transport
-        )
+        try:
+            refer = build_refer(
+                leg.dialog,
+                cseq,
+                leg.via(),
+                alias=self.alias,
+                gateway=gateway,
+                transport=leg.transport,
+            )
+        except ValueError as exc:
+            self._failed(str(exc))
+            return
         leg.host.send_request(refer, leg.peer, self._answered, self._failed)
 
     def _answered(self, response: Response) -> None:

@@ -13,6 +13,7 @@ far end's offer, and ACKs the far end with the caller's answer, so media flows b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from urllib.parse import quote
 
@@ -100,8 +101,17 @@ def in_dialog(
     return Request(method=method, uri=dialog.remote_target, headers=tuple(pairs), body=body)
 
 
+_ALIAS = re.compile(r"[^\s<>\"?;,]+")
+
+
 def refer_to(alias: str, gateway: str, transport: str = "udp") -> str:
-    """``<sip:alias?Route=<sip:gateway;lr;transport=…>>`` (URI headers escaped, §19.1.5)."""
+    """``<sip:alias?Route=<sip:gateway;lr;transport=…>>`` (URI headers escaped, §19.1.5).
+
+    Raises ``ValueError`` for an alias that is not a plain ``user@host`` (no spaces, angle
+    brackets, quotes, parameters or headers of its own).
+    """
+    if not _ALIAS.fullmatch(alias):
+        raise ValueError(f"{alias!r} cannot be transferred to (not a plain user@host alias)")
     route = f"<sip:{gateway};transport={transport};lr>"
     return f"<sip:{alias}?Route={quote(route, safe='')}>"
 

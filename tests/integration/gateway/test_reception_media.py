@@ -111,7 +111,7 @@ async def test_prompt_and_splash_decode(audio: str, video: str) -> None:
     assert [(f.width, f.height) for f in decoded] == [(1280, 720)]
 
 
-async def test_rfc4733_keys_reach_the_session() -> None:
+async def test_rfc4733_keys_reach_the_session_from_the_latched_source_only() -> None:
     session = MediaSession("127.0.0.1")
     await session.open(("audio",))
     sink_t, _sink, sink_port = await catcher(10**9)
@@ -135,17 +135,23 @@ async def test_rfc4733_keys_reach_the_session() -> None:
     sender, _ = await loop.create_datagram_endpoint(
         asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
     )
+    intruder, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
     seq = 1
-    for ts, key in ((8000, "4"), (16000, "#")):
+    # the room's "4", an injected "9" from another source, the room's "#"
+    for source, ts, key in ((sender, 8000, "4"), (intruder, 12000, "9"), (sender, 16000, "#")):
         for duration, end in ((160, False), (320, False), (480, True), (480, True), (480, True)):
             packet = RtpPacket(payload_type=101, sequence_number=seq, timestamp=ts, ssrc=7)
             packet.payload = build_event(key, end=end, duration=duration)
-            sender.sendto(packet.serialize(), ("127.0.0.1", session.ports["audio"]))
+            source.sendto(packet.serialize(), ("127.0.0.1", session.ports["audio"]))
             seq += 1
+        await asyncio.sleep(0.05)  # one key after the other, as a person presses them
     try:
         await asyncio.wait_for(heard.wait(), 5)
     finally:
         sender.close()
+        intruder.close()
         sink_t.close()
         await session.close()
     assert keys == ["4", "#"]

@@ -315,3 +315,11 @@ def test_the_meeting_is_spoken_by_espeak_ng_when_installed_else_left_out() -> No
     assert math.sqrt(sum(s * s for s in samples) / len(samples)) > 300
     spoken = prompts.compose(phrases, spoken={Phrase.MEETING: pcm})
     assert len(spoken) > len(without) + len(pcm)  # the meeting and a pause in between
+
+
+@pytest.mark.parametrize(
+    "alias", ["a b@x", "a@x>\r\nEvil: 1", 'a"@x', "a@x;transport=tcp", "a@x?Route=y", ""]
+)
+def test_refer_to_refuses_aliases_that_are_not_plain(alias: str) -> None:
+    with pytest.raises(ValueError, match="cannot be transferred"):
+        transfer.refer_to(alias, "192.0.2.1:5060")
