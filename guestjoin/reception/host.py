@@ -36,6 +36,9 @@ class ReceptionHost(Protocol):
     async def targets(self, decision: RouteDecision) -> Sequence[Target]:
         """Where a routed call goes (configured proxy, registered device or RFC 3263 DNS)."""
 
+    def outbound_kbps(self) -> int:
+        """The cap on an outbound leg's SDP bandwidth (``gateway.max_outbound_kbps``)."""
+
     def record(self, detail: CallDetail) -> None:
         """Store the call's record."""
 

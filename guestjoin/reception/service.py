@@ -161,6 +161,10 @@ class ReceptionService:
                 raise DnsFailure(why, not_found=True) from exc
         return await self.proxy.resolver.resolve(uri)
 
+    def outbound_kbps(self) -> int:
+        """``gateway.max_outbound_kbps``."""
+        return self.proxy.core.config().settings.max_outbound_kbps
+
     def record(self, detail: CallDetail) -> None:
         """The leg's record becomes the call's, and is written."""
         leg = self.legs.get(detail.call_id)

@@ -16,9 +16,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from guestjoin.dns import DnsFailure
-from guestjoin.reception.transfer import Dialog, ack_for, far_invite, in_dialog, uac_dialog
+from guestjoin.reception.transfer import (
+    Dialog,
+    ack_for,
+    cancel_for,
+    far_invite,
+    in_dialog,
+    uac_dialog,
+)
 from guestjoin.routing import RouteDecision
 from guestjoin.sip import Request, Response, make_response
+from guestjoin.sip.sdp import cap_bandwidth
 from guestjoin.values import Target
 
 if TYPE_CHECKING:
@@ -27,6 +35,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FAILOVER = frozenset({408, 503})  # try the next target (RFC 3263 §4.3)
+ANSWER_WAIT = 60.0  # a far end ringing longer than this is given up (CANCEL)
+
+
+def _ignore(_value: object) -> None:
+    """For fire-and-forget requests (the CANCEL)."""
 
 
 class ThirdParty:
@@ -59,7 +72,12 @@ class ThirdParty:
                 done.set_result(why)
 
         self.leg.host.send_request(request, target, answered, failed)
-        return await done
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), ANSWER_WAIT)
+        except TimeoutError:
+            if request.method == "INVITE":  # §9.1: stop it ringing
+                self.leg.host.send_request(cancel_for(request), target, _ignore, _ignore)
+            return f"no answer within {ANSWER_WAIT:.0f} s"
 
     async def run(self) -> str | None:
         """Connect the caller to the far end; None when done, else why not."""
@@ -112,7 +130,8 @@ class ThirdParty:
             why = answer if isinstance(answer, str) else str(answer.status)
             return f"the caller refused the re-INVITE: {why}"
         host.send_ack(ack_for(leg.dialog, cseq, leg.via()), leg.peer)
-        self.ack = ack_for(self.far, invite.cseq.number, leg.via(), body=answer.body)
+        capped = cap_bandwidth(answer.body, host.outbound_kbps())  # the outbound leg's cap
+        self.ack = ack_for(self.far, invite.cseq.number, leg.via(), body=capped)
         host.send_ack(self.ack, self.far_target)
         return None
 

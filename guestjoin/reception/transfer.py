@@ -177,6 +177,14 @@ def far_invite(
     )
 
 
+def cancel_for(invite: Request) -> Request:
+    """The CANCEL of a pending INVITE we sent (§9.1): its Via, Route, From, To, Call-ID."""
+    keep = ("Via", "Route", "From", "To", "Call-ID", "Max-Forwards")
+    headers = [(k, v) for k, v in invite.headers if k in keep]
+    headers.append(("CSeq", f"{invite.cseq.number} CANCEL"))
+    return Request(method="CANCEL", uri=invite.uri, headers=tuple(headers))
+
+
 def ack_for(dialog: Dialog, invite_cseq: int, via: Via, body: bytes = b"") -> Request:
     """The ACK of a 2xx to our (re-)INVITE (§13.2.2.4), with the answer when we owe it."""
     return in_dialog(dialog, "ACK", invite_cseq, via, body=body, content_type="application/sdp")

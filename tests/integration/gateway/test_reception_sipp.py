@@ -341,6 +341,7 @@ async def test_a_room_without_refer_is_connected_by_3pcc_to_the_far_end_found_by
     assert "len= 0 " in far_result.logs  # an offerless INVITE (RFC 3725 §4.1)
     assert 'from= "Oslo Fjord" <sip:room1@' in far_result.logs  # the room's name for the host
     assert f"ACK answer=m=audio {port}" in far_result.logs  # the room's answer in the ACK
+    assert "ACK bandwidth=b=AS:2000" in far_result.logs  # capped like any outbound leg
     call = await gw.ended()
     assert (call.digits_outcome, call.transfer_method, call.cause) == ("id", "3pcc", "completed")
     assert call.target == f"udp:127.0.0.1:{far.port}"

@@ -261,6 +261,14 @@ def test_3pcc_messages() -> None:
         display="Room 1",
     )
     assert far.body == b""
+    cancel = transfer.cancel_for(far)
+    assert (cancel.method, cancel.uri, cancel.get("CSeq")) == (
+        "CANCEL",
+        "sip:123456789@zoomcrc.com",
+        "1 CANCEL",
+    )
+    assert cancel.get("Via") == far.get("Via")
+    assert cancel.get("To") == far.get("To")
     assert far.from_.display == "Room 1"
     assert far.from_.tag == "ft"
     ok = parse_message(
