@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import struct
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -425,3 +426,31 @@ async def test_a_room_that_accepts_the_refer_then_hangs_up_was_transferred(
         "refer",
         "caller hung up",
     )
+
+
+class SlowCalendar(RoomCalendar):
+    """A store that takes a second to answer: the room's CANCEL arrives meanwhile."""
+
+    def offer(self, room: str, now: datetime) -> CalendarOffer | None:
+        threading.Event().wait(1.0)
+        return super().offer(room, now)
+
+
+async def test_a_cancel_before_the_answer_gets_487_and_ends_the_call(
+    zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    room, _ = media
+    config = GatewayConfig(rules=(ZOOM,), endpoints=(ROOM,), receptions=(JOIN,))
+    options = GatewayOptions(reload_interval=0)
+    async with running_gateway(config, options, calendar=SlowCalendar()) as gw:
+        sub = tmp_path / "cancel"
+        sub.mkdir()
+        args = ("-s", "join", "-key", "domain", "vc.example.com", "-key", "caller", "room1")
+        args += ("-key", "rtp_port", str(room.port), "-m", "1", gw.udp)
+        sipp = await Sipp(SCENARIOS / "reception_cancel.xml", free_port(), sub, args).start()
+        (await sipp.wait(20)).check()
+        call = await gw.ended()
+        assert gw.gateway.proxy is not None
+        assert gw.gateway.proxy.licences.in_use == 0
+    assert (call.cause, call.final_code, call.reception) == ("cancelled", 487, "Join")
+    assert room.packets == []  # no prompt was ever sent
