@@ -235,6 +235,7 @@ async def caller(
     info: str = "",
     refer: bool = True,
     then: str | None = None,
+    transport: str = "udp",
 ) -> Sipp:
     text = (SCENARIOS / "reception_caller.xml").read_text()
     text = text.replace("@ALLOW@", "REFER" if refer else "OPTIONS").replace("@INFO@", info)
@@ -246,7 +247,8 @@ async def caller(
     args = ("-s", "join", "-key", "domain", "vc.example.com", "-key", "caller", "room1")
     assert room.video is not None
     args += ("-key", "rtp_port", str(room.port), "-key", "video_port", str(room.video.port))
-    args += ("-m", "1", gw.udp)
+    gateway = gw.udp if transport == "udp" else f"127.0.0.1:{gw.tcp_port}"
+    args += ("-t", "u1" if transport == "udp" else "t1", "-m", "1", gateway)
     return await Sipp(path, free_port(), sub, args).start()
 
 
@@ -273,17 +275,20 @@ def splash_sizes(packets: list[RtpPacket]) -> list[tuple[int, int]]:
     return [(f.width, f.height) for f in decoded]  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_rfc4733_id_then_refer(
-    gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
+    gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path, transport: str
 ) -> None:
     room, _ = media
-    sipp = await caller(tmp_path, gw, room)
+    sipp = await caller(tmp_path, gw, room, transport=transport)
     await asyncio.wait_for(room.first.wait(), 10)
     await asyncio.sleep(0.5)  # a moment of the prompt
     room.press("123456789#")
     result = (await sipp.wait(40)).check()
     refer_to = unquote(result.logs.split("REFER refer-to=")[1].splitlines()[0])
-    assert refer_to.strip() == f"<sip:123456789@zoomcrc.com?Route=<sip:{gw.udp};transport=udp;lr>>"
+    gateway = gw.udp if transport == "udp" else f"127.0.0.1:{gw.tcp_port}"
+    route = f"<sip:{gateway};transport={transport};lr>"
+    assert refer_to.strip() == f"<sip:123456789@zoomcrc.com?Route={route}>"
     assert "answer m=audio" in result.logs
     assert "RTP/AVP 0 101" in result.logs
     call = await gw.ended()
