@@ -24,7 +24,7 @@ RULE = CallRoutingRule(
 )
 
 
-async def serve(port: int, dns: str, profile: str | None) -> None:
+async def serve(port: int, dns: str, profile: str | None, stalls: bool = False) -> None:
     config = GatewayConfig(
         rules=(RULE,),
         # one sipp source carries every call: no per-source bound (Kamailio has none either)
@@ -46,8 +46,17 @@ async def serve(port: int, dns: str, profile: str | None) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    monitor = None
+    if stalls:
+        from stalls import StallMonitor
+
+        monitor = StallMonitor(loop)
+        monitor.start()
     print("ready", flush=True)
     await stop.wait()
+    if monitor is not None:
+        monitor.stop()
+        print(monitor.report(), flush=True)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -59,13 +68,14 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dns", required=True)
     parser.add_argument("--profile", help="write cProfile stats here")
+    parser.add_argument("--stalls", action="store_true", help="report gc pauses and loop lag")
     parser.add_argument("--asyncio", action="store_true", help="the default loop, not uvloop")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.asyncio:
-        asyncio.run(serve(args.port, args.dns, args.profile))
+        asyncio.run(serve(args.port, args.dns, args.profile, args.stalls))
     else:
-        run(serve(args.port, args.dns, args.profile))
+        run(serve(args.port, args.dns, args.profile, args.stalls))
     return 0
 
 
