@@ -331,10 +331,17 @@ class ReceptionLeg:
             detail=why[:500],
         )
         self.host.finish(self.call_ids, self.detail)
-        self.spawn(self.media.close())
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
+        self._tasks.clear()
+        closing = asyncio.get_running_loop().create_task(self.media.close())
+        closing.add_done_callback(_log_failure)
+        # no reference cycles left: the leg, its media and splash go by reference counting
+        self.media.on_key = _ignore_key
+        self.media.on_prompt_done = _nothing
+        self.referral = None
+        self.thirdparty = None
 
     def via(self) -> Via:
         """A Via for a new request of ours."""
@@ -355,6 +362,14 @@ class ReceptionLeg:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
         task.add_done_callback(_log_failure)
+
+
+def _ignore_key(_key: str) -> None:
+    """Keys after the call ended."""
+
+
+def _nothing() -> None:
+    """A prompt that ended after the call."""
 
 
 def _wall() -> float:

@@ -6,9 +6,11 @@ connected by 3pcc to a sipp far end found by DNS."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import struct
 import threading
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from guestjoin.reception.dtmf import build_event
 from guestjoin.reception.machine import CalendarOffer
 from guestjoin.reception.media import codec_parameters
 from guestjoin.reception.sdp import Codec
+from guestjoin.transaction import Timers
 from otj.model import CallRoutingRule, Endpoint, GatewaySettings, IdRule, Platform, VirtualReception
 
 from .dns_server import ZoneServer, meet_zone
@@ -304,6 +307,9 @@ async def test_rfc4733_id_then_refer(
     assert room.video is not None
     assert splash_sizes(room.video.packets) == [(1280, 720)]
     assert CALENDAR.asked == ["fjord@example.com"]
+    heard = len(room.packets)
+    await asyncio.sleep(0.3)
+    assert len(room.packets) == heard  # the prompt stopped with the call
     assert gw.gateway.proxy is not None
     assert gw.gateway.proxy.licences.in_use == 0
 
@@ -459,3 +465,41 @@ async def test_a_cancel_before_the_answer_gets_487_and_ends_the_call(
         assert gw.gateway.proxy.licences.in_use == 0
     assert (call.cause, call.final_code, call.reception) == ("cancelled", 487, "Join")
     assert room.packets == []  # no prompt was ever sent
+
+
+async def test_a_finished_reception_call_is_freed_without_the_cycle_collector(
+    zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    """The leg, its media and its splash (megabytes of pixels) go when the call does, by
+    reference counting: the gateway runs the cyclic collector only rarely."""
+    room, _ = media
+    config = GatewayConfig(
+        rules=(ZOOM,), endpoints=(ROOM,), receptions=(JOIN,), settings=GatewaySettings()
+    )
+    # short transaction timers: the REFER's and BYE's transactions (which hold the leg's
+    # callbacks) end within a moment of the call
+    options = GatewayOptions(reload_interval=0, timers=Timers(t1=0.05, t2=0.2, t4=0.2))
+    async with running_gateway(config, options) as gw:
+        receptions = gw.gateway.receptions
+        assert receptions is not None
+        gc.collect()
+        gc.disable()
+        try:
+            sipp = await caller(
+                tmp_path, gw, room, info=info_keys("123456789#", "application/dtmf")
+            )
+            loop = asyncio.get_running_loop()
+            while not receptions.legs:
+                await asyncio.sleep(0.01)
+            leg = weakref.ref(next(iter(receptions.legs.values())))
+            (await sipp.wait(40)).check()
+            await gw.ended()
+            deadline = loop.time() + 10
+            while leg() is not None and loop.time() < deadline:
+                await asyncio.sleep(0.1)
+            alive = leg()
+            referrers = [type(r).__name__ for r in gc.get_referrers(alive)] if alive else []
+            del alive
+            assert leg() is None, f"the leg is still referenced by {referrers}"
+        finally:
+            gc.enable()
