@@ -36,7 +36,6 @@ from guestjoin.reception.transfer import (
     supports_refer,
     uas_dialog,
 )
-from guestjoin.routing import RouteDecision
 from guestjoin.sip import Request, Response, Via, make_response
 from guestjoin.values import Received, Target, render_host
 from otj.model import VirtualReception
@@ -106,7 +105,19 @@ class ReceptionLeg:
 
     # --- set-up ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Answer the INVITE, start the media and the dialogue."""
+        """Answer the INVITE, start the media and the dialogue; a failure ends the call (500
+        when nothing was answered yet) instead of leaving it and its licence behind."""
+        try:
+            await self._start()
+        except Exception as exc:
+            log.exception("%s: the reception failed", self.invite.call_id)
+            if self.answer is None:
+                self.respond(make_response(self.invite, 500, to_tag=self.tag))
+                self._end(cdr.FAILED, 500, f"reception error: {exc}")
+            else:
+                self.bye(cdr.FAILED, f"reception error: {exc}")
+
+    async def _start(self) -> None:
         try:
             offer = parse_offer(self.invite.body)
         except SdpError as exc:
@@ -247,7 +258,7 @@ class ReceptionLeg:
             self.referral = Referral(self, action.alias)
             self.referral.send()
         else:
-            await self._third_party(action.alias, decision)
+            await ThirdParty(self, action.alias, decision).connect()
 
     def third_party_instead(self, alias: str) -> None:
         """The caller refused the REFER: connect it by 3pcc (when the alias still routes)."""
@@ -256,21 +267,7 @@ class ReceptionLeg:
         if decision is None:
             self.unreachable(f"no call routing rule matches {alias}")
             return
-        self.spawn(self._third_party(alias, decision))
-
-    async def _third_party(self, alias: str, decision: RouteDecision) -> None:
-        self.detail = replace(self.detail, transfer_method="3pcc")
-        party = ThirdParty(self, alias, decision)
-        self.thirdparty = party
-        self.host.track(party.call_id, self)
-        error = await party.run()
-        if error is not None:
-            self.thirdparty = None
-            self.unreachable(error)
-            return
-        await self.media.close()  # media now flows between the caller and the far end
-        self.detail = replace(self.detail, target=party.target_text)
-        self.host.record(self.detail)
+        self.spawn(ThirdParty(self, alias, decision).connect())
 
     # --- in-dialog requests -------------------------------------------------------------------
     def on_ack(self, ack: Request) -> None:
@@ -314,7 +311,7 @@ class ReceptionLeg:
         if self.finished:
             return
         self.dialog, cseq = self.dialog.next()
-        bye = in_dialog(self.dialog, "BYE", cseq, self._via())
+        bye = in_dialog(self.dialog, "BYE", cseq, self.via())
         self.host.send_request(bye, self.peer, lambda _r: None, lambda _e: None)
         self._end(cause, None, why)
 
@@ -344,10 +341,7 @@ class ReceptionLeg:
         self.thirdparty = None
 
     def via(self) -> Via:
-        """A Via for a new request of ours."""
-        return self._via()
-
-    def _via(self) -> Via:
+        """A Via for a new request of ours (a new branch)."""
         branch = f"z9hG4bK-otj-rcp{secrets.token_hex(6)}"
         return Via(
             transport=self.transport.upper(),

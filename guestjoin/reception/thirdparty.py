@@ -13,6 +13,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from guestjoin.dns import DnsFailure
@@ -78,6 +79,22 @@ class ThirdParty:
             if request.method == "INVITE":  # §9.1: stop it ringing
                 self.leg.host.send_request(cancel_for(request), target, _ignore, _ignore)
             return f"no answer within {ANSWER_WAIT:.0f} s"
+
+    async def connect(self) -> None:
+        """Do the 3pcc transfer for the leg: on success the reception's media stops (it flows
+        between the caller and the far end now); on failure the caller hears so."""
+        leg = self.leg
+        leg.detail = replace(leg.detail, transfer_method="3pcc")
+        leg.thirdparty = self
+        leg.host.track(self.call_id, leg)
+        error = await self.run()
+        if error is not None:
+            leg.thirdparty = None
+            leg.unreachable(error)
+            return
+        await leg.media.close()
+        leg.detail = replace(leg.detail, target=self.target_text)
+        leg.host.record(leg.detail)
 
     async def run(self) -> str | None:
         """Connect the caller to the far end; None when done, else why not."""
