@@ -30,6 +30,8 @@ FAILED = "failed"
 EXPIRED = "expired"  # no BYE seen within the maximum call duration
 NO_ACK = "no_ack"  # the caller never ACKed the 2xx (RFC 3261 §13.3.1.4): BYE sent downstream
 SOURCE_LIMIT = "source_limit"  # the source already had gateway.max_calls_per_source calls
+TRANSFERRED = "transferred"  # a Virtual Reception handed the caller on (REFER or 3pcc)
+RECEPTION_GAVE_UP = "reception_gave_up"  # invalid input or silence ``attempts`` times
 
 _BY_CODE = {
     480: CALL_REJECTED,
@@ -84,6 +86,9 @@ class CallDetail:
     detail: str = ""
     attempts: int = 1  # above one: a summary of refused calls (see RejectionSummary)
     attribution: str = ""  # how the caller was attributed to endpoint_name (guestjoin.attribution)
+    reception: str = ""  # the Virtual Reception that answered the call
+    digits_outcome: str = ""  # calendar_join | id | invalid | timeout (reception.Outcome)
+    transfer_method: str = ""  # refer | 3pcc
 
     @property
     def live(self) -> bool:

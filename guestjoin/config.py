@@ -11,15 +11,22 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from guestjoin.identity import TlsIdentity
-from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipCredential, SipProxy
+from otj.model import (
+    CallRoutingRule,
+    Endpoint,
+    GatewaySettings,
+    SipCredential,
+    SipProxy,
+    VirtualReception,
+)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GatewayConfig:
-    """Routing rules, proxies, gateway settings, the endpoints (with SIP credentials) and the
-    gateway's identity certificate."""
+    """Routing rules, proxies, gateway settings, the endpoints (with SIP credentials), the
+    outbound SIP credentials, the gateway's identity certificate and the Virtual Receptions."""
 
     rules: tuple[CallRoutingRule, ...] = ()
     proxies: tuple[SipProxy, ...] = ()
@@ -27,6 +34,7 @@ class GatewayConfig:
     endpoints: tuple[Endpoint, ...] = ()
     credentials: tuple[SipCredential, ...] = ()  # passwords resolved: never logged
     identity: TlsIdentity | None = None  # the uploaded certificate (otj gateway identity)
+    receptions: tuple[VirtualReception, ...] = ()
 
     def credential(self, name: str) -> SipCredential | None:
         """A ``sip_credentials`` entry by name."""

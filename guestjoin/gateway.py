@@ -19,6 +19,8 @@ from guestjoin.identity import TlsIdentity
 from guestjoin.licences import Licences
 from guestjoin.lockout import LockoutPolicy
 from guestjoin.proxy import Proxy, ProxyOptions
+from guestjoin.reception.calendar import Calendar
+from guestjoin.reception.service import ReceptionService
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Message
 from guestjoin.tlscert import client_context, load_pair, self_signed_pem
@@ -104,8 +106,10 @@ class Gateway:
         options: GatewayOptions | None = None,
         clock: Clock | None = None,
         licences: Licences | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
         self.provider = provider
+        self.calendar = calendar  # where Virtual Receptions find a calling room's meeting
         self.recorder = recorder
         self.options = options or GatewayOptions()
         self._clock = clock
@@ -115,6 +119,7 @@ class Gateway:
         self._reloader: asyncio.Task[None] | None = None
         self.transport: TransportLayer | None = None
         self.proxy: Proxy | None = None
+        self.receptions: ReceptionService | None = None
         self.listeners: list[Listener] = []
 
     async def start(self, listen: Sequence[ListenAddress] | None = None) -> list[Listener]:
@@ -156,6 +161,7 @@ class Gateway:
             config=lambda: self.config,
             options=self.options.proxy,
         )
+        self.receptions = ReceptionService(self.proxy, self.calendar)
         self.transport = transport
         try:
             for address in addresses:

@@ -63,6 +63,7 @@ class StoreConfig:
             endpoints=tuple(repo.endpoints()),
             credentials=tuple(repo.sip_credentials().values()),
             identity=self.db.identity.active(),
+            receptions=tuple(repo.virtual_receptions()),
         )
         self._check_alarms()
         return config

@@ -39,6 +39,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "cause",
     "detail",
     "attempts",
+    "attribution",
+    "reception",
+    "digits_outcome",
+    "transfer_method",
 )
 
 
@@ -96,6 +100,10 @@ def call_json(call: CallRecord, now: datetime) -> dict[str, Any]:
         "cause": call.cause,
         "detail": call.detail,
         "attempts": call.attempts,
+        "attribution": call.attribution,
+        "reception": call.reception,
+        "digits_outcome": call.digits_outcome,
+        "transfer_method": call.transfer_method,
     }
 
 

@@ -223,6 +223,32 @@ class CallRoutingRule:
     outbound_credentials: str = ""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IdRule:
+    """A Virtual Reception's mapping of typed digits to an alias (full match, ``\\1`` groups)."""
+
+    match: str
+    replace: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VirtualReception:
+    """A gateway alias answered by an IVR that joins the room's meeting or a typed meeting ID.
+
+    ``aliases`` are full-match, case-insensitive patterns like call routing rules' match
+    strings; ``id_rules`` map typed digits to the alias dialled (first full match wins).
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    language: str = "en"
+    calendar_join: bool = True
+    id_rules: tuple[IdRule, ...] = ()
+    attempts: int = 3
+    digit_timeout: int = 5  # seconds without a digit before the input counts as given
+    description: str = ""
+
+
 SipTransport = Literal["udp", "tcp", "tls"]
 
 

@@ -19,7 +19,9 @@ Extension points (stable interfaces):
   (``"in-dialog"``) and their answers (``"in-dialog-answer"``). ``context.call_key`` is the
   call's CDR key, ``context.toward_caller`` the direction. See ``guestjoin.core.messages``.
 * Local answering — ``core.applications.append(app)``; a ``LocalApplication``
-  (``guestjoin.core.invite``) that claims a route decision receives the admitted ``Call``
+  (``guestjoin.core.invite``) may decide on an alias itself before the call routing rules
+  (``decide``: the Virtual Reception's aliases need no rule); one that claims a route decision
+  receives the admitted ``Call``
   (licences held, 100 Trying sent) and answers it itself, B2BUA-like; it sees requests with a
   To tag before the proxy's dialog checks.
 * CDR fields — add the field to ``guestjoin.cdr.CallDetail``; set it with ``Call.stage`` /

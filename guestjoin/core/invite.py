@@ -8,8 +8,9 @@ licences (503). Every refusal is stateless (one response, no
 device, a configured SIP proxy, or the RFC 3263 resolution of the rule's destination.
 
 Extension point, local answering: a ``LocalApplication`` in ``ProxyCore.applications`` that
-claims the route decision gets the admitted ``Call`` instead of it being forwarded (a
-B2BUA-like endpoint such as a virtual reception answering an alias). It answers through
+decides on an alias itself (``decide``, before the call routing rules) or claims the route
+decision gets the admitted ``Call`` instead of it being forwarded (a B2BUA-like endpoint such
+as a virtual reception answering an alias). It answers through
 ``call.env.fx`` (``respond(call.server, …)``), must end the call with ``call.end(…)``
 (licences and CDR), and sees the requests of its own dialogs first through ``in_dialog``.
 """
@@ -40,6 +41,10 @@ log = logging.getLogger("guestjoin.proxy")
 
 class LocalApplication(Protocol):
     """Something in this process that answers calls itself instead of forwarding them."""
+
+    def decide(self, request: Request) -> RouteDecision | None:
+        """A decision of its own for an alias no call routing rule needs to match (a Virtual
+        Reception's alias), tried before the rules; None lets the rules decide."""
 
     def claims(self, decision: RouteDecision, request: Request) -> bool:
         """Whether this application answers a call routed by ``decision``."""
@@ -92,10 +97,16 @@ def initial_invite(
     call.display = who.display
     if who.endpoint is not None:
         call.stage(endpoint_name=who.endpoint.name, caller_name=who.display, attribution=who.how)
-    context = CallContext(uri=request.uri, registered=binding is not None, source=source)
-    result = route_call(config.rules, context)
-    decision = result.decision
+    decision = next(
+        (d for app in core.applications if (d := app.decide(request)) is not None), None
+    )
+    result = None
     if decision is None:
+        context = CallContext(uri=request.uri, registered=binding is not None, source=source)
+        result = route_call(config.rules, context)
+        decision = result.decision
+    if decision is None:
+        assert result is not None
         log.info("%s: no call routing rule matches %s", request.call_id, detail.dialled_alias)
         why = "; ".join(result.trace[-5:]) or "no call routing rules"
         call.finish(404, "No Matching Call Routing Rule", cdr.NO_ROUTE, detail=why, stateless=True)

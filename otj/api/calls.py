@@ -66,6 +66,12 @@ class CallOut(BaseModel):
     )
     detail: str
     attempts: int = Field(description="Above 1: a summary of refused calls from one source")
+    attribution: str = Field(
+        description="How the room was recognised: registration, from_uri, address ('' = not)"
+    )
+    reception: str = Field(description="The Virtual Reception that answered ('' = none)")
+    digits_outcome: str = Field(description="Reception: calendar_join, id, invalid or timeout")
+    transfer_method: str = Field(description="Reception: refer or 3pcc")
 
 
 class CallPage(BaseModel):

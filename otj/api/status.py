@@ -3,7 +3,8 @@
 ``GET /api/v1/status/rooms``: each room with its endpoints, last poll, meetings and last error.
 ``GET /api/v1/status/rooms/{room}/meetings``: the room's meetings as the endpoint shows them
 (subject after privacy, times, alias, matched rule), with the rule trace on request.
-``GET /api/v1/status/alarms``: active alarms. All need an admin bearer token.
+``GET /api/v1/status/alarms``: active alarms. ``GET /api/v1/status/calls``: gateway calls, live
+and recent, with the Virtual Reception fields. All need an admin bearer token.
 ``GET /api/v1/health`` is open (for load balancers and the serve test).
 The same models back ``otj status`` on the command line.
 """
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from otj.api.auth import admin_auth
 from otj.model import Meeting
-from otj.store.values import Alarm, RoomStatus
+from otj.store.values import Alarm, CallRecord, RoomStatus
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -91,6 +92,38 @@ class AlarmOut(BaseModel):
     message: str
     raised_at: datetime
     updated_at: datetime
+
+
+class CallOut(BaseModel):
+    """A gateway call record (``otj calls``)."""
+
+    id: int
+    call_id: str
+    caller_uri: str
+    caller_name: str
+    endpoint_name: str
+    source_address: str
+    transport: str
+    dialled_alias: str
+    routed_alias: str
+    rule: str
+    target: str
+    conference: str = Field(description="The external conference (the Meet code)")
+    invite_at: datetime
+    answer_at: datetime | None
+    end_at: datetime | None
+    final_code: int | None
+    cause: str = Field(description="Disconnect cause; blank while live")
+    detail: str
+    attempts: int = Field(description="Above 1: a summary of refused calls")
+    reception: str = Field(description="The Virtual Reception that answered it, if any")
+    digits_outcome: str = Field(description="calendar_join, id, invalid or timeout")
+    transfer_method: str = Field(description="refer or 3pcc")
+
+
+def call_out(call: CallRecord) -> CallOut:
+    """The API form of a call record."""
+    return CallOut(**{name: getattr(call, name) for name in CallOut.model_fields})
 
 
 class HealthOut(BaseModel):
@@ -242,5 +275,22 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
 
         check_certificate_alarms(db, now=clock())  # expiry is a matter of time: never stale
         return [alarm_out(a) for a in db.alarms.active()]
+
+    @api.get(
+        "/api/v1/status/calls",
+        response_model=list[CallOut],
+        summary="Gateway calls: live ones first, then the most recent",
+        dependencies=[require_admin],
+        responses=unauthorized,
+    )
+    def calls(
+        limit: Annotated[int, Query(ge=1, le=1000, description="Recent calls to list")] = 50,
+        live: Annotated[bool, Query(description="Live calls only")] = False,
+    ) -> list[CallOut]:
+        found = db.calls.live()
+        if not live:
+            seen = {c.id for c in found}
+            found += [c for c in db.calls.recent(limit=limit) if c.id not in seen]
+        return [call_out(c) for c in found]
 
     return api

@@ -67,6 +67,14 @@ def _duration(call: CallRecord, now: datetime) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _reception(call: CallRecord) -> str:
+    """`` reception Join: id → refer`` for calls a Virtual Reception answered."""
+    if not call.reception:
+        return ""
+    steps = " → ".join(s for s in (call.digits_outcome, call.transfer_method) if s)
+    return f"  reception {call.reception}" + (f": {steps}" if steps else "")
+
+
 def render(live: Sequence[CallRecord], recent: Sequence[CallRecord], now: datetime) -> list[str]:
     """The text report."""
     lines = [f"Live calls: {len(live)}"]
@@ -75,7 +83,7 @@ def render(live: Sequence[CallRecord], recent: Sequence[CallRecord], now: dateti
         lines.extend(
             f"    {room_of(call)} → {call.routed_alias or call.dialled_alias} "
             f"[{call_state(call)}, since {_time(call.invite_at)}, {_duration(call, now)}] "
-            f"via {call.target or '-'} (rule {call.rule or '-'})"
+            f"via {call.target or '-'} (rule {call.rule or '-'})" + _reception(call)
             for call in calls
         )
     if recent:
@@ -86,6 +94,7 @@ def render(live: Sequence[CallRecord], recent: Sequence[CallRecord], now: dateti
             lines.append(
                 f"  {_time(call.invite_at)}  {room_of(call)} → {call.dialled_alias}  "
                 f"{outcome}  {_duration(call, now)}  rule {call.rule or '-'}"
+                + _reception(call)
                 + (f"  ({call.detail})" if call.detail and call.cause != "completed" else "")
             )
     return lines

@@ -33,6 +33,7 @@ ORDER = (
     "call_routing_rules",
     "sip_proxies",
     "sip_credentials",
+    "virtual_receptions",
 )
 
 

@@ -42,11 +42,13 @@ from otj.model import (
     Endpoint,
     EndpointGroup,
     GatewaySettings,
+    IdRule,
     ListenAddress,
     MeetingRule,
     Profile,
     SipCredential,
     SipProxy,
+    VirtualReception,
 )
 from otj.secret import Secret
 from otj.store.values import (
@@ -66,6 +68,7 @@ LIST_SECTIONS: dict[str, type[Any]] = {
     "call_routing_rules": CallRoutingRule,
     "sip_proxies": SipProxy,
     "sip_credentials": SipCredential,
+    "virtual_receptions": VirtualReception,
 }
 TOP_LEVEL = (*LIST_SECTIONS, "gateway", "api", "database")
 
@@ -84,6 +87,8 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("gateway", "max_outbound_kbps"): (64, 100_000),
     ("gateway", "max_calls_per_source"): (0, 100_000),
     ("gateway", "cdr_retention_days"): (1, 36_500),
+    ("virtual_receptions", "attempts"): (1, 10),
+    ("virtual_receptions", "digit_timeout"): (1, 60),
 }
 #: IANA time zone names (blank: the server's time zone).
 TIME_ZONES = {("profiles", "time_zone")}
@@ -211,6 +216,8 @@ class _Checker:
             return INVALID
         if item is ListenAddress:
             out = [self.listen_address(v, (*path, i)) for i, v in enumerate(value)]
+        elif item is IdRule:
+            out = [self.id_rule(v, (*path, i)) for i, v in enumerate(value)]
         else:
             out = [self.convert(section, name, item, v, (*path, i)) for i, v in enumerate(value)]
         return INVALID if any(v is INVALID for v in out) else tuple(out)
@@ -220,6 +227,12 @@ class _Checker:
         if data is None:
             return INVALID
         return self.build("gateway.listen", ListenAddress, data, path)
+
+    def id_rule(self, value: Any, path: Path) -> Any:
+        data = self.mapping(value, path)
+        if data is None:
+            return INVALID
+        return self.build("virtual_receptions.id_rules", IdRule, data, path)
 
     def secret(self, value: Any, path: Path) -> Any:
         if value is None:
@@ -466,6 +479,7 @@ def validate_document(
     _check_endpoint_rules(check, configuration, existing, prune, positions)
     _check_credentials(check, configuration, existing, prune, positions)
     _check_routing(check, configuration, positions)
+    _check_receptions(check, configuration, positions)
     if rules_validator is not None and configuration.meeting_processing_rules:
         for problem in rules_validator(configuration.meeting_processing_rules):
             rule = getattr(problem, "rule", "")
@@ -739,6 +753,22 @@ def _check_routing(
             check.error((*path, "username"), "username must not be empty")
         if credential.password is None:
             check.error((*path, "password"), "password is required (inline, env:NAME or file:PATH)")
+
+
+def _check_receptions(
+    check: _Checker, desired: Configuration, positions: Mapping[tuple[str, str], Path]
+) -> None:
+    """Virtual Reception patterns as the gateway runs them; a language needs its prompts."""
+    from guestjoin.reception.aliases import validate_reception
+
+    for reception in desired.virtual_receptions:
+        base = positions[("virtual_receptions", reception.name)]
+        for problem in validate_reception(reception):
+            where = (*base, *problem.path)
+            if problem.warning:
+                check.warn(where, problem.message)
+            else:
+                check.error(where, problem.message)
 
 
 def _check_gateway(check: _Checker, gateway: GatewaySettings) -> None:

@@ -21,12 +21,14 @@ from otj.model import (
     Endpoint,
     EndpointGroup,
     GatewaySettings,
+    IdRule,
     ListenAddress,
     MeetingRule,
     Profile,
     ReplaceSubject,
     SipCredential,
     SipProxy,
+    VirtualReception,
 )
 from otj.secret import Secret, SecretRefError
 from otj.store.tables import (
@@ -42,6 +44,7 @@ from otj.store.tables import (
     SettingRow,
     SipCredentialRow,
     SipProxyRow,
+    VirtualReceptionRow,
 )
 from otj.store.values import (
     INLINE_KEEP,
@@ -157,6 +160,22 @@ def _routing_columns(value: CallRoutingRule) -> dict[str, Any]:
     return columns
 
 
+def _reception_columns(value: VirtualReception) -> dict[str, Any]:
+    out = _columns(value)
+    out["aliases"] = list(value.aliases)
+    out["id_rules"] = [{"match": r.match, "replace": r.replace} for r in value.id_rules]
+    return out
+
+
+def _reception_value(
+    row: VirtualReceptionRow, _open: Callable[[Envelope], Secret | None]
+) -> VirtualReception:
+    data = _row_dict(row, (f.name for f in fields(VirtualReception)))
+    data["aliases"] = tuple(row.aliases)
+    data["id_rules"] = tuple(IdRule(match=r["match"], replace=r["replace"]) for r in row.id_rules)
+    return VirtualReception(**data)
+
+
 def _integration_columns(value: IntegrationSettings) -> dict[str, Any]:
     return {
         "name": value.name,
@@ -188,6 +207,7 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("sip_proxies", SipProxyRow, (), _columns, _proxy_value),
     _Spec("sip_credentials", SipCredentialRow, ("password",), _columns, _credential_value),
     _Spec("call_routing_rules", CallRoutingRuleRow, (), _routing_columns, _routing_value),
+    _Spec("virtual_receptions", VirtualReceptionRow, (), _reception_columns, _reception_value),
 )
 SPEC_BY_SECTION = {s.section: s for s in SPECS}
 
@@ -272,6 +292,7 @@ class ConfigRepository:
             sip_proxies=lists["sip_proxies"],
             sip_credentials=lists["sip_credentials"],
             call_routing_rules=lists["call_routing_rules"],
+            virtual_receptions=lists["virtual_receptions"],
             gateway=_gateway_value(gateway_row, open_) if gateway_row else None,
             api=ApiSettings(**api_row.value) if api_row else None,
         )
@@ -377,6 +398,12 @@ class ConfigRepository:
             rows = session.scalars(select(SipCredentialRow).order_by(SipCredentialRow.name))
             open_ = self._opener("resolve")
             return {r.name: _credential_value(r, open_) for r in rows}
+
+    def virtual_receptions(self) -> list[VirtualReception]:
+        """Virtual Receptions, by name."""
+        with self._db.reading() as session:
+            rows = session.scalars(select(VirtualReceptionRow).order_by(VirtualReceptionRow.name))
+            return [_reception_value(r, self._opener("sealed")) for r in rows]
 
     def gateway_settings(self) -> GatewaySettings:
         """The ``gateway:`` section (defaults when never configured), secrets resolved."""

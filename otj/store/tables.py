@@ -223,6 +223,21 @@ class CallRoutingRuleRow(Base):
     outbound_credentials: Mapped[str] = mapped_column(String(NAME), default="", server_default="")
 
 
+class VirtualReceptionRow(Base):
+    """A Virtual Reception; ``aliases`` a list of patterns, ``id_rules`` [{match, replace}]."""
+
+    __tablename__ = "virtual_receptions"
+
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    aliases: Mapped[list[str]] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(16))
+    calendar_join: Mapped[bool] = mapped_column(Boolean)
+    id_rules: Mapped[list[Json]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer)
+    digit_timeout: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
 class GatewaySettingsRow(Base):
     """The single ``gateway:`` section (id is always 1)."""
 
@@ -427,6 +442,11 @@ class CallRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     attribution: Mapped[str] = mapped_column(String(16), default="", server_default="")  # 0012
     room_notified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Virtual Reception calls (revision 0011): the reception's name, the digits' outcome
+    # (calendar_join | id | invalid | timeout) and how the call was transferred (refer | 3pcc)
+    reception: Mapped[str] = mapped_column(String(NAME), default="", server_default="")
+    digits_outcome: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    transfer_method: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
 class GatewayIdentityRow(Base):

@@ -17,6 +17,7 @@ from otj.model import (
     Profile,
     SipCredential,
     SipProxy,
+    VirtualReception,
 )
 from otj.secret import Secret
 
@@ -74,6 +75,7 @@ SECTIONS = (
     "sip_proxies",
     "sip_credentials",
     "call_routing_rules",
+    "virtual_receptions",
     "gateway",
     "api",
 )
@@ -86,6 +88,7 @@ Section = Literal[
     "sip_proxies",
     "sip_credentials",
     "call_routing_rules",
+    "virtual_receptions",
     "gateway",
     "api",
 ]
@@ -104,6 +107,7 @@ class Configuration:
     sip_proxies: tuple[SipProxy, ...] = ()
     sip_credentials: tuple[SipCredential, ...] = ()
     call_routing_rules: tuple[CallRoutingRule, ...] = ()
+    virtual_receptions: tuple[VirtualReception, ...] = ()
     gateway: GatewaySettings | None = None
     api: ApiSettings | None = None
 
@@ -288,6 +292,9 @@ class CallRecord:
     attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
     attribution: str = ""  # registration | from_uri | address | "" (not attributed)
     room_notified_at: datetime | None = None  # when the room was told why the call ended
+    reception: str = ""  # the Virtual Reception that answered the call
+    digits_outcome: str = ""  # calendar_join | id | invalid | timeout
+    transfer_method: str = ""  # refer | 3pcc
 
     @property
     def live(self) -> bool:

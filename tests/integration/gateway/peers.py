@@ -17,6 +17,7 @@ from guestjoin.cdr import CallDetail, MemoryRecorder
 from guestjoin.clock import Clock
 from guestjoin.config import ConfigProvider, GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions
+from guestjoin.reception.calendar import Calendar
 from otj.model import ListenAddress
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -262,11 +263,17 @@ class GatewayUnderTest:
     """A gateway in this process, on free ports, with an in-memory recorder."""
 
     def __init__(
-        self, config: GatewayConfig, options: GatewayOptions, clock: Clock | None = None
+        self,
+        config: GatewayConfig,
+        options: GatewayOptions,
+        clock: Clock | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
         self.provider = StaticConfig(config)
         self.recorder = MemoryRecorder()
-        self.gateway = Gateway(self.provider, self.recorder, options=options, clock=clock)
+        self.gateway = Gateway(
+            self.provider, self.recorder, options=options, clock=clock, calendar=calendar
+        )
         self._events: asyncio.Queue[CallDetail] = asyncio.Queue()
         self.recorder.listeners.append(self._events.put_nowait)
 
@@ -312,10 +319,11 @@ async def running_gateway(
     *,
     clock: Clock | None = None,
     provider: ConfigProvider | None = None,
+    calendar: Calendar | None = None,
 ) -> AsyncIterator[GatewayUnderTest]:
     """Start a gateway on free ports for UDP, TCP and TLS; stop it afterwards (``provider``:
     read the configuration from there, e.g. a store, instead of ``config``)."""
-    gut = GatewayUnderTest(config, options, clock)
+    gut = GatewayUnderTest(config, options, clock, calendar)
     if provider is not None:
         gut.gateway.provider = provider
     listen = (

@@ -106,3 +106,36 @@ async def test_a_flood_of_refused_calls_is_stored_as_a_summary(db: Database) -> 
     assert len(calls) <= 2 * 4  # three single records and one summary per minute
     text = "\n".join(render([], calls, NOW))
     assert f"{summaries[0].attempts} calls from 127.0.0.1 → " in text
+
+
+def test_reception_calls_keep_their_fields_and_otj_calls_shows_them(db: Database) -> None:
+    from guestjoin.cdr import CallDetail
+
+    recorder = StoreRecorder(db)
+    try:
+        recorder.record(
+            CallDetail(
+                key="r1",
+                call_id="reception-1",
+                caller_uri="sip:room@example.com",
+                endpoint_name="Oslo Fjord",
+                dialled_alias="join@vc.example.com",
+                routed_alias="123456789@zoomcrc.com",
+                rule="Zoom",
+                invite_at=NOW - timedelta(minutes=1),
+                answer_at=NOW - timedelta(minutes=1),
+                end_at=NOW,
+                final_code=200,
+                cause="transferred",
+                reception="Join",
+                digits_outcome="id",
+                transfer_method="refer",
+            )
+        )
+    finally:
+        recorder.close()
+    [call] = db.calls.recent()
+    assert (call.reception, call.digits_outcome, call.transfer_method) == ("Join", "id", "refer")
+    text = "\n".join(render([], [call], NOW))
+    assert "Oslo Fjord → join@vc.example.com  200 transferred" in text
+    assert "reception Join: id → refer" in text

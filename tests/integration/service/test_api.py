@@ -116,3 +116,30 @@ def test_openapi_lists_every_router_and_the_admin_scheme(client: TestClient) -> 
     } <= paths
     assert "AdminToken" in spec["components"]["securitySchemes"]
     assert ROUTERS[0] == "otj.api.status"
+
+
+def test_calls_show_the_virtual_reception_fields(
+    client: TestClient, admin: dict[str, str], db: Database, clock: FakeClock
+) -> None:
+    assert client.get("/api/v1/status/calls").status_code == 401
+    record = db.calls.start(
+        call_id="reception-1",
+        direction="inbound",
+        caller_uri="sip:room@example.com",
+        invite_at=clock.now(),
+        dialled_alias="join@vc.example.com",
+        reception="Join",
+    )
+    live = client.get("/api/v1/status/calls?live=true", headers=admin).json()
+    assert [(c["call_id"], c["reception"], c["cause"]) for c in live] == [
+        ("reception-1", "Join", "")
+    ]
+    db.calls.update(record.id, digits_outcome="id", transfer_method="refer")
+    db.calls.finish(record.id, end_at=clock.now(), cause="transferred", final_code=200)
+    assert client.get("/api/v1/status/calls?live=true", headers=admin).json() == []
+    [call] = client.get("/api/v1/status/calls", headers=admin).json()
+    assert (call["digits_outcome"], call["transfer_method"], call["cause"]) == (
+        "id",
+        "refer",
+        "transferred",
+    )

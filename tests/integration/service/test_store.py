@@ -531,3 +531,27 @@ def test_concurrent_raises_of_one_alarm_make_one_alarm(db: Database) -> None:
     for t in threads:
         t.join()
     assert len(db.alarms.active()) == 1
+
+
+def test_reception_calendar_offers_the_rooms_meeting_from_the_store(db: Database) -> None:
+    from guestjoin.reception.calendar import StoreCalendar
+
+    db.config.apply(small_config())
+    assert db.rooms.claim(ROOM, owner="w1", now=T0, ttl=timedelta(minutes=2)) is not None
+    commit(
+        db,
+        "w1",
+        [
+            meeting("a", start_h=1, subject="Weekly"),
+            meeting("b", start_h=3, subject="Hidden", listed=False),
+            meeting("c", start_h=5, alias=None, subject="No alias"),
+        ],
+    )
+    calendar = StoreCalendar(db)
+    offer = calendar.offer(ROOM.upper(), T0 + timedelta(minutes=57))  # in a's start buffer
+    assert offer is not None
+    assert (offer.alias, offer.subject) == ("abc-defg-hij@google.pexip.me", "Weekly")
+    assert offer.platform == Platform.GOOGLE_MEET
+    assert calendar.offer(ROOM, T0 + timedelta(hours=3, minutes=10)) is None  # unlisted
+    assert calendar.offer(ROOM, T0 + timedelta(hours=5, minutes=10)) is None  # no alias
+    assert calendar.offer("other@resource.example.com", T0 + timedelta(hours=1)) is None

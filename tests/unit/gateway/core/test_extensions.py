@@ -45,6 +45,9 @@ class Reception:
         self.calls: list[Call] = []
         self.dialog_requests: list[str] = []
 
+    def decide(self, request: Request) -> RouteDecision | None:
+        return None  # routed by the call routing rules like any call
+
     def claims(self, decision: RouteDecision, request: Request) -> bool:
         return decision.alias.startswith("abc-defg-hij")
 
