@@ -83,6 +83,13 @@ class CallDetail:
     cause: str = ""
     detail: str = ""
     attempts: int = 1  # above one: a summary of refused calls (see RejectionSummary)
+    media_engine: str = ""  # the rtpengine of a relayed call ("" = direct media)
+    media_room_packets: int = 0  # received from the room (rtpengine's delete answer)
+    media_room_bytes: int = 0
+    media_room_lost: int = 0
+    media_far_packets: int = 0  # received from the far end
+    media_far_bytes: int = 0
+    media_far_lost: int = 0
 
     @property
     def live(self) -> bool:

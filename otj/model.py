@@ -215,6 +215,10 @@ class CallRoutingRule:
     sip_proxy: str = "dns"
     treat_as_trusted: bool = False
     description: str = ""
+    #: ``relay``: the call's media goes through rtpengine (``gateway.rtpengines``)
+    media: Literal["direct", "relay"] = "direct"
+    #: SRTP towards the far end of a relayed call (the room keeps plain RTP)
+    outbound_media_encryption: Literal["none", "best_effort", "required"] = "none"
 
 
 SipTransport = Literal["udp", "tcp", "tls"]
@@ -240,6 +244,14 @@ class ListenAddress:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RtpEngineAddress:
+    """One rtpengine's ng control address (``HOST:PORT``) and its share of relayed calls."""
+
+    address: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GatewaySettings:
     """The ``gateway:`` section."""
 
@@ -256,3 +268,4 @@ class GatewaySettings:
     allowed_sources: tuple[str, ...] = ()
     max_calls_per_source: int = 20  # calls in progress per source address (0 = unlimited)
     cdr_retention_days: int = 90  # call detail records older than this are deleted
+    rtpengines: tuple[RtpEngineAddress, ...] = ()  # media relays of rules with media: relay

@@ -44,6 +44,7 @@ from otj.model import (
     ListenAddress,
     MeetingRule,
     Profile,
+    RtpEngineAddress,
     SipProxy,
 )
 from otj.secret import Secret
@@ -81,6 +82,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("gateway", "max_outbound_kbps"): (64, 100_000),
     ("gateway", "max_calls_per_source"): (0, 100_000),
     ("gateway", "cdr_retention_days"): (1, 36_500),
+    ("gateway.rtpengines", "weight"): (1, 1000),
 }
 #: IANA time zone names (blank: the server's time zone).
 TIME_ZONES = {("profiles", "time_zone")}
@@ -208,6 +210,8 @@ class _Checker:
             return INVALID
         if item is ListenAddress:
             out = [self.listen_address(v, (*path, i)) for i, v in enumerate(value)]
+        elif item is RtpEngineAddress:
+            out = [self.rtpengine(v, (*path, i)) for i, v in enumerate(value)]
         else:
             out = [self.convert(section, name, item, v, (*path, i)) for i, v in enumerate(value)]
         return INVALID if any(v is INVALID for v in out) else tuple(out)
@@ -217,6 +221,14 @@ class _Checker:
         if data is None:
             return INVALID
         return self.build("gateway.listen", ListenAddress, data, path)
+
+    def rtpengine(self, value: Any, path: Path) -> Any:
+        if isinstance(value, str):  # the short form: just the address
+            value = {"address": value}
+        data = self.mapping(value, path)
+        if data is None:
+            return INVALID
+        return self.build("gateway.rtpengines", RtpEngineAddress, data, path)
 
     def secret(self, value: Any, path: Path) -> Any:
         if value is None:
@@ -463,6 +475,7 @@ def validate_document(
     _check_endpoint_rules(check, configuration, existing, prune, positions)
     _check_credentials(check, configuration, existing, prune, positions)
     _check_routing(check, configuration, positions)
+    _check_media(check, configuration, existing, positions)
     if rules_validator is not None and configuration.meeting_processing_rules:
         for problem in rules_validator(configuration.meeting_processing_rules):
             rule = getattr(problem, "rule", "")
@@ -731,7 +744,36 @@ def _check_routing(
             check.error((*positions[("sip_proxies", proxy.name)], "address"), "must not be empty")
 
 
+def _check_media(
+    check: _Checker,
+    desired: Configuration,
+    existing: Configuration,
+    positions: Mapping[tuple[str, str], Path],
+) -> None:
+    """``media: relay`` needs an rtpengine; encryption applies to relayed media only."""
+    gateway = desired.gateway or existing.gateway or GatewaySettings()
+    for rule in desired.call_routing_rules:
+        path = positions[("call_routing_rules", rule.name)]
+        if rule.media == "relay" and not gateway.rtpengines:
+            check.error(
+                (*path, "media"),
+                "media: relay needs at least one rtpengine in gateway.rtpengines",
+            )
+        if rule.media == "direct" and rule.outbound_media_encryption != "none":
+            check.warn(
+                (*path, "outbound_media_encryption"),
+                "applies to media: relay only; with direct media the endpoints negotiate it",
+            )
+
+
 def _check_gateway(check: _Checker, gateway: GatewaySettings) -> None:
+    from guestjoin.media.pool import parse_engine
+
+    for index, engine in enumerate(gateway.rtpengines):
+        try:
+            parse_engine(engine.address, engine.weight)
+        except ValueError as exc:
+            check.error(("gateway", "rtpengines", index, "address"), str(exc))
     for index, address in enumerate(gateway.listen):
         path: Path = ("gateway", "listen", index)
         try:

@@ -25,6 +25,7 @@ from otj.model import (
     MeetingRule,
     Profile,
     ReplaceSubject,
+    RtpEngineAddress,
     SipProxy,
 )
 from otj.secret import Secret, SecretRefError
@@ -525,6 +526,7 @@ class ConfigRepository:
             "allowed_sources": list(wanted.allowed_sources),
             "max_calls_per_source": wanted.max_calls_per_source,
             "cdr_retention_days": wanted.cdr_retention_days,
+            "rtpengines": [{"address": e.address, "weight": e.weight} for e in wanted.rtpengines],
         }
         changed = []
         for key, value in columns.items():
@@ -605,6 +607,10 @@ def _gateway_value(
         allowed_sources=tuple(row.allowed_sources),
         max_calls_per_source=row.max_calls_per_source,
         cdr_retention_days=row.cdr_retention_days,
+        rtpengines=tuple(
+            RtpEngineAddress(address=e["address"], weight=int(e.get("weight", 1)))
+            for e in row.rtpengines or ()
+        ),
     )
 
 

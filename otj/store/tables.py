@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -206,6 +207,10 @@ class CallRoutingRuleRow(Base):
     sip_proxy: Mapped[str] = mapped_column(String(NAME))
     treat_as_trusted: Mapped[bool] = mapped_column(Boolean)
     description: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[str] = mapped_column(String(16), default="direct", server_default="direct")
+    outbound_media_encryption: Mapped[str] = mapped_column(
+        String(16), default="none", server_default="none"
+    )
 
 
 class GatewaySettingsRow(Base):
@@ -225,6 +230,7 @@ class GatewaySettingsRow(Base):
         Integer, default=20, server_default=text("20")
     )
     cdr_retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    rtpengines: Mapped[list[Json]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class SettingRow(Base):
@@ -400,3 +406,10 @@ class CallRow(Base):
     cause: Mapped[str] = mapped_column(String(32), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    media_engine: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    media_room_packets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_room_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    media_room_lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_far_packets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_far_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    media_far_lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

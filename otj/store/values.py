@@ -282,6 +282,13 @@ class CallRecord:
     cause: str = ""
     detail: str = ""
     attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
+    media_engine: str = ""  # the rtpengine of a relayed call ("" = direct media)
+    media_room_packets: int = 0  # received from the room (rtpengine's delete answer)
+    media_room_bytes: int = 0
+    media_room_lost: int = 0
+    media_far_packets: int = 0  # received from the far end
+    media_far_bytes: int = 0
+    media_far_lost: int = 0
 
     @property
     def live(self) -> bool:
