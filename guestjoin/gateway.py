@@ -18,6 +18,7 @@ from guestjoin.conntrack import ConnectionPolicy
 from guestjoin.dns import SipResolver
 from guestjoin.licences import Licences
 from guestjoin.lockout import LockoutPolicy
+from guestjoin.media.relay import AlarmSink, MediaRelay, engines_from
 from guestjoin.proxy import Proxy, ProxyOptions
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Message
@@ -83,10 +84,12 @@ class Gateway:
         *,
         options: GatewayOptions | None = None,
         clock: Clock | None = None,
+        alarms: AlarmSink | None = None,
     ) -> None:
         self.provider = provider
         self.recorder = recorder
         self.options = options or GatewayOptions()
+        self.media = MediaRelay((), alarms=alarms)  # rtpengines of rules with media: relay
         self._clock = clock
         self.config = GatewayConfig()
         self._reloader: asyncio.Task[None] | None = None
@@ -99,6 +102,7 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self.config = await loop.run_in_executor(None, self.provider.load)
         settings = self.config.settings
+        self.media.configure(engines_from(settings.rtpengines))
         clock = self._clock or LoopClock(loop)
         addresses = tuple(listen) if listen is not None else settings.listen
         tls_server = None
@@ -156,6 +160,8 @@ class Gateway:
         if proxy is None:
             return
         proxy.licences.total = config.settings.call_licenses
+        if config.settings.rtpengines != old.rtpengines:
+            self.media.configure(engines_from(config.settings.rtpengines))
         if config.settings.dns_servers != old.dns_servers:
             proxy.resolver = SipResolver(
                 proxy.clock, config.settings.dns_servers, timeout=self.options.dns_timeout
@@ -184,6 +190,7 @@ class Gateway:
                 await self._reloader
         if self.transport is not None:
             await self.transport.close()
+        await self.media.close()
 
     def listener(self, transport: str) -> Listener:
         """The bound listener of a transport."""

@@ -19,7 +19,8 @@ from guestjoin.media import commands
 from guestjoin.media.client import NgClient, NgTimeout
 from guestjoin.media.commands import Encryption, MediaFigures, Side
 from guestjoin.media.ng import NgError, NgReply
-from guestjoin.media.pool import ALARM_KIND, Engine, EnginePool, Transition
+from guestjoin.media.pool import ALARM_KIND, Engine, EnginePool, Transition, parse_engine
+from otj.model import RtpEngineAddress
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,18 @@ class AlarmSink(Protocol):
 
     def clear_alarm(self, kind: str, subject: str) -> None:
         """Clear it."""
+
+
+def engines_from(addresses: Sequence[RtpEngineAddress]) -> tuple[Engine, ...]:
+    """The configured engines (addresses were validated when the configuration was saved; one
+    that still does not parse is logged and left out)."""
+    engines = []
+    for entry in addresses:
+        try:
+            engines.append(parse_engine(entry.address, entry.weight))
+        except ValueError as exc:
+            log.warning("gateway.rtpengines: %s (left out)", exc)
+    return tuple(engines)
 
 
 class RelayUnavailable(Exception):

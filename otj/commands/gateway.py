@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     from guestjoin.conntrack import ConnectionPolicy
     from guestjoin.gateway import Gateway, GatewayOptions, run
     from guestjoin.proxy import ProxyOptions
-    from guestjoin.storage import StoreConfig, StoreRecorder
+    from guestjoin.storage import StoreAlarms, StoreConfig, StoreRecorder
     from otj.config.runtime import open_store
     from otj.store import SecretKeyError
 
@@ -148,7 +148,8 @@ def _run(args: argparse.Namespace) -> int:
         ),
         connections=connections,
     )
-    gateway = Gateway(StoreConfig(db), recorder, options=options)
+    alarms = StoreAlarms(db)
+    gateway = Gateway(StoreConfig(db), recorder, options=options, alarms=alarms)
 
     async def serve() -> int:
         stop = asyncio.Event()
@@ -164,6 +165,9 @@ def _run(args: argparse.Namespace) -> int:
             echo(f"gateway listening on {lst.transport} {lst.host}:{lst.port}")
         rules = len(gateway.config.rules)
         echo(f"{rules} call routing rule(s); {gateway.config.settings.call_licenses} licences")
+        engines = gateway.config.settings.rtpengines
+        if engines:
+            echo(f"media relay: {', '.join(e.address for e in engines)}")
         await stop.wait()
         echo("stopping the gateway")
         await gateway.stop()
@@ -173,4 +177,5 @@ def _run(args: argparse.Namespace) -> int:
         return run(serve())
     finally:
         recorder.close()
+        alarms.close()
         db.close()

@@ -102,3 +102,21 @@ def test_otj_calls_shows_the_media_figures(db: Database) -> None:
         "media relayed by 127.0.0.1:2223: from the room 50 packets, 8.6 kB, 0 lost; "
         "from the far end 0 packets, 0.0 kB, 0 lost"
     ) in text
+
+
+def test_store_alarms_raise_and_clear_in_order(db: Database) -> None:
+    from guestjoin.media.pool import ALARM_KIND
+    from guestjoin.storage import StoreAlarms
+
+    alarms = StoreAlarms(db)
+    alarms.raise_alarm(ALARM_KIND, "127.0.0.1:2223", "rtpengine 127.0.0.1:2223 does not answer")
+    alarms.close()
+    (active,) = db.alarms.active(kind=ALARM_KIND)
+    assert (active.subject, active.message) == (
+        "127.0.0.1:2223",
+        "rtpengine 127.0.0.1:2223 does not answer",
+    )
+    alarms = StoreAlarms(db)
+    alarms.clear_alarm(ALARM_KIND, "127.0.0.1:2223")
+    alarms.close()
+    assert db.alarms.active(kind=ALARM_KIND) == []
