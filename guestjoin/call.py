@@ -15,6 +15,9 @@ from guestjoin import cdr
 from guestjoin.cdr import CallDetail, utc
 from guestjoin.clock import TimerHandle
 from guestjoin.dialog_path import DialogPath
+from guestjoin.media.anchor import CallMedia, EncryptionRefused
+from guestjoin.media.ng import NgError
+from guestjoin.media.relay import RelayUnavailable
 from guestjoin.routing import RouteDecision
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.transaction import ClientTransaction, ServerTransaction, State
@@ -117,6 +120,9 @@ class Call(Branching):
         self.answer: Response | None = None  # the 2xx forwarded upstream
         self.path = DialogPath.from_invite(request.values("Record-Route"), request.get("Contact"))
         self.ack_timer: TimerHandle | None = None
+        self.media: CallMedia | None = None  # media: relay (guestjoin.media)
+        self.offer_body: bytes | None = None  # the INVITE's SDP as rtpengine rewrote it
+        self.media_refusal: tuple[int, str, str, str] | None = None  # code, reason, cause, detail
 
     # --- CDR ---------------------------------------------------------------------------------
     def stage(self, **changes: object) -> None:
@@ -146,10 +152,54 @@ class Call(Branching):
             changes["detail"] = detail[:500]
         self.update(**changes)
         self.proxy.call_ended(self)
+        if self.media is not None:
+            self.proxy.spawn(self._media_end(self.media))
+
+    async def _media_end(self, media: CallMedia) -> None:
+        """Delete the media session; its figures join the record."""
+        figures = await media.end()
+        if figures is not None:
+            self.update(
+                media_engine=figures.engine,
+                media_room_packets=figures.room_packets,
+                media_room_bytes=figures.room_bytes,
+                media_room_lost=figures.room_lost,
+                media_far_packets=figures.far_packets,
+                media_far_bytes=figures.far_bytes,
+                media_far_lost=figures.far_lost,
+            )
 
     # --- forwarding --------------------------------------------------------------------------
     def start(self, targets: list[Target]) -> None:
         self.targets = targets
+        if self.media is not None and self.offer_body is None and has_sdp(self.request):
+            self.proxy.spawn(self._media_offer(self.media))
+            return
+        self.try_next()
+
+    async def _media_offer(self, media: CallMedia) -> None:
+        """The INVITE's offer through rtpengine, then the first target."""
+        try:
+            async with media.lock:
+                self.offer_body = await media.body(
+                    side="inside", tag=self.caller_tag, body=self.request.body
+                )
+        except (RelayUnavailable, NgError) as exc:
+            log.warning("%s: media relay unavailable: %s", self.call_id, exc)
+            if not self.done:
+                self.done = True
+                self.st.respond(
+                    self.proxy.local_response(
+                        self.request, 503, "Media Relay Unavailable", (("Retry-After", "5"),)
+                    )
+                )
+                self.end(cause=cdr.MEDIA_UNAVAILABLE, code=503, detail=str(exc))
+            return
+        if self.cancelled and not self.done:
+            self.done = True
+            self.st.respond(self.proxy.local_response(self.request, 487))
+            self.end(cause=cdr.CANCELLED, code=487)
+            return
         self.try_next()
 
     def try_next(self) -> None:
@@ -227,6 +277,70 @@ class Call(Branching):
     def _on_response(self, ct: ClientTransaction, response: Response) -> None:
         if ct is not self.ct:
             return
+        if self.media is not None:  # every response in order, SDP through rtpengine
+            self.proxy.spawn(self._media_response(self.media, ct, response))
+            return
+        self._on_response_now(ct, response)
+
+    async def _media_response(
+        self, media: CallMedia, ct: ClientTransaction, response: Response
+    ) -> None:
+        async with media.lock:
+            status = response.status
+            if has_sdp(response) and 100 < status < 300 and not self.media_refusal:
+                try:
+                    body = await media.body(
+                        side="outside", tag=response.to.tag or "", body=response.body
+                    )
+                except EncryptionRefused as exc:
+                    self._refuse_media(
+                        ct,
+                        response,
+                        (488, "Not Acceptable Here", cdr.MEDIA_ENCRYPTION_REFUSED),
+                        str(exc),
+                    )
+                    return
+                except (RelayUnavailable, NgError) as exc:
+                    self._refuse_media(
+                        ct,
+                        response,
+                        (503, "Media Relay Unavailable", cdr.MEDIA_UNAVAILABLE),
+                        str(exc),
+                    )
+                    return
+                response = response.with_body(body)
+            if status >= 200 and self.offer_body is not None:
+                media.settle()
+            self._on_response_now(ct, response)
+
+    def _refuse_media(
+        self,
+        ct: ClientTransaction,
+        response: Response,
+        refusal: tuple[int, str, str],
+        detail: str,
+    ) -> None:
+        """The far end's media cannot be relayed: end its leg, fail the call upstream."""
+        if self.done:
+            return
+        code, reason, cause = refusal
+        log.info("%s: %s: %s", self.call_id, reason, detail)
+        if response.status >= 200:  # its dialog exists: ACK and BYE it
+            self.done = True
+            self._stop_failover()
+            self._stop_timer_c()
+            self.callee_tag = response.to.tag or ""
+            self.answer = response
+            self._learn(response)
+            self.proxy.end_far_leg(self, f"{code} {reason}")
+            self.st.respond(self.proxy.local_response(self.request, code, reason))
+            self.end(cause=cause, code=code, detail=detail)
+            return
+        self.media_refusal = (code, reason, cause, detail)  # answered when the CANCEL ends it
+        self.provisional = True
+        self.proxy.send_cancel(ct)
+
+    def _on_response_now(self, ct: ClientTransaction, response: Response) -> None:
         if self.done:
             if 200 <= response.status < 300 and self.answer is not None:
                 # a 2xx retransmission (or another fork's 2xx) in the Accepted state (RFC 6026)
@@ -325,6 +439,11 @@ class Call(Branching):
         self._stop_timer_c()
         picked = best_response(self.responses)
         proxy = self.proxy
+        if self.media_refusal is not None:
+            code, reason, refused, detail = self.media_refusal
+            self.st.respond(proxy.local_response(self.request, code, reason))
+            self.end(cause=refused, code=code, detail=detail)
+            return
         if self.cancelled:
             cause = cdr.CANCELLED
             if picked is not None and picked[1] and picked[0].status == 487:
@@ -345,6 +464,8 @@ class Call(Branching):
         else:
             response, downstream = picked
             cause = cdr.cause_for(response.status)
+            if response.status == 488 and self.media and self.media.encryption == "required":
+                cause = cdr.MEDIA_ENCRYPTION_REFUSED
             if response.status == 503:
                 # §16.7 step 6: a 503 is not passed upstream; it only says that target failed
                 upstream = proxy.local_response(self.request, 500, "All Targets Unavailable")
@@ -379,6 +500,33 @@ class InDialog(Branching):
             self._arm_timer_c()
 
     def _on_response(self, ct: ClientTransaction, response: Response) -> None:
+        call, out = self.call, self.out
+        media = call.media if call is not None else None
+        if media is not None and out is not None and out.method in ("INVITE", "UPDATE"):
+            self.proxy.spawn(self._media_response(media, ct, response, has_sdp(out)))
+            return
+        self._on_response_now(ct, response)
+
+    async def _media_response(
+        self, media: CallMedia, ct: ClientTransaction, response: Response, offered: bool
+    ) -> None:
+        """A re-INVITE's or UPDATE's answer (or late offer) through rtpengine."""
+        async with media.lock:
+            if has_sdp(response) and 100 < response.status < 300:
+                try:
+                    body = await media.body(
+                        side="outside" if self.from_caller else "inside",
+                        tag=response.to.tag or "",
+                        body=response.body,
+                    )
+                    response = response.with_body(body)
+                except (RelayUnavailable, NgError, EncryptionRefused) as exc:
+                    log.warning("%s: answer not relayed: %s", self.call_id, exc)
+            if response.status >= 200 and offered:
+                media.settle()
+            self._on_response_now(ct, response)
+
+    def _on_response_now(self, ct: ClientTransaction, response: Response) -> None:
         if self.done:
             if self.out is not None and self.out.method == "INVITE" and response.status < 300:
                 self.st.respond(self.proxy.upstream(response, self.call))  # 2xx retransmission
@@ -444,3 +592,8 @@ def describe_target(target: Target, decision: RouteDecision | None) -> str:
     if target.tls_name and target.tls_name != target.host:
         return f"{text} ({target.tls_name})"
     return text
+
+
+def has_sdp(message: Request | Response) -> bool:
+    """Whether the message carries an SDP body (RFC 3264 offer or answer)."""
+    return bool(message.body) and message.content_type == "application/sdp"

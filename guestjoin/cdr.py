@@ -30,6 +30,8 @@ FAILED = "failed"
 EXPIRED = "expired"  # no BYE seen within the maximum call duration
 NO_ACK = "no_ack"  # the caller never ACKed the 2xx (RFC 3261 §13.3.1.4): BYE sent downstream
 SOURCE_LIMIT = "source_limit"  # the source already had gateway.max_calls_per_source calls
+MEDIA_UNAVAILABLE = "media_unavailable"  # media: relay and no rtpengine answered
+MEDIA_ENCRYPTION_REFUSED = "media_encryption_refused"  # required SRTP refused by the far end
 
 _BY_CODE = {
     480: CALL_REJECTED,

@@ -133,6 +133,7 @@ class Gateway:
             clock=clock,
             config=lambda: self.config,
             options=self.options.proxy,
+            media=self.media,
         )
         self.transport = transport
         try:

@@ -19,12 +19,13 @@ import ipaddress
 import itertools
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from guestjoin import cdr
 from guestjoin.admission import SourceCounter, source_key
-from guestjoin.call import Branching, Call, InDialog
+from guestjoin.call import Branching, Call, InDialog, has_sdp
 from guestjoin.cdr import CallDetail, CallRecorder, conference_of, utc
 from guestjoin.clock import Clock
 from guestjoin.config import GatewayConfig
@@ -32,13 +33,16 @@ from guestjoin.dialog_path import same_address
 from guestjoin.dialog_token import PARAM, dialog_token, token_valid
 from guestjoin.dns import DnsFailure, SipResolver
 from guestjoin.licences import Licences
+from guestjoin.media.anchor import CallMedia, EncryptionRefused
+from guestjoin.media.ng import NgError
+from guestjoin.media.relay import MediaRelay, RelayUnavailable
 from guestjoin.registrar import Registrar
 from guestjoin.routing import CallContext, RouteDecision, alias_of, route_call
 from guestjoin.sip.headers import parse_via
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.sip.sdp import cap_bandwidth
 from guestjoin.sip.uri import SipUri, UriError, param, parse_name_addr, parse_uri
-from guestjoin.teardown import bye_toward_callee
+from guestjoin.teardown import ack_toward_callee, bye_toward_callee
 from guestjoin.transaction import ClientTransaction, ServerTransaction, TransactionLayer
 from guestjoin.transport import (
     UDP_MAX_REQUEST,
@@ -86,7 +90,9 @@ class Proxy:
         clock: Clock,
         config: Callable[[], GatewayConfig],
         options: ProxyOptions | None = None,
+        media: MediaRelay | None = None,
     ) -> None:
+        self.media = media  # the rtpengines of rules with media: relay
         self.transport = transport
         self.transactions = transactions
         self.resolver = resolver
@@ -105,6 +111,10 @@ class Proxy:
         transactions.user = self
 
     # --- small helpers -----------------------------------------------------------------------
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the loop; its failure is logged."""
+        asyncio.get_running_loop().create_task(work).add_done_callback(_log_task)
+
     def record(self, detail: CallDetail) -> None:
         """Hand a CDR change to the recorder (never raises)."""
         try:
@@ -398,6 +408,15 @@ class Proxy:
             )
             return
         call.decision = decision
+        rule = next((r for r in config.rules if r.name == decision.rule), None)
+        if rule is not None and rule.media == "relay" and self.media is not None:
+            call.media = CallMedia(
+                self.media,
+                # the engine's call-id: unique per call (two callers may share a Call-ID)
+                call_id=f"{request.call_id}~{call.key}",
+                room_tag=call.caller_tag,
+                encryption=rule.outbound_media_encryption,
+            )
         call.stage(
             rule=decision.rule,
             routed_alias=decision.alias,
@@ -557,6 +576,8 @@ class Proxy:
             # RFC 3325 §5: identity assertions only travel inside the trust domain; a rule's
             # treat_as_trusted puts its destination inside it
             req = req.remove("P-Asserted-Identity").remove("P-Preferred-Identity")
+        if call.offer_body is not None:
+            req = req.with_body(call.offer_body)  # rewritten by rtpengine (media: relay)
         if req.body and req.content_type == "application/sdp":
             req = req.with_body(cap_bandwidth(req.body, self.config().settings.max_outbound_kbps))
         out = self._stamp(req, call, target)
@@ -595,11 +616,25 @@ class Proxy:
         cancel = Request(method="CANCEL", uri=req.uri, headers=tuple(headers))
         self.transactions.start_client(cancel, ct.target, lambda _c, _r: None, lambda _c, _r: None)
 
-    def send_teardown(self, call: Call) -> None:
+    def end_far_leg(self, call: Call, why: str) -> None:
+        """ACK and BYE a 2xx the gateway refuses (its media cannot be relayed)."""
+        if call.out is None or call.answer is None:
+            return
+        ack = ack_toward_callee(call.out, call.answer, self.is_ours)
+        target = None if ack is None else self._next_hop_target(ack, call, toward_caller=False)
+        if ack is not None and target is not None:
+            self._send_ack(ack, target)
+        code, _, text = why.partition(" ")
+        self.send_teardown(call, reason=f'SIP;cause={code};text="{text}"')
+
+    def send_teardown(self, call: Call, *, reason: str = "") -> None:
         """BYE the far end of a call whose caller never ACKed the 2xx (§13.3.1.4)."""
         if call.out is None or call.answer is None:
             return
-        bye = bye_toward_callee(call.out, call.answer, self.is_ours)
+        if reason:
+            bye = bye_toward_callee(call.out, call.answer, self.is_ours, reason=reason)
+        else:
+            bye = bye_toward_callee(call.out, call.answer, self.is_ours)
         if bye is None:
             log.info("%s: the 2xx has no usable Contact: no BYE sent", call.call_id)
             return
@@ -792,6 +827,43 @@ class Proxy:
     def _forward_in_dialog(
         self, request: Request, st: ServerTransaction, call: Call, target: Target, from_caller: bool
     ) -> None:
+        media = call.media
+        if media is not None and request.method in ("INVITE", "UPDATE") and has_sdp(request):
+            self.spawn(
+                self._media_in_dialog(
+                    media, request=request, st=st, call=call, target=target, caller=from_caller
+                )
+            )
+            return
+        self._forward_in_dialog_now(request, st, call, target, from_caller)
+
+    async def _media_in_dialog(
+        self,
+        media: CallMedia,
+        *,
+        request: Request,
+        st: ServerTransaction,
+        call: Call,
+        target: Target,
+        caller: bool,
+    ) -> None:
+        """A re-INVITE's or UPDATE's offer through rtpengine, then onward."""
+        try:
+            async with media.lock:
+                body = await media.body(
+                    side="inside" if caller else "outside",
+                    tag=request.from_.tag or "",
+                    body=request.body,
+                )
+        except (RelayUnavailable, NgError, EncryptionRefused) as exc:
+            log.warning("%s: %s offer not relayed: %s", call.call_id, request.method, exc)
+            self._reply(st, 503, "Media Relay Unavailable", (("Retry-After", "5"),))
+            return
+        self._forward_in_dialog_now(request.with_body(body), st, call, target, caller)
+
+    def _forward_in_dialog_now(
+        self, request: Request, st: ServerTransaction, call: Call, target: Target, from_caller: bool
+    ) -> None:
         if self._elsewhere(request, call, target, from_caller):
             self._reply_stateless(st, 403, "Not Along The Dialog's Route")
             return
@@ -839,6 +911,28 @@ class Proxy:
             return
         if from_caller:
             call.acked()
+        if call.media is not None and has_sdp(ack):  # the answer to a late offer
+            self.spawn(self._media_ack(call.media, ack, call, from_caller))
+            return
+        self._ack_onward(ack, call, from_caller)
+
+    async def _media_ack(
+        self, media: CallMedia, ack: Request, call: Call, from_caller: bool
+    ) -> None:
+        try:
+            async with media.lock:
+                body = await media.body(
+                    side="inside" if from_caller else "outside",
+                    tag=ack.from_.tag or "",
+                    body=ack.body,
+                )
+                media.settle()
+            ack = ack.with_body(body)
+        except (RelayUnavailable, NgError, EncryptionRefused) as exc:
+            log.warning("%s: ACK answer not relayed: %s", call.call_id, exc)
+        self._ack_onward(ack, call, from_caller)
+
+    def _ack_onward(self, ack: Request, call: Call, from_caller: bool) -> None:
         target = self._next_hop_target(ack, call, toward_caller=not from_caller)
         if target is None:
             task = asyncio.get_running_loop().create_task(self._ack_async(ack, call, from_caller))

@@ -17,12 +17,20 @@ from typing import Any, Literal
 Encryption = Literal["none", "best_effort", "required"]
 Side = Literal["inside", "outside"]
 
-#: SDES suites never offered: NULL ciphers do not encrypt, F8 is rarely implemented
+#: SDES suites not offered: NULL ciphers do not encrypt, F8 and the 192-bit suites are rarely
+#: implemented, and every a=crypto line makes the INVITE bigger (over 1300 bytes it must leave
+#: UDP, RFC 3261 §18.1.1). Offered: AES_CM_128_HMAC_SHA1_80/32 (RFC 4568, what SIP video
+#: endpoints and Pexip support) and AES_256_CM_HMAC_SHA1_80 (RFC 6188).
 _WEAK_SUITES = (
     "no-NULL_HMAC_SHA1_80",
     "no-NULL_HMAC_SHA1_32",
     "no-F8_128_HMAC_SHA1_80",
     "no-F8_128_HMAC_SHA1_32",
+    "no-AES_192_CM_HMAC_SHA1_80",
+    "no-AES_192_CM_HMAC_SHA1_32",
+    "no-AES_256_CM_HMAC_SHA1_32",
+    "no-AEAD_AES_256_GCM",
+    "no-AEAD_AES_128_GCM",
 )
 SECURE_PROFILES = ("RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF")
 

@@ -3,8 +3,9 @@ side offered, with which tag, so that each SDP body goes to rtpengine as the rig
 
 The room is the caller (``inside``, its From tag); the far end answers on the ``outside``.
 An offer may come from either side (initial INVITE, re-INVITE, UPDATE, or a 2xx answering an
-INVITE without SDP); the next SDP from the other side is its answer (a 1xx/2xx, or the ACK of a
-late offer). rtpengine's ``from-tag`` is the offerer's tag and its ``to-tag`` the answerer's.
+INVITE without SDP); SDP from the other side answers it (every 183 and the 2xx of the same
+INVITE answer the one offer) until the offer is ``settled`` (the final response, or the ACK of
+a late offer). rtpengine's ``from-tag`` is the offerer's tag and its ``to-tag`` the answerer's.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class MediaLeg:
                 to_tag=tag,
                 require_srtp=side == "outside" and self.encryption == "required",
             )
-            return replace(self, pending_side=None, pending_tag=""), step
+            return self, step
         offer = OfferStep(
             from_tag=tag,
             from_side=side,
@@ -60,5 +61,5 @@ class MediaLeg:
         return replace(self, pending_side=side, pending_tag=tag), offer
 
     def settled(self) -> MediaLeg:
-        """The offer was refused or abandoned (a failure response): nothing pending."""
+        """The offer/answer exchange is over (final answer, failure, ACK): nothing pending."""
         return replace(self, pending_side=None, pending_tag="")

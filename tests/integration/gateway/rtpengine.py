@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from guestjoin.media.client import NgClient
-from guestjoin.media.ng import NgError, NgReply
+from guestjoin.media.ng import NgError, NgReply, parse_reply, request, split_reply
 from guestjoin.media.pool import Engine
 
 from .peers import RUNNING, free_port, need
@@ -111,12 +111,24 @@ class RtpEngine:
         return path.read_text(errors="replace") if path.exists() else ""
 
     async def ng(self, command: dict[str, Any]) -> NgReply:
-        """One ng request from the test itself (``list``, ``query``)."""
-        client = NgClient("127.0.0.1", self.ng_port, interval=0.5, tries=2)
-        try:
-            return await client.call(command)
-        finally:
-            client.close()
+        """One ng request from the test itself (``list``, ``query``), on a blocking socket in
+        a thread: independent of the event loop the gateway under test runs on."""
+        return await asyncio.to_thread(self._ng, command)
+
+    def _ng(self, command: dict[str, Any]) -> NgReply:
+        req = request(command)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(1.0)
+            for _ in range(3):
+                sock.sendto(req.datagram(), ("127.0.0.1", self.ng_port))
+                try:
+                    while True:
+                        cookie, body = split_reply(sock.recv(65_535))
+                        if cookie == req.cookie:
+                            return parse_reply(cookie, body, req.name)
+                except TimeoutError:
+                    continue
+        raise AssertionError(f"rtpengine 127.0.0.1:{self.ng_port} did not answer {req.name}")
 
     async def calls(self) -> list[str]:
         """The call-ids rtpengine has sessions for (``list``)."""
