@@ -403,6 +403,9 @@ def main() -> int:
     parser.add_argument("--only", choices=["otj", "kamailio"], help="measure one side only")
     parser.add_argument("--profile", help="cProfile output of the otj gateway")
     parser.add_argument(
+        "--stalls", action="store_true", help="gc pauses and loop lag of the otj gateway (its log)"
+    )
+    parser.add_argument(
         "--dns-host", default=DNS_HOST, help="loopback address for the DNS server (port 53)"
     )
     args = parser.parse_args()
@@ -437,6 +440,8 @@ def main() -> int:
             ]
             if args.profile:
                 cmd += ["--profile", args.profile]
+            if args.stalls:
+                cmd.append("--stalls")
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             with process(cmd, cwd=workdir, port=port, what="otj-gateway", env=env) as proc:
                 bench.session = proc.pid
@@ -449,6 +454,11 @@ def main() -> int:
                         latency_seconds=args.latency_seconds,
                     )
                 )
+            if args.stalls:
+                text = (workdir / "otj-gateway.log").read_text(errors="replace")
+                for line in text.splitlines():
+                    if line.startswith(("gc gen", "loop lag")):
+                        print(f"  otj gateway: {line}", flush=True)
         if args.only in (None, "kamailio"):
             port = free_port()
             cfg = workdir / "kamailio.cfg"

@@ -16,6 +16,7 @@ import sys
 from guestjoin.cdr import MemoryRecorder
 from guestjoin.config import GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions, run
+from otj.commands.gateway import tune_gc
 from otj.model import CallRoutingRule, GatewaySettings, ListenAddress
 
 RULE = CallRoutingRule(
@@ -23,7 +24,7 @@ RULE = CallRoutingRule(
 )
 
 
-async def serve(port: int, dns: str, profile: str | None) -> None:
+async def serve(port: int, dns: str, profile: str | None, stalls: bool = False) -> None:
     config = GatewayConfig(
         rules=(RULE,),
         # one sipp source carries every call: no per-source bound (Kamailio has none either)
@@ -34,6 +35,7 @@ async def serve(port: int, dns: str, profile: str | None) -> None:
     recorder = MemoryRecorder(keep=200)
     gateway = Gateway(StaticConfig(config), recorder, options=GatewayOptions(reload_interval=0))
     await gateway.start((ListenAddress(transport="udp", address="127.0.0.1", port=port),))
+    tune_gc()  # as ``otj gateway`` does
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -44,8 +46,17 @@ async def serve(port: int, dns: str, profile: str | None) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    monitor = None
+    if stalls:
+        from stalls import StallMonitor
+
+        monitor = StallMonitor(loop)
+        monitor.start()
     print("ready", flush=True)
     await stop.wait()
+    if monitor is not None:
+        monitor.stop()
+        print(monitor.report(), flush=True)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -57,13 +68,14 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dns", required=True)
     parser.add_argument("--profile", help="write cProfile stats here")
+    parser.add_argument("--stalls", action="store_true", help="report gc pauses and loop lag")
     parser.add_argument("--asyncio", action="store_true", help="the default loop, not uvloop")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.asyncio:
-        asyncio.run(serve(args.port, args.dns, args.profile))
+        asyncio.run(serve(args.port, args.dns, args.profile, args.stalls))
     else:
-        run(serve(args.port, args.dns, args.profile))
+        run(serve(args.port, args.dns, args.profile, args.stalls))
     return 0
 
 

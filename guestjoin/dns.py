@@ -21,7 +21,7 @@ import dns.resolver
 
 from guestjoin.clock import Clock
 from guestjoin.sip.uri import SipUri
-from guestjoin.transport import Target, host_of, is_ip
+from guestjoin.values import Target, host_of, is_ip
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import ssl
 from collections.abc import Coroutine, Sequence
@@ -54,7 +53,6 @@ class GatewayOptions:
     realm: str = "otj"
     connections: ConnectionPolicy = field(default_factory=ConnectionPolicy)  # TCP/TLS limits
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)  # failed REGISTER digests
-    tune_gc: bool = True  # gc.freeze() after start-up and fewer young-generation collections
     # challenge order, most preferred first (RFC 8760); legacy clients answer the first one
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
@@ -144,11 +142,6 @@ class Gateway:
         except OSError:
             await transport.close()
             raise
-        if self.options.tune_gc:
-            # start-up objects (modules, config) never become garbage: keep them out of every
-            # collection, and collect the young generation less often (fewer pauses per call)
-            gc.freeze()
-            gc.set_threshold(20_000, 20, 20)
         if self.options.reload_interval > 0:
             self._reloader = loop.create_task(self._reload_forever())
         return self.listeners

@@ -29,7 +29,7 @@ from guestjoin.sip.digest import (
 )
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.sip.uri import UriError, param, parse_name_addr, parse_uri
-from guestjoin.transport import Received
+from guestjoin.values import Received
 
 log = logging.getLogger(__name__)
 

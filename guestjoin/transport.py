@@ -17,7 +17,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from guestjoin.conntrack import ConnectionPolicy, InboundTable
@@ -34,45 +34,33 @@ from guestjoin.sip.parser import (
     via_for_reply,
 )
 from guestjoin.sip.uri import set_param
+from guestjoin.values import (
+    RELIABLE,
+    UDP_MAX_REQUEST,
+    Received,
+    Target,
+    host_of,
+    is_ip,
+    render_host,
+)
 
 log = logging.getLogger(__name__)
 
-UDP_MAX_REQUEST = 1300  # RFC 3261 §18.1.1: larger requests go over a congestion-controlled one
-RELIABLE = frozenset({"tcp", "tls"})
+__all__ = [
+    "RELIABLE",
+    "UDP_MAX_REQUEST",
+    "Received",
+    "Target",
+    "TransportError",
+    "TransportLayer",
+    "host_of",
+    "is_ip",
+    "render_host",
+]
 
 
 class TransportError(OSError):
     """A message could not be sent (no route, connection refused, TLS failure, timeout)."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Target:
-    """Where to send: a resolved address plus the name a TLS certificate must match."""
-
-    transport: str
-    host: str
-    port: int
-    tls_name: str | None = None
-
-    @property
-    def reliable(self) -> bool:
-        """TCP or TLS."""
-        return self.transport in RELIABLE
-
-
-@dataclass(frozen=True, kw_only=True, slots=True, eq=False)
-class Received:
-    """Where a message came from: transport, remote and local address, stream connection."""
-
-    transport: str
-    remote: tuple[str, int]
-    local: tuple[str, int]
-    connection: Connection | None = field(default=None, repr=False)
-
-    @property
-    def reliable(self) -> bool:
-        """TCP or TLS."""
-        return self.transport in RELIABLE
 
 
 MessageHandler = Callable[[Message, Received], None]
@@ -89,35 +77,6 @@ class Sender(Protocol):
 
     def send_response(self, data: bytes, via: Via, received: Received | None) -> None:
         """Send a response per §18.2.2."""
-
-
-def host_of(text: str) -> str:
-    """An address without IPv6 brackets."""
-    return text[1:-1] if text.startswith("[") else text
-
-
-_IP_CACHE: dict[str, bool] = {}
-
-
-def is_ip(text: str) -> bool:
-    """Whether ``text`` is an IPv4/IPv6 literal (brackets allowed); answers are memoised."""
-    known = _IP_CACHE.get(text)
-    if known is not None:
-        return known
-    try:
-        ipaddress.ip_address(host_of(text))
-    except ValueError:
-        result = False
-    else:
-        result = True
-    if len(_IP_CACHE) < 10000:
-        _IP_CACHE[text] = result
-    return result
-
-
-def render_host(host: str) -> str:
-    """Put brackets around an IPv6 literal for URIs and Via."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def stamp_via(request: Request, remote: tuple[str, int]) -> Request:

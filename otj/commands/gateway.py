@@ -99,6 +99,18 @@ def parse_listen(values: list[str]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def tune_gc() -> None:
+    """Process-wide garbage collector settings for a gateway process (the library never
+    changes them): start-up objects (modules, configuration) never become garbage, so they are
+    kept out of every collection, and the young generation is collected less often (fewer
+    pauses per call)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def _run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
@@ -161,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             echo(f"cannot listen: {exc}", err=True)
             return 1
+        tune_gc()
         for lst in listeners:
             echo(f"gateway listening on {lst.transport} {lst.host}:{lst.port}")
         rules = len(gateway.config.rules)

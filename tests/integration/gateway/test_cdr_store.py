@@ -76,7 +76,7 @@ async def test_a_flood_of_refused_calls_is_stored_as_a_summary(db: Database) -> 
     gateway = Gateway(
         StaticConfig(GatewayConfig(rules=(MEET,))),
         recorder,
-        options=GatewayOptions(reload_interval=0, tune_gc=False),
+        options=GatewayOptions(reload_interval=0),
     )
     await gateway.start((ListenAddress(transport="udp", address="127.0.0.1", port=0),))
     try:

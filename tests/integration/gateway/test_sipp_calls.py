@@ -237,3 +237,17 @@ async def test_silent_first_target_fails_over_after_the_timeout(
     assert call.answer_at is not None
     # the failover waited for the configured timeout (3 s here), not Timer B (32 s)
     assert 2.5 < (call.answer_at - call.invite_at).total_seconds() < 10
+
+
+async def test_chat_messages_are_relayed_both_ways(
+    gw: GatewayUnderTest, zone: ZoneServer, tmp_path: Path
+) -> None:
+    """Meet chat (SIP MESSAGE inside the dialog, RFC 3428) reaches the room, and back."""
+    far = await uas(tmp_path, "uas_chat.xml")
+    zone.set_zone(meet_zone([("127.0.0.1", far.port)]))
+    room = (await uac(tmp_path, scenario(tmp_path, "uac_chat.xml"), gw.udp)).check()
+    far_result = (await far.wait()).check()
+    assert "chat=Room chat: hello from the room" in far_result.logs
+    assert "chat=Meet chat: welcome to the meeting" in room.logs
+    call = await gw.ended()
+    assert (call.cause, call.final_code) == ("completed", 200)

@@ -1,0 +1,122 @@
+"""What every stateful forward shares (RFC 3261 §16.6–16.10): the server and current client
+transaction, Timer C, CANCEL toward the branch; and the pieces of a call's environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from guestjoin.core.actions import ClientRef, Outbox, ServerRef, TimerRef
+from guestjoin.core.messages import MessageBuilder
+from guestjoin.core.options import ProxyOptions
+from guestjoin.routing import RouteDecision
+from guestjoin.sip.message import Request, Response
+from guestjoin.values import Target, render_host
+
+if TYPE_CHECKING:
+    from guestjoin.core.branch import Call
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Flow:
+    """Where the caller's requests came from, for requests travelling back to it."""
+
+    transport: str
+    host: str
+    port: int
+
+
+class CallEnv(Protocol):
+    """What a call needs from the core around it."""
+
+    fx: Outbox
+    build: MessageBuilder
+    options: ProxyOptions
+    timer_b: float  # 64*T1: how long a 2xx waits for its ACK
+
+    def now(self) -> float:
+        """Monotonic seconds."""
+
+    def wall(self) -> float:
+        """Epoch seconds (CDR times)."""
+
+    def call_ended(self, call: Call) -> None:
+        """Licences and per-source share back; the call leaves the tables later."""
+
+    def teardown(self, call: Call) -> None:
+        """BYE the far end of a call whose caller never ACKed the 2xx."""
+
+
+class Branching:
+    """One stateful forward: a server transaction and the current client transaction."""
+
+    def __init__(self, env: CallEnv, server: ServerRef) -> None:
+        self.env = env
+        self.server = server
+        self.ct: ClientRef | None = None
+        self.out: Request | None = None
+        self.provisional = False
+        self.cancel_pending = False
+        self.cancelled = False
+        self.done = False
+        self.timer_c: TimerRef | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.server.request.call_id
+
+    def cancel(self) -> None:
+        """CANCEL from upstream (§16.10)."""
+        self.cancelled = True
+        ct = self.ct
+        if ct is None or self.done:
+            return
+        if not self.provisional:
+            self.cancel_pending = True  # send it when the first provisional arrives (§9.1)
+            return
+        self.send_cancel(ct)
+
+    def send_cancel(self, ct: ClientRef) -> None:
+        """CANCEL the pending client transaction; its answer is of no interest (§16.10)."""
+        fx = self.env.fx
+        fx.start_client(self.env.build.cancel_for(ct.request), ct.target, ignore, ignore)
+
+    def _arm_timer_c(self) -> None:
+        if self.timer_c is not None:
+            self.timer_c.cancel()
+        self.timer_c = self.env.fx.later(self.env.options.timer_c, self._on_timer_c)
+
+    def _on_timer_c(self) -> None:
+        raise NotImplementedError
+
+    def _stop_timer_c(self) -> None:
+        if self.timer_c is not None:
+            self.timer_c.cancel()
+            self.timer_c = None
+
+
+def ignore(_client: ClientRef, _what: object) -> None:
+    """Fire-and-forget requests (CANCEL, teardown BYE): their answers are not used."""
+
+
+def best_response(responses: list[tuple[Response, bool]]) -> tuple[Response, bool] | None:
+    """6xx wins; otherwise the lowest class, preferring real answers to 408/503 (§16.7 step 6)."""
+    if not responses:
+        return None
+    six = [r for r in responses if r[0].status >= 600]
+    if six:
+        return six[-1]
+    lowest = min(r[0].status // 100 for r in responses)
+    same = [r for r in responses if r[0].status // 100 == lowest]
+    answers = [r for r in same if r[0].status not in (408, 503)]
+    return (answers or same)[-1]
+
+
+def describe_target(target: Target, decision: RouteDecision | None) -> str:
+    """The CDR's target text: transport, address, port, and the proxy or TLS name."""
+    text = f"{target.transport}:{render_host(target.host)}:{target.port}"
+    if decision is not None and decision.proxy:
+        return f"{text} via proxy {decision.proxy}"
+    if target.tls_name and target.tls_name != target.host:
+        return f"{text} ({target.tls_name})"
+    return text
