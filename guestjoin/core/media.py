@@ -52,7 +52,8 @@ class MediaAnchor:
         self.leg = MediaLeg(call_id=call_id, room_tag=room_tag, encryption=encryption)
         self.busy = False
         self.waiting: deque[Callable[[], None]] = deque()
-        self.rewritten: dict[tuple[Side, str, bytes], bytes] = {}
+        self.exchange = 0  # offers so far: a cached body belongs to one offer/answer exchange
+        self.rewritten: dict[tuple[int, Side, str, bytes], bytes] = {}
         self.offer_body: bytes | None = None  # the INVITE's offer as rtpengine rewrote it
         self.refusal: tuple[int, str, str, str] | None = None  # code, reason, cause, detail
         self.released = False
@@ -78,16 +79,20 @@ class MediaAnchor:
         tag: str,
         body: bytes,
         then: Callable[[bytes | Exception], None],
+        request: bool = False,
     ) -> None:
         """``body`` (from ``side``, sender's dialog tag ``tag``) through rtpengine; ``then``
-        gets the body to forward, or the error. Bodies seen before are answered from memory
-        (a retransmitted 2xx, a 200 repeating its 183's SDP)."""
-        key = (side, tag, body)
-        done = self.rewritten.get(key)
+        gets the body to forward, or the error. A response or ACK body seen before is
+        answered from memory (a retransmitted 2xx, a 200 repeating its 183's SDP); a
+        request's body (an offer) always goes to rtpengine."""
+        done = None if request else self.rewritten.get((self.exchange, side, tag, body))
         if done is not None:
             then(done)
             return
         leg, step = self.leg.body(side=side, tag=tag)
+        if not isinstance(step, AnswerStep):
+            self.exchange += 1
+        key = (self.exchange, side, tag, body)
         if isinstance(step, AnswerStep) and step.require_srtp:
             reason = encryption_refused(body.decode("utf-8", "replace"))
             if reason is not None:
@@ -160,9 +165,8 @@ class MediaAnchor:
                 self.offer_body = result
                 then()
 
-        self.through(
-            call.env.fx, side="inside", tag=call.caller_tag, body=call.request.body, then=done
-        )
+        fx, body = call.env.fx, call.request.body
+        self.through(fx, side="inside", tag=call.caller_tag, body=body, then=done, request=True)
 
     def response(
         self,
@@ -243,7 +247,9 @@ class MediaAnchor:
 
             side: Side = "inside" if from_caller else "outside"
             tag = request.from_.tag or ""
-            self.through(call.env.fx, side=side, tag=tag, body=request.body, then=done)
+            offer = request.method != "ACK"
+            fx = call.env.fx
+            self.through(fx, side=side, tag=tag, body=request.body, then=done, request=offer)
 
         self.when_idle(work)
 
