@@ -301,3 +301,26 @@ async def test_two_engines_spread_calls_and_fail_over(zone: ZoneServer, tmp_path
         await asyncio.sleep(0.5)
         assert {c.media_engine for c in gw.recorder.calls.values()} == {first.address}
         await far.wait()
+
+
+async def test_a_re_invite_from_the_far_end_goes_through_the_engine(
+    relayed: Relayed, tmp_path: Path
+) -> None:
+    far = await uas(tmp_path, "uas_reinvite.xml")
+    relayed.zone.set_zone(meet_zone([("127.0.0.1", far.port)], ttl=0))
+    result = await uac(tmp_path, scenario(tmp_path, "uac_reinvite.xml"), relayed.gw.udp)
+    result.check()
+    far_logs = (await far.wait()).check().logs
+    # the re-INVITE's offer reaches the room with the inside address, the room's answer
+    # reaches the far end with the outside address, both on the engine's ports
+    offer = re.search(r"re-INVITE offer c=IN IP4 (\S+) m=audio (\d+)", result.logs)
+    answer = re.search(r"re-INVITE answer c=IN IP4 (\S+) m=audio (\d+)", far_logs)
+    assert offer, result.logs
+    assert answer, far_logs
+    assert offer[1] == INSIDE
+    assert in_range(relayed.engine, int(offer[2]))
+    assert answer[1] == OUTSIDE
+    assert in_range(relayed.engine, int(answer[2]))
+    call = await figures(relayed.gw)
+    assert call.cause == "completed"
+    assert call.media_engine == relayed.engine.address
