@@ -324,3 +324,25 @@ async def test_a_re_invite_from_the_far_end_goes_through_the_engine(
     call = await figures(relayed.gw)
     assert call.cause == "completed"
     assert call.media_engine == relayed.engine.address
+
+
+async def test_cancel_and_failure_delete_the_media_session(
+    relayed: Relayed, tmp_path: Path
+) -> None:
+    gw, engine = relayed.gw, relayed.engine
+    far = await uas(tmp_path, "uas_ring_cancel.xml")
+    relayed.zone.set_zone(meet_zone([("127.0.0.1", far.port)], ttl=0))
+    (await uac(tmp_path, scenario(tmp_path, "uac_offer_cancel.xml"), gw.udp)).check()
+    (await far.wait()).check()
+    call = await figures(gw)
+    assert call.cause == "cancelled"
+    assert call.media_engine == engine.address  # the session existed and was deleted
+    assert await engine.calls() == []
+    gw.recorder.calls.clear()
+    far = await uas(tmp_path, scenario(tmp_path, "uas_reject.xml", code="480", reason="Rejected"))
+    relayed.zone.set_zone(meet_zone([("127.0.0.1", far.port)], ttl=0))
+    (await uac(tmp_path, scenario(tmp_path, "uac_offer_fail.xml", code="480"), gw.udp)).check()
+    await far.wait()
+    call = await figures(gw)
+    assert (call.cause, call.media_engine) == ("call_rejected", engine.address)
+    assert await engine.calls() == []
