@@ -21,7 +21,16 @@ from guestjoin.proxy import ProxyOptions
 from otj.model import CallRoutingRule, GatewaySettings, RtpEngineAddress
 
 from .dns_server import ZoneServer, meet_zone
-from .peers import SCENARIOS, GatewayUnderTest, free_port, running_gateway, scenario, uac, uas
+from .peers import (
+    SCENARIOS,
+    GatewayUnderTest,
+    Kamailio,
+    free_port,
+    running_gateway,
+    scenario,
+    uac,
+    uas,
+)
 from .rtpengine import INSIDE, OUTSIDE, RtpEngine, running_rtpengine
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(120)]
@@ -346,3 +355,27 @@ async def test_cancel_and_failure_delete_the_media_session(
     call = await figures(gw)
     assert (call.cause, call.media_engine) == ("call_rejected", engine.address)
     assert await engine.calls() == []
+
+
+async def test_relayed_calls_through_the_kamailio_edge(relayed: Relayed, tmp_path: Path) -> None:
+    """The edge forwards SIP and leaves SDP alone; the gateway behind it relays the media."""
+    dispatcher = tmp_path / "dispatcher.list"
+    dispatcher.write_text(f"1 sip:{relayed.gw.udp} 0 0\n")
+    edge = await Kamailio(
+        tmp_path / "kamailio", "edge.cfg", {"DISPATCHER_LIST": str(dispatcher)}
+    ).start()
+    try:
+        far, _ = await far_end(tmp_path, relayed.zone)
+        wav = ulaw_wav(tmp_path / "edge.wav")
+        path = fill(tmp_path, "uac_rtp_call.xml", rtp_file=str(wav), hold="1500")
+        result = await uac(tmp_path, path, f"127.0.0.1:{edge.port}", args=("-mp", str(free_port())))
+        result.check()
+        (await far.wait()).check()  # type: ignore[attr-defined]
+        assert re.search(rf"answer c=IN IP4 {INSIDE} m=audio \d+", result.logs), result.logs
+        call = await figures(relayed.gw)
+        assert call.source_address == f"127.0.0.1:{edge.port}"
+        assert call.media_room_packets >= PACKETS - 5
+        assert call.media_far_packets >= PACKETS - 5
+    finally:
+        log = await edge.stop()
+    assert "ERROR" not in log, log[-3000:]
