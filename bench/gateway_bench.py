@@ -523,7 +523,7 @@ def main() -> int:
             if args.stalls:
                 text = (workdir / "otj-gateway.log").read_text(errors="replace")
                 for line in text.splitlines():
-                    if line.startswith(("gc gen", "loop lag")):
+                    if line.startswith(("gc ", "loop lag")):
                         print(f"  otj gateway: {line}", flush=True)
         if args.only in (None, "kamailio"):
             port = free_port()

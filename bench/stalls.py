@@ -67,4 +67,7 @@ class StallMonitor:
                 f"loop lag: {len(self.lags)} samples, max {max(self.lags) * 1000:.1f} ms, "
                 + ", ".join(f"{k} {v}" for k, v in sorted(buckets.items()))
             )
+        types = Counter(type(o).__name__ for o in gc.get_objects())
+        top = ", ".join(f"{name} {n}" for name, n in types.most_common(12))
+        lines.append(f"gc tracked at the end: {sum(types.values())} ({top})")
         return "\n".join(lines)

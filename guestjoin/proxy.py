@@ -202,7 +202,12 @@ class Proxy:
     def _start_timer(self, action: StartTimer) -> None:
         timer = action.timer
         core = self.core
-        timer.handle = self.clock.call_later(action.delay, lambda: self.run(core.timer(timer)))
+
+        def fire() -> None:
+            timer.handle = None  # the loop's handle refers to this closure: no cycle left
+            self.run(core.timer(timer))
+
+        timer.handle = self.clock.call_later(action.delay, fire)
 
     def _cancel_timer(self, action: CancelTimer) -> None:
         handle = action.timer.handle

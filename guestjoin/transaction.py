@@ -294,8 +294,9 @@ class ClientTransaction:
     def _fail(self, reason: str) -> None:
         if self.state is State.TERMINATED:
             return
+        on_failure = self.on_failure
         self._terminate()
-        self.on_failure(self, reason)
+        on_failure(self, reason)
 
     def receive(self, response: Response) -> None:
         """A response matched this transaction."""
@@ -372,10 +373,22 @@ class ClientTransaction:
         self.state = State.TERMINATED
         self._cancel_timers()
         self.layer.forget_client(self)
+        # the user's callbacks usually refer back to this transaction: dropping them frees the
+        # whole call by reference counting, with no wait for the cyclic garbage collector
+        self.on_response = _ignore_response
+        self.on_failure = _ignore_failure
 
     def abandon(self) -> None:
         """Stop retransmitting and forget the transaction (used after CANCEL + Timer C)."""
         self._terminate()
+
+
+def _ignore_response(_ct: ClientTransaction, _response: Response) -> None:
+    """A terminated transaction's response callback."""
+
+
+def _ignore_failure(_ct: ClientTransaction, _reason: str) -> None:
+    """A terminated transaction's failure callback."""
 
 
 def _quiet(task: asyncio.Task[None]) -> None:

@@ -49,6 +49,11 @@ class ClientRef:
         self.on_failure = on_failure
         self.handle: object = None
 
+    def release(self) -> None:
+        """Drop the callbacks (they refer to the forward that started this transaction)."""
+        self.on_response = ignore_response
+        self.on_failure = ignore_failure
+
 
 class TimerRef:
     """A timer the core armed; ``cancel()`` stops it (the driver is told to drop it too)."""
@@ -65,7 +70,20 @@ class TimerRef:
         """Stop the timer (idempotent)."""
         if not self.cancelled:
             self.cancelled = True
+            self.callback = _nothing  # no reference cycle through the owner's bound method
             self._outbox.add(CancelTimer(timer=self))
+
+    def fire(self) -> None:
+        """Run the callback once (a cancelled or fired timer does nothing)."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        callback, self.callback = self.callback, _nothing
+        callback()
+
+
+def _nothing() -> None:
+    """The callback of a fired or cancelled timer."""
 
 
 DnsResult = tuple[Target, ...] | Exception  # targets, or the DnsFailure/UriError met

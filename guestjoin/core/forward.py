@@ -65,6 +65,13 @@ class Branching:
     def call_id(self) -> str:
         return self.server.request.call_id
 
+    def release(self) -> None:
+        """Done for good: drop the client transaction's callbacks (they refer back here), so
+        the forward is freed by reference counting, not by the cyclic garbage collector."""
+        if self.ct is not None:
+            self.ct.release()
+            self.ct = None
+
     def cancel(self) -> None:
         """CANCEL from upstream (§16.10)."""
         self.cancelled = True

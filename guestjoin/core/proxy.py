@@ -121,6 +121,7 @@ class ProxyCore:
             return  # refused before it was ever forwarded: nothing to keep
 
         def forget() -> None:
+            call.release()
             calls = self.calls.get(call.call_id)
             if calls is not None:
                 if call in calls:
@@ -131,8 +132,15 @@ class ProxyCore:
         self.fx.later(self.options.forget_after, forget)
 
     def forget_forward(self, server: ServerRef) -> None:
-        """An in-dialog forward got its final response."""
-        self.by_server.pop(server.handle, None)
+        """An in-dialog forward got its final response (an INVITE's stays reachable for 2xx
+        retransmissions while its client transaction is Accepted, RFC 6026)."""
+        forward = self.by_server.pop(server.handle, None)
+        if forward is None:
+            return
+        if server.request.method == "INVITE":
+            self.fx.later(self.timer_b, forward.release)
+        else:
+            forward.release()
 
     @property
     def live_calls(self) -> int:
@@ -171,8 +179,7 @@ class ProxyCore:
         """A timer fired."""
         if timer.cancelled:
             return []
-        timer.cancelled = True  # fired: a later cancel() is a no-op
-        return self._run(timer.callback)
+        return self._run(timer.fire)
 
     def resolved(self, lookup: Lookup, result: DnsResult) -> list[Action]:
         """A DNS answer (targets, or the exception met)."""

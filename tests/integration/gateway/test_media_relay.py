@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -75,6 +76,25 @@ def _fields(rule: CallRoutingRule) -> dict[str, object]:
     return {name: getattr(rule, name) for name in rule.__dataclass_fields__}
 
 
+def media_port() -> int:
+    """A port for sipp's -mp with the three after it free too (sipp binds the audio and video
+    RTP ports and their RTCP successors)."""
+    for _ in range(50):
+        port = free_port()
+        if port % 2 == 0 and all(_udp_free(port + i) for i in range(1, 4)):
+            return port
+    raise RuntimeError("no free media port block")
+
+
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def fill(directory: Path, name: str, **values: str) -> Path:
     """A scenario with its ``@KEY@`` placeholders filled in (values may hold paths)."""
     text = (SCENARIOS / name).read_text()
@@ -125,11 +145,11 @@ async def relayed(zone: ZoneServer, tmp_path: Path) -> AsyncIterator[Relayed]:
 async def far_end(
     tmp_path: Path, zone: ZoneServer, *, srtp: bool = False, profile: str = ""
 ) -> tuple[object, int]:
-    media_port = free_port()
+    port = media_port()
     path = echo_scenario(tmp_path, srtp=srtp, profile=profile)
-    far = await uas(tmp_path, path, args=("-rtp_echo", "-mp", str(media_port)))
+    far = await uas(tmp_path, path, args=("-rtp_echo", "-mp", str(port)))
     zone.set_zone(meet_zone([("127.0.0.1", far.port)], ttl=0))
-    return far, media_port
+    return far, port
 
 
 async def room_call(
@@ -137,7 +157,7 @@ async def room_call(
 ):  # type: ignore[no-untyped-def]
     wav = ulaw_wav(tmp_path / f"tone-{free_port()}.wav")
     path = fill(tmp_path, "uac_rtp_call.xml", rtp_file=str(wav), hold=str(hold))
-    return await uac(tmp_path, path, gw.udp, service=service, args=("-mp", str(free_port())))
+    return await uac(tmp_path, path, gw.udp, service=service, args=("-mp", str(media_port())))
 
 
 async def figures(gw: GatewayUnderTest, timeout: float = 10) -> CallDetail:
@@ -368,7 +388,9 @@ async def test_relayed_calls_through_the_kamailio_edge(relayed: Relayed, tmp_pat
         far, _ = await far_end(tmp_path, relayed.zone)
         wav = ulaw_wav(tmp_path / "edge.wav")
         path = fill(tmp_path, "uac_rtp_call.xml", rtp_file=str(wav), hold="1500")
-        result = await uac(tmp_path, path, f"127.0.0.1:{edge.port}", args=("-mp", str(free_port())))
+        result = await uac(
+            tmp_path, path, f"127.0.0.1:{edge.port}", args=("-mp", str(media_port()))
+        )
         result.check()
         (await far.wait()).check()  # type: ignore[attr-defined]
         assert re.search(rf"answer c=IN IP4 {INSIDE} m=audio \d+", result.logs), result.logs
