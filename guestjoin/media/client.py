@@ -5,7 +5,9 @@ cookie from its cache, so a retransmitted ``offer`` is never executed twice)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,8 +31,15 @@ class _Protocol(asyncio.DatagramProtocol):
         self.client._refused(exc)
 
 
+#: a ``delete`` reply carries the call's statistics (a few kB): a burst of them must not
+#: overflow the socket's receive buffer (a lost reply looks like an engine that is down)
+BUFFER_BYTES = 4 * 1024 * 1024
+MAX_IN_FLIGHT = 64  # requests awaiting their reply, per engine
+
+
 class NgClient:
-    """Sends ng requests to ``host:port``; ``tries`` sends per request, ``interval`` apart."""
+    """Sends ng requests to ``host:port``; ``tries`` sends per request, ``interval`` apart,
+    at most ``MAX_IN_FLIGHT`` at a time."""
 
     def __init__(self, host: str, port: int, *, interval: float = 0.5, tries: int = 3) -> None:
         self.host = host
@@ -39,6 +48,7 @@ class NgClient:
         self.tries = max(1, tries)
         self._transport: asyncio.DatagramTransport | None = None
         self._pending: dict[str, tuple[asyncio.Future[bytes], str]] = {}
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     @property
     def address(self) -> str:
@@ -52,6 +62,10 @@ class NgClient:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Protocol(self), remote_addr=(self.host, self.port)
             )
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):  # the kernel may cap it (net.core.rmem_max)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER_BYTES)
             self._transport = transport
         return self._transport
 
@@ -61,6 +75,10 @@ class NgClient:
 
     async def send(self, req: NgRequest) -> NgReply:
         """Send a prepared request (retransmitted with its cookie until answered)."""
+        async with self._slots:
+            return await self._send(req)
+
+    async def _send(self, req: NgRequest) -> NgReply:
         transport = await self._ensure_open()
         datagram = req.datagram()
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
