@@ -287,3 +287,23 @@ async def test_client_timeout_and_cookie_matching() -> None:
 
 def test_engine_addresses() -> None:
     assert Engine(host="::1", port=1).address == "[::1]:1"
+
+
+async def test_a_burst_of_calls_loses_no_reply(tmp_path: Path) -> None:
+    """200 calls set up and deleted at once: every reply arrives (a delete reply carries the
+    call's statistics; a burst of them once overflowed the socket and looked like an outage)."""
+    alarms = Alarms()
+    async with running_rtpengine(tmp_path) as engine:
+        relay = MediaRelay([engine.engine], alarms=alarms)
+        try:
+
+            async def call(i: int) -> None:
+                await relay.offer(call_id=f"burst-{i}", from_tag="a", sdp=sdp(40_000))
+                await relay.answer(call_id=f"burst-{i}", from_tag="a", to_tag="b", sdp=sdp(41_000))
+                assert await relay.delete(call_id=f"burst-{i}", room_tag="a") is not None
+
+            await asyncio.gather(*(call(i) for i in range(200)))
+            assert alarms.raised == []
+            assert await engine.calls() == []
+        finally:
+            await relay.close()
