@@ -25,7 +25,7 @@ INSIDE = "127.0.0.1"
 OUTSIDE = "127.0.0.2"
 
 
-def _free_range(size: int = 200) -> int:
+def _free_range(size: int = 1000) -> int:
     """A base port whose block of ``size`` UDP ports looks free on both addresses."""
     for _ in range(50):
         base = random.randrange(20_000, 60_000 - size, 2)
@@ -74,7 +74,7 @@ class RtpEngine:
             f"--interface=outside/{OUTSIDE}",
             f"--listen-ng=127.0.0.1:{self.ng_port}",
             f"--port-min={self.port_min}",
-            f"--port-max={self.port_min + 199}",
+            f"--port-max={self.port_min + 999}",
             "--num-threads=2",
             "--delete-delay=0",
             "--log-level=6",
