@@ -111,7 +111,10 @@ class MediaRelay:
             self.pool.assign(call_id, engine)
             return reply.sdp
         if not tried:
-            raise RelayUnavailable("no rtpengine is configured or answering (gateway.rtpengines)")
+            down = [f"{s.reason}" for s in self.pool.states() if not s.up]
+            if not down:
+                raise RelayUnavailable("no rtpengine is configured (gateway.rtpengines)")
+            raise RelayUnavailable("no rtpengine is answering: " + "; ".join(down))
         raise RelayUnavailable("no rtpengine answered: " + "; ".join(tried))
 
     async def answer(self, *, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str:

@@ -72,3 +72,14 @@ def test_calls_stick_to_their_engine_and_survive_reconfiguration() -> None:
     assert pool.release("call-1") == B
     assert pool.release("call-1") is None
     assert pool.engines == (A,)
+
+
+async def test_a_relay_without_engines_says_so() -> None:
+    from guestjoin.media.relay import MediaRelay, RelayUnavailable
+
+    relay = MediaRelay(())
+    with pytest.raises(
+        RelayUnavailable, match=r"no rtpengine is configured \(gateway.rtpengines\)"
+    ):
+        await relay.offer(call_id="c", from_tag="a", sdp="v=0\r\n")
+    await relay.close()
