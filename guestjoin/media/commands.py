@@ -126,8 +126,9 @@ def figures(reply: Mapping[str, Any], *, engine: str, room_tag: str) -> MediaFig
     """Packets and bytes received from the room and from the far end, and packets lost.
 
     Each tag's streams count what rtpengine received from that party; lost packets are the
-    ``packets lost`` of the SSRC section (rtpengine fills it from RTCP reports) of that party's
-    SSRCs. A reply without ``tags`` gives zeros.
+    ``cumulative loss`` of the reply's SSRC section for that party's SSRCs (rtpengine 10.5
+    adds an entry once RTCP receiver reports about the stream gave it a MOS; without RTCP
+    there is none and the loss is 0). A reply without ``tags`` gives zeros.
     """
     totals = {"room": [0, 0, 0], "far": [0, 0, 0]}
     tags = reply.get("tags")
@@ -144,7 +145,7 @@ def figures(reply: Mapping[str, Any], *, engine: str, room_tag: str) -> MediaFig
                 ssrc = stream.get("SSRC")
                 entry = ssrc_stats.get(str(ssrc)) if ssrc is not None else None
                 if isinstance(entry, Mapping):
-                    side[2] += _int(entry.get("packets lost"))
+                    side[2] += _int(entry.get("cumulative loss"))
     room, far = totals["room"], totals["far"]
     return MediaFigures(
         engine=engine,

@@ -85,7 +85,7 @@ def _stream(packets: int, octets: int, ssrc: int | None = None) -> dict[str, Any
 def test_figures_per_direction() -> None:
     reply = {
         "result": "ok",
-        "SSRC": {"1111": {"packets lost": 4}},
+        "SSRC": {"1111": {"cumulative loss": 4}},
         "tags": {
             "room": {"medias": [{"streams": [_stream(26, 4472, 1111), _stream(2, 100)]}]},
             "far": {"medias": [{"streams": [_stream(10, 1720, 2222), _stream(0, 0)]}]},
