@@ -103,15 +103,16 @@ def tune_gc() -> None:
     """Process-wide garbage collector settings for a gateway process (the library never
     changes them). The call path frees everything by reference counting (no reference
     cycles: transactions, timers and forwards drop their callbacks when done), so the cyclic
-    collector only has to look at young objects, in small batches (short pauses), and never
-    sweeps the whole heap on its own: a full sweep of every live call would stall the event
-    loop for tens of milliseconds. Start-up objects are frozen out of every collection;
-    ``full_collection_every`` seconds a full collection catches cycles from rarer paths."""
+    collector only looks at young objects, a few thousand at a time (pauses of a millisecond
+    or two), and never sweeps the older generations on its own: a sweep over every live call
+    stalled the event loop for 50-100 ms. Start-up objects are frozen out of every
+    collection; ``collect_garbage_forever`` does a full collection now and then for cycles
+    from rarer paths."""
     import gc
 
     gc.collect()
     gc.freeze()
-    gc.set_threshold(1_000, 10, 1_000_000)
+    gc.set_threshold(5_000, 1_000_000, 1_000_000)
 
 
 FULL_COLLECTION_EVERY = 900.0  # seconds
