@@ -183,6 +183,10 @@ class MediaAnchor:
             handle(ct, out)
 
         def work() -> None:
+            if self.refusal and 200 <= response.status < 300:  # answered despite the CANCEL
+                code, reason, cause, why = self.refusal
+                self.refuse(call, ct, response, (code, reason, cause), why)
+                return
             if not (has_sdp(response) and 100 < response.status < 300) or self.refusal:
                 onward(response)
                 return
@@ -218,8 +222,7 @@ class MediaAnchor:
             call.provisional = True
             call.send_cancel(ct)
             return
-        call.callee_tag = response.to.tag or ""
-        call.answer = response
+        call.callee_tag = response.to.tag or ""  # (call.answer stays None: never passed upstream)
         end_far_leg(call, response, f'SIP;cause={code};text="{reason}: {detail}"')
         call.finish(code, reason, cause, detail=detail)
 

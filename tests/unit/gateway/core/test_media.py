@@ -195,3 +195,19 @@ def test_a_re_invite_from_the_far_end_is_an_offer_toward_the_room() -> None:
     assert step.step == AnswerStep(from_tag="far1", to_tag="room1", require_srtp=False)
     assert far_server.final is not None
     assert OUTSIDE in far_server.final.body
+
+
+def test_a_2xx_racing_the_cancel_of_a_refused_183_is_ended_too() -> None:
+    h = MediaHarness("required")
+    server = h.send(invite())
+    assert server is not None
+    h.engine()
+    [out] = h.far
+    h.respond(out, 183, body=FAR_SDP)  # plain RTP: refused, the branch cancelled
+    h.respond(out, 200, body=FAR_SDP)  # the far end answered before the CANCEL arrived
+    assert [s for s in server.statuses if s >= 200] == [488]
+    assert [r.method for r, _ in h.stateless] == ["ACK"]
+    assert len(h.to(FAR_A, "BYE")) == 1
+    h.respond(out, 200, body=FAR_SDP)  # a retransmission: not passed upstream
+    assert [s for s in server.statuses if s >= 200] == [488]
+    assert h.cdr("call-1").cause == cdr.MEDIA_ENCRYPTION_REFUSED
