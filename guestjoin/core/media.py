@@ -123,8 +123,9 @@ class MediaAnchor:
         self.leg = self.leg.settled()
 
     def release(self, call: Call) -> None:
-        """Delete the session (once); its figures join the call's record."""
-        if self.released:
+        """Delete the session (once); its figures join the call's record. A call refused
+        before any SDP went to rtpengine has no session: nothing to delete."""
+        if self.released or self.exchange == 0:
             return
         self.released = True
 
