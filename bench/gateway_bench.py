@@ -519,7 +519,11 @@ def main() -> int:
                     )
                 )
             if mode == "relay":
-                print(f"  rtpengine sessions left: {engine_sessions(ng_port)}", flush=True)
+                print(
+                    f"  rtpengine sessions left: {engine_sessions(ng_port)} (calls an overloaded "
+                    "step left unfinished end on their timeouts)",
+                    flush=True,
+                )
             if args.stalls:
                 text = (workdir / "otj-gateway.log").read_text(errors="replace")
                 for line in text.splitlines():
@@ -556,7 +560,11 @@ def main() -> int:
                     )
                 )
             if args.relay:
-                print(f"  rtpengine sessions left: {engine_sessions(ng_port)}", flush=True)
+                print(
+                    f"  rtpengine sessions left: {engine_sessions(ng_port)} (calls an overloaded "
+                    "step left unfinished end on their timeouts)",
+                    flush=True,
+                )
     finally:
         engine.close()
         zone.stop()

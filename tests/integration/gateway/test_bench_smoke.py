@@ -85,5 +85,5 @@ def test_bench_gateway_relay_smoke() -> None:
     assert "otj gateway: 30 calls/s: ok=30/30" in out, out
     assert "otj gateway (media: relay): 30 calls/s: ok=30/30" in out, out
     assert "kamailio + rtpengine (children=1): 30 calls/s: ok=30/30" in out, out
-    assert out.count("rtpengine sessions left: 0") == 2, out  # every session deleted
+    assert out.count("rtpengine sessions left: 0 ") == 2, out  # every session deleted
     assert "ratio otj / kamailio" in out, out
