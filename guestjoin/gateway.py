@@ -101,6 +101,7 @@ class Gateway:
         self.config = await loop.run_in_executor(None, self.provider.load)
         settings = self.config.settings
         self.media.configure(engines_from(settings.rtpengines))
+        self.media.start()
         clock = self._clock or LoopClock(loop)
         addresses = tuple(listen) if listen is not None else settings.listen
         tls_server = None

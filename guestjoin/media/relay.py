@@ -63,6 +63,7 @@ class MediaRelay:
         interval: float = 0.5,
         tries: int = 2,
         probe_every: float = 1.0,
+        check_every: float = 10.0,
     ) -> None:
         self.pool = EnginePool(engines, retry_after=probe_every)
         self.alarms = alarms
@@ -70,8 +71,10 @@ class MediaRelay:
         self.interval = interval
         self.tries = tries
         self.probe_every = probe_every
+        self.check_every = check_every  # every engine pinged this often (alarm without calls)
         self._clients: dict[Engine, NgClient] = {}
         self._prober: asyncio.Task[None] | None = None
+        self._checker: asyncio.Task[None] | None = None
 
     def configure(self, engines: Sequence[Engine]) -> None:
         """Adopt a new engine list (live calls keep their engine)."""
@@ -178,12 +181,28 @@ class MediaRelay:
                 with contextlib.suppress(NgError):
                     await self._send(engine, {"command": "ping"})
 
+    def start(self) -> None:
+        """Ping every engine every ``check_every`` seconds, so an engine that stops is
+        alarmed before a call needs it (the gateway calls this when it starts)."""
+        if self._checker is None and self.check_every > 0:
+            self._checker = asyncio.get_running_loop().create_task(self._check_loop())
+
+    async def _check_loop(self) -> None:
+        while True:
+            for state in self.pool.states():
+                if state.up:
+                    with contextlib.suppress(NgError):
+                        await self._send(state.engine, {"command": "ping"})
+            await asyncio.sleep(self.check_every)
+
     async def close(self) -> None:
-        """Stop probing and close the sockets."""
-        if self._prober is not None:
-            self._prober.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+        """Stop pinging and probing, close the sockets."""
+        for task in (self._checker, self._prober):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._checker = self._prober = None
         for client in self._clients.values():
             client.close()
         self._clients.clear()

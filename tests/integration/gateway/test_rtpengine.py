@@ -310,3 +310,31 @@ async def test_a_burst_of_calls_loses_no_reply(tmp_path: Path) -> None:
             assert await engine.calls() == []
         finally:
             await relay.close()
+
+
+async def test_an_engine_that_stops_between_calls_is_alarmed_without_a_call(
+    tmp_path: Path,
+) -> None:
+    alarms = Alarms()
+    async with running_rtpengine(tmp_path) as engine:
+        relay = MediaRelay(
+            [engine.engine], alarms=alarms, interval=0.2, tries=1, probe_every=0.2, check_every=0.2
+        )
+        relay.start()
+        try:
+            await asyncio.sleep(0.5)
+            assert alarms.raised == []
+            await engine.stop()
+            for _ in range(30):
+                if alarms.active:
+                    break
+                await asyncio.sleep(0.1)
+            assert (ALARM_KIND, engine.address) in alarms.active
+            await engine.start()
+            for _ in range(30):
+                if not alarms.active:
+                    break
+                await asyncio.sleep(0.1)
+            assert alarms.active == {}
+        finally:
+            await relay.close()
