@@ -211,3 +211,39 @@ def test_a_2xx_racing_the_cancel_of_a_refused_183_is_ended_too() -> None:
     h.respond(out, 200, body=FAR_SDP)  # a retransmission: not passed upstream
     assert [s for s in server.statuses if s >= 200] == [488]
     assert h.cdr("call-1").cause == cdr.MEDIA_ENCRYPTION_REFUSED
+
+
+def test_a_finished_relayed_call_leaves_no_reference_cycles() -> None:
+    """As for direct calls (test_no_cycles.py): the media anchor's pending steps and cached
+    bodies do not keep a finished call alive."""
+    import gc
+
+    from guestjoin.core.branch import Call
+    from guestjoin.core.media import MediaAnchor
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        h = MediaHarness()
+        server = h.send(invite())
+        assert server is not None
+        h.engine()
+        h.respond(h.far[0], 200, body=FAR_SDP)
+        h.engine()
+        answer = server.final
+        assert answer is not None
+        h.send(in_dialog("BYE", answer=answer, from_caller=True, branch=h.branch(), cseq=2))
+        h.respond(h.far[-1], 200)
+        h.engine(MediaFigures(engine="e"))
+        h.advance(60)
+        assert h.core.calls == {}
+        h.far.clear()
+        h.servers.clear()
+        del server, answer
+        gc.collect()
+        assert [o for o in gc.garbage if isinstance(o, Call | MediaAnchor)] == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
