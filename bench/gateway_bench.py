@@ -8,6 +8,12 @@ caller and the far end; a dnslib server answers NAPTR/SRV/A for google.pexip.me 
 127.0.53.53:53 (Kamailio reads /etc/resolv.conf, so it runs in a private mount namespace with
 a resolv.conf naming that server). Everything runs on this machine: read the ratio, not the
 absolute numbers.
+
+With ``--relay`` an rtpengine (user space, loopback, its own ports) joins the run: the otj
+gateway is measured with ``media: direct`` and with ``media: relay``, and Kamailio with its
+rtpengine module (bench/gateway_kamailio_relay.cfg) drives the same rtpengine; each call's SDP
+then goes through rtpengine (no RTP flows: the figures are the signalling and session cost).
+The engine's own CPU per call is reported beside the proxy's.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ class Step:
     rtts: list[float]
     retrans_per_second: list[int]
     cpu_seconds: float = float("nan")
+    media_cpu_seconds: float = 0.0  # rtpengine's, with --relay
 
     @property
     def cpu_ms_per_call(self) -> float:
@@ -271,6 +278,7 @@ class Result:
     p99: float
     steps: list[Step]
     cpu_ms_per_call: float = float("nan")
+    media_cpu_ms_per_call: float = 0.0
 
 
 class Bench:
@@ -282,6 +290,7 @@ class Bench:
         self.seconds = seconds
 
     session: int | None = None  # the proxy's session id: its CPU time is accounted per step
+    media_session: int | None = None  # rtpengine's (with --relay)
 
     def step(self, port: int, rate: int, seconds: float, *, rtt: bool = False) -> Step:
         with process(
@@ -302,8 +311,10 @@ class Bench:
             what="far-end",
         ):
             before = session_cpu(self.session)
+            media_before = session_cpu(self.media_session)
             step = run_sipp(self.workdir, port, rate, seconds, rtt=rtt)
             step.cpu_seconds = session_cpu(self.session) - before
+            step.media_cpu_seconds = session_cpu(self.media_session) - media_before
             return step
 
     def measure(
@@ -346,6 +357,7 @@ class Bench:
             p99=latency.percentile(0.99),
             steps=steps,
             cpu_ms_per_call=latency.cpu_ms_per_call,
+            media_cpu_ms_per_call=latency.media_cpu_seconds * 1000 / latency.calls,
         )
 
 
@@ -387,6 +399,47 @@ def process(
         log.close()
 
 
+@contextlib.contextmanager
+def start_rtpengine(workdir: Path, ng_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """rtpengine in user space: inside 127.0.0.1, outside 127.0.0.2, its own port range."""
+    base = 30_000 + ng_port % 20_000
+    args = [
+        shutil.which("rtpengine") or "/usr/bin/rtpengine",
+        "--config-file=none",
+        "--table=-1",
+        "--foreground",
+        "--log-stderr",
+        "--log-level=4",
+        "--interface=inside/127.0.0.1",
+        "--interface=outside/127.0.0.2",
+        f"--listen-ng=127.0.0.1:{ng_port}",
+        f"--port-min={base}",
+        f"--port-max={base + 9_999}",
+        "--delete-delay=0",
+        "--num-threads=2",
+    ]
+    with process(args, cwd=workdir, port=ng_port, what="rtpengine") as proc:
+        yield proc
+
+
+def engine_sessions(ng_port: int) -> int:
+    """How many sessions rtpengine still holds (``list``): 0 when every call was deleted."""
+    from guestjoin.media.ng import parse_reply, request, split_reply
+
+    req = request({"command": "list"})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sock.sendto(req.datagram(), ("127.0.0.1", ng_port))
+        cookie, body = split_reply(sock.recv(65_535))
+    calls = parse_reply(cookie, body, "list").body.get("calls", [])
+    return len(calls) if isinstance(calls, list) else -1
+
+
+def ratio_name(ours: str, theirs: str) -> str:
+    """``otj / kamailio``, or ``relay / direct`` when both rows are the otj gateway."""
+    return "otj / kamailio" if theirs.startswith("kamailio") else "relay / direct"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -408,6 +461,9 @@ def main() -> int:
     parser.add_argument(
         "--dns-host", default=DNS_HOST, help="loopback address for the DNS server (port 53)"
     )
+    parser.add_argument(
+        "--relay", action="store_true", help="also measure media: relay through rtpengine"
+    )
     args = parser.parse_args()
     for binary in ("sipp", "kamailio", "unshare", "mount"):
         if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
@@ -427,8 +483,14 @@ def main() -> int:
         f"far end: sipp UAS on 127.0.0.1:{far_port}; DNS {args.dns_host}:53; work dir {workdir}",
         flush=True,
     )
+    engine = contextlib.ExitStack()
+    ng_port = free_port()
     try:
-        if args.only in (None, "otj"):
+        if args.relay:
+            rtpengine = engine.enter_context(start_rtpengine(workdir, ng_port))
+            bench.media_session = rtpengine.pid
+        modes = ["direct", "relay"] if args.relay else ["direct"]
+        for mode in modes if args.only in (None, "otj") else []:
             port = free_port()
             cmd = [
                 sys.executable,
@@ -439,6 +501,8 @@ def main() -> int:
                 "--dns",
                 f"{args.dns_host}:53",
             ]
+            if mode == "relay":
+                cmd += ["--rtpengine", f"127.0.0.1:{ng_port}"]
             if args.profile:
                 cmd += ["--profile", args.profile]
             if args.stalls:
@@ -448,12 +512,18 @@ def main() -> int:
                 bench.session = proc.pid
                 results.append(
                     bench.measure(
-                        "otj gateway",
+                        "otj gateway" + (" (media: relay)" if mode == "relay" else ""),
                         port,
                         rates=rates,
                         latency_rate=args.latency_rate,
                         latency_seconds=args.latency_seconds,
                     )
+                )
+            if mode == "relay":
+                print(
+                    f"  rtpengine sessions left: {engine_sessions(ng_port)} (calls an overloaded "
+                    "step left unfinished end on their timeouts)",
+                    flush=True,
                 )
             if args.stalls:
                 text = (workdir / "otj-gateway.log").read_text(errors="replace")
@@ -463,11 +533,13 @@ def main() -> int:
         if args.only in (None, "kamailio"):
             port = free_port()
             cfg = workdir / "kamailio.cfg"
+            source = "gateway_kamailio_relay.cfg" if args.relay else "gateway_kamailio.cfg"
             cfg.write_text(
-                (BENCH / "gateway_kamailio.cfg")
+                (BENCH / source)
                 .read_text()
                 .replace("@PORT@", str(port))
                 .replace("@CHILDREN@", str(args.kamailio_children))
+                .replace("@NG_PORT@", str(ng_port))
             )
             kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
             script = (
@@ -478,16 +550,24 @@ def main() -> int:
                 ["unshare", "-m", "sh", "-c", script], cwd=workdir, port=port, what="kamailio"
             ) as proc:
                 bench.session = proc.pid
+                name = f"kamailio (children={args.kamailio_children})"
                 results.append(
                     bench.measure(
-                        f"kamailio (children={args.kamailio_children})",
+                        name.replace("kamailio", "kamailio + rtpengine") if args.relay else name,
                         port,
                         rates=rates,
                         latency_rate=args.latency_rate,
                         latency_seconds=args.latency_seconds,
                     )
                 )
+            if args.relay:
+                print(
+                    f"  rtpengine sessions left: {engine_sessions(ng_port)} (calls an overloaded "
+                    "step left unfinished end on their timeouts)",
+                    flush=True,
+                )
     finally:
+        engine.close()
         zone.stop()
     print()
     print("Gateway benchmark (sipp over UDP, same machine; forwarding via RFC 3263 DNS)")
@@ -498,10 +578,13 @@ def main() -> int:
             f"{res.name:34}{rate:>14}{res.p50:>10.2f}ms{res.p99:>10.2f}ms"
             f"{res.cpu_ms_per_call:>10.2f}ms"
         )
-    if len(results) == 2:
-        ours, theirs = results
+    if args.relay:
+        for res in results:
+            print(f"{res.name:34}{'rtpengine CPU/call':>38}{res.media_cpu_ms_per_call:>12.2f}ms")
+    if len(results) >= 2:
+        ours, theirs = results[-2], results[-1]
         print(
-            f"{'ratio otj / kamailio':34}"
+            f"{'ratio ' + ratio_name(ours.name, theirs.name):34}"
             f"{ours.max_rate / theirs.max_rate if theirs.max_rate else float('nan'):>14.2f}"
             f"{ours.p50 / theirs.p50 if theirs.p50 else float('nan'):>11.1f}x"
             f"{ours.p99 / theirs.p99 if theirs.p99 else float('nan'):>11.1f}x"

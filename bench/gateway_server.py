@@ -12,24 +12,31 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import replace
 
 from guestjoin.cdr import MemoryRecorder
 from guestjoin.config import GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions, run
 from otj.commands.gateway import tune_gc
-from otj.model import CallRoutingRule, GatewaySettings, ListenAddress
+from otj.model import CallRoutingRule, GatewaySettings, ListenAddress, RtpEngineAddress
 
 RULE = CallRoutingRule(
     name="SIP Guest Join", priority=10, match_string=r"[a-z\-]{10,12}@google\.pexip\.me"
 )
 
 
-async def serve(port: int, dns: str, profile: str | None, stalls: bool = False) -> None:
+async def serve(
+    port: int, dns: str, profile: str | None, stalls: bool = False, rtpengine: str = ""
+) -> None:
+    engines = (RtpEngineAddress(address=rtpengine),) if rtpengine else ()
     config = GatewayConfig(
-        rules=(RULE,),
+        rules=(replace(RULE, media="relay") if rtpengine else RULE,),
         # one sipp source carries every call: no per-source bound (Kamailio has none either)
         settings=GatewaySettings(
-            dns_servers=(dns,), call_licenses=1_000_000, max_calls_per_source=0
+            dns_servers=(dns,),
+            call_licenses=1_000_000,
+            max_calls_per_source=0,
+            rtpengines=engines,
         ),
     )
     recorder = MemoryRecorder(keep=200)
@@ -70,12 +77,14 @@ def main() -> int:
     parser.add_argument("--profile", help="write cProfile stats here")
     parser.add_argument("--stalls", action="store_true", help="report gc pauses and loop lag")
     parser.add_argument("--asyncio", action="store_true", help="the default loop, not uvloop")
+    parser.add_argument("--rtpengine", default="", help="relay media through this ng address")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    main = serve(args.port, args.dns, args.profile, args.stalls, args.rtpengine)
     if args.asyncio:
-        asyncio.run(serve(args.port, args.dns, args.profile, args.stalls))
+        asyncio.run(main)
     else:
-        run(serve(args.port, args.dns, args.profile, args.stalls))
+        run(main)
     return 0
 
 

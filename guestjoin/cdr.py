@@ -32,6 +32,8 @@ NO_ACK = "no_ack"  # the caller never ACKed the 2xx (RFC 3261 §13.3.1.4): BYE s
 SOURCE_LIMIT = "source_limit"  # the source already had gateway.max_calls_per_source calls
 TRANSFERRED = "transferred"  # a Virtual Reception handed the caller on (REFER or 3pcc)
 RECEPTION_GAVE_UP = "reception_gave_up"  # invalid input or silence ``attempts`` times
+MEDIA_UNAVAILABLE = "media_unavailable"  # media: relay and no rtpengine answered
+MEDIA_ENCRYPTION_REFUSED = "media_encryption_refused"  # required SRTP refused by the far end
 
 _BY_CODE = {
     480: CALL_REJECTED,
@@ -89,6 +91,13 @@ class CallDetail:
     reception: str = ""  # the Virtual Reception that answered the call
     digits_outcome: str = ""  # calendar_join | id | invalid | timeout (reception.Outcome)
     transfer_method: str = ""  # refer | 3pcc
+    media_engine: str = ""  # the rtpengine of a relayed call ("" = direct media)
+    media_room_packets: int = 0  # received from the room (rtpengine's delete answer)
+    media_room_bytes: int = 0
+    media_room_lost: int = 0
+    media_far_packets: int = 0  # received from the far end
+    media_far_bytes: int = 0
+    media_far_lost: int = 0
 
     @property
     def live(self) -> bool:

@@ -49,6 +49,10 @@ class LoopClock:
         return self._loop.call_later(delay, callback)
 
 
+def _nothing() -> None:
+    """A cancelled timer's callback."""
+
+
 class _ManualTimer:
     __slots__ = ("callback", "cancelled", "when")
 
@@ -59,6 +63,7 @@ class _ManualTimer:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.callback = _nothing  # as asyncio's handles do: no reference to the owner left
 
 
 class ManualClock:

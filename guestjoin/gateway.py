@@ -18,6 +18,7 @@ from guestjoin.dns import SipResolver
 from guestjoin.identity import TlsIdentity
 from guestjoin.licences import Licences
 from guestjoin.lockout import LockoutPolicy
+from guestjoin.media.relay import AlarmSink, MediaRelay, engines_from
 from guestjoin.proxy import Proxy, ProxyOptions
 from guestjoin.reception.calendar import Calendar
 from guestjoin.reception.service import ReceptionService
@@ -107,11 +108,13 @@ class Gateway:
         clock: Clock | None = None,
         licences: Licences | None = None,
         calendar: Calendar | None = None,
+        alarms: AlarmSink | None = None,
     ) -> None:
         self.provider = provider
         self.calendar = calendar  # where Virtual Receptions find a calling room's meeting
         self.recorder = recorder
         self.options = options or GatewayOptions()
+        self.media = MediaRelay((), alarms=alarms)  # rtpengines of rules with media: relay
         self._clock = clock
         self._licences = licences  # e.g. ClusterLicences; a process-local count by default
         self._tls_server: ssl.SSLContext | None = None
@@ -127,6 +130,8 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self.config = await loop.run_in_executor(None, self.provider.load)
         settings = self.config.settings
+        self.media.configure(engines_from(settings.rtpengines))
+        self.media.start()
         clock = self._clock or LoopClock(loop)
         addresses = tuple(listen) if listen is not None else settings.listen
         tls_server = None
@@ -160,6 +165,7 @@ class Gateway:
             clock=clock,
             config=lambda: self.config,
             options=self.options.proxy,
+            media=self.media,
         )
         self.receptions = ReceptionService(self.proxy, self.calendar)
         self.transport = transport
@@ -187,6 +193,8 @@ class Gateway:
         if config.identity != old_identity:
             self._use_identity(config)
         proxy.licences.total = config.settings.call_licenses
+        if config.settings.rtpengines != old.rtpengines:
+            self.media.configure(engines_from(config.settings.rtpengines))
         if config.settings.dns_servers != old.dns_servers:
             proxy.resolver = SipResolver(
                 proxy.clock, config.settings.dns_servers, timeout=self.options.dns_timeout
@@ -233,6 +241,7 @@ class Gateway:
                 await self._reloader
         if self.transport is not None:
             await self.transport.close()
+        await self.media.close()
 
     def listener(self, transport: str) -> Listener:
         """The bound listener of a transport."""

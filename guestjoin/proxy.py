@@ -25,7 +25,10 @@ from guestjoin.core.actions import (
     Action,
     CancelTimer,
     Lookup,
+    MediaRef,
+    MediaResult,
     RecordCdr,
+    RelayMedia,
     Resolve,
     Respond,
     RespondStatelessly,
@@ -39,6 +42,9 @@ from guestjoin.core.options import ALLOW, ProxyOptions
 from guestjoin.core.proxy import ProxyCore
 from guestjoin.dns import DnsFailure, SipResolver
 from guestjoin.licences import Licences
+from guestjoin.media.ng import NgError
+from guestjoin.media.relay import MediaRelay, RelayUnavailable
+from guestjoin.media.session import OfferStep
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Request, Response
 from guestjoin.sip.uri import UriError
@@ -65,7 +71,9 @@ class Proxy:
         clock: Clock,
         config: Callable[[], GatewayConfig],
         options: ProxyOptions | None = None,
+        media: MediaRelay | None = None,
     ) -> None:
+        self.media = media  # the rtpengines of rules with media: relay
         self.transport = transport
         self.transactions = transactions
         self.resolver = resolver
@@ -92,6 +100,7 @@ class Proxy:
             CancelTimer: self._cancel_timer,
             Resolve: self._resolve,
             RecordCdr: self._record,
+            RelayMedia: self._relay_media,
         }
         transactions.user = self
 
@@ -226,6 +235,42 @@ class Proxy:
         except (DnsFailure, UriError) as exc:
             result = exc
         self.run(self.core.resolved(lookup, result))
+
+    def _relay_media(self, action: RelayMedia) -> None:
+        task = asyncio.get_running_loop().create_task(self._media_step(action.ref))
+        task.add_done_callback(_log_task)
+
+    async def _media_step(self, ref: MediaRef) -> None:
+        """One step on rtpengine (``guestjoin.media.relay``), its result back to the core."""
+        media = self.media
+        result: MediaResult
+        step = ref.step
+        if media is None:
+            self.run(self.core.media_done(ref, RelayUnavailable("no media relay in this process")))
+            return
+        try:
+            if step is None:
+                result = await media.delete(call_id=ref.call_id, room_tag=ref.room_tag)
+            elif isinstance(step, OfferStep):
+                sdp = await media.offer(
+                    call_id=ref.call_id,
+                    from_tag=step.from_tag,
+                    sdp=ref.body.decode("utf-8", "replace"),
+                    from_side=step.from_side,
+                    encryption=step.encryption,
+                )
+                result = sdp.encode("utf-8")
+            else:
+                sdp = await media.answer(
+                    call_id=ref.call_id,
+                    from_tag=step.from_tag,
+                    to_tag=step.to_tag,
+                    sdp=ref.body.decode("utf-8", "replace"),
+                )
+                result = sdp.encode("utf-8")
+        except (RelayUnavailable, NgError) as exc:
+            result = exc
+        self.run(self.core.media_done(ref, result))
 
     def _record(self, action: RecordCdr) -> None:
         try:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -178,3 +179,36 @@ class StoreRecorder:
         except Exception:
             self.failures += 1
             log.exception("%s: cannot write the call record", call.call_id)
+
+
+class StoreAlarms:
+    """Raises and clears gateway alarms (``rtpengine_unreachable``) in the store, in order, on
+    one worker thread (the event loop never waits for the database)."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.db = db
+        self.clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otj-alarms")
+
+    def raise_alarm(self, kind: str, subject: str, message: str) -> None:
+        """Raise (or refresh) the alarm."""
+        now = self.clock()
+        self._submit(lambda: self.db.alarms.raise_alarm(kind, subject, message, now=now))
+
+    def clear_alarm(self, kind: str, subject: str) -> None:
+        """Clear it."""
+        now = self.clock()
+        self._submit(lambda: self.db.alarms.clear(kind, subject, now=now))
+
+    def _submit(self, work: Callable[[], object]) -> None:
+        self._pool.submit(work).add_done_callback(_log_failure)
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread."""
+        self._pool.shutdown(wait=True)
+
+
+def _log_failure(future: Future[object]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("cannot write a gateway alarm: %s", exc)

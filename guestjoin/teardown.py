@@ -23,6 +23,28 @@ def bye_toward_callee(
 ) -> Request | None:
     """The BYE for the dialog that ``answer`` (a 2xx) set up for ``invite`` as forwarded,
     without a Via (the sender adds its own); None when the 2xx had no usable Contact."""
+    return _toward_callee(
+        "BYE", invite, answer, is_ours, cseq=invite.cseq.number + 1, reason=reason
+    )
+
+
+def ack_toward_callee(
+    invite: Request, answer: Response, is_ours: Callable[[SipUri], bool]
+) -> Request | None:
+    """The ACK for a 2xx the gateway does not pass upstream (RFC 3261 §13.2.2.4: same CSeq
+    number as the INVITE), so that the far end stops retransmitting it before the BYE."""
+    return _toward_callee("ACK", invite, answer, is_ours, cseq=invite.cseq.number, reason="")
+
+
+def _toward_callee(
+    method: str,
+    invite: Request,
+    answer: Response,
+    is_ours: Callable[[SipUri], bool],
+    *,
+    cseq: int,
+    reason: str,
+) -> Request | None:
     contact = answer.first_value("Contact")
     if contact is None:
         return None
@@ -46,8 +68,8 @@ def bye_toward_callee(
         ("From", invite.get("From") or ""),
         ("To", answer.get("To") or ""),
         ("Call-ID", invite.call_id),
-        ("CSeq", f"{invite.cseq.number + 1} BYE"),
-        ("Reason", reason),
+        ("CSeq", f"{cseq} {method}"),
+        *((("Reason", reason),) if reason else ()),
         ("Content-Length", "0"),
     ]
-    return Request(method="BYE", uri=target, headers=tuple(headers))
+    return Request(method=method, uri=target, headers=tuple(headers))

@@ -366,6 +366,7 @@ class ClientTransaction:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        self._timeout = None
 
     def _terminate(self) -> None:
         if self.state is State.TERMINATED:

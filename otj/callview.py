@@ -43,6 +43,13 @@ CSV_COLUMNS: tuple[str, ...] = (
     "reception",
     "digits_outcome",
     "transfer_method",
+    "media_engine",
+    "media_room_packets",
+    "media_room_bytes",
+    "media_room_lost",
+    "media_far_packets",
+    "media_far_bytes",
+    "media_far_lost",
 )
 
 
@@ -104,6 +111,13 @@ def call_json(call: CallRecord, now: datetime) -> dict[str, Any]:
         "reception": call.reception,
         "digits_outcome": call.digits_outcome,
         "transfer_method": call.transfer_method,
+        "media_engine": call.media_engine,
+        "media_room_packets": call.media_room_packets,
+        "media_room_bytes": call.media_room_bytes,
+        "media_room_lost": call.media_room_lost,
+        "media_far_packets": call.media_far_packets,
+        "media_far_bytes": call.media_far_bytes,
+        "media_far_lost": call.media_far_lost,
     }
 
 

@@ -221,6 +221,10 @@ class CallRoutingRule:
     match_source: tuple[str, ...] = ()
     # a ``sip_credentials`` name: answer the far end's 401/407 challenges with it
     outbound_credentials: str = ""
+    #: ``relay``: the call's media goes through rtpengine (``gateway.rtpengines``)
+    media: Literal["direct", "relay"] = "direct"
+    #: SRTP towards the far end of a relayed call (the room keeps plain RTP)
+    outbound_media_encryption: Literal["none", "best_effort", "required"] = "none"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -286,6 +290,14 @@ class ListenAddress:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RtpEngineAddress:
+    """One rtpengine's ng control address (``HOST:PORT``) and its share of relayed calls."""
+
+    address: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GatewaySettings:
     """The ``gateway:`` section."""
 
@@ -306,3 +318,4 @@ class GatewaySettings:
     caller_display_name: str = "{{ room_name }}"
     unattributed_display_name: str = "{{ caller_name }} (unverified)"
     organisation: str = ""
+    rtpengines: tuple[RtpEngineAddress, ...] = ()  # media relays of rules with media: relay

@@ -27,7 +27,10 @@ Extension points (stable interfaces):
 * CDR fields — add the field to ``guestjoin.cdr.CallDetail``; set it with ``Call.stage`` /
   ``Call.update`` (``guestjoin.core.branch``) or at admission (``guestjoin.core.invite``).
 * Call end — ``ProxyCore.call_ended`` is where a call's resources are given back (licences,
-  per-source share); a media relay releases its session there too.
+  per-source share); the media relay's session is deleted there too.
+* Media relay (``media: relay``, ``guestjoin.core.media``) — SDP bodies of a relayed call go
+  to rtpengine as ``RelayMedia`` actions before they are forwarded; the driver answers with
+  ``ProxyCore.media_done`` (the rewritten body, the delete's figures, or the error).
 """
 
 from guestjoin.core.actions import Action, ClientRef, Lookup, Outbox, ServerRef, TimerRef

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from guestjoin.cdr import CallDetail
+from guestjoin.media.commands import MediaFigures
+from guestjoin.media.session import AnswerStep, OfferStep
 from guestjoin.sip.message import Request, Response
 from guestjoin.sip.uri import SipUri
 from guestjoin.values import Target
@@ -97,6 +99,38 @@ class Lookup:
         self.callback = callback
 
 
+MediaResult = bytes | MediaFigures | None | Exception  # rewritten SDP, figures, or the error
+
+
+class MediaRef:
+    """A media relay step the core waits for: ``body`` through rtpengine as ``step`` (an
+    offer or an answer), or, with ``step`` None, the end of the call's media session."""
+
+    __slots__ = ("body", "call_id", "callback", "room_tag", "step")
+
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        room_tag: str,
+        step: OfferStep | AnswerStep | None,
+        body: bytes,
+        callback: Callable[[MediaResult], None],
+    ) -> None:
+        self.call_id = call_id  # the engine's call-id
+        self.room_tag = room_tag
+        self.step = step
+        self.body = body
+        self.callback = callback
+
+
+@dataclass(frozen=True, slots=True)
+class RelayMedia:
+    """Carry out ``ref`` on the media relay and call ``core.media_done(ref, result)``."""
+
+    ref: MediaRef
+
+
 @dataclass(frozen=True, slots=True)
 class Respond:
     """Send a response on a server transaction (statefully: retransmitted as §17.2 says)."""
@@ -176,6 +210,7 @@ Action = (
     | CancelTimer
     | Resolve
     | RecordCdr
+    | RelayMedia
 )
 
 
@@ -246,6 +281,10 @@ class Outbox:
     def record(self, detail: CallDetail) -> None:
         """Record a CDR change."""
         self.actions.append(RecordCdr(detail))
+
+    def relay_media(self, ref: MediaRef) -> None:
+        """Ask the media relay for one step."""
+        self.actions.append(RelayMedia(ref))
 
 
 def ignore_response(_client: ClientRef, _response: Response) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from guestjoin import cdr
 from guestjoin.cdr import CallDetail, utc
@@ -33,6 +34,9 @@ from guestjoin.routing import RouteDecision
 from guestjoin.sip.digest_client import DialogAuth
 from guestjoin.sip.message import Request, Response, make_response
 from guestjoin.values import Received, StreamConnection, Target
+
+if TYPE_CHECKING:
+    from guestjoin.core.media import MediaAnchor
 
 log = logging.getLogger("guestjoin.proxy")
 
@@ -79,6 +83,7 @@ class Call(Branching):
         self.auth: DialogAuth | None = None
         self.cseq_offset = 0
         self.auth_retried = False
+        self.media: MediaAnchor | None = None  # media: relay (guestjoin.core.media)
 
     def sdp_context(self, kind: str, *, toward_caller: bool, method: str) -> SdpContext:
         """Where an SDP body of this call is going (for the SDP steps)."""
@@ -120,6 +125,10 @@ class Call(Branching):
     def start(self, targets: list[Target]) -> None:
         """Forward to the first of ``targets`` (RFC 3263 order)."""
         self.targets = targets
+        media, request = self.media, self.request
+        if media and media.offer_body is None and request.content_type == "application/sdp":
+            media.offer(self, self.try_next)  # the offer through rtpengine first
+            return
         self.try_next()
 
     def outbound(self, target: Target) -> tuple[Request, Target]:
@@ -127,6 +136,8 @@ class Call(Branching):
         decision = self.decision
         assert decision is not None
         req = self.request.with_uri(decision.destination)
+        if self.media is not None and self.media.offer_body is not None:
+            req = req.with_body(self.media.offer_body)
         mf = req.max_forwards
         req = req.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
         if self.display:
@@ -237,6 +248,12 @@ class Call(Branching):
         return True
 
     def _on_response(self, ct: ClientRef, response: Response) -> None:
+        if ct is self.ct and self.media is not None:
+            self.media.response(self, ct, response, self._handle_response)
+        else:
+            self._handle_response(ct, response)
+
+    def _handle_response(self, ct: ClientRef, response: Response) -> None:
         if ct is not self.ct:
             return
         fx = self.env.fx
@@ -364,6 +381,10 @@ class Call(Branching):
         self._stop_timer_c()
         picked = best_response(self.responses)
         build = self.env.build
+        if self.media is not None and self.media.refusal is not None:
+            code, reason, refused, why = self.media.refusal
+            self.finish(code, reason, refused, detail=why)
+            return
         if self.cancelled:
             cause = cdr.CANCELLED
             if picked is not None and picked[1] and picked[0].status == 487:
@@ -380,6 +401,8 @@ class Call(Branching):
         else:
             response, downstream = picked
             cause = cdr.cause_for(response.status)
+            if response.status == 488 and self.media and self.media.encryption == "required":
+                cause = cdr.MEDIA_ENCRYPTION_REFUSED
             if response.status == 503:
                 # §16.7 step 6: a 503 is not passed upstream; it only says that target failed
                 upstream = build.local_response(self.request, 500, "All Targets Unavailable")

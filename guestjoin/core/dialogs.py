@@ -13,6 +13,7 @@ from guestjoin.core.actions import DnsResult, ServerRef
 from guestjoin.core.branch import Call, ignore
 from guestjoin.core.checks import dialog_check, next_hop_uri, preprocess_route, validate
 from guestjoin.core.indialog import InDialog
+from guestjoin.core.media import UNAVAILABLE, has_sdp
 from guestjoin.core.messages import IN_DIALOG
 from guestjoin.dialog_token import token_valid
 from guestjoin.sip.message import Request
@@ -112,6 +113,32 @@ def forward_in_dialog(
     if indialog.elsewhere(request, call, target, from_caller):
         core.refuse(server, 403, "Not Along The Dialog's Route")
         return
+    media = call.media
+    if media is not None and request.method in ("INVITE", "UPDATE") and has_sdp(request):
+
+        def relayed(out: Request | None) -> None:
+            if out is None:
+                retry = (("Retry-After", "5"),)
+                response = core.build.local_response(request, 503, UNAVAILABLE[1], retry)
+                core.fx.respond(server, response)
+            else:
+                forward_now(core, out, server, call, target, from_caller=from_caller)
+
+        media.in_dialog(call, request, from_caller=from_caller, then=relayed)
+        return
+    forward_now(core, request, server, call, target, from_caller=from_caller)
+
+
+def forward_now(
+    core: ProxyCore,
+    request: Request,
+    server: ServerRef,
+    call: Call,
+    target: Target,
+    *,
+    from_caller: bool,
+) -> None:
+    """Forward statefully (the path is checked, the SDP relayed already)."""
     context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method=request.method)
     if from_caller:
         request = auth.toward_callee(call, request)
@@ -154,6 +181,21 @@ def forward_ack(core: ProxyCore, ack: Request, received: Received) -> None:
 def send_ack(core: ProxyCore, ack: Request, call: Call, target: Target, from_caller: bool) -> None:
     if indialog.elsewhere(ack, call, target, from_caller):
         return
+    if call.media is not None and has_sdp(ack):  # the answer to a late offer
+        call.media.in_dialog(
+            call,
+            ack,
+            from_caller=from_caller,
+            then=lambda out: send_ack_now(core, out or ack, call, target, from_caller),
+        )
+        return
+    send_ack_now(core, ack, call, target, from_caller)
+
+
+def send_ack_now(
+    core: ProxyCore, ack: Request, call: Call, target: Target, from_caller: bool
+) -> None:
+    """Send the ACK (its SDP relayed already)."""
     context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method="ACK")
     if from_caller:
         ack = auth.toward_callee(call, ack)

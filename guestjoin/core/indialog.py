@@ -165,6 +165,20 @@ class InDialog(Branching):
         return True
 
     def _on_response(self, ct: ClientRef, response: Response) -> None:
+        media, out = self.call.media, self.out
+        if media is not None and out is not None and out.method in ("INVITE", "UPDATE"):
+            offered = bool(out.body) and out.content_type == "application/sdp"
+            media.in_dialog_response(
+                self.call,
+                response,
+                from_caller=self.from_caller,
+                offered=offered,
+                handle=lambda relayed: self._handle_response(ct, relayed),
+            )
+            return
+        self._handle_response(ct, response)
+
+    def _handle_response(self, ct: ClientRef, response: Response) -> None:
         fx = self.env.fx
         if self.done:
             if self.out is not None and self.out.method == "INVITE" and response.status < 300:

@@ -28,6 +28,7 @@ from guestjoin.cdr import CallDetail, conference_of, utc
 from guestjoin.core.actions import DnsResult, Outbox, ServerRef
 from guestjoin.core.branch import Call
 from guestjoin.core.checks import source_allowed, user_of
+from guestjoin.core.media import MediaAnchor
 from guestjoin.routing import CallContext, RouteDecision, alias_of, route_call
 from guestjoin.sip.message import Request
 from guestjoin.sip.uri import SipUri, UriError, parse_uri
@@ -112,6 +113,14 @@ def initial_invite(
         call.finish(404, "No Matching Call Routing Rule", cdr.NO_ROUTE, detail=why, stateless=True)
         return
     call.decision = decision
+    rule = next((r for r in config.rules if r.name == decision.rule), None)
+    if rule is not None and rule.media == "relay":
+        call.media = MediaAnchor(
+            # the engine's call-id is unique per call (two callers may share a Call-ID)
+            call_id=f"{request.call_id}~{call.key}",
+            room_tag=call.caller_tag,
+            encryption=rule.outbound_media_encryption,
+        )
     call.stage(
         rule=decision.rule, routed_alias=decision.alias, conference=conference_of(decision.alias)
     )

@@ -6,9 +6,9 @@ the transport answers it, tests answer it with a fixed set of listeners.
 Extension point, SDP: every body of type ``application/sdp`` leaving the proxy passes
 ``MessageBuilder.sdp`` — first the bandwidth cap, then each step of ``sdp_steps`` in order,
 with an ``SdpContext`` saying which call, which message (initial INVITE, provisional or final
-answer, in-dialog request or its answer, ACK) and in which direction. A media relay adds its
-offer/answer rewrite as one more step (``ProxyCore.sdp_steps.append(step)``); a step is
-synchronous and must not block.
+answer, in-dialog request or its answer, ACK) and in which direction. A step is synchronous
+and must not block. The media relay (``media: relay``), which must wait for rtpengine, is not
+a step: ``guestjoin.core.media`` rewrites the body first, through ``RelayMedia`` actions.
 """
 
 from __future__ import annotations

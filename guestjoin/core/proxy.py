@@ -25,7 +25,17 @@ from guestjoin import cdr
 from guestjoin.admission import SourceCounter
 from guestjoin.config import GatewayConfig
 from guestjoin.core import dialogs
-from guestjoin.core.actions import Action, ClientRef, DnsResult, Lookup, Outbox, ServerRef, TimerRef
+from guestjoin.core.actions import (
+    Action,
+    ClientRef,
+    DnsResult,
+    Lookup,
+    MediaRef,
+    MediaResult,
+    Outbox,
+    ServerRef,
+    TimerRef,
+)
 from guestjoin.core.branch import Branching, Call
 from guestjoin.core.checks import (
     preprocess_route,
@@ -101,9 +111,12 @@ class ProxyCore:
         self.by_server[call.server.handle] = call
 
     def call_ended(self, call: Call) -> None:
-        """Licences back; drop the call after late retransmissions had a chance."""
+        """Licences back, the media session deleted; drop the call after late
+        retransmissions had a chance."""
         self.licences.release(call.key)
         self.sources.release(call.key)
+        if call.media is not None:
+            call.media.release(call)
         self.by_server.pop(call.server.handle, None)
         if call not in self.calls.get(call.call_id, ()):
             return  # refused before it was ever forwarded: nothing to keep
@@ -176,6 +189,10 @@ class ProxyCore:
     def resolved(self, lookup: Lookup, result: DnsResult) -> list[Action]:
         """A DNS answer (targets, or the exception met)."""
         return self._run(lambda: lookup.callback(result))
+
+    def media_done(self, ref: MediaRef, result: MediaResult) -> list[Action]:
+        """The media relay's answer to a ``RelayMedia`` (the body, figures, or the error)."""
+        return self._run(lambda: ref.callback(result))
 
     def stray_response(self, response: Response, received: Received) -> list[Action]:
         """A response no transaction of ours knows: dropped, never forwarded (2xx

@@ -72,6 +72,13 @@ class CallOut(BaseModel):
     reception: str = Field(description="The Virtual Reception that answered ('' = none)")
     digits_outcome: str = Field(description="Reception: calendar_join, id, invalid or timeout")
     transfer_method: str = Field(description="Reception: refer or 3pcc")
+    media_engine: str = Field(description="The rtpengine of a relayed call ('' = direct media)")
+    media_room_packets: int = Field(description="Relayed: RTP packets received from the room")
+    media_room_bytes: int
+    media_room_lost: int
+    media_far_packets: int = Field(description="Relayed: RTP packets received from the far end")
+    media_far_bytes: int
+    media_far_lost: int
 
 
 class CallPage(BaseModel):

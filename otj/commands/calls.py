@@ -97,6 +97,8 @@ def render(live: Sequence[CallRecord], recent: Sequence[CallRecord], now: dateti
                 + _reception(call)
                 + (f"  ({call.detail})" if call.detail and call.cause != "completed" else "")
             )
+            if call.media_engine:
+                lines.append(f"    {media_line(call)}")
     return lines
 
 
@@ -109,6 +111,20 @@ def live_json(live: Sequence[CallRecord], now: datetime) -> dict[str, Any]:
             for conference, calls in sorted(group_live(live).items())
         ],
     }
+
+
+def media_line(call: CallRecord) -> str:
+    """A relayed call's media figures (what rtpengine received from each side)."""
+
+    def side(packets: int, octets: int, lost: int) -> str:
+        return f"{packets} packets, {octets / 1000:.1f} kB, {lost} lost"
+
+    return (
+        f"media relayed by {call.media_engine}: from the room "
+        f"{side(call.media_room_packets, call.media_room_bytes, call.media_room_lost)}; "
+        f"from the far end "
+        f"{side(call.media_far_packets, call.media_far_bytes, call.media_far_lost)}"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     from guestjoin.gateway import Gateway, GatewayOptions, run
     from guestjoin.proxy import ProxyOptions
     from guestjoin.reception.calendar import StoreCalendar
-    from guestjoin.storage import StoreConfig, StoreRecorder
+    from guestjoin.storage import StoreAlarms, StoreConfig, StoreRecorder
     from otj.config.runtime import open_store
     from otj.store import SecretKeyError
 
@@ -202,8 +202,14 @@ def _run(args: argparse.Namespace) -> int:
             interval=heartbeat, expiry=6 * heartbeat, min_gap=min(0.2, heartbeat)
         ),
     )
+    alarms = StoreAlarms(db)
     gateway = Gateway(
-        StoreConfig(db), recorder, options=options, licences=licences, calendar=StoreCalendar(db)
+        StoreConfig(db),
+        recorder,
+        options=options,
+        licences=licences,
+        calendar=StoreCalendar(db),
+        alarms=alarms,
     )
 
     async def serve() -> int:
@@ -223,6 +229,9 @@ def _run(args: argparse.Namespace) -> int:
             echo(f"gateway listening on {lst.transport} {lst.host}:{lst.port}")
         rules = len(gateway.config.rules)
         echo(f"{rules} call routing rule(s); {gateway.config.settings.call_licenses} licences")
+        engines = gateway.config.settings.rtpengines
+        if engines:
+            echo(f"media relay: {', '.join(e.address for e in engines)}")
         await stop.wait()
         collector.cancel()
         echo("stopping the gateway")
@@ -234,4 +243,5 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         licences.stop()  # the row goes: this process's licences are free for the others
         recorder.close()
+        alarms.close()
         db.close()

@@ -46,6 +46,7 @@ from otj.model import (
     ListenAddress,
     MeetingRule,
     Profile,
+    RtpEngineAddress,
     SipCredential,
     SipProxy,
     VirtualReception,
@@ -89,6 +90,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("gateway", "cdr_retention_days"): (1, 36_500),
     ("virtual_receptions", "attempts"): (1, 10),
     ("virtual_receptions", "digit_timeout"): (1, 60),
+    ("gateway.rtpengines", "weight"): (1, 1000),
 }
 #: IANA time zone names (blank: the server's time zone).
 TIME_ZONES = {("profiles", "time_zone")}
@@ -218,6 +220,8 @@ class _Checker:
             out = [self.listen_address(v, (*path, i)) for i, v in enumerate(value)]
         elif item is IdRule:
             out = [self.id_rule(v, (*path, i)) for i, v in enumerate(value)]
+        elif item is RtpEngineAddress:
+            out = [self.rtpengine(v, (*path, i)) for i, v in enumerate(value)]
         else:
             out = [self.convert(section, name, item, v, (*path, i)) for i, v in enumerate(value)]
         return INVALID if any(v is INVALID for v in out) else tuple(out)
@@ -233,6 +237,14 @@ class _Checker:
         if data is None:
             return INVALID
         return self.build("virtual_receptions.id_rules", IdRule, data, path)
+
+    def rtpengine(self, value: Any, path: Path) -> Any:
+        if isinstance(value, str):  # the short form: just the address
+            value = {"address": value}
+        data = self.mapping(value, path)
+        if data is None:
+            return INVALID
+        return self.build("gateway.rtpengines", RtpEngineAddress, data, path)
 
     def secret(self, value: Any, path: Path) -> Any:
         if value is None:
@@ -480,6 +492,7 @@ def validate_document(
     _check_credentials(check, configuration, existing, prune, positions)
     _check_routing(check, configuration, positions)
     _check_receptions(check, configuration, positions)
+    _check_media(check, configuration, existing, positions)
     if rules_validator is not None and configuration.meeting_processing_rules:
         for problem in rules_validator(configuration.meeting_processing_rules):
             rule = getattr(problem, "rule", "")
@@ -771,6 +784,28 @@ def _check_receptions(
                 check.error(where, problem.message)
 
 
+def _check_media(
+    check: _Checker,
+    desired: Configuration,
+    existing: Configuration,
+    positions: Mapping[tuple[str, str], Path],
+) -> None:
+    """``media: relay`` needs an rtpengine; encryption applies to relayed media only."""
+    gateway = desired.gateway or existing.gateway or GatewaySettings()
+    for rule in desired.call_routing_rules:
+        path = positions[("call_routing_rules", rule.name)]
+        if rule.media == "relay" and not gateway.rtpengines:
+            check.error(
+                (*path, "media"),
+                "media: relay needs at least one rtpengine in gateway.rtpengines",
+            )
+        if rule.media == "direct" and rule.outbound_media_encryption != "none":
+            check.warn(
+                (*path, "outbound_media_encryption"),
+                "applies to media: relay only; with direct media the endpoints negotiate it",
+            )
+
+
 def _check_gateway(check: _Checker, gateway: GatewaySettings) -> None:
     from guestjoin.attribution import template_problem
 
@@ -778,6 +813,13 @@ def _check_gateway(check: _Checker, gateway: GatewaySettings) -> None:
         problem = template_problem(getattr(gateway, key), now=datetime.now(UTC))
         if problem:
             check.error(("gateway", key), problem)
+    from guestjoin.media.pool import parse_engine
+
+    for index, engine in enumerate(gateway.rtpengines):
+        try:
+            parse_engine(engine.address, engine.weight)
+        except ValueError as exc:
+            check.error(("gateway", "rtpengines", index, "address"), str(exc))
     for index, address in enumerate(gateway.listen):
         path: Path = ("gateway", "listen", index)
         try:

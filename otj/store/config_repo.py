@@ -26,6 +26,7 @@ from otj.model import (
     MeetingRule,
     Profile,
     ReplaceSubject,
+    RtpEngineAddress,
     SipCredential,
     SipProxy,
     VirtualReception,
@@ -582,6 +583,7 @@ class ConfigRepository:
             "caller_display_name": wanted.caller_display_name,
             "unattributed_display_name": wanted.unattributed_display_name,
             "organisation": wanted.organisation,
+            "rtpengines": [{"address": e.address, "weight": e.weight} for e in wanted.rtpengines],
         }
         changed = []
         for key, value in columns.items():
@@ -665,6 +667,10 @@ def _gateway_value(
         caller_display_name=row.caller_display_name,
         unattributed_display_name=row.unattributed_display_name,
         organisation=row.organisation,
+        rtpengines=tuple(
+            RtpEngineAddress(address=e["address"], weight=int(e.get("weight", 1)))
+            for e in row.rtpengines or ()
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -221,6 +222,10 @@ class CallRoutingRuleRow(Base):
     # revision 0011: source networks (CIDR list) and the sip_credentials answering challenges
     match_source: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     outbound_credentials: Mapped[str] = mapped_column(String(NAME), default="", server_default="")
+    media: Mapped[str] = mapped_column(String(16), default="direct", server_default="direct")
+    outbound_media_encryption: Mapped[str] = mapped_column(
+        String(16), default="none", server_default="none"
+    )
 
 
 class VirtualReceptionRow(Base):
@@ -265,6 +270,7 @@ class GatewaySettingsRow(Base):
         server_default="{{ caller_name }} (unverified)",
     )
     organisation: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    rtpengines: Mapped[list[Json]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class SettingRow(Base):
@@ -447,6 +453,13 @@ class CallRow(Base):
     reception: Mapped[str] = mapped_column(String(NAME), default="", server_default="")
     digits_outcome: Mapped[str] = mapped_column(String(16), default="", server_default="")
     transfer_method: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    media_engine: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    media_room_packets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_room_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    media_room_lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_far_packets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_far_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    media_far_lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class GatewayIdentityRow(Base):

@@ -295,6 +295,13 @@ class CallRecord:
     reception: str = ""  # the Virtual Reception that answered the call
     digits_outcome: str = ""  # calendar_join | id | invalid | timeout
     transfer_method: str = ""  # refer | 3pcc
+    media_engine: str = ""  # the rtpengine of a relayed call ("" = direct media)
+    media_room_packets: int = 0  # received from the room (rtpengine's delete answer)
+    media_room_bytes: int = 0
+    media_room_lost: int = 0
+    media_far_packets: int = 0  # received from the far end
+    media_far_bytes: int = 0
+    media_far_lost: int = 0
 
     @property
     def live(self) -> bool:

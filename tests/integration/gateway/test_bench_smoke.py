@@ -51,3 +51,39 @@ def test_bench_gateway_smoke() -> None:
     assert len(lines) == 3, out
     assert "nan" not in lines[0], out
     assert "nan" not in lines[1], out
+
+
+def test_bench_gateway_relay_smoke() -> None:
+    """``--relay``: direct and relayed otj, and Kamailio's rtpengine module, one rtpengine."""
+    for binary in ("sipp", "kamailio", "unshare", "rtpengine"):
+        need(binary)
+    if os.geteuid() != 0:
+        pytest.fail("bench/gateway.sh needs root (DNS on port 53, a mount namespace)")
+    dns_host = f"127.{random.randrange(60, 250)}.{random.randrange(1, 250)}.53"
+    result = subprocess.run(
+        [
+            str(ROOT / "bench" / "gateway.sh"),
+            "--seconds",
+            "1",
+            "--rates",
+            "60",
+            "--latency-rate",
+            "30",
+            "--latency-seconds",
+            "1",
+            "--dns-host",
+            dns_host,
+            "--relay",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "otj gateway: 30 calls/s: ok=30/30" in out, out
+    assert "otj gateway (media: relay): 30 calls/s: ok=30/30" in out, out
+    assert "kamailio + rtpengine (children=1): 30 calls/s: ok=30/30" in out, out
+    assert out.count("rtpengine sessions left: 0 ") == 2, out  # every session deleted
+    assert "ratio otj / kamailio" in out, out

@@ -1,0 +1,1 @@
+"""Media relay control: rtpengine's ng protocol (codec, client, engine pool, per-rule requests)."""
