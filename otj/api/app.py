@@ -38,6 +38,11 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.metrics",
     "otj.api.ews",
     "otj.api.notifications",
+    "otj.api.config_api",
+    "otj.api.console_pages",
+    "otj.api.console_config",
+    "otj.api.console_rules",
+    "otj.api.console_ops",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from guestjoin.routing import CallContext, RoutingResult, route_call
+from guestjoin.routing import CallContext, Protocol, RoutingResult, route_call
 from otj.config.samples import sample_domain, samples_for
 from otj.config.yamlsrc import Located, Problem
 from otj.model import CallProtocol, CallRoutingRule, MeetingRule, Profile
@@ -48,10 +48,16 @@ def sip_uri(alias: str) -> str:
 
 
 def route_alias(
-    alias: str, routing_rules: Sequence[CallRoutingRule], *, registered: bool = True
+    alias: str,
+    routing_rules: Sequence[CallRoutingRule],
+    *,
+    registered: bool = True,
+    protocol: Protocol = "sip",
 ) -> RoutingResult:
-    """Route an alias as an incoming SIP call (a registered room by default: the widest case)."""
-    return route_call(routing_rules, CallContext(uri=sip_uri(alias), registered=registered))
+    """Route an alias as an incoming call (SIP by default; a registered room by default: the
+    widest case)."""
+    context = CallContext(uri=sip_uri(alias), registered=registered, protocol=protocol)
+    return route_call(routing_rules, context)
 
 
 def sample_routes(
