@@ -57,3 +57,51 @@ def csrf_of(client: TestClient) -> str:
     found = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
     assert found, "the page carries no CSRF token"
     return found.group(1)
+
+
+ROOM = "fjord@rooms.example.com"
+
+
+def populate(db: Database, clock: FakeClock) -> None:
+    """The configuration, two administrators, the room's meetings, an alarm and some calls."""
+    from datetime import timedelta
+
+    from otj.config import apply_text
+    from otj.model import TraceStep
+    from tests.integration.delivery.storehelp import store_meetings
+    from tests.unit.delivery.meetings import meeting
+
+    assert apply_text(db, CONFIG, actor="setup").ok
+    make_admins(db, clock)
+    now = clock.now()
+    no_match = TraceStep(
+        rule="Google Meet guest join",
+        meeting_type="googlemeetsipguestjoin",
+        outcome="no_match",
+        detail="no Google Meet link or conference data",
+    )
+    store_meetings(
+        db,
+        ROOM,
+        [
+            meeting(room=ROOM, event_id="sync", start=now + timedelta(hours=1),
+                    rule="Google Meet guest join"),
+            meeting(room=ROOM, event_id="lunch", subject="Lunch with the team", alias=None,
+                    rule=None, start=now + timedelta(hours=3), trace=(no_match,)),
+            meeting(room=ROOM, event_id="secret", subject="Private", listed=False,
+                    unlisted_reason="declined by the room", start=now + timedelta(hours=5)),
+        ],
+        now=now,
+    )  # fmt: skip
+    db.alarms.raise_alarm("delivery", "Fjord", "the room system did not answer", now=now)
+    call = db.calls.start(
+        call_id="c1", direction="incoming", caller_uri="sip:fjord@rooms.example.com",
+        invite_at=now - timedelta(minutes=30), dialled_alias="abc-defg-hij@google.pexip.me",
+        rule="Meet", conference="abc-defg-hij",
+    )  # fmt: skip
+    db.calls.finish(call.id, end_at=now - timedelta(minutes=5), cause="completed", final_code=200)
+    db.calls.start(
+        call_id="c2", direction="incoming", caller_uri="sip:lake@rooms.example.com",
+        invite_at=now - timedelta(minutes=2), dialled_alias="xyz-defg-hij@google.pexip.me",
+        rule="Meet", conference="xyz-defg-hij",
+    )  # fmt: skip
