@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -65,6 +65,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in and no admin bearer token"},
     403: {"description": "A viewer, or a session request without its CSRF token"},
 }
+
+
+class YamlResponse(PlainTextResponse):
+    """A YAML document (RFC 9512: ``application/yaml``)."""
+
+    media_type = "application/yaml"
 
 
 class ProblemOut(BaseModel):
@@ -183,14 +189,21 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
     @api.get(
         "/api/v1/config/export",
         summary="The whole configuration as YAML (what otj config apply accepts)",
-        response_class=PlainTextResponse,
-        responses=_ERRORS,
+        response_class=YamlResponse,
+        responses={
+            **_ERRORS,
+            200: {
+                "description": "The configuration file",
+                "content": {
+                    "application/yaml": {"schema": {"type": "object", "additionalProperties": True}}
+                },
+            },
+        },
     )
-    def export(who: Principal = may_read) -> PlainTextResponse:
+    def export(who: Principal = may_read) -> YamlResponse:
         text = to_yaml(db.config.snapshot(secrets="sealed"))
-        return PlainTextResponse(
+        return YamlResponse(
             text,
-            media_type="application/yaml",
             headers={"Content-Disposition": 'attachment; filename="otj-config.yaml"'},
         )
 
@@ -243,6 +256,7 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         openapi_extra=_OBJECT_BODY,
         responses={
             **_ERRORS,
+            404: {"model": ErrorOut, "description": "Deleted by someone else meanwhile"},
             412: {"model": ErrorOut, "description": "Changed by someone else since read"},
             422: {"model": ErrorOut},
             428: {"model": ErrorOut, "description": "If-Match missing"},
@@ -311,7 +325,9 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         summary="One configuration change with its diff",
         responses={**_ERRORS, 404: {"model": ErrorOut}},
     )
-    def audit_entry(entry: int, who: Principal = may_read) -> Any:
+    def audit_entry(
+        entry: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Principal = may_read
+    ) -> Any:
         found = db.audit.get(entry)
         if found is None:
             return JSONResponse(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -116,7 +116,9 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         return render("alarms.html", who, active="alarms", alarms=active, cleared=cleared)
 
     @api.post("/console/alarms/{alarm}/acknowledge", include_in_schema=False)
-    async def acknowledge_form(request: Request, alarm: int) -> Response:
+    async def acknowledge_form(
+        request: Request, alarm: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    ) -> Response:
         who = user(request)
         if who is None:
             return sign_in_redirect(request)
@@ -139,7 +141,9 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             404: {"description": "No such alarm"},
         },
     )
-    def acknowledge(alarm: int, who: Principal = may_change) -> Any:
+    def acknowledge(
+        alarm: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Principal = may_change
+    ) -> Any:
         found = db.alarms.acknowledge(alarm, by=who.name, now=clock())
         if found is None or found.acknowledged_at is None:
             return JSONResponse(
@@ -159,7 +163,9 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         return render("history.html", who, active="history", entries=db.audit.recent(limit=200))
 
     @api.get("/console/history/{entry}", include_in_schema=False)
-    def history_entry(request: Request, entry: int) -> Response:
+    def history_entry(
+        request: Request, entry: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    ) -> Response:
         who = user(request)
         if who is None:
             return sign_in_redirect(request)

@@ -165,6 +165,10 @@ def save(
         )
     if not isinstance(name, str) or not name.strip():
         raise Invalid("an object needs a non-blank name")
+    if name != name.strip() or not name.isprintable() or "/" in name:
+        raise Invalid(
+            f"the name {name!r} has leading or trailing spaces, a control character or a '/'"
+        )
     with _write_lock:
         current = next((o for o in section_objects(db, section) if o.get("name") == name), None)
         if current is not None:
