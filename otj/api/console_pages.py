@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -123,11 +124,15 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         who = user(request)
         if who is None:
             return sign_in_redirect(request)
+        started = time.perf_counter()
         show = show if show in FILTERS else "all"
         lines = rooms_page(db, query=q, show=show)
-        return render(
+        page = render(
             "rooms.html", who, active="rooms", lines=lines, q=q, show=show, filters=FILTERS
         )
+        spent = (time.perf_counter() - started) * 1000
+        page.headers["Server-Timing"] = f"app;dur={spent:.1f}"  # W3C Server Timing
+        return page
 
     @api.get("/console/rooms/{room}")
     def room(request: Request, room: str, all: bool = False) -> Response:  # noqa: A002

@@ -61,7 +61,9 @@ def run_preview(
     """Everything the preview fragment shows (pure but for reading the stored rules)."""
     value, _ = object_from_form(SECTION, form)
     original = str(form.get("original") or "")
-    existing = db.config.snapshot(secrets="sealed")
+    from otj.console.cache import config_cache
+
+    existing = config_cache(db).snapshot()
     checked = validate(
         Located(data={SECTION: [value]}, source=SECTION), (), existing=existing, now=now
     )
@@ -72,7 +74,10 @@ def run_preview(
     wanted = str(value.get("profile") or form.get("preview_profile") or "")
     profile = profiles.get(wanted) or next(iter(profiles.values()), Profile(name="preview"))
     context: dict[str, Any] = {
-        "problems": checked.problems,
+        # the edited rule's problems (warnings about stored rules belong to their own pages)
+        "problems": tuple(
+            p for p in checked.problems if "(stored, not in this file)" not in p.message
+        ),
         "profile": profile.name,
         "result": None,
         "error": "",

@@ -89,9 +89,10 @@ def room_lines(
 
 def rooms_page(db: Database, *, query: str, show: str) -> list[RoomLine]:
     """Read and join everything the rooms page shows."""
-    return room_lines(
-        db.rooms.status(), db.delivery.all(), db.alarms.active(), query=query, show=show
-    )
+    from otj.console.cache import config_cache
+
+    statuses = db.rooms.status(assignments=config_cache(db).assignments())
+    return room_lines(statuses, db.delivery.all(), db.alarms.active(), query=query, show=show)
 
 
 def why_no_join(meeting: Meeting) -> str:
@@ -117,13 +118,14 @@ def room_meetings(
     db: Database, room: str, *, now: datetime, include_unlisted: bool
 ) -> tuple[RoomStatus | None, Sequence[Meeting]]:
     """A room's status and its meetings from a day ago to the end of its profile's window."""
+    from otj.console.cache import config_cache
+
     room = room.strip().lower()
-    status = next((s for s in db.rooms.status() if s.room == room), None)
+    assignments = config_cache(db).assignments()
+    status = next((s for s in db.rooms.status(assignments=assignments) if s.room == room), None)
     if status is None:
         return None, ()
-    assignment = next(
-        (a for a in db.config.room_assignments(secrets="sealed") if a.room == room), None
-    )
+    assignment = next((a for a in assignments if a.room == room), None)
     days = assignment.profile.display_upcoming_meetings if assignment else 7
     meetings = db.meetings.list(
         room,
