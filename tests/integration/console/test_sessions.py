@@ -135,3 +135,36 @@ def test_the_sign_in_form_locks_after_repeated_failures(client: TestClient) -> N
         assert "Wrong name or password." in attempt("guess")
     assert "locked" in attempt("guess")
     assert "locked" in attempt(PASSWORD)
+
+
+def test_two_admins_editing_one_rule_the_second_save_is_refused(
+    app,
+    db: Database,
+    clock: FakeClock,  # type: ignore[no-untyped-def]
+) -> None:
+    import re
+
+    url = "/console/config/call_routing_rules/Meet"
+    with TestClient(app) as first, TestClient(app) as second:
+        db.admins.set("bob", PASSWORD, role="admin", now=clock.now())
+        forms = []
+        for client, name in ((first, "alice"), (second, "bob")):
+            csrf = sign_in(client, name)
+            page = client.get(url).text
+            etag = re.search(r'name="etag" value="([^"]*)"', page)
+            assert etag
+            forms.append(
+                {"csrf": csrf, "etag": etag.group(1).replace("&#34;", '"'), "name": "Meet",
+                 "priority": "10", "enabled": "true", "match_incoming_calls": "true",
+                 "match_incoming_sip": "true", "called_device_type": "external",
+                 "outgoing_protocol": "sip", "sip_proxy": "dns",
+                 "match_string": r"[a-z\-]{10,12}@google\.pexip\.me"}
+            )  # fmt: skip
+        saved = first.post(url, data={**forms[0], "description": "alice was here"})
+        assert saved.status_code == 200
+        assert "Saved Meet." in saved.text
+        late = second.post(url, data={**forms[1], "description": "bob overwrites"})
+        assert late.status_code == 412
+        assert "was changed by someone else: reload it and edit again" in late.text
+    rule = db.config.snapshot().call_routing_rules[0]
+    assert rule.description == "alice was here"
