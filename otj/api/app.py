@@ -43,6 +43,7 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.console_config",
     "otj.api.console_rules",
     "otj.api.console_ops",
+    "otj.api.console_api",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

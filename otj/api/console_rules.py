@@ -56,11 +56,18 @@ async def invitation_bytes(form: Mapping[str, Any]) -> tuple[bytes, str]:
 
 
 def run_preview(
-    db: Database, form: Mapping[str, Any], raw: bytes, *, now: datetime
+    db: Database,
+    value: Mapping[str, Any],
+    raw: bytes,
+    *,
+    original: str,
+    kind: str,
+    subject: str,
+    preview_profile: str,
+    now: datetime,
 ) -> dict[str, Any]:
-    """Everything the preview fragment shows (pure but for reading the stored rules)."""
-    value, _ = object_from_form(SECTION, form)
-    original = str(form.get("original") or "")
+    """Everything the preview shows for a rule object (``value``, as in the YAML file) being
+    edited (``original``: its saved name, blank for a new rule), reading the stored rules."""
     from otj.console.cache import config_cache
 
     existing = config_cache(db).snapshot()
@@ -71,7 +78,7 @@ def run_preview(
     if checked.configuration is not None:
         edited = checked.configuration.meeting_processing_rules[0]
     profiles = {p.name: p for p in existing.profiles}
-    wanted = str(value.get("profile") or form.get("preview_profile") or "")
+    wanted = str(value.get("profile") or preview_profile or "")
     profile = profiles.get(wanted) or next(iter(profiles.values()), Profile(name="preview"))
     context: dict[str, Any] = {
         # the edited rule's problems (warnings about stored rules belong to their own pages)
@@ -88,13 +95,9 @@ def run_preview(
     if len(raw) > INVITATION_LIMIT:
         context["error"] = f"The invitation is larger than {INVITATION_LIMIT // 1024} KiB."
         return context
-    kind = str(form.get("kind") or "auto")
     try:
         event = event_from_upload(
-            raw,
-            kind=kind if kind in KINDS else "auto",
-            subject=str(form.get("subject") or ""),
-            now=now,
+            raw, kind=kind if kind in KINDS else "auto", subject=subject, now=now
         )
     except InvitationError as exc:
         context["error"] = f"The invitation cannot be read: {exc}"
@@ -129,7 +132,14 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         started = time.perf_counter()
         form = await request.form(max_part_size=INVITATION_LIMIT + 1)
         raw, where = await invitation_bytes(form)
-        context = await run_in_threadpool(run_preview, db, form, raw, now=clock())
+        value, _ = object_from_form(SECTION, form)
+        context = await run_in_threadpool(
+            lambda: run_preview(
+                db, value, raw, original=str(form.get("original") or ""),
+                kind=str(form.get("kind") or "auto"), subject=str(form.get("subject") or ""),
+                preview_profile=str(form.get("preview_profile") or ""), now=clock(),
+            )
+        )  # fmt: skip
         elapsed = round((time.perf_counter() - started) * 1000)
         problems: tuple[Problem, ...] = context.pop("problems")
         return render(

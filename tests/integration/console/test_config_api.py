@@ -173,3 +173,46 @@ def test_every_writer_is_in_the_audit_log_and_the_export_is_yaml(
     assert export.headers["content-type"].startswith("application/yaml")
     assert "- name: Edge" in export.text
     assert apply_text(db, export.text).report is not None
+
+
+def test_the_preview_and_the_route_tester_as_json(
+    client: TestClient, bearer: dict[str, str], db: Database
+) -> None:
+    invitation = "Join with Google Meet: https://meet.google.com/qxr-bnwt-kzp"
+    rule = {"name": "Google Meet guest join", "meeting_type": "googlemeetsipguestjoin",
+            "priority": 10, "enabled": False}  # fmt: skip
+    answer = client.post(
+        "/api/v1/rules/preview",
+        json={"rule": rule, "original": rule["name"], "invitation": invitation},
+        headers=bearer,
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["saved"]["alias"] == "qxr-bnwt-kzp@google.pexip.me"
+    assert body["saved"]["routed_by"] == "Meet"
+    assert body["edited"]["alias"] is None
+    assert body["edited"]["trace"][0]["outcome"] == "disabled"
+    assert body["differs"] is True
+    assert db.config.snapshot().meeting_processing_rules[0].enabled  # nothing written
+    bad = client.post(
+        "/api/v1/rules/preview",
+        json={"rule": {**rule, "priority": 999}, "invitation": invitation},
+        headers=bearer,
+    )
+    assert [p["message"] for p in bad.json()["problems"]] == ["must be between 1 and 200, got 999"]
+    assert bad.json()["edited"] is None
+    route = client.get(
+        "/api/v1/route", params={"alias": "abc-defg-hij@google.pexip.me"}, headers=bearer
+    )
+    assert route.status_code == 200
+    assert (route.json()["rule"], route.json()["destination"]) == (
+        "Meet",
+        "sip:abc-defg-hij@google.pexip.me",
+    )
+    h323 = client.get(
+        "/api/v1/route",
+        params={"alias": "abc-defg-hij@google.pexip.me", "protocol": "h323"},
+        headers=bearer,
+    )
+    assert h323.json()["routed"] is False  # the rule matches incoming SIP only
+    assert client.get("/api/v1/route", params={"alias": "x"}).status_code == 401

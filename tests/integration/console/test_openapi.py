@@ -16,7 +16,7 @@ from tests.integration.console.helpers import populate
 from tests.integration.delivery.served import serve
 from tests.integration.delivery.test_openapi import STATUSES, check_operation
 
-MINE = ("/api/v1/config", "/api/v1/audit", "/api/v1/alarms/")
+MINE = ("/api/v1/config", "/api/v1/audit", "/api/v1/alarms/", "/api/v1/rules/", "/api/v1/route")
 
 
 @pytest.fixture
@@ -46,6 +46,8 @@ def test_configuration_api_conforms_to_its_schema(running: tuple[str, str]) -> N
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/audit/{entry}"),
         ("POST", "/api/v1/alarms/{alarm}/acknowledge"),
+        ("POST", "/api/v1/rules/preview"),
+        ("GET", "/api/v1/route"),
     }
     STATUSES.clear()
     for operation in operations:
