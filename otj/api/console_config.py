@@ -70,6 +70,7 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             values=form_values(section, value), original=original, etag=etag,
             problems=problems, message=message, status=status, profiles=profiles,
             preview=section == "meeting_processing_rules", examples=_examples(),
+            rooms=db.rooms.names() if section == "meeting_processing_rules" else [],
         )  # fmt: skip
 
     @api.get("/console/config")

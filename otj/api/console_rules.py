@@ -20,12 +20,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from calendars.base import CalendarEvent
 from otj.api.console_auth import CSRF_HEADER, Principal, csrf_ok
 from otj.api.console_web import page_user, render
 from otj.config import validate
 from otj.config.yamlsrc import Located, Problem
 from otj.console.forms import object_from_form
 from otj.console.preview import KINDS, Preview, event_from_upload, preview
+from otj.console.roomevents import RoomEvents, RoomEventsError, SourceFactory
 from otj.invitation import InvitationError
 from otj.model import MeetingRule, Profile
 
@@ -47,6 +49,8 @@ async def invitation_bytes(form: Mapping[str, Any]) -> tuple[bytes, str]:
     pasted = form.get("invitation")
     if isinstance(pasted, str) and pasted.strip():
         return pasted.encode("utf-8"), "the pasted invitation"
+    if form.get("room") and form.get("event"):
+        return b"", ""  # a meeting of a room (read from its calendar by the caller)
     example = str(form.get("example") or "")
     from otj.commands.rules import bundled_invitations
 
@@ -65,6 +69,7 @@ def run_preview(
     subject: str,
     preview_profile: str,
     now: datetime,
+    event: CalendarEvent | None = None,
 ) -> dict[str, Any]:
     """Everything the preview shows for a rule object (``value``, as in the YAML file) being
     edited (``original``: its saved name, blank for a new rule), reading the stored rules."""
@@ -89,19 +94,22 @@ def run_preview(
         "result": None,
         "error": "",
     }
-    if not raw:
-        context["error"] = "Paste or upload an invitation, or pick an example, to see a preview."
+    if event is None and not raw:
+        context["error"] = (
+            "Paste or upload an invitation, pick an example or a room's meeting, to see a preview."
+        )
         return context
     if len(raw) > INVITATION_LIMIT:
         context["error"] = f"The invitation is larger than {INVITATION_LIMIT // 1024} KiB."
         return context
-    try:
-        event = event_from_upload(
-            raw, kind=kind if kind in KINDS else "auto", subject=subject, now=now
-        )
-    except InvitationError as exc:
-        context["error"] = f"The invitation cannot be read: {exc}"
-        return context
+    if event is None:
+        try:
+            event = event_from_upload(
+                raw, kind=kind if kind in KINDS else "auto", subject=subject, now=now
+            )
+        except InvitationError as exc:
+            context["error"] = f"The invitation cannot be read: {exc}"
+            return context
     result: Preview = preview(
         event,
         saved_rules=existing.meeting_processing_rules,
@@ -115,10 +123,31 @@ def run_preview(
     return context
 
 
-def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
-    """``POST /console/preview``."""
+def router(
+    db: Database, *, clock: Clock, source_factory: SourceFactory | None = None, **_options: Any
+) -> APIRouter:
+    """``POST /console/preview`` and ``GET /console/preview/events`` (a room's meetings, read
+    from its calendar with ``source_factory``: the worker's calendar sources by default)."""
     api = APIRouter(include_in_schema=False)
     user = page_user(db, clock)
+    rooms = RoomEvents(db, source_factory=source_factory)
+
+    def room_profile(room: str) -> str:
+        from otj.console.cache import config_cache
+
+        found = (a for a in config_cache(db).assignments() if a.room == room.strip().lower())
+        return next((a.profile.name for a in found), "")
+
+    @api.get("/console/preview/events")
+    def room_events(request: Request, room: str = "") -> Response:
+        who = user(request)
+        if who is None:
+            return Response("sign in again", status_code=401)
+        try:
+            events = rooms.events(room, now=clock())
+        except RoomEventsError as exc:
+            return render("events.html", who, events=(), error=str(exc), status=404)
+        return render("events.html", who, events=events, error="")
 
     @api.post("/console/preview")
     async def live_preview(request: Request) -> Response:
@@ -132,12 +161,24 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         started = time.perf_counter()
         form = await request.form(max_part_size=INVITATION_LIMIT + 1)
         raw, where = await invitation_bytes(form)
+        event: CalendarEvent | None = None
+        profile_name = str(form.get("preview_profile") or "")
+        room, event_id = str(form.get("room") or ""), str(form.get("event") or "")
+        if not raw and room and event_id:
+            try:
+                event = await run_in_threadpool(rooms.event, room, event_id, now=clock())
+            except RoomEventsError as exc:
+                return Response(str(exc), status_code=404)
+            if event is None:
+                return Response("the meeting is not in the room's calendar any more", 404)
+            where = f"{room}: {event.subject or '(no subject)'}"
+            profile_name = room_profile(room)
         value, _ = object_from_form(SECTION, form)
         context = await run_in_threadpool(
             lambda: run_preview(
                 db, value, raw, original=str(form.get("original") or ""),
                 kind=str(form.get("kind") or "auto"), subject=str(form.get("subject") or ""),
-                preview_profile=str(form.get("preview_profile") or ""), now=clock(),
+                preview_profile=profile_name, now=clock(), event=event,
             )
         )  # fmt: skip
         elapsed = round((time.perf_counter() - started) * 1000)

@@ -67,4 +67,27 @@
   input.addEventListener("input", soon);
   input.addEventListener("change", soon);
   document.getElementById("preview-now").addEventListener("click", run);
+
+  // "Load its meetings": the room's events as <option>s, rendered by the server
+  var load = document.getElementById("load-meetings");
+  var room = document.getElementById("p-room");
+  var picked = document.getElementById("p-event");
+  if (load && room && picked) {
+    load.addEventListener("click", function () {
+      var url = load.dataset.events + "?room=" + encodeURIComponent(room.value);
+      picked.innerHTML = "<option value=''>loading…</option>";
+      fetch(url, { credentials: "same-origin" })
+        .then(function (response) {
+          return response.text();
+        })
+        .then(function (text) {
+          picked.innerHTML = text;
+          picked.focus();
+        })
+        .catch(function (error) {
+          picked.innerHTML = "";
+          out.textContent = "Reading the room's calendar failed: " + error;
+        });
+    });
+  }
 })();

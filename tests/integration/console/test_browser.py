@@ -7,6 +7,7 @@ acknowledged, calls; a viewer who cannot change anything. Screenshots go to ``te
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
@@ -225,3 +226,47 @@ async def test_a_viewer_cannot_change_anything(
     assert api.status == 403
     assert db.alarms.active()[0].acknowledged_at is None
     assert [r.enabled for r in db.config.snapshot().meeting_processing_rules] == [True]
+
+
+INVITE_ICS = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//otj tests//EN\r
+BEGIN:VEVENT\r
+UID:board-meeting@example.com\r
+DTSTAMP:20260301T120000Z\r
+DTSTART:20260302T110000Z\r
+DTEND:20260302T120000Z\r
+SUMMARY:Board meeting\r
+ORGANIZER;CN=Ana:mailto:ana@example.com\r
+DESCRIPTION:Join with Google Meet: https://meet.google.com/zzq-wxyv-tuk\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+async def test_the_preview_reads_a_meeting_from_the_rooms_calendar(
+    site: str, context: BrowserContext, db: Database, tmp_path: Path
+) -> None:
+    from otj.config import apply_text
+
+    (tmp_path / f"{ROOM}.ics").write_text(INVITE_ICS)
+    changed = apply_text(
+        db,
+        f"integrations:\n  - name: Files\n    type: ics\n"
+        f"    path_template: '{tmp_path}/{{room}}.ics'\n"
+        "profiles:\n  - name: Head office\n    start_buffer: 5\n    integration: Files\n",
+        actor="setup",
+    )
+    assert changed.ok, changed.problems
+    page = await signed_in(context, site, "alice")
+    await page.goto(f"{site}/console/config/meeting_processing_rules/{RULE}")
+    await page.get_by_label("or a meeting of the room").fill(ROOM)
+    await page.get_by_role("button", name="Load its meetings").click()
+    meeting = page.get_by_label("Meeting", exact=True)
+    await expect(meeting.locator("option").nth(1)).to_contain_text("Board meeting")
+    await meeting.select_option(label="2026-03-02 11:00 UTC · Board meeting")
+    await expect(page.get_by_test_id("saved-rules-alias")).to_have_text(
+        "zzq-wxyv-tuk@google.pexip.me"
+    )
+    await expect(page.get_by_text(f"{ROOM}: Board meeting")).to_be_visible()
+    await shot(page, "rule-preview-room-meeting")
