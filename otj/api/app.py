@@ -44,6 +44,7 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.console_rules",
     "otj.api.console_ops",
     "otj.api.console_api",
+    "otj.api.console_oidc",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

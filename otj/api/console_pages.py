@@ -10,6 +10,7 @@ the per-rule trace, and with ``?all=1`` the meetings the endpoint does not show 
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from otj.api.console_web import (
     render,
     sign_in_redirect,
 )
+from otj.console.oidc import OidcSettings
 from otj.console.rooms import FILTERS, room_meetings, rooms_page, why_no_join
 
 if TYPE_CHECKING:
@@ -46,10 +48,14 @@ def _safe_next(target: str | None) -> str:
     return "/console/rooms"
 
 
-def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
-    """The sign-in and rooms pages."""
+def router(
+    db: Database, *, clock: Clock, oidc: OidcSettings | None = None, **_options: Any
+) -> APIRouter:
+    """The sign-in and rooms pages (``oidc``: the OpenID Connect sign-in is offered, by default
+    when ``OTJ_OIDC_ISSUER`` is set)."""
     api = APIRouter(include_in_schema=False)
     user = page_user(db, clock)
+    with_oidc = (oidc or OidcSettings.from_environ(os.environ)) is not None
 
     @api.get("/console/static/{name}")
     def static(name: str) -> Response:
@@ -64,7 +70,7 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
     ) -> Response:
         token = secrets.token_urlsafe(24)
         response = render(
-            "sign_in.html", None, status=status, csrf=token, error=error,
+            "sign_in.html", None, status=status, csrf=token, error=error, oidc=with_oidc,
             next=_safe_next(next_ or request.query_params.get("next")),
         )  # fmt: skip
         response.set_cookie(

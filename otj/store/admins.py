@@ -30,6 +30,8 @@ LOCK_AFTER = 5
 LOCK_FOR = timedelta(minutes=15)
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
+#: The password hash of an account that signs in through OpenID Connect only (never verifies).
+EXTERNAL = "!oidc"
 #: Verified against when the account does not exist, so both cases take the same time.
 _DUMMY_HASH = _hasher.hash("otj: no such administrator")
 
@@ -111,6 +113,22 @@ class AdminRepository:
             row.password_hash = hashed
             row.failed_attempts = 0
             row.locked_until = None
+            session.flush()
+            return _admin(row)
+
+    def external(self, name: str, *, role: Role, now: datetime) -> Admin:
+        """The account of someone who signed in through OpenID Connect, with the role the
+        provider gives now; a local (password) account of that name is never taken over."""
+        with self._db.transaction() as session:
+            row = session.get(AdminRow, name, with_for_update=True)
+            if row is None:
+                row = AdminRow(name=name, created_at=now, password_hash=EXTERNAL)
+                session.add(row)
+            elif row.password_hash != EXTERNAL:
+                raise PermissionError(f"a local account is named {name!r}")
+            row.role = role
+            row.failed_attempts = 0
+            row.last_sign_in_at = now
             session.flush()
             return _admin(row)
 
