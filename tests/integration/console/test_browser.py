@@ -270,3 +270,53 @@ async def test_the_preview_reads_a_meeting_from_the_rooms_calendar(
     )
     await expect(page.get_by_text(f"{ROOM}: Board meeting")).to_be_visible()
     await shot(page, "rule-preview-room-meeting")
+
+
+UNLABELLED = """() => {
+  const problems = [];
+  for (const el of document.querySelectorAll(
+      'input:not([type=hidden]), select, textarea, button')) {
+    const label = (el.labels && el.labels.length) ? el.labels[0].textContent
+      : (el.getAttribute('aria-label') || (el.tagName === 'BUTTON' ? el.textContent : ''));
+    if (!label.trim()) problems.push(el.outerHTML.slice(0, 100));
+  }
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not one h1');
+  if (!document.documentElement.lang) problems.push('no lang');
+  return problems;
+}"""
+
+
+async def test_every_page_is_labelled_and_keyboard_usable(
+    site: str, context: BrowserContext
+) -> None:
+    page = await signed_in(context, site, "alice")
+    pages = [
+        "/console/rooms", f"/console/rooms/{ROOM}?all=1", "/console/config",
+        "/console/config/meeting_processing_rules",
+        f"/console/config/meeting_processing_rules/{RULE}",
+        "/console/config/call_routing_rules/Meet", "/console/config/endpoints/+new",
+        "/console/config/integrations/+new", "/console/config/profiles/Head office",
+        "/console/route?alias=abc-defg-hij@google.pexip.me", "/console/calls", "/console/alarms",
+        "/console/history", "/console/history/1",
+    ]  # fmt: skip
+    for path in pages:
+        await page.goto(f"{site}{path}")
+        assert await page.evaluate(UNLABELLED) == [], path
+    # the first Tab reaches the skip link, which moves the focus to the page's content
+    await page.goto(f"{site}/console/rooms")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main")).to_be_focused()
+    # and a rule is edited and saved with the keyboard alone
+    await page.goto(f"{site}/console/config/call_routing_rules/Meet")
+    await page.get_by_label("Description").focus()
+    await page.keyboard.type("typed without a mouse")
+    save = page.get_by_role("button", name="Save")
+    for _ in range(40):  # the few fields after the description, then Save
+        await page.keyboard.press("Tab")
+        if await save.evaluate("el => el === document.activeElement"):
+            break
+    await expect(save).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Saved Meet.")
