@@ -29,6 +29,8 @@ ROLES: tuple[Role, ...] = ("admin", "viewer")
 LOCK_AFTER = 5
 LOCK_FOR = timedelta(minutes=15)
 MIN_PASSWORD = 10
+TOUCH_EVERY = timedelta(seconds=30)
+"""A session's last use is recorded at most this often (its idle limit is minutes long)."""
 _hasher = PasswordHasher()
 #: The password hash of an account that signs in through OpenID Connect only (never verifies).
 EXTERNAL = "!oidc"
@@ -201,23 +203,27 @@ class AdminRepository:
             )
 
     def session(self, cookie: str, *, now: datetime, idle: timedelta) -> ConsoleSession | None:
-        """The live session a cookie names (its last use is recorded), else None."""
+        """The live session a cookie names, else None. Its last use is written at most every
+        ``TOUCH_EVERY`` (a page view is a read, not a write, most of the time)."""
         if not cookie:
             return None
-        with self._db.transaction() as session:
-            row = session.get(AdminSessionRow, _digest(cookie))
-            if row is None:
-                return None
-            if row.expires_at <= now or row.last_seen_at + idle <= now:
-                session.delete(row)
-                return None
-            admin = session.get(AdminRow, row.admin)
-            if admin is None:  # pragma: no cover - the foreign key cascades
-                return None
-            row.last_seen_at = now
-            return ConsoleSession(
-                admin=_admin(admin), csrf_token=row.csrf_token, expires_at=row.expires_at
-            )
+        key = _digest(cookie)
+        with self._db.reading() as session:
+            row = session.get(AdminSessionRow, key)
+            admin = session.get(AdminRow, row.admin) if row is not None else None
+            found = (row.expires_at, row.last_seen_at, row.csrf_token) if row else None
+        if found is None or admin is None:
+            return None
+        expires_at, last_seen_at, csrf_token = found
+        if expires_at <= now or last_seen_at + idle <= now:
+            self.close_session(cookie)
+            return None
+        if now - last_seen_at >= TOUCH_EVERY:
+            with self._db.transaction() as session:
+                stored = session.get(AdminSessionRow, key)
+                if stored is not None:
+                    stored.last_seen_at = now
+        return ConsoleSession(admin=_admin(admin), csrf_token=csrf_token, expires_at=expires_at)
 
     def close_session(self, cookie: str) -> None:
         """Sign out: the session is gone."""
