@@ -39,6 +39,7 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.ews",
     "otj.api.notifications",
     "otj.api.config_api",
+    "otj.api.audit_api",
     "otj.api.console_pages",
     "otj.api.console_config",
     "otj.api.console_rules",

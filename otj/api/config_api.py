@@ -4,11 +4,12 @@
 endpoints, meeting_processing_rules, call_routing_rules, sip_proxies) and creates objects in it
 (POST); ``/api/v1/config/{section}/{name}`` reads (with an ``ETag``), replaces (PUT, with
 ``If-Match``: 412 when someone else changed it meanwhile, 428 without it) and deletes (DELETE,
-``If-Match``) one. Objects have the fields of the YAML format; secrets are written as in the file
+``If-Match``) one; ``/api/v1/config/gateway`` reads and replaces (``If-Match``) the gateway's
+settings. Objects have the fields of the YAML format; secrets are written as in the file
 and read back as references or ``stored:inline``. ``/api/v1/config/export`` is the whole
-configuration as YAML; ``/api/v1/audit`` the change history. Callers: an admin bearer token or a
-console session (``otj.api.console_auth``); viewers read only. Bodies are read after the caller
-is known, and capped (``BODY_LIMITS``).
+configuration as YAML (the change history is ``otj.api.audit_api``). Callers: an admin bearer
+token or a console session (``otj.api.console_auth``); viewers read only. Bodies are read after
+the caller is known, and capped (``BODY_LIMITS``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -42,6 +43,7 @@ Section = Literal[
 ]
 OBJECT_LIMIT = 256 * 1024
 BODY_LIMITS = {
+    "/api/v1/config/gateway": OBJECT_LIMIT,
     "/api/v1/config/{section}": OBJECT_LIMIT,
     "/api/v1/config/{section}/{name}": OBJECT_LIMIT,
 }
@@ -108,18 +110,6 @@ class ErrorOut(BaseModel):
     problems: list[ProblemOut] = Field(default_factory=list)
 
 
-class AuditOut(BaseModel):
-    """One configuration change."""
-
-    id: int
-    at: datetime
-    actor: str
-    source: str = Field(description="console, api or cli (otj config apply)")
-    summary: str
-    revision: int
-    diff: str | None = Field(default=None, description="Unified diff of the YAML export")
-
-
 def _problem(p: Any) -> ProblemOut:
     return ProblemOut(path=p.path, line=p.line, message=p.message, warning=p.warning)
 
@@ -161,19 +151,6 @@ async def read_object(request: Request) -> dict[str, Any] | EditError:
     return value
 
 
-def audit_out(entry: Any, *, diff: bool) -> AuditOut:
-    """The API form of an audit entry."""
-    return AuditOut(
-        id=entry.id,
-        at=entry.at,
-        actor=entry.actor,
-        source=entry.source,
-        summary=entry.summary,
-        revision=entry.revision,
-        diff=entry.diff if diff else None,
-    )
-
-
 def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
     """The configuration and audit routes."""
     from starlette.concurrency import run_in_threadpool
@@ -206,6 +183,45 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             text,
             headers={"Content-Disposition": 'attachment; filename="otj-config.yaml"'},
         )
+
+    @api.get(
+        "/api/v1/config/gateway",
+        summary="The SIP Guest Join gateway's settings, with their ETag",
+        responses=_ERRORS,
+    )
+    def gateway(who: Principal = may_read) -> Response:
+        value = configedit.gateway(db)
+        return JSONResponse(value, headers={"ETag": configedit.etag_of(value)})
+
+    @api.put(
+        "/api/v1/config/gateway",
+        summary="Replace the gateway's settings (If-Match required)",
+        response_model=SavedOut,
+        openapi_extra=_OBJECT_BODY,
+        responses={
+            **_ERRORS,
+            412: {"model": ErrorOut, "description": "Changed by someone else since read"},
+            422: {"model": ErrorOut},
+            428: {"model": ErrorOut, "description": "If-Match missing"},
+        },
+    )
+    async def replace_gateway(
+        request: Request,
+        who: Principal = may_change,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        value = await read_object(request)
+        if isinstance(value, EditError):
+            return error_response(value)
+        try:
+            saved = await run_in_threadpool(
+                lambda: configedit.save_gateway(
+                    db, value, if_match=if_match, actor=who.name, source=who.source, now=clock()
+                )
+            )
+        except EditError as exc:
+            return error_response(exc)
+        return saved_response(saved)
 
     @api.get("/api/v1/config/{section}", summary="A section's objects", responses=_ERRORS)
     def listing(section: Section, who: Principal = may_read) -> list[dict[str, Any]]:
@@ -309,31 +325,5 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         except EditError as exc:
             return error_response(exc)
         return saved_response(saved)
-
-    @api.get(
-        "/api/v1/audit",
-        response_model=list[AuditOut],
-        summary="Configuration changes, newest first",
-        responses=_ERRORS,
-    )
-    def audit(who: Principal = may_read) -> list[AuditOut]:
-        return [audit_out(e, diff=False) for e in db.audit.recent(limit=200)]
-
-    @api.get(
-        "/api/v1/audit/{entry}",
-        response_model=AuditOut,
-        summary="One configuration change with its diff",
-        responses={**_ERRORS, 404: {"model": ErrorOut}},
-    )
-    def audit_entry(
-        entry: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Principal = may_read
-    ) -> Any:
-        found = db.audit.get(entry)
-        if found is None:
-            return JSONResponse(
-                {"error": "notfound", "detail": f"no audit entry {entry}", "problems": []},
-                status_code=404,
-            )
-        return audit_out(found, diff=True)
 
     return api

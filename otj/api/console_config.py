@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +23,7 @@ from otj.api.console_web import form_csrf_ok, page_user, refused, render, sign_i
 from otj.config.yamlsrc import Problem
 from otj.console import configedit
 from otj.console.configedit import SECTIONS, EditError
-from otj.console.forms import TITLES, form_fields, form_values, object_from_form
+from otj.console.forms import TITLES, form_fields, form_values, object_from_form, settings_from_yaml
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 FORM_LIMIT = 512 * 1024
 BODY_LIMITS = {
+    "/console/config/gateway": FORM_LIMIT,
     "/console/config/{section}": FORM_LIMIT,
     "/console/config/{section}/{name}": FORM_LIMIT,
     "/console/config/{section}/{name}/{action}": 4096,
@@ -80,8 +82,54 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             return sign_in_redirect(request)
         counts = {s: len(configedit.section_objects(db, s)) for s in SECTIONS}
         return render(
-            "config.html", who, active="config", sections=SECTIONS, titles=TITLES, counts=counts
-        )
+            "config.html", who, active="config", sections=SECTIONS, titles=TITLES, counts=counts,
+            saved=request.query_params.get("saved", ""),
+        )  # fmt: skip
+
+    def gateway_page(
+        who: Principal, *, text: str, etag: str, problems: tuple[Problem, ...] = (),
+        message: str = "", status: int = 200,
+    ) -> Response:  # fmt: skip
+        return render(
+            "gateway.html", who, active="config", text=text, etag=etag, problems=problems,
+            message=message, status=status,
+        )  # fmt: skip
+
+    @api.get("/console/config/gateway")
+    def gateway(request: Request) -> Response:
+        who = user(request)
+        if who is None:
+            return sign_in_redirect(request)
+        value = configedit.gateway(db)
+        text = yaml.safe_dump(value, sort_keys=False, allow_unicode=True) if value else ""
+        return gateway_page(who, text=text, etag=configedit.etag_of(value))
+
+    @api.post("/console/config/gateway")
+    async def save_gateway(request: Request) -> Response:
+        who, form, refusal = await changer(request)
+        if refusal is not None or who is None:
+            return refusal or sign_in_redirect(request)
+        text, etag = str(form.get("settings") or ""), str(form.get("etag") or "") or None
+        problems: list[str] = []
+        value = settings_from_yaml(text, problems)
+        if problems:
+            found = tuple(Problem(path="gateway", line=0, message=m) for m in problems)
+            return gateway_page(
+                who, text=text, etag=etag or "", problems=found, status=422,
+                message="The settings are not valid YAML.",
+            )  # fmt: skip
+        try:
+            await run_in_threadpool(
+                lambda: configedit.save_gateway(
+                    db, value, if_match=etag, actor=who.name, source="console", now=clock()
+                )
+            )
+        except EditError as exc:
+            return gateway_page(
+                who, text=text, etag=etag or "", problems=exc.problems, message=str(exc),
+                status=exc.status,
+            )  # fmt: skip
+        return RedirectResponse("/console/config?saved=gateway", status_code=303)
 
     @api.get("/console/config/{section}")
     def listing(request: Request, section: str) -> Response:

@@ -245,3 +245,34 @@ def reorder(
             db, {section: changed}, prune=False, actor=actor, source=source, now=now, where=section
         )
         return report
+
+
+def gateway(db: Database) -> dict[str, Any]:
+    """The gateway settings as exported (``{}`` before any were stored)."""
+    return dict(to_document(db.config.snapshot(secrets="sealed")).get("gateway") or {})
+
+
+def save_gateway(
+    db: Database,
+    value: Mapping[str, Any],
+    *,
+    if_match: str | None,
+    actor: str,
+    source: Source,
+    now: datetime,
+) -> Saved:
+    """Replace the gateway settings (``If-Match`` with the current ETag is required)."""
+    with _write_lock:
+        current = gateway(db)
+        if if_match is None:
+            raise PreconditionRequired("send If-Match with the ETag of the gateway settings")
+        if not _matches(if_match, etag_of(current)):
+            raise PreconditionFailed(
+                "the gateway settings were changed by someone else: reload them and edit again"
+            )
+        report, warnings = _apply(
+            db, {"gateway": dict(value)}, prune=False, actor=actor, source=source, now=now,
+            where="gateway",
+        )  # fmt: skip
+        stored = gateway(db)
+        return Saved(value=stored, etag=etag_of(stored), report=report, warnings=warnings)

@@ -144,7 +144,7 @@ def object_from_form(section: str, form: Mapping[str, Any]) -> tuple[dict[str, A
             if text:
                 out[item.name] = text
         elif item.kind == "yaml":
-            settings = _settings(text, problems)
+            settings = settings_from_yaml(text, problems)
             out.update(settings)
         elif item.kind == "textarea":
             out[item.name] = (raw if isinstance(raw, str) else "").replace("\r\n", "\n")
@@ -153,7 +153,8 @@ def object_from_form(section: str, form: Mapping[str, Any]) -> tuple[dict[str, A
     return out, problems
 
 
-def _settings(text: str, problems: list[str]) -> dict[str, Any]:
+def settings_from_yaml(text: str, problems: list[str]) -> dict[str, Any]:
+    """``key: value`` YAML lines as a mapping (problems appended to ``problems``)."""
     from otj.config.yamlsrc import YamlError, safe_load
 
     if not text:

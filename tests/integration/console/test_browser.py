@@ -296,6 +296,7 @@ async def test_every_page_is_labelled_and_keyboard_usable(
         f"/console/config/meeting_processing_rules/{RULE}",
         "/console/config/call_routing_rules/Meet", "/console/config/endpoints/+new",
         "/console/config/integrations/+new", "/console/config/profiles/Head office",
+        "/console/config/gateway",
         "/console/route?alias=abc-defg-hij@google.pexip.me", "/console/calls", "/console/alarms",
         "/console/history", "/console/history/1",
     ]  # fmt: skip

@@ -216,3 +216,42 @@ def test_the_preview_and_the_route_tester_as_json(
     )
     assert h323.json()["routed"] is False  # the rule matches incoming SIP only
     assert client.get("/api/v1/route", params={"alias": "x"}).status_code == 401
+
+
+def test_the_gateway_settings_with_etags_in_the_api_and_the_console(
+    client: TestClient, bearer: dict[str, str], db: Database
+) -> None:
+    import re
+
+    first = client.get("/api/v1/config/gateway", headers=bearer)
+    etag = first.headers["etag"]
+    body = {"call_licenses": 20, "allowed_sources": ["192.0.2.0/24"]}
+    assert client.put("/api/v1/config/gateway", json=body, headers=bearer).status_code == 428
+    saved = client.put("/api/v1/config/gateway", json=body, headers={**bearer, "If-Match": etag})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["value"]["call_licenses"] == 20
+    stale = client.put("/api/v1/config/gateway", json=body, headers={**bearer, "If-Match": etag})
+    assert stale.status_code == 412
+    bad = client.put(
+        "/api/v1/config/gateway",
+        json={"call_licenses": -1},
+        headers={**bearer, "If-Match": saved.headers["etag"]},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0]["message"] == "must be between 0 and 1000000, got -1"
+    # the console's YAML editor
+    csrf = sign_in(client, "alice")
+    page = client.get("/console/config/gateway")
+    assert "call_licenses: 20" in page.text
+    tag = re.search(r'name="etag" value="([^"]*)"', page.text)
+    assert tag
+    answer = client.post(
+        "/console/config/gateway",
+        data={"csrf": csrf, "etag": tag.group(1).replace("&#34;", '"'),
+              "settings": "call_licenses: 30\nallowed_sources: [192.0.2.0/24]\n"},
+    )  # fmt: skip
+    assert "Saved gateway." in answer.text
+    gateway = db.config.snapshot().gateway
+    assert gateway is not None
+    assert gateway.call_licenses == 30
+    assert client.get("/api/v1/audit").json()[0]["summary"].startswith("updated gateway")

@@ -38,6 +38,8 @@ def test_configuration_api_conforms_to_its_schema(running: tuple[str, str]) -> N
     assert {(op.method.upper(), op.path) for op in operations} >= {
         ("GET", "/api/v1/config"),
         ("GET", "/api/v1/config/export"),
+        ("GET", "/api/v1/config/gateway"),
+        ("PUT", "/api/v1/config/gateway"),
         ("GET", "/api/v1/config/{section}"),
         ("POST", "/api/v1/config/{section}"),
         ("GET", "/api/v1/config/{section}/{name}"),
