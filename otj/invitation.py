@@ -88,9 +88,26 @@ def read_eml(path: Path, *, room: str = DEFAULT_ROOM, now: datetime | None = Non
         raw = path.read_bytes()
     except OSError as exc:
         raise InvitationError(f"{path}: {exc}") from exc
+    return event_from_eml(raw, where=str(path), default_id=path.stem, room=room, now=now)
+
+
+def event_from_ics(raw: bytes | str, *, where: str, room: str = DEFAULT_ROOM) -> CalendarEvent:
+    """The first VEVENT of an iCalendar text → ``CalendarEvent``."""
+    return _event_from_calendar(raw, room=room, where=where)
+
+
+def event_from_eml(
+    raw: bytes,
+    *,
+    where: str,
+    default_id: str = "invitation",
+    room: str = DEFAULT_ROOM,
+    now: datetime | None = None,
+) -> CalendarEvent:
+    """An e-mail invitation's bytes (RFC 5322) → ``CalendarEvent``."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default guarantees it
-        raise InvitationError(f"{path}: not an e-mail message")
+        raise InvitationError(f"{where}: not an e-mail message")
     plain = html = calendar = ""
     for part in message.walk():
         if part.is_multipart():
@@ -103,7 +120,7 @@ def read_eml(path: Path, *, room: str = DEFAULT_ROOM, now: datetime | None = Non
         elif kind == "text/plain" and not plain and part.get_content_disposition() != "attachment":
             plain = _part_text(part)
     if calendar:
-        event = _event_from_calendar(calendar, room=room, where=f"{path} (text/calendar part)")
+        event = _event_from_calendar(calendar, room=room, where=f"{where} (text/calendar part)")
         return replace(
             event,
             body_html=event.body_html or html,
@@ -111,7 +128,7 @@ def read_eml(path: Path, *, room: str = DEFAULT_ROOM, now: datetime | None = Non
             subject=event.subject or str(message.get("subject", "")),
         )
     if not plain and not html:
-        raise InvitationError(f"{path}: no text/calendar, text/html or text/plain part")
+        raise InvitationError(f"{where}: no text/calendar, text/html or text/plain part")
     name, address = parseaddr(str(message.get("from", "")))
     start = now or datetime.now(UTC)
     date_header = message.get("date")
@@ -121,7 +138,7 @@ def read_eml(path: Path, *, room: str = DEFAULT_ROOM, now: datetime | None = Non
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
     return CalendarEvent(
-        id=str(message.get("message-id", "") or path.stem).strip("<>"),
+        id=str(message.get("message-id", "") or default_id).strip("<>"),
         room=room,
         subject=str(message.get("subject", "")),
         body=plain,

@@ -39,6 +39,14 @@ ROUTERS: tuple[str, ...] = (
     "otj.api.metrics",
     "otj.api.ews",
     "otj.api.notifications",
+    "otj.api.config_api",
+    "otj.api.audit_api",
+    "otj.api.console_pages",
+    "otj.api.console_config",
+    "otj.api.console_rules",
+    "otj.api.console_ops",
+    "otj.api.console_api",
+    "otj.api.console_oidc",
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
 

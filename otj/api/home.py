@@ -58,6 +58,8 @@ def render_home(
             f"<style>{_STYLE}</style><h1>otj {escape(otj.__version__)}</h1>"
             "<p>One-Touch Join: room calendars → meeting processing rules → Join buttons on "
             "endpoints, and a SIP Guest Join gateway.</p><ul>"
+            '<li><a href="/console">Admin console</a> (accounts: '
+            "<code>otj admins create NAME</code>)</li>"
             '<li><a href="/docs">API documentation</a> (<a href="/openapi.json">OpenAPI</a>)</li>'
             "<li>Administrators: <code>otj tokens create --admin NAME</code>, then "
             "<code>/api/v1/status/rooms</code> with <code>Authorization: Bearer …</code></li>"

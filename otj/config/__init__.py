@@ -122,10 +122,13 @@ def apply_text(
     prune: bool = False,
     environ: Mapping[str, str] | None = None,
     strict: bool = False,
+    actor: str = "",
 ) -> ApplyResult:
     """Validate a whole document, then apply it in one transaction (or write nothing).
 
     With ``strict``, a sample alias no call routing rule routes is an error (see ``validate``).
+    A change is written to the audit log as made by ``actor`` (the OS user by default) with
+    ``otj config apply`` (``otj.config.audit``).
     """
     try:
         located, parse_problems = load_yaml(text, source=source)
@@ -137,7 +140,17 @@ def apply_text(
     )
     if checked.configuration is None:
         return ApplyResult(problems=checked.problems, report=None)
-    report = db.config.apply(checked.configuration, prune=prune)
+    from otj.config.audit import audited_apply
+
+    now = datetime.now(UTC)
+    report = audited_apply(
+        db,
+        checked.configuration,
+        prune=prune,
+        actor=actor or _os_user(),
+        source="cli",
+        now=now,
+    )
     if report.changed:
         log.info(
             "configuration %s applied: %d change(s), revision %d",
@@ -165,3 +178,12 @@ def apply_file(
         environ=environ,
         strict=strict,
     )
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a container without /etc/passwd entry)
+        return "unknown"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from guestjoin.routing import CallContext, RoutingResult, route_call
+from guestjoin.routing import CallContext, Protocol, RoutingResult, route_call
 from otj.config.samples import sample_domain, samples_for
 from otj.config.yamlsrc import Located, Problem
 from otj.model import CallProtocol, CallRoutingRule, MeetingRule, Profile
@@ -53,10 +53,13 @@ def route_alias(
     *,
     registered: bool = True,
     source: str | None = None,
+    protocol: Protocol = "sip",
 ) -> RoutingResult:
-    """Route an alias as an incoming SIP call (a registered room from anywhere by default: the
-    widest case; ``source`` checks the rules' ``match_source`` too)."""
-    context = CallContext(uri=sip_uri(alias), registered=registered, source=source)
+    """Route an alias as an incoming call (SIP by default; a registered room from anywhere by
+    default: the widest case; ``source`` checks the rules' ``match_source`` too)."""
+    context = CallContext(
+        uri=sip_uri(alias), registered=registered, source=source, protocol=protocol
+    )
     return route_call(routing_rules, context)
 
 

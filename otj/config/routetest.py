@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from guestjoin.config import GatewayConfig
-from guestjoin.routing import alias_of, sorted_rules
+from guestjoin.routing import Protocol, alias_of, sorted_rules
 from otj.config.dialplan import route_alias, sip_uri
 
 Outcome = Literal["matched", "no_match", "skipped", "not_tried"]
@@ -63,8 +63,10 @@ def explain_route(
     from_uri: str = "",
     source: str = "",
     registered: bool = False,
+    protocol: Protocol = "sip",
 ) -> RouteReport:
-    """Route ``alias`` (or a SIP URI) as an incoming SIP call; ``ValueError`` for a bad source."""
+    """Route ``alias`` (or a SIP URI) as an incoming call (SIP unless ``protocol`` says
+    otherwise: the rules' ``match_incoming_*`` flags decide); ``ValueError`` for a bad source."""
     uri = sip_uri(alias)
     notes: list[str] = []
     admitted, admission = _admission(config, source)
@@ -77,7 +79,9 @@ def explain_route(
         )
     if endpoint is None and source:
         endpoint = config.endpoint_by_address(source)
-    result = route_alias(uri, config.rules, registered=registered, source=source or None)
+    result = route_alias(
+        uri, config.rules, registered=registered, source=source or None, protocol=protocol
+    )
     steps = _steps(config, result.trace)
     decision = result.decision
     report = RouteReport(

@@ -31,6 +31,8 @@ def _alarm(row: AlarmRow) -> Alarm:
         raised_at=row.raised_at,
         updated_at=row.updated_at,
         cleared_at=row.cleared_at,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by or "",
     )
 
 
@@ -117,3 +119,16 @@ class AlarmRepository:
                 .limit(limit)
             )
             return [_alarm(r) for r in rows]
+
+    def acknowledge(self, alarm_id: int, *, by: str, now: datetime) -> Alarm | None:
+        """Mark an alarm as seen by ``by`` (it stays active until its cause clears it);
+        None when there is no such alarm. Acknowledging twice keeps the first acknowledgement."""
+        with self._db.transaction() as session:
+            row = session.get(AlarmRow, alarm_id)
+            if row is None:
+                return None
+            if row.acknowledged_at is None:
+                row.acknowledged_at = now
+                row.acknowledged_by = by
+            session.flush()
+            return _alarm(row)

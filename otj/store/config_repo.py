@@ -444,38 +444,10 @@ class ConfigRepository:
             )
 
     def room_assignments(self, *, secrets: SecretMode = "refs") -> list[RoomAssignment]:
-        """Every room with its endpoints, profile, integration and the profile's rules.
-
-        A room is polled once even when several endpoints show it; they must share a profile
-        (``otj config apply`` checks that), else the alphabetically first endpoint's wins.
-        A profile without ``integration`` uses the only integration when there is exactly one.
-        ``secrets="sealed"`` skips decrypting integration secrets (status pages need none).
-        """
-        config = self.snapshot(secrets=secrets)
-        groups = {g.name: g for g in config.endpoint_groups}
-        profiles = {p.name: p for p in config.profiles}
-        integrations = {i.name: i for i in config.integrations}
-        sole = config.integrations[0] if len(config.integrations) == 1 else None
-        by_room: dict[str, list[Endpoint]] = {}
-        for endpoint in config.endpoints:
-            by_room.setdefault(endpoint.room_resource_email.lower(), []).append(endpoint)
-        out = []
-        for room, endpoints in sorted(by_room.items()):
-            profile = profiles[groups[endpoints[0].group].profile]
-            integration = integrations.get(profile.integration) if profile.integration else sole
-            rules = tuple(
-                r for r in config.meeting_processing_rules if r.profile in ("", profile.name)
-            )
-            out.append(
-                RoomAssignment(
-                    room=room,
-                    endpoints=tuple(e.name for e in endpoints),
-                    profile=profile,
-                    integration=integration,
-                    rules=rules,
-                )
-            )
-        return out
+        """Every room with its endpoints, profile, integration and the profile's rules
+        (``assignments_of`` the snapshot). ``secrets="sealed"`` skips decrypting integration
+        secrets (status pages need none)."""
+        return assignments_of(self.snapshot(secrets=secrets))
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -702,3 +674,38 @@ def without_secrets(config: Configuration) -> Configuration:
             for i in config.integrations
         ),
     )
+
+
+def assignments_of(config: Configuration) -> list[RoomAssignment]:
+    """Every room of a configuration with its endpoints, profile, integration and rules.
+
+    A room is polled once even when several endpoints show it; they must share a profile
+    (``otj config apply`` checks that), else the alphabetically first endpoint's wins.
+    A profile without ``integration`` uses the only integration when there is exactly one.
+    """
+    groups = {g.name: g for g in config.endpoint_groups}
+    profiles = {p.name: p for p in config.profiles}
+    integrations = {i.name: i for i in config.integrations}
+    sole = config.integrations[0] if len(config.integrations) == 1 else None
+    by_room: dict[str, list[Endpoint]] = {}
+    for endpoint in config.endpoints:
+        by_room.setdefault(endpoint.room_resource_email.lower(), []).append(endpoint)
+    rules_of: dict[str, tuple[MeetingRule, ...]] = {}
+    out = []
+    for room, endpoints in sorted(by_room.items()):
+        profile = profiles[groups[endpoints[0].group].profile]
+        integration = integrations.get(profile.integration) if profile.integration else sole
+        if profile.name not in rules_of:
+            rules_of[profile.name] = tuple(
+                r for r in config.meeting_processing_rules if r.profile in ("", profile.name)
+            )
+        out.append(
+            RoomAssignment(
+                room=room,
+                endpoints=tuple(e.name for e in endpoints),
+                profile=profile,
+                integration=integration,
+                rules=rules_of[profile.name],
+            )
+        )
+    return out

@@ -24,7 +24,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from otj.store.secrets import SecretBox
 
 if TYPE_CHECKING:
+    from otj.store.admins import AdminRepository
     from otj.store.alarms import AlarmRepository
+    from otj.store.audit import AuditRepository
     from otj.store.calls import CallRepository
     from otj.store.config_repo import ConfigRepository
     from otj.store.delivery import DeliveryStateRepository
@@ -234,3 +236,17 @@ class Database:
         from otj.store.licences import LicenceBoard
 
         return LicenceBoard(self)
+
+    @cached_property
+    def admins(self) -> AdminRepository:
+        """Console administrators and their sessions."""
+        from otj.store.admins import AdminRepository
+
+        return AdminRepository(self)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        """The configuration audit log."""
+        from otj.store.audit import AuditRepository
+
+        return AuditRepository(self)

@@ -26,6 +26,7 @@ from otj.store.values import (
     CommitOutcome,
     PendingRoom,
     PollCommit,
+    RoomAssignment,
     RoomClaim,
     RoomStatus,
     UsageDay,
@@ -454,14 +455,19 @@ class RoomRepository:
         with self._db.reading() as session:
             return list(session.scalars(select(RoomRow.room).order_by(RoomRow.room)))
 
-    def status(self) -> list[RoomStatus]:
-        """Every room's status line, joined with its endpoints, profile and integration."""
-        assignments = {a.room: a for a in self._db.config.room_assignments(secrets="sealed")}
+    def status(self, *, assignments: Sequence[RoomAssignment] | None = None) -> list[RoomStatus]:
+        """Every room's status line, joined with its endpoints, profile and integration
+        (``assignments``: the configuration's, when the caller has them already)."""
+        if assignments is None:
+            assignments = self._db.config.room_assignments(secrets="sealed")
+        by_room = {a.room: a for a in assignments}
         with self._db.reading() as session:
-            rows = session.scalars(select(RoomRow).order_by(RoomRow.room)).all()
+            # plain rows, not ORM objects: a quarter of the time for thousands of rooms
+            rows = session.execute(select(*RoomRow.__table__.columns).order_by(RoomRow.room))
+            rows = rows.all()  # type: ignore[assignment]
         out = []
         for row in rows:
-            a = assignments.get(row.room)
+            a = by_room.get(row.room)
             out.append(
                 RoomStatus(
                     room=row.room,

@@ -255,6 +255,8 @@ class Alarm:
     raised_at: datetime
     updated_at: datetime
     cleared_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str = ""
 
     @property
     def active(self) -> bool:
