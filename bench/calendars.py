@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calendars.base import CalendarError, SyncResult
 from calendars.batch import SyncRequest
-from calendars.google import GoogleCalendarSource, GoogleSettings
-from calendars.google_events import google_event_to_event
+from calendars.sources.google import GoogleCalendarSource, GoogleSettings
+from calendars.sources.google_events import google_event_to_event
 from tests.fakes.google_calendar import GoogleCalendarFake
 
 START = datetime(2026, 3, 23, tzinfo=UTC)

@@ -20,7 +20,7 @@ def create_source(config: IntegrationConfig, *, timeout: float = 20.0) -> Calend
     tz = _timezone(opts.get("timezone"))
     resync = _resync_after(opts.get("full_resync_after"))
     if config.type == "google":
-        from calendars.google import GoogleCalendarSource, GoogleSettings
+        from calendars.sources.google import GoogleCalendarSource, GoogleSettings
 
         try:
             info = json.loads(config.secrets["service_account_key"].reveal())
@@ -43,7 +43,7 @@ def create_source(config: IntegrationConfig, *, timeout: float = 20.0) -> Calend
             )
         )
     if config.type == "graph":
-        from calendars.graph import GraphCalendarSource, GraphSettings
+        from calendars.sources.graph import GraphCalendarSource, GraphSettings
 
         return GraphCalendarSource(
             GraphSettings(
@@ -61,7 +61,7 @@ def create_source(config: IntegrationConfig, *, timeout: float = 20.0) -> Calend
             )
         )
     if config.type == "exchange":
-        from calendars.exchange import (
+        from calendars.sources.exchange import (
             DEFAULT_AUTHORITY_HOST,
             ExchangeCalendarSource,
             ExchangeSettings,
@@ -88,7 +88,7 @@ def create_source(config: IntegrationConfig, *, timeout: float = 20.0) -> Calend
             )
         )
     if config.type == "caldav":
-        from calendars.caldav import CalDavCalendarSource, CalDavSettings
+        from calendars.sources.caldav import CalDavCalendarSource, CalDavSettings
 
         url = _opt_str(opts.get("url"))
         template = _opt_str(opts.get("calendar_url_template")) or (
@@ -107,7 +107,7 @@ def create_source(config: IntegrationConfig, *, timeout: float = 20.0) -> Calend
             )
         )
     if config.type == "ics":
-        from calendars.ics import IcsCalendarSource, IcsSettings
+        from calendars.sources.ics import IcsCalendarSource, IcsSettings
 
         return IcsCalendarSource(
             IcsSettings(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from calendars.base import CalendarError, SyncResult
 from calendars.batch import BatchingCalendarSource, SyncRequest
-from calendars.ics import IcsCalendarSource, IcsSettings
+from calendars.sources.ics import IcsCalendarSource, IcsSettings
 from calendars.syncstate import SyncState
 from tests.fakes.ews import EwsFake
 from tests.fakes.google_calendar import GoogleCalendarFake
@@ -213,7 +213,7 @@ def test_caldav_requests_and_ctag_mode(radicale: RadicaleServer, caldav_room: st
     props = (
         source._client()
         .calendar(url=source.calendar_url(caldav_room))
-        .get_properties([__import__("calendars.caldav", fromlist=["_GetCTag"])._GetCTag()])
+        .get_properties([__import__("calendars.sources.caldav", fromlist=["_GetCTag"])._GetCTag()])
     )
     ctag = next(iter(props.values()))
     as_ctag = SyncState(

@@ -39,8 +39,8 @@ from calendars.base import (
     SyncStateExpired,
 )
 from calendars.edge import guarded_sync
-from calendars.graph_events import graph_event_to_event
 from calendars.push import Channel, PushRefused
+from calendars.sources.graph_events import graph_event_to_event
 from calendars.syncstate import (
     DEFAULT_FULL_RESYNC_AFTER,
     SyncState,

@@ -46,8 +46,8 @@ from calendars.base import (
 )
 from calendars.batch import SyncRequest
 from calendars.edge import guarded_sync
-from calendars.google_events import google_event_to_event
-from calendars.google_push import GoogleWatch
+from calendars.sources.google_events import google_event_to_event
+from calendars.sources.google_push import GoogleWatch
 from calendars.syncstate import (
     DEFAULT_FULL_RESYNC_AFTER,
     SyncState,
@@ -99,7 +99,7 @@ class GoogleSettings:
 
 class GoogleCalendarSource(GoogleWatch):
     """``CalendarSource`` for Google Calendar (see the module docstring); ``PushSource``
-    through ``events.watch`` channels (``calendars.google_push``)."""
+    through ``events.watch`` channels (``calendars.sources.google_push``)."""
 
     def __init__(self, settings: GoogleSettings) -> None:
         super().__init__()
