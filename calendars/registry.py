@@ -89,11 +89,8 @@ def _exchange(
     config: IntegrationConfig, opts: Mapping[str, Any], common: _Common
 ) -> CalendarSource:
     """Exchange Server through EWS: NTLM/basic credentials or OAuth client credentials."""
-    from calendars.sources.exchange import (
-        DEFAULT_AUTHORITY_HOST,
-        ExchangeCalendarSource,
-        ExchangeSettings,
-    )
+    from calendars.sources.exchange import ExchangeCalendarSource, ExchangeSettings
+    from calendars.sources.exchange_auth import DEFAULT_AUTHORITY_HOST
 
     return ExchangeCalendarSource(
         ExchangeSettings(
