@@ -1,7 +1,7 @@
 """Benchmark: Google Calendar source against the Google fake (real google-api-python-client).
 
-N rooms (default 1,000) with 20 events each: one full sync, one no-change incremental cycle
-(one ``syncToken`` request per room) and the same cycle in ``multipart/mixed`` batches of 50.
+N rooms (default 1,000) with 20 events each: one full sync and one no-change incremental cycle
+(one ``syncToken`` request per room).
 Prints requests per room per cycle, events normalised per second (end to end, and the
 normaliser alone), and the fake's own request-handling time from the same run, so that the
 client-side share (library + our adapter) is visible.
@@ -22,10 +22,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calendars.base import CalendarError, SyncResult
-from calendars.batch import SyncRequest
-from calendars.google import GoogleCalendarSource, GoogleSettings
-from calendars.google_events import google_event_to_event
+from calendars.base import SyncResult
+from calendars.sources.google import GoogleCalendarSource, GoogleSettings
+from calendars.sources.google_events import google_event_to_event
 from tests.fakes.google_calendar import GoogleCalendarFake
 
 START = datetime(2026, 3, 23, tzinfo=UTC)
@@ -124,14 +123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         own_i = sum(r.requests for r in incr)
         states = [r.sync_state for r in incr]
 
-        batch_requests = [
-            SyncRequest(room=room_name(i), start=START, end=END, state=states[i])
-            for i in range(rooms)
-        ]
-        batched, wall_b, fake_b, http_b = timed(fake, lambda: source.sync_batch(batch_requests))
-        errors = [r for r in batched if isinstance(r, CalendarError)]
-        assert not errors, errors[:3]
-        api_b = sum(fake.requests_by_room.values())
         source.close()
 
     sample = _sample_items(per_room)
@@ -154,15 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"incremental       : {own_i / rooms:5.2f} requests/room/cycle (fake counted "
         f"{http_i / rooms:.2f}), {rooms / wall_i:6.0f} rooms/s, {share(wall_i, fake_i)}"
     )
-    print(
-        f"incremental batch : {http_b / rooms:5.2f} HTTP requests/room/cycle "
-        f"({api_b / rooms:.2f} API calls/room), {rooms / wall_b:6.0f} rooms/s, "
-        f"{share(wall_b, fake_b)}"
-    )
     print(f"normaliser alone  : {pure_rate:8.0f} events/s (google_event_to_event, no HTTP)")
     print(
-        f"client-side share : full {wall_f - fake_f:.2f} s, incremental {wall_i - fake_i:.2f} s,"
-        f" batched {wall_b - fake_b:.2f} s (wall minus the fake's own handling time)"
+        f"client-side share : full {wall_f - fake_f:.2f} s, incremental {wall_i - fake_i:.2f} s"
+        " (wall minus the fake's own handling time)"
     )
     return 0
 

@@ -52,9 +52,7 @@ SCHEMAS: dict[str, dict[str, _Key]] = {
         "subject": _Key(),
         "api_endpoint": _Key(),
         "token_uri": _Key(),
-        "batch_uri": _Key(),
         "num_retries": _Key(kind="int", minimum=0),
-        "batch_size": _Key(kind="int", minimum=1),
     },
     "graph": {
         "tenant_id": _Key(required=True),

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import icalendar
+import recurring_ical_events
 
 from calendars.base import (
     Attendee,
@@ -228,3 +229,29 @@ def _conference(vevent: icalendar.cal.Component) -> Conference | None:
             kind = "more"
         points.append(EntryPoint(type=kind, uri=uri))
     return Conference(solution="rfc7986", entry_points=tuple(points)) if points else None
+
+
+def expand_calendar(
+    data: str | bytes, *, room: str, start: datetime, end: datetime, default_tz: tzinfo
+) -> list[CalendarEvent]:
+    """Expand every VEVENT of an iCalendar text over ``[start, end)`` and normalise it."""
+    try:
+        calendar = icalendar.Calendar.from_ical(data)
+        occurrences = recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise MalformedCalendarData(f"{room}: unreadable iCalendar data: {exc}") from exc
+    series_uids = {
+        str(component.get("UID", ""))
+        for component in calendar.walk("VEVENT")
+        if any(name in component for name in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    }
+    return [
+        vevent_to_event(
+            vevent,
+            room=room,
+            default_tz=default_tz,
+            series=str(vevent.get("UID", "")) in series_uids,
+        )
+        for vevent in occurrences
+        if vevent.name == "VEVENT"
+    ]

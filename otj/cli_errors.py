@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import errno
 
-from otj.config.runtime import UsageError
+from otj.commands.runtime import UsageError
 
 
 def _database_url(args: argparse.Namespace) -> str:
-    from otj.config.runtime import resolve_runtime
+    from otj.commands.runtime import resolve_runtime
     from otj.store.db import redact_url
 
     runtime = resolve_runtime(
@@ -36,9 +36,12 @@ def explain(exc: BaseException, args: argparse.Namespace) -> str | None:
 
     from otj.secret import SecretRefError
     from otj.store.db import UnsupportedDatabase
+    from otj.store.readonly import StaleSchemaError
     from otj.store.secrets import SecretKeyError
 
-    if isinstance(exc, UsageError | SecretKeyError | SecretRefError | UnsupportedDatabase):
+    if isinstance(
+        exc, UsageError | StaleSchemaError | SecretKeyError | SecretRefError | UnsupportedDatabase
+    ):
         return str(exc)
     if isinstance(exc, NoSuchModuleError | ArgumentError):
         return (

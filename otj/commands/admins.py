@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.commands.runtime import add_database_arguments, echo
 
 
 def _name(text: str) -> str:
@@ -59,7 +59,7 @@ def read_password(name: str) -> str | None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.store.admins import PasswordTooShort
 
     password = read_password(args.name)
@@ -81,7 +81,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
 
     db = open_store(args)
     try:
@@ -99,7 +99,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
 
     db = open_store(args)
     try:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from otj.config.runtime import positive_float
+from otj.commands.runtime import positive_float
 
 DEFAULT_DAYS = 7
 
@@ -67,7 +67,7 @@ def _read(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if end <= start:
         return _fail("--end must be after --start")
-    from otj.config.runtime import UsageError, check_readable
+    from otj.commands.runtime import UsageError, check_readable
 
     try:
         check_readable(args.config, utf8=True)

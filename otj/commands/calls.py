@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from otj.callview import call_json, call_state, duration_seconds, group_live, room_of, to_csv
-from otj.config.runtime import add_database_arguments, echo, positive_int
+from otj.commands.runtime import add_database_arguments, echo, positive_int
 
 if TYPE_CHECKING:
     from otj.store.values import CallRecord
@@ -129,7 +129,7 @@ def media_line(call: CallRecord) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from otj.api.calls import endpoints_of
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
 
     db = open_store(args)
     try:

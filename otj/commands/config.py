@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from otj.config.runtime import DATABASE_HELP, add_database_arguments, echo
+from otj.commands.runtime import DATABASE_HELP, add_database_arguments, echo
 
 
 def register(subparsers: Any) -> None:
@@ -51,8 +51,8 @@ def register(subparsers: Any) -> None:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    from otj.commands.runtime import check_readable, open_store
     from otj.config import apply_file, load_file
-    from otj.config.runtime import check_readable, open_store
     from otj.config.yamlsrc import YamlError
 
     path: Path = args.file
@@ -90,11 +90,12 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace, path: Path) -> int:
     """Validate against the stored configuration, opening the database only if it exists."""
+    from otj.commands.runtime import resolve_runtime, warn_file_database
     from otj.config import load_file, validate
-    from otj.config.runtime import warn_file_database
     from otj.store.readonly import stored_configuration
 
-    existing, url = stored_configuration(args.database, data_dir=args.data_dir)
+    url = resolve_runtime(data_dir=args.data_dir, database=args.database).database_url
+    existing = stored_configuration(url)
     warn_file_database(path, url)
     located, parse_problems = load_file(path)
     checked = validate(
@@ -107,8 +108,8 @@ def _check(args: argparse.Namespace, path: Path) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from otj.commands.runtime import open_store
     from otj.config.export import to_yaml
-    from otj.config.runtime import open_store
 
     db = open_store(args)
     try:

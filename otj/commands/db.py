@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.commands.runtime import add_database_arguments, echo
 
 
 def register(subparsers: Any) -> None:
@@ -23,10 +23,11 @@ def register(subparsers: Any) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from otj.store import open_database, redact_url
+    from otj.commands.runtime import open_store
+    from otj.store import redact_url
     from otj.store.migrate import current_revision
 
-    db = open_database(args.database, data_dir=args.data_dir, upgrade=False)
+    db = open_store(args, upgrade=False)
     try:
         db.upgrade()
         echo(f"{redact_url(db.url)}: schema at revision {current_revision(db.engine)}")
@@ -40,8 +41,8 @@ def _current(args: argparse.Namespace) -> int:
 
     from sqlalchemy import make_url
 
-    from otj.config.runtime import resolve_runtime
-    from otj.store import open_database, redact_url
+    from otj.commands.runtime import open_store, resolve_runtime
+    from otj.store import redact_url
     from otj.store.migrate import current_revision, head_revision
 
     url = resolve_runtime(data_dir=args.data_dir, database=args.database).database_url
@@ -50,7 +51,7 @@ def _current(args: argparse.Namespace) -> int:
     if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
         echo(f"{redact_url(url)}: no database yet (otj db upgrade creates it)")  # none created
         return 1
-    db = open_database(args.database, data_dir=args.data_dir, upgrade=False)
+    db = open_store(args, upgrade=False)
     try:
         current = current_revision(db.engine)
         head = head_revision()

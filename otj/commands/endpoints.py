@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.commands.runtime import add_database_arguments, echo
 
 
 def register(subparsers: Any) -> None:
@@ -47,7 +47,7 @@ def _now() -> datetime:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.store.tokens import TokenError
 
     db = open_store(args)
@@ -85,7 +85,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
 
     db = open_store(args)
     try:
@@ -103,7 +103,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.delivery.poly import read_problems
 
     db = open_store(args)
@@ -167,7 +167,7 @@ def _status(row: dict[str, Any]) -> str:
 
 
 def _deliver(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.delivery.runner import DeliveryRunner
 
     db = open_store(args)

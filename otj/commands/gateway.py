@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.commands.runtime import add_database_arguments, echo
 
 
 def register(subparsers: Any) -> None:
@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
     from guestjoin.proxy import ProxyOptions
     from guestjoin.reception.calendar import StoreCalendar
     from guestjoin.storage import StoreAlarms, StoreConfig, StoreRecorder
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.store import SecretKeyError
 
     try:

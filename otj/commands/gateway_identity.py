@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from otj.config.runtime import echo
+from otj.commands.runtime import echo
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -83,7 +83,7 @@ def add_to(gateway: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace) -> Database:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
 
     return open_store(args)
 

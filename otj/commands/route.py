@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.commands.runtime import add_database_arguments, echo
 
 if TYPE_CHECKING:
     from guestjoin.config import GatewayConfig
@@ -100,7 +100,7 @@ def routing_from_store(args: argparse.Namespace) -> GatewayConfig:
     is created: nothing here needs the secret key).
     """
     from guestjoin.config import GatewayConfig
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.store import Database, SecretBox
 
     if args.database and args.data_dir is None:

@@ -253,7 +253,7 @@ def _test(args: argparse.Namespace) -> int:
         if option is None:
             return _fail(f"{args.invitation}: expected a .eml, .ics or .json file")
         setattr(args, option, args.invitation)
-    from otj.config.runtime import UsageError, check_readable
+    from otj.commands.runtime import UsageError, check_readable
 
     for given in (args.eml, args.ics, args.event, args.rules):
         if given is not None:

@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from otj.config.runtime import add_database_arguments, echo, positive_float, positive_int
+from otj.commands.runtime import add_database_arguments, echo, positive_float, positive_int
 
 if TYPE_CHECKING:
-    from otj.config.runtime import Runtime
+    from otj.commands.runtime import Runtime
     from otj.store import Database
     from otj.worker.poller import RoomPoller
     from otj.worker.subscriptions import PushManager
@@ -204,7 +204,7 @@ def _push(
 
 def _serve(args: argparse.Namespace) -> int:
     """Check the file, take the database lock and bind the port before touching the store."""
-    from otj.config.runtime import check_readable, resolve_runtime
+    from otj.commands.runtime import check_readable, resolve_runtime
     from otj.worker.setup import WorkerLocked, database_lock
 
     if args.config is not None:
@@ -231,8 +231,8 @@ def _serve_locked(
     import uvicorn
 
     from otj.api.app import create_app
+    from otj.commands.runtime import open_store, warn_file_database
     from otj.config import apply_file
-    from otj.config.runtime import open_store, warn_file_database
     from otj.worker.delivery import default_deliverer
     from otj.worker.service import WorkerService
     from otj.worker.setup import make_poller

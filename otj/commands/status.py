@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.commands.runtime import add_database_arguments, echo
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -68,7 +68,7 @@ def _dump(items: Sequence[Any]) -> str:
 
 def _rooms(args: argparse.Namespace) -> int:
     from otj.api.status import room_out
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.worker.intervals import room_intervals
 
     now = datetime.now(UTC)
@@ -131,7 +131,7 @@ def resolve_room(db: Database, given: str) -> tuple[str | None, dict[str, list[s
 
 def _meetings(args: argparse.Namespace) -> int:
     from otj.api.status import room_meetings
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
 
     db = open_store(args)
     try:
@@ -180,7 +180,7 @@ def _meetings(args: argparse.Namespace) -> int:
 
 def _alarms(args: argparse.Namespace) -> int:
     from otj.api.status import alarm_out
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.store.identity import check_certificate_alarms
 
     db = open_store(args)

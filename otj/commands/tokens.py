@@ -11,7 +11,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo
+from otj.commands.runtime import add_database_arguments, echo
 
 
 def _name(text: str) -> str:
@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.store.tokens import TokenError
 
     db = open_store(args)
@@ -60,8 +60,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from otj.commands.runtime import open_store
     from otj.commands.status import table
-    from otj.config.runtime import open_store
 
     db = open_store(args)
     try:
@@ -85,7 +85,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
 
     db = open_store(args)
     try:

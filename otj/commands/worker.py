@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Any
 
-from otj.config.runtime import add_database_arguments, echo, positive_float, positive_int
+from otj.commands.runtime import add_database_arguments, echo, positive_float, positive_int
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from otj.config.runtime import open_store
+    from otj.commands.runtime import open_store
     from otj.worker.cycle import run_cycle
     from otj.worker.delivery import NoDelivery, default_deliverer
     from otj.worker.service import WorkerService

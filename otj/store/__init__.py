@@ -1,7 +1,8 @@
 """Storage: SQLAlchemy 2 tables, Alembic migrations and repositories returning frozen values.
 
-``open_database()`` is the entry point: it resolves the URL (see ``otj.config.runtime``),
-creates the data directory for SQLite, prepares the secret box and upgrades the schema.
+``open_database(url, key_file=...)`` is the entry point: it creates the data directory for
+SQLite, prepares the secret box and upgrades the schema. Which URL and key file to use is the
+commands' business (``otj.commands.runtime``): the store reads no configuration.
 Nothing outside this package sees an ORM row.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 from otj.store.db import Database, redact_url
 from otj.store.secrets import SecretBox, SecretKeyError
@@ -22,32 +24,28 @@ if logging.getLogger("alembic").level == logging.NOTSET:
 
 
 def open_database(
-    url: str | None = None,
+    url: str,
     *,
-    data_dir: str | None = None,
+    key_file: Path,
     environ: Mapping[str, str] | None = None,
     upgrade: bool = True,
     application_name: str = "otj",
 ) -> Database:
-    """Open (and by default upgrade) the service's database."""
+    """Open (and by default upgrade) the database at ``url``; secrets sealed with the key
+    ``$OTJ_SECRET_KEY`` in ``environ``, else the one in ``key_file``."""
     from sqlalchemy import make_url
 
-    from otj.config.runtime import resolve_runtime
-
-    runtime = resolve_runtime(data_dir=data_dir, database=url, environ=environ)
-    parsed = make_url(runtime.database_url)
+    parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        from pathlib import Path
-
         # before the engine: it creates the database file private (0600) in this directory
         Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(
-        runtime.database_url,
-        box=SecretBox(key_file=runtime.key_file, environ=environ),
+        url,
+        box=SecretBox(key_file=key_file, environ=environ),
         application_name=application_name,
     )
-    if not runtime.key_file.parent.exists():
-        runtime.key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not key_file.parent.exists():
+        key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if upgrade:
         db.upgrade()
     return db

@@ -6,12 +6,10 @@ created: an absent or empty database is read as the empty configuration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import make_url
 
-from otj.config.runtime import UsageError, resolve_runtime
 from otj.store.config_repo import SPECS
 from otj.store.db import Database, redact_url
 from otj.store.migrate import current_revision, head_revision
@@ -19,15 +17,12 @@ from otj.store.secrets import SecretBox
 from otj.store.values import Configuration
 
 
-def stored_configuration(
-    url: str | None = None,
-    *,
-    data_dir: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> tuple[Configuration, str]:
-    """The configuration stored in the database the options name, and that database's URL."""
-    runtime = resolve_runtime(data_dir=data_dir, database=url, environ=environ)
-    target = runtime.database_url
+class StaleSchemaError(Exception):
+    """The database is at another schema revision than this version's (upgrade it first)."""
+
+
+def stored_configuration(target: str) -> Configuration:
+    """The configuration stored in the database at URL ``target``."""
     parsed = make_url(target)
     file = parsed.database
     absent = (
@@ -41,15 +36,15 @@ def stored_configuration(
         try:
             revision = current_revision(db.engine)
             if revision == head_revision():
-                return db.config.snapshot(secrets="sealed"), target
+                return db.config.snapshot(secrets="sealed")
             if revision is not None:
-                raise UsageError(
+                raise StaleSchemaError(
                     f"{redact_url(target)} is at schema revision {revision}, not this version's "
                     f"{head_revision()}: run otj db upgrade first"
                 )
         finally:
             db.close()
-    return empty_configuration(), target
+    return empty_configuration()
 
 
 def empty_configuration() -> Configuration:

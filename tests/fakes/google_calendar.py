@@ -1,8 +1,8 @@
 """A wire-faithful fake of the Google Calendar API v3 ``events.list`` and the OAuth2 token endpoint.
 
-Driven by the real google-api-python-client (``client_options={"api_endpoint": fake.api_endpoint}``
-and ``BatchHttpRequest(batch_uri=fake.batch_uri)``) and google-auth service-account credentials
-whose ``token_uri`` is ``fake.token_uri``. What it implements, as documented by Google:
+Driven by the real google-api-python-client (``client_options={"api_endpoint": fake.api_endpoint}``)
+and google-auth service-account credentials whose ``token_uri`` is ``fake.token_uri``. What it
+implements, as documented by Google:
 
 - ``POST /token``: the JWT-bearer grant (RFC 7523); the assertion's RS256 signature is verified
   against the public key of a key file made by ``service_account_info()``; ``iss``/``aud``/``exp``
@@ -12,7 +12,6 @@ whose ``token_uri`` is ``fake.token_uri``. What it implements, as documented by 
   ``{id}_{YYYYMMDDTHHMMSSZ}``, exceptions), ``showDeleted``, paging with ``maxResults``/
   ``pageToken``/``nextPageToken``, ``syncToken``/``nextSyncToken`` (changes only, deleted ones as
   ``status: cancelled``, 400 when combined with a window, 410 ``fullSyncRequired`` once expired).
-- ``POST /batch/calendar/v3``: ``multipart/mixed`` batches of the above (each part counted).
 - ``events.watch`` and ``channels.stop`` push channels (``tests.fakes.google_watch``): a
   notification POSTed on every change, as Google sends them.
 - Errors in Google's JSON error format: 401, 403 ``rateLimitExceeded``, 404 ``notFound``, 429, 5xx.
@@ -22,8 +21,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import email.parser
-import email.policy
 import json
 import secrets
 import threading
@@ -160,10 +157,6 @@ class GoogleCalendarFake(ScriptedHTTPServer):
     def token_uri(self) -> str:
         return f"{self.base_url}/token"
 
-    @property
-    def batch_uri(self) -> str:
-        return f"{self.base_url}/batch/calendar/v3"
-
     # credentials ---------------------------------------------------------------------------
     def service_account_info(
         self, *, client_email: str = "otj-reader@otj-test.iam.gserviceaccount.com"
@@ -298,8 +291,6 @@ class GoogleCalendarFake(ScriptedHTTPServer):
         split = urlsplit(path)
         if split.path == "/token" and method == "POST":
             return self._token(body)
-        if split.path == "/batch/calendar/v3" and method == "POST":
-            return self._batch(headers, body)
         if method == "POST" and split.path in ("/calendar/v3/channels/stop", "/channels/stop"):
             if self._authorised(headers) is None:
                 return _json(401, google_error(401, "authError", "Invalid Credentials"))
@@ -609,61 +600,6 @@ class GoogleCalendarFake(ScriptedHTTPServer):
         instance["recurringEventId"] = master["id"]
         return instance
 
-    # batch ---------------------------------------------------------------------------------
-    def _batch(self, headers: Mapping[str, str], body: bytes) -> Response:
-        """``multipart/mixed`` batch: each part an ``application/http`` request (max 50)."""
-        content_type = headers.get("Content-Type") or headers.get("content-type") or ""
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-        )
-        if not message.is_multipart():
-            return _json(400, google_error(400, "badRequest", "Batch body must be multipart/mixed"))
-        parts = list(message.iter_parts())
-        if len(parts) > 50:
-            return _json(400, google_error(400, "badRequest", "Too many requests in batch"))
-        boundary = "batch_" + uuid.uuid4().hex
-        out: list[bytes] = []
-        for part in parts:
-            raw = part.get_payload(decode=True) or b""
-            content_id = str(part.get("Content-ID", "")).strip("<>")
-            request_line, _, rest = raw.partition(b"\r\n" if b"\r\n" in raw else b"\n")
-            method, inner_path, _ = request_line.decode().split(" ", 2)
-            header_block = (
-                rest.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in rest else rest.split(b"\n\n", 1)[0]
-            )
-            inner_headers = {}
-            for line in header_block.decode().splitlines():
-                if ":" in line:
-                    name, _, value = line.partition(":")
-                    inner_headers[name.strip()] = value.strip()
-            if "Authorization" not in inner_headers and "Authorization" in headers:
-                inner_headers["Authorization"] = headers["Authorization"]
-            room = self.room_of(inner_path)
-            self.count(urlsplit(inner_path).path, room)
-            failure = self._take_failure(urlsplit(inner_path).path, room)
-            if failure is not None and not failure.hang and not failure.delay:
-                response = Response(
-                    status=failure.status, body=failure.body, headers=failure.headers
-                )
-            else:
-                response = self.route(method, inner_path, inner_headers, b"")
-            status_line = f"HTTP/1.1 {response.status} {_phrase(response.status)}"
-            inner = [status_line, f"Content-Type: {response.content_type}"]
-            inner += [f"{k}: {v}" for k, v in response.headers.items()]
-            inner.append(f"Content-Length: {len(response.body)}")
-            out.append(
-                (
-                    f"--{boundary}\r\nContent-Type: application/http\r\n"
-                    f"Content-ID: <response-{content_id}>\r\n\r\n" + "\r\n".join(inner) + "\r\n\r\n"
-                ).encode()
-                + response.body
-                + b"\r\n"
-            )
-        out.append(f"--{boundary}--\r\n".encode())
-        return Response(
-            status=200, body=b"".join(out), content_type=f"multipart/mixed; boundary={boundary}"
-        )
-
 
 class _ApiError(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
@@ -678,15 +614,6 @@ def _json(status: int, body: bytes, headers: Mapping[str, str] | None = None) ->
 def _oauth_error(error: str, description: str) -> Response:
     body = json.dumps({"error": error, "error_description": description}).encode()
     return _json(400, body)
-
-
-def _phrase(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -285,7 +285,7 @@ class ScriptedHTTPServer:
 
     @property
     def total_requests(self) -> int:
-        """HTTP requests received (a batch is one; its parts are in ``requests_by_path``)."""
+        """HTTP requests received."""
         with self._lock:
             return self.http_requests
 
@@ -322,7 +322,7 @@ class ScriptedHTTPServer:
         return None
 
     def count(self, path: str, room: str | None) -> None:
-        """Count one API call per path and room (a batch counts each of its parts)."""
+        """Count one API call per path and room."""
         with self._lock:
             self.requests_by_path[path] += 1
             if room is not None:

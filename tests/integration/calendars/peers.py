@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from calendars.base import CalendarEvent, CalendarSource, SyncResult
-from calendars.caldav import CalDavCalendarSource, CalDavSettings
-from calendars.exchange import ExchangeCalendarSource, ExchangeSettings
-from calendars.google import GoogleCalendarSource, GoogleSettings
-from calendars.graph import GraphCalendarSource, GraphSettings
-from calendars.ics import IcsCalendarSource, IcsSettings
+from calendars.sources.caldav import CalDavCalendarSource, CalDavSettings
+from calendars.sources.exchange import ExchangeCalendarSource, ExchangeSettings
+from calendars.sources.google import GoogleCalendarSource, GoogleSettings
+from calendars.sources.graph import GraphCalendarSource, GraphSettings
+from calendars.sources.ics import IcsCalendarSource, IcsSettings
 from otj.secret import Secret
 from tests.fakes.ews import EwsFake
 from tests.fakes.google_calendar import GoogleCalendarFake

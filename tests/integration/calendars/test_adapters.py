@@ -1,4 +1,4 @@
-"""What each adapter does beyond the contract: paging, batches, threads, headers, validators."""
+"""What each adapter does beyond the contract: paging, threads, headers, validators."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from calendars.base import CalendarError, SyncResult
-from calendars.batch import BatchingCalendarSource, SyncRequest
-from calendars.ics import IcsCalendarSource, IcsSettings
+from calendars.base import SyncResult
+from calendars.sources.ics import IcsCalendarSource, IcsSettings
 from calendars.syncstate import SyncState
 from tests.fakes.ews import EwsFake
 from tests.fakes.google_calendar import GoogleCalendarFake
@@ -49,39 +48,6 @@ def test_google_pages_and_counts_requests(google_fake: GoogleCalendarFake) -> No
     assert google_fake.requests_by_room[ROOM] == pages
     assert google_fake.token_requests == 1
     assert google_fake.handling_seconds > 0
-
-
-def test_google_batch_matches_single_syncs(google_fake: GoogleCalendarFake) -> None:
-    peer = GooglePeer(google_fake)
-    for i in range(60):
-        google_fake.put_event(
-            other_room(i),
-            {
-                "summary": f"m{i}",
-                "start": {"dateTime": (START + timedelta(hours=i)).isoformat()},
-                "end": {"dateTime": (START + timedelta(hours=i, minutes=30)).isoformat()},
-            },
-        )
-    source = peer.source(page_size=2500)
-    assert isinstance(source, BatchingCalendarSource)
-    requests = [SyncRequest(room=other_room(i), start=START, end=END) for i in range(60)]
-    requests.append(SyncRequest(room="missing@resource.example.com", start=START, end=END))
-    google_fake.reset_counters()
-    results = source.sync_batch(requests)
-    assert google_fake.requests_by_path["/batch/calendar/v3"] == 2  # 61 rooms in batches of 50
-    assert isinstance(results[-1], CalendarError)
-    good = [r for r in results[:-1] if isinstance(r, SyncResult)]
-    assert [r.events[0].subject for r in good] == [f"m{i}" for i in range(60)]
-    assert sum(r.requests for r in good) == 2
-    google_fake.reset_counters()
-    again = source.sync_batch(
-        [
-            SyncRequest(room=other_room(i), start=START, end=END, state=good[i].sync_state)
-            for i in range(60)
-        ]
-    )
-    assert google_fake.total_requests == 2
-    assert all(isinstance(r, SyncResult) and not r.full and not r.events for r in again)
 
 
 def test_google_threads_share_one_source(google_fake: GoogleCalendarFake) -> None:
@@ -213,7 +179,7 @@ def test_caldav_requests_and_ctag_mode(radicale: RadicaleServer, caldav_room: st
     props = (
         source._client()
         .calendar(url=source.calendar_url(caldav_room))
-        .get_properties([__import__("calendars.caldav", fromlist=["_GetCTag"])._GetCTag()])
+        .get_properties([__import__("calendars.sources.caldav", fromlist=["_GetCTag"])._GetCTag()])
     )
     ctag = next(iter(props.values()))
     as_ctag = SyncState(

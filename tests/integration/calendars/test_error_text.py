@@ -17,7 +17,7 @@ from calendars.base import (
     CalendarNotFound,
     CalendarUnavailable,
 )
-from calendars.caldav import CalDavCalendarSource, CalDavSettings
+from calendars.sources.caldav import CalDavCalendarSource, CalDavSettings
 from otj.delivery.cisco import CiscoConnection, CiscoXapiClient, deliver
 from otj.delivery.codec_simulator import CodecFarm
 from otj.delivery.plan import DeliveryState
@@ -136,7 +136,7 @@ def test_ics_url_status_names_url_without_query(ics_server: IcsHttpServer) -> No
 
 
 def test_ics_connection_refused(closed_port: int) -> None:
-    from calendars.ics import IcsCalendarSource, IcsSettings
+    from calendars.sources.ics import IcsCalendarSource, IcsSettings
 
     template = f"http://127.0.0.1:{closed_port}/ics/{{room}}.ics"
     error = failure(IcsCalendarSource(IcsSettings(url_template=template, timeout=2)))

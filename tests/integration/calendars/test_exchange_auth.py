@@ -32,13 +32,9 @@ from calendars.base import (
     SyncResult,
 )
 from calendars.config import IntegrationConfigError, integration_from_mapping
-from calendars.exchange import (
-    ClientCredentials,
-    ExchangeCalendarSource,
-    ExchangeSettings,
-    default_scope,
-)
 from calendars.registry import create_source
+from calendars.sources.exchange import ExchangeCalendarSource, ExchangeSettings
+from calendars.sources.exchange_auth import ClientCredentials, default_scope
 from otj.secret import Secret
 from tests.fakes.ews import ENDPOINT, EwsFake
 from tests.fakes.ews_auth import EXCHANGE_ONLINE_RESOURCE

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from otj.cli import main
-from otj.store import open_database
+from otj.commands.runtime import open_configured_database
 from tests.integration.delivery.storehelp import store_meetings
 
 CONFIG = """
@@ -47,7 +47,7 @@ def test_token_lifecycle_and_list(
 
     assert main(["endpoints", "deliver"]) == 0  # the room's calendar was never read: no push
     assert json.loads(capsys.readouterr().out)["pushed"] == 0
-    db = open_database(data_dir=tmp_path)
+    db = open_configured_database(data_dir=tmp_path)
     store_meetings(db, "fjord@example.com", [], now=datetime.now(UTC))
     db.close()
     assert main(["endpoints", "deliver"]) == 1  # nothing listens on port 9
@@ -98,7 +98,7 @@ def test_list_has_headings_and_says_why_a_poly_endpoint_cannot_read(
     # a delivery cycle raises the alarm; a token clears it on the next check
     assert main(["endpoints", "deliver"]) == 0
     capsys.readouterr()
-    db = open_database(data_dir=tmp_path)
+    db = open_configured_database(data_dir=tmp_path)
     alarms = db.alarms.active(kind="poly_delivery")
     assert [a.subject for a in alarms] == ["Fjord"]
     db.delivery.update(
@@ -116,6 +116,6 @@ def test_list_has_headings_and_says_why_a_poly_endpoint_cannot_read(
     assert rows["Berg"]["last_read"] == "2026-03-02T09:00:00+00:00"
     assert main(["endpoints", "deliver"]) == 0
     capsys.readouterr()
-    db = open_database(data_dir=tmp_path)
+    db = open_configured_database(data_dir=tmp_path)
     assert db.alarms.active(kind="poly_delivery") == []
     db.close()

@@ -28,7 +28,6 @@ def google_integration(
         "service_account_key": json.dumps(fake.service_account_info()),
         "api_endpoint": fake.api_endpoint,
         "token_uri": fake.token_uri,
-        "batch_uri": fake.batch_uri,
         "num_retries": num_retries,
         "daily_request_quota": quota,
     }

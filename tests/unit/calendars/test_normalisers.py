@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calendars.base import MalformedCalendarData
-from calendars.google_events import google_event_to_event
-from calendars.graph_events import graph_event_to_event
+from calendars.sources.google_events import google_event_to_event
+from calendars.sources.graph_events import graph_event_to_event
 
 ROOM = "fjord@resource.example.com"
 OSLO = ZoneInfo("Europe/Oslo")

@@ -27,7 +27,7 @@ from calendars.base import (
     MalformedCalendarData,
     SyncResult,
 )
-from calendars.caldav import expand_calendar
+from calendars.ical import expand_calendar
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
 from otj.netreason import one_line, reason, safe_url, status_text
 from otj.secret import Secret

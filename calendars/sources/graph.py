@@ -14,7 +14,6 @@ notifications: ``subscribe``/``renew``/``unsubscribe`` manage ``/subscriptions``
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
 import threading
@@ -30,7 +29,6 @@ import requests
 
 from calendars.base import (
     CalendarAuthError,
-    CalendarError,
     CalendarEvent,
     CalendarNotFound,
     CalendarUnavailable,
@@ -39,21 +37,20 @@ from calendars.base import (
     SyncStateExpired,
 )
 from calendars.edge import guarded_sync
-from calendars.graph_events import graph_event_to_event
 from calendars.push import Channel, PushRefused
+from calendars.sources.graph_errors import error_text, http_error, map_error
+from calendars.sources.graph_events import graph_event_to_event
 from calendars.syncstate import (
     DEFAULT_FULL_RESYNC_AFTER,
     SyncState,
     needs_full_read,
     split_incremental,
 )
-from otj.netreason import one_line, reason, request_url, safe_url, status_text
 from otj.secret import Secret
 
 log = logging.getLogger(__name__)
 
 _KIND = "graph"
-_EXPIRED_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
 PUSH_LIFETIME = timedelta(minutes=10_080)
 """The longest lifetime of a subscription to Outlook events (Graph: under 7 days)."""
 
@@ -134,7 +131,7 @@ class GraphCalendarSource:
         return guarded_sync(
             room,
             lambda: self._sync(room, start=start, end=end, state=state, counter=counter),
-            map_error=lambda room, exc: _map_error(room, exc, url=self._endpoint),
+            map_error=lambda room, exc: map_error(room, exc, url=self._endpoint),
             requests=lambda: counter[0],
         )
 
@@ -196,11 +193,11 @@ class GraphCalendarSource:
                     method, url, headers=self._headers(self._token(fresh=True)), json=body
                 )
         except Exception as exc:
-            raise _map_error(room, exc, url=url) from exc
+            raise map_error(room, exc, url=url) from exc
         if response.status_code == 400:
-            raise PushRefused(f"{room}: Graph refused the subscription: {_error_text(response)}")
+            raise PushRefused(f"{room}: Graph refused the subscription: {error_text(response)}")
         if response.status_code >= 400:
-            raise _http_error(room, response, url=url)
+            raise http_error(room, response, url=url)
         if response.status_code == 204 or not response.content:
             return {}
         data = response.json()
@@ -314,7 +311,7 @@ class GraphCalendarSource:
             counter[0] += 1
             response = self._client.get(url, headers=self._headers(self._token(fresh=True)))
         if response.status_code >= 400:
-            raise _http_error(room, response, url=url)
+            raise http_error(room, response, url=url)
         try:
             data = response.json()
         except ValueError as exc:
@@ -349,59 +346,3 @@ def _origin(url: str) -> str:
 
 def _graph_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _http_error(room: str, response: httpx.Response, *, url: str) -> CalendarError:
-    """Map a Graph error response (status and ``error.code``) to a ``CalendarError``."""
-    status = response.status_code
-    code = ""
-    try:
-        code = str(json.loads(response.content)["error"]["code"])
-    except (ValueError, KeyError, TypeError):
-        code = ""
-    message = f"{room}: Graph {safe_url(url)} answered {status_text(status)} {code}".rstrip()
-    if status == 410 or code.lower() in _EXPIRED_CODES:
-        return SyncStateExpired(message)
-    if status == 429 or status >= 500:
-        return CalendarUnavailable(message, retry_after=_retry_after(response))
-    if status == 404:
-        return CalendarNotFound(message)
-    if status in (401, 403):
-        return CalendarAuthError(message)
-    return MalformedCalendarData(message)
-
-
-def _error_text(response: httpx.Response) -> str:
-    """``HTTP 400 InvalidRequest: Subscription validation request failed…``."""
-    try:
-        error = json.loads(response.content)["error"]
-        return f"HTTP {response.status_code} {error['code']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}"
-
-
-def _map_error(room: str, exc: BaseException, *, url: str) -> CalendarError:
-    if isinstance(exc, CalendarError):
-        return exc
-    where = f"{room}: Graph {safe_url(url)}"
-    if isinstance(exc, httpx.TimeoutException):
-        return CalendarUnavailable(f"{where} timed out")
-    if isinstance(exc, (httpx.TransportError, requests.RequestException, OSError)):
-        target = request_url(exc)
-        shown = f"{room}: {safe_url(target)}" if target else f"{where} or Entra ID"
-        return CalendarUnavailable(f"{shown} unreachable: {reason(exc)}")
-    if isinstance(exc, ValueError) and "authority" in str(exc).lower():
-        return CalendarAuthError(f"{room}: Entra ID tenant discovery failed: {one_line(str(exc))}")
-    if isinstance(exc, (ValueError, KeyError, TypeError)):
-        return MalformedCalendarData(f"{where}: unreadable response: {one_line(repr(exc))}")
-    return CalendarError(f"{where}: unexpected failure: {one_line(repr(exc))}")

@@ -1,4 +1,4 @@
-"""Where the service keeps its files and which database it uses (environment and defaults).
+"""What every command resolves before it works: data directory, database, argument types, output.
 
 Data directory: ``--data-dir``, else ``$OTJ_DATA_DIR``, else ``./var``. Database:
 ``--database``, else ``$OTJ_DATABASE_URL``, else ``sqlite:///<data dir>/otj.db`` — the same for
@@ -6,6 +6,7 @@ every command, so ``otj config export`` reads what ``otj config apply`` wrote wi
 options. A configuration file's ``database:`` key does not choose the database: ``apply`` and
 ``serve --config`` warn when it names another one. Secret key: ``$OTJ_SECRET_KEY``, else the
 key file ``$OTJ_SECRET_KEY_FILE``, else ``<data dir>/secret.key`` (created with mode 0600).
+The store (``otj.store``) is given the resolved URL and key file; it reads no configuration.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Runtime:
 
 def resolve_runtime(
     *,
-    data_dir: str | None = None,
+    data_dir: str | Path | None = None,
     database: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Runtime:
@@ -95,16 +96,40 @@ def add_database_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_store(
-    args: argparse.Namespace, *, config_file: Path | None = None, application_name: str = "otj"
+def open_configured_database(
+    database: str | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    upgrade: bool = True,
+    application_name: str = "otj",
 ) -> Database:
-    """Open and upgrade the store named by the command line (``config_file``: warn when its
-    ``database:`` names another database, see :func:`warn_file_database`)."""
+    """Open (and by default upgrade) the database the precedence rules above choose."""
     from otj.store import open_database
 
-    db = open_database(
+    runtime = resolve_runtime(data_dir=data_dir, database=database, environ=environ)
+    return open_database(
+        runtime.database_url,
+        key_file=runtime.key_file,
+        environ=environ,
+        upgrade=upgrade,
+        application_name=application_name,
+    )
+
+
+def open_store(
+    args: argparse.Namespace,
+    *,
+    config_file: Path | None = None,
+    application_name: str = "otj",
+    upgrade: bool = True,
+) -> Database:
+    """Open (and by default upgrade) the store named by the command line (``config_file``: warn
+    when its ``database:`` names another database, see :func:`warn_file_database`)."""
+    db = open_configured_database(
         getattr(args, "database", None),
         data_dir=getattr(args, "data_dir", None),
+        upgrade=upgrade,
         application_name=application_name,
     )
     if config_file is not None:

@@ -6,11 +6,11 @@ and ``showDeleted`` (cancelled instances are reported as such); its ``nextSyncTo
 sync state, and an incremental read is ``events.list?syncToken=…`` (one request when nothing
 changed). HTTP 410 ``fullSyncRequired`` raises ``SyncStateExpired``; the worker then does a full
 read and upserts by id. httplib2 is not thread-safe, so every thread builds its own service.
-Batches (``sync_batch``) use ``BatchHttpRequest(batch_uri=…)`` because the service's own
-``new_batch_http_request`` ignores a custom endpoint. ``SyncResult.requests`` counts Calendar
-API HTTP requests (retries included, OAuth token fetches not); ``num_retries`` (default 2) is
-google-api-python-client's own exponential back-off for 429/5xx; beyond it, 429/503 raise
-``CalendarUnavailable`` with the server's ``Retry-After``.
+``SyncResult.requests`` counts Calendar API HTTP requests (retries included, OAuth token
+fetches not); ``num_retries`` (default 2) is google-api-python-client's own exponential back-off
+for 429/5xx; beyond it, 429/503 raise ``CalendarUnavailable`` with the server's ``Retry-After``.
+No ``multipart/mixed`` batches: Google charges every request inside a batch to the quota, and
+the worker's polling threads already overlap the round trips a batch would save.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from google.oauth2 import service_account
 from googleapiclient import discovery
 from googleapiclient.errors import Error as GoogleApiClientError
 from googleapiclient.errors import HttpError
-from googleapiclient.http import BatchHttpRequest
 
 from calendars.base import (
     CalendarAuthError,
@@ -44,10 +43,9 @@ from calendars.base import (
     SyncResult,
     SyncStateExpired,
 )
-from calendars.batch import SyncRequest
 from calendars.edge import guarded_sync
-from calendars.google_events import google_event_to_event
-from calendars.google_push import GoogleWatch
+from calendars.sources.google_events import google_event_to_event
+from calendars.sources.google_push import GoogleWatch
 from calendars.syncstate import (
     DEFAULT_FULL_RESYNC_AFTER,
     SyncState,
@@ -59,9 +57,7 @@ from otj.netreason import one_line, reason, safe_url, status_text
 log = logging.getLogger(__name__)
 
 SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
-DEFAULT_BATCH_URI = "https://www.googleapis.com/batch/calendar/v3"
 DEFAULT_API_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
-MAX_BATCH = 50
 _RATE_REASONS = frozenset(
     {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded"}
 )
@@ -88,18 +84,16 @@ class GoogleSettings:
     subject: str | None = None
     api_endpoint: str | None = None
     token_uri: str | None = None
-    batch_uri: str | None = None
     num_retries: int = 2
     timeout: float = 20.0
     default_tz: tzinfo = UTC
     full_resync_after: timedelta = DEFAULT_FULL_RESYNC_AFTER
     page_size: int = 2500
-    batch_size: int = MAX_BATCH
 
 
 class GoogleCalendarSource(GoogleWatch):
     """``CalendarSource`` for Google Calendar (see the module docstring); ``PushSource``
-    through ``events.watch`` channels (``calendars.google_push``)."""
+    through ``events.watch`` channels (``calendars.sources.google_push``)."""
 
     def __init__(self, settings: GoogleSettings) -> None:
         super().__init__()
@@ -279,102 +273,6 @@ class GoogleCalendarSource(GoogleWatch):
             removed_ids=tuple(removed) + gone,
             sync_state=state.encode(),
         )
-
-    # batching ------------------------------------------------------------------------------
-    def sync_batch(self, requests: Sequence[SyncRequest]) -> list[SyncResult | CalendarError]:
-        """Sync many rooms with ``multipart/mixed`` batches of up to 50 first pages.
-
-        Each room's result (or its ``CalendarError``) is returned in order; one room's failure
-        never affects the others. Further pages, if any, are fetched per room.
-        ``requests`` of a result = that room's share of the HTTP requests made.
-        """
-        results: list[SyncResult | CalendarError] = []
-        size = max(1, min(self._settings.batch_size, MAX_BATCH))
-        for offset in range(0, len(requests), size):
-            results.extend(self._sync_chunk(requests[offset : offset + size]))
-        return results
-
-    def _sync_chunk(self, chunk: Sequence[SyncRequest]) -> list[SyncResult | CalendarError]:
-        pages: dict[str, Any] = {}
-        errors: dict[str, Exception] = {}
-        plans: list[tuple[SyncState | None, dict[str, Any]]] = []
-        out: list[SyncResult | CalendarError | None] = [None] * len(chunk)
-        for index, req in enumerate(chunk):
-            try:
-                stored = SyncState.decode(req.state, kind=_KIND) if req.state is not None else None
-            except CalendarError as exc:
-                out[index] = exc
-                plans.append((None, {}))
-                continue
-            if stored is not None and not needs_full_read(
-                stored,
-                start=req.start,
-                end=req.end,
-                full_resync_after=self._settings.full_resync_after,
-            ):
-                plans.append((stored, {"syncToken": stored.token}))
-            else:
-                plans.append((None, _window(req.start, req.end)))
-
-        def collect(request_id: str, response: Any, exception: Exception | None) -> None:
-            if exception is not None:
-                errors[request_id] = exception
-            else:
-                pages[request_id] = response
-
-        before = self._requests_so_far()
-        batch = BatchHttpRequest(
-            callback=collect, batch_uri=self._settings.batch_uri or self._default_batch_uri()
-        )
-        pending = [i for i in range(len(chunk)) if out[i] is None]
-        try:
-            for index in pending:
-                batch.add(
-                    self._list_request(chunk[index].room, None, **plans[index][1]),
-                    request_id=str(index),
-                )
-            if pending:
-                batch.execute(http=self._http())
-        except Exception as exc:  # noqa: BLE001 - the whole batch failed: every room gets it
-            failed = _map_error("batch", exc, url=self._shown_endpoint())
-            return [o if o is not None else failed for o in out]
-        shared = self._requests_so_far() - before  # the batch itself: charged to the first room
-        for index in pending:
-            req = chunk[index]
-            own_before = self._requests_so_far()
-            error = errors.get(str(index))
-            if error is not None:
-                out[index] = _map_error(req.room, error, url=self._shown_endpoint())
-                continue
-            try:
-                result = self._finish(req, plans[index], pages[str(index)])
-            except CalendarError as exc:
-                out[index] = exc
-                continue
-            except Exception as exc:  # noqa: BLE001 - map at the edge, per room
-                out[index] = _map_error(req.room, exc, url=self._shown_endpoint())
-                continue
-            out[index] = replace(result, requests=shared + self._requests_so_far() - own_before)
-            shared = 0
-        return [o if o is not None else CalendarError("not synced") for o in out]
-
-    def _finish(
-        self, req: SyncRequest, plan: tuple[SyncState | None, dict[str, Any]], first: Any
-    ) -> SyncResult:
-        stored, params = plan
-        items, token = self._pages(req.room, first, **params)
-        if stored is None:
-            return self._full(req.room, items, token, start=req.start, end=req.end)
-        return self._incremental(
-            req.room, items, token, start=req.start, end=req.end, stored=stored
-        )
-
-    def _default_batch_uri(self) -> str:
-        endpoint = self._settings.api_endpoint
-        if endpoint:
-            base = endpoint.split("/calendar/v3", 1)[0].rstrip("/")
-            return f"{base}/batch/calendar/v3"
-        return DEFAULT_BATCH_URI
 
 
 def _with_series_uids(events: Sequence[CalendarEvent]) -> tuple[CalendarEvent, ...]:

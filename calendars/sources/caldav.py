@@ -20,8 +20,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import icalendar
-import recurring_ical_events
 import requests
 from caldav.davclient import DAVClient
 from caldav.elements import dav
@@ -39,7 +37,7 @@ from calendars.base import (
     SyncStateExpired,
 )
 from calendars.edge import guarded_sync
-from calendars.ical import vevent_to_event
+from calendars.ical import expand_calendar
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
 from otj.netreason import one_line, reason, safe_url, status_text
 from otj.secret import Secret
@@ -200,32 +198,6 @@ class CalDavCalendarSource:
         return expand_calendar(
             data, room=room, start=start, end=end, default_tz=self._settings.default_tz
         )
-
-
-def expand_calendar(
-    data: str | bytes, *, room: str, start: datetime, end: datetime, default_tz: tzinfo
-) -> list[CalendarEvent]:
-    """Expand every VEVENT of an iCalendar text over ``[start, end)`` and normalise it."""
-    try:
-        calendar = icalendar.Calendar.from_ical(data)
-        occurrences = recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        raise MalformedCalendarData(f"{room}: unreadable iCalendar data: {exc}") from exc
-    series_uids = {
-        str(component.get("UID", ""))
-        for component in calendar.walk("VEVENT")
-        if any(name in component for name in ("RRULE", "RDATE", "RECURRENCE-ID"))
-    }
-    return [
-        vevent_to_event(
-            vevent,
-            room=room,
-            default_tz=default_tz,
-            series=str(vevent.get("UID", "")) in series_uids,
-        )
-        for vevent in occurrences
-        if vevent.name == "VEVENT"
-    ]
 
 
 def _map_error(room: str, exc: BaseException, *, url: str) -> CalendarError:
