@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from otj.store.config_repo import ConfigRepository
     from otj.store.delivery import DeliveryStateRepository
     from otj.store.meetings import MeetingRepository
+    from otj.store.push import PushRepository
     from otj.store.rooms import RoomRepository
     from otj.store.tokens import TokenRepository
 
@@ -218,3 +219,10 @@ class Database:
         from otj.store.tokens import TokenRepository
 
         return TokenRepository(self)
+
+    @cached_property
+    def push(self) -> PushRepository:
+        """Push subscription leases and the notification queue."""
+        from otj.store.push import PushRepository
+
+        return PushRepository(self)
