@@ -39,10 +39,10 @@ from otj.worker.push import (
     renewed,
     subscribed,
 )
+from otj.worker.push_store import ALARM, alarm_message, keep_alarms, publish, raise_alarm
 
 log = logging.getLogger(__name__)
 
-ALARM = "push_subscription"
 PUSH_EVERY = 30.0
 """Seconds between two ``tick`` runs (at most a third of the lease lifetime)."""
 LEASE_TTL = timedelta(seconds=120)
@@ -328,52 +328,17 @@ class PushManager:
         """Keep the room's state here and in its lease row (``token``: a new subscription)."""
         with self._lock:
             self._subs[sub.room] = sub
-        channel = sub.channel
-        try:
-            self.db.push.publish(
-                sub.room,
-                owner=self.owner,
-                kind=sub.kind,
-                state=str(sub.state),
-                channel_id=channel.id if channel else "",
-                resource_id=channel.resource_id if channel else "",
-                channel_expires_at=channel.expires_at if channel else None,
-                token=token if channel else "",
-                reason=sub.reason,
-            )
-        except Exception:
-            log.exception("%s: cannot store the push subscription state", sub.room)
+        publish(self.db, sub, owner=self.owner, token=token)
 
     def _message(self, sub: Subscription) -> str:
-        what = (
-            f"{sub.kind} streaming notifications"
-            if sub.kind in self._streaming
-            else f"push notifications to {self.public_url}/notifications/{sub.kind}"
-        )
-        retry = f"{sub.retry_at:%H:%M:%S} UTC" if sub.retry_at else "soon"
-        return (
-            f"{sub.room}: {what} could not be subscribed ({sub.reason}); "
-            f"polling at the normal interval, next attempt at {retry}"
-        )
+        return alarm_message(sub, streaming=sub.kind in self._streaming, public_url=self.public_url)
 
     def _keep_alarms(self) -> None:
         """Raise the alarm again for failed rooms whose alarm was cleared (a recovered poll
         clears a room's alarms while its subscription may still fail)."""
         with self._lock:
             failing = [s for s in self._subs.values() if s.state is PushState.FAILED]
-        if not failing:
-            return
-        try:
-            active = {a.subject for a in self.db.alarms.active(kind=ALARM)}
-        except Exception:
-            log.exception("cannot read the %s alarms", ALARM)
-            return
-        for sub in failing:
-            if sub.room not in active:
-                self._alarm(sub.room, self._message(sub))
+        keep_alarms(self.db, failing, self._message, now=self.clock.now())
 
     def _alarm(self, room: str, message: str) -> None:
-        try:
-            self.db.alarms.raise_alarm(ALARM, room, message, now=self.clock.now())
-        except Exception:
-            log.exception("%s: cannot raise alarm %s", room, ALARM)
+        raise_alarm(self.db, room, message, now=self.clock.now())
