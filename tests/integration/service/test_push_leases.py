@@ -82,3 +82,54 @@ def test_queued_notifications_reach_only_the_live_holder(db: Any) -> None:
     db.push.take(owner="w1", now=NOW + timedelta(minutes=11))
     db.push.claim({"c@x": "graph"}, owner="w1", ttl=TTL, now=NOW + timedelta(minutes=11))
     assert db.push.take(owner="w1", now=NOW + timedelta(minutes=11)) == []
+
+
+def test_a_notification_for_another_process_is_checked_queued_and_reaches_it(db: Any) -> None:
+    import time
+
+    from otj.worker.forwarding import QueueDrain
+    from otj.worker.notifications import NotificationHub
+
+    now = datetime.now(UTC)
+    synced: list[str] = []
+    events: list[tuple[str, str]] = []
+    holder = NotificationHub(db)  # the worker process holding the room
+    holder.start(synced.append, lifecycle=lambda r, e: events.append((r, e)), delay=0.01)
+    db.push.claim({"a@x": "graph"}, owner="w1", ttl=TTL, now=now)
+    holder.register("graph", "sub-1", "a@x", "tok")
+    db.push.publish(
+        "a@x",
+        owner="w1",
+        kind="graph",
+        state="healthy",
+        channel_id="sub-1",
+        channel_expires_at=now + timedelta(days=1),
+        token="tok",
+    )
+    api = NotificationHub(db)  # another process's API: holds nothing
+    assert api.authenticate("graph", "sub-1", "forged") is None
+    assert api.authenticate("graph", "sub-2", "tok") is None
+    assert api.authenticate("graph", "sub-1", "tok") == "a@x"
+    api.changed("a@x")
+    api.lifecycle("a@x", "reauthorizationRequired")
+    assert api.forwarded == 2
+    assert synced == []
+    drain = QueueDrain(db, owner="w1", deliver=holder.deliver, clock=lambda: datetime.now(UTC))
+    drain.start()
+    try:
+        deadline = time.monotonic() + 10
+        while (not synced or not events) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # queued later: PostgreSQL wakes the holder at once (NOTIFY), SQLite is polled (0.25 s)
+        time.sleep(0.5)
+        began = time.monotonic()
+        api.changed("a@x")
+        while len(synced) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert time.monotonic() - began < 1.0
+    finally:
+        drain.stop()
+        holder.stop()
+    assert synced == ["a@x", "a@x"]
+    assert events == [("a@x", "reauthorizationRequired")]
+    assert db.push.take(owner="w1", now=datetime.now(UTC)) == []
