@@ -248,8 +248,8 @@ def _percentile(values: list[float], share: float) -> float:
 
 def _run(kind: str, args: argparse.Namespace, tls: tuple[Path, Path], tmp: Path) -> None:
     rng = random.Random(7)
-    for push in (True, False):
-        _one(kind, push, args, tls, tmp, rng)
+    for mode in args.modes.split(","):
+        _one(kind, mode == "push", args, tls, tmp, rng)
 
 
 def _one(
@@ -319,6 +319,7 @@ def main() -> int:
     parser.add_argument("--edits", type=int, default=20)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--services", default="graph,google,ews")
+    parser.add_argument("--modes", default="push,polling")
     parser.add_argument(
         "--ews-group-size",
         type=int,

@@ -2,8 +2,8 @@
 
 The same rules as the worker's plans: the profile's ``poll_interval``, raised to the shortest
 interval the integration's daily quota allows for its number of rooms, relaxed to
-``notification_safety_poll`` while the room's push subscription (as the ``otj serve`` process
-holding it last published under ``PUSH_SETTING``) is healthy.
+``notification_safety_poll`` while the room's push subscription (as the worker process holding
+its lease records it in ``push_leases``) is healthy.
 """
 
 from __future__ import annotations

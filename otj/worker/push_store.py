@@ -1,5 +1,5 @@
 """The edges of ``PushManager`` towards the store: a room's subscription state in its lease row,
-and the ``push_subscription`` alarm."""
+a previous holder's subscription closed on take-over, and the ``push_subscription`` alarm."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from calendars.push import Channel, PushSource
 from otj.store import Database
+from otj.store.push import PushLease
 from otj.worker.push import Subscription
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,27 @@ def publish(db: Database, sub: Subscription, *, owner: str, token: str | None) -
         )
     except Exception:
         log.exception("%s: cannot store the push subscription state", sub.room)
+
+
+def close_inherited(
+    db: Database, source: PushSource, lease: PushLease, *, owner: str, now: datetime
+) -> None:
+    """A subscription of the room's previous holder (a process that died, or this one before a
+    restart): close it at the service, forget it in the store."""
+    room = lease.room
+    log.info("%s: taking over from %s", room, lease.owner)
+    try:
+        source.unsubscribe(
+            room,
+            Channel(
+                id=lease.channel_id,
+                expires_at=lease.channel_expires_at or now,
+                resource_id=lease.resource_id,
+            ),
+        )
+    except Exception as exc:  # noqa: BLE001 (it expires on its own)
+        log.info("%s: closing the previous subscription failed: %s", room, exc)
+    db.push.publish(room, owner=owner, kind=source.push_kind, state="unsubscribed", token="")
 
 
 def alarm_message(sub: Subscription, *, streaming: bool, public_url: str) -> str:

@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from calendars.base import CalendarNotFound
-from calendars.push import Channel, PushRefused, PushSource, StreamingPush, channel_expiry
+from calendars.push import PushRefused, PushSource, StreamingPush, channel_expiry
 from otj.store import Database
-from otj.store.push import PushLease
 from otj.worker.clock import Clock
 from otj.worker.forwarding import QueueDrain
 from otj.worker.notifications import NotificationHub
@@ -39,7 +38,14 @@ from otj.worker.push import (
     renewed,
     subscribed,
 )
-from otj.worker.push_store import ALARM, alarm_message, keep_alarms, publish, raise_alarm
+from otj.worker.push_store import (
+    ALARM,
+    alarm_message,
+    close_inherited,
+    keep_alarms,
+    publish,
+    raise_alarm,
+)
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +155,14 @@ class PushManager:
         for room in sorted(set(self._subs) - set(held)):
             owner = leases[room].owner if room in leases else None
             self._drop(room, f"lease taken over by {owner or 'nobody'}", alarm_clear=False)
+        claimed = now
         for room, lease in sorted(held.items()):
+            if self.clock.now() - claimed > self.lease_ttl / 3:  # a long tick: renew meanwhile
+                claimed = self.clock.now()
+                if room not in self._renew({r: sources[r].push_kind for r in held}, claimed):
+                    continue
             if room not in self._subs and lease.channel_id:
-                self._close_inherited(room, sources[room], lease, now)
+                close_inherited(self.db, sources[room], lease, owner=self.owner, now=now)
             self._step(room, sources[room])
         self._keep_alarms()
         self._elsewhere = frozenset(
@@ -161,26 +172,13 @@ class PushManager:
         changed, self._reported = healthy != self._reported, healthy
         return changed
 
-    def _close_inherited(
-        self, room: str, source: PushSource, lease: PushLease, now: datetime
-    ) -> None:
-        """A subscription of the room's previous holder (a process that died, or this one
-        before a restart): close it at the service, forget it in the store."""
-        log.info("%s: taking over from %s", room, lease.owner)
+    def _renew(self, kinds: dict[str, str], now: datetime) -> set[str]:
+        """Renew the leases held (during a long tick); the rooms still held."""
         try:
-            source.unsubscribe(
-                room,
-                Channel(
-                    id=lease.channel_id,
-                    expires_at=lease.channel_expires_at or now,
-                    resource_id=lease.resource_id,
-                ),
-            )
-        except Exception as exc:  # noqa: BLE001 (it expires on its own)
-            log.info("%s: closing the previous subscription failed: %s", room, exc)
-        self.db.push.publish(
-            room, owner=self.owner, kind=source.push_kind, state="unsubscribed", token=""
-        )
+            return set(self.db.push.claim(kinds, owner=self.owner, ttl=self.lease_ttl, now=now))
+        except Exception:
+            log.exception("push leases: cannot renew")
+            return set(kinds)
 
     def lifecycle(self, room: str, event: str) -> None:
         """A lifecycle notification (Graph ``lifecycleEvent``) for ``room``."""
