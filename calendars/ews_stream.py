@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable
 from contextlib import suppress
@@ -91,6 +92,25 @@ def _gone_ids(exc: BaseException) -> set[str] | None:
     return None
 
 
+def _end_stream(service: Any) -> None:
+    """End an open ``GetStreamingEvents`` now: shut its socket down (a read blocked on it returns
+    at once, not at the next heartbeat) and put a fresh session in the pool for the broken one."""
+    response, service._streaming_response = getattr(service, "_streaming_response", None), None
+    session, service._streaming_session = getattr(service, "_streaming_session", None), None
+    connection = getattr(getattr(response, "raw", None), "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    if response is not None:
+        with suppress(Exception):
+            response.close()
+    if session is not None:
+        with suppress(Exception):
+            session.close()
+        service.protocol.release_session(service.protocol.create_session())
+
+
 class _Group:
     """Holds one ``GetStreamingEvents`` open for up to ``GROUP_SIZE`` rooms' subscriptions."""
 
@@ -103,6 +123,7 @@ class _Group:
         self.members: dict[str, tuple[str, Any, str]] = {}  # room key → (room, account, sid)
         self._service: Any = None
         self._restart = False
+        self._kicking = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"otj-ews-{anchor.primary_smtp_address}", daemon=True
@@ -133,32 +154,33 @@ class _Group:
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._stopping.is_set()
 
-    def restart(self, attempt: int = 0) -> None:
+    def restart(self) -> None:
         """Reconnect with the current members (the open request is ended)."""
         with self._lock:
             self._restart = True
             service = self._service
+            if not self._kicking:  # the request may not have been sent yet: end it once it is
+                self._kicking = True
+                timer = threading.Timer(0.5, self._still_restarting)
+                timer.daemon = True
+                timer.start()
         if service is not None:
-            with suppress(Exception):
-                service.stop_streaming()
-        if attempt < 5:  # the request may not have been sent yet: end it once it is
-            timer = threading.Timer(0.5, self._still_restarting, args=(attempt + 1,))
-            timer.daemon = True
-            timer.start()
+            _end_stream(service)
 
-    def _still_restarting(self, attempt: int) -> None:
+    def _still_restarting(self) -> None:
+        """Until a connection with the current members began, end the one open."""
         with self._lock:
-            pending = self._restart and self._service is not None
-        if pending and not self._stopping.is_set():
-            self.restart(attempt)
+            self._kicking = False
+            pending = self._restart
+        if pending and self.alive():
+            self.restart()
 
     def stop(self) -> None:
         self._stopping.set()
         with self._lock:
             service = self._service
         if service is not None:
-            with suppress(Exception):
-                service.stop_streaming()
+            _end_stream(service)
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(timeout=2)
 
