@@ -23,230 +23,17 @@ subscribes again).
 
 from __future__ import annotations
 
-import ast
-import logging
-import re
-import socket
 import threading
-from collections.abc import Callable
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
-from exchangelib import errors as ews_errors
-from exchangelib.properties import StatusEvent
-from exchangelib.services import GetStreamingEvents, SubscribeToStreaming
-
 from calendars.base import CalendarError, CalendarNotFound
+from calendars.ews_group import GONE, Changed, Failed, Group, subscribe_in_group
 from calendars.push import Channel, PushRefused
 
-log = logging.getLogger(__name__)
-
-CONNECTION_MINUTES = 29
-"""``ConnectionTimeout`` asked for (EWS allows 1-30)."""
 STREAM_LIFETIME = timedelta(days=1)
 """The channel expiry reported to the worker; a live group renews it."""
 GROUP_SIZE = 200
-SETTLE = 0.3
-_GONE = (
-    ews_errors.ErrorInvalidSubscription,
-    ews_errors.ErrorSubscriptionNotFound,
-    ews_errors.ErrorExpiredSubscription,
-)
-_IDS = re.compile(r"\(subscription IDs: (\[.*?\])\)")
-
-Changed = Callable[[str], None]
-Failed = Callable[[str, str], None]
-
-
-class _AnchoredSubscribe(SubscribeToStreaming):  # type: ignore[misc]
-    """``Subscribe`` (streaming) for a group member, routed to its anchor's mailbox server."""
-
-    def __init__(self, *args: Any, anchor: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.anchor = anchor
-
-    def _extra_headers(self) -> dict[str, str]:
-        headers: dict[str, str] = super()._extra_headers()
-        headers["X-AnchorMailbox"] = self.anchor.primary_smtp_address
-        if self.anchor.affinity_cookie:
-            headers["X-BackEndOverrideCookie"] = self.anchor.affinity_cookie
-        return headers
-
-
-def _subscribe(account: Any, anchor: Any) -> str:
-    if account is anchor:
-        return str(account.calendar.subscribe_to_streaming())
-    service = _AnchoredSubscribe(account=account, anchor=anchor)
-    sid = service.get(folders=[account.calendar], event_types=SubscribeToStreaming.EVENT_TYPES)
-    return str(sid)
-
-
-def _gone_ids(exc: BaseException) -> set[str] | None:
-    """The subscription ids an ``ErrorInvalidSubscription`` names (exchangelib appends them)."""
-    match = _IDS.search(str(exc))
-    if match is None:
-        return None
-    with suppress(ValueError, SyntaxError):
-        return {str(i) for i in ast.literal_eval(match.group(1))}
-    return None
-
-
-def _end_stream(service: Any) -> None:
-    """End an open ``GetStreamingEvents`` now: shut its socket down (a read blocked on it returns
-    at once, not at the next heartbeat) and put a fresh session in the pool for the broken one."""
-    response, service._streaming_response = getattr(service, "_streaming_response", None), None
-    session, service._streaming_session = getattr(service, "_streaming_session", None), None
-    connection = getattr(getattr(response, "raw", None), "_connection", None)
-    sock = getattr(connection, "sock", None)
-    if isinstance(sock, socket.socket):
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-    if response is not None:
-        with suppress(Exception):
-            response.close()
-    if session is not None:
-        with suppress(Exception):
-            session.close()
-        service.protocol.release_session(service.protocol.create_session())
-
-
-class _Group:
-    """Holds one ``GetStreamingEvents`` open for up to ``GROUP_SIZE`` rooms' subscriptions."""
-
-    def __init__(self, anchor: Any, changed: Changed, failed: Failed, ended: Callable[..., None]):
-        self.anchor = anchor
-        self._changed = changed
-        self._failed = failed
-        self._ended = ended
-        self._lock = threading.Lock()
-        self.members: dict[str, tuple[str, Any, str]] = {}  # room key → (room, account, sid)
-        self._service: Any = None
-        self._restart = False
-        self._kicking = False
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"otj-ews-{anchor.primary_smtp_address}", daemon=True
-        )
-
-    def add(self, room: str, account: Any, sid: str) -> None:
-        with self._lock:
-            self.members[room.lower()] = (room, account, sid)
-            first = self._thread.ident is None
-            if first:
-                self._restart = True  # the first connection waits for more members too
-                self._thread.start()
-        if not first:
-            self.restart()
-
-    def remove(self, room: str) -> tuple[str, Any, str] | None:
-        with self._lock:
-            member = self.members.pop(room.lower(), None)
-        if member is not None:
-            self.restart()
-        return member
-
-    def sid(self, room: str) -> str | None:
-        with self._lock:
-            member = self.members.get(room.lower())
-        return member[2] if member else None
-
-    def alive(self) -> bool:
-        return self._thread.is_alive() and not self._stopping.is_set()
-
-    def restart(self) -> None:
-        """Reconnect with the current members (the open request is ended)."""
-        with self._lock:
-            self._restart = True
-            service = self._service
-            if not self._kicking:  # the request may not have been sent yet: end it once it is
-                self._kicking = True
-                timer = threading.Timer(0.5, self._still_restarting)
-                timer.daemon = True
-                timer.start()
-        if service is not None:
-            _end_stream(service)
-
-    def _still_restarting(self) -> None:
-        """Until a connection with the current members began, end the one open."""
-        with self._lock:
-            self._kicking = False
-            pending = self._restart
-        if pending and self.alive():
-            self.restart()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        with self._lock:
-            service = self._service
-        if service is not None:
-            _end_stream(service)
-        if threading.current_thread() is not self._thread and self._thread.is_alive():
-            self._thread.join(timeout=2)
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        finally:
-            self._ended(self)
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            with self._lock:
-                restarted, self._restart = self._restart, False
-                rooms = {sid: room for room, _account, sid in self.members.values()}
-                if not rooms:
-                    return
-                service = GetStreamingEvents(account=self.anchor)
-                self._service = service
-            if restarted:
-                self._stopping.wait(SETTLE)  # more members may follow
-            try:
-                for note in service.call(
-                    subscription_ids=sorted(rooms), connection_timeout=CONNECTION_MINUTES
-                ):
-                    room = rooms.get(note.subscription_id)
-                    if room and any(not isinstance(e, StatusEvent) for e in note.events):
-                        self._changed(room)
-            except _GONE as exc:
-                if not (self._stopping.is_set() or self._restart):
-                    self._resubscribe(rooms, _gone_ids(exc) or set(rooms), exc)
-            except Exception as exc:  # noqa: BLE001 (reported: polling resumes)
-                if not (self._stopping.is_set() or self._restart):
-                    self._fail_all(f"GetStreamingEvents failed: {exc}")
-                    return
-            finally:
-                with self._lock:
-                    self._service = None
-            log.debug("EWS stream of %d room(s) closed; reconnecting", len(rooms))
-
-    def _resubscribe(self, rooms: dict[str, str], gone: set[str], exc: BaseException) -> None:
-        for sid in sorted(gone & set(rooms)):
-            room = rooms[sid]
-            with self._lock:
-                member = self.members.get(room.lower())
-            if member is None or member[2] != sid:
-                continue
-            log.info("%s: streaming subscription gone (%s); subscribing again", room, exc)
-            try:
-                new = _subscribe(member[1], self.anchor)
-            except Exception as again:  # noqa: BLE001 (reported: polling resumes)
-                with self._lock:
-                    self.members.pop(room.lower(), None)
-                log.warning("%s: EWS streaming notifications stopped: %s", room, again)
-                self._failed(room, f"subscribing again failed: {again}")
-                continue
-            with self._lock:
-                self.members[room.lower()] = (member[0], member[1], new)
-            self._changed(room)  # changes while no subscription watched
-
-    def _fail_all(self, reason: str) -> None:
-        with self._lock:
-            members = list(self.members.values())
-            self.members.clear()
-        for room, _account, _sid in members:
-            log.warning("%s: EWS streaming notifications stopped: %s", room, reason)
-            self._failed(room, reason)
 
 
 class EwsStreaming:
@@ -257,8 +44,8 @@ class EwsStreaming:
 
     def __init__(self) -> None:
         self._stream_lock = threading.Lock()
-        self._groups: list[_Group] = []
-        self._group_of: dict[str, _Group] = {}
+        self._groups: list[Group] = []
+        self._group_of: dict[str, Group] = {}
         self._on_changed: Changed = lambda room: None
         self._on_failed: Failed = lambda room, reason: None
 
@@ -285,17 +72,17 @@ class EwsStreaming:
             self._group_of.pop(room.lower(), None)
         self._on_failed(room, reason)
 
-    def _group_for(self, account: Any) -> _Group:
+    def _group_for(self, account: Any) -> Group:
         """A live group with room to spare, else a new one anchored at ``account``."""
         for group in self._groups:
             if group.alive() and len(group.members) < GROUP_SIZE:
                 return group
-        group = _Group(account, self._changed, self._report_failed, self._group_ended)
+        group = Group(account, self._changed, self._report_failed, self._group_ended)
         self._groups.append(group)
         account.protocol.max_connections += 1  # the stream's own session
         return group
 
-    def _group_ended(self, group: _Group) -> None:
+    def _group_ended(self, group: Group) -> None:
         with self._stream_lock:
             if group in self._groups:
                 self._groups.remove(group)
@@ -320,7 +107,7 @@ class EwsStreaming:
         with self._stream_lock:
             group = self._group_for(account)
         try:
-            sid = _subscribe(account, group.anchor)
+            sid = subscribe_in_group(account, group.anchor)
         except Exception as exc:
             if not group.members:
                 group.stop()
@@ -348,7 +135,7 @@ class EwsStreaming:
         _room, account, sid = member
         try:
             account.calendar.unsubscribe(sid or channel.id)
-        except _GONE:
+        except GONE:
             pass
         except Exception as exc:
             raise self._stream_error(room, exc) from exc
