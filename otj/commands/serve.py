@@ -4,7 +4,10 @@ SQLite in the data directory (``./var`` or ``$OTJ_DATA_DIR``), the API on 127.0.
 Started without any configuration it installs the bundled demo (rooms with ICS calendars
 generated around today), so a new user sees Join aliases within seconds. ``--config FILE``
 applies a configuration file first. SIGINT/SIGTERM stop it cleanly: the HTTP server drains,
-running polls finish, leases are released.
+running polls finish, leases are released. ``--no-worker`` runs the HTTP API alone (more API
+processes behind a load balancer, ``otj worker`` processes doing the work): calendar
+notifications it receives are checked against the stored push leases and queued for the worker
+holding the room.
 """
 
 from __future__ import annotations
