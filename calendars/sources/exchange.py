@@ -52,7 +52,6 @@ from calendars.base import (
     SyncStateExpired,
 )
 from calendars.edge import guarded_sync
-from calendars.ews_stream import EwsStreaming
 from calendars.sources.exchange_auth import (
     DEFAULT_AUTHORITY_HOST,
     TOKEN_FETCHES_WITHOUT_SUCCESS,
@@ -65,6 +64,7 @@ from calendars.sources.exchange_auth import (
     token_url,
 )
 from calendars.sources.exchange_events import FIELDS, ews_datetime, ews_item_to_event
+from calendars.sources.exchange_stream import EwsStreaming
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
 from otj.netreason import one_line, reason, safe_url
 from otj.secret import Secret

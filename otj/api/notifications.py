@@ -9,8 +9,9 @@ every notification must name a subscription this process opened and carry its
 ``X-Goog-Channel-ID`` must name a channel this process opened and ``X-Goog-Channel-Token``
 carry its token; ``sync`` messages (the channel opened) are acknowledged and ignored. Bodies
 are capped. The answer comes at once; the room's sync runs on the worker's threads. Mounted
-only when the worker runs in this process (``otj serve``); otherwise no route exists and
-nothing is accepted.
+with ``OTJ_PUBLIC_URL``; otherwise no route exists and nothing is accepted. A notification for a
+room another process holds (several ``otj serve``/``otj worker`` processes on one PostgreSQL) is
+checked against that process's lease and queued for it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -63,9 +65,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-def _validation(hub: NotificationHub, token: str) -> Response:
+def _validation(expected: bool, token: str) -> Response:
     """Echo Graph's validation token, only while a subscription is being opened."""
-    if not hub.expects_validation("graph"):
+    if not expected:
         return _error(404, "no subscription is being opened")
     if len(token) > MAX_VALIDATION_TOKEN or not token.isprintable():
         return _error(400, "unacceptable validationToken")
@@ -81,6 +83,34 @@ def _items(body: bytes) -> list[Any] | None:
     return values if isinstance(values, list) else None
 
 
+def _dispatch(hub: NotificationHub, items: list[Any], *, lifecycle: bool) -> int:
+    """Authenticate each Graph notification and hand it over; the number accepted (this reads
+    the database: run off the event loop)."""
+    accepted = 0
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        room = hub.authenticate("graph", item.get("subscriptionId"), item.get("clientState"))
+        if room is None:
+            continue
+        accepted += 1
+        if lifecycle:
+            event = item.get("lifecycleEvent")
+            if event in LIFECYCLE_EVENTS:
+                hub.lifecycle(room, str(event))
+        else:
+            hub.changed(room)
+    return accepted
+
+
+def _google(hub: NotificationHub, channel: object, token: object, state: object) -> str | None:
+    """Authenticate a Google notification and hand it over (``sync`` messages are not)."""
+    room = hub.authenticate("google", channel, token)
+    if room is not None and state != "sync":
+        hub.changed(room)
+    return room
+
+
 def router(
     db: Database, *, clock: Callable[[], datetime], hub: NotificationHub | None = None
 ) -> APIRouter:
@@ -93,7 +123,8 @@ def router(
     async def receive(request: Request, *, lifecycle: bool) -> Response:
         token = request.query_params.get("validationToken")
         if token is not None:
-            return _validation(hub, token)
+            expected = await run_in_threadpool(hub.expects_validation, "graph")
+            return _validation(expected, token)
         try:
             body = await read_capped(request)
         except _TooLarge:
@@ -101,20 +132,7 @@ def router(
         items = _items(body)
         if items is None:
             return _error(400, "expected a JSON object with a value list")
-        accepted = 0
-        for item in items:
-            if not isinstance(item, dict):
-                continue
-            room = hub.authenticate("graph", item.get("subscriptionId"), item.get("clientState"))
-            if room is None:
-                continue
-            accepted += 1
-            if lifecycle:
-                event = item.get("lifecycleEvent")
-                if event in LIFECYCLE_EVENTS:
-                    hub.lifecycle(room, str(event))
-            else:
-                hub.changed(room)
+        accepted = await run_in_threadpool(_dispatch, hub, items, lifecycle=lifecycle)
         if not accepted:
             log.warning(
                 "notification refused: %d item(s), none for a subscription of this process",
@@ -131,10 +149,14 @@ def router(
         except _TooLarge:
             return _error(413, f"notification body larger than {GOOGLE_MAX_BODY} bytes")
         headers = request.headers
-        room = hub.authenticate(
-            "google", headers.get("x-goog-channel-id"), headers.get("x-goog-channel-token")
-        )
         state = headers.get("x-goog-resource-state")
+        room = await run_in_threadpool(
+            _google,
+            hub,
+            headers.get("x-goog-channel-id"),
+            headers.get("x-goog-channel-token"),
+            state,
+        )
         if room is None:
             # the sync message of a channel may race its registration: not worth a warning
             log.log(
@@ -142,8 +164,6 @@ def router(
                 "Google notification refused: not a channel of this process",
             )
             return _error(403, "not a channel of this process")
-        if state != "sync":
-            hub.changed(room)
         return Response(status_code=200)
 
     @api.post("/notifications/graph", status_code=202, response_class=Response)

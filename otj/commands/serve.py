@@ -4,7 +4,10 @@ SQLite in the data directory (``./var`` or ``$OTJ_DATA_DIR``), the API on 127.0.
 Started without any configuration it installs the bundled demo (rooms with ICS calendars
 generated around today), so a new user sees Join aliases within seconds. ``--config FILE``
 applies a configuration file first. SIGINT/SIGTERM stop it cleanly: the HTTP server drains,
-running polls finish, leases are released.
+running polls finish, leases are released. ``--no-worker`` runs the HTTP API alone (more API
+processes behind a load balancer, ``otj worker`` processes doing the work): calendar
+notifications it receives are checked against the stored push leases and queued for the worker
+holding the room.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ from otj.commands.runtime import add_database_arguments, echo, positive_float, p
 if TYPE_CHECKING:
     from otj.commands.runtime import Runtime
     from otj.store import Database
-    from otj.worker.poller import RoomPoller
-    from otj.worker.subscriptions import PushManager
 
 log = logging.getLogger("otj.serve")
 
@@ -55,6 +56,12 @@ def register(subparsers: Any) -> None:
         default="",
         help="base URL endpoints reach this service at, for Cisco HttpFeedback "
         "(default: $OTJ_PUBLIC_URL)",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="the HTTP API only (several behind a load balancer; `otj worker` processes poll, "
+        "push and deliver): notifications are checked and queued for the worker holding the room",
     )
     parser.add_argument(
         "--threads", type=positive_int, default=16, help="rooms polled at a time (16)"
@@ -177,31 +184,6 @@ def install_demo(db: Database, data_dir: Path) -> bool:
     return True
 
 
-def _push(
-    db: Database, poller: RoomPoller, public_url: str
-) -> tuple[PushManager | None, dict[str, dict[str, Any]]]:
-    """Push notifications when the service has a public URL (``OTJ_PUBLIC_URL``); without one
-    only the sources that hold their own connections (EWS streaming) push."""
-    import os
-
-    from otj.delivery.runner import PUBLIC_URL_ENV
-    from otj.worker.notifications import NotificationHub
-    from otj.worker.subscriptions import PushManager
-
-    url = (public_url or os.environ.get(PUBLIC_URL_ENV, "")).strip().rstrip("/")
-    hub = NotificationHub()
-    if not url:
-        log.info(
-            "no public URL (%s): Graph and Google calendars are polled, no push notifications "
-            "(Exchange rooms use EWS streaming notifications)",
-            PUBLIC_URL_ENV,
-        )
-        return PushManager(db, poller.plans, hub, public_url="", clock=poller.clock), {}
-    manager = PushManager(db, poller.plans, hub, public_url=url, clock=poller.clock)
-    log.info("push notifications to %s/notifications/… where the calendar service can push", url)
-    return manager, {"otj.api.notifications": {"hub": hub}}
-
-
 def _serve(args: argparse.Namespace) -> int:
     """Check the file, take the database lock and bind the port before touching the store."""
     from otj.commands.runtime import check_readable, resolve_runtime
@@ -211,7 +193,8 @@ def _serve(args: argparse.Namespace) -> int:
         check_readable(args.config, utf8=True)
     runtime = resolve_runtime(data_dir=args.data_dir, database=args.database)
     try:
-        with database_lock(runtime.database_url), contextlib.ExitStack() as stack:
+        lock = contextlib.nullcontext() if args.no_worker else database_lock(runtime.database_url)
+        with lock, contextlib.ExitStack() as stack:
             listen = args.listen or _file_listen(args.config)
             sock = bind(listen) if listen else None
             if sock is not None:
@@ -235,7 +218,7 @@ def _serve_locked(
     from otj.config import apply_file
     from otj.worker.delivery import default_deliverer
     from otj.worker.service import WorkerService
-    from otj.worker.setup import make_poller
+    from otj.worker.setup import make_poller, make_push
 
     db = open_store(args, application_name="otj-serve")
     stack.callback(db.close)
@@ -257,6 +240,8 @@ def _serve_locked(
         if not result.ok:
             echo("configuration not applied; not starting", err=True)
             return 1
+    if args.no_worker:
+        return _api_only(db, args, sock, stopping)
     demo = False if args.no_demo else install_demo(db, runtime.data_dir)
     codecs: list[tuple[str, str]] = []
     panels: list[tuple[str, str]] = []
@@ -273,7 +258,8 @@ def _serve_locked(
     host, port = sock.getsockname()[:2]
     poller = make_poller(db, timeout=args.timeout)
     deliverer = default_deliverer(db, feedback_base_url=args.public_url)
-    push, options = _push(db, poller, args.public_url)
+    push = make_push(db, poller, args.public_url)
+    options = {"otj.api.notifications": {"hub": push.hub}} if push.public_url else {}
     service = WorkerService(poller, deliverer=deliverer, threads=args.threads, push=push)
     if demo:
         service.scheduler.add_job(
@@ -302,5 +288,30 @@ def _serve_locked(
         service.stop()
         if demo:
             demo_codecs.stop()
+    log.info("stopped cleanly")
+    return 0
+
+
+def _api_only(
+    db: Database, args: argparse.Namespace, sock: socket.socket, stopping: list[int]
+) -> int:
+    """``otj serve --no-worker``: the HTTP API; notifications go to the workers' queues."""
+    import uvicorn
+
+    from otj.api.app import create_app
+    from otj.worker.notifications import NotificationHub
+    from otj.worker.setup import public_url
+
+    url = public_url(args.public_url)
+    options = {"otj.api.notifications": {"hub": NotificationHub(db)}} if url else {}
+    app = create_app(db, router_options=options)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", **uvicorn_settings())
+    )
+    host, port = sock.getsockname()[:2]
+    base = f"http://{'[' + host + ']' if sock.family == socket.AF_INET6 else host}:{port}"
+    log.info("otj listening on %s (HTTP API only, no worker)", base)
+    if not stopping:
+        server.run(sockets=[sock])
     log.info("stopped cleanly")
     return 0

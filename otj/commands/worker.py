@@ -32,7 +32,11 @@ def register(subparsers: Any) -> None:
         "--timeout", type=positive_float, default=20.0, help="seconds per calendar request (20)"
     )
     parser.add_argument(
-        "--lease-ttl", type=positive_float, default=120.0, help="seconds a room lease lasts (120)"
+        "--lease-ttl",
+        type=positive_float,
+        default=120.0,
+        help="seconds a room's poll or push lease lasts (120); a dead worker's rooms move to "
+        "another after this",
     )
     parser.add_argument(
         "--worker-id",
@@ -40,6 +44,12 @@ def register(subparsers: Any) -> None:
         "back its own leases at once",
     )
     parser.add_argument("--no-delivery", action="store_true", help="poll only")
+    parser.add_argument(
+        "--public-url",
+        default="",
+        help="base URL an `otj serve` process receives calendar notifications at "
+        "(default: $OTJ_PUBLIC_URL; without one, only Exchange rooms push)",
+    )
     add_database_arguments(parser)
     parser.set_defaults(func=_run)
 
@@ -49,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     from otj.worker.cycle import run_cycle
     from otj.worker.delivery import NoDelivery, default_deliverer
     from otj.worker.service import WorkerService
-    from otj.worker.setup import WorkerLocked, make_poller, single_worker_lock
+    from otj.worker.setup import WorkerLocked, make_poller, make_push, single_worker_lock
 
     db = open_store(args, application_name="otj-worker")
     try:
@@ -68,7 +78,8 @@ def _run(args: argparse.Namespace) -> int:
                     deliverer.close()
                 echo(report.summary())
                 return 0 if report.ok else 1
-            service = WorkerService(poller, deliverer=deliverer, threads=args.threads)
+            push = make_push(db, poller, args.public_url, lease_ttl=args.lease_ttl)
+            service = WorkerService(poller, deliverer=deliverer, threads=args.threads, push=push)
             stop = threading.Event()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: stop.set())

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from otj.store.identity import IdentityRepository
     from otj.store.licences import LicenceBoard
     from otj.store.meetings import MeetingRepository
+    from otj.store.push import PushRepository
     from otj.store.rooms import RoomRepository
     from otj.store.tokens import TokenRepository
 
@@ -250,3 +251,10 @@ class Database:
         from otj.store.audit import AuditRepository
 
         return AuditRepository(self)
+
+    @cached_property
+    def push(self) -> PushRepository:
+        """Push subscription leases and the notification queue."""
+        from otj.store.push import PushRepository
+
+        return PushRepository(self)

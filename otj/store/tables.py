@@ -534,3 +534,36 @@ class AuditRow(Base):
     summary: Mapped[str] = mapped_column(Text)
     diff: Mapped[str] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer)
+
+
+class PushLeaseRow(Base):
+    """Which worker process holds a room's push subscription (lease) and its state.
+
+    ``token_sha256`` is the SHA-256 of the subscription's secret (Graph ``clientState``, Google
+    channel token): any API process can check a notification, none can forge one from the row.
+    """
+
+    __tablename__ = "push_leases"
+
+    room: Mapped[str] = mapped_column(String(EMAIL), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="")
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="unsubscribed")
+    channel_id: Mapped[str] = mapped_column(String(EVENT_ID), default="", index=True)
+    resource_id: Mapped[str] = mapped_column(String(EVENT_ID), default="")
+    channel_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), default="")
+    validating_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class PushNotificationRow(Base):
+    """An authenticated notification waiting for the worker that holds the room's lease."""
+
+    __tablename__ = "push_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    room: Mapped[str] = mapped_column(String(EMAIL), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(index=True)

@@ -28,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from otj.worker.backoff import JitteredInterval, jitter_for
 from otj.worker.delivery import Deliverer
 from otj.worker.poller import PollResult, RoomPoller, summarise
-from otj.worker.subscriptions import PUSH_EVERY, PushManager
+from otj.worker.subscriptions import PushManager
 
 log = logging.getLogger(__name__)
 if logging.getLogger("apscheduler").level == logging.NOTSET:
@@ -131,9 +131,10 @@ class WorkerService:
             )
         if self.push is not None:
             self.push.hub.start(self._push_poll, lifecycle=self._lifecycle)
+            self.push.start()
             self.scheduler.add_job(
                 self._push_tick,
-                IntervalTrigger(seconds=PUSH_EVERY),
+                IntervalTrigger(seconds=self.push.every),
                 id="push",
                 executor="service",
                 misfire_grace_time=None,

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import make_url
 
@@ -19,6 +20,9 @@ from otj.store import Database
 from otj.worker.clock import Clock, SystemClock
 from otj.worker.plans import PlanBook, ProcessorFactory, SourceFactory, rules_processor
 from otj.worker.poller import PollerSettings, RoomPoller
+
+if TYPE_CHECKING:
+    from otj.worker.subscriptions import PushManager
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,46 @@ def make_poller(
         owner=owner or default_owner(), lease_ttl=timedelta(seconds=lease_ttl)
     )
     return RoomPoller(db, plans, settings=settings, clock=clock or SystemClock())
+
+
+def public_url(given: str = "") -> str:
+    """The public base URL (``given``, else ``$OTJ_PUBLIC_URL``), without a trailing slash."""
+    from otj.delivery.runner import PUBLIC_URL_ENV
+
+    return (given or os.environ.get(PUBLIC_URL_ENV, "")).strip().rstrip("/")
+
+
+def make_push(
+    db: Database, poller: RoomPoller, given_url: str = "", *, lease_ttl: float = 120.0
+) -> PushManager:
+    """Push notifications (leases in the store, a notification hub that queues what other
+    processes hold) towards the public URL; without one only the sources that hold their own
+    connections (EWS streaming) push."""
+    from otj.delivery.runner import PUBLIC_URL_ENV
+    from otj.worker.notifications import NotificationHub
+    from otj.worker.subscriptions import PushManager
+
+    url = public_url(given_url)
+    hub = NotificationHub(db, clock=poller.clock.now)
+    if url:
+        log.info(
+            "push notifications to %s/notifications/… where the calendar service can push", url
+        )
+    else:
+        log.info(
+            "no public URL (%s): Graph and Google calendars are polled, no push notifications "
+            "(Exchange rooms use EWS streaming notifications)",
+            PUBLIC_URL_ENV,
+        )
+    return PushManager(
+        db,
+        poller.plans,
+        hub,
+        public_url=url,
+        clock=poller.clock,
+        owner=poller.owner,
+        lease_ttl=timedelta(seconds=lease_ttl),
+    )
 
 
 @contextmanager

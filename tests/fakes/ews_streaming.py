@@ -5,7 +5,10 @@ Unsubscribe operations). A streaming subscription watches one mailbox's folders;
 ``GetStreamingEvents`` request is answered with a chunked HTTP response whose chunks are whole
 SOAP envelopes (``GetStreamingEventsResponse``): ``Notifications`` as changes happen, a
 ``ConnectionStatus`` ``OK`` heartbeat when idle, and ``ConnectionStatus`` ``Closed`` once the
-request's ``ConnectionTimeout`` (minutes; the fake's ``minute`` lets tests shorten it) ran out.
+request's ``ConnectionTimeout`` (minutes; the fake's ``minute`` lets tests shorten it) ran out,
+or at once when a newer request took over one of its subscriptions (a subscription is served on
+one connection). One request may name several subscriptions (of several mailboxes);
+``open_streams`` counts the connections open now.
 A subscription unknown, unsubscribed or expired answers ``ErrorInvalidSubscription``.
 """
 
@@ -46,6 +49,7 @@ class _Sub:
     item_id: Callable[[str], str]
     pending: list[tuple[str, str, str]] = field(default_factory=list)
     watermark: int = 0
+    stream: object = None
 
 
 class StreamingHub:
@@ -56,6 +60,8 @@ class StreamingHub:
         self.heartbeat = heartbeat
         self.refusal: tuple[str, str] | None = None
         self.connections = 0
+        self.open_streams = 0
+        self.peak_streams = 0
         self.closed = 0
         self._cond = threading.Condition()
         self._subs: dict[str, _Sub] = {}
@@ -116,15 +122,30 @@ class StreamingHub:
     def stream(self, sids: list[str], minutes: int) -> Iterator[Element]:
         """The ``GetStreamingEventsResponseMessage`` elements of one connection."""
         deadline = time.monotonic() + minutes * self.minute
+        token = object()  # a subscription is served on its newest connection only
         with self._cond:
             self.connections += 1
+            self.open_streams += 1
+            self.peak_streams = max(self.peak_streams, self.open_streams)
+            for sid in sids:
+                if sid in self._subs:
+                    self._subs[sid].stream = token
+            self._cond.notify_all()
+        try:
+            yield from self._serve(sids, deadline, token)
+        finally:
+            with self._cond:
+                self.open_streams -= 1
+
+    def _serve(self, sids: list[str], deadline: float, token: object) -> Iterator[Element]:
         beat = time.monotonic() + self.heartbeat
         while True:
             with self._cond:
                 while True:
                     gone = [sid for sid in sids if sid not in self._subs]
                     ready = {sid: self._subs[sid] for sid in sids if sid not in gone}
-                    if self._stopped or gone or any(s.pending for s in ready.values()):
+                    stolen = any(s.stream is not token for s in ready.values())
+                    if stolen or self._stopped or gone or any(s.pending for s in ready.values()):
                         break
                     now = time.monotonic()
                     if now >= deadline or now >= beat:
@@ -132,12 +153,15 @@ class StreamingHub:
                     self._cond.wait(min(deadline, beat) - now)
                 if self._stopped:
                     return
-                if gone:
-                    yield _invalid(gone)
-                    return
+                # another connection took its subscriptions, or some are gone: the last message
+                final = _status("Closed") if stolen else _invalid(gone) if gone else None
                 batches = [(sid, sub, sub.pending) for sid, sub in ready.items() if sub.pending]
-                for _sid, sub, _events in batches:
-                    sub.pending = []
+                if final is None:
+                    for _sid, sub, _events in batches:
+                        sub.pending = []
+            if final is not None:
+                yield final
+                return
             if batches:
                 yield _notifications(batches)
                 beat = time.monotonic() + self.heartbeat

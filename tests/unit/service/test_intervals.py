@@ -50,16 +50,31 @@ def test_interval_in_force_and_why() -> None:
     assert slower.seconds == 1800
 
 
-def test_published_push_state_counts_only_while_unexpired() -> None:
-    later = (NOW + timedelta(hours=1)).isoformat()
-    published = {
-        "a@x": {"state": "healthy", "expires_at": later},
-        "b@x": {"state": "failed", "expires_at": None},
-        "c@x": {"state": "healthy", "expires_at": (NOW - timedelta(seconds=1)).isoformat()},
-        "d@x": {"state": "healthy", "expires_at": "garbage"},
+def _lease(room: str, *, state: str, owner: str | None, lease_in: float, channel_in: float):  # type: ignore[no-untyped-def]
+    from otj.store.push import PushLease
+
+    return PushLease(
+        room=room,
+        kind="graph",
+        owner=owner,
+        lease_expires_at=NOW + timedelta(seconds=lease_in),
+        state=state,
+        channel_id="c",
+        resource_id="",
+        channel_expires_at=NOW + timedelta(seconds=channel_in),
+        token_sha256="",
+        reason="",
+    )
+
+
+def test_a_push_lease_counts_only_while_held_live_healthy_and_unexpired() -> None:
+    leases = {
+        "a@x": _lease("a@x", state="healthy", owner="w1", lease_in=60, channel_in=3600),
+        "b@x": _lease("b@x", state="failed", owner="w1", lease_in=60, channel_in=3600),
+        "c@x": _lease("c@x", state="healthy", owner="w1", lease_in=60, channel_in=-1),
+        "d@x": _lease("d@x", state="healthy", owner="w1", lease_in=-1, channel_in=3600),
+        "e@x": _lease("e@x", state="healthy", owner=None, lease_in=60, channel_in=3600),
     }
-    assert push_healthy(published, "a@x", NOW)
-    assert not push_healthy(published, "b@x", NOW)
-    assert not push_healthy(published, "c@x", NOW)
-    assert not push_healthy(published, "d@x", NOW)
-    assert not push_healthy(None, "a@x", NOW)
+    assert push_healthy(leases, "a@x", NOW)
+    for room in ("b@x", "c@x", "d@x", "e@x", "z@x"):
+        assert not push_healthy(leases, room, NOW), room
