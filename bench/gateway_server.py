@@ -16,7 +16,7 @@ import sys
 from guestjoin.cdr import MemoryRecorder
 from guestjoin.config import GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions, run
-from otj.commands.gateway import tune_gc
+from otj.commands.gateway import collect_garbage_forever, tune_gc
 from otj.model import CallRoutingRule, GatewaySettings, ListenAddress
 
 RULE = CallRoutingRule(
@@ -36,6 +36,7 @@ async def serve(port: int, dns: str, profile: str | None, stalls: bool = False) 
     gateway = Gateway(StaticConfig(config), recorder, options=GatewayOptions(reload_interval=0))
     await gateway.start((ListenAddress(transport="udp", address="127.0.0.1", port=port),))
     tune_gc()  # as ``otj gateway`` does
+    collector = asyncio.get_running_loop().create_task(collect_garbage_forever())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -60,6 +61,7 @@ async def serve(port: int, dns: str, profile: str | None, stalls: bool = False) 
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
+    collector.cancel()
     await gateway.stop()
 
 
