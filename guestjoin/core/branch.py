@@ -206,6 +206,8 @@ class Call(Branching):
             self.try_next()
 
     def _upstream(self, response: Response) -> Response:
+        if not response.body:
+            return self.env.build.upstream(response, None)
         context = self.sdp_context(ANSWER, toward_caller=True, method="INVITE")
         return self.env.build.upstream(response, context)
 

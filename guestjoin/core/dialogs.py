@@ -112,7 +112,9 @@ def forward_in_dialog(
     if indialog.elsewhere(request, call, target, from_caller):
         core.refuse(server, 403, "Not Along The Dialog's Route")
         return
-    context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method=request.method)
+    context = None
+    if request.body:
+        context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method=request.method)
     out = core.build.forward(request, target, context)
     forward = InDialog(core, server, call, from_caller=from_caller)
     core.by_server[server.handle] = forward
@@ -152,7 +154,9 @@ def forward_ack(core: ProxyCore, ack: Request, received: Received) -> None:
 def send_ack(core: ProxyCore, ack: Request, call: Call, target: Target, from_caller: bool) -> None:
     if indialog.elsewhere(ack, call, target, from_caller):
         return
-    context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method="ACK")
+    context = None
+    if ack.body:
+        context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method="ACK")
     core.fx.add_send(core.build.forward(ack, target, context), target)
 
 

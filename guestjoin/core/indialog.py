@@ -137,6 +137,8 @@ class InDialog(Branching):
             self._arm_timer_c()
 
     def _upstream(self, response: Response) -> Response:
+        if not response.body:
+            return self.env.build.upstream(response, None)
         method = self.server.request.method
         context = self.call.sdp_context(
             IN_DIALOG_ANSWER, toward_caller=self.from_caller, method=method
