@@ -17,7 +17,7 @@ from dataclasses import replace
 from guestjoin.cdr import MemoryRecorder
 from guestjoin.config import GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions, run
-from otj.commands.gateway import tune_gc
+from otj.commands.gateway import collect_garbage_forever, tune_gc
 from otj.model import CallRoutingRule, GatewaySettings, ListenAddress, RtpEngineAddress
 
 RULE = CallRoutingRule(
@@ -43,6 +43,7 @@ async def serve(
     gateway = Gateway(StaticConfig(config), recorder, options=GatewayOptions(reload_interval=0))
     await gateway.start((ListenAddress(transport="udp", address="127.0.0.1", port=port),))
     tune_gc()  # as ``otj gateway`` does
+    collector = asyncio.get_running_loop().create_task(collect_garbage_forever())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -67,6 +68,7 @@ async def serve(
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
+    collector.cancel()
     await gateway.stop()
 
 

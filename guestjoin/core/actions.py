@@ -10,7 +10,7 @@ driver's own object (a transaction, a loop timer) and is never read by the core.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from guestjoin.cdr import CallDetail
 from guestjoin.media.commands import MediaFigures
@@ -124,68 +124,59 @@ class MediaRef:
         self.callback = callback
 
 
-@dataclass(frozen=True, slots=True)
-class RelayMedia:
+class RelayMedia(NamedTuple):
     """Carry out ``ref`` on the media relay and call ``core.media_done(ref, result)``."""
 
     ref: MediaRef
 
 
-@dataclass(frozen=True, slots=True)
-class Respond:
+class Respond(NamedTuple):
     """Send a response on a server transaction (statefully: retransmitted as §17.2 says)."""
 
     server: ServerRef
     response: Response
 
 
-@dataclass(frozen=True, slots=True)
-class RespondStatelessly:
+class RespondStatelessly(NamedTuple):
     """Send one response and keep no state (refusals never amplify)."""
 
     server: ServerRef
     response: Response
 
 
-@dataclass(frozen=True, slots=True)
-class StartClient:
+class StartClient(NamedTuple):
     """Start a client transaction for ``client.request`` toward ``client.target``."""
 
     client: ClientRef
 
 
-@dataclass(frozen=True, slots=True)
-class AbandonClient:
+class AbandonClient(NamedTuple):
     """Stop retransmitting and forget a client transaction."""
 
     client: ClientRef
 
 
-@dataclass(frozen=True, slots=True)
-class SendStateless:
+class SendStateless(NamedTuple):
     """Send a request with no transaction (an ACK for a 2xx, §16.11)."""
 
     request: Request
     target: Target
 
 
-@dataclass(frozen=True, slots=True)
-class StartTimer:
+class StartTimer(NamedTuple):
     """Call back ``core.timer(timer)`` after ``delay`` seconds."""
 
     timer: TimerRef
     delay: float
 
 
-@dataclass(frozen=True, slots=True)
-class CancelTimer:
+class CancelTimer(NamedTuple):
     """The timer will not be needed."""
 
     timer: TimerRef
 
 
-@dataclass(frozen=True, slots=True)
-class Resolve:
+class Resolve(NamedTuple):
     """Resolve ``lookup.uri`` (RFC 3263) and call ``core.resolved(lookup, result)``;
     ``pending_record`` is written first when the answer is not already cached."""
 
@@ -193,8 +184,7 @@ class Resolve:
     pending_record: CallDetail | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RecordCdr:
+class RecordCdr(NamedTuple):
     """Hand the call's latest record to the CDR recorder (must not block the caller)."""
 
     detail: CallDetail

@@ -226,8 +226,11 @@ class Call(Branching):
             self.try_next()
 
     def _upstream(self, response: Response) -> Response:
+        response = auth.toward_caller(self.request, response)
+        if not response.body:
+            return self.env.build.upstream(response, None)
         context = self.sdp_context(ANSWER, toward_caller=True, method="INVITE")
-        return self.env.build.upstream(auth.toward_caller(self.request, response), context)
+        return self.env.build.upstream(response, context)
 
     def _answer_challenge(self, response: Response) -> bool:
         """401/407 for a rule with ``outbound_credentials``: send the INVITE again, once."""

@@ -139,7 +139,9 @@ def forward_now(
     from_caller: bool,
 ) -> None:
     """Forward statefully (the path is checked, the SDP relayed already)."""
-    context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method=request.method)
+    context = None
+    if request.body:
+        context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method=request.method)
     if from_caller:
         request = auth.toward_callee(call, request)
     out = core.build.forward(request, target, context)
@@ -196,7 +198,9 @@ def send_ack_now(
     core: ProxyCore, ack: Request, call: Call, target: Target, from_caller: bool
 ) -> None:
     """Send the ACK (its SDP relayed already)."""
-    context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method="ACK")
+    context = None
+    if ack.body:
+        context = call.sdp_context(IN_DIALOG, toward_caller=not from_caller, method="ACK")
     if from_caller:
         ack = auth.toward_callee(call, ack)
     core.fx.add_send(core.build.forward(ack, target, context), target)

@@ -141,12 +141,14 @@ class InDialog(Branching):
             self._arm_timer_c()
 
     def _upstream(self, response: Response) -> Response:
+        if self.from_caller:
+            response = auth.toward_caller(self.server.request, response)
+        if not response.body:
+            return self.env.build.upstream(response, None)
         method = self.server.request.method
         context = self.call.sdp_context(
             IN_DIALOG_ANSWER, toward_caller=self.from_caller, method=method
         )
-        if self.from_caller:
-            response = auth.toward_caller(self.server.request, response)
         return self.env.build.upstream(response, context)
 
     def _answer_challenge(self, response: Response) -> bool:

@@ -174,25 +174,45 @@ class ProxyCore:
 
     def client_response(self, client: ClientRef, response: Response) -> list[Action]:
         """A response on a client transaction the core started."""
-        return self._run(lambda: client.on_response(client, response))
+        try:
+            client.on_response(client, response)
+        except Exception:
+            log.exception("%s: error while handling a %d", response.call_id, response.status)
+        return self.fx.take()
 
     def client_failure(self, client: ClientRef, reason: str) -> list[Action]:
         """A client transaction failed (``timeout`` or a transport error)."""
-        return self._run(lambda: client.on_failure(client, reason))
+        try:
+            client.on_failure(client, reason)
+        except Exception:
+            log.exception("%s: error while handling a failure", client.request.call_id)
+        return self.fx.take()
 
     def timer(self, timer: TimerRef) -> list[Action]:
         """A timer fired."""
         if timer.cancelled:
             return []
-        return self._run(timer.fire)
+        try:
+            timer.fire()
+        except Exception:
+            log.exception("error in a timer")
+        return self.fx.take()
 
     def resolved(self, lookup: Lookup, result: DnsResult) -> list[Action]:
         """A DNS answer (targets, or the exception met)."""
-        return self._run(lambda: lookup.callback(result))
+        try:
+            lookup.callback(result)
+        except Exception:
+            log.exception("error while using a DNS answer for %s", lookup.uri)
+        return self.fx.take()
 
     def media_done(self, ref: MediaRef, result: MediaResult) -> list[Action]:
         """The media relay's answer to a ``RelayMedia`` (the body, figures, or the error)."""
-        return self._run(lambda: ref.callback(result))
+        try:
+            ref.callback(result)
+        except Exception:
+            log.exception("%s: error while using the media relay's answer", ref.call_id)
+        return self.fx.take()
 
     def stray_response(self, response: Response, received: Received) -> list[Action]:
         """A response no transaction of ours knows: dropped, never forwarded (2xx
@@ -204,13 +224,6 @@ class ProxyCore:
             received.remote[0],
         )
         return []
-
-    def _run(self, step: Callable[[], None]) -> list[Action]:
-        try:
-            step()
-        except Exception:
-            log.exception("proxy core step failed")
-        return self.fx.take()
 
     # --- dispatch ----------------------------------------------------------------------------
     def refuse(

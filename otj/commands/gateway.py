@@ -114,30 +114,39 @@ def parse_listen(values: list[str]) -> tuple[Any, ...]:
 def tune_gc() -> None:
     """Process-wide garbage collector settings for a gateway process (the library never
     changes them). The call path frees everything by reference counting (no reference
-    cycles: transactions, timers and forwards drop their callbacks when done), so the cyclic
-    collector only looks at young objects, a few thousand at a time (pauses of a millisecond
-    or two), and never sweeps the older generations on its own: a sweep over every live call
-    stalled the event loop for 50-100 ms. Start-up objects are frozen out of every
-    collection; ``collect_garbage_forever`` does a full collection now and then for cycles
-    from rarer paths."""
+    cycles: transactions, timers and forwards drop their callbacks when done), so automatic
+    collections only cost pauses: with calls freed by reference counting the collector's
+    young generation is no longer bounded by its threshold and one automatic collection
+    stalled the event loop for 50-300 ms. Automatic collection is therefore off;
+    ``collect_garbage_forever`` collects the young objects ten times a second (a few
+    milliseconds) and everything every 15 minutes (cycles from rarer paths). Start-up objects
+    are frozen out of every collection."""
     import gc
 
     gc.collect()
     gc.freeze()
-    gc.set_threshold(5_000, 1_000_000, 1_000_000)
+    gc.disable()
 
 
-FULL_COLLECTION_EVERY = 900.0  # seconds
+YOUNG_EVERY = 0.1  # seconds
+FULL_EVERY = 900.0  # seconds
 
 
-async def collect_garbage_forever(interval: float = FULL_COLLECTION_EVERY) -> None:
-    """The full collection the thresholds above never start (see ``tune_gc``)."""
+async def collect_garbage_forever(young: float = YOUNG_EVERY, full: float = FULL_EVERY) -> None:
+    """The collections ``tune_gc`` turned off: the young generation often, in small batches,
+    and a full collection now and then."""
     import asyncio
     import gc
+    import time
 
+    next_full = time.monotonic() + full
     while True:
-        await asyncio.sleep(interval)
-        gc.collect()
+        await asyncio.sleep(young)
+        if time.monotonic() >= next_full:
+            gc.collect()
+            next_full = time.monotonic() + full
+        else:
+            gc.collect(0)
 
 
 def _run(args: argparse.Namespace) -> int:

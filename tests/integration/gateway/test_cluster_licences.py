@@ -20,7 +20,8 @@ from typing import cast
 
 import pytest
 
-from otj.store import Database, open_database
+from otj.commands.runtime import open_configured_database
+from otj.store import Database
 
 from .dns_server import ZoneServer, meet_zone
 from .peers import RUNNING, free_port, uas
@@ -185,7 +186,7 @@ async def test_two_gateway_processes_share_the_licences(
     zone.set_zone(meet_zone([("127.0.0.1", far.port)]))
     port_a, port_b = free_port(), free_port()
     a, b = await asyncio.gather(start_gateway(port_a, env), start_gateway(port_b, env))
-    db = open_database(pg_url, data_dir=str(tmp_path / "var"), upgrade=False)
+    db = open_configured_database(pg_url, data_dir=str(tmp_path / "var"), upgrade=False)
     try:
         first, second = await ringing(port_a), await ringing(port_b)
         assert (await first.invite()).status == 180

@@ -23,7 +23,8 @@ from guestjoin.gateway import GatewayOptions
 from guestjoin.identity import accept_upload, new_request
 from guestjoin.proxy import ProxyOptions
 from guestjoin.storage import StoreConfig
-from otj.store import Database, open_database
+from otj.commands.runtime import open_configured_database
+from otj.store import Database
 from tests.integration.service.support import apply
 
 from .dns_server import ZoneServer, meet_zone
@@ -36,7 +37,9 @@ pytestmark = [pytest.mark.peer]
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Database]:
-    db = open_database(f"sqlite:///{tmp_path / 'otj.db'}", data_dir=str(tmp_path / "var"))
+    db = open_configured_database(
+        f"sqlite:///{tmp_path / 'otj.db'}", data_dir=str(tmp_path / "var")
+    )
     yield db
     db.close()
 
