@@ -175,7 +175,9 @@ class ProxyCore:
     def client_response(self, client: ClientRef, response: Response) -> list[Action]:
         """A response on a client transaction the core started."""
         try:
-            client.on_response(client, response)
+            forwardable = self._own_vias(client, response)
+            if forwardable is not None:
+                client.on_response(client, forwardable)
         except Exception:
             log.exception("%s: error while handling a %d", response.call_id, response.status)
         return self.fx.take()
@@ -213,6 +215,24 @@ class ProxyCore:
         except Exception:
             log.exception("%s: error while using the media relay's answer", ref.call_id)
         return self.fx.take()
+
+    def _own_vias(self, client: ClientRef, response: Response) -> Response | None:
+        """RFC 3261 §16.7 step 3: a response that lost the Vias below ours was meant for this
+        element and is never forwarded as it is: a provisional one is dropped, a final one
+        stands as the same status generated here (with the request's own Via stack)."""
+        sent = client.request.values("Via")
+        if len(response.values("Via")) >= len(sent):
+            return response
+        log.info(
+            "%s: a %d with %d of our request's %d Vias: not forwarded as it is",
+            response.call_id,
+            response.status,
+            len(response.values("Via")),
+            len(sent),
+        )
+        if response.status < 200:
+            return None
+        return make_response(client.request, response.status, response.reason)
 
     def stray_response(self, response: Response, received: Received) -> list[Action]:
         """A response no transaction of ours knows: dropped, never forwarded (2xx

@@ -270,3 +270,29 @@ def test_no_ack_for_the_2xx_ends_the_call_and_byes_the_far_end() -> None:
     detail = h.cdr("call-1")
     assert detail.cause == cdr.NO_ACK
     assert h.core.licences.in_use == 0
+
+
+def test_a_response_that_lost_the_caller_s_via_is_not_forwarded_as_it_is() -> None:
+    """RFC 3261 §16.7 step 3: a far end answering with only the gateway's Via (a 487 built
+    from the CANCEL's Via) must not reach the caller without its own Via."""
+    h = Harness()
+    server = h.send(invite())
+    assert server is not None
+    [out] = h.to(FAR_A, "INVITE")
+    ours = out.request.values("Via")[0]
+    stripped = Response(
+        status=180,
+        reason="Ringing",
+        headers=(
+            ("Via", ours),
+            *((k, v) for k, v in out.request.headers if k in ("From", "To", "Call-ID", "CSeq")),
+        ),
+    )
+    h.run(h.core.client_response(out, stripped))
+    assert server.statuses == [100]  # the provisional one is dropped
+    final = Response(status=487, reason="Request Terminated", headers=stripped.headers)
+    h.run(h.core.client_response(out, final))
+    answer = server.final
+    assert answer is not None
+    assert answer.status == 487
+    assert answer.top_via.host == "198.51.100.7"  # the caller's own Via
