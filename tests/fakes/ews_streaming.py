@@ -8,7 +8,9 @@ SOAP envelopes (``GetStreamingEventsResponse``): ``Notifications`` as changes ha
 request's ``ConnectionTimeout`` (minutes; the fake's ``minute`` lets tests shorten it) ran out,
 or at once when a newer request took over one of its subscriptions (a subscription is served on
 one connection). One request may name several subscriptions (of several mailboxes);
-``open_streams`` counts the connections open now.
+``open_streams`` counts the connections open now: one whose subscriptions a newer request took
+over counts as closed from that moment, as the server has ended it (its last chunk may still be
+on its way to a client that already hung up).
 A subscription unknown, unsubscribed or expired answers ``ErrorInvalidSubscription``.
 """
 
@@ -63,6 +65,7 @@ class StreamingHub:
         self.open_streams = 0
         self.peak_streams = 0
         self.closed = 0
+        self._live: set[object] = set()  # the connections' tokens not yet ended
         self._cond = threading.Condition()
         self._subs: dict[str, _Sub] = {}
         self._stopped = False
@@ -125,17 +128,20 @@ class StreamingHub:
         token = object()  # a subscription is served on its newest connection only
         with self._cond:
             self.connections += 1
-            self.open_streams += 1
-            self.peak_streams = max(self.peak_streams, self.open_streams)
             for sid in sids:
                 if sid in self._subs:
+                    self._live.discard(self._subs[sid].stream)  # taken over: ended now
                     self._subs[sid].stream = token
+            self._live.add(token)
+            self.open_streams = len(self._live)
+            self.peak_streams = max(self.peak_streams, self.open_streams)
             self._cond.notify_all()
         try:
             yield from self._serve(sids, deadline, token)
         finally:
             with self._cond:
-                self.open_streams -= 1
+                self._live.discard(token)
+                self.open_streams = len(self._live)
 
     def _serve(self, sids: list[str], deadline: float, token: object) -> Iterator[Element]:
         beat = time.monotonic() + self.heartbeat
