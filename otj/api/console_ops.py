@@ -51,6 +51,7 @@ def route_report(
         proxies=stored.sip_proxies,
         settings=stored.gateway or GatewayConfig().settings,
         endpoints=stored.endpoints,
+        receptions=stored.virtual_receptions,
     )
     try:
         return explain_route(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from otj.config.yamlsrc import Located, Problem
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-ROUTING_SECTIONS = ("call_routing_rules", "sip_proxies", "gateway")
+ROUTING_SECTIONS = ("call_routing_rules", "sip_proxies", "gateway", "virtual_receptions")
 
 
 def register(subparsers: Any) -> None:
@@ -63,8 +63,9 @@ def routing_from_document(
 ) -> tuple[GatewayConfig | None, list[Problem]]:
     """The routing sections of a configuration document (None when it has no call routing rules).
 
-    Only ``call_routing_rules``, ``sip_proxies`` and ``gateway`` are read and validated, so a
-    file that also holds meeting rules or profiles needs nothing else to be routed against.
+    Only ``call_routing_rules``, ``sip_proxies``, ``gateway`` and ``virtual_receptions`` are read
+    and validated, so a file that also holds meeting rules or profiles needs nothing else to be
+    routed against.
     """
     from guestjoin.config import GatewayConfig
     from otj.config.schema import validate_document
@@ -88,6 +89,7 @@ def routing_from_document(
             rules=configuration.call_routing_rules,
             proxies=configuration.sip_proxies,
             settings=configuration.gateway or GatewayConfig().settings,
+            receptions=configuration.virtual_receptions,
         ),
         [],
     )
@@ -117,11 +119,14 @@ def routing_from_store(args: argparse.Namespace) -> GatewayConfig:
         proxies=stored.sip_proxies,
         settings=stored.gateway or GatewayConfig().settings,
         endpoints=stored.endpoints,
+        receptions=stored.virtual_receptions,
     )
 
 
 def route_summary(report: RouteReport) -> str:
     """One line for ``otj rules test``: would the alias be routed, by which rule, to where."""
+    if report.reception:
+        return f"yes, answered by Virtual Reception {report.reception!r}"
     if report.rule is None or report.destination is None:
         return "no: no call routing rule matches it (the gateway answers 404)"
     return f"yes, by call routing rule {report.rule!r} → {report.destination} ({report.target})"
@@ -179,7 +184,12 @@ def _print(report: RouteReport, *, where: str) -> None:
     ]
     if report.caller:
         rows.append(("caller", f"endpoint {report.caller!r}"))
-    rows.append(("rule", report.rule or "none"))
+    rows.append(
+        (
+            "rule",
+            report.rule or ("none (a Virtual Reception answers)" if report.reception else "none"),
+        )
+    )
     if report.destination is not None:
         rows.append(("alias", f"{report.routed_alias} (dialled {report.alias})"))
         rows.append(("uri", report.destination))

@@ -2,7 +2,8 @@
 
 ``explain_route`` runs the gateway's own decisions in its order (``guestjoin.proxy``): the
 source address against ``gateway.allowed_sources`` (403 when outside), the caller's endpoint,
-then the call routing rules (``guestjoin.routing.route_call``, first full match by priority)
+a Virtual Reception whose alias the call dialled (answered before any rule), then the call
+routing rules (``guestjoin.routing.route_call``, first full match by priority)
 and the target: DNS (RFC 3263 for the destination's host), a configured SIP proxy, or a
 registered device's contacts. Licences, DNS answers and the far end are not consulted. Pure.
 """
@@ -14,11 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from guestjoin.config import GatewayConfig
+from guestjoin.reception.aliases import find_reception
 from guestjoin.routing import Protocol, alias_of, sorted_rules
 from otj.config.dialplan import route_alias, sip_uri
 
 Outcome = Literal["matched", "no_match", "skipped", "not_tried"]
-TargetKind = Literal["dns", "proxy", "registered", "none"]
+TargetKind = Literal["dns", "proxy", "registered", "reception", "none"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,6 +47,7 @@ class RouteReport:
     rule: str | None = None
     destination: str | None = None
     routed_alias: str | None = None
+    reception: str = ""
     target_kind: TargetKind = "none"
     target: str = ""
     steps: tuple[RuleStep, ...] = ()
@@ -79,6 +82,35 @@ def explain_route(
         )
     if endpoint is None and source:
         endpoint = config.endpoint_by_address(source)
+    reception = find_reception(config.receptions, uri) if protocol == "sip" else None
+    if reception is not None:
+        return RouteReport(
+            uri=uri,
+            alias=alias_of(uri),
+            registered=registered,
+            source=source,
+            admitted=admitted,
+            admission=admission,
+            caller=endpoint.name if endpoint is not None else "",
+            destination=uri,
+            routed_alias=alias_of(uri),
+            reception=reception.name,
+            target_kind="reception",
+            target=(
+                f"Virtual Reception {reception.name!r}: the gateway answers the call itself and "
+                "routes the meeting ID the caller types (its id_rules)"
+            ),
+            steps=tuple(
+                RuleStep(
+                    rule=rule.name,
+                    priority=rule.priority,
+                    outcome="not_tried",
+                    detail=f"not tried: Virtual Reception {reception.name!r} answers this alias",
+                )
+                for rule in sorted_rules(config.rules)
+            ),
+            notes=tuple(notes),
+        )
     result = route_alias(
         uri, config.rules, registered=registered, source=source or None, protocol=protocol
     )

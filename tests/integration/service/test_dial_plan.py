@@ -173,6 +173,24 @@ def test_route_test_with_a_rules_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "no call_routing_rules section" in capsys.readouterr().err
 
 
+def test_route_test_knows_the_virtual_receptions(
+    db: Database, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reception = "virtual_receptions:\n  - {name: Lobby, aliases: ['join@vc\\.example\\.com']}\n"
+    assert apply_text(db, ROUTING + reception, environ={}).ok
+    args = store_args(database_url, tmp_path)
+    assert main(["route", "test", "join@vc.example.com", *args]) == 0
+    out = capsys.readouterr().out
+    assert "rule:   none (a Virtual Reception answers)" in out
+    assert "target: Virtual Reception 'Lobby': the gateway answers the call itself" in out
+    path = tmp_path / "routing.yaml"
+    path.write_text(ROUTING + reception)
+    assert main(["route", "test", "join@vc.example.com", "--rules", str(path), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert (payload["reception"], payload["target_kind"]) == ("Lobby", "reception")
+    assert main(["route", "test", "nobody@vc.example.com", "--rules", str(path)]) == 1
+
+
 def test_rules_test_shows_under_the_alias_whether_it_routes(
     db: Database,
     database_url: str,

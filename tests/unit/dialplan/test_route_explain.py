@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from guestjoin.config import GatewayConfig
 from otj.config.routetest import explain_route
-from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipProxy
+from otj.model import CallRoutingRule, Endpoint, GatewaySettings, SipProxy, VirtualReception
 
 RULES = (
     CallRoutingRule(name="Old", priority=1, enabled=False, match_string=".+"),
@@ -143,3 +145,28 @@ def test_the_source_picks_the_trusted_rule_and_the_report_names_its_credentials(
     assert outside.rule == "Untrusted"
     assert outside.steps[0].detail == "source 198.51.100.7 is not in 10.20.0.0/16"
     assert not any("sip_credentials" in note for note in outside.notes)
+
+
+def test_a_virtual_reception_alias_is_answered_before_any_rule() -> None:
+    reception = VirtualReception(name="Lobby", aliases=(r"join@vc\.example\.com",))
+    config = replace(CONFIG, receptions=(reception,))
+    report = explain_route("join@vc.example.com", config, source="10.1.2.3")
+    assert report.routed
+    assert (report.reception, report.target_kind, report.rule) == ("Lobby", "reception", None)
+    assert report.target.startswith("Virtual Reception 'Lobby': the gateway answers")
+    assert report.caller == "Fjord"
+    # the catch-all rule would match, but the gateway never consults the rules for this alias
+    assert {s.outcome for s in report.steps} == {"not_tried"}
+    assert "Virtual Reception 'Lobby' answers this alias" in report.steps[-1].detail
+    # other aliases of the same host still go through the rules
+    other = explain_route("room@vc.example.com", config)
+    assert (other.reception, other.rule) == ("", "Catch-all")
+
+
+def test_a_reception_does_not_admit_a_refused_source() -> None:
+    reception = VirtualReception(name="Lobby", aliases=(r"join@vc\.example\.com",))
+    report = explain_route(
+        "join@vc.example.com", replace(CONFIG, receptions=(reception,)), source="192.0.2.9"
+    )
+    assert report.admitted is False
+    assert not report.routed
