@@ -22,7 +22,7 @@ import tzlocal
 
 from guestjoin import cdr
 from guestjoin.cdr import CallDetail, utc
-from guestjoin.reception import machine, prompts, splash
+from guestjoin.reception import machine, prompts, splash, updates
 from guestjoin.reception.dtmf import DtmfError, parse_info
 from guestjoin.reception.host import ReceptionHost
 from guestjoin.reception.machine import Action, Hangup, Phrase, Play, Transfer
@@ -42,7 +42,7 @@ from otj.model import VirtualReception
 
 log = logging.getLogger(__name__)
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE"
 TICK = 0.1
 T1 = 0.5
 
@@ -85,6 +85,7 @@ class ReceptionLeg:
         self.state: machine.ReceptionState | None = None
         self.answer: Answer | None = None
         self.acked = asyncio.Event()
+        self._acks: dict[tuple[str, int], asyncio.Event] = {}  # 2xx to re-INVITEs awaiting ACK
         self.finished = False
         self.transferring = False
         self.thirdparty: ThirdParty | None = None
@@ -271,9 +272,17 @@ class ReceptionLeg:
 
     # --- in-dialog requests -------------------------------------------------------------------
     def on_ack(self, ack: Request) -> None:
-        """The caller ACKed our 2xx."""
-        del ack
-        self.acked.set()
+        """An ACK of our 2xx to the INVITE, or to a re-INVITE (``expect_ack``)."""
+        waiting = self._acks.pop((ack.call_id, ack.cseq.number), None)
+        if waiting is not None:
+            waiting.set()
+        elif ack.call_id == self.invite.call_id:
+            self.acked.set()
+
+    def expect_ack(self, call_id: str, cseq: int) -> asyncio.Event:
+        """Set when the ACK of our 2xx to the re-INVITE ``call_id``/``cseq`` arrives."""
+        event = self._acks[(call_id, cseq)] = asyncio.Event()
+        return event
 
     def on_request(self, request: Request, respond: Callable[[Response], None]) -> None:
         """A request within one of this leg's dialogs (the caller's, or the far end's)."""
@@ -302,8 +311,13 @@ class ReceptionLeg:
                 self.referral.on_notify(request)
         elif method == "OPTIONS":
             respond(make_response(request, 200, headers=(("Allow", ALLOW),)))
+        elif method in updates.METHODS:
+            if self.thirdparty is not None:  # connected by 3pcc (or connecting: 491)
+                self.thirdparty.relay(request, respond, from_caller=True)
+            else:
+                updates.answer_locally(self, request, respond)
         else:
-            respond(make_response(request, 501 if method not in ("INVITE", "UPDATE") else 488))
+            respond(make_response(request, 501))
 
     # --- ending -------------------------------------------------------------------------------
     def bye(self, cause: str, why: str) -> None:

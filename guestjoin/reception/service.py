@@ -102,7 +102,12 @@ class ReceptionService:
         if request.method == "ACK":
             leg.on_ack(request)
         elif server is not None:
-            leg.on_request(request, lambda response: fx.respond(server, response))
+
+            def respond(response: Response) -> None:  # now, or later for a relayed update
+                fx.respond(server, response)
+                self.flush()
+
+            leg.on_request(request, respond)
         return True
 
     # --- ReceptionHost ------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The reception already has a dialog with the caller. It sends an INVITE without S
 end (the routed alias, located like any outbound call); the far end's 2xx carries its offer,
 which the reception sends to the caller in a re-INVITE; the caller's answer goes to the far end
 in the ACK. Media then flows between the caller and the far end; the reception stays in the
-signalling only to pass on a BYE from either side.
+signalling to pass on a BYE from either side and each side's re-INVITE or UPDATE (``updates``:
+a room's session refresh must reach the far end and come back answered).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from guestjoin.dns import DnsFailure
+from guestjoin.reception import updates
 from guestjoin.reception.transfer import (
     Dialog,
     ack_for,
@@ -56,17 +58,25 @@ class ThirdParty:
         self.far_target: Target | None = None
         self.ack: Request | None = None
         self.target_text = ""
+        self.contact = ""
+        self.connected = False  # the caller and the far end have exchanged descriptions
+        self.updating = False  # an update is on its way to the other side
+        self.caller_sdp = b""  # each side's current session description
+        self.far_sdp = b""
 
-    async def _send(self, request: Request, target: Target) -> Response | str:
-        """The final response to ``request``, or why there is none."""
+    async def _send(
+        self, request: Request, target: Target, ack: Request | None = None
+    ) -> Response | str:
+        """The final response to ``request``, or why there is none; a retransmitted 2xx to an
+        INVITE is ACKed again with ``ack`` (default: the transfer's own ACK)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Response | str] = loop.create_future()
 
         def answered(response: Response) -> None:
             if response.status >= 200 and not done.done():
                 done.set_result(response)
-            elif response.status >= 200 and 200 <= response.status < 300 and self.ack:
-                self.leg.host.send_ack(self.ack, target)  # 2xx retransmitted: ACK again
+            elif 200 <= response.status < 300 and (again := ack or self.ack) is not None:
+                self.leg.host.send_ack(again, target)  # 2xx retransmitted: ACK again
 
         def failed(why: str) -> None:
             if not done.done():
@@ -150,7 +160,61 @@ class ThirdParty:
         capped = cap_bandwidth(answer.body, host.outbound_kbps())  # the outbound leg's cap
         self.ack = ack_for(self.far, invite.cseq.number, leg.via(), body=capped)
         host.send_ack(self.ack, self.far_target)
+        self.caller_sdp, self.far_sdp, self.connected = answer.body, far_ok.body, True
         return None
+
+    def relay(self, request: Request, respond: updates.Respond, *, from_caller: bool) -> None:
+        """A re-INVITE or UPDATE from one side, sent on to the other once connected."""
+        if not self.connected or self.updating:
+            respond(make_response(request, 491))
+            return
+        if self.far is None or self.far_target is None:
+            respond(make_response(request, 481))
+            return
+        if request.method == "INVITE" and not request.body:  # we offer the other side's
+            other = self.far_sdp if from_caller else self.caller_sdp
+            updates.answer(self.leg, request, 200, other, respond)
+            return
+        self.updating = True
+        self.leg.spawn(self._relay(request, respond, from_caller))
+
+    async def _relay(self, request: Request, respond: updates.Respond, from_caller: bool) -> None:
+        leg, host = self.leg, self.leg.host
+        try:
+            if from_caller:
+                if self.far is None or self.far_target is None:  # hung up meanwhile
+                    respond(make_response(request, 481))
+                    return
+                self.far, cseq = self.far.next()
+                dialog, target = self.far, self.far_target
+            else:
+                leg.dialog, cseq = leg.dialog.next()
+                dialog, target = leg.dialog, leg.peer
+            body = request.body
+            if from_caller and body:
+                body = cap_bandwidth(body, host.outbound_kbps())
+            kind = "application/sdp" if body else ""
+            out = in_dialog(dialog, request.method, cseq, leg.via(), body=body, content_type=kind)
+            ack = ack_for(dialog, cseq, leg.via()) if request.method == "INVITE" else None
+            result = await self._send(out, target, ack)
+            if isinstance(result, str):
+                log.info("%s: %s not answered: %s", request.call_id, request.method, result)
+                respond(make_response(request, 408))
+                return
+            if ack is not None and 200 <= result.status < 300:
+                host.send_ack(ack, target)
+            back = b""
+            if 200 <= result.status < 300:
+                mine, theirs = request.body, result.body
+                if from_caller:
+                    self.caller_sdp, self.far_sdp = mine or self.caller_sdp, theirs or self.far_sdp
+                else:
+                    self.far_sdp, self.caller_sdp = mine or self.far_sdp, theirs or self.caller_sdp
+                    theirs = cap_bandwidth(theirs, host.outbound_kbps()) if theirs else b""
+                back = theirs
+            updates.answer(leg, request, result.status, back, respond)
+        finally:
+            self.updating = False
 
     def on_far_request(self, request: Request, respond: Callable[[Response], None]) -> None:
         """A request from the far end within its dialog."""
@@ -160,8 +224,10 @@ class ThirdParty:
             self.leg.bye("completed", "the far end hung up")
         elif request.method in ("OPTIONS", "INFO", "NOTIFY"):
             respond(make_response(request, 200))
+        elif request.method in updates.METHODS:
+            self.relay(request, respond, from_caller=False)
         else:
-            respond(make_response(request, 488 if request.method == "INVITE" else 501))
+            respond(make_response(request, 501))
 
     def hang_up_far(self) -> None:
         """BYE the far end (the caller hung up, or the re-INVITE failed)."""

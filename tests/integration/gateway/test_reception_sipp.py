@@ -220,6 +220,68 @@ THIRD_PARTY = (
 )
 
 
+ROOM_SDP = (
+    "v=0\no=room 1 2 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+    "m=audio [rtp_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000\n"
+)
+CALLER_ACK = """  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Room 1" <sip:[caller]@[local_ip]>;tag=[pid]SIPpTag00[call_number]
+      To:[$peer_to]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 20 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+
+def session_refresh(offer: str) -> str:
+    """The room's RFC 4028 session refresh: a re-INVITE with ``offer`` (CSeq 20), its ACK, then
+    an UPDATE without SDP (CSeq 21)."""
+    return (
+        _request("INVITE", 20, offer, "application/sdp")
+        + """  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="o=[^\r\n]+" search_in="body" assign_to="refreshed"/>
+      <log message="refresh answer [$refreshed]"/>
+    </action>
+  </recv>
+"""
+        + CALLER_ACK
+        + _request("UPDATE", 21)
+        + '  <recv response="200"/>\n'
+    )
+
+
+THIRD_PARTY_THEN_REFRESH = (
+    THIRD_PARTY.split("  <pause")[0]
+    + '  <pause milliseconds="300"/>\n'
+    + session_refresh(ROOM_SDP)
+    + _request("BYE", 30)
+    + '  <recv response="200"/>\n'
+)
+INITIAL_OFFER = (
+    "v=0\no=room 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+    "m=audio [rtp_port] RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\n"
+    "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\n"
+    "m=video [video_port] RTP/AVP 97\na=rtpmap:97 VP8/90000\n"
+)
+REFRESH_DURING_RECEPTION = (
+    '  <pause milliseconds="500"/>\n'
+    + session_refresh(INITIAL_OFFER)
+    + _request("BYE", 30)
+    + '  <recv response="200"/>\n'
+)
+
+
 REFUSE_REFER = '  <recv request="REFER"/>\n' + _reply("405 Method Not Allowed") + THIRD_PARTY
 ACCEPT_THEN_LEAVE = (
     '  <recv request="REFER"/>\n'
@@ -503,3 +565,36 @@ async def test_a_finished_reception_call_is_freed_without_the_cycle_collector(
             assert leg() is None, f"the leg is still referenced by {referrers}"
         finally:
             gc.enable()
+
+
+async def test_a_session_refresh_after_3pcc_reaches_the_far_end_and_comes_back_answered(
+    gw: GatewayUnderTest, zone: ZoneServer, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    room, _ = media
+    far = await uas(tmp_path, "reception_far_3pcc_refresh.xml")
+    zone.set_zone(meet_zone([("127.0.0.1", far.port)], domain="zoomcrc.com"))
+    keys = info_keys("987654321#", "application/dtmf")
+    sipp = await caller(tmp_path, gw, room, info=keys, refer=False, then=THIRD_PARTY_THEN_REFRESH)
+    result = (await sipp.wait(40)).check()
+    far_result = (await far.wait()).check()
+    # the room's refresh went on to the far end (capped like any outbound offer) ...
+    assert "re-INVITE o=room 1 2 IN IP4 127.0.0.1 b=AS:2000" in far_result.logs
+    assert "UPDATE len= 0" in far_result.logs
+    # ... and the far end's new answer came back to the room: the session goes on
+    assert "refresh answer o=far 7 8 IN IP4 127.0.0.1" in result.logs
+    call = await gw.ended()
+    assert (call.transfer_method, call.cause) == ("3pcc", "completed")
+
+
+async def test_a_session_refresh_during_the_reception_is_answered_unchanged(
+    gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    room, _ = media
+    sipp = await caller(tmp_path, gw, room, then=REFRESH_DURING_RECEPTION)
+    result = (await sipp.wait(40)).check()
+    first = result.logs.split("origin ")[1].splitlines()[0].strip()
+    assert first.startswith("o=")
+    refreshed = result.logs.split("refresh answer ")[1].splitlines()[0].strip()
+    assert refreshed == first  # the same description, the same version (RFC 3264 §8)
+    call = await gw.ended()
+    assert (call.reception, call.cause) == ("Join", "completed")
