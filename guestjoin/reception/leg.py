@@ -1,11 +1,12 @@
 """One Virtual Reception call: the B2BUA leg that answers, prompts, listens and transfers.
 
 The leg is the UAS of the caller's INVITE (RFC 3261 §13.3): it answers with its own SDP
-(``sdp``), sends the prompt and splash (``media``), takes keys from RTP (RFC 4733) or INFO,
-and runs the dialogue (``machine``) on the event loop's clock. A chosen alias is routed by the
-call routing rules; the caller is then transferred by REFER (RFC 3515), or, when it does not do
-REFER, by third-party call control (``thirdparty``, RFC 3725). The 2xx is retransmitted until
-the ACK (§13.3.1.4); the CDR records the reception, the digits' outcome and the method.
+(``sdp``; to an INVITE without SDP it offers and takes the answer from the ACK, ``updates``),
+sends the prompt and splash (``media``), takes keys from RTP (RFC 4733) or INFO, and runs the
+dialogue (``machine``) on the event loop's clock. A chosen alias is routed by the call routing
+rules; the caller is then transferred by REFER (RFC 3515), or, when it does not do REFER, by
+third-party call control (``thirdparty``, RFC 3725). The 2xx is retransmitted until the ACK
+(§13.3.1.4); the CDR records the reception, the digits' outcome and the method.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from guestjoin.reception.host import ReceptionHost
 from guestjoin.reception.machine import Action, Hangup, Phrase, Play, Transfer
 from guestjoin.reception.media import MediaSession
 from guestjoin.reception.refer import Referral
-from guestjoin.reception.sdp import Answer, SdpError, build_answer, parse_offer
+from guestjoin.reception.sdp import (
+    Answer,
+    SdpError,
+    build_answer,
+    build_offer,
+    parse_offer,
+)
 from guestjoin.reception.thirdparty import ThirdParty
 from guestjoin.reception.transfer import (
     Dialog,
@@ -44,7 +51,6 @@ log = logging.getLogger(__name__)
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE"
 TICK = 0.1
-T1 = 0.5
 
 
 class ReceptionLeg:
@@ -85,6 +91,7 @@ class ReceptionLeg:
         self.state: machine.ReceptionState | None = None
         self.answer: Answer | None = None
         self.acked = asyncio.Event()
+        self.remote_sdp = invite.body  # the caller's description (a delayed offer's: the ACK's)
         self._acks: dict[tuple[str, int], asyncio.Event] = {}  # 2xx to re-INVITEs awaiting ACK
         self.finished = False
         self.transferring = False
@@ -119,8 +126,9 @@ class ReceptionLeg:
                 self.bye(cdr.FAILED, f"reception error: {exc}")
 
     async def _start(self) -> None:
+        late = not self.invite.body  # a delayed offer: ours in the 2xx, theirs in the ACK
         try:
-            offer = parse_offer(self.invite.body)
+            offer = None if late else parse_offer(self.invite.body)
         except SdpError as exc:
             self._refuse(488, f"unusable SDP offer: {exc}")
             return
@@ -142,10 +150,13 @@ class ReceptionLeg:
             self._end(cdr.CANCELLED, 487, "cancelled before the reception answered")
             return
         await self.media.open()
-        answer = build_answer(
-            offer, address=self.local[0], ports=self.media.ports, session_id=secrets.randbits(31)
-        )
-        if answer.stream("audio") is None:
+        session, ports = secrets.randbits(31), self.media.ports
+        if offer is None:
+            ours = build_offer(address=self.local[0], ports=ports, session_id=session)
+            answer = Answer(body=ours)
+        else:
+            answer = build_answer(offer, address=self.local[0], ports=ports, session_id=session)
+        if offer is not None and answer.stream("audio") is None:
             await self.media.close()
             self._refuse(488, "no audio codec in common (PCMU, PCMA, G.722, Opus)")
             return
@@ -165,7 +176,13 @@ class ReceptionLeg:
         self.respond(ok)
         self.detail = replace(self.detail, answer_at=utc(_wall()), final_code=200)
         self.host.record(self.detail)
-        self.spawn(self._retransmit_ok(ok))
+        acked, what = self.acked, "the reception's 200 OK"
+        self.spawn(updates.until_acked(self, ok, self.respond, acked, what))
+        if late:
+            accepted = await updates.answer_in_ack(self, answer.body)
+            if accepted is None:
+                return
+            self.answer = answer = accepted
         image = splash.render(
             splash.splash_lines(self.reception.name, offer_meeting, tzlocal.get_localzone())
         )
@@ -179,17 +196,6 @@ class ReceptionLeg:
     def _refuse(self, status: int, why: str) -> None:
         self.respond(make_response(self.invite, status, to_tag=self.tag))
         self._end(cdr.FAILED, status, why)
-
-    async def _retransmit_ok(self, ok: Response) -> None:
-        interval = T1
-        for _ in range(10):  # §13.3.1.4: T1 doubling to T2, 64*T1 in all
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.acked.wait(), interval)
-                return
-            self.respond(ok)
-            interval = min(2 * interval, 4.0)
-        log.info("%s: no ACK for the reception's 200 OK", self.invite.call_id)
-        self.bye(cdr.NO_ACK, "no ACK for the reception's 200 OK")
 
     # --- the dialogue -------------------------------------------------------------------------
     def key(self, key: str) -> None:
@@ -277,6 +283,8 @@ class ReceptionLeg:
         if waiting is not None:
             waiting.set()
         elif ack.call_id == self.invite.call_id:
+            if not self.acked.is_set() and not self.invite.body:
+                self.remote_sdp = ack.body  # the answer to our offer (RFC 3261 §13.2.1)
             self.acked.set()
 
     def expect_ack(self, call_id: str, cseq: int) -> asyncio.Event:

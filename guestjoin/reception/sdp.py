@@ -5,6 +5,9 @@ Audio: the offerer's first codec among PCMU, PCMA, G.722 and Opus, plus ``teleph
 and VP8. Plain ``RTP/AVP`` only (the reception offers no ICE or DTLS to SIP endpoints): any
 other stream, and any stream with no codec we have, is refused with port 0 (§6). The answer
 is ``sendrecv`` unless the offer was ``sendonly``/``recvonly``/``inactive``.
+
+A caller whose INVITE has no SDP (a delayed offer, RFC 3261 §13.2.1) gets our offer in the 2xx
+(``build_offer``: every codec above) and answers in its ACK (``accept_answer``).
 """
 
 from __future__ import annotations
@@ -211,18 +214,82 @@ def _events(media: MediaOffer, codec: Codec) -> Codec | None:
     return found[0] if found else None
 
 
-def build_answer(
-    offer: Offer, *, address: str, ports: dict[str, int], session_id: int, version: int = 1
-) -> Answer:
-    """The answer for ``offer`` from ``address``; ``ports`` gives our RTP port per kind."""
+#: What the reception offers to a caller that sent no offer, by media kind.
+OFFERED: dict[str, tuple[Codec, ...]] = {
+    "audio": (
+        Codec(payload_type=0, name="PCMU", clock_rate=8000),
+        Codec(payload_type=8, name="PCMA", clock_rate=8000),
+        Codec(payload_type=9, name="G722", clock_rate=8000),
+        Codec(payload_type=111, name="opus", clock_rate=48000, channels=2),
+        Codec(payload_type=101, name="telephone-event", clock_rate=8000, fmtp="0-15"),
+    ),
+    "video": (
+        Codec(payload_type=126, name="H264", clock_rate=90000, fmtp="packetization-mode=1"),
+        Codec(payload_type=97, name="VP8", clock_rate=90000),
+    ),
+}
+
+
+def _session_lines(address: str, session_id: int, version: int) -> list[str]:
     family = "IP6" if ":" in address else "IP4"
-    lines = [
+    return [
         "v=0",
         f"o=otj-reception {session_id} {version} IN {family} {address}",
         "s=Virtual Reception",
         f"c=IN {family} {address}",
         "t=0 0",
     ]
+
+
+def _codec_lines(codecs: list[Codec] | tuple[Codec, ...]) -> list[str]:
+    lines = []
+    for c in codecs:
+        channels = f"/{c.channels}" if c.channels > 1 else ""
+        lines.append(f"a=rtpmap:{c.payload_type} {c.name}/{c.clock_rate}{channels}")
+        if c.fmtp:
+            lines.append(f"a=fmtp:{c.payload_type} {c.fmtp}")
+    return lines
+
+
+def build_offer(*, address: str, ports: dict[str, int], session_id: int) -> bytes:
+    """Our offer from ``address`` (``ports``: our RTP port per kind), every codec we have."""
+    lines = _session_lines(address, session_id, 1)
+    for kind in ("audio", "video"):
+        if kind in ports:
+            codecs = OFFERED[kind]
+            types = " ".join(str(c.payload_type) for c in codecs)
+            lines += [f"m={kind} {ports[kind]} RTP/AVP {types}", *_codec_lines(codecs)]
+            lines.append("a=sendrecv")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def accept_answer(offered: bytes, answer: bytes, ports: dict[str, int]) -> Answer:
+    """The streams the caller's ``answer`` (in its ACK) accepts of our ``offered`` description
+    (RFC 3264 §6: a port of 0 declines a stream, the answer lists the codecs chosen)."""
+    streams: list[Stream] = []
+    for media in parse_offer(answer).media:
+        codec = _choose(media) if media.kind in ports else None
+        taken = any(s.kind == media.kind for s in streams)
+        if codec is None or taken or media.port == 0 or media.proto.upper() != "RTP/AVP":
+            continue
+        streams.append(
+            Stream(
+                kind=media.kind,
+                remote=(media.address, media.port),
+                codec=codec,
+                local_port=ports[media.kind],
+                events=_events(media, codec) if media.kind == "audio" else None,
+                direction=_DIRECTIONS.get(media.direction, "inactive"),
+            )
+        )
+    return Answer(body=offered, streams=tuple(streams))
+
+
+def build_answer(
+    offer: Offer, *, address: str, ports: dict[str, int], session_id: int, version: int = 1
+) -> Answer:
+    """The answer for ``offer`` from ``address``; ``ports`` gives our RTP port per kind."""
+    lines = _session_lines(address, session_id, version)
     streams: list[Stream] = []
     taken: set[str] = set()
     for media in offer.media:
@@ -243,11 +310,7 @@ def build_answer(
         port = ports[media.kind]
         types = " ".join(str(c.payload_type) for c in chosen)
         lines.append(f"m={media.kind} {port} RTP/AVP {types}")
-        for c in chosen:
-            channels = f"/{c.channels}" if c.channels > 1 else ""
-            lines.append(f"a=rtpmap:{c.payload_type} {c.name}/{c.clock_rate}{channels}")
-            if c.fmtp:
-                lines.append(f"a=fmtp:{c.payload_type} {c.fmtp}")
+        lines += _codec_lines(chosen)
         direction = _DIRECTIONS.get(media.direction, "inactive")
         lines.append(f"a={direction}")
         streams.append(

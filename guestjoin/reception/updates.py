@@ -1,5 +1,6 @@
-"""Session updates inside a reception call: re-INVITE (RFC 3261 §14) and UPDATE (RFC 3311),
-such as a room's RFC 4028 session refresh.
+"""Offer/answer after the caller's INVITE: the answer to a delayed offer in the ACK (RFC 3261
+§13.2.1), and session updates by re-INVITE (§14) or UPDATE (RFC 3311), such as a room's RFC 4028
+session refresh.
 
 While the reception itself answers the call, an update that changes nothing (no SDP, or an
 offer whose ``o=`` line is the one answered: RFC 3264 §8) is answered with the reception's own
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from guestjoin import cdr
+from guestjoin.reception.sdp import Answer, SdpError, accept_answer
 from guestjoin.sip import Request, Response, make_response
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ def answer(leg: ReceptionLeg, request: Request, status: int, body: bytes, respon
     respond(response)
     if request.method == "INVITE" and 200 <= status < 300:
         acked = leg.expect_ack(request.call_id, request.cseq.number)
-        leg.spawn(_until_acked(leg, response, respond, acked))
+        leg.spawn(until_acked(leg, response, respond, acked, "the 200 OK to a re-INVITE"))
 
 
 def _far_contact(leg: ReceptionLeg) -> str:
@@ -63,9 +65,11 @@ def _far_contact(leg: ReceptionLeg) -> str:
     return third.contact if third is not None else leg.contact
 
 
-async def _until_acked(
-    leg: ReceptionLeg, response: Response, respond: Respond, acked: asyncio.Event
+async def until_acked(
+    leg: ReceptionLeg, response: Response, respond: Respond, acked: asyncio.Event, what: str
 ) -> None:
+    """Send a 2xx to an INVITE again, T1 doubling to T2, until ``acked`` (§13.3.1.4); after
+    64*T1 without the ACK the call ends."""
     interval = T1
     for _ in range(10):  # 64*T1 in all
         with contextlib.suppress(TimeoutError):
@@ -73,8 +77,26 @@ async def _until_acked(
             return
         respond(response)
         interval = min(2 * interval, T2)
-    log.info("%s: no ACK for the 200 OK to a re-INVITE", response.call_id)
-    leg.bye(cdr.NO_ACK, "no ACK for the 200 OK to a re-INVITE")
+    log.info("%s: no ACK for %s", response.call_id, what)
+    leg.bye(cdr.NO_ACK, f"no ACK for {what}")
+
+
+async def answer_in_ack(leg: ReceptionLeg, offered: bytes) -> Answer | None:
+    """The streams the caller's ACK accepts of our offer to its delayed offer (None: the call
+    was ended, for want of the ACK or of a usable answer in it)."""
+    try:
+        await asyncio.wait_for(leg.acked.wait(), 64 * T1)
+    except TimeoutError:
+        return None  # until_acked ends the call
+    try:
+        accepted = accept_answer(offered, leg.remote_sdp, leg.media.ports)
+    except SdpError as exc:
+        leg.bye(cdr.FAILED, f"unusable SDP answer in the ACK: {exc}")
+        return None
+    if accepted.stream("audio") is None:
+        leg.bye(cdr.FAILED, "the ACK accepted no audio codec of the reception's offer")
+        return None
+    return accepted
 
 
 def answer_locally(leg: ReceptionLeg, request: Request, respond: Respond) -> None:
@@ -83,7 +105,7 @@ def answer_locally(leg: ReceptionLeg, request: Request, respond: Respond) -> Non
     if ours is None:  # our own 2xx is not out yet: the initial offer/answer is pending
         respond(make_response(request, 491))
         return
-    if request.body and origin_line(request.body) != origin_line(leg.invite.body):
+    if request.body and origin_line(request.body) != origin_line(leg.remote_sdp):
         log.info("%s: a changed offer during the reception: 488", request.call_id)
         respond(make_response(request, 488))
         return

@@ -301,8 +301,9 @@ async def caller(
     refer: bool = True,
     then: str | None = None,
     transport: str = "udp",
+    scenario: str = "reception_caller.xml",
 ) -> Sipp:
-    text = (SCENARIOS / "reception_caller.xml").read_text()
+    text = (SCENARIOS / scenario).read_text()
     text = text.replace("@ALLOW@", "REFER" if refer else "OPTIONS").replace("@INFO@", info)
     path = tmp_path / f"reception_caller-{free_port()}.xml"
     transfer = then if then is not None else (REFER if refer else THIRD_PARTY)
@@ -598,3 +599,25 @@ async def test_a_session_refresh_during_the_reception_is_answered_unchanged(
     assert refreshed == first  # the same description, the same version (RFC 3264 §8)
     call = await gw.ended()
     assert (call.reception, call.cause) == ("Join", "completed")
+
+
+async def test_a_room_without_sdp_in_its_invite_gets_the_offer_and_answers_in_the_ack(
+    gw: GatewayUnderTest, media: tuple[RoomMedia, int], tmp_path: Path
+) -> None:
+    room, _ = media
+    sipp = await caller(tmp_path, gw, room, scenario="reception_caller_late.xml")
+    await asyncio.wait_for(room.first.wait(), 10)  # media flows to the ACK's addresses
+    await asyncio.sleep(0.5)
+    room.press("123456789#")  # RFC 4733 with the payload type the reception offered
+    result = (await sipp.wait(40)).check()
+    assert "offer m=audio" in result.logs
+    offered = result.logs.split("offer m=audio ")[1].splitlines()[0].split()[2:]
+    assert offered == ["0", "8", "9", "111", "101"]
+    assert "123456789@zoomcrc.com" in unquote(result.logs)
+    call = await gw.ended()
+    assert (call.digits_outcome, call.transfer_method, call.cause) == ("id", "refer", "transferred")
+    audio = [p for p in room.packets if p.payload_type != 101]
+    assert {p.payload_type for p in audio} == {0}  # the codec the ACK chose
+    assert not_silence(audio[:150]) > 300
+    assert room.video is not None
+    assert splash_sizes(room.video.packets) == [(1280, 720)]
