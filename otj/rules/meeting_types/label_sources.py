@@ -187,6 +187,14 @@ SOURCES: Mapping[str, str] = {
     "webex-ja-docs": "vendor docs: Cisco WebEx Meetings Server 2.8 user guide, Japanese "
     "(quoted at https://fdocuments.fr/document/microsoft-outlook-c-webex-ffff-microsoft-outlook"
     ".html): 'ミーティング番号による参加' (joining by meeting number)",
+    "webex-nl-docs": "vendor docs: Cisco's Dutch WebEx help 'Een vergadering plannen' "
+    "(help.webex.com DOC-11125, https://help.webex.com/docs/DOC-11125, 'Document created by "
+    "Cisco Localization Team on Oct 17, 2016'): an unlisted meeting is joined with 'een uniek "
+    "vergaderingnummer' / 'Het vergaderingnummer wordt niet vermeld op de WebEx-site'",
+    "webex-pt-docs": "vendor docs: Cisco's Portuguese (Brazil) WebEx help 'Agendar uma reunião' "
+    "(help.webex.com DOC-11057, https://help.webex.com/docs/DOC-11057, 'Document created by "
+    "Cisco Localization Team on Oct 17, 2016'): 'um número de reunião único' / 'O número da "
+    "reunião não está listado no site WebEx'",
     # GoTo
     "goto-en": "seen: GoTo Meeting invitations in public repositories (search-index ids "
     "59548560454, 3826509664): 'Access Code: 193-053-677' / 'Joining from a video-conferencing "

@@ -130,7 +130,7 @@ DUTCH: Table = {
     ),
     "conference_id": (_l("video-id", "cisco-cvi-docs"), _l("vtc-conferentie-id")),
     "tenant_key": (_l("tenantsleutel", "ms-nl", "cisco-cvi-docs"),),
-    "meeting_number": (_l("vergadernummer"),),
+    "meeting_number": (_l("vergaderingnummer", "webex-nl-docs"), _l("vergadernummer")),
     "access_code": (_l("toegangscode"),),
 }
 PORTUGUESE: Table = {
@@ -145,7 +145,7 @@ PORTUGUESE: Table = {
     ),
     "conference_id": (_l("id de vídeo", "cisco-cvi-docs"), _l("id da conferência vtc", "ms-pt")),
     "tenant_key": (_l("chave do locatário", "cisco-cvi-docs"),),
-    "meeting_number": (_l("número da reunião"),),
+    "meeting_number": (_l("número da reunião", "webex-pt-docs"),),
     "access_code": (_l("código de acesso"),),
 }
 NORWEGIAN: Table = {

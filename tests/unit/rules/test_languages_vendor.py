@@ -141,6 +141,13 @@ VENDOR = [
     ("webex-ja-docs", "meeting_number", "ミーティング番号", "webex", {},
      "https://acme.webex.com/acme/j.php?MTID=m1a2b3c\nミーティング番号: 2551 234 5678\n",
      "25512345678@acme.webex.com"),
+    # Cisco's Dutch and Portuguese WebEx help: "vergaderingnummer", "número da reunião"
+    ("webex-nl-docs", "meeting_number", "vergaderingnummer", "webex", {},
+     "https://acme.webex.com/acme/j.php?MTID=m1a2b3c\nVergaderingnummer: 2551 234 5678\n",
+     "25512345678@acme.webex.com"),
+    ("webex-pt-docs", "meeting_number", "número da reunião", "webex", {},
+     "https://acme.webex.com/acme/j.php?MTID=m1a2b3c\nNúmero da reunião: 2551 234 5678\n",
+     "25512345678@acme.webex.com"),
     # GoTo's localised docs name the meeting ID; GoTo's localised room section was not found,
     # so the label sits in the English template's shape (goto-en)
     ("goto-docs", "meeting_id", "meeting-id", "gotomeeting", {},
