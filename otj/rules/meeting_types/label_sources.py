@@ -93,7 +93,9 @@ SOURCES: Mapping[str, str] = {
     'videoconferência … a "ID de vídeo"\' (https://help.webex.com/pt-br/article/nffx8kj); '
     'nb \'"Leiernøkkel" under delen Bli med på en videokonferanseenhet … "Video-ID"\' '
     "(https://help.webex.com/no-no/article/nffx8kj); sv 'Klientnyckeln … \"Video-ID\"' "
-    "(https://help.webex.com/sv-se/article/nffx8kj); ja 'SIP ビデオアドレス「テナントキー」' "
+    "(https://help.webex.com/sv-se/article/nffx8kj); fi 'SIP-video-osoitteeseen \"Vuokralainen "
+    "avain\" … antamaan videotunnus' (https://help.webex.com/fi-fi/article/nffx8kj); "
+    "ja 'SIP ビデオアドレス「テナントキー」' "
     "(https://help.webex.com/ja-jp/article/nffx8kj/Bereitstellen-der-Webex-Videointegration-f"
     "%C3%BCr-Microsoft-Teams); the older pl version 'Dołącz za pomocą urządzenia do "
     "wideokonferencji … identyfikator konferencji VTC' "

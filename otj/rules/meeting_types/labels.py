@@ -175,8 +175,8 @@ DANISH: Table = {
 FINNISH: Table = {
     "meeting_id": (_l("kokouksen tunnus", "teams-fi"), _l("kokoustunnus")),
     "passcode": (_l("tunnuskoodi"), _l("salasana")),
-    "conference_id": (_l("videotunnus"), _l("vtc-neuvottelun tunnus")),
-    "tenant_key": (_l("vuokraajan avain", "ms-fi"),),
+    "conference_id": (_l("videotunnus", "cisco-cvi-docs"), _l("vtc-neuvottelun tunnus")),
+    "tenant_key": (_l("vuokralainen avain", "cisco-cvi-docs"), _l("vuokraajan avain", "ms-fi")),
     "meeting_number": (_l("kokouksen numero"),),
     "access_code": (_l("käyttökoodi"),),
 }

@@ -128,6 +128,9 @@ VENDOR = [
      _cvi("Entrar em um dispositivo de videoconferência", "Chave do locatário", "ID de vídeo"), CISCO),
     ("cisco-cvi-docs", "conference_id", "video-id", "ciscoteamsbody", {},
      _cvi("Bli med på en videokonferanseenhet", "Leiernøkkel", "Video-ID"), CISCO),
+    # Finnish: Cisco names the key and the ID but not the section's heading, so it stays English
+    ("cisco-cvi-docs", "conference_id", "videotunnus", "ciscoteamsbody", {},
+     _cvi("Join on a video conferencing device", "Vuokralainen avain", "Videotunnus"), CISCO),
     ("cisco-cvi-docs", "conference_id", "identyfikator konferencji vtc", "ciscoteamsbody", {},
      _cvi("Dołącz za pomocą urządzenia do wideokonferencji", "", "Identyfikator konferencji VTC"), CISCO),
     # Spanish Webex join details copied from invitations (third party), as found
@@ -210,6 +213,7 @@ TENANT_KEYS = [
     ("cisco-cvi-docs", "chave do locatário", "Entrar em um dispositivo de videoconferência", "Chave do locatário", "ID de vídeo"),
     ("cisco-cvi-docs", "leiernøkkel", "Bli med på en videokonferanseenhet", "Leiernøkkel", "Video-ID"),
     ("cisco-cvi-docs", "klientnyckel", "Join on a video conferencing device", "Klientnyckel", "Video-ID"),
+    ("cisco-cvi-docs", "vuokralainen avain", "Join on a video conferencing device", "Vuokralainen avain", "Videotunnus"),
     ("cisco-cvi-docs", "テナントキー", "ビデオ会議デバイスで参加", "テナントキー", "VTC 会議 ID"),
 ]  # fmt: skip
 
