@@ -122,6 +122,13 @@ SOURCES: Mapping[str, str] = {
     "(microsoftgraph/microsoft-graph-docs.zh-CN, search-index id 3489831657) writes 'VTC 会议 "
     "ID' and calls joinMeetingId the '会议 ID'; Microsoft zh-CN docs write '租户密钥' for a "
     "tenant key (search-index id 7884967463)",
+    "ms-graph-passcode": "vendor docs: Microsoft Graph's localised joinMeetingIdSettings resource "
+    "(api-reference/beta/resources/joinmeetingidsettings.md, the Teams meeting ID and passcode "
+    "of an online meeting), machine-translated: zh-CN (microsoftgraph/microsoft-graph-docs.zh-CN, "
+    "commit 19b9478a57075508c9230fd20db4c7ac8e4d3171) 'joinMeetingId … 用于加入会议的会议 ID' / "
+    "'密码 … 要加入会议的密码'; pt-BR (microsoftgraph/microsoft-graph-docs.pt-BR, commit "
+    "47dee51dbfe91c5ce857cc620bfa1c9a8b39df1f) 'A ID da reunião a ser usada para ingressar' / "
+    "'senha … A senha para ingressar em uma reunião'",
     "ms-ko": "vendor docs: Microsoft's ko-KR Teams audio-conferencing pages "
     "(MicrosoftDocs/OfficeDocs-SkypeForBusiness-pr.ko-KR, search-index id 40002503855): "
     "'모임 ID를 입력하여'; Microsoft ko-KR docs write '테넌트 키' (id 29151770440)",

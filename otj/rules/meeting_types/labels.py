@@ -141,7 +141,7 @@ PORTUGUESE: Table = {
     "passcode": (
         _l("senha de acesso", "zoom-pt-parser"),
         _l("código de acesso"),
-        _l("senha", "zoom-pt", ZI, ZW),
+        _l("senha", "zoom-pt", ZI, ZW, "ms-graph-passcode"),
     ),
     "conference_id": (_l("id de vídeo", "cisco-cvi-docs"), _l("id da conferência vtc", "ms-pt")),
     "tenant_key": (_l("chave do locatário", "cisco-cvi-docs"),),
@@ -206,7 +206,7 @@ JAPANESE: Table = {
 }
 CHINESE: Table = {  # simplified
     "meeting_id": (_l("会议 id", "ms-zh"), _l("会议id", ZI), _l("会议号", "zoom-zh", ZW)),
-    "passcode": (_l("密码", "zoom-zh", ZI, ZW), _l("会议密码", "webex-zh")),
+    "passcode": (_l("密码", "zoom-zh", ZI, ZW, "ms-graph-passcode"), _l("会议密码", "webex-zh")),
     "conference_id": (_l("视频 id"), _l("视频id"), _l("vtc 会议 id", "ms-zh")),
     "tenant_key": (_l("租户密钥", "ms-zh"),),
     "meeting_number": (_l("会议号", "webex-zh"),),

@@ -12,7 +12,7 @@ from what a vendor publishes without a whole invitation behind it (``label_sourc
 - other projects' readers of Dutch and Portuguese Teams invitations and of Spanish Webex join
   details, and Cisco's localised article on its Teams video integration, which names the Teams
   video-device section's lines (``third party``);
-- GoTo's and Cisco's localised documentation of their own products (``vendor docs``).
+- GoTo's, Cisco's and Microsoft's localised documentation of their own products (``vendor docs``).
 
 Each case names the label it depends on: the label must name that source in ``labels.py`` and
 the fragment must need it (with the label's words replaced the alias changes), so removing the
@@ -118,6 +118,14 @@ VENDOR = [
     # the reader lists no passcode line, so "Senha" (Zoom's Portuguese passcode) stands in
     ("teams-pt-parser", "meeting_id", "id da reunião", "teamssipguestjoin", {},
      f"Reunião do Microsoft Teams\nParticipe pelo computador\n<{TEAMS}>\nID da reunião: 351 772 904 188\nSenha: Xa9bQ2\n",
+     "351772904188.Xa9bQ2@teams.pexip.me"),
+    # Microsoft Graph's localised docs name the Teams passcode (joinMeetingIdSettings): zh "密码",
+    # pt-BR "senha", beside the meeting ID ("会议 ID", "ID da reunião")
+    ("ms-graph-passcode", "passcode", "密码", "teamssipguestjoin", {},
+     f"Microsoft Teams 会议\n<{TEAMS}>\n会议 ID: 351 772 904 188\n密码: Xa9bQ2\n",
+     "351772904188.Xa9bQ2@teams.pexip.me"),
+    ("ms-graph-passcode", "passcode", "senha", "teamssipguestjoin", {},
+     f"Reunião do Microsoft Teams\n<{TEAMS}>\nID da reunião: 351 772 904 188\nSenha: Xa9bQ2\n",
      "351772904188.Xa9bQ2@teams.pexip.me"),
     # The Teams video-device section as Cisco's localised docs name its lines (third party)
     ("cisco-cvi-docs", "conference_id", "video-id", "ciscoteamsbody", {},
