@@ -93,7 +93,9 @@ SOURCES: Mapping[str, str] = {
     'videoconferência … a "ID de vídeo"\' (https://help.webex.com/pt-br/article/nffx8kj); '
     'nb \'"Leiernøkkel" under delen Bli med på en videokonferanseenhet … "Video-ID"\' '
     "(https://help.webex.com/no-no/article/nffx8kj); sv 'Klientnyckeln … \"Video-ID\"' "
-    "(https://help.webex.com/sv-se/article/nffx8kj); ja 'SIP ビデオアドレス「テナントキー」' "
+    "(https://help.webex.com/sv-se/article/nffx8kj); fi 'SIP-video-osoitteeseen \"Vuokralainen "
+    "avain\" … antamaan videotunnus' (https://help.webex.com/fi-fi/article/nffx8kj); "
+    "ja 'SIP ビデオアドレス「テナントキー」' "
     "(https://help.webex.com/ja-jp/article/nffx8kj/Bereitstellen-der-Webex-Videointegration-f"
     "%C3%BCr-Microsoft-Teams); the older pl version 'Dołącz za pomocą urządzenia do "
     "wideokonferencji … identyfikator konferencji VTC' "
@@ -120,6 +122,13 @@ SOURCES: Mapping[str, str] = {
     "(microsoftgraph/microsoft-graph-docs.zh-CN, search-index id 3489831657) writes 'VTC 会议 "
     "ID' and calls joinMeetingId the '会议 ID'; Microsoft zh-CN docs write '租户密钥' for a "
     "tenant key (search-index id 7884967463)",
+    "ms-graph-passcode": "vendor docs: Microsoft Graph's localised joinMeetingIdSettings resource "
+    "(api-reference/beta/resources/joinmeetingidsettings.md, the Teams meeting ID and passcode "
+    "of an online meeting), machine-translated: zh-CN (microsoftgraph/microsoft-graph-docs.zh-CN, "
+    "commit 19b9478a57075508c9230fd20db4c7ac8e4d3171) 'joinMeetingId … 用于加入会议的会议 ID' / "
+    "'密码 … 要加入会议的密码'; pt-BR (microsoftgraph/microsoft-graph-docs.pt-BR, commit "
+    "47dee51dbfe91c5ce857cc620bfa1c9a8b39df1f) 'A ID da reunião a ser usada para ingressar' / "
+    "'senha … A senha para ingressar em uma reunião'",
     "ms-ko": "vendor docs: Microsoft's ko-KR Teams audio-conferencing pages "
     "(MicrosoftDocs/OfficeDocs-SkypeForBusiness-pr.ko-KR, search-index id 40002503855): "
     "'모임 ID를 입력하여'; Microsoft ko-KR docs write '테넌트 키' (id 29151770440)",
@@ -187,6 +196,14 @@ SOURCES: Mapping[str, str] = {
     "webex-ja-docs": "vendor docs: Cisco WebEx Meetings Server 2.8 user guide, Japanese "
     "(quoted at https://fdocuments.fr/document/microsoft-outlook-c-webex-ffff-microsoft-outlook"
     ".html): 'ミーティング番号による参加' (joining by meeting number)",
+    "webex-nl-docs": "vendor docs: Cisco's Dutch WebEx help 'Een vergadering plannen' "
+    "(help.webex.com DOC-11125, https://help.webex.com/docs/DOC-11125, 'Document created by "
+    "Cisco Localization Team on Oct 17, 2016'): an unlisted meeting is joined with 'een uniek "
+    "vergaderingnummer' / 'Het vergaderingnummer wordt niet vermeld op de WebEx-site'",
+    "webex-pt-docs": "vendor docs: Cisco's Portuguese (Brazil) WebEx help 'Agendar uma reunião' "
+    "(help.webex.com DOC-11057, https://help.webex.com/docs/DOC-11057, 'Document created by "
+    "Cisco Localization Team on Oct 17, 2016'): 'um número de reunião único' / 'O número da "
+    "reunião não está listado no site WebEx'",
     # GoTo
     "goto-en": "seen: GoTo Meeting invitations in public repositories (search-index ids "
     "59548560454, 3826509664): 'Access Code: 193-053-677' / 'Joining from a video-conferencing "

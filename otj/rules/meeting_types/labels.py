@@ -130,7 +130,7 @@ DUTCH: Table = {
     ),
     "conference_id": (_l("video-id", "cisco-cvi-docs"), _l("vtc-conferentie-id")),
     "tenant_key": (_l("tenantsleutel", "ms-nl", "cisco-cvi-docs"),),
-    "meeting_number": (_l("vergadernummer"),),
+    "meeting_number": (_l("vergaderingnummer", "webex-nl-docs"), _l("vergadernummer")),
     "access_code": (_l("toegangscode"),),
 }
 PORTUGUESE: Table = {
@@ -141,11 +141,11 @@ PORTUGUESE: Table = {
     "passcode": (
         _l("senha de acesso", "zoom-pt-parser"),
         _l("código de acesso"),
-        _l("senha", "zoom-pt", ZI, ZW),
+        _l("senha", "zoom-pt", ZI, ZW, "ms-graph-passcode"),
     ),
     "conference_id": (_l("id de vídeo", "cisco-cvi-docs"), _l("id da conferência vtc", "ms-pt")),
     "tenant_key": (_l("chave do locatário", "cisco-cvi-docs"),),
-    "meeting_number": (_l("número da reunião"),),
+    "meeting_number": (_l("número da reunião", "webex-pt-docs"),),
     "access_code": (_l("código de acesso"),),
 }
 NORWEGIAN: Table = {
@@ -175,8 +175,8 @@ DANISH: Table = {
 FINNISH: Table = {
     "meeting_id": (_l("kokouksen tunnus", "teams-fi"), _l("kokoustunnus")),
     "passcode": (_l("tunnuskoodi"), _l("salasana")),
-    "conference_id": (_l("videotunnus"), _l("vtc-neuvottelun tunnus")),
-    "tenant_key": (_l("vuokraajan avain", "ms-fi"),),
+    "conference_id": (_l("videotunnus", "cisco-cvi-docs"), _l("vtc-neuvottelun tunnus")),
+    "tenant_key": (_l("vuokralainen avain", "cisco-cvi-docs"), _l("vuokraajan avain", "ms-fi")),
     "meeting_number": (_l("kokouksen numero"),),
     "access_code": (_l("käyttökoodi"),),
 }
@@ -206,7 +206,7 @@ JAPANESE: Table = {
 }
 CHINESE: Table = {  # simplified
     "meeting_id": (_l("会议 id", "ms-zh"), _l("会议id", ZI), _l("会议号", "zoom-zh", ZW)),
-    "passcode": (_l("密码", "zoom-zh", ZI, ZW), _l("会议密码", "webex-zh")),
+    "passcode": (_l("密码", "zoom-zh", ZI, ZW, "ms-graph-passcode"), _l("会议密码", "webex-zh")),
     "conference_id": (_l("视频 id"), _l("视频id"), _l("vtc 会议 id", "ms-zh")),
     "tenant_key": (_l("租户密钥", "ms-zh"),),
     "meeting_number": (_l("会议号", "webex-zh"),),

@@ -12,7 +12,7 @@ from what a vendor publishes without a whole invitation behind it (``label_sourc
 - other projects' readers of Dutch and Portuguese Teams invitations and of Spanish Webex join
   details, and Cisco's localised article on its Teams video integration, which names the Teams
   video-device section's lines (``third party``);
-- GoTo's and Cisco's localised documentation of their own products (``vendor docs``).
+- GoTo's, Cisco's and Microsoft's localised documentation of their own products (``vendor docs``).
 
 Each case names the label it depends on: the label must name that source in ``labels.py`` and
 the fragment must need it (with the label's words replaced the alias changes), so removing the
@@ -119,6 +119,14 @@ VENDOR = [
     ("teams-pt-parser", "meeting_id", "id da reunião", "teamssipguestjoin", {},
      f"Reunião do Microsoft Teams\nParticipe pelo computador\n<{TEAMS}>\nID da reunião: 351 772 904 188\nSenha: Xa9bQ2\n",
      "351772904188.Xa9bQ2@teams.pexip.me"),
+    # Microsoft Graph's localised docs name the Teams passcode (joinMeetingIdSettings): zh "密码",
+    # pt-BR "senha", beside the meeting ID ("会议 ID", "ID da reunião")
+    ("ms-graph-passcode", "passcode", "密码", "teamssipguestjoin", {},
+     f"Microsoft Teams 会议\n<{TEAMS}>\n会议 ID: 351 772 904 188\n密码: Xa9bQ2\n",
+     "351772904188.Xa9bQ2@teams.pexip.me"),
+    ("ms-graph-passcode", "passcode", "senha", "teamssipguestjoin", {},
+     f"Reunião do Microsoft Teams\n<{TEAMS}>\nID da reunião: 351 772 904 188\nSenha: Xa9bQ2\n",
+     "351772904188.Xa9bQ2@teams.pexip.me"),
     # The Teams video-device section as Cisco's localised docs name its lines (third party)
     ("cisco-cvi-docs", "conference_id", "video-id", "ciscoteamsbody", {},
      _cvi("An einem Videokonferenzgerät teilnehmen", "Mandantenschlüssel", "Video-ID"), CISCO),
@@ -128,6 +136,9 @@ VENDOR = [
      _cvi("Entrar em um dispositivo de videoconferência", "Chave do locatário", "ID de vídeo"), CISCO),
     ("cisco-cvi-docs", "conference_id", "video-id", "ciscoteamsbody", {},
      _cvi("Bli med på en videokonferanseenhet", "Leiernøkkel", "Video-ID"), CISCO),
+    # Finnish: Cisco names the key and the ID but not the section's heading, so it stays English
+    ("cisco-cvi-docs", "conference_id", "videotunnus", "ciscoteamsbody", {},
+     _cvi("Join on a video conferencing device", "Vuokralainen avain", "Videotunnus"), CISCO),
     ("cisco-cvi-docs", "conference_id", "identyfikator konferencji vtc", "ciscoteamsbody", {},
      _cvi("Dołącz za pomocą urządzenia do wideokonferencji", "", "Identyfikator konferencji VTC"), CISCO),
     # Spanish Webex join details copied from invitations (third party), as found
@@ -140,6 +151,13 @@ VENDOR = [
     # Cisco's Japanese guide: "ミーティング番号" (joining by meeting number)
     ("webex-ja-docs", "meeting_number", "ミーティング番号", "webex", {},
      "https://acme.webex.com/acme/j.php?MTID=m1a2b3c\nミーティング番号: 2551 234 5678\n",
+     "25512345678@acme.webex.com"),
+    # Cisco's Dutch and Portuguese WebEx help: "vergaderingnummer", "número da reunião"
+    ("webex-nl-docs", "meeting_number", "vergaderingnummer", "webex", {},
+     "https://acme.webex.com/acme/j.php?MTID=m1a2b3c\nVergaderingnummer: 2551 234 5678\n",
+     "25512345678@acme.webex.com"),
+    ("webex-pt-docs", "meeting_number", "número da reunião", "webex", {},
+     "https://acme.webex.com/acme/j.php?MTID=m1a2b3c\nNúmero da reunião: 2551 234 5678\n",
      "25512345678@acme.webex.com"),
     # GoTo's localised docs name the meeting ID; GoTo's localised room section was not found,
     # so the label sits in the English template's shape (goto-en)
@@ -203,6 +221,7 @@ TENANT_KEYS = [
     ("cisco-cvi-docs", "chave do locatário", "Entrar em um dispositivo de videoconferência", "Chave do locatário", "ID de vídeo"),
     ("cisco-cvi-docs", "leiernøkkel", "Bli med på en videokonferanseenhet", "Leiernøkkel", "Video-ID"),
     ("cisco-cvi-docs", "klientnyckel", "Join on a video conferencing device", "Klientnyckel", "Video-ID"),
+    ("cisco-cvi-docs", "vuokralainen avain", "Join on a video conferencing device", "Vuokralainen avain", "Videotunnus"),
     ("cisco-cvi-docs", "テナントキー", "ビデオ会議デバイスで参加", "テナントキー", "VTC 会議 ID"),
 ]  # fmt: skip
 
