@@ -82,40 +82,6 @@ def explain_route(
         )
     if endpoint is None and source:
         endpoint = config.endpoint_by_address(source)
-    reception = find_reception(config.receptions, uri) if protocol == "sip" else None
-    if reception is not None:
-        return RouteReport(
-            uri=uri,
-            alias=alias_of(uri),
-            registered=registered,
-            source=source,
-            admitted=admitted,
-            admission=admission,
-            caller=endpoint.name if endpoint is not None else "",
-            destination=uri,
-            routed_alias=alias_of(uri),
-            reception=reception.name,
-            target_kind="reception",
-            target=(
-                f"Virtual Reception {reception.name!r}: the gateway answers the call itself and "
-                "routes the meeting ID the caller types (its id_rules)"
-            ),
-            steps=tuple(
-                RuleStep(
-                    rule=rule.name,
-                    priority=rule.priority,
-                    outcome="not_tried",
-                    detail=f"not tried: Virtual Reception {reception.name!r} answers this alias",
-                )
-                for rule in sorted_rules(config.rules)
-            ),
-            notes=tuple(notes),
-        )
-    result = route_alias(
-        uri, config.rules, registered=registered, source=source or None, protocol=protocol
-    )
-    steps = _steps(config, result.trace)
-    decision = result.decision
     report = RouteReport(
         uri=uri,
         alias=alias_of(uri),
@@ -124,9 +90,34 @@ def explain_route(
         admitted=admitted,
         admission=admission,
         caller=endpoint.name if endpoint is not None else "",
-        steps=steps,
         notes=tuple(notes),
     )
+    reception = find_reception(config.receptions, uri) if protocol == "sip" else None
+    if reception is not None:
+        answers = f"Virtual Reception {reception.name!r}"
+        return replace(
+            report,
+            destination=uri,
+            routed_alias=report.alias,
+            reception=reception.name,
+            target_kind="reception",
+            target=f"{answers}: the gateway answers the call itself and routes the meeting ID "
+            "the caller types (its id_rules)",
+            steps=tuple(
+                RuleStep(
+                    rule=rule.name,
+                    priority=rule.priority,
+                    outcome="not_tried",
+                    detail=f"not tried: {answers} answers this alias",
+                )
+                for rule in sorted_rules(config.rules)
+            ),
+        )
+    result = route_alias(
+        uri, config.rules, registered=registered, source=source or None, protocol=protocol
+    )
+    report = replace(report, steps=_steps(config, result.trace))
+    decision = result.decision
     if decision is None:
         none = "none: the gateway answers 404 No Matching Call Routing Rule"
         if not config.rules:
