@@ -6,7 +6,7 @@ picks the best response (§16.7 step 6), and keeps its CDR up to date. It talks 
 the core only through ``CallEnv``; every effect goes to the ``Outbox``.
 
 Extension point, CDR: ``Call.stage(**fields)`` changes the record without writing it,
-``Call.update(**fields)`` changes and records it; a new field is a new ``CallDetail`` field
+``Call.update(**fields)`` changes and records it; a new field is a new ``CallRecord`` field
 (``guestjoin.cdr``) set from here or from the admission step (``guestjoin.core.invite``).
 """
 
@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from guestjoin import cdr
-from guestjoin.cdr import CallDetail, utc
+from guestjoin.cdr import CallRecord, utc
 from guestjoin.core import auth
 from guestjoin.core.actions import ClientRef, ServerRef, TimerRef
 from guestjoin.core.forward import (
@@ -52,7 +52,7 @@ class Call(Branching):
         server: ServerRef,
         request: Request,
         received: Received,
-        detail: CallDetail,
+        detail: CallRecord,
     ) -> None:
         super().__init__(env, server)
         self.request = request

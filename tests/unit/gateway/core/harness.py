@@ -8,7 +8,7 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from guestjoin.cdr import CallDetail, MemoryRecorder
+from guestjoin.cdr import CallRecord, MemoryRecorder
 from guestjoin.clock import ManualClock, TimerHandle
 from guestjoin.config import GatewayConfig
 from guestjoin.core.actions import (
@@ -223,7 +223,7 @@ class Harness:
             if c.target == target and (method is None or c.request.method == method)
         ]
 
-    def cdr(self, call_id: str) -> CallDetail:
+    def cdr(self, call_id: str) -> CallRecord:
         detail = self.recorder.by_call_id(call_id)
         assert detail is not None, f"no CDR for {call_id}"
         return detail
