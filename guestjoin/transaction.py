@@ -18,7 +18,8 @@ from guestjoin.clock import Clock, TimerHandle
 from guestjoin.sip.headers import Via, parse_cseq
 from guestjoin.sip.message import Message, Request, Response
 from guestjoin.sip.uri import UriError
-from guestjoin.transport import Received, Sender, Target, TransportError
+from guestjoin.transport.interfaces import Sender, TransportError
+from guestjoin.values import Received, Target
 
 log = logging.getLogger(__name__)
 

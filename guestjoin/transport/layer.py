@@ -1,223 +1,33 @@
-"""UDP, TCP and TLS transports on asyncio (RFC 3261 §18, RFC 3581 rport, RFC 5626 keep-alive).
+"""The transport layer of one gateway (RFC 3261 §18): its listeners, every message received
+(parsed, Via stamped, handed to one callback with where it came from) and every message sent.
 
-The layer hands every parsed message to one callback together with where it came from. Bad
-input never escapes: a malformed request gets a ``400`` with the parser's reason as the reason
+Bad input never escapes: a malformed request gets a ``400`` with the parser's reason as the reason
 phrase (when a Via can be read), anything else is logged and dropped; a stream that cannot be
 framed any more is closed. Inbound TCP/TLS connections are accepted by our own loop and held to a
 ``conntrack.ConnectionPolicy`` (caps per source and in total, first-message, idle and TLS
-handshake timeouts).
+handshake timeouts; ``connections.ConnectionTable``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
 
 from guestjoin.conntrack import ConnectionPolicy, InboundTable
 from guestjoin.sip.headers import Via
-from guestjoin.sip.message import Message, Request, Response
-from guestjoin.sip.parser import (
-    DEFAULT_LIMITS,
-    Keepalive,
-    Limits,
-    SipParseError,
-    StreamError,
-    StreamFramer,
-    parse_message,
-    via_for_reply,
-)
-from guestjoin.sip.uri import set_param
-from guestjoin.values import (
-    RELIABLE,
-    UDP_MAX_REQUEST,
-    Received,
-    Target,
-    host_of,
-    is_ip,
-    render_host,
-)
+from guestjoin.sip.message import Request, Response
+from guestjoin.sip.parser import DEFAULT_LIMITS, Limits, SipParseError, parse_message, via_for_reply
+from guestjoin.transport.connections import ConnectionTable
+from guestjoin.transport.interfaces import MessageHandler, TransportError
+from guestjoin.transport.stream import Connection, accept_forever, listening_socket, log_task_error
+from guestjoin.transport.udp import UdpEndpoint, response_destination, stamp_via
+from guestjoin.values import RELIABLE, Received, Target, host_of
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "RELIABLE",
-    "UDP_MAX_REQUEST",
-    "Received",
-    "Target",
-    "TransportError",
-    "TransportLayer",
-    "host_of",
-    "is_ip",
-    "render_host",
-]
-
-
-class TransportError(OSError):
-    """A message could not be sent (no route, connection refused, TLS failure, timeout)."""
-
-
-MessageHandler = Callable[[Message, Received], None]
-
-
-class Sender(Protocol):
-    """What the transaction layer needs from the transports (a seam for unit tests)."""
-
-    def send_datagram(self, data: bytes, host: str, port: int) -> None:
-        """Send one UDP datagram."""
-
-    async def send(self, data: bytes, target: Target) -> None:
-        """Send over any transport, opening a connection when needed."""
-
-    def send_response(self, data: bytes, via: Via, received: Received | None) -> None:
-        """Send a response per §18.2.2."""
-
-
-def stamp_via(request: Request, remote: tuple[str, int]) -> Request:
-    """Add ``received``/``rport`` to the top Via as a server transport must (§18.2.1, RFC 3581)."""
-    via = request.top_via
-    wants_rport = via.wants_rport
-    if not wants_rport and host_of(via.host) == remote[0]:
-        return request
-    params = set_param(via.params, "received", remote[0])
-    if wants_rport:
-        params = set_param(params, "rport", str(remote[1]))
-    return request.with_top_via(via.with_params(params))
-
-
-def response_destination(via: Via) -> tuple[str, int]:
-    """Where a response goes over an unreliable transport (§18.2.2, RFC 3581 §4). A Via
-    ``maddr`` counts only when multicast (its one use, §18.1.1): a unicast one would let anyone
-    aim our responses at any host and port."""
-    host = via.received or host_of(via.host)
-    maddr = next((v for k, v in via.params if k.lower() == "maddr" and v), None)
-    if maddr and not via.received and _multicast(maddr):
-        host = maddr
-    port = via.rport or via.port or (5061 if via.transport == "TLS" else 5060)
-    return host_of(host), port
-
-
-def _multicast(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host_of(host)).is_multicast
-    except ValueError:
-        return False
-
-
-class Connection(asyncio.Protocol):
-    """One TCP or TLS connection, framed by Content-Length (§18.3).
-
-    An inbound connection is created by the accept loop with its remote address, before any
-    TLS handshake, so that it counts against the ``ConnectionPolicy`` caps from the start."""
-
-    def __init__(
-        self,
-        layer: TransportLayer,
-        transport_name: str,
-        key: tuple[object, ...] | None,
-        remote: tuple[str, int] = ("", 0),
-    ):
-        self.layer = layer
-        self.name = transport_name
-        self.key = key
-        self.framer = StreamFramer(layer.limits)
-        self.transport: asyncio.Transport | None = None
-        self.remote = remote
-        self.local: tuple[str, int] = ("", 0)
-        self.last_used = layer.loop.time()
-        self.proven = False  # delivered a complete SIP message
-        self.opening: asyncio.Task[object] | None = None  # accepted, handshake under way
-        self.closed = layer.loop.create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Remember the addresses and register the connection for reuse."""
-        self.transport = cast(asyncio.Transport, transport)
-        peer = transport.get_extra_info("peername") or ("", 0)
-        sock = transport.get_extra_info("sockname") or ("", 0)
-        self.remote = (str(peer[0]), int(peer[1]))
-        self.local = (str(sock[0]), int(sock[1]))
-        self.last_used = self.layer.loop.time()
-        self.layer.register_connection(self)
-
-    def data_received(self, data: bytes) -> None:
-        """Frame, parse and deliver; never raise."""
-        self.last_used = self.layer.loop.time()
-        try:
-            frames = self.framer.feed(data)
-        except StreamError as exc:
-            log.warning("%s %s:%d: closing connection: %s", self.name, *self.remote, exc)
-            self.close()
-            return
-        for frame in frames:
-            if frame is Keepalive.PING:
-                self.write(b"\r\n")
-            elif isinstance(frame, bytes):
-                if not self.proven:
-                    self.proven = True
-                    self.layer.inbound.proven(self)
-                self.layer.deliver(frame, self.received(), stream=True)
-
-    def received(self) -> Received:
-        """The ``Received`` describing this connection."""
-        return Received(transport=self.name, remote=self.remote, local=self.local, connection=self)
-
-    def write(self, data: bytes) -> bool:
-        """Write when the connection is open; return whether it was."""
-        if not self.alive:
-            return False
-        assert self.transport is not None
-        self.last_used = self.layer.loop.time()
-        self.transport.write(data)
-        return True
-
-    @property
-    def alive(self) -> bool:
-        """Open (past the TLS handshake) and not closing."""
-        return self.transport is not None and not self.transport.is_closing()
-
-    def close(self) -> None:
-        """Close the connection (or abandon its TLS handshake)."""
-        if self.transport is not None:
-            self.transport.close()
-        elif self.opening is not None:
-            self.opening.cancel()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the connection (idempotent)."""
-        self.layer.forget_connection(self)
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, layer: TransportLayer) -> None:
-        self.layer = layer
-        self.transport: asyncio.DatagramTransport | None = None
-        self.local: tuple[str, int] = ("", 0)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-        sock = transport.get_extra_info("sockname")
-        self.local = (str(sock[0]), int(sock[1]))
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        if len(data) <= 4 and not data.strip(b"\r\n"):
-            return  # keep-alive
-        self.layer.deliver(
-            data,
-            Received(transport="udp", remote=(str(addr[0]), int(str(addr[1]))), local=self.local),
-            stream=False,
-            udp=self,
-        )
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("udp %s:%d: %s", *self.local, exc)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -247,23 +57,38 @@ class TransportLayer:
         self.handler = handler
         self.limits = limits
         self.tls_server = tls_server
-        self.tls_client = tls_client or ssl.create_default_context()
-        self.connect_timeout = connect_timeout
         self.policy = policy or ConnectionPolicy()
-        self.inbound: InboundTable[Connection] = InboundTable(self.policy)
-        self._refused: dict[str, int] = {}
         self.server_header = server_header
         self.udp_buffer = udp_buffer
         self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
+        self.connections = ConnectionTable(
+            self.loop,
+            lambda data, received: self.deliver(data, received, stream=True),
+            limits=limits,
+            policy=self.policy,
+            tls_client=tls_client or ssl.create_default_context(),
+            connect_timeout=connect_timeout,
+        )
         self.listeners: list[Listener] = []
-        self._udp: list[_Udp] = []
+        self._udp: list[UdpEndpoint] = []
         self._accepting: list[tuple[socket.socket, asyncio.Task[None]]] = []
-        self._connections: dict[tuple[object, ...], Connection] = {}
-        self._by_remote: dict[tuple[str, str, int], Connection] = {}
-        self._connecting: dict[tuple[object, ...], asyncio.Future[Connection]] = {}
         self._local_ip_cache: dict[str, str] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._own_cache: tuple[tuple[int, int], set[str]] | None = None
+
+    @property
+    def inbound(self) -> InboundTable[Connection]:
+        """The inbound TCP/TLS connections (counts per source)."""
+        return self.connections.inbound
+
+    @property
+    def tls_client(self) -> ssl.SSLContext:
+        """The context of outbound TLS connections (replaced on an identity change)."""
+        return self.connections.tls_client
+
+    @tls_client.setter
+    def tls_client(self, context: ssl.SSLContext) -> None:
+        self.connections.tls_client = context
 
     # --- listening -------------------------------------------------------------------------
     async def listen(self, transport: str, host: str, port: int) -> Listener:
@@ -271,9 +96,9 @@ class TransportLayer:
         transport = transport.lower()
         if transport == "udp":
             udp_transport, proto = await self.loop.create_datagram_endpoint(
-                lambda: _Udp(self), local_addr=(host, port)
+                lambda: UdpEndpoint(self._deliver_datagram), local_addr=(host, port)
             )
-            assert isinstance(proto, _Udp)
+            assert isinstance(proto, UdpEndpoint)
             sock = udp_transport.get_extra_info("socket")
             if sock is not None:
                 # absorb bursts instead of dropping datagrams (capped by net.core.rmem_max)
@@ -288,9 +113,11 @@ class TransportLayer:
                 if self.tls_server is None:
                     raise ValueError("TLS listener without a server certificate")
                 ctx = self.tls_server
-            listening = await self._stream_socket(host, port)
-            task = self.loop.create_task(self._accept_forever(listening, transport, ctx))
-            task.add_done_callback(_log_task_error)
+            listening = await listening_socket(self.loop, host, port)
+            task = self.loop.create_task(
+                accept_forever(self.connections, listening, transport, ctx)
+            )
+            task.add_done_callback(log_task_error)
             self._accepting.append((listening, task))
             sock = listening.getsockname()
             listener = Listener(transport=transport, host=str(sock[0]), port=int(sock[1]))
@@ -316,73 +143,19 @@ class TransportLayer:
         for listening, task in self._accepting:
             task.cancel()
             listening.close()
-        conns = list(self._connections.values()) + list(self._by_remote.values())
-        conns += self.inbound.connections()
+        conns = self.connections.every()
         for conn in conns:
             conn.close()
         for conn in conns:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(conn.closed), 1.0)
 
-    async def _stream_socket(self, host: str, port: int) -> socket.socket:
-        infos = await self.loop.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-        family, _, _, _, address = infos[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-            sock.listen(1024)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-
-    async def _accept_forever(
-        self, listening: socket.socket, transport: str, ctx: ssl.SSLContext | None
-    ) -> None:
-        """Accept, apply the per-source and total caps, then hand over (TLS: handshake)."""
-        while True:
-            try:
-                sock, addr = await self.loop.sock_accept(listening)
-            except OSError as exc:  # EMFILE and friends: try again shortly
-                log.warning("%s: cannot accept: %s", transport, exc)
-                await asyncio.sleep(0.1)
-                continue
-            conn = Connection(self, transport, None, remote=(str(addr[0]), int(addr[1])))
-            if not self.admit(conn):
-                sock.close()
-                continue
-            conn.opening = self.loop.create_task(self._open_accepted(conn, sock, ctx))
-            conn.opening.add_done_callback(_log_task_error)
-
-    async def _open_accepted(
-        self, conn: Connection, sock: socket.socket, ctx: ssl.SSLContext | None
-    ) -> object:
-        try:
-            if ctx is None:
-                return await self.loop.connect_accepted_socket(lambda: conn, sock)
-            return await self.loop.connect_accepted_socket(
-                lambda: conn,
-                sock,
-                ssl=ctx,
-                ssl_handshake_timeout=self.policy.tls_handshake_timeout,
-            )
-        except (OSError, ssl.SSLError, TimeoutError, asyncio.CancelledError) as exc:
-            log.info("%s %s:%d: not opened: %s", conn.name, *conn.remote, exc or "abandoned")
-            sock.close()
-            conn.connection_lost(None)
-            return None
-        finally:
-            conn.opening = None
-
     # --- receiving -------------------------------------------------------------------------
+    def _deliver_datagram(self, data: bytes, received: Received, udp: UdpEndpoint) -> None:
+        self.deliver(data, received, stream=False, udp=udp)
+
     def deliver(
-        self, data: bytes, received: Received, *, stream: bool, udp: _Udp | None = None
+        self, data: bytes, received: Received, *, stream: bool, udp: UdpEndpoint | None = None
     ) -> None:
         """Parse and hand over one message; answer 400 to a malformed request."""
         try:
@@ -401,7 +174,7 @@ class TransportLayer:
         except Exception:
             log.exception("%s: unhandled error while processing a message", msg.call_id)
 
-    def _reject(self, exc: SipParseError, received: Received, udp: _Udp | None) -> None:
+    def _reject(self, exc: SipParseError, received: Received, udp: UdpEndpoint | None) -> None:
         call_id = next((v for k, v in exc.headers if k == "Call-ID"), "-")
         log.warning(
             "%s: malformed message from %s %s:%d: %s",
@@ -426,108 +199,13 @@ class TransportLayer:
         elif udp is not None and udp.transport is not None:
             udp.transport.sendto(data, received.remote)
 
-    # --- connections -----------------------------------------------------------------------
-    def admit(self, conn: Connection) -> bool:
-        """Whether an accepted connection passes the ``ConnectionPolicy`` caps.
-
-        Refused, it is closed at once (a peer cannot exhaust our file descriptors); a silent
-        connection may be closed to make room for it."""
-        admission = self.inbound.admit(conn, conn.remote[0], self.loop.time())
-        if not admission.admitted:
-            log.debug("%s %s:%d: refused: %s", conn.name, *conn.remote, admission.reason)
-            self._refused[admission.reason] = self._refused.get(admission.reason, 0) + 1
-            return False
-        if admission.evicted is not None:
-            evicted = admission.evicted
-            log.info("%s %s:%d: closed to make room (silent)", evicted.name, *evicted.remote)
-            evicted.close()
-        return True
-
-    def register_connection(self, conn: Connection) -> None:
-        """Index an open connection by remote address (and by target key for outgoing ones)."""
-        self._by_remote[(conn.name, conn.remote[0], conn.remote[1])] = conn
-        if conn.key is not None:
-            self._connections[conn.key] = conn
-
-    def forget_connection(self, conn: Connection) -> None:
-        """Drop a closed connection from the indexes."""
-        rkey = (conn.name, conn.remote[0], conn.remote[1])
-        if self._by_remote.get(rkey) is conn:
-            del self._by_remote[rkey]
-        if conn.key is None:
-            self.inbound.remove(conn)
-        elif self._connections.get(conn.key) is conn:
-            del self._connections[conn.key]
-
     def _sweep(self) -> None:
         """Close connections past the policy's timeouts; report refusals; reschedule."""
-        now = self.loop.time()
-        for conn, reason in self.inbound.expired(now):
-            log.info("%s %s:%d: closing: %s", conn.name, *conn.remote, reason)
-            conn.close()
-            self.inbound.remove(conn)
-        for conn in list(self._connections.values()):
-            if now - conn.last_used > self.policy.idle_timeout:
-                log.debug("%s %s:%d: closing idle connection", conn.name, *conn.remote)
-                conn.close()
-        for reason, count in self._refused.items():
-            log.warning("refused %d inbound connection(s): %s", count, reason)
-        self._refused.clear()
+        self.connections.sweep()
         self._sweeper = self.loop.call_later(self.policy.sweep_interval, self._sweep)
 
-    async def _connection(self, target: Target) -> Connection:
-        """An open connection to ``target``: reused when one exists (§18.1.1)."""
-        key: tuple[object, ...] = (target.transport, target.host, target.port, target.tls_name)
-        conn = self._connections.get(key)
-        if conn is not None and conn.alive:
-            return conn
-        # a connection the peer opened to us is reused for requests back to it (§18.1.1). Over
-        # TLS only when no name has to be verified (the flow back to a caller): a connection
-        # someone opened to us proves nothing about a domain we must authenticate
-        if target.transport == "tcp" or target.tls_name is None:
-            inbound = self._by_remote.get((target.transport, target.host, target.port))
-            if inbound is not None and inbound.key is None and inbound.alive:
-                return inbound
-        pending = self._connecting.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Connection] = self.loop.create_future()
-        self._connecting[key] = future
-        try:
-            conn = await self._open(target, key)
-        except BaseException as exc:
-            if not future.done():
-                future.set_exception(exc)
-            future.exception()  # mark retrieved
-            raise
-        else:
-            future.set_result(conn)
-            return conn
-        finally:
-            del self._connecting[key]
-
-    async def _open(self, target: Target, key: tuple[object, ...]) -> Connection:
-        ctx = self.tls_client if target.transport == "tls" else None
-        try:
-            _, proto = await asyncio.wait_for(
-                self.loop.create_connection(
-                    lambda: Connection(self, target.transport, key),
-                    target.host,
-                    target.port,
-                    ssl=ctx,
-                    server_hostname=(target.tls_name or target.host) if ctx else None,
-                ),
-                self.connect_timeout,
-            )
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
-            raise TransportError(
-                f"cannot connect to {target.transport} {target.host}:{target.port}: {exc}"
-            ) from exc
-        assert isinstance(proto, Connection)
-        return proto
-
     # --- sending ---------------------------------------------------------------------------
-    def _udp_for(self, host: str) -> _Udp:
+    def _udp_for(self, host: str) -> UdpEndpoint:
         family_v6 = ":" in host
         for udp in self._udp:
             if (":" in udp.local[0]) == family_v6:
@@ -548,7 +226,7 @@ class TransportLayer:
         if target.transport == "udp":
             self.send_datagram(data, target.host, target.port)
             return
-        conn = await self._connection(target)
+        conn = await self.connections.connection(target)
         if not conn.write(data):
             raise TransportError(f"connection to {target.host}:{target.port} closed")
 
@@ -560,7 +238,7 @@ class TransportLayer:
             if conn is not None and conn.write(data):
                 return
             host, port = response_destination(via)
-            inbound = self._by_remote.get((transport, host, port))
+            inbound = self.connections.by_remote(transport, host, port)
             if inbound is not None and inbound.write(data):
                 return
             target = Target(transport=transport, host=host, port=port)
@@ -622,11 +300,6 @@ class TransportLayer:
             ips.update(lst.host for lst in self.listeners)
             self._own_cache = (key, ips)
         return self._own_cache[1]
-
-
-def _log_task_error(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("connection task failed", exc_info=task.exception())
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -8,7 +8,7 @@ import pytest
 from guestjoin.clock import ManualClock
 from guestjoin.lockout import AuthLockout, LockoutPolicy
 from guestjoin.registrar import Registrar
-from guestjoin.transport import Received
+from guestjoin.values import Received
 
 from .test_registrar import CONFIG, SOURCE, answer, register
 

@@ -11,7 +11,7 @@ from guestjoin.clock import ManualClock
 from guestjoin.sip import Message, Request, Response, make_response, parse_message
 from guestjoin.sip.headers import Via
 from guestjoin.transaction import ClientTransaction, ServerTransaction, State, TransactionLayer
-from guestjoin.transport import Received, Target
+from guestjoin.values import Received, Target
 
 
 class Wire:
