@@ -144,10 +144,6 @@ class MemoryRecorder:
         for listener in list(self.listeners):
             listener(call)
 
-    def by_call_id(self, call_id: str) -> CallRecord | None:
-        """The latest record of a Call-ID."""
-        return next((c for c in reversed(self.calls.values()) if c.call_id == call_id), None)
-
     def live(self) -> list[CallRecord]:
         """Live calls."""
         return [c for c in self.calls.values() if c.live]

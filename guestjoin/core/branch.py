@@ -67,7 +67,6 @@ class Call(Branching):
         self.failover: TimerRef | None = None
         self.timer_c_fired = False
         self.caller_tag = request.from_.tag or ""
-        self.callee_tag = ""
         self.display: str | None = None
         self.answered_at: float | None = None
         self.ended = False
@@ -280,7 +279,6 @@ class Call(Branching):
                 self.update(ringing_at=utc(self.env.wall()))
             tag = response.to.tag
             if tag:
-                self.callee_tag = tag
                 self._learn(response)  # an early dialog (RFC 3261 §12.1)
             fx.respond(self.server, self._upstream(response))
             return
@@ -299,7 +297,6 @@ class Call(Branching):
     def _answered(self, response: Response) -> None:
         env = self.env
         self.done = True
-        self.callee_tag = response.to.tag or ""
         self.answered_at = env.now()
         self.answer = response
         self._learn(response)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from guestjoin.cdr import MemoryRecorder, cause_for, conference_of
-from guestjoin.clock import ManualClock
 from guestjoin.config import GatewayConfig
 from guestjoin.licences import Licences
 from guestjoin.registrar import Registrar
@@ -15,6 +14,7 @@ from guestjoin.sip.digest import DigestCredentials, expected_response, parse_aut
 from guestjoin.values import Received
 from otj.model import Endpoint
 from otj.secret import Secret
+from tests.unit.gateway.support import ManualClock, by_call_id
 
 FJORD = Endpoint(
     name="Oslo Fjord",
@@ -248,6 +248,6 @@ def test_memory_recorder_keeps_the_latest_state() -> None:
             }
         )
     )
-    assert recorder.by_call_id("c") is not None
+    assert by_call_id(recorder, "c") is not None
     assert recorder.live() == []
     assert len(seen) == 2

@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from guestjoin.cdr import CallRecord, MemoryRecorder
-from guestjoin.clock import ManualClock, TimerHandle
+from guestjoin.clock import TimerHandle
 from guestjoin.config import GatewayConfig
 from guestjoin.core.actions import (
     AbandonClient,
@@ -33,6 +33,7 @@ from guestjoin.registrar import Registrar
 from guestjoin.sip import Request, Response, make_response, parse_message
 from guestjoin.values import Received, Target
 from otj.model import CallRoutingRule, GatewaySettings
+from tests.unit.gateway.support import ManualClock, by_call_id
 
 GATEWAY = "192.0.2.10"
 ROOM = ("198.51.100.7", 5060)
@@ -224,7 +225,7 @@ class Harness:
         ]
 
     def cdr(self, call_id: str) -> CallRecord:
-        detail = self.recorder.by_call_id(call_id)
+        detail = by_call_id(self.recorder, call_id)
         assert detail is not None, f"no CDR for {call_id}"
         return detail
 
