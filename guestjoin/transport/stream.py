@@ -10,7 +10,7 @@ import socket
 import ssl
 from typing import TYPE_CHECKING, Any, cast
 
-from guestjoin.sip.parser import Keepalive, StreamError, StreamFramer
+from guestjoin.sip.framing import Keepalive, StreamError, StreamFramer
 from guestjoin.values import Received
 
 if TYPE_CHECKING:
