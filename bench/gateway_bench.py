@@ -7,7 +7,8 @@ and bisecting once; and the INVITE→200 setup latency p50/p99 at 100 calls/s. s
 caller and the far end; a dnslib server answers NAPTR/SRV/A for google.pexip.me on
 127.0.53.53:53 (Kamailio reads /etc/resolv.conf, so it runs in a private mount namespace with
 a resolv.conf naming that server). Everything runs on this machine: read the ratio, not the
-absolute numbers.
+absolute numbers. One step is ``gateway_sipp.run_sipp``; the peers' processes are in
+``gateway_peers``.
 
 With ``--relay`` an rtpengine (user space, loopback, its own ports) joins the run: the otj
 gateway is measured with ``media: direct`` and with ``media: relay``, and Kamailio with its
@@ -20,251 +21,29 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import os
 import shutil
-import signal
-import socket
-import struct
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway_peers import (  # noqa: E402
+    BENCH,
+    engine_sessions,
+    free_port,
+    process,
+    session_cpu,
+    start_rtpengine,
+)
+from gateway_sipp import Step, run_sipp  # noqa: E402
+
 from tests.integration.gateway.dns_server import ZoneServer, meet_zone  # noqa: E402
 
-BENCH = Path(__file__).resolve().parent
 DNS_HOST = "127.0.53.53"
-
-
-def free_port() -> int:
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            try:
-                tcp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port")
-
-
-def wait_udp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start on port {port}")
-
-
-@dataclass
-class Step:
-    """One sipp run at one rate."""
-
-    rate: int
-    calls: int
-    ok: int
-    failed: int
-    retrans: int
-    rtts: list[float]
-    retrans_per_second: list[int]
-    cpu_seconds: float = float("nan")
-    media_cpu_seconds: float = 0.0  # rtpengine's, with --relay
-
-    @property
-    def cpu_ms_per_call(self) -> float:
-        """CPU time the proxy (all its processes) spent per call in this step."""
-        return self.cpu_seconds * 1000 / self.calls if self.calls else float("nan")
-
-    @property
-    def growing(self) -> bool:
-        """Retransmissions pile up: more in the last third of the run than in the first."""
-        periods = self.retrans_per_second
-        if self.retrans <= max(2, self.calls // 1000):
-            return False
-        third = max(1, len(periods) // 3)
-        return sum(periods[-third:]) > max(2, sum(periods[:third]))
-
-    @property
-    def sustained(self) -> bool:
-        """Every call finished, under 0.1 % failed, retransmissions not building up."""
-        done = self.ok + self.failed >= self.calls
-        return done and self.failed / self.calls < 0.001 and not self.growing
-
-    def describe(self) -> str:
-        verdict = "sustained" if self.sustained else "NOT sustained"
-        return (
-            f"{self.rate} calls/s: ok={self.ok}/{self.calls} failed={self.failed} "
-            f"retrans={self.retrans}{' (growing)' if self.growing else ''} -> {verdict}"
-        )
-
-    def percentile(self, q: float) -> float:
-        if not self.rtts:
-            return float("nan")
-        ordered = sorted(self.rtts)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def pcap_setup_times(path: Path, uac_port: int) -> list[float]:
-    """INVITE → 200 (INVITE) times in ms per Call-ID, from kernel timestamps (tcpdump on lo)."""
-    data = path.read_bytes() if path.exists() else b""
-    if len(data) < 24:
-        return []
-    magic = struct.unpack("<I", data[:4])[0]
-    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
-    linktype = struct.unpack(endian + "I", data[20:24])[0]
-    link = {1: 14, 113: 16, 276: 20}.get(linktype, 14)
-    invites: dict[bytes, float] = {}
-    out: list[float] = []
-    offset = 24
-    while offset + 16 <= len(data):
-        sec, frac, incl, _ = struct.unpack(endian + "IIII", data[offset : offset + 16])
-        packet = data[offset + 16 : offset + 16 + incl]
-        offset += 16 + incl
-        when = sec + frac / (1e9 if nano else 1e6)
-        ip = packet[link:]
-        if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
-            continue
-        udp = ip[(ip[0] & 0x0F) * 4 :]
-        src, dst = struct.unpack("!HH", udp[:4])
-        payload = udp[8:]
-        call_id = _call_id(payload)
-        if call_id is None:
-            continue
-        if src == uac_port and payload.startswith(b"INVITE "):
-            invites.setdefault(call_id, when)
-        elif dst == uac_port and payload.startswith(b"SIP/2.0 200") and b" INVITE\r\n" in payload:
-            begun = invites.pop(call_id, None)
-            if begun is not None:
-                out.append((when - begun) * 1000)
-    return out
-
-
-def _call_id(payload: bytes) -> bytes | None:
-    at = payload.find(b"\r\nCall-ID:")
-    if at < 0:
-        return None
-    end = payload.find(b"\r\n", at + 2)
-    return payload[at + 10 : end].strip() if end > 0 else None
-
-
-def run_sipp(workdir: Path, target: int, rate: int, seconds: float, *, rtt: bool) -> Step:
-    """Place ``rate * seconds`` calls at ``rate`` calls/s through the proxy on ``target``.
-
-    With ``rtt`` the setup times come from a tcpdump capture of the caller's port (kernel
-    timestamps) when tcpdump is installed, else from sipp's response-time trace (whose clock
-    ticks in milliseconds).
-    """
-    calls = max(1, int(rate * seconds))
-    run = workdir / f"uac-{target}-{rate}-{time.monotonic_ns()}"
-    run.mkdir()
-    uac_port = free_port()
-    capture = None
-    if rtt and shutil.which("tcpdump"):
-        capture = subprocess.Popen(
-            [
-                "tcpdump",
-                "-i",
-                "lo",
-                "-n",
-                "-s",
-                "700",
-                "-U",
-                "-w",
-                str(run / "setup.pcap"),
-                "udp",
-                "and",
-                "port",
-                str(uac_port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        assert capture.stderr is not None
-        capture.stderr.readline()  # "listening on lo, ..." once the capture runs
-    args = [
-        "sipp",
-        "-sf",
-        str(BENCH / "gateway_uac.xml"),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(uac_port),
-        "-s",
-        "abc-defg-hij",
-        "-r",
-        str(rate),
-        "-m",
-        str(calls),
-        "-t",
-        "u1",
-        "-nostdin",
-        "-trace_stat",
-        "-stf",
-        str(run / "stat.csv"),
-        "-fd",
-        "1",
-        "-trace_err",
-        "-timeout",
-        f"{int(seconds + 30)}s",
-        "-max_socket",
-        "100",
-        f"127.0.0.1:{target}",
-    ]
-    if rtt and capture is None:
-        args[1:1] = ["-trace_rtt", "-rtt_freq", "1"]
-    uac = subprocess.Popen(args, cwd=run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        uac.wait(seconds + 60)
-    except subprocess.TimeoutExpired:  # an overloaded run that does not wind down: a failure
-        uac.kill()
-        uac.wait()
-    if capture is not None:
-        time.sleep(0.2)
-        capture.send_signal(signal.SIGINT)
-        capture.wait(10)
-    ok = failed = retrans = 0
-    with (run / "stat.csv").open() as fh:
-        rows = list(csv.DictReader(fh, delimiter=";"))
-    per_second = [int(r.get("Retransmissions(P)", 0) or 0) for r in rows]
-    if rows:
-        last = rows[-1]
-        ok = int(last.get("SuccessfulCall(C)", 0) or 0)
-        failed = int(last.get("FailedCall(C)", 0) or 0)
-        retrans = int(last.get("Retransmissions(C)", 0) or 0)
-    rtts: list[float] = []
-    if capture is not None:
-        rtts = pcap_setup_times(run / "setup.pcap", uac_port)
-    else:
-        for path in run.glob("*_rtt.csv"):
-            with path.open() as fh:
-                for row in csv.reader(fh, delimiter=";"):
-                    if len(row) >= 2 and row[1].replace(".", "", 1).isdigit():
-                        rtts.append(float(row[1]))
-    return Step(
-        rate=rate,
-        calls=calls,
-        ok=ok,
-        failed=failed,
-        retrans=retrans,
-        rtts=rtts,
-        retrans_per_second=per_second,
-    )
 
 
 @dataclass
@@ -359,80 +138,6 @@ class Bench:
             cpu_ms_per_call=latency.cpu_ms_per_call,
             media_cpu_ms_per_call=latency.media_cpu_seconds * 1000 / latency.calls,
         )
-
-
-def session_cpu(session: int | None) -> float:
-    """User + system CPU seconds of every live process in a session (Linux /proc)."""
-    if session is None:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[3]) == session:  # stat field 6: the session id
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-@contextlib.contextmanager
-def process(
-    args: list[str], *, cwd: Path, port: int, what: str, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    log = (cwd / f"{what}.log").open("wb")
-    proc = subprocess.Popen(
-        args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
-    try:
-        wait_udp(port, proc, what)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
-
-
-@contextlib.contextmanager
-def start_rtpengine(workdir: Path, ng_port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """rtpengine in user space: inside 127.0.0.1, outside 127.0.0.2, its own port range."""
-    base = 30_000 + ng_port % 20_000
-    args = [
-        shutil.which("rtpengine") or "/usr/bin/rtpengine",
-        "--config-file=none",
-        "--table=-1",
-        "--foreground",
-        "--log-stderr",
-        "--log-level=4",
-        "--interface=inside/127.0.0.1",
-        "--interface=outside/127.0.0.2",
-        f"--listen-ng=127.0.0.1:{ng_port}",
-        f"--port-min={base}",
-        f"--port-max={base + 9_999}",
-        "--delete-delay=0",
-        "--num-threads=2",
-    ]
-    with process(args, cwd=workdir, port=ng_port, what="rtpengine") as proc:
-        yield proc
-
-
-def engine_sessions(ng_port: int) -> int:
-    """How many sessions rtpengine still holds (``list``): 0 when every call was deleted."""
-    from guestjoin.media.ng import parse_reply, request, split_reply
-
-    req = request({"command": "list"})
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(2)
-        sock.sendto(req.datagram(), ("127.0.0.1", ng_port))
-        cookie, body = split_reply(sock.recv(65_535))
-    calls = parse_reply(cookie, body, "list").body.get("calls", [])
-    return len(calls) if isinstance(calls, list) else -1
 
 
 def ratio_name(ours: str, theirs: str) -> str:

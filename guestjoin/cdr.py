@@ -1,5 +1,6 @@
-"""Call detail records: the value the proxy keeps up to date, the recorder interface, and the
-summary that keeps a flood of refused calls from becoming a flood of records."""
+"""Call detail records: ``CallRecord``, the one model of a call (the proxy keeps it up to date,
+the store's ``calls`` table keeps it, the API, CLI and CSV export show it), the recorder
+interface, and the summary that keeps a flood of refused calls from becoming a flood of records."""
 
 from __future__ import annotations
 
@@ -63,10 +64,12 @@ def utc(epoch: float) -> datetime:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class CallDetail:
-    """One call's record (same fields as the store's ``calls`` table; ``key`` is ours)."""
+class CallRecord:
+    """One call's detail record: the proxy keeps it up to date by ``key`` while the call lasts,
+    the store's ``calls`` table keeps it by ``id`` (every other field is a column)."""
 
-    key: str
+    key: str = ""  # the gateway's handle on the call ("" when read back from the store)
+    id: int = 0  # the store's row id (0 until stored)
     call_id: str
     direction: str = "inbound"
     caller_uri: str = ""
@@ -88,6 +91,7 @@ class CallDetail:
     detail: str = ""
     attempts: int = 1  # above one: a summary of refused calls (see RejectionSummary)
     attribution: str = ""  # how the caller was attributed to endpoint_name (guestjoin.attribution)
+    room_notified_at: datetime | None = None  # when the room was told why the call ended
     reception: str = ""  # the Virtual Reception that answered the call
     digits_outcome: str = ""  # calendar_join | id | invalid | timeout (reception.Outcome)
     transfer_method: str = ""  # refer | 3pcc
@@ -101,7 +105,7 @@ class CallDetail:
 
     @property
     def live(self) -> bool:
-        """Not ended yet."""
+        """Still going (no end time yet)."""
         return self.end_at is None
 
     @property
@@ -113,7 +117,7 @@ class CallDetail:
 class CallRecorder(Protocol):
     """Receives every change of a call record; must not block the event loop."""
 
-    def record(self, call: CallDetail) -> None:
+    def record(self, call: CallRecord) -> None:
         """Store the latest state of ``call`` (upsert by ``key``)."""
 
 
@@ -121,13 +125,13 @@ class MemoryRecorder:
     """Keeps records in memory (tests, and the embedded gateway's status page)."""
 
     def __init__(self, keep: int = 1000) -> None:
-        self.calls: dict[str, CallDetail] = {}
-        self.history: list[CallDetail] = []
+        self.calls: dict[str, CallRecord] = {}
+        self.history: list[CallRecord] = []
         self.keep = keep
-        self.listeners: list[Callable[[CallDetail], None]] = []
+        self.listeners: list[Callable[[CallRecord], None]] = []
         self._ended: deque[str] = deque()
 
-    def record(self, call: CallDetail) -> None:
+    def record(self, call: CallRecord) -> None:
         """Upsert and notify listeners; the oldest ended calls are forgotten beyond ``keep``."""
         self.calls[call.key] = call
         self.history.append(call)
@@ -140,11 +144,7 @@ class MemoryRecorder:
         for listener in list(self.listeners):
             listener(call)
 
-    def by_call_id(self, call_id: str) -> CallDetail | None:
-        """The latest record of a Call-ID."""
-        return next((c for c in reversed(self.calls.values()) if c.call_id == call_id), None)
-
-    def live(self) -> list[CallDetail]:
+    def live(self) -> list[CallRecord]:
         """Live calls."""
         return [c for c in self.calls.values() if c.live]
 
@@ -159,7 +159,7 @@ def conference_of(alias: str) -> str:
 REFUSED_CAUSES = frozenset({NO_ROUTE, FORBIDDEN, LICENCE_LIMIT, SOURCE_LIMIT})
 
 
-def refused(call: CallDetail) -> bool:
+def refused(call: CallRecord) -> bool:
     """Refused by us at once: never forwarded, never recorded live."""
     return (
         call.cause in REFUSED_CAUSES
@@ -188,9 +188,9 @@ class RejectionSummary:
         self.max_sources = max_sources
         self._minute: datetime | None = None
         self._counts: dict[tuple[str, str], int] = {}
-        self._summaries: dict[tuple[str, str], CallDetail] = {}
+        self._summaries: dict[tuple[str, str], CallRecord] = {}
 
-    def filter(self, call: CallDetail) -> CallDetail:
+    def filter(self, call: CallRecord) -> CallRecord:
         """The record to store for ``call``: itself, or the updated summary it joins."""
         if not refused(call):
             return call

@@ -25,8 +25,10 @@ from guestjoin.reception.service import ReceptionService
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Message
 from guestjoin.tlscert import client_context, load_pair, self_signed_pem
-from guestjoin.transaction import Timers, TransactionLayer
-from guestjoin.transport import Listener, Received, TransportLayer
+from guestjoin.transaction.layer import TransactionLayer
+from guestjoin.transaction.timers import Timers
+from guestjoin.transport.layer import Listener, TransportLayer
+from guestjoin.values import Received
 from otj.model import GatewaySettings, ListenAddress
 
 log = logging.getLogger(__name__)

@@ -48,8 +48,12 @@ from guestjoin.media.session import OfferStep
 from guestjoin.registrar import Registrar
 from guestjoin.sip.message import Request, Response
 from guestjoin.sip.uri import UriError
-from guestjoin.transaction import ClientTransaction, ServerTransaction, TransactionLayer
-from guestjoin.transport import Received, TransportError, TransportLayer
+from guestjoin.transaction.client import ClientTransaction
+from guestjoin.transaction.layer import TransactionLayer
+from guestjoin.transaction.server import ServerTransaction
+from guestjoin.transport.interfaces import TransportError
+from guestjoin.transport.layer import TransportLayer
+from guestjoin.values import Received
 
 __all__ = ["ALLOW", "BRANCH_PREFIX", "Proxy", "ProxyOptions"]
 

@@ -21,7 +21,7 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from guestjoin.cdr import CallDetail, RejectionSummary
+from guestjoin.cdr import CallRecord, RejectionSummary
 from guestjoin.config import GatewayConfig
 
 if TYPE_CHECKING:
@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = tuple(f.name for f in fields(CallDetail) if f.name != "key")
+#: What the gateway writes: every field but its own ``key``, the store's ``id`` and the
+#: delivery side's ``room_notified_at``.
+_COLUMNS = tuple(
+    f.name for f in fields(CallRecord) if f.name not in ("key", "id", "room_notified_at")
+)
 _FIXED = ("call_id", "direction", "caller_uri", "invite_at")
 
 
@@ -100,7 +104,7 @@ class StoreRecorder:
         self.summary = summary or RejectionSummary()
         self.clock = clock
         self.purge_every = purge_every
-        self._queue: queue.SimpleQueue[CallDetail | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[CallRecord | None] = queue.SimpleQueue()
         self._ids: dict[str, int] = {}
         self._summary_keys: deque[str] = deque()
         self.written = 0
@@ -109,7 +113,7 @@ class StoreRecorder:
         self._thread = threading.Thread(target=self._run, name="otj-cdr-writer", daemon=True)
         self._thread.start()
 
-    def record(self, call: CallDetail) -> None:
+    def record(self, call: CallRecord) -> None:
         """Queue the call's latest state, or the summary it joins (never blocks)."""
         self._queue.put(self.summary.filter(call))
 
@@ -142,7 +146,7 @@ class StoreRecorder:
                 item = self._queue.get(timeout=max(0.0, next_purge - time.monotonic()))
             except queue.Empty:
                 continue
-            pending: dict[str, CallDetail] = {}
+            pending: dict[str, CallRecord] = {}
             while True:
                 if item is None:
                     stop = True
@@ -157,7 +161,7 @@ class StoreRecorder:
             for call in pending.values():
                 self._write(call)
 
-    def _write(self, call: CallDetail) -> None:
+    def _write(self, call: CallRecord) -> None:
         values: dict[str, Any] = {name: getattr(call, name) for name in _COLUMNS}
         try:
             record_id = self._ids.get(call.key)

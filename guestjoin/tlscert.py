@@ -65,14 +65,6 @@ def load_pair(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
         ctx.load_cert_chain(cert_path, key_path)
 
 
-def server_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
-    """A TLS server context (TLS 1.2+) from PEM bytes."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    load_pair(ctx, cert_pem, key_pem)
-    return ctx
-
-
 def client_context(
     ca_file: str | None = None, *, certificate: tuple[bytes, bytes] | None = None
 ) -> ssl.SSLContext:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from otj.store.values import CallRecord
+from guestjoin.cdr import CallRecord
 
 #: The columns of a CSV export, in order (one per JSON field, times in ISO 8601 UTC).
 CSV_COLUMNS: tuple[str, ...] = (

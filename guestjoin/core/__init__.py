@@ -24,7 +24,7 @@ Extension points (stable interfaces):
   receives the admitted ``Call``
   (licences held, 100 Trying sent) and answers it itself, B2BUA-like; it sees requests with a
   To tag before the proxy's dialog checks.
-* CDR fields — add the field to ``guestjoin.cdr.CallDetail``; set it with ``Call.stage`` /
+* CDR fields — add the field to ``guestjoin.cdr.CallRecord``; set it with ``Call.stage`` /
   ``Call.update`` (``guestjoin.core.branch``) or at admission (``guestjoin.core.invite``).
 * Call end — ``ProxyCore.call_ended`` is where a call's resources are given back (licences,
   per-source share); the media relay's session is deleted there too.

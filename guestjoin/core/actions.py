@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from guestjoin.cdr import CallDetail
+from guestjoin.cdr import CallRecord
 from guestjoin.media.commands import MediaFigures
 from guestjoin.media.session import AnswerStep, OfferStep
 from guestjoin.sip.message import Request, Response
@@ -181,13 +181,13 @@ class Resolve(NamedTuple):
     ``pending_record`` is written first when the answer is not already cached."""
 
     lookup: Lookup
-    pending_record: CallDetail | None = None
+    pending_record: CallRecord | None = None
 
 
 class RecordCdr(NamedTuple):
     """Hand the call's latest record to the CDR recorder (must not block the caller)."""
 
-    detail: CallDetail
+    detail: CallRecord
 
 
 Action = (
@@ -259,7 +259,7 @@ class Outbox:
         self,
         uri: SipUri,
         callback: Callable[[DnsResult], None],
-        pending_record: CallDetail | None = None,
+        pending_record: CallRecord | None = None,
     ) -> None:
         """Ask for an RFC 3263 resolution."""
         self.actions.append(Resolve(Lookup(uri, callback), pending_record))
@@ -268,7 +268,7 @@ class Outbox:
         """Send a request with no transaction."""
         self.actions.append(SendStateless(request, target))
 
-    def record(self, detail: CallDetail) -> None:
+    def record(self, detail: CallRecord) -> None:
         """Record a CDR change."""
         self.actions.append(RecordCdr(detail))
 

@@ -6,7 +6,7 @@ picks the best response (§16.7 step 6), and keeps its CDR up to date. It talks 
 the core only through ``CallEnv``; every effect goes to the ``Outbox``.
 
 Extension point, CDR: ``Call.stage(**fields)`` changes the record without writing it,
-``Call.update(**fields)`` changes and records it; a new field is a new ``CallDetail`` field
+``Call.update(**fields)`` changes and records it; a new field is a new ``CallRecord`` field
 (``guestjoin.cdr``) set from here or from the admission step (``guestjoin.core.invite``).
 """
 
@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from guestjoin import cdr
-from guestjoin.cdr import CallDetail, utc
+from guestjoin.cdr import CallRecord, utc
 from guestjoin.core import auth
 from guestjoin.core.actions import ClientRef, ServerRef, TimerRef
 from guestjoin.core.forward import (
@@ -26,9 +26,11 @@ from guestjoin.core.forward import (
     Flow,
     best_response,
     describe_target,
+    final_answer,
+    forwarded_invite,
     ignore,
 )
-from guestjoin.core.messages import ANSWER, INITIAL_OFFER, SdpContext
+from guestjoin.core.messages import ANSWER, SdpContext
 from guestjoin.dialog_path import DialogPath
 from guestjoin.routing import RouteDecision
 from guestjoin.sip.digest_client import DialogAuth
@@ -52,7 +54,7 @@ class Call(Branching):
         server: ServerRef,
         request: Request,
         received: Received,
-        detail: CallDetail,
+        detail: CallRecord,
     ) -> None:
         super().__init__(env, server)
         self.request = request
@@ -67,7 +69,6 @@ class Call(Branching):
         self.failover: TimerRef | None = None
         self.timer_c_fired = False
         self.caller_tag = request.from_.tag or ""
-        self.callee_tag = ""
         self.display: str | None = None
         self.answered_at: float | None = None
         self.ended = False
@@ -131,30 +132,6 @@ class Call(Branching):
             return
         self.try_next()
 
-    def outbound(self, target: Target) -> tuple[Request, Target]:
-        """The initial INVITE as forwarded to ``target`` (§16.6 steps 1–8)."""
-        decision = self.decision
-        assert decision is not None
-        req = self.request.with_uri(decision.destination)
-        if self.media is not None and self.media.offer_body is not None:
-            req = req.with_body(self.media.offer_body)
-        mf = req.max_forwards
-        req = req.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
-        if self.display:
-            req = req.set("From", str(req.from_.with_display(self.display)))
-        if self.cseq_offset:
-            req = req.set("CSeq", f"{req.cseq.number + self.cseq_offset} INVITE")
-        if not decision.trusted:
-            # RFC 3325 §5: identity assertions only travel inside the trust domain; a rule's
-            # treat_as_trusted puts its destination inside it
-            req = req.remove("P-Asserted-Identity").remove("P-Preferred-Identity")
-        build = self.env.build
-        req = build.with_sdp(
-            req, self.sdp_context(INITIAL_OFFER, toward_caller=False, method="INVITE")
-        )
-        inbound = (self.received.transport, self.received.remote[0])
-        return build.outbound_invite(req, self.request, inbound, self.caller_tag, target)
-
     def try_next(self) -> None:
         """Forward to the next target, or answer with the best response when none is left."""
         self._stop_failover()
@@ -172,7 +149,7 @@ class Call(Branching):
                 self.responses.append((make_response(self.request, 482), False))
                 continue
             try:
-                out, target = self.outbound(target)
+                out, target = forwarded_invite(self, target)
             except (OSError, ValueError) as exc:
                 log.info(
                     "%s: cannot forward to %s:%d: %s", self.call_id, target.host, target.port, exc
@@ -280,7 +257,6 @@ class Call(Branching):
                 self.update(ringing_at=utc(self.env.wall()))
             tag = response.to.tag
             if tag:
-                self.callee_tag = tag
                 self._learn(response)  # an early dialog (RFC 3261 §12.1)
             fx.respond(self.server, self._upstream(response))
             return
@@ -299,7 +275,6 @@ class Call(Branching):
     def _answered(self, response: Response) -> None:
         env = self.env
         self.done = True
-        self.callee_tag = response.to.tag or ""
         self.answered_at = env.now()
         self.answer = response
         self._learn(response)
@@ -382,37 +357,21 @@ class Call(Branching):
         self.done = True
         self._stop_failover()
         self._stop_timer_c()
-        picked = best_response(self.responses)
-        build = self.env.build
-        if self.media is not None and self.media.refusal is not None:
-            code, reason, refused, why = self.media.refusal
+        media = self.media
+        if media is not None and media.refusal is not None:
+            code, reason, refused, why = media.refusal
             self.finish(code, reason, refused, detail=why)
             return
-        if self.cancelled:
-            cause = cdr.CANCELLED
-            if picked is not None and picked[1] and picked[0].status == 487:
-                upstream = self._upstream(picked[0])
-            else:
-                upstream = build.local_response(self.request, 487)
-        elif self.timer_c_fired:
-            cause = cdr.TIMEOUT
-            upstream = build.local_response(self.request, 408, "No Final Response (Timer C)")
-        elif picked is None:
-            cause = cdr.UNAVAILABLE
-            retry = (("Retry-After", str(self.env.options.retry_after)),)
-            upstream = build.local_response(self.request, 503, "No Reachable Target", retry)
-        else:
-            response, downstream = picked
-            cause = cdr.cause_for(response.status)
-            if response.status == 488 and self.media and self.media.encryption == "required":
-                cause = cdr.MEDIA_ENCRYPTION_REFUSED
-            if response.status == 503:
-                # §16.7 step 6: a 503 is not passed upstream; it only says that target failed
-                upstream = build.local_response(self.request, 500, "All Targets Unavailable")
-            elif downstream:
-                upstream = self._upstream(response)
-            else:
-                upstream = build.local_response(self.request, response.status)
+        upstream, cause = final_answer(
+            self.request,
+            self.responses,
+            cancelled=self.cancelled,
+            timer_c_fired=self.timer_c_fired,
+            encryption_required=media is not None and media.encryption == "required",
+            retry_after=self.env.options.retry_after,
+            build=self.env.build,
+            upstream=self._upstream,
+        )
         self.env.fx.respond(self.server, upstream)
         last = self.responses[-1][0] if self.responses else upstream
         detail = last.get("Reason") or f"{last.status} {last.reason}"

@@ -1,13 +1,16 @@
 """What every stateful forward shares (RFC 3261 §16.6–16.10): the server and current client
-transaction, Timer C, CANCEL toward the branch; and the pieces of a call's environment."""
+transaction, Timer C, CANCEL toward the branch; the pieces of a call's environment; a call's
+INVITE as forwarded (§16.6) and the final response it ends with (§16.7 step 6)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from guestjoin import cdr
 from guestjoin.core.actions import ClientRef, Outbox, ServerRef, TimerRef
-from guestjoin.core.messages import MessageBuilder
+from guestjoin.core.messages import INITIAL_OFFER, MessageBuilder
 from guestjoin.core.options import ProxyOptions
 from guestjoin.routing import RouteDecision
 from guestjoin.sip.message import Request, Response
@@ -110,6 +113,29 @@ def ignore(_client: ClientRef, _what: object) -> None:
     """Fire-and-forget requests (CANCEL, teardown BYE): their answers are not used."""
 
 
+def forwarded_invite(call: Call, target: Target) -> tuple[Request, Target]:
+    """A call's initial INVITE as forwarded to ``target`` (§16.6 steps 1–8)."""
+    decision = call.decision
+    assert decision is not None
+    req = call.request.with_uri(decision.destination)
+    if call.media is not None and call.media.offer_body is not None:
+        req = req.with_body(call.media.offer_body)
+    mf = req.max_forwards
+    req = req.set("Max-Forwards", str((mf if mf is not None else 70) - 1))
+    if call.display:
+        req = req.set("From", str(req.from_.with_display(call.display)))
+    if call.cseq_offset:
+        req = req.set("CSeq", f"{req.cseq.number + call.cseq_offset} INVITE")
+    if not decision.trusted:
+        # RFC 3325 §5: identity assertions only travel inside the trust domain; a rule's
+        # treat_as_trusted puts its destination inside it
+        req = req.remove("P-Asserted-Identity").remove("P-Preferred-Identity")
+    build = call.env.build
+    req = build.with_sdp(req, call.sdp_context(INITIAL_OFFER, toward_caller=False, method="INVITE"))
+    inbound = (call.received.transport, call.received.remote[0])
+    return build.outbound_invite(req, call.request, inbound, call.caller_tag, target)
+
+
 def best_response(responses: list[tuple[Response, bool]]) -> tuple[Response, bool] | None:
     """6xx wins; otherwise the lowest class, preferring real answers to 408/503 (§16.7 step 6)."""
     if not responses:
@@ -131,3 +157,39 @@ def describe_target(target: Target, decision: RouteDecision | None) -> str:
     if target.tls_name and target.tls_name != target.host:
         return f"{text} ({target.tls_name})"
     return text
+
+
+def final_answer(
+    request: Request,
+    responses: list[tuple[Response, bool]],
+    *,
+    cancelled: bool,
+    timer_c_fired: bool,
+    encryption_required: bool,
+    retry_after: int,
+    build: MessageBuilder,
+    upstream: Callable[[Response], Response],
+) -> tuple[Response, str]:
+    """The final response a call sends the caller when no branch answered 2xx, and its CDR
+    cause: 487 once cancelled (§16.10), 408 after Timer C (§16.8), else the best response
+    (§16.7 step 6; a 503 becomes 500, ``upstream`` prepares one that came from downstream)."""
+    picked = best_response(responses)
+    if cancelled:
+        if picked is not None and picked[1] and picked[0].status == 487:
+            return upstream(picked[0]), cdr.CANCELLED
+        return build.local_response(request, 487), cdr.CANCELLED
+    if timer_c_fired:
+        return build.local_response(request, 408, "No Final Response (Timer C)"), cdr.TIMEOUT
+    if picked is None:
+        retry = (("Retry-After", str(retry_after)),)
+        return build.local_response(request, 503, "No Reachable Target", retry), cdr.UNAVAILABLE
+    response, downstream = picked
+    cause = cdr.cause_for(response.status)
+    if response.status == 488 and encryption_required:
+        cause = cdr.MEDIA_ENCRYPTION_REFUSED
+    if response.status == 503:
+        # §16.7 step 6: a 503 is not passed upstream; it only says that target failed
+        return build.local_response(request, 500, "All Targets Unavailable"), cause
+    if downstream:
+        return upstream(response), cause
+    return build.local_response(request, response.status), cause

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from guestjoin import cdr
 from guestjoin.admission import source_key
 from guestjoin.attribution import attribute
-from guestjoin.cdr import CallDetail, conference_of, utc
+from guestjoin.cdr import CallRecord, conference_of, utc
 from guestjoin.core.actions import DnsResult, Outbox, ServerRef
 from guestjoin.core.branch import Call
 from guestjoin.core.checks import source_allowed, user_of
@@ -67,7 +67,7 @@ def initial_invite(
     config = core.config()
     from_addr = request.from_
     source = received.remote[0]
-    detail = CallDetail(
+    detail = CallRecord(
         key=secrets.token_hex(8),
         call_id=request.call_id,
         caller_uri=from_addr.uri,

@@ -223,7 +223,6 @@ class MediaAnchor:
             call.provisional = True
             call.send_cancel(ct)
             return
-        call.callee_tag = response.to.tag or ""  # (call.answer stays None: never passed upstream)
         end_far_leg(call, response, f'SIP;cause={code};text="{reason}: {detail}"')
         call.finish(code, reason, cause, detail=detail)
 

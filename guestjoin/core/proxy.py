@@ -55,7 +55,7 @@ log = logging.getLogger("guestjoin.proxy")
 
 
 class TimeSource(Protocol):
-    """Monotonic and wall-clock time (``guestjoin.clock.Clock`` and ``ManualClock`` fit)."""
+    """Monotonic and wall-clock time (any ``guestjoin.clock.Clock``; tests use a manual one)."""
 
     def now(self) -> float:
         """Monotonic seconds."""

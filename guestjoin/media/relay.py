@@ -141,10 +141,6 @@ class MediaRelay:
             return None
         return commands.figures(reply.body, engine=engine.address, room_tag=room_tag)
 
-    def has_session(self, call_id: str) -> bool:
-        """Whether the call's media goes through an engine."""
-        return self.pool.engine_of(call_id) is not None
-
     async def _send(self, engine: Engine, command: dict[str, object]) -> NgReply:
         try:
             reply = await self.client(engine).call(command)

@@ -45,15 +45,6 @@ def parse_event(payload: bytes) -> TelephoneEvent:
     )
 
 
-def build_event(key: str, *, end: bool, duration: int, volume: int = 10) -> bytes:
-    """A telephone-event payload for ``key`` (what a sender puts in its RTP packets)."""
-    if key not in EVENT_KEYS or len(key) != 1:
-        raise DtmfError(f"{key!r} is not a DTMF key")
-    return bytes(
-        [EVENT_KEYS.index(key), (0x80 if end else 0) | (volume & 0x3F)]
-    ) + duration.to_bytes(2, "big")
-
-
 class EventTracker:
     """One key per press: the first packet of a new event timestamp reports the key."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from guestjoin.cdr import CallDetail
+from guestjoin.cdr import CallRecord
 from guestjoin.reception.machine import CalendarOffer
 from guestjoin.routing import RouteDecision
 from guestjoin.sip import Request, Response
@@ -39,7 +39,7 @@ class ReceptionHost(Protocol):
     def outbound_kbps(self) -> int:
         """The cap on an outbound leg's SDP bandwidth (``gateway.max_outbound_kbps``)."""
 
-    def record(self, detail: CallDetail) -> None:
+    def record(self, detail: CallRecord) -> None:
         """Store the call's record."""
 
     async def calendar_offer(self, room: str) -> CalendarOffer | None:
@@ -48,6 +48,6 @@ class ReceptionHost(Protocol):
     def track(self, call_id: str, leg: object) -> None:
         """Requests with ``call_id`` belong to ``leg`` from now on."""
 
-    def finish(self, call_ids: tuple[str, ...], detail: CallDetail) -> None:
+    def finish(self, call_ids: tuple[str, ...], detail: CallRecord) -> None:
         """The reception call is over (``detail`` has its cause): record it, release its
         licences, forget its Call-IDs."""

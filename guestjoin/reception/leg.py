@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import tzlocal
 
 from guestjoin import cdr
-from guestjoin.cdr import CallDetail, utc
+from guestjoin.cdr import CallRecord, utc
 from guestjoin.reception import machine, prompts, splash, updates
 from guestjoin.reception.dtmf import DtmfError, parse_info
 from guestjoin.reception.host import ReceptionHost
@@ -64,7 +64,7 @@ class ReceptionLeg:
         invite: Request,
         received: Received,
         respond: Callable[[Response], None],
-        detail: CallDetail,
+        detail: CallRecord,
         room: str = "",
         cancelled: Callable[[], bool] = lambda: False,
     ) -> None:

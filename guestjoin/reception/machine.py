@@ -97,7 +97,6 @@ class ReceptionState:
     deadline: float | None = None
     prompting: bool = True
     finished: bool = False
-    last_failure: Outcome | None = None
 
 
 def menu(state: ReceptionState) -> tuple[Phrase, ...]:
@@ -191,7 +190,6 @@ def _fail(
             failures=failures,
             deadline=None,
             finished=True,
-            last_failure=outcome,
         )
         return ended, [
             Play(phrases=(said, Phrase.GOODBYE)),
@@ -203,6 +201,5 @@ def _fail(
         failures=failures,
         deadline=None,
         prompting=True,
-        last_failure=outcome,
     )
     return again, [Play(phrases=(said, *menu(again)))]

@@ -142,10 +142,6 @@ class MediaSession:
         """Whether prompt audio is still queued."""
         return bool(self._queue)
 
-    def set_splash(self, image: Image.Image) -> None:
-        """Show another splash from the next frame on."""
-        self._splash = image
-
     async def close(self) -> None:
         """Stop sending and close the sockets."""
         for task in self._tasks:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from guestjoin.cdr import CallDetail
+from guestjoin.cdr import CallRecord
 from guestjoin.core import Call, ClientRef, Outbox, ServerRef
 from guestjoin.dns import DnsFailure
 from guestjoin.reception.aliases import find_reception
@@ -170,7 +170,7 @@ class ReceptionService:
         """``gateway.max_outbound_kbps``."""
         return self.proxy.core.config().settings.max_outbound_kbps
 
-    def record(self, detail: CallDetail) -> None:
+    def record(self, detail: CallRecord) -> None:
         """The leg's record becomes the call's, and is written."""
         leg = self.legs.get(detail.call_id)
         call = self.calls.get(leg) if leg is not None else None
@@ -193,7 +193,7 @@ class ReceptionService:
         assert isinstance(leg, ReceptionLeg)
         self.legs[call_id] = leg
 
-    def finish(self, call_ids: tuple[str, ...], detail: CallDetail) -> None:
+    def finish(self, call_ids: tuple[str, ...], detail: CallRecord) -> None:
         """End the call (its record, its licences) and forget the leg."""
         legs = {self.legs.pop(call_id, None) for call_id in call_ids}
         for leg in legs:

@@ -1,5 +1,6 @@
 """Pure RFC 3261 message model, parser and serialiser: no I/O, no clock."""
 
+from guestjoin.sip.framing import Keepalive, StreamError, StreamFramer
 from guestjoin.sip.headers import CSeq, Via, canonical_name, parse_cseq, parse_via, split_commas
 from guestjoin.sip.message import (
     REASONS,
@@ -9,15 +10,7 @@ from guestjoin.sip.message import (
     Response,
     make_response,
 )
-from guestjoin.sip.parser import (
-    DEFAULT_LIMITS,
-    Keepalive,
-    Limits,
-    SipParseError,
-    StreamError,
-    StreamFramer,
-    parse_message,
-)
+from guestjoin.sip.parser import DEFAULT_LIMITS, Limits, SipParseError, parse_message
 from guestjoin.sip.uri import NameAddr, SipUri, UriError, parse_name_addr, parse_uri
 
 __all__ = [

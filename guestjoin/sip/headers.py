@@ -98,27 +98,6 @@ _CANONICAL: dict[str, str] = {
     )
 }
 
-#: Headers whose values are comma-separated lists (§7.3.1); auth headers are not lists.
-LIST_HEADERS = frozenset(
-    {
-        "Via",
-        "Route",
-        "Record-Route",
-        "Contact",
-        "Allow",
-        "Supported",
-        "Require",
-        "Proxy-Require",
-        "Unsupported",
-        "Path",
-        "Accept",
-        "Allow-Events",
-    }
-)
-
-TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
-
-
 _NAME_CACHE: dict[str, str] = {}
 
 

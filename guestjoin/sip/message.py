@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
 from guestjoin.sip.headers import (
-    LIST_HEADERS,
     CSeq,
     Via,
-    canonical_name,
     parse_cseq,
     parse_via,
     split_commas,
@@ -173,21 +171,12 @@ class _Message:
         return self._cached("via", lambda: parse_via(self.first_value("Via") or ""))
 
     @property
-    def vias(self) -> list[Via]:
-        """Every Via, top first."""
-        return [parse_via(v) for v in self.values("Via")]
-
-    @property
     def content_type(self) -> str:
         """The media type without parameters, lower case."""
         value = self.get("Content-Type") or ""
         return value.partition(";")[0].strip().lower()
 
     # --- copying with changes --------------------------------------------------------------
-    def with_headers(self, headers: HeaderList) -> Self:
-        """Return a copy with other headers."""
-        return self._copy(headers, self.body, "*")
-
     def prepend(self, name: str, value: str) -> Self:
         """Add a value above the existing ones of ``name`` (Via, Record-Route; §16.6)."""
         check_header_value(name, value)
@@ -382,13 +371,3 @@ def make_response(
     reason_text = reason if reason is not None else REASONS.get(status, "Unknown")
     check_header_value("reason", reason_text)
     return Response(status=status, reason=reason_text, headers=(*copied, *headers), body=body)
-
-
-def header_pairs(*pairs: tuple[str, str]) -> HeaderList:
-    """Build a header list with canonical names."""
-    return tuple((canonical_name(k), v) for k, v in pairs)
-
-
-def is_list_header(name: str) -> bool:
-    """Whether values of ``name`` may be comma-folded."""
-    return name in LIST_HEADERS

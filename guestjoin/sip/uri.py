@@ -66,12 +66,6 @@ def set_param(params: Params, name: str, value: str | None) -> Params:
     return tuple(out)
 
 
-def drop_param(params: Params, name: str) -> Params:
-    """Return ``params`` without ``name``."""
-    lname = name.lower()
-    return tuple((k, v) for k, v in params if k.lower() != lname)
-
-
 def split_hostport(text: str) -> tuple[str, int | None]:
     """Split ``host[:port]`` including IPv6 references ``[::1]:5060`` (§25.1 hostport)."""
     if not text:
@@ -188,12 +182,6 @@ def parse_uri(text: str) -> SipUri:
         params=params,
         headers=headers,
     )
-
-
-def uri_scheme(text: str) -> str:
-    """The lower-cased scheme of any absolute URI text (``tel``, ``sip``, ``sips``, …)."""
-    scheme, colon, _ = text.strip().partition(":")
-    return scheme.lower() if colon else ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

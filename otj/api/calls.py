@@ -21,9 +21,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from guestjoin.cdr import CallRecord
 from otj.api.auth import admin_auth
 from otj.callview import call_json, group_live, to_csv
-from otj.store.values import CallRecord
 
 if TYPE_CHECKING:
     from otj.store import Database

@@ -19,9 +19,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from guestjoin.cdr import CallRecord
 from otj.api.auth import admin_auth
 from otj.model import Meeting
-from otj.store.values import Alarm, CallRecord, RoomStatus
+from otj.store.values import Alarm, RoomStatus
 
 if TYPE_CHECKING:
     from otj.store import Database

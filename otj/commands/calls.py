@@ -17,7 +17,7 @@ from otj.callview import call_json, call_state, duration_seconds, group_live, ro
 from otj.commands.runtime import add_database_arguments, echo, positive_int
 
 if TYPE_CHECKING:
-    from otj.store.values import CallRecord
+    from guestjoin.cdr import CallRecord
 
 __all__ = ["group_live", "register", "render"]
 

@@ -16,10 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from guestjoin.cdr import CALL_REJECTED, DECLINED, NOT_ADMITTED
+from guestjoin.cdr import CALL_REJECTED, DECLINED, NOT_ADMITTED, CallRecord
 from otj.delivery.xapi import command_document
 from otj.model import Endpoint
-from otj.store.values import CallRecord
 
 #: Causes the room is told about.
 NOTICE_CAUSES = frozenset({NOT_ADMITTED, CALL_REJECTED, DECLINED})

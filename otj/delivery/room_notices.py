@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from guestjoin.cdr import CallRecord
 from otj.delivery.lobby import (
     NOTICE_CAUSES,
     NOTICE_MAX_AGE,
@@ -27,7 +28,6 @@ from otj.delivery.lobby import (
 )
 from otj.delivery.xapi import DialOutcome
 from otj.model import Endpoint
-from otj.store.values import CallRecord
 
 if TYPE_CHECKING:
     from otj.store import Database

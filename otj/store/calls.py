@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
+from guestjoin.cdr import CallRecord
 from otj.store.tables import CallRow
-from otj.store.values import CallRecord
 
 if TYPE_CHECKING:
     from otj.store.db import Database
 
-_UPDATABLE = frozenset(
-    f.name for f in fields(CallRecord) if f.name not in ("id", "call_id", "invite_at")
-)
+#: Every field of a ``CallRecord`` is a column but ``key`` (the gateway's handle on a live call).
+_COLUMNS = tuple(f.name for f in fields(CallRecord) if f.name != "key")
+_UPDATABLE = frozenset(_COLUMNS) - {"id", "call_id", "invite_at"}
 
 
 def _record(row: CallRow) -> CallRecord:
-    return CallRecord(**{f.name: getattr(row, f.name) for f in fields(CallRecord)})
+    return CallRecord(**{name: getattr(row, name) for name in _COLUMNS})
 
 
 class CallRepository:

@@ -264,53 +264,6 @@ class Alarm:
         return self.cleared_at is None
 
 
-CallDirection = Literal["inbound", "outbound"]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CallRecord:
-    """A gateway call detail record."""
-
-    id: int
-    call_id: str
-    direction: str
-    caller_uri: str
-    caller_name: str = ""
-    endpoint_name: str = ""
-    source_address: str = ""
-    transport: str = ""
-    dialled_alias: str = ""
-    routed_alias: str = ""
-    rule: str = ""
-    target: str = ""
-    conference: str = ""
-    invite_at: datetime
-    ringing_at: datetime | None = None
-    answer_at: datetime | None = None
-    end_at: datetime | None = None
-    final_code: int | None = None
-    cause: str = ""
-    detail: str = ""
-    attempts: int = 1  # more than one: a summary of rejected calls (source, cause, minute)
-    attribution: str = ""  # registration | from_uri | address | "" (not attributed)
-    room_notified_at: datetime | None = None  # when the room was told why the call ended
-    reception: str = ""  # the Virtual Reception that answered the call
-    digits_outcome: str = ""  # calendar_join | id | invalid | timeout
-    transfer_method: str = ""  # refer | 3pcc
-    media_engine: str = ""  # the rtpengine of a relayed call ("" = direct media)
-    media_room_packets: int = 0  # received from the room (rtpengine's delete answer)
-    media_room_bytes: int = 0
-    media_room_lost: int = 0
-    media_far_packets: int = 0  # received from the far end
-    media_far_bytes: int = 0
-    media_far_lost: int = 0
-
-    @property
-    def live(self) -> bool:
-        """Still going (no end time yet)."""
-        return self.end_at is None
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeliveryState:
     """Delivery state of one endpoint."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from guestjoin.cdr import CallDetail, MemoryRecorder
+from guestjoin.cdr import CallRecord, MemoryRecorder
 from guestjoin.clock import Clock
 from guestjoin.config import ConfigProvider, GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions
@@ -274,7 +274,7 @@ class GatewayUnderTest:
         self.gateway = Gateway(
             self.provider, self.recorder, options=options, clock=clock, calendar=calendar
         )
-        self._events: asyncio.Queue[CallDetail] = asyncio.Queue()
+        self._events: asyncio.Queue[CallRecord] = asyncio.Queue()
         self.recorder.listeners.append(self._events.put_nowait)
 
     @property
@@ -293,7 +293,7 @@ class GatewayUnderTest:
         self.provider.set(config)
         self.gateway.apply(config)
 
-    async def ended(self, call_id_part: str = "", timeout: float = 15) -> CallDetail:
+    async def ended(self, call_id_part: str = "", timeout: float = 15) -> CallRecord:
         """Wait until a call whose Call-ID contains ``call_id_part`` has ended."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

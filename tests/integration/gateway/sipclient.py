@@ -12,7 +12,8 @@ import ssl
 from dataclasses import dataclass
 
 from guestjoin.sip import Response, parse_message
-from guestjoin.sip.parser import DEFAULT_LIMITS, StreamFramer
+from guestjoin.sip.framing import StreamFramer
+from guestjoin.sip.parser import DEFAULT_LIMITS
 from guestjoin.sip.uri import parse_name_addr
 
 SDP = (

@@ -109,12 +109,12 @@ async def test_a_flood_of_refused_calls_is_stored_as_a_summary(db: Database) -> 
 
 
 def test_reception_calls_keep_their_fields_and_otj_calls_shows_them(db: Database) -> None:
-    from guestjoin.cdr import CallDetail
+    from guestjoin.cdr import CallRecord
 
     recorder = StoreRecorder(db)
     try:
         recorder.record(
-            CallDetail(
+            CallRecord(
                 key="r1",
                 call_id="reception-1",
                 caller_uri="sip:room@example.com",

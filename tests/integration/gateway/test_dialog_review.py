@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from guestjoin.clock import ManualClock
 from guestjoin.sip import Message, Request, Response, make_response
 from guestjoin.sip.digest import DigestCredentials, expected_response, parse_auth_params
 from otj.model import CallRoutingRule, Endpoint
 from otj.secret import Secret
+from tests.unit.gateway.support import ManualClock
 
 from .dns_server import ZoneServer
 from .peers import running_gateway

@@ -18,12 +18,12 @@ from typing import cast
 
 import pytest
 
-from guestjoin.clock import ManualClock
 from guestjoin.config import GatewayConfig
 from guestjoin.gateway import GatewayOptions
 from guestjoin.proxy import ProxyOptions
 from guestjoin.sip import Message, Request, Response, SipParseError, make_response, parse_message
 from otj.model import CallRoutingRule, GatewaySettings
+from tests.unit.gateway.support import ManualClock
 
 from .dns_server import ZoneServer, meet_zone
 from .peers import GatewayUnderTest, running_gateway

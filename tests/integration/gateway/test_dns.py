@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from guestjoin.clock import ManualClock
 from guestjoin.dns import DnsFailure, SipResolver
 from guestjoin.sip import parse_uri
-from guestjoin.transport import Target
+from guestjoin.values import Target
+from tests.unit.gateway.support import ManualClock
 
 from .dns_server import ZoneServer, meet_zone
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from guestjoin.cdr import CallRecord
 from guestjoin.config import GatewayConfig, StaticConfig
 from guestjoin.gateway import Gateway, GatewayOptions
 from guestjoin.proxy import ProxyOptions
@@ -23,7 +24,6 @@ from otj.api.app import create_app
 from otj.delivery.runner import DeliveryRunner
 from otj.model import CallRoutingRule, GatewaySettings, ListenAddress
 from otj.store import Database
-from otj.store.values import CallRecord
 from otj.worker.service import NOTICE_EVERY
 from tests.fakes.cisco_codec import CodecFarm, SimulatedCodec
 from tests.integration.delivery.served import serve

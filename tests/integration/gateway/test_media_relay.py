@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from guestjoin.cdr import CallDetail
+from guestjoin.cdr import CallRecord
 from guestjoin.config import GatewayConfig
 from guestjoin.gateway import GatewayOptions
 from guestjoin.media.pool import ALARM_KIND
@@ -160,7 +160,7 @@ async def room_call(
     return await uac(tmp_path, path, gw.udp, service=service, args=("-mp", str(media_port())))
 
 
-async def figures(gw: GatewayUnderTest, timeout: float = 10) -> CallDetail:
+async def figures(gw: GatewayUnderTest, timeout: float = 10) -> CallRecord:
     """The ended call once its media figures are in (written after rtpengine's delete)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

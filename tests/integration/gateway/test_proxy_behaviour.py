@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from guestjoin.clock import ManualClock
 from guestjoin.config import GatewayConfig
 from guestjoin.gateway import GatewayOptions
 from guestjoin.proxy import ProxyOptions
 from otj.model import CallRoutingRule, GatewaySettings, SipProxy
+from tests.unit.gateway.support import ManualClock
 
 from .dns_server import ZoneServer, meet_zone
 from .peers import SCENARIOS, running_gateway, scenario, uac, uas

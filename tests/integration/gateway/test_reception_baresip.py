@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from guestjoin.cdr import CallDetail
+from guestjoin.cdr import CallRecord
 from guestjoin.config import GatewayConfig
 from guestjoin.gateway import GatewayOptions
 from guestjoin.reception.machine import CalendarOffer
@@ -57,7 +57,7 @@ class RoomCalendar:
         return MEETING if room == ROOM.room_resource_email else None
 
 
-async def answered(gw: GatewayUnderTest, alias: str, timeout: float = 10) -> CallDetail:
+async def answered(gw: GatewayUnderTest, alias: str, timeout: float = 10) -> CallRecord:
     """The record of a call to ``alias`` once it is answered."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -15,10 +15,10 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
 
 from guestjoin.reception import prompts, sdp, splash
-from guestjoin.reception.dtmf import build_event
 from guestjoin.reception.machine import CalendarOffer, Phrase
 from guestjoin.reception.media import MediaSession, codec_parameters
 from otj.model import Platform
+from tests.unit.gateway.support import build_event
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -24,12 +24,12 @@ from aiortc.rtp import RtpPacket
 
 from guestjoin.config import GatewayConfig
 from guestjoin.gateway import GatewayOptions
-from guestjoin.reception.dtmf import build_event
 from guestjoin.reception.machine import CalendarOffer
 from guestjoin.reception.media import codec_parameters
 from guestjoin.reception.sdp import Codec
-from guestjoin.transaction import Timers
+from guestjoin.transaction.timers import Timers
 from otj.model import CallRoutingRule, Endpoint, GatewaySettings, IdRule, Platform, VirtualReception
+from tests.unit.gateway.support import build_event
 
 from .dns_server import ZoneServer, meet_zone
 from .peers import SCENARIOS, GatewayUnderTest, Sipp, free_port, running_gateway, uas

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from guestjoin.cdr import CallRecord
 from otj.delivery.codec_screen import Screen, ScreenRejected, response_event
 from otj.delivery.lobby import (
     call_of_feedback,
@@ -19,7 +20,6 @@ from otj.delivery.lobby import (
 )
 from otj.delivery.xapi import PromptResponse, parse_feedback
 from otj.model import Endpoint
-from otj.store.values import CallRecord
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 FJORD = Endpoint(name="Oslo Fjord", group="Rooms", room_resource_email="fjord@rooms.example.com")

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from guestjoin import cdr
-from guestjoin.cdr import CallDetail, RejectionSummary
+from guestjoin.cdr import CallRecord, RejectionSummary
 
 T0 = datetime(2026, 12, 7, 3, 0, 10, tzinfo=UTC)
 
 
 def refused(
     n: int, *, source: str = "198.51.100.7:5060", cause: str = cdr.NO_ROUTE, at: datetime = T0
-) -> CallDetail:
-    return CallDetail(
+) -> CallRecord:
+    return CallRecord(
         key=f"k{n}",
         call_id=f"flood-{n}",
         caller_uri="sip:evil@198.51.100.7",
@@ -66,7 +66,7 @@ def test_forged_sources_beyond_the_limit_share_one_summary() -> None:
 
 def test_calls_that_were_routed_or_answered_are_never_summarised() -> None:
     summary = RejectionSummary(individual=0)
-    routed = CallDetail(
+    routed = CallRecord(
         key="r",
         call_id="r",
         invite_at=T0,
@@ -74,8 +74,8 @@ def test_calls_that_were_routed_or_answered_are_never_summarised() -> None:
         cause=cdr.UNAVAILABLE,
         target="udp 192.0.2.1:5060",
     )
-    live = CallDetail(key="l", call_id="l", invite_at=T0)
-    unregistered = CallDetail(
+    live = CallRecord(key="l", call_id="l", invite_at=T0)
+    unregistered = CallRecord(
         key="u", call_id="u", invite_at=T0, end_at=T0, cause=cdr.CALL_REJECTED
     )
     for call in (routed, live, unregistered):

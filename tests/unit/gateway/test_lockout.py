@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from guestjoin.clock import ManualClock
 from guestjoin.lockout import AuthLockout, LockoutPolicy
 from guestjoin.registrar import Registrar
-from guestjoin.transport import Received
+from guestjoin.values import Received
+from tests.unit.gateway.support import ManualClock
 
 from .test_registrar import CONFIG, SOURCE, answer, register
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 
 from guestjoin.cdr import MemoryRecorder
-from guestjoin.clock import ManualClock
 from guestjoin.config import GatewayConfig
 from guestjoin.core.branch import Call
 from guestjoin.core.indialog import InDialog
@@ -20,9 +19,12 @@ from guestjoin.proxy import Proxy, ProxyOptions
 from guestjoin.registrar import Registrar
 from guestjoin.sip import Request, Response, parse_message
 from guestjoin.sip.headers import Via
-from guestjoin.transaction import ClientTransaction, ServerTransaction, TransactionLayer
+from guestjoin.transaction.client import ClientTransaction
+from guestjoin.transaction.layer import TransactionLayer
+from guestjoin.transaction.server import ServerTransaction
 from guestjoin.values import Received, Target
 from otj.model import CallRoutingRule, GatewaySettings
+from tests.unit.gateway.support import ManualClock
 
 RULE = CallRoutingRule(
     name="SIP Guest Join",

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 
 from guestjoin.cdr import MemoryRecorder, cause_for, conference_of
-from guestjoin.clock import ManualClock
 from guestjoin.config import GatewayConfig
 from guestjoin.licences import Licences
 from guestjoin.registrar import Registrar
 from guestjoin.sip import Request, Response, parse_message
 from guestjoin.sip.digest import DigestCredentials, expected_response, parse_auth_params
-from guestjoin.transport import Received
+from guestjoin.values import Received
 from otj.model import Endpoint
 from otj.secret import Secret
+from tests.unit.gateway.support import ManualClock, by_call_id
 
 FJORD = Endpoint(
     name="Oslo Fjord",
@@ -232,12 +232,12 @@ def test_conference_of(alias: str, conference: str) -> None:
 def test_memory_recorder_keeps_the_latest_state() -> None:
     from datetime import UTC, datetime
 
-    from guestjoin.cdr import CallDetail
+    from guestjoin.cdr import CallRecord
 
     recorder = MemoryRecorder()
-    seen: list[CallDetail] = []
+    seen: list[CallRecord] = []
     recorder.listeners.append(seen.append)
-    start = CallDetail(key="k", call_id="c", invite_at=datetime(2026, 1, 1, tzinfo=UTC))
+    start = CallRecord(key="k", call_id="c", invite_at=datetime(2026, 1, 1, tzinfo=UTC))
     recorder.record(start)
     recorder.record(
         start.__class__(
@@ -248,6 +248,6 @@ def test_memory_recorder_keeps_the_latest_state() -> None:
             }
         )
     )
-    assert recorder.by_call_id("c") is not None
+    assert by_call_id(recorder, "c") is not None
     assert recorder.live() == []
     assert len(seen) == 2

@@ -7,11 +7,14 @@ import itertools
 
 import pytest
 
-from guestjoin.clock import ManualClock
 from guestjoin.sip import Message, Request, Response, make_response, parse_message
 from guestjoin.sip.headers import Via
-from guestjoin.transaction import ClientTransaction, ServerTransaction, State, TransactionLayer
-from guestjoin.transport import Received, Target
+from guestjoin.transaction.client import ClientTransaction
+from guestjoin.transaction.layer import TransactionLayer
+from guestjoin.transaction.server import ServerTransaction
+from guestjoin.transaction.timers import State
+from guestjoin.values import Received, Target
+from tests.unit.gateway.support import ManualClock
 
 
 class Wire:

@@ -12,8 +12,11 @@ import pytest
 from guestjoin.conntrack import ConnectionPolicy
 from guestjoin.gateway import run
 from guestjoin.sip import Message, Request, make_response, parse_message
-from guestjoin.tlscert import client_context, self_signed_pem, server_context
-from guestjoin.transport import Received, Target, TransportError, TransportLayer
+from guestjoin.tlscert import client_context, self_signed_pem
+from guestjoin.transport.interfaces import TransportError
+from guestjoin.transport.layer import TransportLayer
+from guestjoin.values import Received, Target
+from tests.unit.gateway.support import server_context
 
 INVITE = (
     "INVITE sip:abc-defg-hij@google.pexip.me SIP/2.0\r\n"

@@ -8,8 +8,8 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from guestjoin.cdr import CallDetail, MemoryRecorder
-from guestjoin.clock import ManualClock, TimerHandle
+from guestjoin.cdr import CallRecord, MemoryRecorder
+from guestjoin.clock import TimerHandle
 from guestjoin.config import GatewayConfig
 from guestjoin.core.actions import (
     AbandonClient,
@@ -33,6 +33,7 @@ from guestjoin.registrar import Registrar
 from guestjoin.sip import Request, Response, make_response, parse_message
 from guestjoin.values import Received, Target
 from otj.model import CallRoutingRule, GatewaySettings
+from tests.unit.gateway.support import ManualClock, by_call_id
 
 GATEWAY = "192.0.2.10"
 ROOM = ("198.51.100.7", 5060)
@@ -223,8 +224,8 @@ class Harness:
             if c.target == target and (method is None or c.request.method == method)
         ]
 
-    def cdr(self, call_id: str) -> CallDetail:
-        detail = self.recorder.by_call_id(call_id)
+    def cdr(self, call_id: str) -> CallRecord:
+        detail = by_call_id(self.recorder, call_id)
         assert detail is not None, f"no CDR for {call_id}"
         return detail
 

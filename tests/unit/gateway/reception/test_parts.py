@@ -11,6 +11,7 @@ from guestjoin.reception import aliases, calendar, dtmf, sdp, transfer
 from guestjoin.sip import Via, parse_message
 from guestjoin.sip.message import Request
 from otj.model import CallProtocol, IdRule, Meeting, Platform, VirtualReception
+from tests.unit.gateway.support import build_event
 
 JOIN = VirtualReception(
     name="Join",
@@ -55,11 +56,11 @@ def test_id_rules_and_validation() -> None:
 
 def test_rfc4733_events_give_one_key_per_press() -> None:
     tracker = dtmf.EventTracker()
-    press = [dtmf.build_event("5", end=False, duration=d) for d in (160, 320)]
-    press += [dtmf.build_event("5", end=True, duration=480)] * 3  # end packets repeated (§2.5.1.4)
+    press = [build_event("5", end=False, duration=d) for d in (160, 320)]
+    press += [build_event("5", end=True, duration=480)] * 3  # end packets repeated (§2.5.1.4)
     assert [tracker.feed(1000, p) for p in press] == ["5", None, None, None, None]
-    assert tracker.feed(2000, dtmf.build_event("#", end=False, duration=160)) == "#"
-    event = dtmf.parse_event(dtmf.build_event("*", end=True, duration=800, volume=7))
+    assert tracker.feed(2000, build_event("#", end=False, duration=160)) == "#"
+    event = dtmf.parse_event(build_event("*", end=True, duration=800, volume=7))
     assert (event.key, event.end, event.volume, event.duration) == ("*", True, 7, 800)
     with pytest.raises(dtmf.DtmfError):
         dtmf.parse_event(b"\x10\x00\x00\xa0")  # event 16 is not DTMF
