@@ -104,7 +104,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _list(args: argparse.Namespace) -> int:
     from otj.commands.runtime import open_store
-    from otj.delivery.poly import read_problems
+    from otj.delivery.devices.poly import read_problems
 
     db = open_store(args)
     try:
@@ -168,7 +168,7 @@ def _status(row: dict[str, Any]) -> str:
 
 def _deliver(args: argparse.Namespace) -> int:
     from otj.commands.runtime import open_store
-    from otj.delivery.runner import DeliveryRunner
+    from otj.delivery.engine.runner import DeliveryRunner
 
     db = open_store(args)
     runner = DeliveryRunner(db, feedback_base_url=args.feedback_url)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otj.delivery.bookings import (
+from otj.delivery.devices.bookings import (
     Booking,
     BookingsParseError,
     booking_from_meeting,

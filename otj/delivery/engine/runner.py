@@ -2,7 +2,7 @@
 Webex cloud xAPI for ``WEBEX`` endpoints), keep state and alarms.
 
 :class:`DeliveryRunner` reads the store (rooms marked for delivery, endpoint states, meetings),
-runs :func:`otj.delivery.fleet.deliver_fleet` on an event loop of its own (so httpx keeps its
+runs :func:`otj.delivery.engine.fleet.deliver_fleet` on an event loop of its own (so httpx keeps its
 connections to the codecs between cycles) and writes back states, alarms and delivery marks.
 Only endpoints that may need work are looked at: rooms marked as changed, endpoints that failed,
 asked for a sync, were never delivered, or are due for a read-back.
@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 import httpx
 
-from otj.delivery.bookings import Booking, bookings_for_room
-from otj.delivery.cisco import (
+from otj.delivery.devices.bookings import Booking, bookings_for_room
+from otj.delivery.devices.cisco import (
     BookingsClient,
     CiscoConnection,
     CiscoDefaults,
@@ -32,10 +32,17 @@ from otj.delivery.cisco import (
     DeliveryOutcome,
     connection_for,
 )
-from otj.delivery.errors import EndpointError, MissingCredentials
-from otj.delivery.fleet import DeliveryJob, deliver_fleet
-from otj.delivery.lobby import RoomNotice, cloud_alert
-from otj.delivery.plan import (
+from otj.delivery.devices.errors import EndpointError, MissingCredentials
+from otj.delivery.devices.poly import PolyCheck
+from otj.delivery.devices.webex_cloud import (
+    WEBEX_API,
+    WEBEX_API_ENV,
+    WebexCloud,
+    WebexDeviceClient,
+    credentials_for,
+)
+from otj.delivery.engine.fleet import DeliveryJob, deliver_fleet
+from otj.delivery.engine.plan import (
     DEFAULT_VERIFY_EVERY,
     Decision,
     DeliveryState,
@@ -44,15 +51,8 @@ from otj.delivery.plan import (
     backoff,
     with_sync_required,
 )
-from otj.delivery.poly import PolyCheck
-from otj.delivery.room_notices import claim_notices, show_notice
-from otj.delivery.webex_cloud import (
-    WEBEX_API,
-    WEBEX_API_ENV,
-    WebexCloud,
-    WebexDeviceClient,
-    credentials_for,
-)
+from otj.delivery.notices.lobby import RoomNotice, cloud_alert
+from otj.delivery.notices.room_notices import claim_notices, show_notice
 from otj.model import DEFAULT_PROFILE, Endpoint, Profile
 
 if TYPE_CHECKING:

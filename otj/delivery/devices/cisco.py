@@ -2,8 +2,8 @@
 
 :class:`CiscoXapiClient` is the I/O edge (one httpx client per endpoint, Basic auth or a
 ``/xmlapi/session/begin`` session cookie, per-endpoint HTTPS/verification/timeouts); every
-transport or device failure leaves it as an :mod:`otj.delivery.errors` exception.
-:func:`deliver` runs one cycle for one endpoint following :mod:`otj.delivery.plan`.
+transport or device failure leaves it as an :mod:`otj.delivery.devices.errors` exception.
+:func:`deliver` runs one cycle for one endpoint following :mod:`otj.delivery.engine.plan`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Protocol
 
 import httpx
 
-from otj.delivery.bookings import (
+from otj.delivery.devices.bookings import (
     Booking,
     BookingsMode,
     BookingsParseError,
@@ -31,7 +31,7 @@ from otj.delivery.bookings import (
     render_legacy_xml,
     render_put_command,
 )
-from otj.delivery.errors import (
+from otj.delivery.devices.errors import (
     NO_CREDENTIALS,
     EndpointError,
     EndpointProtocolError,
@@ -39,16 +39,7 @@ from otj.delivery.errors import (
     EndpointUnreachable,
     MissingCredentials,
 )
-from otj.delivery.plan import (
-    DEFAULT_VERIFY_EVERY,
-    Decision,
-    DeliveryState,
-    after_failure,
-    after_push,
-    after_verify,
-    decide,
-)
-from otj.delivery.xapi import (
+from otj.delivery.devices.xapi import (
     DialOutcome,
     SoftwareVersion,
     command_document,
@@ -58,6 +49,15 @@ from otj.delivery.xapi import (
     parse_software_version,
     parse_status_version,
 )
+from otj.delivery.engine.plan import (
+    DEFAULT_VERIFY_EVERY,
+    Decision,
+    DeliveryState,
+    after_failure,
+    after_push,
+    after_verify,
+    decide,
+)
 from otj.model import Endpoint, EndpointAuth, Profile
 from otj.netreason import one_line, reason, status_text
 from otj.secret import Secret
@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 
 AuthMode = EndpointAuth
 #: What codecs post to our HttpFeedback URL: booking events, and the answers to our prompts
-#: ("Try again" after a call ended in the meeting's lobby, :mod:`otj.delivery.lobby`).
+#: ("Try again" after a call ended in the meeting's lobby, :mod:`otj.delivery.notices.lobby`).
 FEEDBACK_EXPRESSIONS = ("/Event/Bookings", "/Event/UserInterface/Message/Prompt/Response")
 XML_CONTENT = {"Content-Type": "text/xml; charset=utf-8"}
 
@@ -359,7 +359,7 @@ class DeviceConnection(Protocol):
 
 class BookingsClient(Protocol):
     """A device's booking list over some API: the local xAPI (:class:`CiscoXapiClient`) or the
-    Webex cloud xAPI (:class:`otj.delivery.webex_cloud.WebexDeviceClient`)."""
+    Webex cloud xAPI (:class:`otj.delivery.devices.webex_cloud.WebexDeviceClient`)."""
 
     @property
     def connection(self) -> DeviceConnection: ...

@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 
-from otj.delivery.bookings import (
+from otj.delivery.devices.bookings import (
     Booking,
     BookingsMode,
     BookingsParseError,
     parse_utc,
     put_payload,
 )
-from otj.delivery.errors import (
+from otj.delivery.devices.errors import (
     EndpointCommandFailed,
     EndpointError,
     EndpointProtocolError,
@@ -39,7 +39,7 @@ from otj.delivery.errors import (
     EndpointUnreachable,
     MissingCredentials,
 )
-from otj.delivery.xapi import SoftwareVersion, parse_software_version
+from otj.delivery.devices.xapi import SoftwareVersion, parse_software_version
 from otj.model import Endpoint, Profile
 from otj.secret import Secret
 
@@ -217,7 +217,7 @@ class _TokenSource:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WebexConnection:
-    """How one cloud-registered device is reached (what :func:`~otj.delivery.cisco.deliver`
+    """How one cloud-registered device is reached (what :func:`~otj.delivery.devices.cisco.deliver`
     reads: the endpoint name; HttpFeedback is not registered through the cloud)."""
 
     endpoint: str
@@ -358,7 +358,8 @@ class WebexCloud:
 
 
 class WebexDeviceClient:
-    """One cloud-registered device, with the interface :func:`otj.delivery.cisco.deliver` uses."""
+    """One cloud-registered device, with the interface
+    :func:`otj.delivery.devices.cisco.deliver` uses."""
 
     def __init__(self, cloud: WebexCloud, connection: WebexConnection) -> None:
         self.cloud = cloud
