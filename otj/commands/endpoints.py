@@ -125,13 +125,13 @@ def _list(args: argparse.Namespace) -> int:
                     "type": endpoint.type,
                     "room": endpoint.room_resource_email,
                     "token": token is not None,
-                    "last_push": _iso(state.last_push_at if state else None),
+                    "last_push": _iso(state.pushed_at if state else None),
                     "last_read": _iso(last_read),
                     "result": state.last_result if state else "",
-                    "failures": state.consecutive_failures if state else 0,
+                    "failures": state.failures if state else 0,
                     "error": state.last_error if state else "",
                     "software": state.software_version if state else "",
-                    "mismatch": state.mismatch_detail if state else "",
+                    "mismatch": state.mismatch if state else "",
                     "problem": problems.get(endpoint.name, ""),
                 }
             )

@@ -48,7 +48,6 @@ from otj.delivery.engine.plan import (
     DeliveryState,
     after_failure,
     alarm_changes,
-    backoff,
     with_sync_required,
 )
 from otj.delivery.notices.lobby import RoomNotice, cloud_alert
@@ -57,7 +56,6 @@ from otj.model import DEFAULT_PROFILE, Endpoint, Profile
 
 if TYPE_CHECKING:
     from otj.store import Database
-    from otj.store.values import DeliveryState as StoredState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,65 +69,6 @@ PUBLIC_URL_ENV = "OTJ_PUBLIC_URL"
 PAST_WINDOW = timedelta(hours=12)
 
 TransportFactory = Callable[[CiscoConnection], httpx.AsyncBaseTransport | None]
-
-
-# --- store ↔ plan state -----------------------------------------------------------------------
-
-
-def from_store(stored: StoredState) -> DeliveryState:
-    """The delivery plan's view of a stored endpoint state."""
-    failures = stored.consecutive_failures
-    retry_at = (
-        stored.updated_at + backoff(failures)
-        if failures and stored.updated_at and not stored.sync_required
-        else None
-    )
-    return DeliveryState(
-        endpoint=stored.endpoint,
-        pushed_digest=stored.last_payload_hash or None,
-        pushed_at=stored.last_push_at,
-        contacted_at=stored.verified_at,
-        sync_required=stored.sync_required,
-        failures=failures,
-        error_kind=stored.last_result if failures else "",
-        last_error=stored.last_error,
-        retry_at=retry_at,
-        mismatch=stored.mismatch_detail,
-        software_version=stored.software_version,
-        feedback_registered=stored.feedback_registered,
-    )
-
-
-def store_changes(before: DeliveryState, after: DeliveryState, *, pushed: bool) -> dict[str, Any]:
-    """The stored fields that differ between two plan states."""
-    wanted = {
-        "last_payload_hash": after.pushed_digest or "",
-        "last_push_at": after.pushed_at,
-        "verified_at": after.contacted_at,
-        "sync_required": after.sync_required,
-        "consecutive_failures": after.failures,
-        "last_result": after.error_kind if after.failures else ("pushed" if pushed else "ok"),
-        "last_error": after.last_error[:4000],
-        "mismatch_detail": after.mismatch,
-        "software_version": after.software_version,
-        "feedback_registered": after.feedback_registered,
-    }
-    old = {
-        "last_payload_hash": before.pushed_digest or "",
-        "last_push_at": before.pushed_at,
-        "verified_at": before.contacted_at,
-        "sync_required": before.sync_required,
-        "consecutive_failures": before.failures,
-        "last_result": None,
-        "last_error": before.last_error[:4000],
-        "mismatch_detail": before.mismatch,
-        "software_version": before.software_version,
-        "feedback_registered": before.feedback_registered,
-    }
-    changes = {k: v for k, v in wanted.items() if old[k] != v and k != "last_result"}
-    if changes:
-        changes["last_result"] = wanted["last_result"]
-    return changes
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -492,10 +431,7 @@ class DeliveryRunner:
                     )
                 )
                 continue
-            stored_state = stored.get(endpoint.name)
-            state = (
-                from_store(stored_state) if stored_state else DeliveryState(endpoint=endpoint.name)
-            )
+            state = stored.get(endpoint.name) or DeliveryState(endpoint=endpoint.name)
             profile = profiles.get(endpoint.name, DEFAULT_PROFILE)
             try:
                 client, moved = self._device_client(endpoint, profile)
@@ -593,12 +529,8 @@ class DeliveryRunner:
     def _record(self, done: Sequence[_Done], now: datetime) -> list[EndpointReport]:
         """Write the new states in one transaction, then raise or clear alarms."""
         reports = []
-        changes: dict[str, dict[str, Any]] = {}
         for item in done:
             endpoint, outcome = item.endpoint, item.outcome
-            fields = store_changes(item.before, outcome.state, pushed=outcome.pushed)
-            if fields:
-                changes[endpoint.name] = fields
             reports.append(
                 EndpointReport(
                     endpoint=endpoint.name,
@@ -610,8 +542,9 @@ class DeliveryRunner:
                     webrtc=outcome.webrtc,
                 )
             )
-        if changes:
-            self.db.delivery.update_many(changes, now=now)
+        self.db.delivery.save_many(
+            {item.endpoint.name: (item.before, item.outcome.state) for item in done}, now=now
+        )
         for item in done:
             endpoint, outcome = item.endpoint, item.outcome
             for change in alarm_changes(item.before, outcome.state):
