@@ -2,10 +2,11 @@
 Webex cloud xAPI for ``WEBEX`` endpoints), keep state and alarms.
 
 :class:`DeliveryRunner` reads the store (rooms marked for delivery, endpoint states, meetings),
-runs :func:`otj.delivery.engine.fleet.deliver_fleet` on an event loop of its own (so httpx keeps its
-connections to the codecs between cycles) and writes back states, alarms and delivery marks.
-Only endpoints that may need work are looked at: rooms marked as changed, endpoints that failed,
-asked for a sync, were never delivered, or are due for a read-back.
+runs :func:`otj.delivery.engine.fleet.deliver_fleet` on an event loop of its own (so httpx keeps
+its connections to the codecs between cycles, :mod:`otj.delivery.engine.clients`) and writes back
+states, alarms and delivery marks. Only endpoints that may need work are looked at: rooms marked
+as changed, endpoints that failed, asked for a sync, were never delivered, or are due for a
+read-back.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -24,32 +25,19 @@ from urllib.parse import quote
 import httpx
 
 from otj.delivery.devices.bookings import Booking, bookings_for_room
-from otj.delivery.devices.cisco import (
-    BookingsClient,
-    CiscoConnection,
-    CiscoDefaults,
-    CiscoXapiClient,
-    DeliveryOutcome,
-    connection_for,
-)
+from otj.delivery.devices.cisco import CiscoDefaults, DeliveryOutcome
 from otj.delivery.devices.errors import EndpointError, MissingCredentials
 from otj.delivery.devices.poly import PolyCheck
-from otj.delivery.devices.webex_cloud import (
-    WEBEX_API,
-    WEBEX_API_ENV,
-    WebexCloud,
-    WebexDeviceClient,
-    credentials_for,
-)
+from otj.delivery.devices.webex_cloud import WEBEX_API, WEBEX_API_ENV, WebexCloud
+from otj.delivery.engine.clients import DeviceClients, TransportFactory
 from otj.delivery.engine.fleet import DeliveryJob, deliver_fleet
 from otj.delivery.engine.plan import (
     DEFAULT_VERIFY_EVERY,
-    Decision,
     DeliveryState,
-    after_failure,
     alarm_changes,
     with_sync_required,
 )
+from otj.delivery.engine.report import Attempt, DeliveryReport, EndpointReport, Refused
 from otj.delivery.notices.lobby import RoomNotice, cloud_alert
 from otj.delivery.notices.room_notices import claim_notices, show_notice
 from otj.model import DEFAULT_PROFILE, Endpoint, Profile
@@ -68,94 +56,30 @@ PUBLIC_URL_ENV = "OTJ_PUBLIC_URL"
 #: Meetings that ended longer ago than this are no longer sent to a codec.
 PAST_WINDOW = timedelta(hours=12)
 
-TransportFactory = Callable[[CiscoConnection], httpx.AsyncBaseTransport | None]
 
+@dataclass(kw_only=True, slots=True)
+class _Selection:
+    """A cycle's endpoints, sorted: work for the fleet, endpoints refused for their
+    configuration, endpoints skipped, and the rooms that must stay marked for delivery."""
 
-# --- report -----------------------------------------------------------------------------------
+    jobs: list[tuple[Endpoint, DeliveryJob]] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    skipped: list[EndpointReport] = field(default_factory=list)
+    blocked_rooms: set[str] = field(default_factory=set)
 
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class EndpointReport:
-    """One endpoint's line in a delivery report."""
-
-    endpoint: str
-    room: str
-    action: str
-    reason: str
-    bookings: int = 0
-    error: str = ""
-    #: Bookings sent as RoomOS native (WebRTC) joins.
-    webrtc: int = 0
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DeliveryReport:
-    """What one delivery cycle did."""
-
-    considered: int = 0
-    pushed: int = 0
-    verified: int = 0
-    skipped: int = 0
-    failed: int = 0
-    rooms_delivered: tuple[str, ...] = ()
-    endpoints: tuple[EndpointReport, ...] = field(default=())
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (for logs and the admin API)."""
-        return asdict(self)
-
-
-# --- the runner -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Done:
-    """One endpoint's outcome in a cycle, with the state it started from."""
-
-    endpoint: Endpoint
-    before: DeliveryState
-    bookings: int
-    outcome: DeliveryOutcome
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Refused:
-    """An endpoint the runner cannot contact as configured (no API credentials)."""
-
-    endpoint: Endpoint
-    state: DeliveryState
-    error: EndpointError
-    now: datetime
-
-    def done(self) -> _Done:
-        """A failure outcome, recorded like a device failure with its alarm (once: while the
-        configuration stays the same, the state and the alarm stay as they are)."""
-        message = str(self.error)
-        state = self.state
-        recorded = state.failures and (state.error_kind, state.last_error) == (
-            self.error.kind,
-            message,
+    def skip(self, endpoint: Endpoint, room: str, reason: str, *, blocks_room: bool) -> None:
+        """Leave an endpoint out of this cycle (and its room pending when ``blocks_room``)."""
+        if blocks_room:
+            self.blocked_rooms.add(room)
+        self.skipped.append(
+            EndpointReport(endpoint=endpoint.name, room=room, action="skip", reason=reason)
         )
-        failed = (
-            state
-            if recorded
-            else replace(
-                after_failure(state, kind=self.error.kind, message=message, now=self.now),
-                retry_at=None,  # retried when the configuration changes, not on a back-off
-            )
-        )
-        return _Done(
-            endpoint=self.endpoint,
-            before=self.state,
-            bookings=0,
-            outcome=DeliveryOutcome(
-                endpoint=self.endpoint.name,
-                decision=Decision(action="skip", reason="configuration"),
-                state=failed,
-                error=message,
-                error_kind=self.error.kind,
-            ),
-        )
+
+
+def _pushed_to(endpoint: Endpoint) -> bool:
+    """Whether the runner pushes to an endpoint (POLY and PULL endpoints read their meetings
+    themselves; a CISCO endpoint without an API address has nothing to push to)."""
+    return endpoint.type == "WEBEX" or (endpoint.type == "CISCO" and bool(endpoint.api_address))
 
 
 class _LoopThread:
@@ -207,7 +131,6 @@ class DeliveryRunner:
         webex_concurrency: int = 20,
     ) -> None:
         self.db = db
-        self.defaults = defaults or CiscoDefaults()
         # Where codecs post HttpFeedback events: our API as the codecs can reach it.
         self.feedback_base_url = (feedback_base_url or os.environ.get(PUBLIC_URL_ENV, "")).rstrip(
             "/"
@@ -215,21 +138,25 @@ class DeliveryRunner:
         self.concurrency = concurrency
         self.deadline = deadline
         self.verify_every = verify_every
-        self._transport_factory = transport_factory
-        self._clients: dict[str, CiscoXapiClient] = {}
-        self.webex_base_url = (
-            webex_base_url or os.environ.get(WEBEX_API_ENV, "") or WEBEX_API
-        ).rstrip("/")
-        self._webex_transport = webex_transport
-        self._webex_concurrency = webex_concurrency
-        self.webex: WebexCloud | None = None
-        self._webex_clients: dict[str, WebexDeviceClient] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        self.clients = DeviceClients(
+            defaults=defaults or CiscoDefaults(),
+            transport_factory=transport_factory,
+            webex_base_url=(
+                webex_base_url or os.environ.get(WEBEX_API_ENV, "") or WEBEX_API
+            ).rstrip("/"),
+            webex_transport=webex_transport,
+            webex_concurrency=webex_concurrency,
+        )
         self._config: tuple[int, list[Endpoint], Mapping[str, Profile]] | None = None
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
         self._loop_lock = threading.Lock()
         self._poly = PolyCheck()  # POLY endpoints pull over EWS: alarm when they cannot
+
+    @property
+    def webex(self) -> WebexCloud | None:
+        """The Webex cloud client (``None`` until a ``WEBEX`` endpoint needed it)."""
+        return self.clients.webex
 
     # -- public ------------------------------------------------------------------------------
 
@@ -260,7 +187,7 @@ class DeliveryRunner:
         with self._lock, self._loop_lock:
             if self._loop is None:
                 return
-            self._loop.submit(self._close_clients()).result(timeout=30)
+            self._loop.submit(self.clients.aclose()).result(timeout=30)
             self._loop.stop()
             self._loop = None
 
@@ -283,10 +210,10 @@ class DeliveryRunner:
             try:
                 if endpoint.type == "WEBEX":
                     name, arguments = cloud_alert(notice)
-                    cloud, _ = self._webex_client(endpoint, profile)
+                    cloud, _ = self.clients.webex_device(endpoint, profile)
                     await asyncio.wait_for(cloud.command(name, arguments=arguments), self.deadline)
                 else:
-                    client, _ = self._client(endpoint, profile)
+                    client, _ = self.clients.cisco(endpoint, profile)
                     await asyncio.wait_for(show_notice(client, notice), self.deadline)
             except (EndpointError, TimeoutError) as exc:
                 log.warning(
@@ -303,79 +230,6 @@ class DeliveryRunner:
         return sum(told)
 
     # -- one cycle ---------------------------------------------------------------------------
-
-    def _client(self, endpoint: Endpoint, profile: Profile) -> tuple[CiscoXapiClient, bool]:
-        """The endpoint's client, and whether its connection settings changed (a different
-        device may answer now: its list must be pushed again).
-
-        Raises ``MissingCredentials`` (and drops the endpoint's client) when neither the
-        endpoint nor its profile gives an API username.
-        """
-        client = self._clients.get(endpoint.name)
-        try:
-            connection = connection_for(endpoint, self.defaults.for_profile(profile))
-        except MissingCredentials:
-            if client is not None:
-                self._close_later(self._clients.pop(endpoint.name))
-            raise
-        moved = client is not None and client.connection != connection
-        if client is None or moved:
-            if client is not None:
-                self._close_later(client)
-            transport = self._transport_factory(connection) if self._transport_factory else None
-            client = CiscoXapiClient(connection, transport=transport)
-            self._clients[endpoint.name] = client
-        return client, moved
-
-    def _webex_client(self, endpoint: Endpoint, profile: Profile) -> tuple[WebexDeviceClient, bool]:
-        """A cloud device's client, and whether its device id or authorisation changed.
-
-        Raises ``MissingCredentials`` (naming what is missing) without a device id or without
-        the profile's Webex client id, secret and refresh token.
-        """
-        try:
-            credentials = credentials_for(endpoint, profile)
-        except MissingCredentials:
-            self._webex_clients.pop(endpoint.name, None)
-            raise
-        if self.webex is None:
-            self.webex = WebexCloud(
-                self.webex_base_url,
-                transport=self._webex_transport,
-                concurrency=self._webex_concurrency,
-            )
-        client = self._webex_clients.get(endpoint.name)
-        moved = client is not None and (
-            client.connection.device_id != endpoint.webex_device_id
-            or client.connection.credentials != credentials
-        )
-        if client is None or moved:
-            client = self.webex.device(
-                endpoint.name,
-                endpoint.webex_device_id,
-                credentials,
-                room=endpoint.room_resource_email,
-            )
-            self._webex_clients[endpoint.name] = client
-        return client, moved
-
-    def _device_client(self, endpoint: Endpoint, profile: Profile) -> tuple[BookingsClient, bool]:
-        if endpoint.type == "WEBEX":
-            return self._webex_client(endpoint, profile)
-        return self._client(endpoint, profile)
-
-    def _close_later(self, client: CiscoXapiClient) -> None:
-        task = asyncio.get_running_loop().create_task(client.aclose())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def _close_clients(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
-        self._webex_clients = {}
-        if self.webex is not None:
-            await self.webex.aclose()
-            self.webex = None
 
     def _configuration(self) -> tuple[list[Endpoint], Mapping[str, Profile]]:
         """Endpoints and each endpoint's profile (secrets resolved: the profile holds the
@@ -398,125 +252,38 @@ class DeliveryRunner:
         return state.contacted_at is None or now - state.contacted_at >= self.verify_every
 
     async def _cycle(self, now: datetime) -> DeliveryReport:
+        """Select the endpoints that need work, deliver to them all at once, record states
+        and alarms, and clear the delivery mark of every room whose endpoints all succeeded."""
         db = self.db
         await asyncio.to_thread(self._poly.run, db, now=now)
         pending = {p.room: p.generation for p in await asyncio.to_thread(db.rooms.pending_delivery)}
-        endpoints, profiles = await asyncio.to_thread(self._configuration)
-        stored = {s.endpoint: s for s in await asyncio.to_thread(db.delivery.all)}
-        read_rooms = await asyncio.to_thread(db.rooms.read_at_least_once)
-
-        rooms_of: dict[str, list[Endpoint]] = {}
-        for endpoint in endpoints:
-            rooms_of.setdefault(endpoint.room_resource_email.lower(), []).append(endpoint)
-
-        jobs: list[tuple[Endpoint, DeliveryJob]] = []
-        refused: list[_Refused] = []
-        lists: dict[str, tuple[Booking, ...]] = {}
-        skipped: list[EndpointReport] = []
-        blocked_rooms: set[str] = set()
-        for endpoint in endpoints:
-            if not (
-                endpoint.type == "WEBEX" or (endpoint.type == "CISCO" and endpoint.api_address)
-            ):
-                continue  # POLY and PULL endpoints read their meetings themselves
-            room = endpoint.room_resource_email.lower()
-            if room not in read_rooms:
-                blocked_rooms.add(room)
-                skipped.append(
-                    EndpointReport(
-                        endpoint=endpoint.name,
-                        room=room,
-                        action="skip",
-                        reason="calendar not read yet",
-                    )
-                )
-                continue
-            state = stored.get(endpoint.name) or DeliveryState(endpoint=endpoint.name)
-            profile = profiles.get(endpoint.name, DEFAULT_PROFILE)
-            try:
-                client, moved = self._device_client(endpoint, profile)
-            except MissingCredentials as exc:
-                refused.append(_Refused(endpoint=endpoint, state=state, error=exc, now=now))
-                continue
-            if moved or state.error_kind == MissingCredentials.kind:
-                # settings changed (or credentials arrived): push now, whatever the back-off
-                log.info("%s: connection settings changed, pushing again", endpoint.name)
-                state = with_sync_required(state)
-            if not self._due(state, room_pending=room in pending, now=now):
-                if state.failures:
-                    blocked_rooms.add(room)
-                skipped.append(
-                    EndpointReport(
-                        endpoint=endpoint.name, room=room, action="skip", reason="not due"
-                    )
-                )
-                continue
-            if room not in lists:
-                meetings = await asyncio.to_thread(
-                    db.meetings.list,
-                    room,
-                    start=now - PAST_WINDOW,
-                    end=now + timedelta(days=max(1, profile.display_upcoming_meetings)),
-                    listed_only=True,
-                    with_trace=False,
-                )
-                lists[room] = bookings_for_room(meetings, profile=profile)
-            feedback = (
-                await asyncio.to_thread(self.feedback_url, endpoint.name, now=now)
-                if endpoint.type == "CISCO"
-                else ""
-            )
-            jobs.append(
-                (
-                    endpoint,
-                    DeliveryJob(
-                        client=client, state=state, bookings=lists[room], feedback_url=feedback
-                    ),
-                )
-            )
-
-        for item in refused:
+        selection = await self._select(pending, now=now)
+        for item in selection.refused:
             if item.state.error_kind != item.error.kind:
                 log.error("%s: %s", item.endpoint.name, item.error)
         outcomes = await deliver_fleet(
-            [job for _, job in jobs],
+            [job for _, job in selection.jobs],
             now=now,
             concurrency=self.concurrency,
             deadline=self.deadline,
             verify_every=self.verify_every,
         )
-        done = [
-            _Done(endpoint=endpoint, before=job.state, bookings=len(job.bookings), outcome=o)
-            for (endpoint, job), o in zip(jobs, outcomes, strict=True)
-        ] + [r.done() for r in refused]
-        reports = await asyncio.to_thread(self._record, done, now)
+        attempts = [
+            Attempt(endpoint=endpoint, before=job.state, bookings=len(job.bookings), outcome=o)
+            for (endpoint, job), o in zip(selection.jobs, outcomes, strict=True)
+        ] + [r.attempt() for r in selection.refused]
+        reports = await asyncio.to_thread(self._record, attempts, now)
         failed_rooms = {
-            d.endpoint.room_resource_email.lower()
-            for d in done
-            if d.outcome.error or (d.outcome.decision.action == "skip" and d.outcome.state.failures)
-        } | blocked_rooms
+            a.endpoint.room_resource_email.lower()
+            for a in attempts
+            if a.outcome.error or (a.outcome.decision.action == "skip" and a.outcome.state.failures)
+        } | selection.blocked_rooms
         delivered = await asyncio.to_thread(
             db.rooms.mark_delivered_many,
             {room: generation for room, generation in pending.items() if room not in failed_rooms},
         )
-        counts = {"push": 0, "verify": 0}
-        for outcome in outcomes:
-            if outcome.pushed:
-                counts["push"] += 1
-            elif outcome.verified:
-                counts["verify"] += 1
-        failed = sum(1 for d in done if d.outcome.error)
-        report = DeliveryReport(
-            considered=len(done),
-            pushed=counts["push"],
-            verified=counts["verify"],
-            skipped=len(skipped)
-            + sum(1 for o in outcomes if not (o.pushed or o.verified or o.error)),
-            failed=failed,
-            rooms_delivered=tuple(sorted(delivered)),
-            endpoints=tuple(reports),
-        )
-        if jobs:
+        report = _summary(outcomes, attempts, selection.skipped, reports, delivered)
+        if selection.jobs:
             log.info(
                 "delivery: %d considered, %d pushed, %d verified, %d failed",
                 report.considered,
@@ -526,33 +293,98 @@ class DeliveryRunner:
             )
         return report
 
-    def _record(self, done: Sequence[_Done], now: datetime) -> list[EndpointReport]:
-        """Write the new states in one transaction, then raise or clear alarms."""
-        reports = []
-        for item in done:
-            endpoint, outcome = item.endpoint, item.outcome
-            reports.append(
-                EndpointReport(
-                    endpoint=endpoint.name,
-                    room=endpoint.room_resource_email.lower(),
-                    action="push" if outcome.pushed else outcome.decision.action,
-                    reason=outcome.decision.reason,
-                    bookings=item.bookings,
-                    error=outcome.error,
-                    webrtc=outcome.webrtc,
+    async def _select(self, pending: Mapping[str, int], *, now: datetime) -> _Selection:
+        """Sort this cycle's push endpoints: a room whose calendar was never read keeps its
+        endpoints waiting (an empty list would wipe the device), an endpoint without
+        credentials is refused, one not due is skipped, the others get their room's list."""
+        db = self.db
+        endpoints, profiles = await asyncio.to_thread(self._configuration)
+        stored = {s.endpoint: s for s in await asyncio.to_thread(db.delivery.all)}
+        read_rooms = await asyncio.to_thread(db.rooms.read_at_least_once)
+        selection = _Selection()
+        lists: dict[str, tuple[Booking, ...]] = {}
+        for endpoint in filter(_pushed_to, endpoints):
+            room = endpoint.room_resource_email.lower()
+            if room not in read_rooms:
+                selection.skip(endpoint, room, "calendar not read yet", blocks_room=True)
+                continue
+            state = stored.get(endpoint.name) or DeliveryState(endpoint=endpoint.name)
+            profile = profiles.get(endpoint.name, DEFAULT_PROFILE)
+            try:
+                client, moved = self.clients.for_endpoint(endpoint, profile)
+            except MissingCredentials as exc:
+                selection.refused.append(
+                    Refused(endpoint=endpoint, state=state, error=exc, now=now)
                 )
+                continue
+            if moved or state.error_kind == MissingCredentials.kind:
+                # settings changed (or credentials arrived): push now, whatever the back-off
+                log.info("%s: connection settings changed, pushing again", endpoint.name)
+                state = with_sync_required(state)
+            if not self._due(state, room_pending=room in pending, now=now):
+                selection.skip(endpoint, room, "not due", blocks_room=bool(state.failures))
+                continue
+            if room not in lists:
+                lists[room] = await self._room_bookings(room, profile, now=now)
+            feedback = (
+                await asyncio.to_thread(self.feedback_url, endpoint.name, now=now)
+                if endpoint.type == "CISCO"
+                else ""
             )
-        self.db.delivery.save_many(
-            {item.endpoint.name: (item.before, item.outcome.state) for item in done}, now=now
+            job = DeliveryJob(
+                client=client, state=state, bookings=lists[room], feedback_url=feedback
+            )
+            selection.jobs.append((endpoint, job))
+        return selection
+
+    async def _room_bookings(
+        self, room: str, profile: Profile, *, now: datetime
+    ) -> tuple[Booking, ...]:
+        """The room's booking list: its listed meetings from ``PAST_WINDOW`` ago to the end of
+        the profile's ``display_upcoming_meetings`` days."""
+        meetings = await asyncio.to_thread(
+            self.db.meetings.list,
+            room,
+            start=now - PAST_WINDOW,
+            end=now + timedelta(days=max(1, profile.display_upcoming_meetings)),
+            listed_only=True,
+            with_trace=False,
         )
-        for item in done:
-            endpoint, outcome = item.endpoint, item.outcome
-            for change in alarm_changes(item.before, outcome.state):
+        return bookings_for_room(meetings, profile=profile)
+
+    def _record(self, attempts: Sequence[Attempt], now: datetime) -> list[EndpointReport]:
+        """Write the new states in one transaction, then raise or clear alarms."""
+        self.db.delivery.save_many(
+            {a.endpoint.name: (a.before, a.outcome.state) for a in attempts}, now=now
+        )
+        for attempt in attempts:
+            name = attempt.endpoint.name
+            for change in alarm_changes(attempt.before, attempt.outcome.state):
                 kind = ALARM_DELIVERY if change.key == "delivery" else ALARM_MISMATCH
                 if change.raise_alarm:
                     self.db.alarms.raise_alarm(
-                        kind, endpoint.name, change.message, now=now, severity=change.severity
+                        kind, name, change.message, now=now, severity=change.severity
                     )
                 else:
-                    self.db.alarms.clear(kind, endpoint.name, now=now)
-        return reports
+                    self.db.alarms.clear(kind, name, now=now)
+        return [attempt.report() for attempt in attempts]
+
+
+def _summary(
+    outcomes: Sequence[DeliveryOutcome],
+    attempts: Sequence[Attempt],
+    skipped: Sequence[EndpointReport],
+    reports: Sequence[EndpointReport],
+    delivered: Sequence[str],
+) -> DeliveryReport:
+    """The cycle's report: ``outcomes`` are the fleet's, ``attempts`` add the refused
+    endpoints, ``skipped`` those left out before the fleet ran."""
+    return DeliveryReport(
+        considered=len(attempts),
+        pushed=sum(1 for o in outcomes if o.pushed),
+        verified=sum(1 for o in outcomes if o.verified and not o.pushed),
+        skipped=len(skipped) + sum(1 for o in outcomes if not (o.pushed or o.verified or o.error)),
+        failed=sum(1 for a in attempts if a.outcome.error),
+        rooms_delivered=tuple(sorted(delivered)),
+        endpoints=tuple(reports),
+    )
