@@ -217,7 +217,7 @@ class _TokenSource:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WebexConnection:
-    """How one cloud-registered device is reached (what :func:`~otj.delivery.devices.cisco.deliver`
+    """How one cloud-registered device is reached (what :func:`~otj.delivery.engine.deliver.deliver`
     reads: the endpoint name; HttpFeedback is not registered through the cloud)."""
 
     endpoint: str
@@ -359,7 +359,7 @@ class WebexCloud:
 
 class WebexDeviceClient:
     """One cloud-registered device, with the interface
-    :func:`otj.delivery.devices.cisco.deliver` uses."""
+    :func:`otj.delivery.engine.deliver.deliver` uses."""
 
     def __init__(self, cloud: WebexCloud, connection: WebexConnection) -> None:
         self.cloud = cloud

@@ -11,7 +11,6 @@ from collections.abc import Callable
 import httpx
 
 from otj.delivery.devices.cisco import (
-    BookingsClient,
     CiscoConnection,
     CiscoDefaults,
     CiscoXapiClient,
@@ -19,6 +18,7 @@ from otj.delivery.devices.cisco import (
 )
 from otj.delivery.devices.errors import MissingCredentials
 from otj.delivery.devices.webex_cloud import WebexCloud, WebexDeviceClient, credentials_for
+from otj.delivery.engine.deliver import BookingsClient
 from otj.model import Endpoint, Profile
 
 TransportFactory = Callable[[CiscoConnection], httpx.AsyncBaseTransport | None]

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from otj.delivery.devices.cisco import DeliveryOutcome
 from otj.delivery.devices.errors import EndpointError
+from otj.delivery.engine.deliver import DeliveryOutcome
 from otj.delivery.engine.plan import Decision, DeliveryState, after_failure
 from otj.model import Endpoint
 

@@ -25,11 +25,12 @@ from urllib.parse import quote
 import httpx
 
 from otj.delivery.devices.bookings import Booking, bookings_for_room
-from otj.delivery.devices.cisco import CiscoDefaults, DeliveryOutcome
+from otj.delivery.devices.cisco import CiscoDefaults
 from otj.delivery.devices.errors import EndpointError, MissingCredentials
 from otj.delivery.devices.poly import PolyCheck
 from otj.delivery.devices.webex_cloud import WEBEX_API, WEBEX_API_ENV, WebexCloud
 from otj.delivery.engine.clients import DeviceClients, TransportFactory
+from otj.delivery.engine.deliver import DeliveryOutcome
 from otj.delivery.engine.fleet import DeliveryJob, deliver_fleet
 from otj.delivery.engine.plan import (
     DEFAULT_VERIFY_EVERY,

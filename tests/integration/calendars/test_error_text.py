@@ -18,7 +18,8 @@ from calendars.base import (
     CalendarUnavailable,
 )
 from calendars.sources.caldav import CalDavCalendarSource, CalDavSettings
-from otj.delivery.devices.cisco import CiscoConnection, CiscoXapiClient, deliver
+from otj.delivery.devices.cisco import CiscoConnection, CiscoXapiClient
+from otj.delivery.engine.deliver import deliver
 from otj.delivery.engine.plan import DeliveryState
 from otj.demo.codec.farm import CodecFarm
 from otj.secret import Secret

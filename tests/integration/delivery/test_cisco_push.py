@@ -17,8 +17,6 @@ from otj.delivery.devices.cisco import (
     CiscoDefaults,
     CiscoXapiClient,
     connection_for,
-    deliver,
-    feedback_digest,
 )
 from otj.delivery.devices.errors import (
     EndpointCommandFailed,
@@ -27,6 +25,7 @@ from otj.delivery.devices.errors import (
     EndpointUnreachable,
 )
 from otj.delivery.devices.xapi import command_document
+from otj.delivery.engine.deliver import deliver, feedback_digest
 from otj.delivery.engine.fleet import DeliveryJob, deliver_fleet
 from otj.delivery.engine.plan import DeliveryState, alarm_changes
 from otj.model import Endpoint, Profile
