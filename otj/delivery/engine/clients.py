@@ -17,7 +17,8 @@ from otj.delivery.devices.cisco import (
     connection_for,
 )
 from otj.delivery.devices.errors import MissingCredentials
-from otj.delivery.devices.webex_cloud import WebexCloud, WebexDeviceClient, credentials_for
+from otj.delivery.devices.webex_auth import credentials_for
+from otj.delivery.devices.webex_cloud import WebexCloud, WebexDeviceClient
 from otj.delivery.engine.deliver import BookingsClient
 from otj.model import Endpoint, Profile
 

@@ -8,11 +8,8 @@ import httpx
 import pytest
 
 from otj.delivery.devices.bookings import BookingsParseError
-from otj.delivery.devices.webex_cloud import (
-    missing_webex_settings,
-    parse_cloud_bookings,
-    retry_after,
-)
+from otj.delivery.devices.webex_auth import missing_webex_settings
+from otj.delivery.devices.webex_cloud import parse_cloud_bookings, retry_after
 from otj.model import Endpoint, Profile
 from otj.secret import Secret
 
