@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 import h11  # noqa: E402
 import httpx  # noqa: E402
 
-from otj.delivery.devices.bookings import bookings_for_room, render_put_command  # noqa: E402
+from otj.delivery.devices.booking_documents import render_put_command  # noqa: E402
+from otj.delivery.devices.bookings import bookings_for_room  # noqa: E402
 from otj.delivery.engine.runner import DeliveryRunner  # noqa: E402
 from otj.demo.codec.farm import ThreadedCodecFarm  # noqa: E402
 from otj.model import (  # noqa: E402

@@ -18,14 +18,13 @@ from functools import cache
 
 import httpx
 
-from otj.delivery.devices.bookings import (
-    Booking,
-    BookingsMode,
+from otj.delivery.devices.booking_documents import (
     BookingsParseError,
     parse_bookings_list,
     render_legacy_xml,
     render_put_command,
 )
+from otj.delivery.devices.bookings import Booking, BookingsMode
 from otj.delivery.devices.errors import (
     NO_CREDENTIALS,
     EndpointError,

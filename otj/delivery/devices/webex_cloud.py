@@ -23,13 +23,8 @@ from typing import Any
 
 import httpx
 
-from otj.delivery.devices.bookings import (
-    Booking,
-    BookingsMode,
-    BookingsParseError,
-    parse_utc,
-    put_payload,
-)
+from otj.delivery.devices.booking_documents import BookingsParseError, put_payload
+from otj.delivery.devices.bookings import Booking, BookingsMode, parse_utc
 from otj.delivery.devices.errors import (
     EndpointCommandFailed,
     EndpointError,

@@ -16,14 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from otj.delivery.devices.bookings import (
-    Booking,
-    BookingsMode,
-    compare_lists,
-    for_software,
-    is_native_join,
-    list_digest,
-)
+from otj.delivery.devices.booking_documents import compare_lists, list_digest
+from otj.delivery.devices.bookings import Booking, BookingsMode, for_software, is_native_join
 from otj.delivery.devices.cisco import FEEDBACK_EXPRESSIONS
 from otj.delivery.devices.errors import EndpointError
 from otj.delivery.devices.xapi import SoftwareVersion, parse_software_version
