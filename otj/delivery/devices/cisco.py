@@ -292,10 +292,6 @@ class CiscoXapiClient:
             where = self.where("/putxml")
             raise EndpointProtocolError(f"POST {where}: Bookings List: {exc}") from exc
 
-    async def clear_bookings(self) -> None:
-        """``xCommand Bookings Clear``."""
-        await self.command(command_document(["Bookings", "Clear"]), name="Bookings Clear")
-
     async def dial(self, *, number: str, protocol: str, booking_id: str = "") -> DialOutcome:
         """``xCommand Dial Number: … Protocol: … CallType: Video [BookingId: …]``."""
         params: dict[str, str] = {

@@ -3,6 +3,7 @@ endpoint the runner handled (the state it started from and where it ended)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -105,3 +106,23 @@ class Refused:
                 error_kind=self.error.kind,
             ),
         )
+
+
+def summary(
+    outcomes: Sequence[DeliveryOutcome],
+    attempts: Sequence[Attempt],
+    skipped: Sequence[EndpointReport],
+    reports: Sequence[EndpointReport],
+    delivered: Sequence[str],
+) -> DeliveryReport:
+    """The cycle's report: ``outcomes`` are the fleet's, ``attempts`` add the refused
+    endpoints, ``skipped`` those left out before the fleet ran."""
+    return DeliveryReport(
+        considered=len(attempts),
+        pushed=sum(1 for o in outcomes if o.pushed),
+        verified=sum(1 for o in outcomes if o.verified and not o.pushed),
+        skipped=len(skipped) + sum(1 for o in outcomes if not (o.pushed or o.verified or o.error)),
+        failed=sum(1 for a in attempts if a.outcome.error),
+        rooms_delivered=tuple(sorted(delivered)),
+        endpoints=tuple(reports),
+    )

@@ -30,7 +30,6 @@ from otj.delivery.devices.errors import EndpointError, MissingCredentials
 from otj.delivery.devices.poly import PolyCheck
 from otj.delivery.devices.webex_cloud import WEBEX_API, WEBEX_API_ENV, WebexCloud
 from otj.delivery.engine.clients import DeviceClients, TransportFactory
-from otj.delivery.engine.deliver import DeliveryOutcome
 from otj.delivery.engine.fleet import DeliveryJob, deliver_fleet
 from otj.delivery.engine.plan import (
     DEFAULT_VERIFY_EVERY,
@@ -38,7 +37,13 @@ from otj.delivery.engine.plan import (
     alarm_changes,
     with_sync_required,
 )
-from otj.delivery.engine.report import Attempt, DeliveryReport, EndpointReport, Refused
+from otj.delivery.engine.report import (
+    Attempt,
+    DeliveryReport,
+    EndpointReport,
+    Refused,
+    summary,
+)
 from otj.delivery.notices.lobby import RoomNotice, cloud_alert
 from otj.delivery.notices.room_notices import claim_notices, show_notice
 from otj.model import DEFAULT_PROFILE, Endpoint, Profile
@@ -283,7 +288,7 @@ class DeliveryRunner:
             db.rooms.mark_delivered_many,
             {room: generation for room, generation in pending.items() if room not in failed_rooms},
         )
-        report = _summary(outcomes, attempts, selection.skipped, reports, delivered)
+        report = summary(outcomes, attempts, selection.skipped, reports, delivered)
         if selection.jobs:
             log.info(
                 "delivery: %d considered, %d pushed, %d verified, %d failed",
@@ -369,23 +374,3 @@ class DeliveryRunner:
                 else:
                     self.db.alarms.clear(kind, name, now=now)
         return [attempt.report() for attempt in attempts]
-
-
-def _summary(
-    outcomes: Sequence[DeliveryOutcome],
-    attempts: Sequence[Attempt],
-    skipped: Sequence[EndpointReport],
-    reports: Sequence[EndpointReport],
-    delivered: Sequence[str],
-) -> DeliveryReport:
-    """The cycle's report: ``outcomes`` are the fleet's, ``attempts`` add the refused
-    endpoints, ``skipped`` those left out before the fleet ran."""
-    return DeliveryReport(
-        considered=len(attempts),
-        pushed=sum(1 for o in outcomes if o.pushed),
-        verified=sum(1 for o in outcomes if o.verified and not o.pushed),
-        skipped=len(skipped) + sum(1 for o in outcomes if not (o.pushed or o.verified or o.error)),
-        failed=sum(1 for a in attempts if a.outcome.error),
-        rooms_delivered=tuple(sorted(delivered)),
-        endpoints=tuple(reports),
-    )
