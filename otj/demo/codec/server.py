@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
-import logging
 import secrets
 from collections.abc import Callable
 from xml.etree.ElementTree import Element, SubElement
@@ -37,8 +36,6 @@ from otj.demo.codec.bookings import (
 )
 from otj.demo.codec.device import CodecDevice
 from otj.demo.codec.screen import RESPONSE_EXPRESSIONS, response_event
-
-log = logging.getLogger(__name__)
 
 
 class SimulatedCodec(CodecDevice):
