@@ -30,7 +30,7 @@ class DeliveryState:
     The one model of an endpoint's delivery state: the plan's transitions produce it,
     ``otj.store`` persists it (``db.delivery``) and the console and ``otj endpoints list`` show
     it. ``retry_at`` is not stored: the store gives it back as its last write plus
-    :func:`backoff` (every failure is written when it happens).
+    :func:`backoff` (every failure is written when it happens); nor is ``pushed_count``.
     """
 
     endpoint: str
@@ -52,12 +52,17 @@ class DeliveryState:
     #: When a pulling device (a Poly endpoint over EWS) last read its meetings.
     last_read_at: datetime | None = None
 
-    # The store's column names, for readers of the stored state.
+    # The store's column names, for readers of the stored state (the console's rooms page).
 
     @property
     def last_payload_hash(self) -> str:
         """``pushed_digest``, "" before the first push."""
         return self.pushed_digest or ""
+
+    @property
+    def last_push_at(self) -> datetime | None:
+        """``pushed_at``."""
+        return self.pushed_at
 
     @property
     def consecutive_failures(self) -> int:
