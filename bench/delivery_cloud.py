@@ -14,7 +14,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from otj.delivery.runner import DeliveryRunner
+from otj.delivery.engine.runner import DeliveryRunner
 from otj.model import Endpoint, EndpointGroup, Profile
 from otj.secret import Secret
 from tests.fakes.webex import WebexFake

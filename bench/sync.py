@@ -2,7 +2,7 @@
 
 For each service with push (Microsoft Graph, Google Calendar, Exchange EWS): N rooms in its fake
 (driven by the real client libraries), a simulated Cisco codec per room (the xAPI over HTTP,
-``otj.delivery.codec_simulator``), the otj API over TLS (uvicorn) and a worker with delivery in
+``otj.demo.codec``), the otj API over TLS (uvicorn) and a worker with delivery in
 this process. Two modes:
 
 - ``push``: subscriptions/channels to the API (``OTJ_PUBLIC_URL``; EWS: streaming connections,
@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from otj.api.app import create_app  # noqa: E402
-from otj.delivery.codec_simulator import SimulatedCodec, ThreadedCodecFarm  # noqa: E402
+from otj.demo.codec.farm import ThreadedCodecFarm  # noqa: E402
+from otj.demo.codec.server import SimulatedCodec  # noqa: E402
 from otj.store import Database, SecretBox  # noqa: E402
 from otj.worker.delivery import default_deliverer  # noqa: E402
 from otj.worker.intervals import room_intervals  # noqa: E402

@@ -5,7 +5,8 @@ The delivery runner registers ``…/api/v1/endpoints/{name}/feedback/{secret}`` 
 (``xCommand HttpFeedback Register … Expression: /Event/Bookings``). ``Bookings SyncRequired``
 marks the endpoint and its room for delivery, so the next worker cycle pushes the list again.
 "Try again" on the prompt shown after a call ended in a meeting's lobby
-(:mod:`otj.delivery.lobby`) makes the codec dial that meeting again, after the answer is sent.
+(:mod:`otj.delivery.notices.lobby`) makes the codec dial that meeting again, after the answer is
+sent.
 The secret in the path authenticates the device (codecs cannot send credentials with feedback);
 a wrong secret answers 404 so that endpoint names cannot be probed.
 """
@@ -20,11 +21,11 @@ from typing import TYPE_CHECKING, TypeVar
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
 
-from otj.delivery.cisco import CiscoDefaults, CiscoXapiClient, connection_for
-from otj.delivery.errors import EndpointError, EndpointProtocolError
-from otj.delivery.lobby import TRY_AGAIN, call_of_feedback
-from otj.delivery.room_notices import redial
-from otj.delivery.xapi import parse_feedback
+from otj.delivery.devices.cisco import CiscoDefaults, CiscoXapiClient, connection_for
+from otj.delivery.devices.errors import EndpointError, EndpointProtocolError
+from otj.delivery.devices.xapi import parse_feedback
+from otj.delivery.notices.lobby import TRY_AGAIN, call_of_feedback
+from otj.delivery.notices.room_notices import redial
 
 if TYPE_CHECKING:
     from otj.store import Database

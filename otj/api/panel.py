@@ -8,7 +8,7 @@ The page polls ``/panel/{room}/state`` (ETag, 304) and reads the server's clock 
 the join window again before it dials. When the room's latest call ended in the meeting's lobby
 or was refused by the host (within ``PANEL_NOTICE_FOR``), the state carries a ``notice`` that
 says so, and "Try again" (``/panel/{room}/retry``) dials that meeting again
-(:mod:`otj.delivery.lobby`). The title is the room's name (the paired endpoint's
+(:mod:`otj.delivery.notices.lobby`). The title is the room's name (the paired endpoint's
 name, as the gateway shows it to meeting hosts); times are shown in the room's time zone (its
 profile's ``time_zone``, else the server's) in the viewer's locale (``Intl.DateTimeFormat``).
 Every asset is served from here (no external requests; the Content-Security-Policy forbids them).
@@ -33,18 +33,18 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
 from otj.api.pull import bearer_token, conditional
-from otj.delivery.access import DirectoryCache, authenticate, may_read_room
-from otj.delivery.bookings import booking_id
-from otj.delivery.cisco import CiscoDefaults, CiscoXapiClient, connection_for
-from otj.delivery.errors import (
+from otj.delivery.devices.bookings import booking_id
+from otj.delivery.devices.cisco import CiscoDefaults, CiscoXapiClient, connection_for
+from otj.delivery.devices.errors import (
     EndpointCommandFailed,
     EndpointError,
     EndpointUnauthorised,
     EndpointUnreachable,
     MissingCredentials,
 )
-from otj.delivery.feeds import listed, meeting_json
-from otj.delivery.room_notices import panel_notice, redial
+from otj.delivery.notices.room_notices import panel_notice, redial
+from otj.delivery.pull.access import DirectoryCache, authenticate, may_read_room
+from otj.delivery.pull.feeds import listed, meeting_json
 from otj.model import Endpoint, Meeting, Profile
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ from fastapi import APIRouter, Form, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from otj.delivery.access import (
+from otj.delivery.pull.access import (
     Caller,
     DirectoryCache,
     NeedsRead,
@@ -43,7 +43,7 @@ from otj.delivery.access import (
     issue_access_token,
     may_read_room,
 )
-from otj.delivery.feeds import ics_feed, meetings_body, not_modified, strong_etag
+from otj.delivery.pull.feeds import ics_feed, meetings_body, not_modified, strong_etag
 from otj.model import Endpoint
 
 if TYPE_CHECKING:

@@ -104,7 +104,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _list(args: argparse.Namespace) -> int:
     from otj.commands.runtime import open_store
-    from otj.delivery.poly import read_problems
+    from otj.delivery.devices.poly import read_problems
 
     db = open_store(args)
     try:
@@ -125,13 +125,13 @@ def _list(args: argparse.Namespace) -> int:
                     "type": endpoint.type,
                     "room": endpoint.room_resource_email,
                     "token": token is not None,
-                    "last_push": _iso(state.last_push_at if state else None),
+                    "last_push": _iso(state.pushed_at if state else None),
                     "last_read": _iso(last_read),
                     "result": state.last_result if state else "",
-                    "failures": state.consecutive_failures if state else 0,
+                    "failures": state.failures if state else 0,
                     "error": state.last_error if state else "",
                     "software": state.software_version if state else "",
-                    "mismatch": state.mismatch_detail if state else "",
+                    "mismatch": state.mismatch if state else "",
                     "problem": problems.get(endpoint.name, ""),
                 }
             )
@@ -168,7 +168,7 @@ def _status(row: dict[str, Any]) -> str:
 
 def _deliver(args: argparse.Namespace) -> int:
     from otj.commands.runtime import open_store
-    from otj.delivery.runner import DeliveryRunner
+    from otj.delivery.engine.runner import DeliveryRunner
 
     db = open_store(args)
     runner = DeliveryRunner(db, feedback_base_url=args.feedback_url)

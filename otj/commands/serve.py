@@ -248,7 +248,7 @@ def _serve_locked(
     if demo:
         from datetime import UTC, datetime
 
-        from otj.delivery import demo_codecs
+        from otj.demo import codecs as demo_codecs
         from otj.demo import panels as demo_panels
 
         for room, codec_url, _ in demo_codecs.attach(db):

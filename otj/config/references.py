@@ -247,7 +247,7 @@ def _check_webex(
 ) -> None:
     """Warn about a ``WEBEX`` endpoint without a device id or without its profile's Webex
     authorisation (delivery to it fails with an alarm until the configuration gives them)."""
-    from otj.delivery.webex_cloud import missing_webex_settings
+    from otj.delivery.devices.webex_auth import missing_webex_settings
 
     group = final["endpoint_groups"].get(endpoint.group)
     profile = final["profiles"].get(group.profile) if group else None

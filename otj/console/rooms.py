@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from otj.delivery.engine.plan import DeliveryState
 from otj.model import Meeting
-from otj.store.values import Alarm, DeliveryState, RoomStatus
+from otj.store.values import Alarm, RoomStatus
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -44,7 +45,7 @@ class RoomLine:
     @property
     def problem(self) -> bool:
         """Something an administrator should look at."""
-        failing = any(d.consecutive_failures for d in self.deliveries)
+        failing = any(d.failures for d in self.deliveries)
         return bool(self.alarms or self.status.consecutive_failures or failing)
 
 

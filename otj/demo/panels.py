@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from otj.delivery.demo_codecs import DEMO_GROUP
+from otj.demo.codecs import DEMO_GROUP
 
 if TYPE_CHECKING:
     from otj.store import Database

@@ -1,28 +1,95 @@
-"""Per-endpoint delivery state for the delivery engine (``otj.delivery``)."""
+"""Per-endpoint delivery state for the delivery engine (``otj.delivery``).
+
+The value is :class:`otj.delivery.engine.plan.DeliveryState`; its row keeps the columns of the
+first schema (``last_payload_hash`` for ``pushed_digest``, ``verified_at`` for
+``contacted_at``…), so this module is where one is turned into the other.
+"""
 
 from __future__ import annotations
 
 import hmac
 import secrets
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from otj.delivery.engine.plan import DeliveryState, backoff
 from otj.store.tables import EndpointDeliveryRow, EndpointRow
-from otj.store.values import DeliveryState
 
 if TYPE_CHECKING:
     from otj.store.db import Database
 
-_FIELDS = tuple(f.name for f in fields(DeliveryState))
+#: The columns that hold an endpoint's state (besides ``endpoint``); ``update`` takes these.
+_COLUMNS = (
+    "last_payload_hash",
+    "last_push_at",
+    "last_result",
+    "last_error",
+    "consecutive_failures",
+    "sync_required",
+    "verified_at",
+    "mismatch_detail",
+    "software_version",
+    "updated_at",
+    "feedback_registered",
+    "last_read_at",
+)
+#: Longest error text kept.
+ERROR_TEXT = 4000
 
 
-def _state(row: EndpointDeliveryRow) -> DeliveryState:
-    return DeliveryState(**{name: getattr(row, name) for name in _FIELDS})
+def _state(row: Any) -> DeliveryState:
+    """The state in a row (an ORM row or a plain row of ``_COLUMNS``)."""
+    failures: int = row.consecutive_failures
+    retry_at = (
+        row.updated_at + backoff(failures)
+        if failures and row.updated_at and not row.sync_required
+        else None
+    )
+    return DeliveryState(
+        endpoint=row.endpoint,
+        pushed_digest=row.last_payload_hash or None,
+        pushed_at=row.last_push_at,
+        contacted_at=row.verified_at,
+        sync_required=row.sync_required,
+        failures=failures,
+        error_kind=row.last_result if failures else "",
+        last_error=row.last_error,
+        retry_at=retry_at,
+        mismatch=row.mismatch_detail,
+        software_version=row.software_version,
+        feedback_registered=row.feedback_registered,
+        last_result=row.last_result,
+        last_read_at=row.last_read_at,
+    )
+
+
+def _columns(state: DeliveryState) -> dict[str, Any]:
+    """The columns a state is written to (``last_read_at`` is written by the pull side)."""
+    return {
+        "last_payload_hash": state.pushed_digest or "",
+        "last_push_at": state.pushed_at,
+        "verified_at": state.contacted_at,
+        "sync_required": state.sync_required,
+        "consecutive_failures": state.failures,
+        "last_error": state.last_error[:ERROR_TEXT],
+        "mismatch_detail": state.mismatch,
+        "software_version": state.software_version,
+        "feedback_registered": state.feedback_registered,
+    }
+
+
+def changed_columns(before: DeliveryState, after: DeliveryState) -> dict[str, Any]:
+    """The columns to write for a state that went from ``before`` to ``after``: none when
+    nothing but ``last_result`` changed, else those that differ plus ``last_result``."""
+    old = _columns(before)
+    changes = {k: v for k, v in _columns(after).items() if old[k] != v}
+    if changes:
+        changes["last_result"] = after.last_result
+    return changes
 
 
 def _write(
@@ -62,14 +129,27 @@ class DeliveryStateRepository:
 
     def all(self) -> list[DeliveryState]:
         """Every endpoint's state, by endpoint name."""
-        columns = [EndpointDeliveryRow.__table__.c[name] for name in _FIELDS]
+        table = EndpointDeliveryRow.__table__
+        columns = [table.c[name] for name in ("endpoint", *_COLUMNS)]
         with self._db.reading() as session:  # plain rows: thousands of endpoints at once
             rows = session.execute(select(*columns).order_by(EndpointDeliveryRow.endpoint))
-            return [DeliveryState(**row._asdict()) for row in rows]
+            return [_state(row) for row in rows]
+
+    def save_many(
+        self, states: Mapping[str, tuple[DeliveryState, DeliveryState]], *, now: datetime
+    ) -> int:
+        """Write the states that changed (``{endpoint: (before, after)}``, as the delivery
+        plan left them) in one transaction; returns how many were written."""
+        changes = {}
+        for endpoint, (before, after) in states.items():
+            columns = changed_columns(before, after)
+            if columns:
+                changes[endpoint] = columns
+        return self.update_many(changes, now=now) if changes else 0
 
     def update(self, endpoint: str, *, now: datetime, **changes: Any) -> DeliveryState:
         """Set fields of an endpoint's state (``consecutive_failures`` etc.); creates the row."""
-        unknown = set(changes) - set(_FIELDS[1:])
+        unknown = set(changes) - set(_COLUMNS)
         if unknown:
             raise TypeError(f"unknown delivery state fields: {sorted(unknown)}")
         with self._db.transaction() as session:
@@ -82,7 +162,7 @@ class DeliveryStateRepository:
     def update_many(self, changes: Mapping[str, Mapping[str, Any]], *, now: datetime) -> int:
         """Apply ``update`` to many endpoints in one transaction (endpoints that no longer
         exist are skipped); returns how many were written."""
-        allowed = set(_FIELDS[1:])
+        allowed = set(_COLUMNS)
         for fields_ in changes.values():
             unknown = set(fields_) - allowed
             if unknown:
@@ -118,8 +198,8 @@ class DeliveryStateRepository:
             endpoint,
             now=now,
             last_result="failed",
-            last_error=error[:4000],
-            consecutive_failures=current.consecutive_failures + 1,
+            last_error=error[:ERROR_TEXT],
+            consecutive_failures=current.failures + 1,
         )
 
     def feedback_secret(self, endpoint: str, *, now: datetime) -> str:

@@ -264,26 +264,6 @@ class Alarm:
         return self.cleared_at is None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DeliveryState:
-    """Delivery state of one endpoint."""
-
-    endpoint: str
-    last_payload_hash: str = ""
-    last_push_at: datetime | None = None
-    last_result: str = ""
-    last_error: str = ""
-    consecutive_failures: int = 0
-    sync_required: bool = False
-    verified_at: datetime | None = None
-    mismatch_detail: str = ""
-    software_version: str = ""
-    updated_at: datetime | None = None
-    feedback_registered: str = ""
-    last_read_at: datetime | None = None
-    """When a pulling device (a Poly endpoint over EWS) last read its meetings."""
-
-
 TokenKind = Literal["admin", "endpoint"]
 
 

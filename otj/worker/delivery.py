@@ -1,24 +1,24 @@
 """The worker's delivery plug-in point.
 
 After polls change a room's listed meetings, the room is marked pending in the store and the
-worker calls ``Deliverer.deliver_pending(now=…)``. The delivery engine (``otj.delivery.runner.
-DeliveryRunner``) implements it: it reads ``db.rooms.pending_delivery()``, pushes to the
-room's endpoints and clears the mark with ``db.rooms.mark_delivered(room, generation)``.
-Without it, ``NoDelivery`` leaves rooms pending (the pull API still serves the meetings).
+worker calls ``Deliverer.deliver_pending(now=…)``. The delivery engine
+(``otj.delivery.engine.runner.DeliveryRunner``) implements it: it reads
+``db.rooms.pending_delivery()``, pushes to the room's endpoints and clears the mark with
+``db.rooms.mark_delivered(room, generation)``.
+``otj worker --no-delivery`` uses ``NoDelivery``, which leaves rooms pending (the pull API still
+serves the meetings).
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from otj.delivery.engine.runner import DeliveryRunner
+
 if TYPE_CHECKING:
     from otj.store import Database
-
-log = logging.getLogger(__name__)
 
 
 class DeliverySummary(Protocol):
@@ -73,13 +73,5 @@ class NoDelivery:
 
 
 def default_deliverer(db: Database, **options: Any) -> Deliverer:
-    """``otj.delivery.runner.DeliveryRunner(db, **options)`` when installed, else ``NoDelivery``."""
-    try:
-        module = importlib.import_module("otj.delivery.runner")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("otj.delivery", "otj.delivery.runner"):
-            raise
-        log.info("no delivery engine installed: rooms stay pending, the pull API serves them")
-        return NoDelivery()
-    runner: Deliverer = module.DeliveryRunner(db, **options)
-    return runner
+    """The delivery engine: ``otj.delivery.engine.runner.DeliveryRunner(db, **options)``."""
+    return DeliveryRunner(db, **options)

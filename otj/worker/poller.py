@@ -25,7 +25,7 @@ from calendars.base import (
     SyncResult,
     SyncStateExpired,
 )
-from otj.delivery.native_join import with_native_join
+from otj.delivery.devices.native_join import with_native_join
 from otj.model import CallProtocol, Meeting, Platform, TraceStep
 from otj.store import Database
 from otj.store.rooms import LeaseLost

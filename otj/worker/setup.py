@@ -69,7 +69,7 @@ def make_poller(
 
 def public_url(given: str = "") -> str:
     """The public base URL (``given``, else ``$OTJ_PUBLIC_URL``), without a trailing slash."""
-    from otj.delivery.runner import PUBLIC_URL_ENV
+    from otj.delivery.engine.runner import PUBLIC_URL_ENV
 
     return (given or os.environ.get(PUBLIC_URL_ENV, "")).strip().rstrip("/")
 
@@ -80,7 +80,7 @@ def make_push(
     """Push notifications (leases in the store, a notification hub that queues what other
     processes hold) towards the public URL; without one only the sources that hold their own
     connections (EWS streaming) push."""
-    from otj.delivery.runner import PUBLIC_URL_ENV
+    from otj.delivery.engine.runner import PUBLIC_URL_ENV
     from otj.worker.notifications import NotificationHub
     from otj.worker.subscriptions import PushManager
 

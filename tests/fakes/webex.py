@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otj.delivery.codec_simulator import PUT_SOFTWARE, StoredBooking, validate_put_payload
+from otj.demo.codec.bookings import PUT_SOFTWARE, StoredBooking, validate_put_payload
 
 XapiRejected = ValueError
 

@@ -33,7 +33,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 from otj.api.ews.items import Shape, calendar_item, iso
 from otj.api.ews.soap import M, T, error, q, response_messages, success
-from otj.delivery.bookings import booking_id
+from otj.delivery.devices.bookings import booking_id
 from otj.model import Meeting
 
 FOLDERS = {"root": "", "msgfolderroot": "Top of Information Store", "calendar": "Calendar"}

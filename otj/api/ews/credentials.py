@@ -24,7 +24,7 @@ from otj.model import Endpoint
 from otj.secret import SecretRefError
 
 if TYPE_CHECKING:
-    from otj.delivery.access import RoomDirectory
+    from otj.delivery.pull.access import RoomDirectory
     from otj.store import Database
 
 ALARM_EWS_AUTH = "ews_auth"

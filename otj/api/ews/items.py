@@ -15,8 +15,8 @@ from html import escape
 from xml.etree.ElementTree import Element, SubElement
 
 from otj.api.ews.soap import T, q
-from otj.delivery.bookings import clean_text
-from otj.delivery.feeds import dial_uri
+from otj.delivery.devices.bookings import clean_text
+from otj.delivery.pull.feeds import dial_uri
 from otj.model import Meeting
 
 

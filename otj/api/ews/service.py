@@ -30,7 +30,7 @@ from otj.api.ews.credentials import (
 )
 from otj.api.ews.operations import answer
 from otj.api.ews.soap import SoapError, envelope, fault, parse_request
-from otj.delivery.access import DirectoryCache
+from otj.delivery.pull.access import DirectoryCache
 from otj.model import DEFAULT_PROFILE, Endpoint
 
 if TYPE_CHECKING:

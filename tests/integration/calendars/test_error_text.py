@@ -18,9 +18,10 @@ from calendars.base import (
     CalendarUnavailable,
 )
 from calendars.sources.caldav import CalDavCalendarSource, CalDavSettings
-from otj.delivery.cisco import CiscoConnection, CiscoXapiClient, deliver
-from otj.delivery.codec_simulator import CodecFarm
-from otj.delivery.plan import DeliveryState
+from otj.delivery.devices.cisco import CiscoConnection, CiscoXapiClient
+from otj.delivery.engine.deliver import deliver
+from otj.delivery.engine.plan import DeliveryState
+from otj.demo.codec.farm import CodecFarm
 from otj.secret import Secret
 from tests.fakes.google_calendar import GoogleCalendarFake
 from tests.fakes.graph import GraphFake

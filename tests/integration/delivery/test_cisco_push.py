@@ -10,25 +10,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from otj.delivery.bookings import bookings_for_room
-from otj.delivery.cisco import (
+from otj.delivery.devices.bookings import bookings_for_room
+from otj.delivery.devices.cisco import (
     FEEDBACK_EXPRESSIONS,
     CiscoConnection,
     CiscoDefaults,
     CiscoXapiClient,
     connection_for,
-    deliver,
-    feedback_digest,
 )
-from otj.delivery.errors import (
+from otj.delivery.devices.errors import (
     EndpointCommandFailed,
     EndpointProtocolError,
     EndpointUnauthorised,
     EndpointUnreachable,
 )
-from otj.delivery.fleet import DeliveryJob, deliver_fleet
-from otj.delivery.plan import DeliveryState, alarm_changes
-from otj.delivery.xapi import command_document
+from otj.delivery.devices.xapi import command_document
+from otj.delivery.engine.deliver import deliver, feedback_digest
+from otj.delivery.engine.fleet import DeliveryJob, deliver_fleet
+from otj.delivery.engine.plan import DeliveryState, alarm_changes
 from otj.model import Endpoint, Profile
 from otj.secret import Secret
 from tests.fakes.cisco_codec import LEGACY_SOFTWARE, CodecFarm, SimulatedCodec

@@ -60,7 +60,7 @@ def test_last_updated_of_a_room(db: Database) -> None:
 def test_directory_cache_follows_configuration_revisions(db: Database) -> None:
     from dataclasses import replace
 
-    from otj.delivery.access import DirectoryCache
+    from otj.delivery.pull.access import DirectoryCache
 
     configure(db)
     ticks = [0.0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from otj.delivery import demo_codecs
+from otj.demo import codecs as demo_codecs
 from otj.store import Database
 
 
@@ -59,7 +59,7 @@ async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
     db: Database,
 ) -> None:
     from otj.commands.serve import install_demo
-    from otj.delivery.runner import DeliveryRunner
+    from otj.delivery.engine.runner import DeliveryRunner
     from otj.worker.cycle import run_cycle
     from otj.worker.setup import make_poller
 

@@ -18,8 +18,8 @@ from fastapi import FastAPI
 
 from otj.api import panel
 from otj.config import apply_text
-from otj.delivery.errors import NO_CREDENTIALS
-from otj.delivery.runner import ALARM_DELIVERY, DeliveryRunner
+from otj.delivery.devices.errors import NO_CREDENTIALS
+from otj.delivery.engine.runner import ALARM_DELIVERY, DeliveryRunner
 from otj.store import Database
 from tests.conftest import FakeClock
 from tests.fakes.cisco_codec import CodecFarm, SimulatedCodec

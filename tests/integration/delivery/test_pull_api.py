@@ -11,10 +11,10 @@ import pytest
 from fastapi import FastAPI
 
 from otj.api import feedback, pull
-from otj.delivery.access import NeedsRead
-from otj.delivery.cisco import FEEDBACK_EXPRESSIONS
-from otj.delivery.feeds import strong_etag
-from otj.delivery.runner import DeliveryRunner
+from otj.delivery.devices.cisco import FEEDBACK_EXPRESSIONS
+from otj.delivery.engine.runner import DeliveryRunner
+from otj.delivery.pull.access import NeedsRead
+from otj.delivery.pull.feeds import strong_etag
 from otj.model import Meeting
 from otj.store import Database
 from tests.conftest import FakeClock

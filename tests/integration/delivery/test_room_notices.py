@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from otj.delivery.runner import DeliveryRunner
+from otj.delivery.engine.runner import DeliveryRunner
 from otj.store import Database
 from otj.worker.service import NOTICE_EVERY, RoomNotifier, WorkerService
 from otj.worker.setup import make_poller

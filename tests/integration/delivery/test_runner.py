@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from otj.delivery.runner import ALARM_DELIVERY, DeliveryRunner
+from otj.delivery.engine.runner import ALARM_DELIVERY, DeliveryRunner
 from otj.model import Meeting
 from otj.store import Database
 from tests.conftest import FakeClock

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otj.delivery.access import NeedsRead, authenticate
+from otj.delivery.pull.access import NeedsRead, authenticate
 from otj.store import Database, SecretBox
 from otj.store.tokens import TokenRepository
 from otj.store.values import Configuration

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from otj.delivery.runner import ALARM_DELIVERY, DeliveryRunner
+from otj.delivery.engine.runner import ALARM_DELIVERY, DeliveryRunner
 from otj.model import Endpoint, Profile
 from otj.secret import Secret
 from otj.store import Database

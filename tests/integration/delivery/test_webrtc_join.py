@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from otj.delivery.runner import DeliveryRunner
+from otj.delivery.engine.runner import DeliveryRunner
 from otj.model import Endpoint, Meeting, Platform
 from otj.secret import Secret
 from otj.store import Database

@@ -21,7 +21,7 @@ from guestjoin.gateway import Gateway, GatewayOptions
 from guestjoin.proxy import ProxyOptions
 from guestjoin.storage import StoreRecorder
 from otj.api.app import create_app
-from otj.delivery.runner import DeliveryRunner
+from otj.delivery.engine.runner import DeliveryRunner
 from otj.model import CallRoutingRule, GatewaySettings, ListenAddress
 from otj.store import Database
 from otj.worker.service import NOTICE_EVERY

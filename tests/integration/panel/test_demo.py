@@ -12,8 +12,8 @@ from playwright.async_api import Browser, expect
 
 from otj.api.app import create_app
 from otj.commands.serve import install_demo
-from otj.delivery import demo_codecs
 from otj.demo import DOMAIN
+from otj.demo import codecs as demo_codecs
 from otj.demo import panels as demo_panels
 from otj.store import Database
 from otj.worker.cycle import run_cycle

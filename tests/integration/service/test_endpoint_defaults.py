@@ -10,8 +10,8 @@ import yaml
 
 from otj.config import apply_text
 from otj.config.export import to_yaml
-from otj.delivery.cisco import CiscoDefaults, connection_for
-from otj.delivery.errors import NO_CREDENTIALS, MissingCredentials
+from otj.delivery.devices.cisco import CiscoDefaults, connection_for
+from otj.delivery.devices.errors import NO_CREDENTIALS, MissingCredentials
 from otj.store import Database
 from tests.shared import EXAMPLE_CONFIG
 

@@ -10,9 +10,10 @@ import pytest
 from otj.console.forms import form_fields, form_values, object_from_form
 from otj.console.preview import detect, event_from_upload, preview, with_edit
 from otj.console.rooms import room_lines, why_no_join
+from otj.delivery.engine.plan import DeliveryState
 from otj.invitation import InvitationError
 from otj.model import CallRoutingRule, MeetingRule, Profile, TraceStep
-from otj.store.values import Alarm, DeliveryState, RoomStatus
+from otj.store.values import Alarm, RoomStatus
 from tests.unit.delivery.meetings import meeting
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

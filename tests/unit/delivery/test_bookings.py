@@ -10,24 +10,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otj.delivery.bookings import (
-    Booking,
+from otj.delivery.devices.booking_documents import (
     BookingsParseError,
-    booking_from_meeting,
-    booking_id,
-    bookings_for_room,
-    bookings_from_put_json,
-    clean_text,
     compare_lists,
     list_digest,
     parse_bookings_list,
-    parse_legacy_xml,
-    parse_utc,
     render_legacy_xml,
     render_put_command,
     render_put_json,
 )
+from otj.delivery.devices.bookings import (
+    Booking,
+    booking_from_meeting,
+    booking_id,
+    bookings_for_room,
+    clean_text,
+    parse_utc,
+)
 from otj.model import CallProtocol, Platform, Profile
+from tests.unit.delivery.bookings_read_back import bookings_from_put_json, parse_legacy_xml
 from tests.unit.delivery.meetings import T0, meeting
 
 PROFILE = Profile(name="p", start_buffer=5, end_buffer=2)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from otj.delivery.cisco import CiscoDefaults, connection_for
-from otj.delivery.errors import NO_CREDENTIALS, MissingCredentials
+from otj.delivery.devices.cisco import CiscoDefaults, connection_for
+from otj.delivery.devices.errors import NO_CREDENTIALS, MissingCredentials
 from otj.model import Endpoint, Profile
 from otj.secret import Secret
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 
-from otj.delivery.feeds import (
+from otj.delivery.pull.feeds import (
     dial_uri,
     ics_feed,
     meeting_json,

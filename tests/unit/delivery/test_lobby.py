@@ -1,5 +1,6 @@
-"""What a room is told when its call ends in the lobby or is refused (otj.delivery.lobby), the
-xAPI documents that show it, and the Prompt Response events that come back."""
+"""What a room is told when its call ends in the lobby or is refused
+(otj.delivery.notices.lobby), the xAPI documents that show it, and the Prompt Response events
+that come back."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ import pytest
 from defusedxml.ElementTree import fromstring
 
 from guestjoin.cdr import CallRecord
-from otj.delivery.codec_screen import Screen, ScreenRejected, response_event
-from otj.delivery.lobby import (
+from otj.delivery.devices.xapi import PromptResponse, parse_feedback
+from otj.delivery.notices.lobby import (
     call_of_feedback,
     display_command,
     endpoint_for_call,
     notice_for,
     retry_refusal,
 )
-from otj.delivery.xapi import PromptResponse, parse_feedback
+from otj.demo.codec.screen import Screen, ScreenRejected, response_event
 from otj.model import Endpoint
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)

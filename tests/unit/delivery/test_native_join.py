@@ -7,9 +7,9 @@ from typing import Any
 from urllib.parse import quote
 
 from calendars.base import CalendarEvent, Conference, EntryPoint
-from otj.delivery.bookings import bookings_for_room, for_software, is_native_join
-from otj.delivery.native_join import find_native_join, with_native_join
-from otj.delivery.xapi import parse_software_version
+from otj.delivery.devices.bookings import bookings_for_room, for_software, is_native_join
+from otj.delivery.devices.native_join import find_native_join, with_native_join
+from otj.delivery.devices.xapi import parse_software_version
 from otj.model import Platform, Profile
 from tests.unit.delivery.meetings import meeting
 

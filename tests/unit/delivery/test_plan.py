@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from otj.delivery.plan import (
+from otj.delivery.engine.plan import (
     MAX_BACKOFF,
     DeliveryState,
     after_failure,

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from otj.delivery.bookings import BookingsParseError
-from otj.delivery.webex_cloud import missing_webex_settings, parse_cloud_bookings, retry_after
+from otj.delivery.devices.booking_documents import BookingsParseError
+from otj.delivery.devices.webex_auth import missing_webex_settings
+from otj.delivery.devices.webex_cloud import parse_cloud_bookings, retry_after
 from otj.model import Endpoint, Profile
 from otj.secret import Secret
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import defusedxml.ElementTree as SafeET
 import pytest
 
-from otj.delivery.errors import EndpointCommandFailed, EndpointProtocolError
-from otj.delivery.xapi import (
+from otj.delivery.devices.errors import EndpointCommandFailed, EndpointProtocolError
+from otj.delivery.devices.xapi import (
     command_document,
     dial_protocol,
     parse_command_result,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from guestjoin.cdr import CALL_REJECTED, DECLINED, NOT_ADMITTED, CallRecord
-from otj.delivery.xapi import command_document
+from otj.delivery.devices.xapi import command_document
 from otj.model import Endpoint
 
 #: Causes the room is told about.

@@ -16,7 +16,7 @@ from typing import Any
 
 import icalendar
 
-from otj.delivery.bookings import booking_id
+from otj.delivery.devices.bookings import booking_id
 from otj.model import CallProtocol, Meeting
 
 PRODID = "-//otj//One-Touch Join//EN"

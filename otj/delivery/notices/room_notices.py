@@ -1,4 +1,4 @@
-"""Telling rooms how their calls ended (the I/O around :mod:`otj.delivery.lobby`).
+"""Telling rooms how their calls ended (the I/O around :mod:`otj.delivery.notices.lobby`).
 
 The worker asks :func:`claim_notices` every ``NOTICE_EVERY`` seconds for call records that
 ended in the lobby or were refused since the last look and that no process has announced yet
@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from guestjoin.cdr import CallRecord
-from otj.delivery.lobby import (
+from otj.delivery.devices.xapi import DialOutcome
+from otj.delivery.notices.lobby import (
     NOTICE_CAUSES,
     NOTICE_MAX_AGE,
     PANEL_NOTICE_FOR,
@@ -26,7 +27,6 @@ from otj.delivery.lobby import (
     notice_for,
     retry_refusal,
 )
-from otj.delivery.xapi import DialOutcome
 from otj.model import Endpoint
 
 if TYPE_CHECKING:

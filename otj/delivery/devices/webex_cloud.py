@@ -7,11 +7,10 @@ The Webex Devices API proxies xAPI to a cloud-registered device (developer.webex
   ``POST /v1/xapi/command/Bookings.List`` answers ``{"result": {"Booking": […]}}``;
 * ``GET /v1/xapi/status?deviceId=…&name=SystemUnit.Software.Version`` reads the version.
 
-Commands need a token with ``spark:xapi_commands``, status reads ``spark:xapi_statuses``. The
-token comes from an integration's or service app's refresh token (OAuth 2.0 refresh_token
-grant at ``POST /v1/access_token``, RFC 6749 §6), refreshed before it expires and once more
-when the API answers 401. Webex rate limits are dynamic per application and organisation: a
-429 carries ``Retry-After`` (seconds), and every request of the same token waits that long.
+Tokens come from :mod:`otj.delivery.devices.webex_auth` (OAuth 2.0 refresh_token grant,
+RFC 6749 §6); a 401 refreshes the token once. Webex rate limits are dynamic per application and
+organisation: a 429 carries ``Retry-After`` (seconds), and every request of the same token waits
+that long.
 """
 
 from __future__ import annotations
@@ -24,24 +23,21 @@ from typing import Any
 
 import httpx
 
-from otj.delivery.bookings import (
-    Booking,
-    BookingsMode,
-    BookingsParseError,
-    parse_utc,
-    put_payload,
-)
-from otj.delivery.errors import (
+from otj.delivery.devices.booking_documents import BookingsParseError, put_payload
+from otj.delivery.devices.bookings import Booking, BookingsMode, parse_utc
+from otj.delivery.devices.errors import (
     EndpointCommandFailed,
     EndpointError,
     EndpointProtocolError,
     EndpointUnauthorised,
     EndpointUnreachable,
-    MissingCredentials,
 )
-from otj.delivery.xapi import SoftwareVersion, parse_software_version
-from otj.model import Endpoint, Profile
-from otj.secret import Secret
+from otj.delivery.devices.webex_auth import (
+    TokenSource,
+    WebexCredentials,
+    error_text,
+)
+from otj.delivery.devices.xapi import SoftwareVersion, parse_software_version
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +45,6 @@ log = logging.getLogger(__name__)
 WEBEX_API = "https://webexapis.com"
 #: Environment variable overriding :data:`WEBEX_API` (a proxy, a regional or test endpoint).
 WEBEX_API_ENV = "OTJ_WEBEX_API_URL"
-#: A token is refreshed this long before the ``expires_in`` it came with.
-REFRESH_MARGIN = 300.0
-#: After Webex refused a refresh token, the other endpoints of the same authorisation fail
-#: with that answer for this long instead of asking again (one request, not one per device).
-REFUSAL_MEMORY = 300.0
 #: A 429 asking to wait longer than this fails the endpoint (the plan backs off) instead.
 MAX_RETRY_AFTER = 60.0
 #: 429 answers one request waits through before giving up.
@@ -80,65 +71,6 @@ class WebexDeviceNotFound(EndpointError):
     kind = "device"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class WebexCredentials:
-    """An integration's or service app's OAuth client and refresh token."""
-
-    client_id: str
-    client_secret: Secret = field(repr=False)
-    refresh_token: Secret = field(repr=False)
-
-    def key(self) -> tuple[str, str, str]:
-        """What identifies one token source (never logged)."""
-        return (self.client_id, self.client_secret.reveal(), self.refresh_token.reveal())
-
-
-def missing_webex_settings(endpoint: Endpoint, profile: Profile) -> str:
-    """Why a ``WEBEX`` endpoint cannot be delivered to as configured ("" when it can)."""
-    missing = [
-        name
-        for name, value in (
-            ("endpoint_webex_client_id", profile.endpoint_webex_client_id),
-            ("endpoint_webex_client_secret", profile.endpoint_webex_client_secret),
-            ("endpoint_webex_refresh_token", profile.endpoint_webex_refresh_token),
-        )
-        if not (value.ref or value.reveal() if isinstance(value, Secret) else value)
-    ]
-    if not endpoint.webex_device_id:
-        return "no webex_device_id: set the device id of the Webex Devices API on the endpoint"
-    if missing:
-        return f"no Webex authorisation: set {', '.join(missing)} on profile {profile.name!r}"
-    return ""
-
-
-def credentials_for(endpoint: Endpoint, profile: Profile) -> WebexCredentials:
-    """The endpoint's Webex authorisation; :class:`MissingCredentials` saying what is missing."""
-    problem = missing_webex_settings(endpoint, profile)
-    secret, refresh = profile.endpoint_webex_client_secret, profile.endpoint_webex_refresh_token
-    if problem or secret is None or refresh is None:
-        raise MissingCredentials(problem)
-    return WebexCredentials(
-        client_id=profile.endpoint_webex_client_id,
-        client_secret=secret,
-        refresh_token=refresh,
-    )
-
-
-def _error_text(response: httpx.Response) -> str:
-    """Webex's error ``message`` (and ``trackingId`` for Cisco support), else the status."""
-    detail = ""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, Mapping):
-        detail = str(data.get("message") or data.get("error_description") or "")
-        tracking = data.get("trackingId") or response.headers.get("TrackingID", "")
-        if tracking:
-            detail = f"{detail} (trackingId {tracking})" if detail else f"trackingId {tracking}"
-    return f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
-
-
 def retry_after(response: httpx.Response) -> float:
     """Seconds from ``Retry-After`` (delta-seconds, RFC 9110 §10.2.3); 1 when absent/odd."""
     value = response.headers.get("Retry-After", "").strip()
@@ -148,76 +80,9 @@ def retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-class _TokenSource:
-    """Access tokens of one client + refresh token, refreshed once for all waiting requests."""
-
-    def __init__(self, credentials: WebexCredentials) -> None:
-        self.credentials = credentials
-        self._refresh_token = credentials.refresh_token.reveal()
-        self._token = ""
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
-        #: Requests of this token wait until this (loop time) after a 429.
-        self.paused_until = 0.0
-        self.refreshes = 0
-        self._refused: tuple[float, EndpointUnauthorised] | None = None
-
-    async def token(self, http: httpx.AsyncClient, *, stale: str = "") -> str:
-        """A valid access token (a new one when ``stale`` was refused with 401)."""
-        async with self._lock:
-            now = asyncio.get_running_loop().time()
-            if self._token and self._token != stale and now < self._expires - REFRESH_MARGIN:
-                return self._token
-            if self._token and stale and self._token != stale:
-                return self._token  # another request refreshed it meanwhile
-            if self._refused is not None and now < self._refused[0] + REFUSAL_MEMORY:
-                raise self._refused[1]
-            try:
-                await self._refresh(http, now)
-            except EndpointUnauthorised as exc:
-                self._refused = (now, exc)
-                raise
-            self._refused = None
-            return self._token
-
-    async def _refresh(self, http: httpx.AsyncClient, now: float) -> None:
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret.reveal(),
-            "refresh_token": self._refresh_token,
-        }
-        url = "/v1/access_token"
-        self.refreshes += 1
-        try:
-            response = await http.post(url, data=form)
-        except httpx.HTTPError as exc:
-            raise EndpointUnreachable(f"POST {url}: {exc or type(exc).__name__}") from exc
-        if response.status_code in (400, 401, 403):
-            raise EndpointUnauthorised(
-                f"Webex refused the refresh token of client {self.credentials.client_id!r} "
-                f"({_error_text(response)}): authorise the integration again"
-            )
-        if response.status_code != 200:
-            raise EndpointProtocolError(f"POST {url}: {_error_text(response)}")
-        try:
-            data = response.json()
-            token = str(data["access_token"])
-            expires_in = float(data.get("expires_in", 0) or 0)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise EndpointProtocolError(f"POST {url}: no access_token in the answer") from exc
-        self._token = token
-        self._expires = now + (expires_in or 3600.0)
-        renewed = data.get("refresh_token")
-        if isinstance(renewed, str) and renewed and renewed != self._refresh_token:
-            log.info("Webex client %s: the refresh token was renewed", self.credentials.client_id)
-            self._refresh_token = renewed
-        log.info("Webex client %s: access token refreshed", self.credentials.client_id)
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WebexConnection:
-    """How one cloud-registered device is reached (what :func:`~otj.delivery.cisco.deliver`
+    """How one cloud-registered device is reached (what :func:`~otj.delivery.engine.deliver.deliver`
     reads: the endpoint name; HttpFeedback is not registered through the cloud)."""
 
     endpoint: str
@@ -247,7 +112,7 @@ class WebexCloud:
             headers={"User-Agent": "otj-delivery"},
             trust_env=False,
         )
-        self._tokens: dict[tuple[str, str, str], _TokenSource] = {}
+        self._tokens: dict[tuple[str, str, str], TokenSource] = {}
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self.max_retry_after = max_retry_after
         #: xAPI requests sent and 429 answers received, for reports.
@@ -272,11 +137,11 @@ class WebexCloud:
         )
         return WebexDeviceClient(self, connection)
 
-    def _source(self, credentials: WebexCredentials) -> _TokenSource:
+    def _source(self, credentials: WebexCredentials) -> TokenSource:
         key = credentials.key()
         source = self._tokens.get(key)
         if source is None:
-            source = self._tokens[key] = _TokenSource(credentials)
+            source = self._tokens[key] = TokenSource(credentials)
         return source
 
     async def call(
@@ -336,19 +201,19 @@ class WebexCloud:
         status = response.status_code
         if status in (401, 403):
             raise EndpointUnauthorised(
-                f"{what}: {_error_text(response)} (the token needs spark:xapi_commands and "
+                f"{what}: {error_text(response)} (the token needs spark:xapi_commands and "
                 "spark:xapi_statuses and access to the device)"
             )
         if status == 404:
-            raise WebexDeviceNotFound(f"{what}: {_error_text(response)}")
+            raise WebexDeviceNotFound(f"{what}: {error_text(response)}")
         if status in (502, 503, 504):
             raise EndpointUnreachable(
-                f"{what}: device offline or not answering ({_error_text(response)})"
+                f"{what}: device offline or not answering ({error_text(response)})"
             )
         if status == 400:
-            raise EndpointCommandFailed(f"{what}: {_error_text(response)}")
+            raise EndpointCommandFailed(f"{what}: {error_text(response)}")
         if status not in (200, 204):
-            raise EndpointProtocolError(f"{what}: {_error_text(response)}")
+            raise EndpointProtocolError(f"{what}: {error_text(response)}")
         if status == 204 or not response.content:
             return {}
         try:
@@ -358,7 +223,8 @@ class WebexCloud:
 
 
 class WebexDeviceClient:
-    """One cloud-registered device, with the interface :func:`otj.delivery.cisco.deliver` uses."""
+    """One cloud-registered device, with the interface
+    :func:`otj.delivery.engine.deliver.deliver` uses."""
 
     def __init__(self, cloud: WebexCloud, connection: WebexConnection) -> None:
         self.cloud = cloud

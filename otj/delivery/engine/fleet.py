@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from otj.delivery.bookings import Booking
-from otj.delivery.cisco import BookingsClient, DeliveryOutcome, deliver
-from otj.delivery.plan import DEFAULT_VERIFY_EVERY, Decision, DeliveryState, after_failure
+from otj.delivery.devices.bookings import Booking
+from otj.delivery.engine.deliver import BookingsClient, DeliveryOutcome, deliver
+from otj.delivery.engine.plan import DEFAULT_VERIFY_EVERY, Decision, DeliveryState, after_failure
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ async def deliver_fleet(
     deadline: float = 30.0,
     verify_every: timedelta | None = DEFAULT_VERIFY_EVERY,
 ) -> list[DeliveryOutcome]:
-    """Run :func:`otj.delivery.cisco.deliver` for every job, ``concurrency`` at a time."""
+    """Run :func:`otj.delivery.engine.deliver.deliver` for every job, ``concurrency`` at a time."""
     slots = asyncio.Semaphore(max(1, concurrency))
 
     async def one(job: DeliveryJob) -> DeliveryOutcome:

@@ -19,7 +19,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError as XMLParseError
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 
-from otj.delivery.errors import EndpointCommandFailed, EndpointProtocolError
+from otj.delivery.devices.errors import EndpointCommandFailed, EndpointProtocolError
 
 ParamValue = str | int | Sequence[str]
 

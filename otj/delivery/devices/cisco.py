@@ -2,36 +2,30 @@
 
 :class:`CiscoXapiClient` is the I/O edge (one httpx client per endpoint, Basic auth or a
 ``/xmlapi/session/begin`` session cookie, per-endpoint HTTPS/verification/timeouts); every
-transport or device failure leaves it as an :mod:`otj.delivery.errors` exception.
-:func:`deliver` runs one cycle for one endpoint following :mod:`otj.delivery.plan`.
+transport or device failure leaves it as an :mod:`otj.delivery.devices.errors` exception.
+:func:`otj.delivery.engine.deliver.deliver` runs a delivery cycle with it (Cisco xAPI reference
+guide, "Using HTTP": ``/putxml``, ``/status.xml``; ``xCommand Bookings``, ``Dial``,
+``HttpFeedback Register``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
 from functools import cache
-from typing import Protocol
 
 import httpx
 
-from otj.delivery.bookings import (
-    Booking,
-    BookingsMode,
+from otj.delivery.devices.booking_documents import (
     BookingsParseError,
-    compare_lists,
-    for_software,
-    is_native_join,
-    list_digest,
     parse_bookings_list,
     render_legacy_xml,
     render_put_command,
 )
-from otj.delivery.errors import (
+from otj.delivery.devices.bookings import Booking, BookingsMode
+from otj.delivery.devices.errors import (
     NO_CREDENTIALS,
     EndpointError,
     EndpointProtocolError,
@@ -39,23 +33,13 @@ from otj.delivery.errors import (
     EndpointUnreachable,
     MissingCredentials,
 )
-from otj.delivery.plan import (
-    DEFAULT_VERIFY_EVERY,
-    Decision,
-    DeliveryState,
-    after_failure,
-    after_push,
-    after_verify,
-    decide,
-)
-from otj.delivery.xapi import (
+from otj.delivery.devices.xapi import (
     DialOutcome,
     SoftwareVersion,
     command_document,
     dial_protocol,
     parse_command_result,
     parse_dial_result,
-    parse_software_version,
     parse_status_version,
 )
 from otj.model import Endpoint, EndpointAuth, Profile
@@ -66,7 +50,7 @@ log = logging.getLogger(__name__)
 
 AuthMode = EndpointAuth
 #: What codecs post to our HttpFeedback URL: booking events, and the answers to our prompts
-#: ("Try again" after a call ended in the meeting's lobby, :mod:`otj.delivery.lobby`).
+#: ("Try again" after a call ended in the meeting's lobby, :mod:`otj.delivery.notices.lobby`).
 FEEDBACK_EXPRESSIONS = ("/Event/Bookings", "/Event/UserInterface/Message/Prompt/Response")
 XML_CONTENT = {"Content-Type": "text/xml; charset=utf-8"}
 
@@ -308,10 +292,6 @@ class CiscoXapiClient:
             where = self.where("/putxml")
             raise EndpointProtocolError(f"POST {where}: Bookings List: {exc}") from exc
 
-    async def clear_bookings(self) -> None:
-        """``xCommand Bookings Clear``."""
-        await self.command(command_document(["Bookings", "Clear"]), name="Bookings Clear")
-
     async def dial(self, *, number: str, protocol: str, booking_id: str = "") -> DialOutcome:
         """``xCommand Dial Number: … Protocol: … CallType: Video [BookingId: …]``."""
         params: dict[str, str] = {
@@ -342,156 +322,3 @@ class CiscoXapiClient:
 
 
 # --- one delivery cycle for one endpoint --------------------------------------------------------
-
-
-class DeviceConnection(Protocol):
-    """What :func:`deliver` reads of a client's connection."""
-
-    @property
-    def endpoint(self) -> str: ...
-
-    @property
-    def feedback_slot(self) -> int: ...
-
-    @property
-    def room(self) -> str: ...
-
-
-class BookingsClient(Protocol):
-    """A device's booking list over some API: the local xAPI (:class:`CiscoXapiClient`) or the
-    Webex cloud xAPI (:class:`otj.delivery.webex_cloud.WebexDeviceClient`)."""
-
-    @property
-    def connection(self) -> DeviceConnection: ...
-
-    async def software_version(self) -> SoftwareVersion: ...
-
-    async def put_bookings(
-        self, bookings: Sequence[Booking], *, version: SoftwareVersion
-    ) -> BookingsMode: ...
-
-    async def list_bookings(self) -> tuple[Booking, ...]: ...
-
-    async def register_feedback(
-        self, *, slot: int, server_url: str, expressions: Sequence[str] = ...
-    ) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-
-def feedback_digest(url: str, expressions: Sequence[str] = FEEDBACK_EXPRESSIONS) -> str:
-    """What the state remembers of the registered HttpFeedback URL (it contains a secret) and
-    expressions: a codec registered with other expressions is registered again."""
-    return hashlib.sha256("\n".join((url, *expressions)).encode()).hexdigest()
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DeliveryOutcome:
-    """What one cycle did for one endpoint (state to store, plus a line for the report)."""
-
-    endpoint: str
-    decision: Decision
-    state: DeliveryState
-    pushed: bool = False
-    verified: bool = False
-    mismatches: tuple[str, ...] = ()
-    error: str = ""
-    error_kind: str = ""
-    #: How many of the pushed bookings are RoomOS native (WebRTC) joins.
-    webrtc: int = 0
-
-
-async def deliver(
-    client: BookingsClient,
-    state: DeliveryState,
-    bookings: Sequence[Booking],
-    *,
-    now: datetime,
-    feedback_url: str = "",
-    verify_every: timedelta | None = DEFAULT_VERIFY_EVERY,
-) -> DeliveryOutcome:
-    """Run one cycle for one codec: decide, push or read back, and return the new state."""
-    name = client.connection.endpoint
-    wanted_list = bookings
-    mode_guess: BookingsMode = "put"
-    webrtc_guess = False
-    if state.software_version:
-        known = parse_software_version(state.software_version)
-        mode_guess = "put" if known.supports_bookings_put else "legacy"
-        webrtc_guess = known.supports_webrtc_join
-    bookings = for_software(wanted_list, webrtc=webrtc_guess)
-    digest = list_digest(bookings, mode=mode_guess)
-    decision = decide(state, digest=digest, now=now, verify_every=verify_every)
-    if decision.action == "skip":
-        return DeliveryOutcome(endpoint=name, decision=decision, state=state)
-    try:
-        verified = False
-        if decision.action == "verify":
-            listed = await client.list_bookings()
-            mismatches = compare_lists(bookings, listed)
-            state = after_verify(state, now=now, mismatches=mismatches)
-            verified = True
-            if not mismatches:
-                return DeliveryOutcome(endpoint=name, decision=decision, state=state, verified=True)
-            log.warning("%s: device list differs, re-pushing: %s", name, "; ".join(mismatches))
-            decision = decide(state, digest=digest, now=now, verify_every=None)
-        # The version is read again after a failure or a sync request: the device may have
-        # been upgraded (and then support Bookings Put) or replaced.
-        version = (
-            parse_software_version(state.software_version)
-            if state.software_version and not (state.failures or state.sync_required)
-            else await client.software_version()
-        )
-        bookings = for_software(wanted_list, webrtc=version.supports_webrtc_join)
-        mode = await client.put_bookings(bookings, version=version)
-        listed = await client.list_bookings()
-        mismatches = compare_lists(bookings, listed)
-        if mismatches:
-            log.warning("%s: read-back after push differs: %s", name, "; ".join(mismatches))
-        state = after_push(
-            state,
-            digest=list_digest(bookings, mode=mode),
-            count=len(bookings),
-            now=now,
-            mismatches=mismatches,
-            software_version=version.text,
-        )
-        wanted = feedback_digest(feedback_url) if feedback_url else ""
-        if wanted and state.feedback_registered != wanted:
-            try:
-                await client.register_feedback(
-                    slot=client.connection.feedback_slot, server_url=feedback_url
-                )
-                state = replace(state, feedback_registered=wanted)
-            except EndpointError as exc:
-                log.warning("%s: HttpFeedback registration failed: %s", name, exc)
-        native = sum(1 for b in bookings if is_native_join(b))
-        log.info(
-            "%s: pushed %d bookings, %d of them native WebRTC joins (%s, %s)",
-            name,
-            len(bookings),
-            native,
-            mode,
-            decision.reason,
-        )
-        return DeliveryOutcome(
-            endpoint=name,
-            decision=decision,
-            state=state,
-            pushed=True,
-            verified=verified,
-            mismatches=mismatches,
-            webrtc=native,
-        )
-    except EndpointError as exc:
-        room = client.connection.room
-        message = f"room {room}: {exc}" if room else str(exc)
-        log.warning("%s: delivery failed (%s): %s", name, exc.kind, message)
-        failed = after_failure(state, kind=exc.kind, message=message, now=now)
-        return DeliveryOutcome(
-            endpoint=name,
-            decision=decision,
-            state=failed,
-            error=message,
-            error_kind=exc.kind,
-        )

@@ -25,7 +25,13 @@ DEFAULT_VERIFY_EVERY = timedelta(hours=1)
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeliveryState:
-    """What we remember about one endpoint between cycles (persisted by the store)."""
+    """What we remember about one endpoint between cycles.
+
+    The one model of an endpoint's delivery state: the plan's transitions produce it,
+    ``otj.store`` persists it (``db.delivery``) and the console and ``otj endpoints list`` show
+    it. ``retry_at`` is not stored: the store gives it back as its last write plus
+    :func:`backoff` (every failure is written when it happens); nor is ``pushed_count``.
+    """
 
     endpoint: str
     pushed_digest: str | None = None
@@ -40,6 +46,33 @@ class DeliveryState:
     mismatch: str = ""
     software_version: str = ""
     feedback_registered: str = ""
+    #: What the last attempt did, as shown to administrators: ``pushed``, ``ok`` (read back,
+    #: nothing to do) or the failure's kind.
+    last_result: str = ""
+    #: When a pulling device (a Poly endpoint over EWS) last read its meetings.
+    last_read_at: datetime | None = None
+
+    # The store's column names, for readers of the stored state (the console's rooms page).
+
+    @property
+    def last_payload_hash(self) -> str:
+        """``pushed_digest``, "" before the first push."""
+        return self.pushed_digest or ""
+
+    @property
+    def last_push_at(self) -> datetime | None:
+        """``pushed_at``."""
+        return self.pushed_at
+
+    @property
+    def consecutive_failures(self) -> int:
+        """``failures``."""
+        return self.failures
+
+    @property
+    def mismatch_detail(self) -> str:
+        """``mismatch``."""
+        return self.mismatch
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -110,6 +143,7 @@ def after_push(
         retry_at=None,
         mismatch="; ".join(mismatches),
         software_version=state.software_version if software_version is None else software_version,
+        last_result="pushed",
     )
 
 
@@ -122,6 +156,7 @@ def after_verify(
         contacted_at=now,
         sync_required=bool(mismatches) or state.sync_required,
         mismatch="; ".join(mismatches),
+        last_result="ok",
     )
 
 
@@ -134,6 +169,7 @@ def after_failure(state: DeliveryState, *, kind: str, message: str, now: datetim
         error_kind=kind,
         last_error=message,
         retry_at=now + backoff(failures),
+        last_result=kind,
     )
 
 

@@ -17,9 +17,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from otj.delivery.codec_simulator import PUT_SOFTWARE, ThreadedCodecFarm
+from otj.demo import demo_rooms
+from otj.demo.codec.bookings import PUT_SOFTWARE
+from otj.demo.codec.farm import ThreadedCodecFarm
 from otj.model import Endpoint
 from otj.secret import Secret
+from otj.store.values import Configuration
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -83,9 +86,6 @@ def attach(db: Database, *, group: str = DEMO_GROUP) -> list[tuple[str, str, str
     Returns ``(room, url, password)`` per room. The endpoints are marked for a sync, so the
     next delivery cycle pushes each room's list to its fresh (empty) codec.
     """
-    from otj.demo import demo_rooms
-    from otj.store.values import Configuration
-
     now = datetime.now(UTC)
     rooms = demo_rooms(now)
     password = secrets.token_urlsafe(12)
