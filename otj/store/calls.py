@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
-from otj.store.tables import CallRow
+from otj.store.tables.gateway import CallRow
 from otj.store.values import CallRecord
 
 if TYPE_CHECKING:

@@ -32,8 +32,9 @@ from otj.model import (
     VirtualReception,
 )
 from otj.secret import Secret, SecretRefError
-from otj.store.tables import (
-    Base,
+from otj.store.tables.base import Base
+from otj.store.tables.calendars import RoomRow
+from otj.store.tables.configuration import (
     CallRoutingRuleRow,
     EndpointGroupRow,
     EndpointRow,
@@ -41,7 +42,6 @@ from otj.store.tables import (
     IntegrationRow,
     MeetingRuleRow,
     ProfileRow,
-    RoomRow,
     SettingRow,
     SipCredentialRow,
     SipProxyRow,

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from otj.store.tables import EndpointDeliveryRow, EndpointRow
+from otj.store.tables.configuration import EndpointRow
+from otj.store.tables.delivery import EndpointDeliveryRow
 from otj.store.values import DeliveryState
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import ColumnElement, and_, func, select
 
 from otj.model import CallProtocol, Meeting, Platform, TraceStep
-from otj.store.tables import MeetingRow
+from otj.store.tables.calendars import MeetingRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database

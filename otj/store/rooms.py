@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from otj.model import Meeting
 from otj.store.meetings import listing_hash, meeting_columns
 from otj.store.storable import clean_text, storable_event_id, storable_meeting
-from otj.store.tables import IntegrationUsageRow, MeetingRow, RoomRow
+from otj.store.tables.calendars import IntegrationUsageRow, MeetingRow, RoomRow
 from otj.store.values import (
     CommitOutcome,
     PendingRoom,

@@ -14,14 +14,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from otj.store.tables import (
-    AlarmRow,
-    CallRow,
-    EndpointDeliveryRow,
-    IntegrationUsageRow,
-    MeetingRow,
-    RoomRow,
-)
+from otj.store.tables.calendars import IntegrationUsageRow, MeetingRow, RoomRow
+from otj.store.tables.console import AlarmRow
+from otj.store.tables.delivery import EndpointDeliveryRow
+from otj.store.tables.gateway import CallRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database
