@@ -121,65 +121,37 @@ def bearer_token(authorization: str | None, access_token: str | None) -> str:
     return access_token or ""
 
 
-def router(db: Database, *, clock: Clock) -> APIRouter:
-    """The pull API routes."""
-    api = APIRouter(tags=["pull"])
-    feeds = RoomFeeds(db, clock=clock)
+class PullRoutes:
+    """A room's feeds for endpoints' tokens (``RoomFeeds``) and the OAuth token exchange."""
 
-    async def feed(
-        kind: Literal["json", "ics"], media_type: str, room: str, request: Request
+    def __init__(self, db: Database, *, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._feeds = RoomFeeds(db, clock=clock)
+
+    async def _feed(
+        self, kind: Literal["json", "ics"], media_type: str, room: str, request: Request
     ) -> Response:
         headers = request.headers  # the parameters of FEED_PARAMETERS
         authorization = headers.get("authorization")
         token = bearer_token(
             authorization, None if authorization else request.query_params.get("access_token")
         )
-        document = await feeds.serve(kind, room, token, now=clock())
+        document = await self._feeds.serve(kind, room, token, now=self._clock())
         if isinstance(document, Response):
             return document
         return conditional(
             document.body, media_type, headers.get("if-none-match"), etag=document.etag
         )
 
-    @api.get(
-        "/api/v1/rooms/{room}/meetings",
-        summary="A room's meetings (JSON, ETag)",
-        response_model=list[MeetingOut],
-        responses={
-            200: {
-                "headers": {
-                    "ETag": {"description": "Strong entity tag", "schema": {"type": "string"}}
-                }
-            },
-            304: {"description": "Not modified (If-None-Match matched)"},
-            **ERRORS,
-        },
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
-    async def meetings(room: str, request: Request) -> Response:
-        return await feed("json", "application/json", room, request)
+    async def meetings(self, room: str, request: Request) -> Response:
+        return await self._feed("json", "application/json", room, request)
 
-    @api.get(
-        "/api/v1/rooms/{room}/meetings.ics",
-        summary="A room's meetings as an iCalendar feed (RFC 5545, RFC 7986 CONFERENCE)",
-        response_class=Response,
-        responses={
-            200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
-            304: {"description": "Not modified (If-None-Match matched)"},
-            **ERRORS,
-        },
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
-    async def meetings_ics(room: str, request: Request) -> Response:
-        return await feed("ics", "text/calendar; charset=utf-8", room, request)
+    async def meetings_ics(self, room: str, request: Request) -> Response:
+        return await self._feed("ics", "text/calendar; charset=utf-8", room, request)
 
-    @api.post(
-        "/oauth/token",
-        summary="OAuth 2 client credentials grant for endpoints (RFC 6749 §4.4)",
-        response_model=TokenOut,
-        responses={400: {"model": OAuthErrorOut}, 401: {"model": OAuthErrorOut}},
-    )
     def oauth_token(
+        self,
         grant_type: Annotated[str, Form()],
         client_id: Annotated[str | None, Form()] = None,
         client_secret: Annotated[str | None, Form()] = None,
@@ -201,7 +173,9 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
                 raw = ""
             user, _, password = raw.partition(":")
             client_id, client_secret = unquote(user), unquote(password)
-        issued = issue_access_token(db, client_id or "", client_secret or "", now=clock())
+        issued = issue_access_token(
+            self._db, client_id or "", client_secret or "", now=self._clock()
+        )
         if issued is None:
             return JSONResponse(
                 {"error": "invalid_client", "error_description": "unknown client or secret"},
@@ -214,4 +188,41 @@ def router(db: Database, *, clock: Clock) -> APIRouter:
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
         )
 
+
+def router(db: Database, *, clock: Clock) -> APIRouter:
+    """The pull API routes."""
+    api = APIRouter(tags=["pull"])
+    routes = PullRoutes(db, clock=clock)
+    api.get(
+        "/api/v1/rooms/{room}/meetings",
+        summary="A room's meetings (JSON, ETag)",
+        response_model=list[MeetingOut],
+        responses={
+            200: {
+                "headers": {
+                    "ETag": {"description": "Strong entity tag", "schema": {"type": "string"}}
+                }
+            },
+            304: {"description": "Not modified (If-None-Match matched)"},
+            **ERRORS,
+        },
+        openapi_extra={"parameters": FEED_PARAMETERS},
+    )(routes.meetings)
+    api.get(
+        "/api/v1/rooms/{room}/meetings.ics",
+        summary="A room's meetings as an iCalendar feed (RFC 5545, RFC 7986 CONFERENCE)",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
+            304: {"description": "Not modified (If-None-Match matched)"},
+            **ERRORS,
+        },
+        openapi_extra={"parameters": FEED_PARAMETERS},
+    )(routes.meetings_ics)
+    api.post(
+        "/oauth/token",
+        summary="OAuth 2 client credentials grant for endpoints (RFC 6749 §4.4)",
+        response_model=TokenOut,
+        responses={400: {"model": OAuthErrorOut}, 401: {"model": OAuthErrorOut}},
+    )(routes.oauth_token)
     return api
