@@ -68,7 +68,7 @@ class ConfigRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    # --- secrets ------------------------------------------------------------------------------
+    # --- reading ------------------------------------------------------------------------------
 
     def snapshot(self, *, secrets: SecretMode = "sealed") -> Configuration:
         """The whole configuration, every section present."""

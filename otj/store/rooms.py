@@ -9,10 +9,9 @@ lost its lease cannot overwrite a newer sync state. SQLite serialises writers in
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -31,10 +30,6 @@ from otj.store.values import (
     UsageDay,
 )
 
-if TYPE_CHECKING:
-    pass
-
-log = logging.getLogger(__name__)
 # built once (the hot path of a no-change poll runs it thousands of times)
 _LOCK_ROOM = select(RoomRow).where(RoomRow.room == bindparam("room")).with_for_update()
 
