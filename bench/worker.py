@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,7 +123,7 @@ def _raw_loop(db: Any, poller: Any, threads: int) -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, default=2000)
     parser.add_argument("--events", type=int, default=3, help="events per room")
@@ -133,42 +134,55 @@ def main() -> int:
     parser.add_argument(
         "--settle", type=float, help="seconds the loop runs before edits (1.5 intervals)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="otj-bench-"))
-    url = args.database or f"sqlite:///{tmp / 'bench.db'}"
-    key = str(tmp / "secret.key")
-    fake = GoogleCalendarFake().start()
-    rng = random.Random(42)
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    rooms = [room_name(i) for i in range(args.rooms)]
-    for i, room in enumerate(rooms):
-        for j in range(args.events):
-            start = now + timedelta(hours=1 + j * 5 + i % 24)
-            fake.put_event(room, meet_event(start, event_id=f"r{i}e{j}"))
 
-    from otj.config import apply_text
+def _edit_latencies(
+    args: argparse.Namespace,
+    db: Any,
+    fake: GoogleCalendarFake,
+    rooms: list[str],
+    rng: random.Random,
+    ask: Callable[[str], dict[str, Any]],
+) -> tuple[list[float], dict[tuple[str, str], float]]:
+    """Seconds from an edit to its meeting in the store while the worker loop runs, and the
+    edits not seen within four poll intervals."""
+    latencies: list[float] = []
+    # latency: the APScheduler loop polls every room every poll_interval seconds
+    ask("loop")
+    settle = args.poll_interval * 1.5 if args.settle is None else args.settle
+    time.sleep(settle)  # bench only: let the loop settle into its phase
+    edits: dict[tuple[str, str], float] = {}
+    # distinct rooms: a second edit of one event could hide the first before a poll
+    for n, i in enumerate(rng.sample(range(args.rooms), min(args.edits, args.rooms))):
+        room = rooms[i]
+        subject = f"Edited {n}"
+        fake.patch_event(room, f"r{i}e0", summary=subject)
+        edits[(room, subject)] = time.time()
+        time.sleep(rng.uniform(0, args.poll_interval / args.edits * 2))
+    deadline = time.time() + args.poll_interval * 4
+    pending = dict(edits)
+    while pending and time.time() < deadline:
+        for (room, subject), edited in list(pending.items()):
+            for meeting in db.meetings.list(room):
+                if meeting.subject == subject:
+                    latencies.append(_visible_at(db, room, meeting.event_id) - edited)
+                    del pending[(room, subject)]
+                    break
+        time.sleep(0.5)
+    return latencies, pending
 
-    db = _open(url, key)
-    text = config_text(
-        google_integration(fake, quota=100_000_000), rooms, poll_interval=args.poll_interval
-    )
-    result = apply_text(db, text, environ={})
-    assert result.ok, [str(p) for p in result.problems]
 
-    ctx = mp.get_context("spawn")
-    parent, child_end = ctx.Pipe()
-    child = ctx.Process(target=_child, args=(child_end, url, key, args.threads, args.poll_interval))
-    child.start()
-
-    def ask(command: str, arg: Any = None) -> dict[str, Any]:
-        parent.send((command, arg))
-        answer: dict[str, Any] = parent.recv()
-        return answer
-
+def _cycles(
+    args: argparse.Namespace,
+    url: str,
+    fake: GoogleCalendarFake,
+    ask: Callable[[str], dict[str, Any]],
+) -> dict[str, Any]:
+    """A full cycle, a no-change cycle and the raw client loop, printed; the no-change cycle."""
     print(
         f"otj worker benchmark: {args.rooms} rooms × {args.events} events, "
-        f"{args.threads} threads, {url.split(':')[0]}"
+        f"{args.threads} threads, {url.split(':', maxsplit=1)[0]}"
     )
     fake.reset_counters()
     full = ask("cycle")
@@ -201,32 +215,48 @@ def main() -> int:
     )
     print(f"    the fake's own handling time:         {fake_time:7.2f} s (summed over its threads)")
     print(f"    worker / raw loop wall-time ratio:    {quiet['wall'] / raw['wall']:7.2f}")
+    return quiet
 
-    latencies: list[float] = []
-    pending: dict[tuple[str, str], float] = {}
-    if args.edits:
-        # latency: the APScheduler loop polls every room every poll_interval seconds
-        ask("loop")
-        settle = args.poll_interval * 1.5 if args.settle is None else args.settle
-        time.sleep(settle)  # bench only: let the loop settle into its phase
-        edits: dict[tuple[str, str], float] = {}
-        # distinct rooms: a second edit of one event could hide the first before a poll
-        for n, i in enumerate(rng.sample(range(args.rooms), min(args.edits, args.rooms))):
-            room = rooms[i]
-            subject = f"Edited {n}"
-            fake.patch_event(room, f"r{i}e0", summary=subject)
-            edits[(room, subject)] = time.time()
-            time.sleep(rng.uniform(0, args.poll_interval / args.edits * 2))
-        deadline = time.time() + args.poll_interval * 4
-        pending = dict(edits)
-        while pending and time.time() < deadline:
-            for (room, subject), edited in list(pending.items()):
-                for meeting in db.meetings.list(room):
-                    if meeting.subject == subject:
-                        latencies.append(_visible_at(db, room, meeting.event_id) - edited)
-                        del pending[(room, subject)]
-                        break
-            time.sleep(0.5)
+
+def main() -> int:
+    args = _arguments()
+
+    tmp = Path(tempfile.mkdtemp(prefix="otj-bench-"))
+    url = args.database or f"sqlite:///{tmp / 'bench.db'}"
+    key = str(tmp / "secret.key")
+    fake = GoogleCalendarFake().start()
+    rng = random.Random(42)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    rooms = [room_name(i) for i in range(args.rooms)]
+    for i, room in enumerate(rooms):
+        for j in range(args.events):
+            start = now + timedelta(hours=1 + j * 5 + i % 24)
+            fake.put_event(room, meet_event(start, event_id=f"r{i}e{j}"))
+
+    from otj.config import apply_text
+
+    db = _open(url, key)
+    text = config_text(
+        google_integration(fake, quota=100_000_000), rooms, poll_interval=args.poll_interval
+    )
+    result = apply_text(db, text, environ={})
+    assert result.ok, [str(p) for p in result.problems]
+
+    ctx = mp.get_context("spawn")
+    parent, child_end = ctx.Pipe()
+    child = ctx.Process(target=_child, args=(child_end, url, key, args.threads, args.poll_interval))
+    child.start()
+
+    def ask(command: str, arg: Any = None) -> dict[str, Any]:
+        parent.send((command, arg))
+        answer: dict[str, Any] = parent.recv()
+        return answer
+
+    quiet = _cycles(args, url, fake, ask)
+
+    latencies, pending = (
+        _edit_latencies(args, db, fake, rooms, rng, ask) if args.edits else ([], {})
+    )
     loop = ask("stop")
     child.join(30)
     if latencies:

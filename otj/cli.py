@@ -1,20 +1,52 @@
-"""The ``otj`` command line: discovers the sub-command modules in ``otj.commands``."""
+"""The ``otj`` command line: one sub-command per module listed in ``COMMANDS``."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import cast
 
 import otj
-import otj.commands
 import otj.logs
+from otj.commands import (
+    admins,
+    calendars,
+    calls,
+    config,
+    db,
+    endpoints,
+    gateway,
+    route,
+    rules,
+    serve,
+    status,
+    tokens,
+    worker,
+)
 
 Handler = Callable[[argparse.Namespace], int]
+
+COMMANDS: tuple[ModuleType, ...] = (
+    admins,
+    calendars,
+    calls,
+    config,
+    db,
+    endpoints,
+    gateway,
+    route,
+    rules,
+    serve,
+    status,
+    tokens,
+    worker,
+)
+"""Modules whose ``register(subparsers)`` adds a sub-command, in the order ``--help`` lists them.
+Their top-level imports stay light (the handlers import what they need) so ``otj --help`` is
+fast."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,11 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="DEBUG, INFO, WARNING or ERROR, in any case (default INFO)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(otj.commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"otj.commands.{info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

@@ -1,1 +1,1 @@
-"""The HTTP API: ``otj.api.app.create_app`` assembles the routers listed in ``ROUTERS``."""
+"""The HTTP API: ``otj.api.app.create_app`` assembles the routers listed in ``AREAS``."""

@@ -1,6 +1,6 @@
 """The FastAPI application factory.
 
-Every router module in ``ROUTERS`` exposes ``router(db, *, clock) -> APIRouter``; adding an
+Every router module in ``AREAS`` exposes ``router(db, *, clock) -> APIRouter``; adding an
 API area is one line here; a module's ``BODY_LIMITS`` (route path → bytes) caps the request
 bodies its routes may read (``otj.api.limits``: every other route reads none). The OpenAPI
 document is served at ``/openapi.json`` and Swagger UI at ``/docs`` (``otj.api.docs``, no
@@ -10,15 +10,35 @@ create --admin NAME``).
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
 import otj
+from otj.api import (
+    audit_api,
+    calls,
+    config_api,
+    console_api,
+    console_config,
+    console_oidc,
+    console_ops,
+    console_pages,
+    console_rules,
+    docs,
+    ews,
+    feedback,
+    home,
+    metrics,
+    notifications,
+    panel,
+    pull,
+    status,
+)
 from otj.api.limits import BodyLimit
 
 if TYPE_CHECKING:
@@ -28,27 +48,32 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-ROUTERS: tuple[str, ...] = (
-    "otj.api.status",
-    "otj.api.calls",
-    "otj.api.pull",
-    "otj.api.feedback",
-    "otj.api.panel",
-    "otj.api.home",
-    "otj.api.docs",
-    "otj.api.metrics",
-    "otj.api.ews",
-    "otj.api.notifications",
-    "otj.api.config_api",
-    "otj.api.audit_api",
-    "otj.api.console_pages",
-    "otj.api.console_config",
-    "otj.api.console_rules",
-    "otj.api.console_ops",
-    "otj.api.console_api",
-    "otj.api.console_oidc",
+AREAS: tuple[ModuleType, ...] = (
+    status,
+    calls,
+    pull,
+    feedback,
+    panel,
+    home,
+    docs,
+    metrics,
+    ews,
+    notifications,
+    config_api,
+    audit_api,
+    console_pages,
+    console_config,
+    console_rules,
+    console_ops,
+    console_api,
+    console_oidc,
 )
 """Modules whose ``router(db, *, clock)`` is mounted, in this order."""
+
+ROUTERS: tuple[str, ...] = tuple(module.__name__ for module in AREAS)
+"""The areas by module name (what ``create_app(routers=…, router_options=…)`` take)."""
+
+_AREA_BY_NAME: dict[str, ModuleType] = {module.__name__: module for module in AREAS}
 
 
 def _utc_now() -> datetime:
@@ -79,7 +104,7 @@ def create_app(
     options = router_options or {}
     body_limits: dict[str, int] = {}
     for name in routers:
-        module = importlib.import_module(name)
+        module = _AREA_BY_NAME[name]
         app.include_router(module.router(db, clock=clock, **options.get(name, {})))
         body_limits.update(getattr(module, "BODY_LIMITS", {}))
     app.add_middleware(BodyLimit, limits=body_limits)

@@ -131,35 +131,27 @@ def endpoints_of(db: Database, room: str) -> list[str]:
     return names or [room]
 
 
-def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
-    """The call status routes."""
-    api = APIRouter(tags=["calls"])
-    require_admin = Depends(admin_auth(db, clock))
-    documented: dict[int | str, dict[str, Any]] = {
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-        401: {"description": "Missing or invalid admin token"},
-    }
+class CallRoutes:
+    """The calls in progress and the call detail records, as JSON or CSV."""
 
-    def answer(
-        csv: bool, records: Sequence[CallRecord], document: BaseModel, headers: dict[str, str]
+    def __init__(self, db: Database, *, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def _answer(
+        self, csv: bool, records: Sequence[CallRecord], document: BaseModel, headers: dict[str, str]
     ) -> Response:
         if csv:
-            return Response(to_csv(records, clock()), media_type=CSV_MEDIA, headers=headers)
+            return Response(to_csv(records, self._clock()), media_type=CSV_MEDIA, headers=headers)
         return JSONResponse(document.model_dump(mode="json"), headers=headers)
 
-    @api.get(
-        "/api/v1/calls/live",
-        response_model=LiveOut,
-        summary="Calls in progress, grouped by external conference (the Meet code)",
-        dependencies=[require_admin],
-        responses=documented,
-    )
     def live(
+        self,
         format_: FormatQuery = None,
         accept: Annotated[str | None, Header(include_in_schema=False)] = None,
     ) -> Response:
-        now = clock()
-        records = db.calls.live()
+        now = self._clock()
+        records = self._db.calls.live()
         conferences = [
             ConferenceOut(
                 conference=conference,
@@ -168,16 +160,10 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             for conference, calls in sorted(group_live(records).items())
         ]
         document = LiveOut(total=len(records), conferences=conferences)
-        return answer(wants_csv(format_, accept), records, document, {})
+        return self._answer(wants_csv(format_, accept), records, document, {})
 
-    @api.get(
-        "/api/v1/calls",
-        response_model=CallPage,
-        summary="Call detail records (cause, duration), newest first",
-        dependencies=[require_admin],
-        responses=documented,
-    )
     def calls(
+        self,
         *,
         request: Request,
         since: Annotated[
@@ -195,12 +181,12 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         format_: FormatQuery = None,
         accept: Annotated[str | None, Header(include_in_schema=False)] = None,
     ) -> Response:
-        now = clock()
-        records = db.calls.search(
+        now = self._clock()
+        records = self._db.calls.search(
             limit=limit + 1,
             since=_utc(since, "since"),
             until=_utc(until, "until"),
-            endpoints=endpoints_of(db, room) if room else None,
+            endpoints=endpoints_of(self._db, room) if room else None,
             before_id=cursor,
         )
         page, more = records[:limit], len(records) > limit
@@ -214,6 +200,30 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             calls=[CallOut.model_validate(call_json(c, now)) for c in page],
             next_cursor=next_cursor,
         )
-        return answer(wants_csv(format_, accept), page, document, headers)
+        return self._answer(wants_csv(format_, accept), page, document, headers)
 
+
+def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
+    """The call status routes."""
+    api = APIRouter(tags=["calls"])
+    require_admin = Depends(admin_auth(db, clock))
+    documented: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        401: {"description": "Missing or invalid admin token"},
+    }
+    routes = CallRoutes(db, clock=clock)
+    api.get(
+        "/api/v1/calls/live",
+        response_model=LiveOut,
+        summary="Calls in progress, grouped by external conference (the Meet code)",
+        dependencies=[require_admin],
+        responses=documented,
+    )(routes.live)
+    api.get(
+        "/api/v1/calls",
+        response_model=CallPage,
+        summary="Call detail records (cause, duration), newest first",
+        dependencies=[require_admin],
+        responses=documented,
+    )(routes.calls)
     return api

@@ -156,11 +156,19 @@ async def read_object(request: Request) -> dict[str, Any] | EditError:
 
 def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
     """The configuration and audit routes."""
-    from starlette.concurrency import run_in_threadpool
-
     api = APIRouter(tags=["configuration"])
-    may_read = Depends(reader(db, clock))
-    may_change = Depends(changer(db, clock))
+    depends = {"may_read": Depends(reader(db, clock)), "may_change": Depends(changer(db, clock))}
+    _add_document_routes(api, db, clock, **depends)
+    _add_gateway_routes(api, db, clock, **depends)
+    _add_section_routes(api, db, clock, **depends)
+    _add_object_routes(api, db, clock, **depends)
+    return api
+
+
+def _add_document_routes(
+    api: APIRouter, db: Database, clock: Clock, *, may_read: Any, may_change: Any
+) -> None:
+    """The whole configuration, as JSON and as the YAML file."""
 
     @api.get("/api/v1/config", summary="The whole configuration (as JSON)", responses=_ERRORS)
     def whole(who: Principal = may_read) -> dict[str, Any]:
@@ -186,6 +194,13 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             text,
             headers={"Content-Disposition": 'attachment; filename="otj-config.yaml"'},
         )
+
+
+def _add_gateway_routes(
+    api: APIRouter, db: Database, clock: Clock, *, may_read: Any, may_change: Any
+) -> None:
+    """The gateway's settings: read, and replaced with If-Match."""
+    from starlette.concurrency import run_in_threadpool
 
     @api.get(
         "/api/v1/config/gateway",
@@ -226,6 +241,13 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             return error_response(exc)
         return saved_response(saved)
 
+
+def _add_section_routes(
+    api: APIRouter, db: Database, clock: Clock, *, may_read: Any, may_change: Any
+) -> None:
+    """A section's objects, and creating one."""
+    from starlette.concurrency import run_in_threadpool
+
     @api.get("/api/v1/config/{section}", summary="A section's objects", responses=_ERRORS)
     def listing(section: Section, who: Principal = may_read) -> list[dict[str, Any]]:
         return configedit.section_objects(db, section)
@@ -255,6 +277,13 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         except EditError as exc:
             return error_response(exc)
         return saved_response(saved, status=201)
+
+
+def _add_object_routes(
+    api: APIRouter, db: Database, clock: Clock, *, may_read: Any, may_change: Any
+) -> None:
+    """One object: read, replaced (If-Match) and deleted (If-Match)."""
+    from starlette.concurrency import run_in_threadpool
 
     @api.get(
         "/api/v1/config/{section}/{name}",
@@ -328,5 +357,3 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         except EditError as exc:
             return error_response(exc)
         return saved_response(saved)
-
-    return api

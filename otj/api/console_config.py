@@ -51,12 +51,17 @@ COLUMNS = {
 }
 
 
-def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
-    """The configuration pages."""
-    api = APIRouter(include_in_schema=False)
-    user = page_user(db, clock)
+class ConfigPages:
+    """The configuration pages: the overview, the gateway settings, each section's list and
+    each object's editor, and the actions on rules (delete, toggle, reorder)."""
 
-    def editor(
+    def __init__(self, db: Database, *, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._user = page_user(db, clock)
+
+    def _editor(
+        self,
         who: Principal,
         section: str,
         *,
@@ -67,28 +72,28 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         message: str = "",
         status: int = 200,
     ) -> Response:
-        profiles = [p["name"] for p in configedit.section_objects(db, "profiles")]
+        profiles = [p["name"] for p in configedit.section_objects(self._db, "profiles")]
         return render(
             "object.html", who, active=section if section in RULES else "config",
             section=section, title=TITLES[section], fields=form_fields(section),
             values=form_values(section, value), original=original, etag=etag,
             problems=problems, message=message, status=status, profiles=profiles,
             preview=section == "meeting_processing_rules", examples=_examples(),
-            rooms=db.rooms.names() if section == "meeting_processing_rules" else [],
+            rooms=self._db.rooms.names() if section == "meeting_processing_rules" else [],
         )  # fmt: skip
 
-    @api.get("/console/config")
-    def overview(request: Request) -> Response:
-        who = user(request)
+    def overview(self, request: Request) -> Response:
+        who = self._user(request)
         if who is None:
             return sign_in_redirect(request)
-        counts = {s: len(configedit.section_objects(db, s)) for s in SECTIONS}
+        counts = {s: len(configedit.section_objects(self._db, s)) for s in SECTIONS}
         return render(
             "config.html", who, active="config", sections=SECTIONS, titles=TITLES, counts=counts,
             saved=request.query_params.get("saved", ""),
         )  # fmt: skip
 
-    def gateway_page(
+    def _gateway_page(
+        self,
         who: Principal, *, text: str, etag: str, problems: tuple[Problem, ...] = (),
         message: str = "", status: int = 200,
     ) -> Response:  # fmt: skip
@@ -97,18 +102,16 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             message=message, status=status,
         )  # fmt: skip
 
-    @api.get("/console/config/gateway")
-    def gateway(request: Request) -> Response:
-        who = user(request)
+    def gateway(self, request: Request) -> Response:
+        who = self._user(request)
         if who is None:
             return sign_in_redirect(request)
-        value = configedit.gateway(db)
+        value = configedit.gateway(self._db)
         text = yaml.safe_dump(value, sort_keys=False, allow_unicode=True) if value else ""
-        return gateway_page(who, text=text, etag=configedit.etag_of(value))
+        return self._gateway_page(who, text=text, etag=configedit.etag_of(value))
 
-    @api.post("/console/config/gateway")
-    async def save_gateway(request: Request) -> Response:
-        who, form, refusal = await changer(request)
+    async def save_gateway(self, request: Request) -> Response:
+        who, form, refusal = await self._changer(request)
         if refusal is not None or who is None:
             return refusal or sign_in_redirect(request)
         text, etag = str(form.get("settings") or ""), str(form.get("etag") or "") or None
@@ -116,31 +119,35 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         value = settings_from_yaml(text, problems)
         if problems:
             found = tuple(Problem(path="gateway", line=0, message=m) for m in problems)
-            return gateway_page(
+            return self._gateway_page(
                 who, text=text, etag=etag or "", problems=found, status=422,
                 message="The settings are not valid YAML.",
             )  # fmt: skip
         try:
             await run_in_threadpool(
                 lambda: configedit.save_gateway(
-                    db, value, if_match=etag, actor=who.name, source="console", now=clock()
+                    self._db,
+                    value,
+                    if_match=etag,
+                    actor=who.name,
+                    source="console",
+                    now=self._clock(),
                 )
             )
         except EditError as exc:
-            return gateway_page(
+            return self._gateway_page(
                 who, text=text, etag=etag or "", problems=exc.problems, message=str(exc),
                 status=exc.status,
             )  # fmt: skip
         return RedirectResponse("/console/config?saved=gateway", status_code=303)
 
-    @api.get("/console/config/{section}")
-    def listing(request: Request, section: str) -> Response:
-        who = user(request)
+    def listing(self, request: Request, section: str) -> Response:
+        who = self._user(request)
         if who is None:
             return sign_in_redirect(request)
         if section not in SECTIONS:
             return refused(who, f"There is no configuration section {section!r}.")
-        objects = configedit.section_objects(db, section)
+        objects = configedit.section_objects(self._db, section)
         if section in RULES:
             objects.sort(key=lambda o: (o.get("priority", 100), o["name"]))
         tags = {o["name"]: configedit.etag_of(o) for o in objects}
@@ -150,24 +157,25 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             rules=section in RULES, tags=tags, saved=request.query_params.get("saved", ""),
         )  # fmt: skip
 
-    @api.get("/console/config/{section}/{name}")
-    def edit(request: Request, section: str, name: str) -> Response:
-        who = user(request)
+    def edit(self, request: Request, section: str, name: str) -> Response:
+        who = self._user(request)
         if who is None:
             return sign_in_redirect(request)
         if section not in SECTIONS:
             return refused(who, f"There is no configuration section {section!r}.")
         if name == "+new":
-            return editor(who, section, original="", value=None, etag="")
+            return self._editor(who, section, original="", value=None, etag="")
         try:
-            value = configedit.find(db, section, name)
+            value = configedit.find(self._db, section, name)
         except EditError as exc:
             return refused(who, str(exc))
-        return editor(who, section, original=name, value=value, etag=configedit.etag_of(value))
+        return self._editor(
+            who, section, original=name, value=value, etag=configedit.etag_of(value)
+        )
 
-    async def changer(request: Request) -> tuple[Principal | None, Any, Response | None]:
+    async def _changer(self, request: Request) -> tuple[Principal | None, Any, Response | None]:
         """The signed-in admin and the posted form, or the answer refusing them."""
-        who = user(request)
+        who = self._user(request)
         if who is None:
             return None, None, sign_in_redirect(request)
         if not who.may_change:
@@ -181,9 +189,8 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             return who, None, refused(who, "The form carried no valid CSRF token; reload the page.")
         return who, form, None
 
-    @api.post("/console/config/{section}/{name}")
-    async def save(request: Request, section: str, name: str) -> Response:
-        who, form, refusal = await changer(request)
+    async def save(self, request: Request, section: str, name: str) -> Response:
+        who, form, refusal = await self._changer(request)
         if refusal is not None or who is None:
             return refusal or sign_in_redirect(request)
         if section not in SECTIONS:
@@ -197,45 +204,50 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             try:
                 await run_in_threadpool(
                     lambda: configedit.save(
-                        db, section, target, value, if_match=etag, create=create,
-                        actor=who.name, source="console", now=clock(),
+                        self._db, section, target, value, if_match=etag, create=create,
+                        actor=who.name, source="console", now=self._clock(),
                     )
                 )  # fmt: skip
             except EditError as exc:
-                return editor(
+                return self._editor(
                     who, section, original="" if create else name, value=value,
                     etag=etag or "", problems=exc.problems, message=str(exc),
                     status=exc.status,
                 )  # fmt: skip
             return RedirectResponse(f"/console/config/{section}?saved={target}", status_code=303)
-        return editor(
+        return self._editor(
             who, section, original="" if create else name, value=value, etag=etag or "",
             problems=problems, message="The settings are not valid YAML.", status=422,
         )  # fmt: skip
 
-    @api.post("/console/config/{section}/{name}/{action}")
-    async def act(request: Request, section: str, name: str, action: str) -> Response:
-        who, form, refusal = await changer(request)
+    async def act(self, request: Request, section: str, name: str, action: str) -> Response:
+        who, form, refusal = await self._changer(request)
         if refusal is not None or who is None:
             return refusal or sign_in_redirect(request)
         etag = str(form.get("etag", "")) or None
-        now = clock()
+        now = self._clock()
         try:
             if action == "delete":
                 configedit.delete(
-                    db, section, name, if_match=etag, actor=who.name, source="console", now=now
+                    self._db,
+                    section,
+                    name,
+                    if_match=etag,
+                    actor=who.name,
+                    source="console",
+                    now=now,
                 )
             elif action == "toggle" and section in RULES:
-                value = configedit.find(db, section, name)
+                value = configedit.find(self._db, section, name)
                 configedit.save(
-                    db, section, name, {**value, "enabled": not value.get("enabled", True)},
+                    self._db, section, name, {**value, "enabled": not value.get("enabled", True)},
                     if_match=etag, create=False, actor=who.name, source="console", now=now,
                 )  # fmt: skip
             elif action in ("up", "down") and section in RULES:
                 order = [
                     o["name"]
                     for o in sorted(
-                        configedit.section_objects(db, section),
+                        configedit.section_objects(self._db, section),
                         key=lambda o: (o.get("priority", 100), o["name"]),
                     )
                 ]
@@ -244,7 +256,7 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
                 if at >= 0 and 0 <= swap < len(order):
                     order[at], order[swap] = order[swap], order[at]
                     configedit.reorder(
-                        db, section, order, actor=who.name, source="console", now=now
+                        self._db, section, order, actor=who.name, source="console", now=now
                     )
             else:
                 return refused(who, f"Unknown action {action!r}.")
@@ -253,6 +265,18 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             return refused(who, f"{exc}{': ' + problems if problems else ''}")
         return RedirectResponse(f"/console/config/{section}?saved={name}", status_code=303)
 
+
+def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
+    """The configuration pages."""
+    api = APIRouter(include_in_schema=False)
+    routes = ConfigPages(db, clock=clock)
+    api.get("/console/config")(routes.overview)
+    api.get("/console/config/gateway")(routes.gateway)
+    api.post("/console/config/gateway")(routes.save_gateway)
+    api.get("/console/config/{section}")(routes.listing)
+    api.get("/console/config/{section}/{name}")(routes.edit)
+    api.post("/console/config/{section}/{name}")(routes.save)
+    api.post("/console/config/{section}/{name}/{action}")(routes.act)
     return api
 
 

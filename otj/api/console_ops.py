@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from otj.store import Database
 
 Clock = Callable[[], datetime]
+PageUser = Callable[[Request], Principal | None]
+"""The signed-in administrator of a page request (``page_user``)."""
 BODY_LIMITS = {"/console/alarms/{alarm}/acknowledge": 4096}
 """Request body caps by route (``otj.api.limits``): the acknowledge button's form."""
 PROTOCOLS = ("sip", "h323", "webrtc")
@@ -66,7 +68,14 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
     """The operations pages and the acknowledge API."""
     api = APIRouter()
     user = page_user(db, clock)
-    may_change = Depends(changer(db, clock))
+    _add_operations_pages(api, db, user)
+    _add_acknowledge_routes(api, db, clock, user, Depends(changer(db, clock)))
+    _add_history_pages(api, db, user)
+    return api
+
+
+def _add_operations_pages(api: APIRouter, db: Database, user: PageUser) -> None:
+    """The route test, calls and alarms pages."""
 
     @api.get("/console/route", include_in_schema=False)
     def route(
@@ -116,6 +125,12 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         cleared = [a for a in db.alarms.recent(limit=100) if not a.active]
         return render("alarms.html", who, active="alarms", alarms=active, cleared=cleared)
 
+
+def _add_acknowledge_routes(
+    api: APIRouter, db: Database, clock: Clock, user: PageUser, may_change: Any
+) -> None:
+    """Acknowledging an alarm: the console's form and the API."""
+
     @api.post("/console/alarms/{alarm}/acknowledge", include_in_schema=False)
     async def acknowledge_form(
         request: Request, alarm: Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -156,6 +171,10 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
             acknowledged_by=found.acknowledged_by,
         )
 
+
+def _add_history_pages(api: APIRouter, db: Database, user: PageUser) -> None:
+    """The audit history and one entry's diff."""
+
     @api.get("/console/history", include_in_schema=False)
     def history(request: Request) -> Response:
         who = user(request)
@@ -174,5 +193,3 @@ def router(db: Database, *, clock: Clock, **_options: Any) -> APIRouter:
         if found is None:
             return refused(who, f"There is no history entry {entry}.")
         return render("history_entry.html", who, active="history", entry=found)
-
-    return api

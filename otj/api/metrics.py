@@ -44,6 +44,13 @@ log = logging.getLogger(__name__)
 
 def families(stats: StoreStats) -> Iterator[Metric]:
     """The metric families of one store reading (pure)."""
+    yield from _calendar_families(stats)
+    yield from _delivery_families(stats)
+    yield from _gateway_families(stats)
+
+
+def _calendar_families(stats: StoreStats) -> Iterator[Metric]:
+    """Polls, rooms by outcome, requests and quotas, by integration."""
     polls = CounterMetricFamily(
         "otj_polls", "Calendar polls of the integration's rooms", labels=["integration", "type"]
     )
@@ -80,6 +87,9 @@ def families(stats: StoreStats) -> Iterator[Metric]:
             used.add_metric([name], item.requests_today / item.daily_quota)
     yield from (polls, rooms, requests, today, quota, used)
 
+
+def _delivery_families(stats: StoreStats) -> Iterator[Metric]:
+    """Endpoint deliveries, rooms pending delivery and stored meetings."""
     deliveries = GaugeMetricFamily(
         "otj_endpoint_deliveries",
         "Endpoints by the result of their last meeting-list delivery",
@@ -105,6 +115,9 @@ def families(stats: StoreStats) -> Iterator[Metric]:
     meetings.add_metric(["false"], stats.meetings_unlisted)
     yield meetings
 
+
+def _gateway_families(stats: StoreStats) -> Iterator[Metric]:
+    """Gateway calls and licences, and active alarms."""
     calls = CounterMetricFamily(
         "otj_calls", "Ended gateway calls by disconnect cause", labels=["cause"]
     )

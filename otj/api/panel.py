@@ -31,21 +31,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import FileSystemLoader, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from otj.api.pull import bearer_token, conditional
+from otj.api.panel_dial import codec_for_room, dial_meeting, failed, redial_call
+from otj.api.pull import bearer_token
+from otj.api.pull.documents import conditional
 from otj.delivery.devices.bookings import booking_id
-from otj.delivery.devices.cisco import CiscoDefaults, CiscoXapiClient, connection_for
-from otj.delivery.devices.errors import (
-    EndpointCommandFailed,
-    EndpointError,
-    EndpointUnauthorised,
-    EndpointUnreachable,
-    MissingCredentials,
-)
-from otj.delivery.notices.room_notices import panel_notice, redial
+from otj.delivery.devices.cisco import CiscoDefaults
+from otj.delivery.notices.room_notices import panel_notice
 from otj.delivery.pull.access import DirectoryCache, authenticate, may_read_room
 from otj.delivery.pull.feeds import listed, meeting_json
-from otj.model import Endpoint, Meeting, Profile
+from otj.model import Endpoint, Meeting
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -84,14 +80,6 @@ class RetryIn(BaseModel):
     call: int
 
 
-class DialOut(BaseModel):
-    """What happened: ``dialling`` (with the codec's call id) or ``failed`` (with a reason)."""
-
-    status: str
-    reason: str = ""
-    callId: int | None = None  # noqa: N815 (wire name)
-
-
 @cache
 def _templates() -> SandboxedEnvironment:
     return SandboxedEnvironment(
@@ -102,19 +90,6 @@ def _templates() -> SandboxedEnvironment:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def describe(exc: EndpointError) -> str:
-    """A reason a person at the panel understands."""
-    if isinstance(exc, EndpointUnreachable):
-        return "the room system did not answer"
-    if isinstance(exc, EndpointUnauthorised):
-        return "the room system refused our credentials"
-    if isinstance(exc, MissingCredentials):
-        return "the room system has no API credentials configured"
-    if isinstance(exc, EndpointCommandFailed):
-        return str(exc).removeprefix("Dial: ")
-    return "the room system gave an unexpected answer"
 
 
 def server_time_zone() -> str:
@@ -132,58 +107,62 @@ def server_time_zone() -> str:
     return name or "UTC"
 
 
-def router(
-    db: Database,
-    *,
-    clock: Clock,
-    defaults: CiscoDefaults | None = None,
-    poll_ms: int = 5000,
-    time_zone: str | None = None,
-) -> APIRouter:
-    """The panel routes; ``time_zone`` is the rooms' default (else the server's)."""
-    api = APIRouter(tags=["panel"])
-    cisco_defaults = defaults or CiscoDefaults()
-    directory = DirectoryCache(db)
-    default_zone = time_zone or server_time_zone()
+class PanelRoutes:
+    """The panel's routes over one store: the page (and its pairing), its state, the Join
+    button's dial and "Try again"; ``time_zone`` is the rooms' default (else the server's)."""
 
-    def room_zone(endpoint: Endpoint) -> str:
-        return directory.get().profile(endpoint.name).time_zone or default_zone
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock,
+        defaults: CiscoDefaults | None = None,
+        poll_ms: int = 5000,
+        time_zone: str | None = None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._cisco_defaults = defaults or CiscoDefaults()
+        self._directory = DirectoryCache(db)
+        self._default_zone = time_zone or server_time_zone()
+        self._poll_ms = poll_ms
 
-    def caller_endpoint(room: str, token: str, now: datetime) -> Endpoint | None:
-        caller = authenticate(db, token, now=now)
+    # --- helpers ------------------------------------------------------------------------------
+
+    def room_zone(self, endpoint: Endpoint) -> str:
+        """The IANA time zone the room's times are shown in."""
+        return self._directory.get().profile(endpoint.name).time_zone or self._default_zone
+
+    def caller_endpoint(self, room: str, token: str, now: datetime) -> Endpoint | None:
+        """The endpoint whose token this is, when it shows ``room``."""
+        caller = authenticate(self._db, token, now=now)
         if caller is None:
             return None
-        endpoint = directory.get().endpoint(caller.endpoint)
+        endpoint = self._directory.get().endpoint(caller.endpoint)
         return endpoint if may_read_room(endpoint, room) else None
 
-    def panel_meetings(endpoint: Endpoint, room: str, now: datetime) -> list[Meeting]:
+    def panel_meetings(self, endpoint: Endpoint, room: str, now: datetime) -> list[Meeting]:
+        """The room's listed meetings around ``now`` (``BEFORE``, ``AFTER``)."""
         return listed(
-            db.meetings.list(
+            self._db.meetings.list(
                 room, start=now - BEFORE, end=now + AFTER, listed_only=True, with_trace=False
             )
         )
 
-    @api.get("/panel/static/{name}", include_in_schema=False)
-    def asset(name: str) -> Response:
-        media = ASSETS.get(name)
-        if media is None:
-            return Response(status_code=404)
-        content = (HERE / "static" / name).read_bytes()
-        return Response(
-            content, media_type=media, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS}
-        )
+    # --- routes -------------------------------------------------------------------------------
 
-    @api.get("/panel/{room}", response_class=HTMLResponse, include_in_schema=False)
     def page(
+        self,
         room: str,
         request: Request,
         token: Annotated[str | None, Query()] = None,
         otj_panel: Annotated[str | None, Cookie()] = None,
     ) -> Response:
-        now = clock()
+        """The panel page; with ``?token=`` pairs the panel (cookie) and reloads without it."""
+        now = self._clock()
         path = f"/panel/{quote(room, safe='@')}"
         if token:
-            if caller_endpoint(room, token, now) is None:
+            if self.caller_endpoint(room, token, now) is None:
                 return _not_paired(room, status=403)
             response = RedirectResponse(path, status_code=303)
             response.set_cookie(
@@ -196,7 +175,7 @@ def router(
                 max_age=400 * 24 * 3600,
             )
             return response
-        endpoint = caller_endpoint(room, otj_panel or "", now)
+        endpoint = self.caller_endpoint(room, otj_panel or "", now)
         if endpoint is None:
             return _not_paired(room, status=401)
         html = (
@@ -204,26 +183,27 @@ def router(
             .get_template("panel.html")
             .render(
                 room_name=endpoint.name,
-                time_zone=room_zone(endpoint),
+                time_zone=self.room_zone(endpoint),
                 static_url="/panel/static",
                 state_url=f"{path}/state",
                 dial_url=f"{path}/dial",
                 retry_url=f"{path}/retry",
-                poll_ms=poll_ms,
+                poll_ms=self._poll_ms,
             )
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
 
-    @api.get("/panel/{room}/state", include_in_schema=False)
     def state(
+        self,
         room: str,
         otj_panel: Annotated[str | None, Cookie()] = None,
         authorization: Annotated[str | None, Header()] = None,
         if_none_match: Annotated[str | None, Header()] = None,
     ) -> Response:
-        now = clock()
+        """The page's state document (ETag), with the server's clock in a header."""
+        now = self._clock()
         token = bearer_token(authorization, None) or (otj_panel or "")
-        endpoint = caller_endpoint(room, token, now)
+        endpoint = self.caller_endpoint(room, token, now)
         clock_header = {"X-OTJ-Server-Time": _iso(now)}
         if endpoint is None:
             return JSONResponse(
@@ -231,133 +211,111 @@ def router(
                 status_code=401,
                 headers=clock_header,
             )
-        items = panel_meetings(endpoint, room, now)
+        items = self.panel_meetings(endpoint, room, now)
         body = json.dumps(
             {
                 "room": room,
                 "roomName": endpoint.name,
-                "timeZone": room_zone(endpoint),
+                "timeZone": self.room_zone(endpoint),
                 "meetings": [meeting_json(m) for m in items],
-                "notice": panel_notice(db, directory.get().room_endpoints(room), now=now),
+                "notice": panel_notice(
+                    self._db, self._directory.get().room_endpoints(room), now=now
+                ),
             },
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
         return conditional(body, "application/json", if_none_match, clock_header)
 
-    @api.post("/panel/{room}/dial", include_in_schema=False)
     async def dial(
+        self,
         room: str,
         request: Request,
         otj_panel: Annotated[str | None, Cookie()] = None,
         x_otj_panel: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        from starlette.concurrency import run_in_threadpool
-
-        now = clock()
+        """The Join button: the room's codec dials the meeting, if it is time to join it."""
+        now = self._clock()
         if x_otj_panel != "1":
-            return _failed(403, "missing panel header")  # blocks cross-site form posts
-        endpoint = await run_in_threadpool(caller_endpoint, room, otj_panel or "", now)
+            return failed(403, "missing panel header")  # blocks cross-site form posts
+        endpoint = await run_in_threadpool(self.caller_endpoint, room, otj_panel or "", now)
         if endpoint is None:
-            return _failed(401, "this panel is not paired with the room")
+            return failed(401, "this panel is not paired with the room")
         try:  # read only now: an unpaired caller's body is never read (otj.api.limits)
             wanted = DialIn.model_validate_json(await request.body())
         except ValidationError:
-            return _failed(422, "the request names no meeting")
-        items = await run_in_threadpool(panel_meetings, endpoint, room, now)
+            return failed(422, "the request names no meeting")
+        items = await run_in_threadpool(self.panel_meetings, endpoint, room, now)
         meeting = next((m for m in items if booking_id(m.event_id) == wanted.id), None)
         if meeting is None:
-            return _failed(404, "this meeting is no longer in the room's calendar")
+            return failed(404, "this meeting is no longer in the room's calendar")
         if not meeting.alias:
-            return _failed(409, "this meeting has no video address")
+            return failed(409, "this meeting has no video address")
         if not meeting.join_from <= now < meeting.join_until:
-            return _failed(409, "it is not time to join this meeting")
-        found = await run_in_threadpool(_codec_for_room, db, endpoint, room)
+            return failed(409, "it is not time to join this meeting")
+        found = await run_in_threadpool(codec_for_room, self._db, endpoint, room)
         if found is None:
-            return _failed(409, "no room system here can be asked to dial")
+            return failed(409, "no room system here can be asked to dial")
         codec, profile = found
-        try:
-            connection = connection_for(
-                codec, cisco_defaults.for_profile(profile) if profile else cisco_defaults
-            )
-        except MissingCredentials as exc:
-            log.warning("%s: panel cannot dial: %s", codec.name, exc)
-            return _failed(409, describe(exc))
-        try:
-            async with CiscoXapiClient(connection) as client:
-                outcome = await client.dial(
-                    number=meeting.alias,
-                    protocol=meeting.protocol.value,
-                    booking_id=booking_id(meeting.event_id),
-                )
-        except EndpointError as exc:
-            log.warning("%s: panel dial of %s failed: %s", codec.name, meeting.alias, exc)
-            return _failed(502, describe(exc))
-        log.info("%s: panel dialled %s (call %d)", codec.name, meeting.alias, outcome.call_id)
-        return JSONResponse({"status": "dialling", "callId": outcome.call_id, "reason": ""})
+        return await dial_meeting(codec, profile, self._cisco_defaults, meeting, meeting.alias)
 
-    @api.post("/panel/{room}/retry", include_in_schema=False)
     async def retry(
+        self,
         room: str,
         request: Request,
         otj_panel: Annotated[str | None, Cookie()] = None,
         x_otj_panel: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        from starlette.concurrency import run_in_threadpool
-
-        now = clock()
+        """The Try again button: the room's codec dials the notice's call again."""
+        now = self._clock()
         if x_otj_panel != "1":
-            return _failed(403, "missing panel header")
-        endpoint = await run_in_threadpool(caller_endpoint, room, otj_panel or "", now)
+            return failed(403, "missing panel header")
+        endpoint = await run_in_threadpool(self.caller_endpoint, room, otj_panel or "", now)
         if endpoint is None:
-            return _failed(401, "this panel is not paired with the room")
+            return failed(401, "this panel is not paired with the room")
         try:
             wanted = RetryIn.model_validate_json(await request.body())
         except ValidationError:
-            return _failed(422, "the request names no call")
-        record = await run_in_threadpool(db.calls.get, wanted.call)
-        names = [e.name for e in directory.get().room_endpoints(room)]
-        found = await run_in_threadpool(_codec_for_room, db, endpoint, room)
+            return failed(422, "the request names no call")
+        record = await run_in_threadpool(self._db.calls.get, wanted.call)
+        names = [e.name for e in self._directory.get().room_endpoints(room)]
+        found = await run_in_threadpool(codec_for_room, self._db, endpoint, room)
         if found is None:
-            return _failed(409, "no room system here can be asked to dial")
+            return failed(409, "no room system here can be asked to dial")
         codec, profile = found
-        try:
-            connection = connection_for(
-                codec, cisco_defaults.for_profile(profile) if profile else cisco_defaults
-            )
-            async with CiscoXapiClient(connection) as client:
-                outcome = await redial(client, record, endpoints=names, now=now)
-        except EndpointError as exc:
-            log.warning("%s: panel Try again failed: %s", codec.name, exc)
-            return _failed(502, describe(exc))
-        if isinstance(outcome, str):
-            return _failed(409, outcome)
-        log.info("%s: panel Try again: dialling call %d again", codec.name, wanted.call)
-        return JSONResponse({"status": "dialling", "callId": outcome.call_id, "reason": ""})
-
-    return api
-
-
-def _codec_for_room(
-    db: Database, caller: Endpoint, room: str
-) -> tuple[Endpoint, Profile | None] | None:
-    """The room's Cisco codec with its credentials (the caller's own endpoint first), and its
-    profile (whose ``endpoint_*`` fields are the codec's API defaults)."""
-    codec: Endpoint | None
-    if caller.type == "CISCO" and caller.api_address:
-        codec = db.config.endpoint(caller.name)
-    else:
-        codec = next(
-            (e for e in db.config.endpoints(room=room) if e.type == "CISCO" and e.api_address),
-            None,
+        return await redial_call(
+            codec, profile, self._cisco_defaults, record, call=wanted.call, endpoints=names, now=now
         )
-    if codec is None:
-        return None
-    return codec, db.config.profile_for_endpoint(codec.name, secrets="resolve")
 
 
-def _failed(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"status": "failed", "reason": reason, "callId": None}, status_code=status)
+def asset(name: str) -> Response:
+    """A static file of the panel (no CDN: the Content-Security-Policy allows only ours)."""
+    media = ASSETS.get(name)
+    if media is None:
+        return Response(status_code=404)
+    content = (HERE / "static" / name).read_bytes()
+    return Response(
+        content, media_type=media, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS}
+    )
+
+
+def router(
+    db: Database,
+    *,
+    clock: Clock,
+    defaults: CiscoDefaults | None = None,
+    poll_ms: int = 5000,
+    time_zone: str | None = None,
+) -> APIRouter:
+    """The panel routes; ``time_zone`` is the rooms' default (else the server's)."""
+    routes = PanelRoutes(db, clock=clock, defaults=defaults, poll_ms=poll_ms, time_zone=time_zone)
+    api = APIRouter(tags=["panel"])
+    api.get("/panel/static/{name}", include_in_schema=False)(asset)
+    api.get("/panel/{room}", response_class=HTMLResponse, include_in_schema=False)(routes.page)
+    api.get("/panel/{room}/state", include_in_schema=False)(routes.state)
+    api.post("/panel/{room}/dial", include_in_schema=False)(routes.dial)
+    api.post("/panel/{room}/retry", include_in_schema=False)(routes.retry)
+    return api
 
 
 def _not_paired(room: str, *, status: int) -> HTMLResponse:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otj.commands.runtime import add_database_arguments, echo
+
+if TYPE_CHECKING:
+    from guestjoin.cluster_licences import ClusterLicences
+    from guestjoin.gateway import Gateway
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +61,15 @@ def register(subparsers: Any) -> None:
         "processes sharing the database (default 5; a process that stops publishing counts "
         "for six heartbeats, at most 10 s each)",
     )
+    _add_connection_limits(parser)
+    parser.set_defaults(func=_run)
+    from otj.commands.gateway_identity import add_to
+
+    add_to(parser)
+
+
+def _add_connection_limits(parser: argparse.ArgumentParser) -> None:
+    """The options limiting what one peer may hold open over TCP/TLS."""
     limits = parser.add_argument_group(
         "TCP/TLS connection limits", "what one peer may hold open (see guestjoin/README.md)"
     )
@@ -88,10 +101,6 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="close a TLS connection not handshaken this long (default 5)",
     )
-    parser.set_defaults(func=_run)
-    from otj.commands.gateway_identity import add_to
-
-    add_to(parser)
 
 
 def parse_listen(values: list[str]) -> tuple[Any, ...]:
@@ -149,10 +158,21 @@ async def collect_garbage_forever(young: float = YOUNG_EVERY, full: float = FULL
             gc.collect(0)
 
 
-def _run(args: argparse.Namespace) -> int:
-    import asyncio
-    import signal
+def _option_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the timing and limit options, if anything."""
+    if args.timer_c < 180:
+        return "--timer-c must be at least 180 seconds (RFC 3261 §16.6)"
+    for flag in ("first_message_timeout", "idle_timeout", "tls_handshake_timeout"):
+        if not getattr(args, flag) > 0:
+            return f"--{flag.replace('_', '-')} must be a positive number of seconds"
+    if not 0 < args.licence_heartbeat <= 10:
+        return "--licence-heartbeat must be more than 0 and at most 10 seconds"
+    if args.max_connections_per_source < 1:
+        return "--max-connections-per-source must be at least 1"
+    return None
 
+
+def _run(args: argparse.Namespace) -> int:
     from guestjoin.cluster_licences import ClusterLicences, HeartbeatPolicy
     from guestjoin.conntrack import ConnectionPolicy
     from guestjoin.gateway import Gateway, GatewayOptions, run
@@ -167,18 +187,9 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         echo(str(exc), err=True)
         return 2
-    if args.timer_c < 180:
-        echo("--timer-c must be at least 180 seconds (RFC 3261 §16.6)", err=True)
-        return 2
-    for flag in ("first_message_timeout", "idle_timeout", "tls_handshake_timeout"):
-        if not getattr(args, flag) > 0:
-            echo(f"--{flag.replace('_', '-')} must be a positive number of seconds", err=True)
-            return 2
-    if not 0 < args.licence_heartbeat <= 10:
-        echo("--licence-heartbeat must be more than 0 and at most 10 seconds", err=True)
-        return 2
-    if args.max_connections_per_source < 1:
-        echo("--max-connections-per-source must be at least 1", err=True)
+    problem = _option_problem(args)
+    if problem:
+        echo(problem, err=True)
         return 2
     connections = ConnectionPolicy(
         first_message_timeout=args.first_message_timeout,
@@ -221,36 +232,43 @@ def _run(args: argparse.Namespace) -> int:
         alarms=alarms,
     )
 
-    async def serve() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await loop.run_in_executor(None, licences.start)  # first heartbeat: the others' count
-        try:
-            listeners = await gateway.start(listen)
-        except OSError as exc:
-            echo(f"cannot listen: {exc}", err=True)
-            return 1
-        tune_gc()
-        collector = loop.create_task(collect_garbage_forever())
-        for lst in listeners:
-            echo(f"gateway listening on {lst.transport} {lst.host}:{lst.port}")
-        rules = len(gateway.config.rules)
-        echo(f"{rules} call routing rule(s); {gateway.config.settings.call_licenses} licences")
-        engines = gateway.config.settings.rtpengines
-        if engines:
-            echo(f"media relay: {', '.join(e.address for e in engines)}")
-        await stop.wait()
-        collector.cancel()
-        echo("stopping the gateway")
-        await gateway.stop()
-        return 0
-
     try:
-        return run(serve())
+        return run(_serve(gateway, licences, listen))
     finally:
         licences.stop()  # the row goes: this process's licences are free for the others
         recorder.close()
         alarms.close()
         db.close()
+
+
+async def _serve(
+    gateway: Gateway, licences: ClusterLicences, listen: tuple[Any, ...] | None
+) -> int:
+    """Listen, report what is served, and run until SIGINT or SIGTERM."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await loop.run_in_executor(None, licences.start)  # first heartbeat: the others' count
+    try:
+        listeners = await gateway.start(listen)
+    except OSError as exc:
+        echo(f"cannot listen: {exc}", err=True)
+        return 1
+    tune_gc()
+    collector = loop.create_task(collect_garbage_forever())
+    for lst in listeners:
+        echo(f"gateway listening on {lst.transport} {lst.host}:{lst.port}")
+    rules = len(gateway.config.rules)
+    echo(f"{rules} call routing rule(s); {gateway.config.settings.call_licenses} licences")
+    engines = gateway.config.settings.rtpengines
+    if engines:
+        echo(f"media relay: {', '.join(e.address for e in engines)}")
+    await stop.wait()
+    collector.cancel()
+    echo("stopping the gateway")
+    await gateway.stop()
+    return 0

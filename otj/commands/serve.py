@@ -214,8 +214,7 @@ def _serve_locked(
     import uvicorn
 
     from otj.api.app import create_app
-    from otj.commands.runtime import open_store, warn_file_database
-    from otj.config import apply_file
+    from otj.commands.runtime import open_store
     from otj.worker.delivery import default_deliverer
     from otj.worker.service import WorkerService
     from otj.worker.setup import make_poller, make_push
@@ -232,29 +231,12 @@ def _serve_locked(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
-    if args.config is not None:
-        warn_file_database(args.config, db.url)
-        result = apply_file(db, args.config)
-        for problem in result.problems:
-            echo(f"{args.config}: {problem}", err=True)
-        if not result.ok:
-            echo("configuration not applied; not starting", err=True)
-            return 1
+    if args.config is not None and not _apply_config(db, args.config):
+        return 1
     if args.no_worker:
         return _api_only(db, args, sock, stopping)
     demo = False if args.no_demo else install_demo(db, runtime.data_dir)
-    codecs: list[tuple[str, str]] = []
-    panels: list[tuple[str, str]] = []
-    if demo:
-        from datetime import UTC, datetime
-
-        from otj.demo import codecs as demo_codecs
-        from otj.demo import panels as demo_panels
-
-        for room, codec_url, _ in demo_codecs.attach(db):
-            log.info("demo: simulated Cisco codec for %s at %s/ (its bookings)", room, codec_url)
-            codecs.append((room, codec_url))
-        panels = demo_panels.pair(db, now=datetime.now(UTC))
+    codecs, panels = _attach_demo(db) if demo else ([], [])
     host, port = sock.getsockname()[:2]
     poller = make_poller(db, timeout=args.timeout)
     deliverer = default_deliverer(db, feedback_base_url=args.public_url)
@@ -287,9 +269,44 @@ def _serve_locked(
         log.info("stopping")
         service.stop()
         if demo:
-            demo_codecs.stop()
+            _stop_demo()
     log.info("stopped cleanly")
     return 0
+
+
+def _apply_config(db: Database, config: Path) -> bool:
+    """Apply ``--config`` before starting; False (problems printed) when it was not applied."""
+    from otj.commands.runtime import warn_file_database
+    from otj.config import apply_file
+
+    warn_file_database(config, db.url)
+    result = apply_file(db, config)
+    for problem in result.problems:
+        echo(f"{config}: {problem}", err=True)
+    if not result.ok:
+        echo("configuration not applied; not starting", err=True)
+        return False
+    return True
+
+
+def _attach_demo(db: Database) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The demo's simulated Cisco codecs and paired panels, as (room, URL) pairs."""
+    from datetime import UTC, datetime
+
+    from otj.demo import codecs as demo_codecs
+    from otj.demo import panels as demo_panels
+
+    codecs: list[tuple[str, str]] = []
+    for room, codec_url, _ in demo_codecs.attach(db):
+        log.info("demo: simulated Cisco codec for %s at %s/ (its bookings)", room, codec_url)
+        codecs.append((room, codec_url))
+    return codecs, demo_panels.pair(db, now=datetime.now(UTC))
+
+
+def _stop_demo() -> None:
+    from otj.demo import codecs as demo_codecs
+
+    demo_codecs.stop()
 
 
 def _api_only(

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
-from otj.store.tables import AdminRow, AdminSessionRow
+from otj.store.tables.console import AdminRow, AdminSessionRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database

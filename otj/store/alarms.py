@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select, text
 
-from otj.store.tables import AlarmRow
+from otj.store.tables.console import AlarmRow
 from otj.store.values import Alarm, Severity
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
 
-from otj.store.tables import AuditRow
+from otj.store.tables.console import AuditRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, or_, select, update
 
 from guestjoin.cdr import CallRecord
-from otj.store.tables import CallRow
+from otj.store.tables.gateway import CallRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from otj.delivery.engine.plan import DeliveryState, backoff
-from otj.store.tables import EndpointDeliveryRow, EndpointRow
+from otj.store.tables.configuration import EndpointRow
+from otj.store.tables.delivery import EndpointDeliveryRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database

@@ -27,7 +27,7 @@ from guestjoin.identity import (
     expiry_alarm,
 )
 from otj.secret import Secret
-from otj.store.tables import GatewayIdentityRow
+from otj.store.tables.gateway import GatewayIdentityRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database

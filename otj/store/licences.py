@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, update
 
-from otj.store.tables import GatewayLicenceRow
+from otj.store.tables.gateway import GatewayLicenceRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database

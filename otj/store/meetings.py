@@ -4,17 +4,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select
+from sqlalchemy.orm import Session
 
 from otj.model import CallProtocol, Meeting, Platform, TraceStep
-from otj.store.tables import MeetingRow
+from otj.store.storable import storable_event_id, storable_meeting
+from otj.store.tables.calendars import MeetingRow
+from otj.store.values import PollCommit
 
 if TYPE_CHECKING:
     from otj.store.db import Database
+
+
+log = logging.getLogger(__name__)
+_IN_CHUNK = 500
+_MEETINGS = cast(Table, MeetingRow.__table__)
+# statements built once (the hot path of a no-change poll runs them thousands of times)
+_PRUNE = _MEETINGS.delete().where(
+    _MEETINGS.c.room == bindparam("room"), _MEETINGS.c.end <= bindparam("before")
+)
+_LISTED = (
+    select(_MEETINGS.c.event_id, _MEETINGS.c.content_hash)
+    .where(
+        _MEETINGS.c.room == bindparam("room"),
+        _MEETINGS.c.listed.is_(True),
+        _MEETINGS.c.end > bindparam("start"),
+        _MEETINGS.c.start < bindparam("end"),
+    )
+    .order_by(_MEETINGS.c.start, _MEETINGS.c.event_id)
+)
 
 
 def _iso(value: datetime) -> str:
@@ -126,6 +149,70 @@ def row_to_meeting(row: MeetingRow, *, with_trace: bool = True) -> Meeting:
         trace=trace,
         join_url=row.join_url or "",
     )
+
+
+def write_poll_meetings(session: Session, commit: PollCommit) -> tuple[int, int]:
+    """Write a poll's meetings (all of them for a full sync, else the changes); returns how
+    many rows were upserted and deleted."""
+    if not commit.full and not commit.meetings and not commit.removed_event_ids:
+        return 0, 0
+    wanted: dict[str, Meeting] = {}
+    for meeting in commit.meetings:
+        stored = storable_meeting(meeting)
+        if stored is not meeting:
+            log.warning(
+                "%s: event %r has text no database column takes: stored cleaned",
+                commit.room,
+                meeting.event_id[:200],
+            )
+        wanted[stored.event_id] = stored
+    removed = [storable_event_id(e) for e in commit.removed_event_ids]
+    query = select(MeetingRow).where(MeetingRow.room == commit.room)
+    existing: dict[str, MeetingRow] = {}
+    if commit.full:
+        existing = {r.event_id: r for r in session.scalars(query)}
+    else:
+        ids = sorted(set(wanted) | set(removed))
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            existing.update(
+                (r.event_id, r)
+                for r in session.scalars(query.where(MeetingRow.event_id.in_(chunk)))
+            )
+    upserted = 0
+    for event_id, meeting in wanted.items():
+        columns = meeting_columns(meeting)
+        row = existing.get(event_id)
+        if row is None:
+            session.add(MeetingRow(room=commit.room, updated_at=commit.now, **columns))
+            upserted += 1
+        elif row.content_hash != columns["content_hash"] or row.trace != columns["trace"]:
+            for key, value in columns.items():
+                setattr(row, key, value)
+            row.updated_at = commit.now
+            upserted += 1
+    if commit.full:
+        doomed = [r for e, r in existing.items() if e not in wanted]
+    else:
+        doomed = [existing[e] for e in removed if e in existing and e not in wanted]
+    for row in doomed:
+        session.delete(row)
+    session.flush()
+    return upserted, len(doomed)
+
+
+def prune_ended(session: Session, room: str, before: datetime) -> int:
+    """Delete the room's meetings that ended by ``before``; returns how many."""
+    result = session.execute(_PRUNE, {"room": room, "before": before})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def listed_in_window(
+    session: Session, room: str, *, start: datetime, end: datetime
+) -> list[tuple[str, str]]:
+    """``(event_id, content_hash)`` of the room's listed meetings overlapping the window."""
+    rows = session.execute(_LISTED, {"room": room, "start": start, "end": end})
+    return [(str(event_id), str(content_hash)) for event_id, content_hash in rows]
 
 
 class MeetingRepository:

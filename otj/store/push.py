@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, select, text, update
 
-from otj.store.tables import PushLeaseRow, PushNotificationRow
+from otj.store.tables.calendars import PushLeaseRow, PushNotificationRow
 
 if TYPE_CHECKING:
     from otj.store.db import Database

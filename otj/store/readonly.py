@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
-from otj.store.config_repo import SPECS
+from otj.store.config_rows import SPECS
 from otj.store.db import Database, redact_url
 from otj.store.migrate import current_revision, head_revision
 from otj.store.secrets import SecretBox

@@ -1,4 +1,4 @@
-"""Room state: poll schedule, leases, sync state, outcome, and the delivery mark.
+"""Room state: poll schedule, leases, sync state and outcome (the delivery mark: ``room_marks``).
 
 Leases let several worker processes share one PostgreSQL database: a worker claims a room with
 ``SELECT … FOR UPDATE SKIP LOCKED`` (rows another transaction is claiming are skipped, not
@@ -9,22 +9,20 @@ lost its lease cannot overwrite a newer sync state. SQLite serialises writers in
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from otj.model import Meeting
-from otj.store.meetings import listing_hash, meeting_columns
-from otj.store.storable import clean_text, storable_event_id, storable_meeting
-from otj.store.tables import IntegrationUsageRow, MeetingRow, RoomRow
+from otj.store.meetings import listed_in_window, listing_hash, prune_ended, write_poll_meetings
+from otj.store.room_marks import RoomDeliveryMarks
+from otj.store.storable import clean_text
+from otj.store.tables.calendars import RoomRow
+from otj.store.usage import add_usage, requests_on
 from otj.store.values import (
     CommitOutcome,
-    PendingRoom,
     PollCommit,
     RoomAssignment,
     RoomClaim,
@@ -32,45 +30,8 @@ from otj.store.values import (
     UsageDay,
 )
 
-if TYPE_CHECKING:
-    from otj.store.db import Database
-
-log = logging.getLogger(__name__)
-_IN_CHUNK = 500
-_MEETINGS = cast(Table, MeetingRow.__table__)
-# statements built once (the hot path of a no-change poll runs them thousands of times)
+# built once (the hot path of a no-change poll runs it thousands of times)
 _LOCK_ROOM = select(RoomRow).where(RoomRow.room == bindparam("room")).with_for_update()
-_PRUNE = _MEETINGS.delete().where(
-    _MEETINGS.c.room == bindparam("room"), _MEETINGS.c.end <= bindparam("before")
-)
-_LISTED = (
-    select(_MEETINGS.c.event_id, _MEETINGS.c.content_hash)
-    .where(
-        _MEETINGS.c.room == bindparam("room"),
-        _MEETINGS.c.listed.is_(True),
-        _MEETINGS.c.end > bindparam("start"),
-        _MEETINGS.c.start < bindparam("end"),
-    )
-    .order_by(_MEETINGS.c.start, _MEETINGS.c.event_id)
-)
-_USAGE = cast(Table, IntegrationUsageRow.__table__)
-_UPSERT_USAGE: dict[str, Any] = {}
-
-
-def _usage_upsert(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT DO UPDATE requests = requests + excluded.requests``."""
-    statement = _UPSERT_USAGE.get(dialect)
-    if statement is None:
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        insert = module.insert(_USAGE).values(
-            integration=bindparam("integration"), day=bindparam("day"), requests=bindparam("n")
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["integration", "day"],
-            set_={"requests": _USAGE.c.requests + insert.excluded.requests},
-        )
-        _UPSERT_USAGE[dialect] = statement
-    return statement
 
 
 class LeaseLost(RuntimeError):
@@ -105,19 +66,8 @@ def _not_deferred(now: datetime) -> ColumnElement[bool]:
     return or_(RoomRow.not_before.is_(None), RoomRow.not_before <= now)
 
 
-def add_usage(session: Session, integration: str, day: date, requests: int) -> None:
-    """Add requests to an integration's daily counter (atomic upsert on both backends)."""
-    if requests <= 0:
-        return
-    dialect = session.get_bind().dialect.name
-    session.execute(_usage_upsert(dialect), {"integration": integration, "day": day, "n": requests})
-
-
-class RoomRepository:
-    """Per-room worker state."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
+class RoomRepository(RoomDeliveryMarks):
+    """Per-room worker state (the delivery marks: ``otj.store.room_marks``)."""
 
     def _locked(self, session: Session, room: str) -> RoomRow | None:
         return session.scalars(_LOCK_ROOM, {"room": room}).first()
@@ -238,13 +188,12 @@ class RoomRepository:
                 raise LeaseLost(f"{commit.room}: room no longer configured")
             if row.lease_owner != commit.owner:
                 raise LeaseLost(f"{commit.room}: lease now held by {row.lease_owner or 'nobody'}")
-            upserted, deleted = self._write_meetings(session, commit)
-            deleted += self._prune(session, commit.room, commit.window_start)
-            pairs = session.execute(
-                _LISTED,
-                {"room": commit.room, "start": commit.window_start, "end": commit.display_end},
-            ).all()
-            new_hash = listing_hash((str(e), str(c)) for e, c in pairs)
+            upserted, deleted = write_poll_meetings(session, commit)
+            deleted += prune_ended(session, commit.room, commit.window_start)
+            pairs = listed_in_window(
+                session, commit.room, start=commit.window_start, end=commit.display_end
+            )
+            new_hash = listing_hash(pairs)
             changed = new_hash != row.meetings_hash
             row.sync_state = commit.sync_state
             row.sync_fingerprint = commit.sync_fingerprint
@@ -277,59 +226,6 @@ class RoomRepository:
                 changed=changed,
                 delivery_generation=row.delivery_generation,
             )
-
-    @staticmethod
-    def _write_meetings(session: Session, commit: PollCommit) -> tuple[int, int]:
-        if not commit.full and not commit.meetings and not commit.removed_event_ids:
-            return 0, 0
-        wanted: dict[str, Meeting] = {}
-        for meeting in commit.meetings:
-            stored = storable_meeting(meeting)
-            if stored is not meeting:
-                log.warning(
-                    "%s: event %r has text no database column takes: stored cleaned",
-                    commit.room,
-                    meeting.event_id[:200],
-                )
-            wanted[stored.event_id] = stored
-        removed = [storable_event_id(e) for e in commit.removed_event_ids]
-        query = select(MeetingRow).where(MeetingRow.room == commit.room)
-        existing: dict[str, MeetingRow] = {}
-        if commit.full:
-            existing = {r.event_id: r for r in session.scalars(query)}
-        else:
-            ids = sorted(set(wanted) | set(removed))
-            for i in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[i : i + _IN_CHUNK]
-                existing.update(
-                    (r.event_id, r)
-                    for r in session.scalars(query.where(MeetingRow.event_id.in_(chunk)))
-                )
-        upserted = 0
-        for event_id, meeting in wanted.items():
-            columns = meeting_columns(meeting)
-            row = existing.get(event_id)
-            if row is None:
-                session.add(MeetingRow(room=commit.room, updated_at=commit.now, **columns))
-                upserted += 1
-            elif row.content_hash != columns["content_hash"] or row.trace != columns["trace"]:
-                for key, value in columns.items():
-                    setattr(row, key, value)
-                row.updated_at = commit.now
-                upserted += 1
-        if commit.full:
-            doomed = [r for e, r in existing.items() if e not in wanted]
-        else:
-            doomed = [existing[e] for e in removed if e in existing and e not in wanted]
-        for row in doomed:
-            session.delete(row)
-        session.flush()
-        return upserted, len(doomed)
-
-    @staticmethod
-    def _prune(session: Session, room: str, before: datetime) -> int:
-        result = session.execute(_PRUNE, {"room": room, "before": before})
-        return int(getattr(result, "rowcount", 0) or 0)
 
     def record_failure(
         self,
@@ -366,87 +262,6 @@ class RoomRepository:
             if integration:
                 add_usage(session, integration, now.date(), requests)
             return row.consecutive_failures
-
-    def request_full_sync(self, room: str | None = None) -> int:
-        """Forget sync states (of one room or all): the next poll reads the whole window."""
-        with self._db.transaction() as session:
-            query = update(RoomRow).values(sync_state=None, next_poll_at=None, not_before=None)
-            if room is not None:
-                query = query.where(RoomRow.room == room.lower())
-            return int(getattr(session.execute(query), "rowcount", 0) or 0)
-
-    # --- delivery marks -----------------------------------------------------------------------
-
-    def pending_delivery(self) -> list[PendingRoom]:
-        """Rooms whose listed meetings changed since their last successful delivery."""
-        with self._db.reading() as session:
-            rows = session.execute(
-                select(RoomRow.room, RoomRow.delivery_generation, RoomRow.meetings_hash)
-                .where(RoomRow.delivery_pending.is_(True))
-                .order_by(RoomRow.room)
-            ).all()
-            return [PendingRoom(room=r, generation=g, meetings_hash=h) for r, g, h in rows]
-
-    def read_at_least_once(self) -> set[str]:
-        """Rooms whose calendar has been read successfully at least once.
-
-        Delivery never pushes a room before this: an empty list sent to a codec whose room was
-        never read would wipe the bookings it shows.
-        """
-        with self._db.reading() as session:
-            return set(
-                session.scalars(select(RoomRow.room).where(RoomRow.last_success_at.is_not(None)))
-            )
-
-    def listing_marker(self, room: str) -> str | None:
-        """The hash of the room's listed meetings (changes whenever what endpoints show
-        changes; ``None`` for an unknown room): a cheap validator for cached documents."""
-        with self._db.reading() as session:
-            value = session.scalar(
-                select(RoomRow.meetings_hash).where(RoomRow.room == room.lower())
-            )
-            return None if value is None else str(value)
-
-    def listing_markers(self) -> dict[str, str]:
-        """``listing_marker`` of every room in one query (by lower-case room)."""
-        with self._db.reading() as session:
-            return {
-                str(room): str(value)
-                for room, value in session.execute(select(RoomRow.room, RoomRow.meetings_hash))
-            }
-
-    def mark_delivered(self, room: str, generation: int) -> bool:
-        """Clear the mark unless the room changed again meanwhile (generation moved on)."""
-        with self._db.transaction() as session:
-            result = session.execute(
-                update(RoomRow)
-                .where(RoomRow.room == room, RoomRow.delivery_generation == generation)
-                .values(delivery_pending=False)
-            )
-            return bool(getattr(result, "rowcount", 0))
-
-    def mark_delivered_many(self, generations: Mapping[str, int]) -> list[str]:
-        """``mark_delivered`` for many rooms in one transaction; returns the rooms cleared."""
-        cleared = []
-        with self._db.transaction() as session:
-            for room, generation in generations.items():
-                result = session.execute(
-                    update(RoomRow)
-                    .where(RoomRow.room == room, RoomRow.delivery_generation == generation)
-                    .values(delivery_pending=False)
-                )
-                if getattr(result, "rowcount", 0):
-                    cleared.append(room)
-        return cleared
-
-    def mark_pending(self, room: str) -> None:
-        """Ask for a re-delivery (device reported SyncRequired, came back after an outage)."""
-        with self._db.transaction() as session:
-            session.execute(
-                update(RoomRow)
-                .where(RoomRow.room == room.lower())
-                .values(delivery_pending=True, delivery_generation=RoomRow.delivery_generation + 1)
-            )
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -502,13 +317,8 @@ class RoomRepository:
     def usage(self, integration: str, day: date) -> UsageDay:
         """Requests made to an integration on a UTC day (every worker process counted)."""
         with self._db.reading() as session:
-            count = session.scalar(
-                select(func.coalesce(func.sum(IntegrationUsageRow.requests), 0)).where(
-                    IntegrationUsageRow.integration == integration,
-                    IntegrationUsageRow.day == day,
-                )
-            )
-            return UsageDay(integration=integration, day=day, requests=int(count or 0))
+            requests = requests_on(session, integration, day)
+            return UsageDay(integration=integration, day=day, requests=requests)
 
     def add_usage(self, integration: str, day: date, requests: int) -> None:
         """Count requests made outside a poll commit."""

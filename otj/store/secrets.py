@@ -118,20 +118,6 @@ class SecretBox:
             ) from exc
         return Secret(plain)
 
-    def source_text(self, envelope: Mapping[str, Any]) -> str:
-        """What the configuration said: the reference, or the decrypted inline value."""
-        if "ref" in envelope:
-            return str(envelope["ref"])
-        return self.open(envelope).reveal()
-
-    def try_open(self, envelope: Mapping[str, Any]) -> Secret | None:
-        """The secret, or ``None`` when its reference cannot be resolved here (logged)."""
-        try:
-            return self.open(envelope)
-        except SecretRefError as exc:
-            log.warning("secret %s unavailable: %s", envelope.get("ref", "(inline)"), exc)
-            return None
-
 
 def generate_key() -> str:
     """A new random Fernet key."""

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Select, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from otj.store.config_repo import REVISION_KEY
-from otj.store.tables import ApiTokenRow, EndpointRow, SettingRow
+from otj.store.config_rows import REVISION_KEY
+from otj.store.tables.configuration import EndpointRow, SettingRow
+from otj.store.tables.console import ApiTokenRow
 from otj.store.values import ApiToken, TokenKind
 
 if TYPE_CHECKING:

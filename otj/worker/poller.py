@@ -11,8 +11,8 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from calendars.base import (
@@ -33,13 +33,12 @@ from otj.store.values import PollCommit, RoomClaim, Severity
 from otj.worker.backoff import plan_retry
 from otj.worker.clock import Clock
 from otj.worker.plans import PlanBook, RoomPlan
-from otj.worker.quota import TokenBucket, quota_alarm_due
+from otj.worker.quota import DailyQuotas
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["ok", "failed", "skipped", "deferred"]
 LOOKBACK = timedelta(days=1)
-USAGE_REFRESH = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -71,22 +70,6 @@ class PollerSettings:
     owner: str
     lease_ttl: timedelta = timedelta(minutes=2)
     lookback: timedelta = LOOKBACK
-
-
-@dataclass(slots=True)
-class _Usage:
-    day: date
-    stored: int
-    local: int = 0
-    read_at: datetime | None = None
-    alarmed: bool = False
-
-
-@dataclass(slots=True)
-class _Quotas:
-    buckets: dict[str, TokenBucket] = field(default_factory=dict)
-    usage: dict[str, _Usage] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _unlisted(event: CalendarEvent, reason: str) -> Meeting:
@@ -130,7 +113,7 @@ class RoomPoller:
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
-        self._quotas = _Quotas()
+        self._quotas = DailyQuotas(db, self._alarm)
         self._alarmed_integrations: set[str] = set()
         self._alarm_lock = threading.Lock()
         #: The room's poll interval in force (a push subscription relaxes it); default: the plan's.
@@ -191,7 +174,7 @@ class RoomPoller:
             self._alarm("configuration", plan.error_subject or room, message, now)
             return self._fail(plan, claim, now, started, kind="config", message=message)
         integration = plan.integration or ""
-        wait = self._reserve(integration, plan.daily_quota, now)
+        wait = self._quotas.reserve(integration, plan.daily_quota, now)
         if wait > 0:
             later = now + timedelta(seconds=wait)
             self.db.rooms.release(room, owner=self.owner, next_poll_at=later, not_before=later)
@@ -215,7 +198,7 @@ class RoomPoller:
             return self._calendar_failure(plan, claim, now, started, exc)
 
         requests = result.requests + extra_requests
-        self._charge(integration, now, requests)
+        self._quotas.charge(integration, now, requests)
         meetings = self._process_all(plan, result.events, now)
         outcome = self.db.rooms.commit_poll(
             PollCommit(
@@ -282,7 +265,7 @@ class RoomPoller:
     ) -> PollResult:
         room = plan.room
         integration = plan.integration or ""
-        self._charge(integration, now, 1)
+        self._quotas.charge(integration, now, 1)
         message = str(exc) or type(exc).__name__
         if isinstance(exc, CalendarUnavailable):
             log.warning("%s: calendar unavailable (retry after %s): %s", room, exc.retry_after, exc)
@@ -361,70 +344,6 @@ class RoomPoller:
             duration=self.clock.monotonic() - started,
             retry_in=retry.retry_in,
         )
-
-    # --- quota --------------------------------------------------------------------------------
-
-    def _usage(self, integration: str, now: datetime) -> _Usage:
-        """Today's usage (shared through the store, re-read every 30 s); caller holds the lock."""
-        today = now.date()
-        usage = self._quotas.usage.get(integration)
-        if (
-            usage is None
-            or usage.day != today
-            or (usage.read_at is not None and now - usage.read_at > USAGE_REFRESH)
-        ):
-            stored = self.db.rooms.usage(integration, today).requests
-            alarmed = usage.alarmed if usage is not None and usage.day == today else False
-            usage = _Usage(day=today, stored=stored, read_at=now, alarmed=alarmed)
-            self._quotas.usage[integration] = usage
-        return usage
-
-    def _reserve(self, integration: str, quota: int, now: datetime) -> float:
-        """Seconds to wait before this integration may be called (0 = go ahead)."""
-        if not integration:
-            return 0.0
-        with self._quotas.lock:
-            bucket = self._quotas.buckets.get(integration)
-            if bucket is None or bucket.daily_quota != quota:
-                bucket = TokenBucket.for_quota(quota, now=now)
-                self._quotas.buckets[integration] = bucket
-            usage = self._usage(integration, now)
-            used = usage.stored + usage.local
-        if used >= quota:
-            midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
-            self._alarm(
-                "quota_exhausted",
-                integration,
-                f"daily request quota of {quota} used up ({used} requests today)",
-                now,
-                critical=True,
-            )
-            return max(1.0, (midnight - now).total_seconds())
-        return bucket.try_take(now)
-
-    def _charge(self, integration: str, now: datetime, requests: int) -> None:
-        if not integration:
-            return
-        with self._quotas.lock:
-            bucket = self._quotas.buckets.get(integration)
-            if bucket is not None:
-                bucket.charge(now, requests - 1)
-            usage = self._usage(integration, now)
-            usage.local += requests
-            used = usage.stored + usage.local
-            quota = bucket.daily_quota if bucket else 0
-            raise_alarm = quota_alarm_due(used, quota) and not usage.alarmed
-            if raise_alarm:
-                usage.alarmed = True
-        if raise_alarm:
-            log.warning("integration %s: %d of %d daily requests used", integration, used, quota)
-            self._alarm(
-                "quota",
-                integration,
-                f"{used} of the daily request quota of {quota} used (80 % reached)",
-                now,
-                severity_warning=True,
-            )
 
     # --- alarms -------------------------------------------------------------------------------
 

@@ -1,13 +1,22 @@
-"""A token bucket per calendar integration: spreads requests and enforces the daily quota."""
+"""A token bucket per calendar integration: spreads requests and enforces the daily quota
+(``DailyQuotas``: the buckets and today's counts of one worker process)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from otj.store import Database
+
+log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
 ALARM_SHARE = 0.8
+USAGE_REFRESH = timedelta(seconds=30)
 
 
 @dataclass(slots=True)
@@ -114,3 +123,103 @@ def interval_in_force(
             reason=f"push notifications healthy: notification_safety_poll {safety:.0f} s",
         )
     return PollInterval(seconds=seconds, reason=reason)
+
+
+@dataclass(slots=True)
+class _Usage:
+    day: date
+    stored: int
+    local: int = 0
+    read_at: datetime | None = None
+    alarmed: bool = False
+
+
+class Alarm(Protocol):
+    """Raises an alarm on a subject (the poller's, which logs what it cannot store)."""
+
+    def __call__(
+        self,
+        kind: str,
+        subject: str,
+        message: str,
+        now: datetime,
+        *,
+        critical: bool = False,
+        severity_warning: bool = False,
+    ) -> None: ...
+
+
+class DailyQuotas:
+    """Each integration's requests in this worker process: a token bucket paces them and
+    today's count (shared through the store, re-read every ``USAGE_REFRESH``) stops them at
+    the daily quota, with an alarm at 80 % and one when it is used up. Thread-safe."""
+
+    def __init__(self, db: Database, alarm: Alarm) -> None:
+        self._db = db
+        self._alarm = alarm
+        self._buckets: dict[str, TokenBucket] = {}
+        self._usage_today: dict[str, _Usage] = {}
+        self._lock = threading.Lock()
+
+    def _usage(self, integration: str, now: datetime) -> _Usage:
+        """Today's usage (shared through the store, re-read every 30 s); caller holds the lock."""
+        today = now.date()
+        usage = self._usage_today.get(integration)
+        if (
+            usage is None
+            or usage.day != today
+            or (usage.read_at is not None and now - usage.read_at > USAGE_REFRESH)
+        ):
+            stored = self._db.rooms.usage(integration, today).requests
+            alarmed = usage.alarmed if usage is not None and usage.day == today else False
+            usage = _Usage(day=today, stored=stored, read_at=now, alarmed=alarmed)
+            self._usage_today[integration] = usage
+        return usage
+
+    def reserve(self, integration: str, quota: int, now: datetime) -> float:
+        """Seconds to wait before this integration may be called (0 = go ahead)."""
+        if not integration:
+            return 0.0
+        with self._lock:
+            bucket = self._buckets.get(integration)
+            if bucket is None or bucket.daily_quota != quota:
+                bucket = TokenBucket.for_quota(quota, now=now)
+                self._buckets[integration] = bucket
+            usage = self._usage(integration, now)
+            used = usage.stored + usage.local
+        if used >= quota:
+            midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
+            self._alarm(
+                "quota_exhausted",
+                integration,
+                f"daily request quota of {quota} used up ({used} requests today)",
+                now,
+                critical=True,
+            )
+            return max(1.0, (midnight - now).total_seconds())
+        return bucket.try_take(now)
+
+    def charge(self, integration: str, now: datetime, requests: int) -> None:
+        """Count requests made (the first was taken by ``reserve``); alarms at 80 %."""
+        if not integration:
+            return
+        with self._lock:
+            bucket = self._buckets.get(integration)
+            if bucket is not None:
+                bucket.charge(now, requests - 1)
+            usage = self._usage(integration, now)
+            usage.local += requests
+            used = usage.stored + usage.local
+            quota = bucket.daily_quota if bucket else 0
+            raise_alarm = quota_alarm_due(used, quota) and not usage.alarmed
+            if raise_alarm:
+                usage.alarmed = True
+        if raise_alarm:
+            log.warning("integration %s: %d of %d daily requests used", integration, used, quota)
+            self._alarm(
+                "quota",
+                integration,
+                f"{used} of the daily request quota of {quota} used (80 % reached)",
+                now,
+                severity_warning=True,
+            )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from otj.store import Database
 from otj.store.admins import LOCK_AFTER, LOCK_FOR, PasswordTooShort
-from otj.store.tables import AdminRow, AdminSessionRow
+from otj.store.tables.console import AdminRow, AdminSessionRow
 from tests.conftest import FakeClock
 from tests.integration.console.helpers import PASSWORD
 

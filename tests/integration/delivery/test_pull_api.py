@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from otj.api import feedback, pull
+from otj.api.pull.documents import RoomDocuments
 from otj.delivery.devices.cisco import FEEDBACK_EXPRESSIONS
 from otj.delivery.engine.runner import DeliveryRunner
 from otj.delivery.pull.access import NeedsRead
@@ -94,7 +95,7 @@ def test_meetings_json_with_etag(
         )
         assert basic.status_code == 401
         store_meetings(db, FJORD, meetings_for(FJORD, clock, subject="Changed"), now=clock.now())
-        clock.advance(pull.RoomDocuments.RECHECK.total_seconds())  # served within that time
+        clock.advance(RoomDocuments.RECHECK.total_seconds())  # served within that time
         changed = client.get(
             f"/api/v1/rooms/{FJORD}/meetings", headers={**auth, "If-None-Match": etag}
         )
@@ -277,8 +278,8 @@ def test_room_documents_are_cached_until_the_listing_or_the_window_changes(
         [meeting(room=FJORD, event_id="soon", start=start, end=start + timedelta(minutes=20))],
         now=clock.now(),
     )
-    documents = pull.RoomDocuments(db)
-    recheck = pull.RoomDocuments.RECHECK.total_seconds()
+    documents = RoomDocuments(db)
+    recheck = RoomDocuments.RECHECK.total_seconds()
     calls: list[str] = []
     original = db.meetings.list
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from otj.api.pull import Rendered, RoomDocuments, RoomFeeds
+from otj.api.pull.documents import Rendered, RoomDocuments, RoomFeeds
 from otj.store import Database
 from tests.conftest import FakeClock
 from tests.integration.delivery.sqlcount import Statements

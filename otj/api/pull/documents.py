@@ -1,10 +1,4 @@
-"""Pull API for any device, macro or panel: a room's meetings as JSON (ETag) and iCalendar.
-
-``GET /api/v1/rooms/{room}/meetings`` and ``…/meetings.ics`` need a bearer token of an endpoint
-that shows the room (RFC 6750: ``Authorization: Bearer …``, or ``?access_token=`` for calendar
-clients that can only subscribe to a URL). ``POST /oauth/token`` exchanges an endpoint's token
-for a one-hour access token (OAuth 2 client credentials, RFC 6749 §4.4). Errors are JSON:
-``{"error": "...", "detail": "..."}``.
+"""The pull API's room documents, served from memory (``RoomFeeds``).
 
 The request path answers from memory on the event loop: a token this process verified a
 moment ago (``otj.store.tokens``), the configuration directory (re-read when its revision
@@ -27,12 +21,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import anyio
-from fastapi import APIRouter, Form, Header, Request, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from otj.delivery.pull.access import (
     Caller,
@@ -40,7 +33,6 @@ from otj.delivery.pull.access import (
     NeedsRead,
     RoomDirectory,
     authenticate,
-    issue_access_token,
     may_read_room,
 )
 from otj.delivery.pull.feeds import ics_feed, meetings_body, not_modified, strong_etag
@@ -54,91 +46,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 _T = TypeVar("_T")
 PAST_WINDOW = timedelta(hours=12)
-BODY_LIMITS = {"/oauth/token": 8 * 1024}
-"""Request body caps by route (``otj.api.limits``): the credentials are in the form."""
 READERS = 8
 """Worker threads reading the database for the pull API at a time (the pool keeps 8)."""
-
-
-class MeetingOut(BaseModel):
-    """One meeting as a device sees it (subject after the privacy settings)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str = Field(description="Stable booking id (used as Cisco BookingId)")
-    subject: str
-    organizerName: str  # noqa: N815 (wire name)
-    organizerEmail: str  # noqa: N815
-    startTime: str = Field(description="UTC, RFC 3339 (…Z)")  # noqa: N815
-    endTime: str  # noqa: N815
-    joinFrom: str = Field(description="The Join button is enabled from this time")  # noqa: N815
-    joinUntil: str  # noqa: N815
-    alias: str | None = Field(description="What to dial; null when there is no Join button")
-    protocol: str = Field(description="SIP or H323")
-    platform: str = Field(description="GoogleMeet, MicrosoftTeams, Zoom, Webex or Other")
-
-
-class ErrorOut(BaseModel):
-    """An error answer."""
-
-    error: str
-    detail: str = ""
-
-
-class TokenOut(BaseModel):
-    """OAuth 2 access token response (RFC 6749 §5.1)."""
-
-    access_token: str
-    token_type: str = "Bearer"  # noqa: S105 (the token type name, not a secret)
-    expires_in: int
-
-
-class OAuthErrorOut(BaseModel):
-    """OAuth 2 error response (RFC 6749 §5.2)."""
-
-    error: str
-    error_description: str = ""
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "Missing or invalid endpoint token"},
-    403: {"model": ErrorOut, "description": "The token's endpoint does not show this room"},
-    404: {"model": ErrorOut, "description": "No endpoint shows this room"},
-}
-
-
-def _optional(name: str, where: str, title: str, description: str) -> dict[str, Any]:
-    return {
-        "in": where,
-        "name": name,
-        "required": False,
-        "description": description,
-        "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": title},
-    }
-
-
-FEED_PARAMETERS = [
-    _optional(
-        "access_token",
-        "query",
-        "Access Token",
-        "The token, for calendar clients that can only subscribe to a URL (RFC 6750 §2.3)",
-    ),
-    _optional(
-        "authorization",
-        "header",
-        "Authorization",
-        "`Bearer` and an endpoint token or an OAuth access token (RFC 6750 §2.1)",
-    ),
-    _optional(
-        "if-none-match",
-        "header",
-        "If-None-Match",
-        "The ETag of the copy the client holds (RFC 9110 §13.1.2)",
-    ),
-]
-"""The feeds' header and query parameters, which the routes read from the request themselves:
-FastAPI's per-request parameter solving cost a quarter of a warm request."""
 
 
 def error(status: int, code: str, detail: str, *, bearer: bool = False) -> JSONResponse:
@@ -149,16 +58,6 @@ def error(status: int, code: str, detail: str, *, bearer: bool = False) -> JSONR
     elif status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="otj"'
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
-
-
-def bearer_token(authorization: str | None, access_token: str | None) -> str:
-    """The token from ``Authorization: Bearer`` or the ``access_token`` query parameter."""
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer":
-            return value.strip()
-        return ""
-    return access_token or ""
 
 
 def room_access(
@@ -398,99 +297,3 @@ class RoomFeeds:
         if self._readers is None:
             self._readers = anyio.CapacityLimiter(READERS)
         return await anyio.to_thread.run_sync(read, limiter=self._readers)
-
-
-def router(db: Database, *, clock: Clock) -> APIRouter:
-    """The pull API routes."""
-    api = APIRouter(tags=["pull"])
-    feeds = RoomFeeds(db, clock=clock)
-
-    async def feed(
-        kind: Literal["json", "ics"], media_type: str, room: str, request: Request
-    ) -> Response:
-        headers = request.headers  # the parameters of FEED_PARAMETERS
-        authorization = headers.get("authorization")
-        token = bearer_token(
-            authorization, None if authorization else request.query_params.get("access_token")
-        )
-        document = await feeds.serve(kind, room, token, now=clock())
-        if isinstance(document, Response):
-            return document
-        return conditional(
-            document.body, media_type, headers.get("if-none-match"), etag=document.etag
-        )
-
-    @api.get(
-        "/api/v1/rooms/{room}/meetings",
-        summary="A room's meetings (JSON, ETag)",
-        response_model=list[MeetingOut],
-        responses={
-            200: {
-                "headers": {
-                    "ETag": {"description": "Strong entity tag", "schema": {"type": "string"}}
-                }
-            },
-            304: {"description": "Not modified (If-None-Match matched)"},
-            **ERRORS,
-        },
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
-    async def meetings(room: str, request: Request) -> Response:
-        return await feed("json", "application/json", room, request)
-
-    @api.get(
-        "/api/v1/rooms/{room}/meetings.ics",
-        summary="A room's meetings as an iCalendar feed (RFC 5545, RFC 7986 CONFERENCE)",
-        response_class=Response,
-        responses={
-            200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
-            304: {"description": "Not modified (If-None-Match matched)"},
-            **ERRORS,
-        },
-        openapi_extra={"parameters": FEED_PARAMETERS},
-    )
-    async def meetings_ics(room: str, request: Request) -> Response:
-        return await feed("ics", "text/calendar; charset=utf-8", room, request)
-
-    @api.post(
-        "/oauth/token",
-        summary="OAuth 2 client credentials grant for endpoints (RFC 6749 §4.4)",
-        response_model=TokenOut,
-        responses={400: {"model": OAuthErrorOut}, 401: {"model": OAuthErrorOut}},
-    )
-    def oauth_token(
-        grant_type: Annotated[str, Form()],
-        client_id: Annotated[str | None, Form()] = None,
-        client_secret: Annotated[str | None, Form()] = None,
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        if grant_type != "client_credentials":
-            return JSONResponse(
-                {"error": "unsupported_grant_type", "error_description": "only client_credentials"},
-                status_code=400,
-            )
-        if authorization and authorization.lower().startswith("basic "):
-            import base64
-            import binascii
-            from urllib.parse import unquote
-
-            try:
-                raw = base64.b64decode(authorization[6:].strip()).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                raw = ""
-            user, _, password = raw.partition(":")
-            client_id, client_secret = unquote(user), unquote(password)
-        issued = issue_access_token(db, client_id or "", client_secret or "", now=clock())
-        if issued is None:
-            return JSONResponse(
-                {"error": "invalid_client", "error_description": "unknown client or secret"},
-                status_code=401,
-                headers={"WWW-Authenticate": 'Basic realm="otj"'},
-            )
-        token, lifetime = issued
-        return JSONResponse(
-            {"access_token": token, "token_type": "Bearer", "expires_in": lifetime},
-            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
-        )
-
-    return api
