@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from otj.model import GatewaySettings
 from otj.secret import Secret
-from otj.store.config_rows import GATEWAY_ID, REVISION_KEY, SPECS, Envelope, SectionSpec
+from otj.store.config_rows import (
+    GATEWAY_ID,
+    REVISION_KEY,
+    SPECS,
+    Envelope,
+    SectionSpec,
+    gateway_columns,
+)
 from otj.store.tables.base import Base
 from otj.store.tables.calendars import RoomRow
 from otj.store.tables.configuration import EndpointRow, GatewaySettingsRow, SettingRow
@@ -145,22 +152,7 @@ class ConfigWriter:
         if row is None:
             row = GatewaySettingsRow(id=GATEWAY_ID)
             session.add(row)
-        columns: dict[str, Any] = {
-            "listen": [
-                {"transport": a.transport, "address": a.address, "port": a.port}
-                for a in wanted.listen
-            ],
-            "dns_servers": list(wanted.dns_servers),
-            "call_licenses": wanted.call_licenses,
-            "max_outbound_kbps": wanted.max_outbound_kbps,
-            "allowed_sources": list(wanted.allowed_sources),
-            "max_calls_per_source": wanted.max_calls_per_source,
-            "cdr_retention_days": wanted.cdr_retention_days,
-            "caller_display_name": wanted.caller_display_name,
-            "unattributed_display_name": wanted.unattributed_display_name,
-            "organisation": wanted.organisation,
-            "rtpengines": [{"address": e.address, "weight": e.weight} for e in wanted.rtpengines],
-        }
+        columns = gateway_columns(wanted)
         changed = []
         for key, value in columns.items():
             if created or getattr(row, key) != value:

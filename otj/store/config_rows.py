@@ -5,7 +5,7 @@ and writing (``otj.store.config_apply``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -252,3 +252,42 @@ SPECS: tuple[SectionSpec, ...] = (
     SectionSpec("virtual_receptions", VirtualReceptionRow, (), _reception_columns, reception_value),
 )
 """Every list section, in the order apply creates them (dependants after what they name)."""
+
+
+def gateway_columns(value: GatewaySettings) -> dict[str, Any]:
+    """The gateway settings row's columns but its secrets (sealed by the writer)."""
+    return {
+        "listen": [
+            {"transport": a.transport, "address": a.address, "port": a.port} for a in value.listen
+        ],
+        "dns_servers": list(value.dns_servers),
+        "call_licenses": value.call_licenses,
+        "max_outbound_kbps": value.max_outbound_kbps,
+        "allowed_sources": list(value.allowed_sources),
+        "max_calls_per_source": value.max_calls_per_source,
+        "cdr_retention_days": value.cdr_retention_days,
+        "caller_display_name": value.caller_display_name,
+        "unattributed_display_name": value.unattributed_display_name,
+        "organisation": value.organisation,
+        "rtpengines": [{"address": e.address, "weight": e.weight} for e in value.rtpengines],
+    }
+
+
+SPEC_OF = {spec.section: spec for spec in SPECS}
+
+
+def oversized(section: str, value: Any) -> Iterator[tuple[str, int, int]]:
+    """The fields of one section's value (a list section's entry, or ``gateway``) longer than
+    their column holds, as (field, length, limit): PostgreSQL refuses such a row, so the
+    configuration is refused before anything is written."""
+    if section == "gateway":
+        row: type[Base] = GatewaySettingsRow
+        values = gateway_columns(value)
+    else:
+        row, values = SPEC_OF[section].row, SPEC_OF[section].to_columns(value)
+    columns = row.__table__.columns
+    for name, column_value in values.items():
+        column = columns.get(name)
+        limit = getattr(column.type, "length", None) if column is not None else None
+        if isinstance(column_value, str) and limit is not None and len(column_value) > limit:
+            yield name, len(column_value), limit

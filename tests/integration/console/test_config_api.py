@@ -125,6 +125,14 @@ def test_invalid_objects_get_the_messages_of_config_apply(
     assert from_api == ["must be between 0 and 240, got 999"]
 
 
+def test_a_name_longer_than_its_column_is_a_422_not_a_500(
+    client: TestClient, bearer: dict[str, str]
+) -> None:
+    answer = client.post("/api/v1/config/profiles", json={"name": "x" * 201}, headers=bearer)
+    assert answer.status_code == 422
+    assert answer.json()["problems"][0]["message"] == "201 characters; at most 200"
+
+
 def test_a_referenced_object_cannot_be_deleted(client: TestClient, bearer: dict[str, str]) -> None:
     url = "/api/v1/config/profiles/Head office"
     etag = client.get(url, headers=bearer).headers["etag"]

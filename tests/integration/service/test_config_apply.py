@@ -114,6 +114,25 @@ def test_every_error_is_reported_with_path_and_line_and_nothing_is_written(db: D
     assert db.config.is_empty()
 
 
+def test_values_longer_than_their_column_are_refused_with_path_and_line(db: Database) -> None:
+    long_name = "P" * 201
+    text = (
+        f"profiles:\n  - name: {long_name}\n"
+        f"endpoint_groups:\n  - {{name: G, profile: {long_name}}}\n"
+        f"endpoints:\n  - {{name: E, group: G, room_resource_email: r@example.com,"
+        f" type: PULL, sip_username: {'u' * 256}}}\n"
+    )
+    result = apply_text(db, text, environ={})
+    assert not result.ok
+    assert "error: profiles[0].name (line 2): 201 characters; at most 200" in errors(result)
+    assert "error: endpoints[0].sip_username (line 6): 256 characters; at most 255" in errors(
+        result
+    )
+    assert db.config.is_empty()  # nothing written, on SQLite too (it does not enforce lengths)
+    gateway = apply_text(db, f"gateway:\n  organisation: {'o' * 300}\n", environ={})
+    assert errors(gateway) == ["error: gateway.organisation (line 2): 300 characters; at most 255"]
+
+
 def test_cross_references_are_checked_after_conversion(db: Database) -> None:
     text = textwrap.dedent(
         """\
