@@ -182,16 +182,6 @@ def _outlook_blocks(kind: str, rng: random.Random, wrap: bool) -> tuple[list[str
         _outlook_paragraph(f"Meeting ID: {meeting_id}"),
         _outlook_paragraph(f"Passcode: {passcode}"),
     ]
-    blocks: list[str] = [
-        _outlook_paragraph('<span style="color:gray">' + "_" * 80 + "</span>"),
-        _outlook_paragraph(
-            '<b><span style="font-size:18pt;color:#252424">Microsoft Teams meeting</span></b>'
-        ),
-        _outlook_paragraph("Join on your computer, mobile app or room device"),
-        _outlook_paragraph(_outlook_link(teams_link, "Click here to join the meeting", rng, False)),
-        _outlook_paragraph(f"Meeting ID: {meeting_id}"),
-        _outlook_paragraph(f"Passcode: {passcode}"),
-    ]
     if kind.startswith("teams_"):
         return _teams_blocks(kind, blocks, rng, wrap, meeting_id, passcode, conf)
     return _other_blocks(kind, rng, wrap)
