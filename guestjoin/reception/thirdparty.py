@@ -173,6 +173,8 @@ class ThirdParty:
             return
         if request.method == "INVITE" and not request.body:  # we offer the other side's
             other = self.far_sdp if from_caller else self.caller_sdp
+            if not from_caller:  # towards the far end: capped like every outbound description
+                other = cap_bandwidth(other, self.leg.host.outbound_kbps())
             updates.answer(self.leg, request, 200, other, respond)
             return
         self.updating = True
