@@ -57,6 +57,8 @@ class CalendarEvent:
 
     Datetimes are timezone-aware. ``body`` is plain text; when the source only has HTML it is
     left empty and ``body_html`` holds the markup (the rules convert it, keeping link targets).
+    Every source's ``sync`` returns its texts clean (:func:`calendars.text.clean_event`): XML 1.0
+    characters only, one-line fields on one line; later stages do not clean them again.
     """
 
     id: str

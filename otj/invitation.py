@@ -1,4 +1,5 @@
-"""Read one invitation, as a user exports it, into a ``CalendarEvent`` (for ``otj rules test``).
+"""Read one invitation, as a user exports it, into a ``CalendarEvent`` (for ``otj rules test``),
+its text made clean as a calendar source's is (:mod:`calendars.text`).
 
 - ``.ics``: the first VEVENT, through ``calendars.ical.vevent_to_event`` (RFC 5545: DESCRIPTION,
   X-ALT-DESC;FMTTYPE=text/html, LOCATION, SUMMARY, ORGANIZER, DTSTART/DTEND with TZID, CLASS,
@@ -25,6 +26,7 @@ import icalendar
 
 from calendars.base import CalendarEvent
 from calendars.ical import vevent_to_event
+from calendars.text import clean_event
 from otj.rules.loading import event_from_mapping
 
 DEFAULT_ROOM = "room@example.com"
@@ -43,7 +45,7 @@ def read_event_json(path: Path, *, room: str = DEFAULT_ROOM) -> CalendarEvent:
     if isinstance(data, dict) and "room" not in data:
         data = {**data, "room": room}
     try:
-        return event_from_mapping(data, str(path), default_id=path.stem)
+        return clean_event(event_from_mapping(data, str(path), default_id=path.stem))
     except ValueError as exc:
         raise InvitationError(str(exc)) from exc
 
@@ -57,7 +59,7 @@ def _event_from_calendar(raw: bytes | str, *, room: str, where: str) -> Calendar
     if vevent is None:
         raise InvitationError(f"{where}: no VEVENT in the calendar")
     try:
-        return vevent_to_event(vevent, room=room)
+        return clean_event(vevent_to_event(vevent, room=room))
     except Exception as exc:  # calendars raises MalformedCalendarData and friends
         raise InvitationError(f"{where}: {exc}") from exc
 
@@ -121,11 +123,13 @@ def event_from_eml(
             plain = _part_text(part)
     if calendar:
         event = _event_from_calendar(calendar, room=room, where=f"{where} (text/calendar part)")
-        return replace(
-            event,
-            body_html=event.body_html or html,
-            body=event.body or plain,
-            subject=event.subject or str(message.get("subject", "")),
+        return clean_event(
+            replace(
+                event,
+                body_html=event.body_html or html,
+                body=event.body or plain,
+                subject=event.subject or str(message.get("subject", "")),
+            )
         )
     if not plain and not html:
         raise InvitationError(f"{where}: no text/calendar, text/html or text/plain part")
@@ -137,7 +141,7 @@ def event_from_eml(
             start = parsedate_to_datetime(str(date_header))
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
-    return CalendarEvent(
+    event = CalendarEvent(
         id=str(message.get("message-id", "") or default_id).strip("<>"),
         room=room,
         subject=str(message.get("subject", "")),
@@ -148,6 +152,7 @@ def event_from_eml(
         start=start,
         end=start + timedelta(hours=1),
     )
+    return clean_event(event)
 
 
 def read_invitation(path: Path, *, room: str = DEFAULT_ROOM) -> CalendarEvent:

@@ -27,6 +27,7 @@ from calendars.base import (
     MalformedCalendarData,
     SyncResult,
 )
+from calendars.edge import guarded_sync
 from calendars.ical import expand_calendar
 from calendars.syncstate import DEFAULT_FULL_RESYNC_AFTER, SyncState, needs_full_read
 from otj.netreason import one_line, reason, safe_url, status_text
@@ -93,6 +94,13 @@ class IcsCalendarSource:
     # CalendarSource ------------------------------------------------------------------------
     def sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         """Conditional read of the file/URL; full expansion of the window when it changed."""
+        return guarded_sync(
+            room,
+            lambda: self._sync(room, start=start, end=end, state=state),
+            map_error=lambda room, exc: _map_error(room, exc, where=self._shown(room)),
+        )
+
+    def _sync(self, room: str, *, start: datetime, end: datetime, state: str | None) -> SyncResult:
         stored: SyncState | None = None
         if state is not None:
             stored = SyncState.decode(state, kind=_KIND)
@@ -101,12 +109,7 @@ class IcsCalendarSource:
             ):
                 log.info("%s: window moved since the last full read, reading it again", room)
                 stored = None
-        try:
-            fetched = self._fetch(room, stored)
-        except CalendarError:
-            raise
-        except Exception as exc:
-            raise _map_error(room, exc, where=self._shown(room)) from exc
+        fetched = self._fetch(room, stored)
         if stored is not None and (fetched.content is None or fetched.digest == stored.token):
             new_state = SyncState(
                 kind=_KIND,

@@ -41,7 +41,7 @@ from otj.config.gateway_checks import check_gateway_features, check_gateway_sett
 from otj.config.references import Positions, check_across_objects
 from otj.config.yamlsrc import Located, Path, Problem
 from otj.model import Endpoint, GatewaySettings, MeetingRule, Profile
-from otj.store.config_rows import oversized
+from otj.store.config_rows import column_problems
 from otj.store.values import ApiSettings, Configuration
 
 RulesValidator = Callable[[Sequence[MeetingRule]], Sequence[Any]]
@@ -157,8 +157,8 @@ def _read_lists(
                 continue
             if section == "endpoints":
                 value = _normalise_endpoint(value)
-            for field_name, length, limit in oversized(section, value):
-                check.error((*path, field_name), f"{length} characters; at most {limit}")
+            for field_name, problem in column_problems(section, value):
+                check.error((*path, field_name), problem)
             positions[(section, value.name)] = path
             items.append(value)
         lists[section] = tuple(items)
@@ -175,8 +175,8 @@ def _read_gateway(check: Checker, data: Mapping[str, Any]) -> GatewaySettings | 
     if built is INVALID:
         return None
     assert isinstance(built, GatewaySettings)
-    for field_name, length, limit in oversized("gateway", built):
-        check.error(("gateway", field_name), f"{length} characters; at most {limit}")
+    for field_name, problem in column_problems("gateway", built):
+        check.error(("gateway", field_name), problem)
     check_gateway(check, built)
     check_gateway_settings(check, built)
     return built

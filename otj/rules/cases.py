@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from calendars.base import CalendarEvent
+from calendars.text import clean_event
 from otj.model import Meeting, MeetingRule, Profile
 from otj.rules.engine import RuleSet
 from otj.rules.loading import (
@@ -135,7 +136,8 @@ def _prepare(
         raise DocumentError(f"unknown key(s) {', '.join(unknown)}")
     ruleset = _case_ruleset(case_file, case)
     profile = _case_profile(case_file, case)
-    event = event_from_mapping(case.get("event"), "event", default_id=identifier)
+    # as a calendar source would pass it on: the rules see clean text in the service too
+    event = clean_event(event_from_mapping(case.get("event"), "event", default_id=identifier))
     expect = case.get("expect") or {}
     if not isinstance(expect, Mapping):
         raise DocumentError("expect: expected a mapping")

@@ -35,14 +35,36 @@ class Hit:
     detail: str
 
 
+def visible(text: str) -> str:
+    """``text`` for a trace line: control and invisible characters (which a template, a
+    replacement or an exception may produce) shown as their escapes, ``\\x00`` for a NUL."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def error_text(exc: BaseException) -> str:
+    """What a rule's failure says in the trace."""
     name = type(exc).__name__
     message = str(exc).strip()
     if isinstance(exc, TemplateSyntaxError):
-        return f"template syntax error on line {exc.lineno}: {exc.message}"
+        return visible(f"template syntax error on line {exc.lineno}: {exc.message}")
     if isinstance(exc, TimeoutError):
         return f"regex timed out after {REGEX_SECONDS * 1000:.0f} ms"
-    return f"{name}: {message}" if message else name
+    return visible(f"{name}: {message}" if message else name)
+
+
+def _debug_suffix(debug: list[str]) -> str:
+    return f"; debug: {' | '.join(visible(line) for line in debug)}" if debug else ""
+
+
+def _dialable(alias: str, what: str) -> str:
+    """``alias`` when every character can be dialled; a control or invisible character (a
+    template's ``"\\x00"``, a replacement's ``\\0``) fails the rule, named in the trace."""
+    if not alias.isprintable():
+        bad = next(c for c in alias if not c.isprintable())
+        raise RuleError(f"{what} output contains {visible(bad)}, which a dial string cannot hold")
+    return alias
 
 
 def _split_scheme(alias: str) -> tuple[str, CallProtocol]:
@@ -137,17 +159,25 @@ class CompiledRule:
             }
             output, debug = render(self._transform, context, now=now, seed=self._seed(text))
             alias = _clean_output(output, "transform_rule")
-            if debug:
-                detail += f"; debug: {' | '.join(debug)}"
+            detail += _debug_suffix(debug)
             if not alias:
                 return f"{detail}, but transform_rule produced no alias"
             detail += " (transform_rule)"
+        alias = _dialable(alias, self._output_name())
         alias, protocol = (
             _split_scheme(alias)
             if alias.lower().startswith(("sip:", "sips:", "h323:"))
             else (alias, found.protocol)
         )
         return Hit(alias=alias, protocol=protocol, platform=platform, detail=detail)
+
+    def _output_name(self) -> str:
+        """What made a hit's alias, as the trace names it."""
+        if self._transform is not None:
+            return "transform_rule"
+        if self._regex is not None:
+            return "replace_string" if self.rule.replace_string else "match_string"
+        return self.meeting_type
 
     def _seed(self, text: EventText) -> str:
         """What makes ``pex_uuid4`` stable: the event and the rule."""
@@ -162,8 +192,8 @@ class CompiledRule:
             "company_id": self.rule.company_id,
         }
         output, debug = render(self._template, context, now=now, seed=self._seed(text))
-        suffix = f"; debug: {' | '.join(debug)}" if debug else ""
-        alias = _clean_output(output, "template")
+        suffix = _debug_suffix(debug)
+        alias = _dialable(_clean_output(output, "template"), "template")
         if not alias:
             return "template output was empty" + suffix
         alias, protocol = _split_scheme(alias)

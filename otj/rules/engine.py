@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from jinja2.environment import Template
 
 from calendars.base import CalendarEvent
+from calendars.text import one_line
 from otj.model import (
     CallProtocol,
     Meeting,
@@ -205,7 +206,7 @@ class RuleSet:
                         template, {"calendar_event": text.template_event()}, now=now,
                         seed=f"subject\x00{event.id}",
                     )  # fmt: skip
-                    replacement = " ".join(output.split())
+                    replacement = one_line(output)  # a subject, as a calendar's is
                 except Exception:  # noqa: BLE001 - fall back to the organizer's name
                     replacement = ""
         return replacement or event.organizer_name or event.organizer_email

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from calendars.text import clean_text
 from otj.model import (
     CallRoutingRule,
     Endpoint,
@@ -276,10 +277,12 @@ def gateway_columns(value: GatewaySettings) -> dict[str, Any]:
 SPEC_OF = {spec.section: spec for spec in SPECS}
 
 
-def oversized(section: str, value: Any) -> Iterator[tuple[str, int, int]]:
-    """The fields of one section's value (a list section's entry, or ``gateway``) longer than
-    their column holds, as (field, length, limit): PostgreSQL refuses such a row, so the
-    configuration is refused before anything is written."""
+def column_problems(section: str, value: Any) -> Iterator[tuple[str, str]]:
+    """The fields of one section's value (a list section's entry, or ``gateway``) that no row
+    can hold, as (field, why): longer than the column (PostgreSQL refuses the row) or holding a
+    character text may not carry anywhere (a NUL, another control character but tab and line
+    breaks, a lone surrogate: PostgreSQL, UTF-8 or XML refuse them). The configuration is refused
+    before anything is written."""
     if section == "gateway":
         row: type[Base] = GatewaySettingsRow
         values = gateway_columns(value)
@@ -290,4 +293,22 @@ def oversized(section: str, value: Any) -> Iterator[tuple[str, int, int]]:
         column = columns.get(name)
         limit = getattr(column.type, "length", None) if column is not None else None
         if isinstance(column_value, str) and limit is not None and len(column_value) > limit:
-            yield name, len(column_value), limit
+            yield name, f"{len(column_value)} characters; at most {limit}"
+        bad = next(_uncarried(column_value), None)
+        if bad is not None:
+            yield name, f"holds {bad.encode('unicode_escape').decode()}, which no text may hold"
+
+
+def _uncarried(value: Any) -> Iterator[str]:
+    """The characters in ``value`` (a string, or strings in lists and mappings) text cannot
+    carry: what ``calendars.text.clean_text`` would drop or replace."""
+    if isinstance(value, str):
+        if clean_text(value) != value:
+            yield from (c for c in value if clean_text(c) != c)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _uncarried(key)
+            yield from _uncarried(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _uncarried(item)

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from otj.store.meetings import listed_in_window, listing_hash, prune_ended, write_poll_meetings
 from otj.store.room_marks import RoomDeliveryMarks
-from otj.store.storable import clean_text
 from otj.store.tables.calendars import RoomRow
 from otj.store.usage import add_usage, requests_on
 from otj.store.values import (
@@ -32,6 +31,9 @@ from otj.store.values import (
 
 # built once (the hot path of a no-change poll runs it thousands of times)
 _LOCK_ROOM = select(RoomRow).where(RoomRow.room == bindparam("room")).with_for_update()
+
+#: Characters of a poll error kept (messages quote servers; the rest of a page helps nobody).
+LAST_ERROR = 4000
 
 
 class LeaseLost(RuntimeError):
@@ -249,7 +251,7 @@ class RoomRepository(RoomDeliveryMarks):
             row.lease_owner = None
             row.lease_expires_at = None
             row.last_poll_at = now
-            row.last_error = clean_text(message, 4000)
+            row.last_error = message[:LAST_ERROR]
             row.last_error_kind = kind
             row.last_error_at = now
             row.consecutive_failures += 1

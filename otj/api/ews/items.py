@@ -15,7 +15,7 @@ from html import escape
 from xml.etree.ElementTree import Element, SubElement
 
 from otj.api.ews.soap import T, q
-from otj.delivery.devices.bookings import clean_text
+from otj.delivery.devices.bookings import fit_text
 from otj.delivery.pull.feeds import dial_uri
 from otj.model import Meeting
 
@@ -80,7 +80,7 @@ def calendar_item(
     if shape.wants("ParentFolderId"):
         SubElement(item, q(T, "ParentFolderId"), Id=folder_id, ChangeKey="")
     add("ItemClass", "IPM.Appointment")
-    add("Subject", clean_text(meeting.subject))
+    add("Subject", fit_text(meeting.subject))
     add("Sensitivity", "Private" if meeting.private else "Normal")
     if with_body:
         html = shape.body_type.upper() == "HTML"
@@ -101,7 +101,7 @@ def calendar_item(
     add("MyResponseType", "Accept")
     if shape.wants("Organizer") and (meeting.organizer_email or meeting.organizer_name):
         mailbox = SubElement(SubElement(item, q(T, "Organizer")), q(T, "Mailbox"))
-        SubElement(mailbox, q(T, "Name")).text = clean_text(meeting.organizer_name)
+        SubElement(mailbox, q(T, "Name")).text = fit_text(meeting.organizer_name)
         if meeting.organizer_email:
             SubElement(mailbox, q(T, "EmailAddress")).text = meeting.organizer_email
             SubElement(mailbox, q(T, "RoutingType")).text = "SMTP"

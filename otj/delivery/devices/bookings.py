@@ -1,6 +1,7 @@
 """Meetings → the Cisco booking list (pure): one :class:`Booking` per listed meeting, in the
 device's terms (Cisco xAPI reference, "xCommand Bookings Put": Id String(0..128), Title,
-Organizer, Time in UTC, Number/Protocol/MeetingPlatform), with text every wire format carries.
+Organizer, Time in UTC, Number/Protocol/MeetingPlatform). Texts arrive clean (one line, XML 1.0
+characters: :mod:`calendars.text`); here they are only cut to the device's field lengths.
 
 The documents that carry the list to and from a device are in
 :mod:`otj.delivery.devices.booking_documents`.
@@ -30,17 +31,11 @@ MEETING_PLATFORMS = ("GoogleMeet", "MicrosoftTeams", "Zoom", "Webex", "Other", "
 PROTOCOLS = ("SIP", "H323", "ISDN", "IP", "Spark", "WebRTC", "None")
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._@:+=-]{1,128}")
-# Characters XML 1.0 cannot carry (§2.2 Char), plus lone surrogates that UTF-8 cannot encode.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_WHITESPACE = re.compile(r"\s+")
 
 
-def clean_text(value: str, *, limit: int = MAX_TEXT) -> str:
-    """One line of text every wire format carries unchanged: XML 1.0 characters only, runs of
-    whitespace (tabs, CR, LF, NBSP…) folded to one space, at most ``limit`` code points."""
-    text = _NOT_XML_CHAR.sub("", value)
-    text = _WHITESPACE.sub(" ", text).strip()
-    return text[:limit].rstrip()
+def fit_text(value: str, *, limit: int = MAX_TEXT) -> str:
+    """``value`` cut to a booking field's ``limit`` (code points), without a trailing space."""
+    return value if len(value) <= limit else value[:limit].rstrip()
 
 
 def booking_id(event_id: str) -> str:
@@ -118,7 +113,7 @@ def booking_from_meeting(meeting: Meeting, *, profile: Profile) -> Booking:
     start = meeting.start.astimezone(UTC).replace(microsecond=0)
     seconds = (meeting.end - meeting.start).total_seconds()
     duration = max(1, math.ceil(seconds / 60))
-    number = clean_text(meeting.alias or "")
+    number = fit_text(meeting.alias or "")
     protocol, platform = meeting.protocol.value, meeting.platform.value
     if (
         not number
@@ -126,15 +121,15 @@ def booking_from_meeting(meeting: Meeting, *, profile: Profile) -> Booking:
         and profile.webrtc_join
         and meeting.platform.value in WEBRTC_PLATFORMS
     ):
-        number = clean_text(meeting.join_url, limit=MAX_URL)
+        number = fit_text(meeting.join_url, limit=MAX_URL)
         protocol = WEBRTC
-    name = clean_text(meeting.organizer_name) or clean_text(meeting.organizer_email)
+    name = fit_text(meeting.organizer_name or meeting.organizer_email)
     return Booking(
         id=booking_id(meeting.event_id),
-        title=clean_text(meeting.subject),
+        title=fit_text(meeting.subject),
         privacy="Private" if meeting.private else "Public",
         organizer_name=name,
-        organizer_email=clean_text(meeting.organizer_email),
+        organizer_email=fit_text(meeting.organizer_email),
         start=start,
         duration_minutes=duration,
         start_buffer_seconds=max(0, profile.start_buffer) * 60,

@@ -133,6 +133,26 @@ def test_values_longer_than_their_column_are_refused_with_path_and_line(db: Data
     assert errors(gateway) == ["error: gateway.organisation (line 2): 300 characters; at most 255"]
 
 
+def test_values_holding_characters_no_text_may_hold_are_refused(db: Database) -> None:
+    # YAML's double-quoted escapes are the way a NUL or a lone surrogate gets into a value
+    text = (
+        'profiles:\n  - name: "P\\0"\n  - name: Q\n'
+        "meeting_processing_rules:\n"
+        '  - {name: R, profile: P, meeting_type: custom, custom_template: "{{ 1 }}\\x07"}\n'
+        '  - {name: S, profile: Q, meeting_type: custom, custom_template: "line\\n\\tnext"}\n'
+        'gateway:\n  organisation: "Acme \\ud800"\n'
+    )
+    result = apply_text(db, text, environ={})
+    assert not result.ok
+    found = errors(result)
+    assert "error: profiles[0].name (line 2): holds \\x00, which no text may hold" in found
+    template = "meeting_processing_rules[0].custom_template (line 5)"
+    assert f"error: {template}: holds \\x07, which no text may hold" in found
+    assert "error: gateway.organisation (line 8): holds \\ud800, which no text may hold" in found
+    assert not any("meeting_processing_rules[1]" in line for line in found)  # tab, line break
+    assert db.config.is_empty()
+
+
 def test_cross_references_are_checked_after_conversion(db: Database) -> None:
     text = textwrap.dedent(
         """\

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from calendars.text import one_line
 from otj.delivery.devices.booking_documents import (
     BookingsParseError,
     compare_lists,
@@ -24,7 +25,7 @@ from otj.delivery.devices.bookings import (
     booking_from_meeting,
     booking_id,
     bookings_for_room,
-    clean_text,
+    fit_text,
     parse_utc,
 )
 from otj.model import CallProtocol, Platform, Profile
@@ -186,8 +187,9 @@ HOSTILE = [
 
 @pytest.mark.parametrize("title", HOSTILE)
 def test_hostile_titles_round_trip_through_json_and_xml(title: str) -> None:
-    bookings = bookings_for_room([meeting(subject=title)], profile=PROFILE)
-    expected = clean_text(title)
+    # meetings hold text as the calendar edge made it (calendars.text.one_line)
+    expected = one_line(title)
+    bookings = bookings_for_room([meeting(subject=expected)], profile=PROFILE)
     assert bookings[0].title == expected
     assert bookings_from_put_json(render_put_json(bookings))[0].title == expected
     assert parse_legacy_xml(render_legacy_xml(bookings))[0].title == expected
@@ -203,9 +205,13 @@ def test_hostile_titles_round_trip_through_json_and_xml(title: str) -> None:
     alias=st.one_of(st.none(), st.text(max_size=80)),
 )
 def test_any_text_round_trips(title: str, name: str, alias: str | None) -> None:
-    bookings = bookings_for_room(
-        [meeting(subject=title, organizer_name=name, alias=alias)], profile=PROFILE
+    # any text as the calendar edge passes it on (an alias is a rule's one-line output)
+    clean = meeting(
+        subject=one_line(title),
+        organizer_name=one_line(name),
+        alias=None if alias is None else one_line(alias),
     )
+    bookings = bookings_for_room([clean], profile=PROFILE)
     assert bookings_from_put_json(render_put_json(bookings)) == bookings
     inner = SafeET.fromstring(render_put_command(bookings)).findtext("Bookings/Put/body")
     assert inner is not None
@@ -216,10 +222,13 @@ def test_any_text_round_trips(title: str, name: str, alias: str | None) -> None:
     assert len(bookings[0].title) <= 255
 
 
-def test_clean_text_table() -> None:
-    assert clean_text("  a \n b\t c  ") == "a b c"
-    assert clean_text("\ud800lone surrogate") == "lone surrogate"
-    assert clean_text("x" * 300) == "x" * 255
+def test_texts_are_cut_to_the_field_length() -> None:
+    assert fit_text("x" * 300) == "x" * 255
+    assert fit_text("x" * 254 + " y") == "x" * 254
+    assert fit_text("a b") == "a b"
+    long_subject = meeting(subject="s" * 300, organizer_name="n" * 300)
+    booking = bookings_for_room([long_subject], profile=PROFILE)[0]
+    assert (len(booking.title), len(booking.organizer_name)) == (255, 255)
 
 
 # --- Bookings List and verification ------------------------------------------------------------

@@ -14,7 +14,7 @@ import tracemalloc
 
 import pytest
 
-from otj.model import Meeting
+from otj.model import Meeting, Profile, ReplaceSubject
 from otj.rules.html import MAX_DEPTH, MAX_HTML_CHARS, html_to_text
 from otj.rules.text import MAX_TEXT_CHARS
 from tests.unit.rules.helpers import process, rule
@@ -131,3 +131,68 @@ def test_hostile_template_is_bounded_in_time_and_memory(source: str) -> None:
     assert peak < 64 << 20, f"peak {peak >> 20} MiB"
     assert meeting.trace[0].outcome == "error", meeting.trace[0]
     assert meeting.rule == "zoom"
+
+
+# --- what rules make is clean: dial strings refuse control characters, traces show them ---------
+
+
+@pytest.mark.parametrize(
+    ("made_by", "fields", "named"),
+    [
+        ("template", {"custom_template": '{{ "abc\\x00def@vc.example.com" }}'}, "template"),
+        (
+            "transform_rule",
+            {
+                "meeting_type": "zoom",
+                "default_processing_enabled": False,
+                "transform_rule": '{{ default_alias }}{{ "\\x07" }}',
+            },
+            "transform_rule",
+        ),
+        (
+            "regex replacement",
+            {
+                "meeting_type": "regex",
+                "match_string": r"room (\d+)",
+                "replace_string": r"\0\1@x.com",
+            },
+            "replace_string",
+        ),
+    ],
+)
+def test_a_dial_string_with_a_control_character_fails_the_rule_and_says_which(
+    made_by: str, fields: dict[str, object], named: str
+) -> None:
+    values: dict[str, object] = {"meeting_type": "custom", **fields}
+    meeting_type = str(values.pop("meeting_type"))
+    broken = rule(meeting_type, name="broken", priority=1, **values)  # type: ignore[arg-type]
+    meeting = process([broken], body=f"room 42 {ZOOM}")
+    assert meeting.alias is None, made_by
+    step = next(step for step in meeting.trace if step.rule == "broken")
+    assert step.outcome == "error"
+    assert f"{named} output contains \\x" in step.detail
+    assert step.detail.isprintable()
+
+
+def test_template_debug_output_and_errors_show_control_characters_escaped() -> None:
+    debugging = rule(
+        "custom",
+        name="debugging",
+        priority=1,
+        custom_template='{{ pex_debug_log("a\\x00b") }}{{ "" }}',
+    )
+    failing = rule("custom", name="failing", priority=2, custom_template='{{ "x" + 1 }}')
+    meeting = process([debugging, failing], subject="Weekly")
+    details = [step.detail for step in meeting.trace]
+    assert any("a\\x00b" in detail for detail in details), details
+    assert all(detail.isprintable() for detail in details)
+
+
+def test_a_replaced_subject_is_one_clean_line() -> None:
+    profile = Profile(
+        name="p",
+        replace_subject_type=ReplaceSubject.ALL,
+        replace_subject_template='{{ "Busy\\x00\\n\\tnow" }}',
+    )
+    meeting = process([rule("zoom", priority=1)], profile=profile, body=ZOOM)
+    assert meeting.subject == "Busy now"

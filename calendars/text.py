@@ -1,0 +1,107 @@
+"""Calendar text made clean once, at the adapter edge (pure): every later stage trusts it.
+
+Calendar data is not ours. A subject may hold a NUL (PostgreSQL text refuses it), other C0
+control characters (XML 1.0 §2.2 cannot carry them: a codec's booking document would be
+malformed), or a lone UTF-16 surrogate from a JSON ``\\ud800`` escape (UTF-8 cannot encode it).
+Every text of a ``CalendarEvent`` leaves ``calendars`` as XML 1.0 characters, lone surrogates
+replaced by U+FFFD and the rest dropped; one-line fields (subject, names, addresses, entry
+points) also have runs of whitespace folded to one space. The body keeps its lines: rules read
+them. Ids keep their identity: one that needs cleaning becomes a clean prefix and the SHA-256
+of the original, stable across polls and never shared by two ids.
+
+Lengths are not cut here: the body has its own cap (``MAX_BODY_CHARS``), columns are the
+store's concern and a codec's field length the device adapter's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import replace
+
+from calendars.base import Attendee, CalendarEvent, Conference, EntryPoint, SyncResult
+
+REPLACEMENT = "\ufffd"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# What XML 1.0 cannot carry (§2.2 Char); surrogates are handled first, so this drops the rest.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Anything that makes one line more than single spaces between words.
+_NOT_ONE_LINE = re.compile(r"[^\S ]|  |^ | $")
+_WHITESPACE = re.compile(r"\s+")
+#: Characters of an id that needed cleaning kept in front of its digest.
+ID_PREFIX = 64
+
+
+def clean_text(value: str) -> str:
+    """``value`` with XML 1.0 characters only: lone surrogates → U+FFFD, others dropped."""
+    if value.isascii():
+        return _NOT_XML_CHAR.sub("", value) if not value.isprintable() else value
+    value = _SURROGATE.sub(REPLACEMENT, value)
+    return _NOT_XML_CHAR.sub("", value)
+
+
+def one_line(value: str) -> str:
+    """``clean_text(value)`` on one line: runs of whitespace (CR, LF, tab, NBSP …) → one space,
+    none at either end."""
+    text = clean_text(value)
+    if _NOT_ONE_LINE.search(text) is None:
+        return text
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def clean_id(value: str) -> str:
+    """An id as it is when it is clean one-line text, else a clean prefix, ``#`` and the
+    SHA-256 of the original (the same id maps to the same value; two ids never to one)."""
+    if one_line(value) == value:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{one_line(value)[:ID_PREFIX]}#{digest}"
+
+
+def _entry_point(point: EntryPoint) -> EntryPoint:
+    return replace(
+        point, uri=one_line(point.uri), pin=one_line(point.pin), passcode=one_line(point.passcode)
+    )
+
+
+def _conference(conference: Conference | None) -> Conference | None:
+    if conference is None:
+        return None
+    return replace(
+        conference,
+        solution=one_line(conference.solution),
+        id=one_line(conference.id),
+        entry_points=tuple(_entry_point(point) for point in conference.entry_points),
+    )
+
+
+def _attendee(attendee: Attendee) -> Attendee:
+    return replace(attendee, email=one_line(attendee.email), name=one_line(attendee.name))
+
+
+def clean_event(event: CalendarEvent) -> CalendarEvent:
+    """``event`` with every text clean (the same object when nothing needed it)."""
+    cleaned = replace(
+        event,
+        id=clean_id(event.id),
+        ical_uid=clean_id(event.ical_uid),
+        subject=one_line(event.subject),
+        location=one_line(event.location),
+        body=clean_text(event.body),
+        body_html=clean_text(event.body_html),
+        organizer_name=one_line(event.organizer_name),
+        organizer_email=one_line(event.organizer_email),
+        attendees=tuple(_attendee(attendee) for attendee in event.attendees),
+        conference=_conference(event.conference),
+        recurring_id=clean_id(event.recurring_id),
+    )
+    return event if cleaned == event else cleaned
+
+
+def clean_result(result: SyncResult) -> SyncResult:
+    """A sync result whose events and removed ids are clean (ids map as ``clean_id``)."""
+    return replace(
+        result,
+        events=tuple(clean_event(event) for event in result.events),
+        removed_ids=tuple(clean_id(event_id) for event_id in result.removed_ids),
+    )
