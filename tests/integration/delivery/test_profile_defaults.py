@@ -155,7 +155,7 @@ async def test_no_username_anywhere_fails_that_endpoint_alone_with_an_alarm(
     alarms = db.alarms.active(subject="nobody", kind=ALARM_DELIVERY)
     assert [a.message for a in alarms] == [f"credentials: {NO_CREDENTIALS}"]
     state = db.delivery.get("nobody")
-    assert (state.last_result, state.last_error, state.consecutive_failures) == (
+    assert (state.last_result, state.last_error, state.failures) == (
         "credentials",
         NO_CREDENTIALS,
         1,
@@ -165,7 +165,7 @@ async def test_no_username_anywhere_fails_that_endpoint_alone_with_an_alarm(
     clock.advance(60)
     again = await runner.deliver_pending_async(now=clock.now())
     assert (again.pushed, again.failed) == (0, 1)
-    assert db.delivery.get("nobody").consecutive_failures == 1
+    assert db.delivery.get("nobody").failures == 1
     assert len(db.alarms.active(subject="nobody", kind=ALARM_DELIVERY)) == 1
     assert codecs["nobody"].requests == []
 
@@ -177,7 +177,7 @@ async def test_no_username_anywhere_fails_that_endpoint_alone_with_an_alarm(
     assert [b.id for b in codecs["nobody"].bookings] == ["nobody-1"]
     assert room("nobody") in fixed.rooms_delivered
     assert db.alarms.active(subject="nobody", kind=ALARM_DELIVERY) == []
-    assert db.delivery.get("nobody").consecutive_failures == 0
+    assert db.delivery.get("nobody").failures == 0
 
 
 async def test_a_profile_password_change_reconnects_and_repushes(

@@ -71,8 +71,8 @@ async def test_changed_rooms_are_pushed_once(
     assert fjord.feedback[1].url.startswith("http://127.0.0.1:9/api/v1/endpoints/fjord/feedback/")
     assert codecs[2].bookings == []
     state = db.delivery.get("fjord")
-    assert state.last_payload_hash
-    assert state.consecutive_failures == 0
+    assert state.pushed_digest
+    assert state.failures == 0
     assert state.software_version
 
     # nothing changed: no endpoint is even looked at, no request reaches any codec
@@ -109,7 +109,7 @@ async def test_failure_raises_alarm_and_recovery_clears_it(
     alarms = db.alarms.active(subject="fjord", kind=ALARM_DELIVERY)
     assert len(alarms) == 1
     assert "unauthorised" in alarms[0].message
-    assert db.delivery.get("fjord").consecutive_failures == 1
+    assert db.delivery.get("fjord").failures == 1
 
     # within the back-off the endpoint is left alone
     clock.advance(5)

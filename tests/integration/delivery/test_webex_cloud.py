@@ -87,7 +87,7 @@ async def test_cloud_device_gets_the_list_once(
     ]
     state = db.delivery.get("fjord")
     assert state.software_version.startswith("ce11")
-    assert state.mismatch_detail == ""
+    assert state.mismatch == ""
 
     # unchanged: nothing is sent; a changed list is sent again (no second version read)
     clock.advance(60)

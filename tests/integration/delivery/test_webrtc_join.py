@@ -109,7 +109,7 @@ async def test_native_booking_for_roomos_11_none_for_older(
     assert native_old.number == ""  # shown without a Join button, as before
     assert sip_old.number == "abc-defg-hij@google.pexip.me"
     # the read-back agrees with what was sent (no mismatch, nothing re-sent next cycle)
-    assert db.delivery.get("new").mismatch_detail == ""
+    assert db.delivery.get("new").mismatch == ""
     clock.advance(60)
     again = await runner.deliver_pending_async(now=clock.now())
     assert again.pushed == 0

@@ -485,12 +485,12 @@ def test_call_records(db: Database) -> None:
 
 def test_delivery_state(db: Database) -> None:
     db.config.apply(small_config())
-    assert db.delivery.get("Room 0").consecutive_failures == 0
+    assert db.delivery.get("Room 0").failures == 0
     db.delivery.record_failure("Room 0", now=T0, error="timeout")
     state = db.delivery.record_failure("Room 0", now=T0, error="timeout")
-    assert state.consecutive_failures == 2
+    assert state.failures == 2
     ok = db.delivery.record_success("Room 0", now=T0, payload_hash="h1")
-    assert (ok.consecutive_failures, ok.last_payload_hash, ok.last_error) == (0, "h1", "")
+    assert (ok.failures, ok.pushed_digest, ok.last_error) == (0, "h1", "")
     db.delivery.update("Room 0", now=T0, sync_required=True, software_version="ce11.14")
     assert db.delivery.get("Room 0").sync_required
     with pytest.raises(KeyError):
