@@ -32,6 +32,7 @@ from otj.store.secrets import SecretKeyError
 from otj.store.tables import Base
 from otj.store.tokens import TokenError
 from otj.store.values import INLINE_KEEP, Configuration, IntegrationSettings, PollCommit
+from tests.integration.delivery.storehelp import record_failure, record_push
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ROOM = "fjord@resource.example.com"
@@ -486,11 +487,17 @@ def test_call_records(db: Database) -> None:
 def test_delivery_state(db: Database) -> None:
     db.config.apply(small_config())
     assert db.delivery.get("Room 0").failures == 0
-    db.delivery.record_failure("Room 0", now=T0, error="timeout")
-    state = db.delivery.record_failure("Room 0", now=T0, error="timeout")
-    assert state.failures == 2
-    ok = db.delivery.record_success("Room 0", now=T0, payload_hash="h1")
-    assert (ok.failures, ok.pushed_digest, ok.last_error) == (0, "h1", "")
+    record_failure(db, "Room 0", kind="unreachable", message="timeout", now=T0)
+    state = record_failure(db, "Room 0", kind="unreachable", message="timeout", now=T0)
+    assert (state.failures, state.error_kind, state.last_error) == (2, "unreachable", "timeout")
+    ok = record_push(db, "Room 0", digest="h1", now=T0)
+    assert (ok.failures, ok.pushed_digest, ok.pushed_at, ok.last_error, ok.last_result) == (
+        0,
+        "h1",
+        T0,
+        "",
+        "pushed",
+    )
     db.delivery.update("Room 0", now=T0, sync_required=True, software_version="ce11.14")
     assert db.delivery.get("Room 0").sync_required
     with pytest.raises(KeyError):
