@@ -182,12 +182,6 @@ class DeliveryRunner:
                 self._loop = _LoopThread()
             return self._loop
 
-    async def deliver_pending_async(self, *, now: datetime) -> DeliveryReport:
-        """Run one delivery cycle from async code (on the runner's own loop)."""
-        with self._lock:
-            future = self._running_loop().submit(self._cycle(now))
-        return await asyncio.wrap_future(future)
-
     def close(self) -> None:
         """Close every codec connection and stop the loop."""
         with self._lock, self._loop_lock:
