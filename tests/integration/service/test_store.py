@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from guestjoin.storage import StoreConfig
 from otj.model import (
     CallProtocol,
     Endpoint,
@@ -312,7 +313,8 @@ def test_room_assignments_and_sip_lookup(db: Database, monkeypatch: pytest.Monke
     assert assignment.integration is not None
     assert assignment.integration.name == "Files"
     assert [r.name for r in assignment.rules] == ["Zoom", "Meet"]  # by priority
-    endpoint = db.config.endpoint_by_sip_username("room0")
+    # the gateway's registrar finds an endpoint by its sip_username in what StoreConfig loads
+    endpoint = StoreConfig(db).load().endpoint_by_username("room0")
     assert endpoint is not None
     assert endpoint.sip_password is not None
     assert endpoint.sip_password.reveal() == "sip-pw"
