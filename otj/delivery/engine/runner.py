@@ -46,7 +46,7 @@ from otj.delivery.engine.report import (
 )
 from otj.delivery.notices.lobby import RoomNotice, cloud_alert
 from otj.delivery.notices.room_notices import claim_notices, show_notice
-from otj.model import DEFAULT_PROFILE, Endpoint, Profile
+from otj.model import DEFAULT_PROFILE, PAST_WINDOW, Endpoint, Profile
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -59,8 +59,6 @@ ALARM_DELIVERY = "delivery"
 ALARM_MISMATCH = "delivery-mismatch"
 #: Environment variable with the API's public base URL (used when none is passed).
 PUBLIC_URL_ENV = "OTJ_PUBLIC_URL"
-#: Meetings that ended longer ago than this are no longer sent to a codec.
-PAST_WINDOW = timedelta(hours=12)
 
 
 @dataclass(kw_only=True, slots=True)
