@@ -7,7 +7,7 @@ administrators recognise them. ``CalendarEvent`` lives in ``calendars.base``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -132,6 +132,9 @@ class Profile:
 
 
 DEFAULT_PROFILE = Profile(name="default")
+
+PAST_WINDOW = timedelta(hours=12)
+"""How long after its end a meeting is still delivered to its room (pushed, pulled, over EWS)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -117,8 +117,3 @@ class TransactionLayer:
         """Remove a terminated client transaction."""
         if self._clients.get(ct.key) is ct:
             del self._clients[ct.key]
-
-    @property
-    def counts(self) -> tuple[int, int]:
-        """(server, client) transactions alive."""
-        return len(self._servers), len(self._clients)

@@ -131,16 +131,6 @@ class ConfigRepository:
             row = session.get(EndpointRow, name)
             return endpoint_value(row, secret_opener(self._db.box, "resolve")) if row else None
 
-    def endpoint_by_sip_username(self, username: str) -> Endpoint | None:
-        """The endpoint a gateway registrar authenticates (``sip_username``), secrets resolved."""
-        if not username:
-            return None
-        with self._db.reading() as session:
-            row = session.scalars(
-                select(EndpointRow).where(EndpointRow.sip_username == username).limit(1)
-            ).first()
-            return endpoint_value(row, secret_opener(self._db.box, "resolve")) if row else None
-
     def profile_for_endpoint(self, name: str, *, secrets: SecretMode = "sealed") -> Profile | None:
         """The profile of an endpoint's group (``secrets="resolve"`` to contact the endpoint)."""
         with self._db.reading() as session:

@@ -15,27 +15,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from otj.store.admins import AdminRepository
+from otj.store.alarms import AlarmRepository
+from otj.store.audit import AuditRepository
+from otj.store.calls import CallRepository
+from otj.store.config_repo import ConfigRepository
+from otj.store.delivery import DeliveryStateRepository
+from otj.store.identity import IdentityRepository
+from otj.store.licences import LicenceBoard
+from otj.store.meetings import MeetingRepository
+from otj.store.push import PushRepository
+from otj.store.rooms import RoomRepository
 from otj.store.secrets import SecretBox
-
-if TYPE_CHECKING:
-    from otj.store.admins import AdminRepository
-    from otj.store.alarms import AlarmRepository
-    from otj.store.audit import AuditRepository
-    from otj.store.calls import CallRepository
-    from otj.store.config_repo import ConfigRepository
-    from otj.store.delivery import DeliveryStateRepository
-    from otj.store.identity import IdentityRepository
-    from otj.store.licences import LicenceBoard
-    from otj.store.meetings import MeetingRepository
-    from otj.store.push import PushRepository
-    from otj.store.rooms import RoomRepository
-    from otj.store.tokens import TokenRepository
+from otj.store.tokens import TokenRepository
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +163,8 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (safe to run from several processes)."""
+        # deferred, not for a cycle: alembic is imported only after otj.store (whose
+        # __init__ imports this module first) has set the "alembic" logger's level
         from otj.store.migrate import upgrade
 
         upgrade(self.engine)
@@ -178,83 +178,59 @@ class Database:
     @cached_property
     def config(self) -> ConfigRepository:
         """Configuration objects (profiles, integrations, endpoints, rules, gateway)."""
-        from otj.store.config_repo import ConfigRepository
-
         return ConfigRepository(self)
 
     @cached_property
     def rooms(self) -> RoomRepository:
         """Per-room sync state, schedule, leases, poll outcomes and delivery marks."""
-        from otj.store.rooms import RoomRepository
-
         return RoomRepository(self)
 
     @cached_property
     def meetings(self) -> MeetingRepository:
         """Processed meetings per room."""
-        from otj.store.meetings import MeetingRepository
-
         return MeetingRepository(self)
 
     @cached_property
     def alarms(self) -> AlarmRepository:
         """Raised and cleared alarms."""
-        from otj.store.alarms import AlarmRepository
-
         return AlarmRepository(self)
 
     @cached_property
     def calls(self) -> CallRepository:
         """Gateway call detail records."""
-        from otj.store.calls import CallRepository
-
         return CallRepository(self)
 
     @cached_property
     def delivery(self) -> DeliveryStateRepository:
         """Per-endpoint delivery state."""
-        from otj.store.delivery import DeliveryStateRepository
-
         return DeliveryStateRepository(self)
 
     @cached_property
     def tokens(self) -> TokenRepository:
         """Admin and endpoint bearer tokens."""
-        from otj.store.tokens import TokenRepository
-
         return TokenRepository(self)
 
     @cached_property
     def identity(self) -> IdentityRepository:
         """The gateway's TLS identity (key, request, certificate chain)."""
-        from otj.store.identity import IdentityRepository
-
         return IdentityRepository(self)
 
     @cached_property
     def licences(self) -> LicenceBoard:
         """Licences each running gateway process holds (heartbeat rows)."""
-        from otj.store.licences import LicenceBoard
-
         return LicenceBoard(self)
 
     @cached_property
     def admins(self) -> AdminRepository:
         """Console administrators and their sessions."""
-        from otj.store.admins import AdminRepository
-
         return AdminRepository(self)
 
     @cached_property
     def audit(self) -> AuditRepository:
         """The configuration audit log."""
-        from otj.store.audit import AuditRepository
-
         return AuditRepository(self)
 
     @cached_property
     def push(self) -> PushRepository:
         """Push subscription leases and the notification queue."""
-        from otj.store.push import PushRepository
-
         return PushRepository(self)

@@ -177,32 +177,6 @@ class DeliveryStateRepository:
                 written += 1
         return written
 
-    def record_success(
-        self, endpoint: str, *, now: datetime, payload_hash: str, result: str = "pushed"
-    ) -> DeliveryState:
-        """A push (or an idempotent no-op) that worked."""
-        return self.update(
-            endpoint,
-            now=now,
-            last_payload_hash=payload_hash,
-            last_push_at=now,
-            last_result=result,
-            last_error="",
-            consecutive_failures=0,
-            sync_required=False,
-        )
-
-    def record_failure(self, endpoint: str, *, now: datetime, error: str) -> DeliveryState:
-        """A push that failed; the failure count goes up and the error is kept."""
-        current = self.get(endpoint)
-        return self.update(
-            endpoint,
-            now=now,
-            last_result="failed",
-            last_error=error[:ERROR_TEXT],
-            consecutive_failures=current.failures + 1,
-        )
-
     def feedback_secret(self, endpoint: str, *, now: datetime) -> str:
         """The secret in the endpoint's HttpFeedback URL (created and sealed on first use)."""
         with self._db.reading() as session:

@@ -31,14 +31,13 @@ from otj.api.ews.credentials import (
 from otj.api.ews.operations import answer
 from otj.api.ews.soap import SoapError, envelope, fault, parse_request
 from otj.delivery.pull.access import DirectoryCache
-from otj.model import DEFAULT_PROFILE, Endpoint
+from otj.model import DEFAULT_PROFILE, PAST_WINDOW, Endpoint
 
 if TYPE_CHECKING:
     from otj.store import Database
 
 log = logging.getLogger(__name__)
 
-PAST_WINDOW = timedelta(hours=12)
 UNKNOWN_USER = "ews:unknown-user"
 """The alarm subject of refused logons whose user name names no POLY endpoint."""
 READ_NOTE_EVERY = timedelta(minutes=1)

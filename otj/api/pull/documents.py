@@ -36,7 +36,7 @@ from otj.delivery.pull.access import (
     may_read_room,
 )
 from otj.delivery.pull.feeds import ics_feed, meetings_body, not_modified, strong_etag
-from otj.model import Endpoint
+from otj.model import PAST_WINDOW, Endpoint
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _T = TypeVar("_T")
-PAST_WINDOW = timedelta(hours=12)
 READERS = 8
 """Worker threads reading the database for the pull API at a time (the pool keeps 8)."""
 

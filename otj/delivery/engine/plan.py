@@ -52,28 +52,6 @@ class DeliveryState:
     #: When a pulling device (a Poly endpoint over EWS) last read its meetings.
     last_read_at: datetime | None = None
 
-    # The store's column names, for readers of the stored state (the console's rooms page).
-
-    @property
-    def last_payload_hash(self) -> str:
-        """``pushed_digest``, "" before the first push."""
-        return self.pushed_digest or ""
-
-    @property
-    def last_push_at(self) -> datetime | None:
-        """``pushed_at``."""
-        return self.pushed_at
-
-    @property
-    def consecutive_failures(self) -> int:
-        """``failures``."""
-        return self.failures
-
-    @property
-    def mismatch_detail(self) -> str:
-        """``mismatch``."""
-        return self.mismatch
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Decision:

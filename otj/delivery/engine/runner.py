@@ -46,7 +46,7 @@ from otj.delivery.engine.report import (
 )
 from otj.delivery.notices.lobby import RoomNotice, cloud_alert
 from otj.delivery.notices.room_notices import claim_notices, show_notice
-from otj.model import DEFAULT_PROFILE, Endpoint, Profile
+from otj.model import DEFAULT_PROFILE, PAST_WINDOW, Endpoint, Profile
 
 if TYPE_CHECKING:
     from otj.store import Database
@@ -59,8 +59,6 @@ ALARM_DELIVERY = "delivery"
 ALARM_MISMATCH = "delivery-mismatch"
 #: Environment variable with the API's public base URL (used when none is passed).
 PUBLIC_URL_ENV = "OTJ_PUBLIC_URL"
-#: Meetings that ended longer ago than this are no longer sent to a codec.
-PAST_WINDOW = timedelta(hours=12)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -181,12 +179,6 @@ class DeliveryRunner:
             if self._loop is None:
                 self._loop = _LoopThread()
             return self._loop
-
-    async def deliver_pending_async(self, *, now: datetime) -> DeliveryReport:
-        """Run one delivery cycle from async code (on the runner's own loop)."""
-        with self._lock:
-            future = self._running_loop().submit(self._cycle(now))
-        return await asyncio.wrap_future(future)
 
     def close(self) -> None:
         """Close every codec connection and stop the loop."""

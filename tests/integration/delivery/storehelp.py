@@ -1,10 +1,15 @@
-"""Store set-up for delivery tests: endpoints pointing at simulated codecs, meetings per room."""
+"""Store set-up for delivery tests: endpoints pointing at simulated codecs, meetings per room,
+delivery outcomes written as the runner writes them, and a delivery cycle from async tests."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from otj.delivery.engine.plan import DeliveryState, after_failure, after_push
+from otj.delivery.engine.report import DeliveryReport
+from otj.delivery.engine.runner import DeliveryRunner
 from otj.model import Endpoint, EndpointGroup, Meeting, Profile
 from otj.secret import Secret
 from otj.store import Database
@@ -65,3 +70,31 @@ def store_meetings(db: Database, room: str, meetings: Sequence[Meeting], *, now:
         )
     )
     return outcome.changed
+
+
+def _save(db: Database, before: DeliveryState, after: DeliveryState, *, now: datetime) -> None:
+    db.delivery.save_many({before.endpoint: (before, after)}, now=now)
+
+
+def record_push(db: Database, endpoint: str, *, digest: str, now: datetime) -> DeliveryState:
+    """Store a successful push to ``endpoint`` as a delivery cycle does (the plan's
+    ``after_push`` of its stored state); returns the state read back."""
+    before = db.delivery.get(endpoint)
+    _save(db, before, after_push(before, digest=digest, count=1, now=now), now=now)
+    return db.delivery.get(endpoint)
+
+
+def record_failure(
+    db: Database, endpoint: str, *, kind: str, message: str, now: datetime
+) -> DeliveryState:
+    """Store a failed attempt on ``endpoint`` as a delivery cycle does (the plan's
+    ``after_failure`` of its stored state); returns the state read back."""
+    before = db.delivery.get(endpoint)
+    _save(db, before, after_failure(before, kind=kind, message=message, now=now), now=now)
+    return db.delivery.get(endpoint)
+
+
+async def deliver(runner: DeliveryRunner, *, now: datetime) -> DeliveryReport:
+    """One delivery cycle from an async test (``deliver_pending`` in a worker thread, so the
+    test's event loop keeps serving the simulated codecs meanwhile)."""
+    return await asyncio.to_thread(runner.deliver_pending, now=now)

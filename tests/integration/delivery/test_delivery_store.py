@@ -100,7 +100,7 @@ def test_batched_state_updates_and_delivery_marks(db: Database) -> None:
         now=NOW,
     )
     assert written == 1
-    assert db.delivery.get("fjord").last_payload_hash == "h1"
+    assert db.delivery.get("fjord").pushed_digest == "h1"
     with pytest.raises(TypeError):
         db.delivery.update_many({"fjord": {"nonsense": 1}}, now=NOW)
     store_meetings(db, "fjord@x", [meeting(room="fjord@x")], now=NOW)

@@ -62,6 +62,7 @@ async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
     from otj.delivery.engine.runner import DeliveryRunner
     from otj.worker.cycle import run_cycle
     from otj.worker.setup import make_poller
+    from tests.integration.delivery.storehelp import deliver
 
     install_demo(db, db_dir(db))
     try:
@@ -72,13 +73,13 @@ async def test_attach_gives_every_demo_room_a_codec_that_receives_its_bookings(
         runner = DeliveryRunner(db)
         try:
             # before the first read of the calendars nothing is pushed (it would wipe codecs)
-            early = await runner.deliver_pending_async(now=datetime.now(UTC))
+            early = await deliver(runner, now=datetime.now(UTC))
             assert early.pushed == 0
             poll = await asyncio.to_thread(
                 run_cycle, make_poller(db, owner="test"), deliverer=None, force=True
             )
             assert poll.ok
-            report = await runner.deliver_pending_async(now=datetime.now(UTC))
+            report = await deliver(runner, now=datetime.now(UTC))
         finally:
             runner.close()
         assert report.failed == 0

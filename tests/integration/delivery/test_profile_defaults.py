@@ -24,7 +24,7 @@ from otj.store import Database
 from tests.conftest import FakeClock
 from tests.fakes.cisco_codec import CodecFarm, SimulatedCodec
 from tests.integration.delivery.served import serve
-from tests.integration.delivery.storehelp import store_meetings
+from tests.integration.delivery.storehelp import deliver, store_meetings
 from tests.unit.delivery.meetings import meeting
 
 
@@ -126,7 +126,7 @@ async def test_codecs_are_reached_with_their_profiles_defaults(
     assert result.ok, [str(p) for p in result.problems]
     seed(db, clock, ["inherits", "own", "half"])
 
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert (report.pushed, report.failed) == (3, 0), report.endpoints
     for name in ("inherits", "own", "half"):
         assert [b.id for b in codecs[name].bookings] == [f"{name}-1"], name
@@ -146,7 +146,7 @@ async def test_no_username_anywhere_fails_that_endpoint_alone_with_an_alarm(
     assert apply_text(db, config(codecs), environ={}).ok
     seed(db, clock, ["inherits", "nobody"])
 
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert (report.pushed, report.failed) == (1, 1)
     failed = next(e for e in report.endpoints if e.endpoint == "nobody")
     assert failed.error == NO_CREDENTIALS
@@ -155,7 +155,7 @@ async def test_no_username_anywhere_fails_that_endpoint_alone_with_an_alarm(
     alarms = db.alarms.active(subject="nobody", kind=ALARM_DELIVERY)
     assert [a.message for a in alarms] == [f"credentials: {NO_CREDENTIALS}"]
     state = db.delivery.get("nobody")
-    assert (state.last_result, state.last_error, state.consecutive_failures) == (
+    assert (state.last_result, state.last_error, state.failures) == (
         "credentials",
         NO_CREDENTIALS,
         1,
@@ -163,21 +163,21 @@ async def test_no_username_anywhere_fails_that_endpoint_alone_with_an_alarm(
 
     # the next cycles report it again without writing anything or raising more alarms
     clock.advance(60)
-    again = await runner.deliver_pending_async(now=clock.now())
+    again = await deliver(runner, now=clock.now())
     assert (again.pushed, again.failed) == (0, 1)
-    assert db.delivery.get("nobody").consecutive_failures == 1
+    assert db.delivery.get("nobody").failures == 1
     assert len(db.alarms.active(subject="nobody", kind=ALARM_DELIVERY)) == 1
     assert codecs["nobody"].requests == []
 
     # the administrator sets a username on the profile: the list goes out at once (no back-off)
     assert apply_text(db, config(codecs, bare_username="otj"), environ={}).ok
     clock.advance(1)
-    fixed = await runner.deliver_pending_async(now=clock.now())
+    fixed = await deliver(runner, now=clock.now())
     assert (fixed.pushed, fixed.failed) == (1, 0)
     assert [b.id for b in codecs["nobody"].bookings] == ["nobody-1"]
     assert room("nobody") in fixed.rooms_delivered
     assert db.alarms.active(subject="nobody", kind=ALARM_DELIVERY) == []
-    assert db.delivery.get("nobody").consecutive_failures == 0
+    assert db.delivery.get("nobody").failures == 0
 
 
 async def test_a_profile_password_change_reconnects_and_repushes(
@@ -186,13 +186,13 @@ async def test_a_profile_password_change_reconnects_and_repushes(
     codecs = await codecs_for(farm)
     assert apply_text(db, config(codecs), environ={}).ok
     seed(db, clock, ["inherits"])
-    assert (await runner.deliver_pending_async(now=clock.now())).pushed == 1
+    assert (await deliver(runner, now=clock.now())).pushed == 1
 
     # the codec's password is rotated and so is the profile's: the new one is used at once
     codecs["inherits"].password = "rotated"
     assert apply_text(db, config(codecs).replace("profile-pw", "rotated"), environ={}).ok
     clock.advance(60)
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert (report.pushed, report.failed) == (1, 0)
     assert codecs["inherits"].put_count == 2
 

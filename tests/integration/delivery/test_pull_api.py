@@ -21,7 +21,7 @@ from otj.store import Database
 from tests.conftest import FakeClock
 from tests.fakes.cisco_codec import CodecFarm
 from tests.integration.delivery.served import serve
-from tests.integration.delivery.storehelp import codec_endpoint, configure, store_meetings
+from tests.integration.delivery.storehelp import codec_endpoint, configure, deliver, store_meetings
 from tests.unit.delivery.meetings import meeting
 
 FJORD = "fjord@rooms.example.com"
@@ -254,13 +254,13 @@ async def test_sync_required_from_a_codec_triggers_a_repush(
     with serve(build_app(db, clock)) as url:
         runner = DeliveryRunner(db, feedback_base_url=url)
         try:
-            first = await runner.deliver_pending_async(now=clock.now())
+            first = await deliver(runner, now=clock.now())
             assert first.pushed == 1
             assert codec.feedback[1].expressions == FEEDBACK_EXPRESSIONS
             codec.bookings = []  # the device lost its list and says so
             assert await codec.emit_booking_event("SyncRequired") == [204]
             clock.advance(10)
-            second = await runner.deliver_pending_async(now=clock.now())
+            second = await deliver(runner, now=clock.now())
             assert second.pushed == 1
             assert len(codec.bookings) == 2
         finally:

@@ -12,7 +12,7 @@ from otj.model import Meeting
 from otj.store import Database
 from tests.conftest import FakeClock
 from tests.fakes.cisco_codec import CodecFarm
-from tests.integration.delivery.storehelp import codec_endpoint, configure, store_meetings
+from tests.integration.delivery.storehelp import codec_endpoint, configure, deliver, store_meetings
 from tests.unit.delivery.meetings import meeting
 
 
@@ -55,14 +55,14 @@ async def test_changed_rooms_are_pushed_once(
             now=clock.now(),
         )
 
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     # the idle room's calendar was never read: pushing it would wipe what its codec shows
     assert report.pushed == 2
     assert report.failed == 0
     assert codecs[2].requests == []
     # once its calendar has been read (no meetings), it gets its empty list once
     store_meetings(db, "idle@rooms.example.com", [], now=clock.now())
-    idle = await runner.deliver_pending_async(now=clock.now())
+    idle = await deliver(runner, now=clock.now())
     assert idle.pushed == 1
     assert set(report.rooms_delivered) == {"fjord@rooms.example.com", "berg@rooms.example.com"}
     fjord = codecs[0]
@@ -71,14 +71,14 @@ async def test_changed_rooms_are_pushed_once(
     assert fjord.feedback[1].url.startswith("http://127.0.0.1:9/api/v1/endpoints/fjord/feedback/")
     assert codecs[2].bookings == []
     state = db.delivery.get("fjord")
-    assert state.last_payload_hash
-    assert state.consecutive_failures == 0
+    assert state.pushed_digest
+    assert state.failures == 0
     assert state.software_version
 
     # nothing changed: no endpoint is even looked at, no request reaches any codec
     requests = [len(c.requests) for c in codecs]
     clock.advance(60)
-    quiet = await runner.deliver_pending_async(now=clock.now())
+    quiet = await deliver(runner, now=clock.now())
     assert (quiet.considered, quiet.pushed) == (0, 0)
     assert [len(c.requests) for c in codecs] == requests
 
@@ -90,7 +90,7 @@ async def test_changed_rooms_are_pushed_once(
         now=clock.now(),
     )
     clock.advance(60)
-    again = await runner.deliver_pending_async(now=clock.now())
+    again = await deliver(runner, now=clock.now())
     assert again.pushed == 1
     assert codecs[1].bookings[0].title == "Moved"
     assert codecs[0].put_count == 1
@@ -103,22 +103,22 @@ async def test_failure_raises_alarm_and_recovery_clears_it(
     room = "fjord@rooms.example.com"
     configure(db, [codec_endpoint("fjord", room, port=codec.port, password="wrong")])
     store_meetings(db, room, room_meetings(room, clock), now=clock.now())
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert report.failed == 1
     assert report.rooms_delivered == ()
     alarms = db.alarms.active(subject="fjord", kind=ALARM_DELIVERY)
     assert len(alarms) == 1
     assert "unauthorised" in alarms[0].message
-    assert db.delivery.get("fjord").consecutive_failures == 1
+    assert db.delivery.get("fjord").failures == 1
 
     # within the back-off the endpoint is left alone
     clock.advance(5)
-    assert (await runner.deliver_pending_async(now=clock.now())).considered == 0
+    assert (await deliver(runner, now=clock.now())).considered == 0
 
     # the administrator fixes the password; after the back-off the list arrives
     configure(db, [codec_endpoint("fjord", room, port=codec.port)])
     clock.advance(60)
-    fixed = await runner.deliver_pending_async(now=clock.now())
+    fixed = await deliver(runner, now=clock.now())
     assert fixed.pushed == 1
     assert fixed.rooms_delivered == (room,)
     assert db.alarms.active(subject="fjord", kind=ALARM_DELIVERY) == []
@@ -132,11 +132,11 @@ async def test_sync_required_state_repushes_unchanged_list(
     room = "fjord@rooms.example.com"
     configure(db, [codec_endpoint("fjord", room, port=codec.port)])
     store_meetings(db, room, room_meetings(room, clock), now=clock.now())
-    await runner.deliver_pending_async(now=clock.now())
+    await deliver(runner, now=clock.now())
     await codec.reboot()
     db.delivery.update("fjord", now=clock.now(), sync_required=True)
     clock.advance(30)
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert report.pushed == 1
     assert "SyncRequired" in report.endpoints[0].reason
     assert len(codec.bookings) == 2
@@ -149,7 +149,7 @@ async def test_pull_only_rooms_are_marked_delivered(
     room = "panel@rooms.example.com"
     configure(db, [codec_endpoint("panel", room, port=0, endpoint_type="PULL")])
     store_meetings(db, room, room_meetings(room, clock), now=clock.now())
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert report.considered == 0
     assert report.rooms_delivered == (room,)
     assert db.rooms.pending_delivery() == []

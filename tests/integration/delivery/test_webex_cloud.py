@@ -18,7 +18,7 @@ from otj.store import Database
 from tests.conftest import FakeClock
 from tests.fakes.webex import WebexFake
 from tests.integration.delivery.served import serve
-from tests.integration.delivery.storehelp import configure, store_meetings
+from tests.integration.delivery.storehelp import configure, deliver, store_meetings
 from tests.unit.delivery.meetings import meeting
 
 ROOM = "fjord@rooms.example.com"
@@ -71,7 +71,7 @@ async def test_cloud_device_gets_the_list_once(
     configure(db, [webex_endpoint()], profile=PROFILE)
     store_meetings(db, ROOM, two_meetings(clock), now=clock.now())
 
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert (report.pushed, report.failed) == (1, 0)
     assert [b.id for b in device.bookings] == ["evt-1", "evt-2"]
     assert device.bookings[0].number == "abc-defg-hij@google.pexip.me"
@@ -87,15 +87,15 @@ async def test_cloud_device_gets_the_list_once(
     ]
     state = db.delivery.get("fjord")
     assert state.software_version.startswith("ce11")
-    assert state.mismatch_detail == ""
+    assert state.mismatch == ""
 
     # unchanged: nothing is sent; a changed list is sent again (no second version read)
     clock.advance(60)
-    again = await runner.deliver_pending_async(now=clock.now())
+    again = await deliver(runner, now=clock.now())
     assert again.pushed == 0
     assert fake.xapi_requests == 3
     store_meetings(db, ROOM, two_meetings(clock, subject="Moved"), now=clock.now())
-    changed = await runner.deliver_pending_async(now=clock.now())
+    changed = await deliver(runner, now=clock.now())
     assert changed.pushed == 1
     assert device.bookings[0].title == "Moved"
     assert fake.xapi_requests == 5
@@ -108,11 +108,11 @@ async def test_expired_token_is_refreshed_and_the_request_repeated(
     device = fake.add_device("dev-fjord")
     configure(db, [webex_endpoint()], profile=PROFILE)
     store_meetings(db, ROOM, two_meetings(clock), now=clock.now())
-    await runner.deliver_pending_async(now=clock.now())
+    await deliver(runner, now=clock.now())
 
     fake.expire_tokens()
     store_meetings(db, ROOM, two_meetings(clock, subject="After expiry"), now=clock.now())
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert (report.pushed, report.failed) == (1, 0)
     assert device.bookings[0].title == "After expiry"
     assert fake.rejected_401 == 1
@@ -128,7 +128,7 @@ async def test_429_retry_after_is_waited_for(
     store_meetings(db, ROOM, two_meetings(clock), now=clock.now())
     fake.throttle(1)
     started = time.monotonic()
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert time.monotonic() - started >= 1.0
     assert (report.pushed, report.failed) == (1, 0)
     assert len(device.bookings) == 2
@@ -138,7 +138,7 @@ async def test_429_retry_after_is_waited_for(
     # a Retry-After longer than the service waits fails the endpoint with an alarm instead
     fake.throttle(3600)
     store_meetings(db, ROOM, two_meetings(clock, subject="Later"), now=clock.now())
-    limited = await runner.deliver_pending_async(now=clock.now())
+    limited = await deliver(runner, now=clock.now())
     assert limited.failed == 1
     assert db.delivery.get("fjord").last_result == "rate-limited"
     [alarm] = db.alarms.active(subject="fjord", kind=ALARM_DELIVERY)
@@ -151,7 +151,7 @@ async def test_offline_device_alarms_and_recovers(
     device = fake.add_device("dev-fjord", online=False)
     configure(db, [webex_endpoint()], profile=PROFILE)
     store_meetings(db, ROOM, two_meetings(clock), now=clock.now())
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert report.failed == 1
     [alarm] = db.alarms.active(subject="fjord", kind=ALARM_DELIVERY)
     assert alarm.message.startswith("unreachable:")
@@ -160,7 +160,7 @@ async def test_offline_device_alarms_and_recovers(
 
     device.online = True
     clock.advance(31)  # past the first back-off step
-    recovered = await runner.deliver_pending_async(now=clock.now())
+    recovered = await deliver(runner, now=clock.now())
     assert recovered.pushed == 1
     assert len(device.bookings) == 2
     assert db.alarms.active(subject="fjord") == []
@@ -189,7 +189,7 @@ async def test_undeliverable_configuration_raises_an_alarm_saying_why(
     fake.add_device("dev-fjord")
     configure(db, [endpoint], profile=profile)
     store_meetings(db, ROOM, two_meetings(clock), now=clock.now())
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert report.failed == 1
     assert fake.requests == []
     [alarm] = db.alarms.active(subject="fjord", kind=ALARM_DELIVERY)
@@ -199,7 +199,7 @@ async def test_undeliverable_configuration_raises_an_alarm_saying_why(
 
     # the configuration is completed: the next cycle pushes at once and clears the alarm
     configure(db, [webex_endpoint()], profile=PROFILE)
-    fixed = await runner.deliver_pending_async(now=clock.now())
+    fixed = await deliver(runner, now=clock.now())
     assert fixed.pushed == 1
     assert db.alarms.active(subject="fjord") == []
 
@@ -216,7 +216,7 @@ async def test_refused_refresh_token_and_old_software_raise_alarms(
     )
     store_meetings(db, ROOM, two_meetings(clock), now=clock.now())
     store_meetings(db, second, [], now=clock.now())
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert report.failed == 2
     [alarm] = db.alarms.active(subject="fjord", kind=ALARM_DELIVERY)
     assert alarm.message.startswith("unauthorised:")
@@ -227,7 +227,7 @@ async def test_refused_refresh_token_and_old_software_raise_alarms(
     configure(db, [webex_endpoint(), webex_endpoint("berg", second, "dev-old")], profile=PROFILE)
     clock.advance(31)
     fake.add_device("dev-fjord")
-    again = await runner.deliver_pending_async(now=clock.now())
+    again = await deliver(runner, now=clock.now())
     by_name = {e.endpoint: e for e in again.endpoints}
     assert by_name["fjord"].action == "push"
     assert by_name["fjord"].error == ""

@@ -17,7 +17,13 @@ from tests.conftest import FakeClock
 from tests.fakes.cisco_codec import PUT_SOFTWARE, CodecFarm
 from tests.fakes.webex import WebexFake
 from tests.integration.delivery.served import serve
-from tests.integration.delivery.storehelp import PROFILE, codec_endpoint, configure, store_meetings
+from tests.integration.delivery.storehelp import (
+    PROFILE,
+    codec_endpoint,
+    configure,
+    deliver,
+    store_meetings,
+)
 from tests.unit.delivery.meetings import meeting
 
 MEET = "https://meet.google.com/abc-defg-hij"
@@ -95,7 +101,7 @@ async def test_native_booking_for_roomos_11_none_for_older(
     assert stored is not None
     assert stored.join_url == MEET  # kept by the store
 
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert (report.pushed, report.failed) == (3, 0)
     by_name = {e.endpoint: e for e in report.endpoints}
     assert (by_name["new"].webrtc, by_name["old"].webrtc, by_name["cloud"].webrtc) == (1, 0, 1)
@@ -109,9 +115,9 @@ async def test_native_booking_for_roomos_11_none_for_older(
     assert native_old.number == ""  # shown without a Join button, as before
     assert sip_old.number == "abc-defg-hij@google.pexip.me"
     # the read-back agrees with what was sent (no mismatch, nothing re-sent next cycle)
-    assert db.delivery.get("new").mismatch_detail == ""
+    assert db.delivery.get("new").mismatch == ""
     clock.advance(60)
-    again = await runner.deliver_pending_async(now=clock.now())
+    again = await deliver(runner, now=clock.now())
     assert again.pushed == 0
 
 
@@ -122,7 +128,7 @@ async def test_without_webrtc_join_no_native_booking(
     room = "new@rooms.example.com"
     configure(db, [codec_endpoint("new", room, port=new.port)], profile=PROFILE)
     store_meetings(db, room, calendar(room, clock), now=clock.now())
-    report = await runner.deliver_pending_async(now=clock.now())
+    report = await deliver(runner, now=clock.now())
     assert report.pushed == 1
     assert new.bookings[0].number == ""
     assert report.endpoints[0].webrtc == 0

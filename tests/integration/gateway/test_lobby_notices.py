@@ -27,7 +27,7 @@ from otj.store import Database
 from otj.worker.service import NOTICE_EVERY
 from tests.fakes.cisco_codec import CodecFarm, SimulatedCodec
 from tests.integration.delivery.served import serve
-from tests.integration.delivery.storehelp import codec_endpoint, configure, store_meetings
+from tests.integration.delivery.storehelp import codec_endpoint, configure, deliver, store_meetings
 
 from .dns_server import ZoneServer, meet_zone
 from .peers import scenario, uac, uas
@@ -94,7 +94,7 @@ async def site(db: Database, zone: ZoneServer, api: str) -> AsyncIterator[Site]:
         configure(db, [fjord])
         store_meetings(db, ROOM, [], now=datetime.now(UTC))
         runner = DeliveryRunner(db, deadline=5.0, feedback_base_url=api)
-        await runner.deliver_pending_async(now=datetime.now(UTC))  # registers HttpFeedback
+        await deliver(runner, now=datetime.now(UTC))  # registers HttpFeedback
         assert codec.feedback, "the delivery cycle registered no HttpFeedback"
         recorder = StoreRecorder(db)
         config = GatewayConfig(

@@ -21,6 +21,7 @@ from otj.worker.setup import registry_source_factory
 from tests.conftest import FakeClock
 from tests.fakes.google_calendar import GoogleCalendarFake
 from tests.integration.delivery.served import serve
+from tests.integration.delivery.storehelp import record_failure, record_push
 from tests.integration.service.support import (
     apply,
     config_text,
@@ -69,8 +70,8 @@ def activity(db: Database, clock: FakeClock) -> None:
         report = run_cycle(poller)  # the fake has no calendar for the second room: 404
         assert [r for r, result in report.results.items() if not result.ok] == [rooms[1]]
     now = clock.now()
-    db.delivery.record_success("room0001", now=now, payload_hash="h")
-    db.delivery.record_failure("room0002", now=now, error="connection refused")
+    record_push(db, "room0001", digest="h", now=now)
+    record_failure(db, "room0002", kind="unreachable", message="connection refused", now=now)
     for cause in ("completed", "completed", "no_route"):
         call = db.calls.start(call_id=cause, direction="in", caller_uri="sip:a@b", invite_at=now)
         db.calls.finish(call.id, end_at=now + timedelta(minutes=1), cause=cause)
@@ -96,7 +97,7 @@ def test_metrics_report_the_store_in_the_prometheus_format(db: Database, clock: 
     assert samples[("otj_calendar_daily_quota", (ws,))] == 1000
     assert samples[("otj_calendar_quota_used_ratio", (ws,))] == pytest.approx(requests / 1000)
     assert samples[("otj_endpoint_deliveries", (("result", "pushed"),))] == 1
-    assert samples[("otj_endpoint_deliveries", (("result", "failed"),))] == 1
+    assert samples[("otj_endpoint_deliveries", (("result", "unreachable"),))] == 1
     assert samples[("otj_endpoints_delivery_failing", ())] == 1
     assert samples[("otj_meetings", (("listed", "true"),))] == 2  # the lunch without a Join
     assert samples[("otj_meetings", (("listed", "false"),))] == 0

@@ -147,7 +147,7 @@ def test_db_upgrade_from_the_previous_revision_keeps_every_value(
     assert fjord.api_password is not None
     assert fjord.api_password.reveal() == "codec-pw"
     state = bare.delivery.get("Fjord")
-    assert (state.last_payload_hash, state.software_version, state.feedback_registered) == (
+    assert (state.pushed_digest, state.software_version, state.feedback_registered) == (
         "digest",
         "ce11.9.1",
         "reg",

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from guestjoin.storage import StoreConfig
 from otj.model import (
     CallProtocol,
     Endpoint,
@@ -32,6 +33,7 @@ from otj.store.secrets import SecretKeyError
 from otj.store.tables import Base
 from otj.store.tokens import TokenError
 from otj.store.values import INLINE_KEEP, Configuration, IntegrationSettings, PollCommit
+from tests.integration.delivery.storehelp import record_failure, record_push
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ROOM = "fjord@resource.example.com"
@@ -311,7 +313,8 @@ def test_room_assignments_and_sip_lookup(db: Database, monkeypatch: pytest.Monke
     assert assignment.integration is not None
     assert assignment.integration.name == "Files"
     assert [r.name for r in assignment.rules] == ["Zoom", "Meet"]  # by priority
-    endpoint = db.config.endpoint_by_sip_username("room0")
+    # the gateway's registrar finds an endpoint by its sip_username in what StoreConfig loads
+    endpoint = StoreConfig(db).load().endpoint_by_username("room0")
     assert endpoint is not None
     assert endpoint.sip_password is not None
     assert endpoint.sip_password.reveal() == "sip-pw"
@@ -485,12 +488,18 @@ def test_call_records(db: Database) -> None:
 
 def test_delivery_state(db: Database) -> None:
     db.config.apply(small_config())
-    assert db.delivery.get("Room 0").consecutive_failures == 0
-    db.delivery.record_failure("Room 0", now=T0, error="timeout")
-    state = db.delivery.record_failure("Room 0", now=T0, error="timeout")
-    assert state.consecutive_failures == 2
-    ok = db.delivery.record_success("Room 0", now=T0, payload_hash="h1")
-    assert (ok.consecutive_failures, ok.last_payload_hash, ok.last_error) == (0, "h1", "")
+    assert db.delivery.get("Room 0").failures == 0
+    record_failure(db, "Room 0", kind="unreachable", message="timeout", now=T0)
+    state = record_failure(db, "Room 0", kind="unreachable", message="timeout", now=T0)
+    assert (state.failures, state.error_kind, state.last_error) == (2, "unreachable", "timeout")
+    ok = record_push(db, "Room 0", digest="h1", now=T0)
+    assert (ok.failures, ok.pushed_digest, ok.pushed_at, ok.last_error, ok.last_result) == (
+        0,
+        "h1",
+        T0,
+        "",
+        "pushed",
+    )
     db.delivery.update("Room 0", now=T0, sync_required=True, software_version="ce11.14")
     assert db.delivery.get("Room 0").sync_required
     with pytest.raises(KeyError):

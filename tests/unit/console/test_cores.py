@@ -141,3 +141,21 @@ def test_room_lines_join_search_and_filter() -> None:
     assert [line.name for line in room_lines(statuses, [], [alarm], query="LAK")] == ["Lake"]
     assert [line.name for line in room_lines(statuses, [], [alarm], show="alarms")] == ["Hill"]
     assert [line.name for line in room_lines(statuses, [], [], show="pending")] == ["Lake"]
+
+
+def test_the_rooms_page_shows_each_endpoints_delivery_state() -> None:
+    from otj.api.console_web import render
+
+    deliveries = [
+        DeliveryState(endpoint="Fjord", last_result="pushed", pushed_at=NOW),
+        DeliveryState(endpoint="Lake", failures=3, last_error="unauthorised"),
+        DeliveryState(endpoint="Hill", last_read_at=NOW),
+    ]
+    statuses = [_status("all@example.com", ("Fjord", "Lake", "Hill", "Dune"))]
+    lines = room_lines(statuses, deliveries, [])
+    page = render("rooms.html", None, lines=lines, q="", show="all", filters=("all",))
+    body = bytes(page.body).decode()
+    assert "Fjord: pushed 2026-03-02 09:00 UTC" in body
+    assert 'Lake: <span class="error">failing: unauthorised</span>' in body
+    assert "Hill: read 2026-03-02 09:00 UTC" in body
+    assert "Dune: not delivered yet" in body
