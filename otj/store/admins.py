@@ -9,6 +9,7 @@ use it; it ends ``idle`` after its last use or ``lifetime`` after sign-in, which
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -34,8 +35,13 @@ TOUCH_EVERY = timedelta(seconds=30)
 _hasher = PasswordHasher()
 #: The password hash of an account that signs in through OpenID Connect only (never verifies).
 EXTERNAL = "!oidc"
-#: Verified against when the account does not exist, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash("otj: no such administrator")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so both cases take the same time
+    (made on first use: hashing costs about 0.1 s, which every process paid at import)."""
+    return _hasher.hash("otj: no such administrator")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -159,7 +165,7 @@ class AdminRepository:
         with self._db.transaction() as session:
             row = session.get(AdminRow, name, with_for_update=True)
             if row is None:
-                _verify(_DUMMY_HASH, password)
+                _verify(_dummy_hash(), password)
                 return SignIn(admin=None)
             if row.locked_until is not None and row.locked_until > now:
                 return SignIn(admin=None, locked=True)
