@@ -16,8 +16,9 @@ from typing import Literal
 
 from guestjoin.config import GatewayConfig
 from guestjoin.reception.aliases import find_reception
-from guestjoin.routing import Protocol, alias_of, sorted_rules
+from guestjoin.routing import Protocol, RouteDecision, alias_of, sorted_rules
 from otj.config.dialplan import route_alias, sip_uri
+from otj.model import Endpoint
 
 Outcome = Literal["matched", "no_match", "skipped", "not_tried"]
 TargetKind = Literal["dns", "proxy", "registered", "reception", "none"]
@@ -71,17 +72,8 @@ def explain_route(
     """Route ``alias`` (or a SIP URI) as an incoming call (SIP unless ``protocol`` says
     otherwise: the rules' ``match_incoming_*`` flags decide); ``ValueError`` for a bad source."""
     uri = sip_uri(alias)
-    notes: list[str] = []
     admitted, admission = _admission(config, source)
-    user = alias_of(from_uri).rpartition("@")[0] if "@" in from_uri else ""
-    endpoint = config.endpoint_by_username(user) if registered else None
-    if registered and user and endpoint is None:
-        notes.append(
-            f"no endpoint has sip_username {user!r}: such a caller cannot register, so its "
-            "calls are never registered ones"
-        )
-    if endpoint is None and source:
-        endpoint = config.endpoint_by_address(source)
+    endpoint, notes = _caller(config, from_uri=from_uri, source=source, registered=registered)
     report = RouteReport(
         uri=uri,
         alias=alias_of(uri),
@@ -90,29 +82,11 @@ def explain_route(
         admitted=admitted,
         admission=admission,
         caller=endpoint.name if endpoint is not None else "",
-        notes=tuple(notes),
+        notes=notes,
     )
     reception = find_reception(config.receptions, uri) if protocol == "sip" else None
     if reception is not None:
-        answers = f"Virtual Reception {reception.name!r}"
-        return replace(
-            report,
-            destination=uri,
-            routed_alias=report.alias,
-            reception=reception.name,
-            target_kind="reception",
-            target=f"{answers}: the gateway answers the call itself and routes the meeting ID "
-            "the caller types (its id_rules)",
-            steps=tuple(
-                RuleStep(
-                    rule=rule.name,
-                    priority=rule.priority,
-                    outcome="not_tried",
-                    detail=f"not tried: {answers} answers this alias",
-                )
-                for rule in sorted_rules(config.rules)
-            ),
-        )
+        return _answered_by_reception(report, reception.name, config)
     result = route_alias(
         uri, config.rules, registered=registered, source=source or None, protocol=protocol
     )
@@ -123,25 +97,7 @@ def explain_route(
         if not config.rules:
             none = "none: no call routing rules are configured (404)"
         return replace(report, target=none)
-    kind: TargetKind
-    if decision.registered_device:
-        kind = "registered"
-        device = decision.alias.rpartition("@")[0] or decision.alias
-        target = f"the registered contacts of endpoint SIP user {device!r} (480 when none)"
-    elif decision.proxy:
-        kind = "proxy"
-        proxy = config.proxy(decision.proxy)
-        target = (
-            f"SIP proxy {proxy.name!r} at {proxy.address}:{proxy.port} over "
-            f"{proxy.transport.upper()}"
-            if proxy is not None
-            else f"unknown SIP proxy {decision.proxy!r} (the gateway answers 500)"
-        )
-    else:
-        kind = "dns"
-        host = decision.alias.rpartition("@")[2]
-        tls = " (sips: TLS only)" if decision.destination.lower().startswith("sips:") else ""
-        target = f"DNS: RFC 3263 lookup of {host}{tls}"
+    kind, target = _target(config, decision)
     if decision.credentials:
         answer = (
             f"a 401/407 from the far end is answered with sip_credentials {decision.credentials!r}"
@@ -155,6 +111,69 @@ def explain_route(
         target_kind=kind,
         target=target,
     )
+
+
+def _caller(
+    config: GatewayConfig, *, from_uri: str, source: str, registered: bool
+) -> tuple[Endpoint | None, tuple[str, ...]]:
+    """The endpoint the gateway would attribute the call to, and what the admin should know."""
+    notes: list[str] = []
+    user = alias_of(from_uri).rpartition("@")[0] if "@" in from_uri else ""
+    endpoint = config.endpoint_by_username(user) if registered else None
+    if registered and user and endpoint is None:
+        notes.append(
+            f"no endpoint has sip_username {user!r}: such a caller cannot register, so its "
+            "calls are never registered ones"
+        )
+    if endpoint is None and source:
+        endpoint = config.endpoint_by_address(source)
+    return endpoint, tuple(notes)
+
+
+def _answered_by_reception(
+    report: RouteReport, reception: str, config: GatewayConfig
+) -> RouteReport:
+    """A Virtual Reception answers the alias before any call routing rule is tried."""
+    answers = f"Virtual Reception {reception!r}"
+    return replace(
+        report,
+        destination=report.uri,
+        routed_alias=report.alias,
+        reception=reception,
+        target_kind="reception",
+        target=f"{answers}: the gateway answers the call itself and routes the meeting ID "
+        "the caller types (its id_rules)",
+        steps=tuple(
+            RuleStep(
+                rule=rule.name,
+                priority=rule.priority,
+                outcome="not_tried",
+                detail=f"not tried: {answers} answers this alias",
+            )
+            for rule in sorted_rules(config.rules)
+        ),
+    )
+
+
+def _target(config: GatewayConfig, decision: RouteDecision) -> tuple[TargetKind, str]:
+    """Where the rule's decision sends the call, as the report names it."""
+    if decision.registered_device:
+        device = decision.alias.rpartition("@")[0] or decision.alias
+        return (
+            "registered",
+            f"the registered contacts of endpoint SIP user {device!r} (480 when none)",
+        )
+    if decision.proxy:
+        proxy = config.proxy(decision.proxy)
+        if proxy is None:
+            return "proxy", f"unknown SIP proxy {decision.proxy!r} (the gateway answers 500)"
+        return "proxy", (
+            f"SIP proxy {proxy.name!r} at {proxy.address}:{proxy.port} over "
+            f"{proxy.transport.upper()}"
+        )
+    host = decision.alias.rpartition("@")[2]
+    tls = " (sips: TLS only)" if decision.destination.lower().startswith("sips:") else ""
+    return "dns", f"DNS: RFC 3263 lookup of {host}{tls}"
 
 
 def _admission(config: GatewayConfig, source: str) -> tuple[bool | None, str]:

@@ -102,15 +102,14 @@ async def deliver(
 ) -> DeliveryOutcome:
     """Run one cycle for one codec: decide, push or read back, and return the new state."""
     name = client.connection.endpoint
-    wanted_list = bookings
     mode_guess: BookingsMode = "put"
     webrtc_guess = False
     if state.software_version:
         known = parse_software_version(state.software_version)
         mode_guess = "put" if known.supports_bookings_put else "legacy"
         webrtc_guess = known.supports_webrtc_join
-    bookings = for_software(wanted_list, webrtc=webrtc_guess)
-    digest = list_digest(bookings, mode=mode_guess)
+    guessed = for_software(bookings, webrtc=webrtc_guess)
+    digest = list_digest(guessed, mode=mode_guess)
     decision = decide(state, digest=digest, now=now, verify_every=verify_every)
     if decision.action == "skip":
         return DeliveryOutcome(endpoint=name, decision=decision, state=state)
@@ -118,61 +117,16 @@ async def deliver(
         verified = False
         if decision.action == "verify":
             listed = await client.list_bookings()
-            mismatches = compare_lists(bookings, listed)
+            mismatches = compare_lists(guessed, listed)
             state = after_verify(state, now=now, mismatches=mismatches)
             verified = True
             if not mismatches:
                 return DeliveryOutcome(endpoint=name, decision=decision, state=state, verified=True)
             log.warning("%s: device list differs, re-pushing: %s", name, "; ".join(mismatches))
             decision = decide(state, digest=digest, now=now, verify_every=None)
-        # The version is read again after a failure or a sync request: the device may have
-        # been upgraded (and then support Bookings Put) or replaced.
-        version = (
-            parse_software_version(state.software_version)
-            if state.software_version and not (state.failures or state.sync_required)
-            else await client.software_version()
-        )
-        bookings = for_software(wanted_list, webrtc=version.supports_webrtc_join)
-        mode = await client.put_bookings(bookings, version=version)
-        listed = await client.list_bookings()
-        mismatches = compare_lists(bookings, listed)
-        if mismatches:
-            log.warning("%s: read-back after push differs: %s", name, "; ".join(mismatches))
-        state = after_push(
-            state,
-            digest=list_digest(bookings, mode=mode),
-            count=len(bookings),
-            now=now,
-            mismatches=mismatches,
-            software_version=version.text,
-        )
-        wanted = feedback_digest(feedback_url) if feedback_url else ""
-        if wanted and state.feedback_registered != wanted:
-            try:
-                await client.register_feedback(
-                    slot=client.connection.feedback_slot, server_url=feedback_url
-                )
-                state = replace(state, feedback_registered=wanted)
-            except EndpointError as exc:
-                log.warning("%s: HttpFeedback registration failed: %s", name, exc)
-        native = sum(1 for b in bookings if is_native_join(b))
-        log.info(
-            "%s: pushed %d bookings, %d of them native WebRTC joins (%s, %s)",
-            name,
-            len(bookings),
-            native,
-            mode,
-            decision.reason,
-        )
-        return DeliveryOutcome(
-            endpoint=name,
-            decision=decision,
-            state=state,
-            pushed=True,
-            verified=verified,
-            mismatches=mismatches,
-            webrtc=native,
-        )
+        outcome = await _push(client, state, bookings, decision=decision, now=now)
+        state = await _register_feedback(client, outcome.state, feedback_url)
+        return replace(outcome, state=state, verified=verified)
     except EndpointError as exc:
         room = client.connection.room
         message = f"room {room}: {exc}" if room else str(exc)
@@ -185,3 +139,70 @@ async def deliver(
             error=message,
             error_kind=exc.kind,
         )
+
+
+async def _push(
+    client: BookingsClient,
+    state: DeliveryState,
+    wanted: Sequence[Booking],
+    *,
+    decision: Decision,
+    now: datetime,
+) -> DeliveryOutcome:
+    """Put the list the device's software can show, then read it back."""
+    name = client.connection.endpoint
+    # The version is read again after a failure or a sync request: the device may have
+    # been upgraded (and then support Bookings Put) or replaced.
+    version = (
+        parse_software_version(state.software_version)
+        if state.software_version and not (state.failures or state.sync_required)
+        else await client.software_version()
+    )
+    bookings = for_software(wanted, webrtc=version.supports_webrtc_join)
+    mode = await client.put_bookings(bookings, version=version)
+    listed = await client.list_bookings()
+    mismatches = compare_lists(bookings, listed)
+    if mismatches:
+        log.warning("%s: read-back after push differs: %s", name, "; ".join(mismatches))
+    state = after_push(
+        state,
+        digest=list_digest(bookings, mode=mode),
+        count=len(bookings),
+        now=now,
+        mismatches=mismatches,
+        software_version=version.text,
+    )
+    native = sum(1 for b in bookings if is_native_join(b))
+    log.info(
+        "%s: pushed %d bookings, %d of them native WebRTC joins (%s, %s)",
+        name,
+        len(bookings),
+        native,
+        mode,
+        decision.reason,
+    )
+    return DeliveryOutcome(
+        endpoint=name,
+        decision=decision,
+        state=state,
+        pushed=True,
+        mismatches=mismatches,
+        webrtc=native,
+    )
+
+
+async def _register_feedback(
+    client: BookingsClient, state: DeliveryState, feedback_url: str
+) -> DeliveryState:
+    """Register the HttpFeedback URL when it changed (a failure is logged, not fatal)."""
+    wanted = feedback_digest(feedback_url) if feedback_url else ""
+    if not wanted or state.feedback_registered == wanted:
+        return state
+    try:
+        await client.register_feedback(
+            slot=client.connection.feedback_slot, server_url=feedback_url
+        )
+    except EndpointError as exc:
+        log.warning("%s: HttpFeedback registration failed: %s", client.connection.endpoint, exc)
+        return state
+    return replace(state, feedback_registered=wanted)
