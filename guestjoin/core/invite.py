@@ -35,6 +35,7 @@ from guestjoin.sip.uri import SipUri, UriError, parse_uri
 from guestjoin.values import Received, Target, render_host
 
 if TYPE_CHECKING:
+    from guestjoin.config import GatewayConfig
     from guestjoin.core.proxy import ProxyCore
 
 log = logging.getLogger("guestjoin.proxy")
@@ -85,33 +86,60 @@ def initial_invite(
         why = f"non-ASCII characters in {request.uri!r}: never routed (look-alike host)"
         call.finish(404, "Non-ASCII Request-URI Refused", cdr.NO_ROUTE, detail=why, stateless=True)
         return
-    username = user_of(from_addr.uri)
+    registered = _attribute_caller(core, config, call, source)
+    decision = _decide(core, config, call, registered=registered, source=source)
+    if decision is None or not _within_limits(core, config, call, source):
+        return
+    core.fx.respond(server, core.build.trying(request))
+    core.track(call)
+    for app in core.applications:
+        if app.claims(decision, request):
+            app.start(call)
+            return
+    start_call(core, call, decision)
+
+
+def _attribute_caller(core: ProxyCore, config: GatewayConfig, call: Call, source: str) -> bool:
+    """Who calls (registration, endpoint SIP identity, unique source address) and the display
+    name the far end is shown; True when the caller is a registered room."""
+    request = call.request
+    username = user_of(request.from_.uri)
     binding = core.registrar.binding_for(username, source) if username else None
     who = attribute(
         config,
-        from_uri=from_addr.uri,
-        from_display=from_addr.display or "",
+        from_uri=request.from_.uri,
+        from_display=request.from_.display or "",
         source=source,
         registered_user=username if binding is not None else None,
-        now=detail.invite_at,
+        now=call.detail.invite_at,
     )
     call.display = who.display
     if who.endpoint is not None:
         call.stage(endpoint_name=who.endpoint.name, caller_name=who.display, attribution=who.how)
+    return binding is not None
+
+
+def _decide(
+    core: ProxyCore, config: GatewayConfig, call: Call, *, registered: bool, source: str
+) -> RouteDecision | None:
+    """An application's decision (a Virtual Reception) or the call routing rules'; None when
+    nothing routes the call (answered 404 here)."""
+    request = call.request
     decision = next(
         (d for app in core.applications if (d := app.decide(request)) is not None), None
     )
-    result = None
     if decision is None:
-        context = CallContext(uri=request.uri, registered=binding is not None, source=source)
+        context = CallContext(uri=request.uri, registered=registered, source=source)
         result = route_call(config.rules, context)
         decision = result.decision
-    if decision is None:
-        assert result is not None
-        log.info("%s: no call routing rule matches %s", request.call_id, detail.dialled_alias)
-        why = "; ".join(result.trace[-5:]) or "no call routing rules"
-        call.finish(404, "No Matching Call Routing Rule", cdr.NO_ROUTE, detail=why, stateless=True)
-        return
+        if decision is None:
+            alias = call.detail.dialled_alias
+            log.info("%s: no call routing rule matches %s", request.call_id, alias)
+            why = "; ".join(result.trace[-5:]) or "no call routing rules"
+            call.finish(
+                404, "No Matching Call Routing Rule", cdr.NO_ROUTE, detail=why, stateless=True
+            )
+            return None
     call.decision = decision
     rule = next((r for r in config.rules if r.name == decision.rule), None)
     if rule is not None and rule.media == "relay":
@@ -124,6 +152,11 @@ def initial_invite(
     call.stage(
         rule=decision.rule, routed_alias=decision.alias, conference=conference_of(decision.alias)
     )
+    return decision
+
+
+def _within_limits(core: ProxyCore, config: GatewayConfig, call: Call, source: str) -> bool:
+    """A call slot for the source (``max_calls_per_source``) and a licence; else 503 here."""
     retry = (("Retry-After", str(core.options.retry_after)),)
     limit = config.settings.max_calls_per_source
     if not core.sources.acquire(source_key(source), call.key, limit):
@@ -132,19 +165,13 @@ def initial_invite(
             503, "Too Many Calls From This Source", cdr.SOURCE_LIMIT,
             headers=retry, detail=why, stateless=True,
         )  # fmt: skip
-        return
+        return False
     if not core.licences.acquire(call.key):
         call.finish(
             503, "Call Licence Limit Reached", cdr.LICENCE_LIMIT, headers=retry, stateless=True
         )
-        return
-    core.fx.respond(server, core.build.trying(request))
-    core.track(call)
-    for app in core.applications:
-        if app.claims(decision, request):
-            app.start(call)
-            return
-    start_call(core, call, decision)
+        return False
+    return True
 
 
 def start_call(core: ProxyCore, call: Call, decision: RouteDecision) -> None:
