@@ -22,8 +22,8 @@ from dataclasses import replace
 from calendars.base import Attendee, CalendarEvent, Conference, EntryPoint, SyncResult
 
 REPLACEMENT = "\ufffd"
-_SURROGATE = re.compile("[\ud800-\udfff]")
-# What XML 1.0 cannot carry (§2.2 Char); surrogates are handled first, so this drops the rest.
+# What XML 1.0 cannot carry (§2.2 Char): C0 controls but tab and line breaks, U+FFFE, U+FFFF,
+# and the surrogates (which only a lone one from a JSON escape can put in a Python string).
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Anything that makes one line more than single spaces between words.
 _NOT_ONE_LINE = re.compile(r"[^\S ]|  |^ | $")
@@ -32,12 +32,15 @@ _WHITESPACE = re.compile(r"\s+")
 ID_PREFIX = 64
 
 
+def _replacement(match: re.Match[str]) -> str:
+    return REPLACEMENT if "\ud800" <= match.group() <= "\udfff" else ""
+
+
 def clean_text(value: str) -> str:
     """``value`` with XML 1.0 characters only: lone surrogates → U+FFFD, others dropped."""
-    if value.isascii():
-        return _NOT_XML_CHAR.sub("", value) if not value.isprintable() else value
-    value = _SURROGATE.sub(REPLACEMENT, value)
-    return _NOT_XML_CHAR.sub("", value)
+    if _NOT_XML_CHAR.search(value) is None:  # nearly every text: one scan, no copy
+        return value
+    return _NOT_XML_CHAR.sub(_replacement, value)
 
 
 def one_line(value: str) -> str:
