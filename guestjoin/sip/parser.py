@@ -66,25 +66,7 @@ def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool 
     """Parse one complete message. Datagrams may carry trailing bytes beyond Content-Length
     (ignored, §18.3); a body shorter than Content-Length is an error. Raises ``SipParseError``.
     """
-    start = 0
-    while data.startswith(b"\r\n", start):
-        start += 2
-    if start:
-        data = data[start:]
-    if not data:
-        raise SipParseError("empty message")
-    head_end, body_start = _find_head_end(data)
-    if head_end < 0:
-        if len(data) > limits.max_head:
-            raise _too_large(data, limits)
-        raise SipParseError("missing empty line after headers (truncated message?)")
-    if head_end > limits.max_head:
-        raise _too_large(data, limits)
-    try:
-        head = data[:head_end].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SipParseError("headers are not valid UTF-8") from exc
-    lines = head.split("\r\n") if data[head_end : head_end + 2] == b"\r\n" else head.split("\n")
+    lines, rest = _head_lines(data, limits)
     first = lines[0]
     is_request = not first.startswith("SIP/")
     method = ""
@@ -96,9 +78,8 @@ def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool 
         if not is_token(method):
             raise SipParseError("malformed method", is_request=True)
     else:
-        version, _, rest = first.partition(" ")
-        code, _, reason = rest.partition(" ")
-        uri = ""
+        version, _, status_text = first.partition(" ")
+        code, _, reason = status_text.partition(" ")
     headers = _parse_headers(lines, limits, is_request=is_request, method=method)
     if version.upper() != "SIP/2.0":
         raise SipParseError(
@@ -108,31 +89,7 @@ def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool 
             headers=headers,
             status=505,
         )
-    body = data[body_start:]
-    length = _content_length(headers, is_request=is_request, method=method)
-    if length is not None:
-        if length > limits.max_body:
-            raise SipParseError(
-                "body too large",
-                is_request=is_request,
-                method=method,
-                headers=headers,
-                status=413,
-            )
-        if len(body) < length:
-            raise SipParseError(
-                "body shorter than Content-Length",
-                is_request=is_request,
-                method=method,
-                headers=headers,
-            )
-        if stream and len(body) != length:
-            raise SipParseError("stream frame does not match Content-Length")
-        body = body[:length]
-    elif len(body) > limits.max_body:
-        raise SipParseError(
-            "body too large", is_request=is_request, method=method, headers=headers, status=413
-        )
+    body = _body(rest, headers, limits, is_request=is_request, method=method, stream=stream)
     if is_request:
         if len(uri) > limits.max_uri:
             raise SipParseError(
@@ -153,6 +110,65 @@ def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool 
         msg = Response(status=int(code), reason=reason, headers=headers, body=body)
     _validate(msg, headers)
     return msg
+
+
+def _head_lines(data: bytes, limits: Limits) -> tuple[list[str], bytes]:
+    """The head's lines (CRLF, or bare LF as some senders use) and the bytes after the empty
+    line; leading CRLFs (keep-alives, RFC 5626 §3.5.1) are skipped."""
+    start = 0
+    while data.startswith(b"\r\n", start):
+        start += 2
+    if start:
+        data = data[start:]
+    if not data:
+        raise SipParseError("empty message")
+    head_end, body_start = _find_head_end(data)
+    if head_end < 0:
+        if len(data) > limits.max_head:
+            raise _too_large(data, limits)
+        raise SipParseError("missing empty line after headers (truncated message?)")
+    if head_end > limits.max_head:
+        raise _too_large(data, limits)
+    try:
+        head = data[:head_end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SipParseError("headers are not valid UTF-8") from exc
+    lines = head.split("\r\n") if data[head_end : head_end + 2] == b"\r\n" else head.split("\n")
+    return lines, data[body_start:]
+
+
+def _body(
+    body: bytes,
+    headers: HeaderList,
+    limits: Limits,
+    *,
+    is_request: bool,
+    method: str,
+    stream: bool,
+) -> bytes:
+    """The body Content-Length delimits (RFC 3261 §18.3: required on streams, where the frame
+    must match it exactly; a datagram's trailing bytes are ignored)."""
+    length = _content_length(headers, is_request=is_request, method=method)
+    if length is None:
+        if len(body) > limits.max_body:
+            raise SipParseError(
+                "body too large", is_request=is_request, method=method, headers=headers, status=413
+            )
+        return body
+    if length > limits.max_body:
+        raise SipParseError(
+            "body too large", is_request=is_request, method=method, headers=headers, status=413
+        )
+    if len(body) < length:
+        raise SipParseError(
+            "body shorter than Content-Length",
+            is_request=is_request,
+            method=method,
+            headers=headers,
+        )
+    if stream and len(body) != length:
+        raise SipParseError("stream frame does not match Content-Length")
+    return body[:length]
 
 
 def _too_large(data: bytes, limits: Limits) -> SipParseError:
