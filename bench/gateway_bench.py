@@ -145,7 +145,7 @@ def ratio_name(ours: str, theirs: str) -> str:
     return "otj / kamailio" if theirs.startswith("kamailio") else "relay / direct"
 
 
-def main() -> int:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -169,111 +169,91 @@ def main() -> int:
     parser.add_argument(
         "--relay", action="store_true", help="also measure media: relay through rtpengine"
     )
-    args = parser.parse_args()
-    for binary in ("sipp", "kamailio", "unshare", "mount"):
-        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
-            print(f"{binary} is not installed", file=sys.stderr)
-            return 2
-    rates = [int(r) for r in args.rates.split(",") if r]
-    workdir = Path(tempfile.mkdtemp(prefix="otj-gateway-bench-"))
-    far_port = free_port()
-    zone = ZoneServer(
-        meet_zone([("127.0.0.1", far_port)], ttl=3600), address=args.dns_host, port=53
-    ).start()
-    resolv = workdir / "resolv.conf"
-    resolv.write_text(f"nameserver {args.dns_host}\noptions timeout:1 attempts:2\n")
-    results: list[Result] = []
-    bench = Bench(workdir, far_port, args.seconds)
+    return parser.parse_args()
+
+
+def print_engine_sessions(ng_port: int) -> None:
     print(
-        f"far end: sipp UAS on 127.0.0.1:{far_port}; DNS {args.dns_host}:53; work dir {workdir}",
+        f"  rtpengine sessions left: {engine_sessions(ng_port)} (calls an overloaded "
+        "step left unfinished end on their timeouts)",
         flush=True,
     )
-    engine = contextlib.ExitStack()
-    ng_port = free_port()
-    try:
-        if args.relay:
-            rtpengine = engine.enter_context(start_rtpengine(workdir, ng_port))
-            bench.media_session = rtpengine.pid
-        modes = ["direct", "relay"] if args.relay else ["direct"]
-        for mode in modes if args.only in (None, "otj") else []:
-            port = free_port()
-            cmd = [
-                sys.executable,
-                "-P",  # bench/ first on sys.path would shadow packages (bench/calendars.py)
-                str(BENCH / "gateway_server.py"),
-                "--port",
-                str(port),
-                "--dns",
-                f"{args.dns_host}:53",
-            ]
-            if mode == "relay":
-                cmd += ["--rtpengine", f"127.0.0.1:{ng_port}"]
-            if args.profile:
-                cmd += ["--profile", args.profile]
-            if args.stalls:
-                cmd.append("--stalls")
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            with process(cmd, cwd=workdir, port=port, what="otj-gateway", env=env) as proc:
-                bench.session = proc.pid
-                results.append(
-                    bench.measure(
-                        "otj gateway" + (" (media: relay)" if mode == "relay" else ""),
-                        port,
-                        rates=rates,
-                        latency_rate=args.latency_rate,
-                        latency_seconds=args.latency_seconds,
-                    )
-                )
-            if mode == "relay":
-                print(
-                    f"  rtpengine sessions left: {engine_sessions(ng_port)} (calls an overloaded "
-                    "step left unfinished end on their timeouts)",
-                    flush=True,
-                )
-            if args.stalls:
-                text = (workdir / "otj-gateway.log").read_text(errors="replace")
-                for line in text.splitlines():
-                    if line.startswith(("gc ", "loop lag")):
-                        print(f"  otj gateway: {line}", flush=True)
-        if args.only in (None, "kamailio"):
-            port = free_port()
-            cfg = workdir / "kamailio.cfg"
-            source = "gateway_kamailio_relay.cfg" if args.relay else "gateway_kamailio.cfg"
-            cfg.write_text(
-                (BENCH / source)
-                .read_text()
-                .replace("@PORT@", str(port))
-                .replace("@CHILDREN@", str(args.kamailio_children))
-                .replace("@NG_PORT@", str(ng_port))
-            )
-            kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
-            script = (
-                f"mount --bind {resolv} /etc/resolv.conf && exec {kamailio} -f {cfg} "
-                f"-DD -E -m 256 -M 16 -Y {workdir} -P {workdir}/kamailio.pid"
-            )
-            with process(
-                ["unshare", "-m", "sh", "-c", script], cwd=workdir, port=port, what="kamailio"
-            ) as proc:
-                bench.session = proc.pid
-                name = f"kamailio (children={args.kamailio_children})"
-                results.append(
-                    bench.measure(
-                        name.replace("kamailio", "kamailio + rtpengine") if args.relay else name,
-                        port,
-                        rates=rates,
-                        latency_rate=args.latency_rate,
-                        latency_seconds=args.latency_seconds,
-                    )
-                )
-            if args.relay:
-                print(
-                    f"  rtpengine sessions left: {engine_sessions(ng_port)} (calls an overloaded "
-                    "step left unfinished end on their timeouts)",
-                    flush=True,
-                )
-    finally:
-        engine.close()
-        zone.stop()
+
+
+def measure_otj(args: argparse.Namespace, bench: Bench, mode: str, ng_port: int) -> Result:
+    """Start the otj gateway (``bench/gateway_server.py``) and measure it."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-P",  # bench/ first on sys.path would shadow packages (bench/calendars.py)
+        str(BENCH / "gateway_server.py"),
+        "--port",
+        str(port),
+        "--dns",
+        f"{args.dns_host}:53",
+    ]
+    if mode == "relay":
+        cmd += ["--rtpengine", f"127.0.0.1:{ng_port}"]
+    if args.profile:
+        cmd += ["--profile", args.profile]
+    if args.stalls:
+        cmd.append("--stalls")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with process(cmd, cwd=bench.workdir, port=port, what="otj-gateway", env=env) as proc:
+        bench.session = proc.pid
+        result = bench.measure(
+            "otj gateway" + (" (media: relay)" if mode == "relay" else ""),
+            port,
+            rates=args.rate_steps,
+            latency_rate=args.latency_rate,
+            latency_seconds=args.latency_seconds,
+        )
+    if mode == "relay":
+        print_engine_sessions(ng_port)
+    if args.stalls:
+        text = (bench.workdir / "otj-gateway.log").read_text(errors="replace")
+        for line in text.splitlines():
+            if line.startswith(("gc ", "loop lag")):
+                print(f"  otj gateway: {line}", flush=True)
+    return result
+
+
+def measure_kamailio(args: argparse.Namespace, bench: Bench, resolv: Path, ng_port: int) -> Result:
+    """Start Kamailio (``bench/gateway_kamailio*.cfg``) with the bench's resolver and measure it."""
+    port = free_port()
+    workdir = bench.workdir
+    cfg = workdir / "kamailio.cfg"
+    source = "gateway_kamailio_relay.cfg" if args.relay else "gateway_kamailio.cfg"
+    cfg.write_text(
+        (BENCH / source)
+        .read_text()
+        .replace("@PORT@", str(port))
+        .replace("@CHILDREN@", str(args.kamailio_children))
+        .replace("@NG_PORT@", str(ng_port))
+    )
+    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    script = (
+        f"mount --bind {resolv} /etc/resolv.conf && exec {kamailio} -f {cfg} "
+        f"-DD -E -m 256 -M 16 -Y {workdir} -P {workdir}/kamailio.pid"
+    )
+    with process(
+        ["unshare", "-m", "sh", "-c", script], cwd=workdir, port=port, what="kamailio"
+    ) as proc:
+        bench.session = proc.pid
+        name = f"kamailio (children={args.kamailio_children})"
+        result = bench.measure(
+            name.replace("kamailio", "kamailio + rtpengine") if args.relay else name,
+            port,
+            rates=args.rate_steps,
+            latency_rate=args.latency_rate,
+            latency_seconds=args.latency_seconds,
+        )
+    if args.relay:
+        print_engine_sessions(ng_port)
+    return result
+
+
+def report(args: argparse.Namespace, results: list[Result]) -> None:
     print()
     print("Gateway benchmark (sipp over UDP, same machine; forwarding via RFC 3263 DNS)")
     print(f"{'':34}{'max calls/s':>14}{'setup p50':>12}{'setup p99':>12}{'CPU/call':>12}")
@@ -302,6 +282,43 @@ def main() -> int:
         f"{args.latency_rate} calls/s for {args.latency_seconds:.0f} s; "
         f"rate steps of {args.seconds:.0f} s)"
     )
+
+
+def main() -> int:
+    args = arguments()
+    for binary in ("sipp", "kamailio", "unshare", "mount"):
+        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
+            print(f"{binary} is not installed", file=sys.stderr)
+            return 2
+    args.rate_steps = [int(r) for r in args.rates.split(",") if r]
+    workdir = Path(tempfile.mkdtemp(prefix="otj-gateway-bench-"))
+    far_port = free_port()
+    zone = ZoneServer(
+        meet_zone([("127.0.0.1", far_port)], ttl=3600), address=args.dns_host, port=53
+    ).start()
+    resolv = workdir / "resolv.conf"
+    resolv.write_text(f"nameserver {args.dns_host}\noptions timeout:1 attempts:2\n")
+    results: list[Result] = []
+    bench = Bench(workdir, far_port, args.seconds)
+    print(
+        f"far end: sipp UAS on 127.0.0.1:{far_port}; DNS {args.dns_host}:53; work dir {workdir}",
+        flush=True,
+    )
+    engine = contextlib.ExitStack()
+    ng_port = free_port()
+    try:
+        if args.relay:
+            rtpengine = engine.enter_context(start_rtpengine(workdir, ng_port))
+            bench.media_session = rtpengine.pid
+        if args.only in (None, "otj"):
+            for mode in ["direct", "relay"] if args.relay else ["direct"]:
+                results.append(measure_otj(args, bench, mode, ng_port))
+        if args.only in (None, "kamailio"):
+            results.append(measure_kamailio(args, bench, resolv, ng_port))
+    finally:
+        engine.close()
+        zone.stop()
+    report(args, results)
     return 0
 
 
