@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from calendars.base import Attendee, CalendarEvent, Conference, EntryPoint, SyncResult
 
@@ -30,6 +32,7 @@ _NOT_ONE_LINE = re.compile(r"[^\S ]|  |^ | $")
 _WHITESPACE = re.compile(r"\s+")
 #: Characters of an id that needed cleaning kept in front of its digest.
 ID_PREFIX = 64
+T = TypeVar("T")
 
 
 def _replacement(match: re.Match[str]) -> str:
@@ -61,44 +64,65 @@ def clean_id(value: str) -> str:
     return f"{one_line(value)[:ID_PREFIX]}#{digest}"
 
 
+def _cleaned(value: object, fields: dict[str, Callable[[str], str]]) -> dict[str, Any]:
+    """The fields of ``value`` whose cleaning changed them (the cleaners return the very same
+    string when it is clean, so an unchanged field costs one scan and no copy)."""
+    changes: dict[str, Any] = {}
+    for name, clean in fields.items():
+        text = getattr(value, name)
+        cleaned = clean(text)
+        if cleaned is not text:
+            changes[name] = cleaned
+    return changes
+
+
+def _clean_all(values: tuple[T, ...], clean: Callable[[T], T]) -> tuple[T, ...]:
+    cleaned = tuple(clean(value) for value in values)
+    return values if all(a is b for a, b in zip(cleaned, values, strict=True)) else cleaned
+
+
 def _entry_point(point: EntryPoint) -> EntryPoint:
-    return replace(
-        point, uri=one_line(point.uri), pin=one_line(point.pin), passcode=one_line(point.passcode)
-    )
-
-
-def _conference(conference: Conference | None) -> Conference | None:
-    if conference is None:
-        return None
-    return replace(
-        conference,
-        solution=one_line(conference.solution),
-        id=one_line(conference.id),
-        entry_points=tuple(_entry_point(point) for point in conference.entry_points),
-    )
+    changes = _cleaned(point, {"uri": one_line, "pin": one_line, "passcode": one_line})
+    return replace(point, **changes) if changes else point
 
 
 def _attendee(attendee: Attendee) -> Attendee:
-    return replace(attendee, email=one_line(attendee.email), name=one_line(attendee.name))
+    changes = _cleaned(attendee, {"email": one_line, "name": one_line})
+    return replace(attendee, **changes) if changes else attendee
+
+
+def _conference(conference: Conference) -> Conference:
+    changes = _cleaned(conference, {"solution": one_line, "id": one_line})
+    points = _clean_all(conference.entry_points, _entry_point)
+    if points is not conference.entry_points:
+        changes["entry_points"] = points
+    return replace(conference, **changes) if changes else conference
+
+
+_EVENT_TEXT: dict[str, Callable[[str], str]] = {
+    "id": clean_id,
+    "ical_uid": clean_id,
+    "recurring_id": clean_id,
+    "subject": one_line,
+    "location": one_line,
+    "organizer_name": one_line,
+    "organizer_email": one_line,
+    "body": clean_text,
+    "body_html": clean_text,
+}
 
 
 def clean_event(event: CalendarEvent) -> CalendarEvent:
     """``event`` with every text clean (the same object when nothing needed it)."""
-    cleaned = replace(
-        event,
-        id=clean_id(event.id),
-        ical_uid=clean_id(event.ical_uid),
-        subject=one_line(event.subject),
-        location=one_line(event.location),
-        body=clean_text(event.body),
-        body_html=clean_text(event.body_html),
-        organizer_name=one_line(event.organizer_name),
-        organizer_email=one_line(event.organizer_email),
-        attendees=tuple(_attendee(attendee) for attendee in event.attendees),
-        conference=_conference(event.conference),
-        recurring_id=clean_id(event.recurring_id),
-    )
-    return event if cleaned == event else cleaned
+    changes = _cleaned(event, _EVENT_TEXT)
+    attendees = _clean_all(event.attendees, _attendee)
+    if attendees is not event.attendees:
+        changes["attendees"] = attendees
+    if event.conference is not None:
+        conference = _conference(event.conference)
+        if conference is not event.conference:
+            changes["conference"] = conference
+    return replace(event, **changes) if changes else event
 
 
 def clean_result(result: SyncResult) -> SyncResult:
