@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from otj.config import apply_text
 from otj.model import MeetingRule
-from otj.store import Database
+from otj.store import Database, SecretBox
+from otj.store.migrate import upgrade
 from otj.worker.plans import MeetingProcessor, rules_processor
 from tests.fakes.google_calendar import GoogleCalendarFake, rfc3339
 
@@ -109,3 +112,18 @@ def processor_factory(rules: Sequence[MeetingRule]) -> MeetingProcessor:
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text)
+
+
+@contextmanager
+def database_at(database_url: str, key_dir: Path, revision: str) -> Iterator[Database]:
+    """A database whose schema is at ``revision`` (not upgraded further), closed afterwards."""
+    database = Database(
+        database_url,
+        box=SecretBox(key_file=key_dir / "secret.key", environ={}),
+        application_name="otj-test",
+    )
+    upgrade(database.engine, revision)
+    try:
+        yield database
+    finally:
+        database.close()

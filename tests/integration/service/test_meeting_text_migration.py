@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from calendars.text import one_line
-from otj.store import Database, SecretBox
-from otj.store.migrate import upgrade
+from otj.store import Database
 from otj.store.tables.calendars import MeetingRow, RoomRow
+from tests.integration.service.support import database_at
 
 START = datetime(2026, 12, 8, 9, tzinfo=UTC)
 OLD_TEXT = {
@@ -26,16 +26,8 @@ OLD_TEXT = {
 
 @pytest.fixture
 def at_0018(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = Database(
-        database_url,
-        box=SecretBox(key_file=tmp_path / "secret.key", environ={}),
-        application_name="otj-test",
-    )
-    upgrade(database.engine, "0018")
-    try:
+    with database_at(database_url, tmp_path, "0018") as database:
         yield database
-    finally:
-        database.close()
 
 
 def meeting_row(event_id: str, **text: str) -> MeetingRow:

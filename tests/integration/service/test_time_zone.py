@@ -11,8 +11,9 @@ import yaml
 
 from otj.config import apply_text
 from otj.config.export import to_yaml
-from otj.store import Database, SecretBox
-from otj.store.migrate import current_revision, downgrade, head_revision, upgrade
+from otj.store import Database
+from otj.store.migrate import current_revision, downgrade, head_revision
+from tests.integration.service.support import database_at
 
 ROOMS = """\
 profiles:
@@ -57,16 +58,8 @@ def test_an_unknown_time_zone_is_refused_with_its_line(db: Database, zone: str) 
 
 @pytest.fixture
 def at_0003(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = Database(
-        database_url,
-        box=SecretBox(key_file=tmp_path / "secret.key", environ={}),
-        application_name="otj-test",
-    )
-    upgrade(database.engine, "0003")
-    try:
+    with database_at(database_url, tmp_path, "0003") as database:
         yield database
-    finally:
-        database.close()
 
 
 def test_upgrade_gives_stored_profiles_the_servers_zone_and_downgrade_drops_it(
