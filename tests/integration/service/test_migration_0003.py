@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from otj.cli import main
 from otj.config import apply_text
-from otj.store import Database, SecretBox
-from otj.store.migrate import current_revision, downgrade, head_revision, upgrade
+from otj.store import Database
+from otj.store.migrate import current_revision, downgrade, head_revision
+from tests.integration.service.support import database_at
 
 PREVIOUS = "0002"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -27,16 +28,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def bare(database_url: str, tmp_path: Path) -> Iterator[Database]:
     """A database at revision 0002 (not upgraded further)."""
-    database = Database(
-        database_url,
-        box=SecretBox(key_file=tmp_path / "secret.key", environ={}),
-        application_name="otj-test",
-    )
-    upgrade(database.engine, PREVIOUS)
-    try:
+    with database_at(database_url, tmp_path, PREVIOUS) as database:
         yield database
-    finally:
-        database.close()
 
 
 def insert(conn: sa.Connection, table: str, **values: Any) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from otj.store import Database, SecretBox
-from otj.store.migrate import current_revision, downgrade, head_revision, upgrade
+from otj.store import Database
+from otj.store.migrate import current_revision, downgrade, head_revision
+from tests.integration.service.support import database_at
 
 PREVIOUS = "0003"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -21,16 +22,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def bare(database_url: str, tmp_path: Path) -> Iterator[Database]:
     """A database at revision 0003 (not upgraded further)."""
-    database = Database(
-        database_url,
-        box=SecretBox(key_file=tmp_path / "secret.key", environ={}),
-        application_name="otj-test",
-    )
-    upgrade(database.engine, PREVIOUS)
-    try:
+    with database_at(database_url, tmp_path, PREVIOUS) as database:
         yield database
-    finally:
-        database.close()
 
 
 def test_upgrade_keeps_calls_and_settings_and_downgrades(bare: Database) -> None:
